@@ -1,0 +1,21 @@
+//! `nmsat-dataflow`: the contract every nmsat stage shares.
+//!
+//! - [`arch`]: [`ArchConfig`], the typed, validated description of a SAT
+//!   instance, with its presets and derived figures.
+//! - [`nm`]: N:M patterns, mask selection along either matrix dimension,
+//!   the compressed values + indices format the PE array reads, checks.
+//! - [`matrix`]: the small row-major [`Matrix`] those work on.
+//!
+//! The SAT ISA, tiling and the dataflow passes (interleave mapping,
+//! pre-generation, offline scheduling) will live here too; see
+//! `docs/status.md` for what exists today.
+
+pub mod arch;
+pub mod error;
+pub mod matrix;
+pub mod nm;
+
+pub use arch::ArchConfig;
+pub use error::{ConfigError, ConfigProblem, NmError, ShapeError};
+pub use matrix::Matrix;
+pub use nm::{CompressedNm, GroupAxis, NmPattern};

@@ -1,0 +1,2 @@
+//! `nmsat-reports`: energy model, tables, charts and the HTML report.
+//! Not built yet (see `docs/status.md`).

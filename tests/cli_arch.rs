@@ -1,0 +1,69 @@
+//! End-to-end tests of `nmsat arch`.
+
+use std::process::Command;
+
+fn nmsat(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_nmsat")).args(args).output().expect("runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn temp_file(name: &str, text: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("nmsat-cli-arch-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn help_lists_arch() {
+    let (code, out, _) = nmsat(&["--help"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("arch"), "{out}");
+}
+
+#[test]
+fn show_json_has_peaks() {
+    let (code, out, _) = nmsat(&["arch", "show", "--format", "json"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let dense = v["derived"]["peak_dense_macs_per_cycle"].as_u64().unwrap();
+    assert_eq!(dense, 16 * 16 * 8);
+    assert_eq!(v["derived"]["peak_dense_equivalent_macs_per_cycle"]["2:8"].as_u64().unwrap(), 4 * dense);
+}
+
+#[test]
+fn show_accepts_presets_and_toml_output_reparses() {
+    for preset in ["tiny", "sat-mid", "sat-vu9p", "configs/tiny.toml"] {
+        let (code, out, err) = nmsat(&["arch", "show", preset, "--format", "toml"]);
+        assert_eq!(code, 0, "{preset}: {err}");
+        let p = temp_file(&format!("{}.toml", preset.replace('/', "_")), &out);
+        let (code, _, err) = nmsat(&["arch", "check", p.to_str().unwrap()]);
+        assert_eq!(code, 0, "{preset}: {err}");
+    }
+}
+
+#[test]
+fn check_rejects_bad_configs_with_exit_2() {
+    let good = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/configs/sat-vu9p.toml")).unwrap();
+    let cases = [
+        ("unknown.toml", good.replacen("[dram]", "[dram]\nbogus_field = 3", 1), "bogus_field"),
+        ("rows0.toml", good.replacen("rows = 16", "rows = 0", 1), "pe_array.rows"),
+        ("malformed.toml", "name = \"x\"\nrows = [\n".to_string(), "malformed.toml:3:1"),
+        ("flat.toml", "rows = 0\nbogus_field = 3\n".to_string(), "bogus_field"),
+    ];
+    for (name, text, needle) in cases {
+        let p = temp_file(name, &text);
+        let (code, out, err) = nmsat(&["arch", "check", p.to_str().unwrap()]);
+        assert_eq!(code, 2, "{name}: {out}{err}");
+        assert!(err.contains(needle), "{name}: {err}");
+        assert!(!err.contains("panicked"), "{name}: {err}");
+    }
+    let (code, _, err) = nmsat(&["arch", "check", "/nonexistent/x.toml"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("/nonexistent/x.toml"), "{err}");
+}
