@@ -14,8 +14,10 @@ pub mod arch;
 pub mod error;
 pub mod matrix;
 pub mod nm;
+pub mod workload;
 
 pub use arch::ArchConfig;
 pub use error::{ConfigError, ConfigProblem, NmError, ShapeError};
 pub use matrix::Matrix;
 pub use nm::{CompressedNm, GroupAxis, NmPattern};
+pub use workload::{Gemm, GemmKind, GroupDim, NmOperand, Pass};
