@@ -102,3 +102,77 @@ pub enum ConfigError {
         problems: Vec<ConfigProblem>,
     },
 }
+
+/// Errors of instruction encoding, decoding and the text form.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum IsaError {
+    /// No instruction has this opcode.
+    #[error("unknown opcode {0}")]
+    Opcode(u8),
+    /// A field value is out of range or invalid.
+    #[error("`{mnemonic}` field `{field}`: {reason}")]
+    Field {
+        /// Instruction mnemonic.
+        mnemonic: &'static str,
+        /// Field name.
+        field: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The text form does not parse.
+    #[error("{0}")]
+    Text(String),
+}
+
+/// Errors of reading or checking a SAT program file.
+#[derive(Debug, Error)]
+pub enum ProgramError {
+    /// The file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The file is not a valid program.
+    #[error("{origin}: {message}")]
+    Format {
+        /// File name.
+        origin: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// An instruction does not decode.
+    #[error("{origin}: instruction {index}: {source}")]
+    Instr {
+        /// File name.
+        origin: String,
+        /// Instruction index.
+        index: usize,
+        /// The cause.
+        source: IsaError,
+    },
+    /// A line of assembly does not parse.
+    #[error("{origin}:{line}: {source}")]
+    Asm {
+        /// File name.
+        origin: String,
+        /// 1-based line.
+        line: usize,
+        /// The cause.
+        source: IsaError,
+    },
+}
+
+/// A violation found by the program checker (capacity, bounds, tokens).
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[error("instruction {index} (`{text}`): {message}")]
+pub struct CheckError {
+    /// Instruction index.
+    pub index: usize,
+    /// Its text form.
+    pub text: String,
+    /// What is wrong.
+    pub message: String,
+}

@@ -12,12 +12,14 @@
 
 pub mod arch;
 pub mod error;
+pub mod isa;
 pub mod matrix;
 pub mod nm;
+pub mod program;
 pub mod workload;
 
 pub use arch::ArchConfig;
-pub use error::{ConfigError, ConfigProblem, NmError, ShapeError};
+pub use error::{CheckError, ConfigError, ConfigProblem, IsaError, NmError, ProgramError, ShapeError};
 pub use matrix::Matrix;
 pub use nm::{CompressedNm, GroupAxis, NmPattern};
 pub use workload::{Gemm, GemmKind, GroupDim, NmOperand, Pass};

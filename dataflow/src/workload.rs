@@ -16,10 +16,11 @@ use serde::{Deserialize, Serialize};
 use crate::nm::NmPattern;
 
 /// A training pass.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Pass {
     /// Forward (feed-forward).
+    #[default]
     Ff,
     /// Backward: the input/error gradient.
     Bp,
