@@ -98,6 +98,16 @@ pub struct Buffer {
     pub bytes: u64,
     /// Independent banks (a power of two); one access per bank per cycle.
     pub banks: u32,
+    /// Bytes one bank's port delivers per cycle; `banks · port_bytes` is the
+    /// buffer's bandwidth, which can starve the PE array (a port stall).
+    pub port_bytes: u32,
+}
+
+impl Buffer {
+    /// Bytes per cycle over all banks.
+    pub fn bytes_per_cycle(&self) -> u64 {
+        u64::from(self.banks) * u64::from(self.port_bytes)
+    }
 }
 
 /// The three operand buffers.
@@ -353,6 +363,9 @@ impl ArchConfig {
                         b.bytes
                     ),
                 );
+            }
+            if b.port_bytes == 0 || !b.port_bytes.is_power_of_two() {
+                bad(&format!("{name}.port_bytes"), format!("{} must be a power of two", b.port_bytes));
             }
             if b.banks == 0 || !b.banks.is_power_of_two() {
                 bad(&format!("{name}.banks"), format!("{} must be a power of two", b.banks));

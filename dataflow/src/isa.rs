@@ -24,6 +24,9 @@ use crate::nm::NmPattern;
 /// Bytes of one encoded instruction.
 pub const INSTR_BYTES: usize = 32;
 
+/// Columns per chunk of the interleaved compressed layout ([`DmaFormat::NmRow`]).
+pub const NM_CHUNK: u64 = 16;
+
 /// The queue an instruction runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -129,9 +132,11 @@ pub enum DmaFormat {
     I16 = 0,
     /// 32-bit words (master weights, momentum, raw accumulators).
     I32 = 1,
-    /// Compressed N:M weights, interleaved per row: `cols` 16-bit values then
-    /// their `log2(M)`-bit indices packed into whole bytes (one burst feeds
-    /// values and indices together: the interleave mapping's layout).
+    /// Compressed N:M weights, interleaved in chunks of [`NM_CHUNK`] columns:
+    /// each chunk is its 16-bit values followed by their `log2(M)`-bit indices
+    /// packed into `2·log2(M)` bytes, so one burst feeds a tile's values and
+    /// indices together (the interleave mapping's layout) and any tile that
+    /// starts on a chunk boundary is contiguous within each row.
     NmRow = 2,
     /// Values only of a compressed N:M row (16-bit words; non-interleaved layout).
     NmValues = 3,
@@ -157,9 +162,14 @@ impl DmaFormat {
         match self {
             DmaFormat::I16 | DmaFormat::NmValues => 2 * cols,
             DmaFormat::I32 => 4 * cols,
-            DmaFormat::NmRow => 2 * cols + idx,
+            DmaFormat::NmRow => cols.div_ceil(NM_CHUNK) * (2 * NM_CHUNK + NM_CHUNK * u64::from(index_bits) / 8),
             DmaFormat::NmIndices => idx,
         }
+    }
+
+    /// True for the compressed N:M formats.
+    pub fn is_nm(self) -> bool {
+        matches!(self, DmaFormat::NmRow | DmaFormat::NmValues | DmaFormat::NmIndices)
     }
 }
 
@@ -369,6 +379,12 @@ pub enum Instr {
         /// Destination address in the weight buffer.
         dst: u32,
     },
+    /// A compute-queue barrier with no work: it exists to carry tokens
+    /// between the store and load queues (which are not neighbours).
+    Sync {
+        /// Token flags.
+        deps: Deps,
+    },
     /// End of program: completes when every queue has drained.
     Halt {
         /// Token flags.
@@ -466,6 +482,7 @@ pub const OPCODES: &[OpcodeSpec] = &[
             f("dst", 24, "compressed output in the weight buffer"),
         ],
     },
+    OpcodeSpec { code: 6, mnemonic: "sync", queue: Queue::Compute, fields: &[] },
     OpcodeSpec { code: 15, mnemonic: "halt", queue: Queue::Compute, fields: &[] },
 ];
 
@@ -478,6 +495,7 @@ impl Instr {
             Instr::Gemm { .. } => 3,
             Instr::Vec { .. } => 4,
             Instr::Sparsify { .. } => 5,
+            Instr::Sync { .. } => 6,
             Instr::Halt { .. } => 15,
         };
         OPCODES.iter().find(|s| s.code == code).expect("every instruction has a row")
@@ -496,6 +514,7 @@ impl Instr {
             | Instr::Gemm { deps, .. }
             | Instr::Vec { deps, .. }
             | Instr::Sparsify { deps, .. }
+            | Instr::Sync { deps }
             | Instr::Halt { deps } => *deps,
         }
     }
@@ -508,6 +527,7 @@ impl Instr {
             | Instr::Gemm { deps, .. }
             | Instr::Vec { deps, .. }
             | Instr::Sparsify { deps, .. }
+            | Instr::Sync { deps }
             | Instr::Halt { deps } => deps,
         }
     }
@@ -563,7 +583,7 @@ impl Instr {
                 u64::from(src),
                 u64::from(dst),
             ],
-            Instr::Halt { .. } => vec![],
+            Instr::Sync { .. } | Instr::Halt { .. } => vec![],
         }
     }
 
@@ -659,6 +679,7 @@ impl Instr {
                 src: u32_of(5)?,
                 dst: u32_of(6)?,
             },
+            6 => Instr::Sync { deps },
             15 => Instr::Halt { deps },
             _ => return Err(IsaError::Opcode(spec.code)),
         })
@@ -959,6 +980,7 @@ mod tests {
                 }
             ),
             deps().prop_map(|deps| Instr::Halt { deps }),
+            deps().prop_map(|deps| Instr::Sync { deps }),
         ]
     }
 

@@ -16,6 +16,7 @@ pub mod isa;
 pub mod matrix;
 pub mod nm;
 pub mod program;
+pub mod timing;
 pub mod workload;
 
 pub use arch::ArchConfig;

@@ -1,0 +1,207 @@
+//! SAT timing rules: how many cycles each unit spends on an instruction.
+//!
+//! These functions are the one definition of SAT timing. The simulator's
+//! `fast` and `cycle` modes both take unit occupancies from here (the cycle
+//! mode then steps every cycle of them, the fast mode jumps between
+//! events), the compiler's tiling uses them as its cost model, and the RTL
+//! controller is generated to the same rules. Timing never depends on data
+//! values, which is what makes offline scheduling exact.
+//!
+//! # The rules
+//!
+//! **GEMM (output-stationary).** A tile `O[m×n] (+)= A[m×k]·W[k×n]` runs as
+//! `⌈m/rows⌉·⌈n/cols⌉` sub-tiles of at most `rows×cols` outputs. Per
+//! sub-tile the reduction advances `lanes·M/N` logical elements per *K-step*
+//! (`lanes` in dense mode), so it has `⌈k_eff/lanes⌉` K-steps with
+//! `k_eff = k·N/M`. One K-step takes one cycle unless the buffers cannot feed
+//! it: the activation buffer must deliver `rows_used·lanes·M/N` elements
+//! and the weight buffer `cols_used·lanes` values (plus their indices) per
+//! K-step, at `banks·port_bytes` bytes per cycle each; otherwise a K-step
+//! takes `⌈need/available⌉` cycles (a *port stall*). Each PE has two
+//! accumulator sets, so sub-tile `i` drains (one PE row per cycle, `rows_used`
+//! cycles) while sub-tile `i+1` streams: the sub-tile period is
+//! `max(stream, rows_used)`, the excess being a *drain stall*. The tile
+//! adds one pipeline fill/drain ([`ArchConfig::pipeline_fill_drain_cycles`])
+//! plus the last sub-tile's drain. Consecutive GEMMs overlap: the next may
+//! start streaming as soon as this one has streamed its last sub-tile.
+//!
+//! **DMA.** A transfer of `rows` rows moves `rows·⌈row_bytes/burst⌉` bursts;
+//! the DRAM channel carries `bytes_per_cycle` per cycle, so the transfer
+//! occupies the channel for `⌈bursts·burst/bytes_per_cycle⌉` *beats*. It is
+//! granted the channel at `max(start, channel_free)` (load before store when
+//! both ask in the same cycle) and completes `latency` cycles after its
+//! last beat.
+//!
+//! **Vector unit.** `passes·⌈len/lanes⌉ + VECTOR_PIPELINE` cycles, where
+//! `passes` is 1 for element-wise ops, 2 for SGD (read-modify-write of
+//! master weights and momentum) and 3 for the loss gradient (max, sum of
+//! exponentials, output).
+//!
+//! **Sparsifier.** Each of its lanes sorts one group of `M` in `M` cycles:
+//! `⌈groups/lanes⌉·M + SPARSIFIER_PIPELINE` cycles for `rows·cols/M` groups.
+
+use crate::arch::ArchConfig;
+use crate::isa::{DmaFormat, GemmMode, VecOp};
+
+/// Pipeline depth of the vector unit in cycles.
+pub const VECTOR_PIPELINE: u64 = 4;
+/// Pipeline depth of the sparsifier in cycles.
+pub const SPARSIFIER_PIPELINE: u64 = 2;
+/// Duration of a `sync` or `halt`.
+pub const SYNC_CYCLES: u64 = 1;
+
+/// Timing of one GEMM tile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct GemmTiming {
+    /// Sub-tiles the array walks.
+    pub subtiles: u64,
+    /// K-steps per sub-tile.
+    pub k_steps: u64,
+    /// Cycles per K-step (1 unless a buffer port limits it).
+    pub cycles_per_k_step: u64,
+    /// Cycles between the starts of consecutive sub-tiles.
+    pub period: u64,
+    /// Cycles the array spends streaming this tile (`subtiles·period`):
+    /// when the next GEMM may start.
+    pub stream: u64,
+    /// Fill plus the final drain, after the stream.
+    pub tail: u64,
+    /// `stream + tail`: when results are in the output buffer.
+    pub total: u64,
+    /// Cycles of the stream lost to buffer ports.
+    pub port_stall: u64,
+    /// Cycles of the stream lost to draining accumulators.
+    pub drain_stall: u64,
+    /// Multiply-accumulates executed (compressed K for N:M).
+    pub macs_executed: u64,
+    /// Multiplier-cycles available during the stream (`stream·rows·cols·lanes`).
+    pub mac_slots: u64,
+    /// Activation elements read from the activation buffer.
+    pub act_reads: u64,
+    /// Weight values read from the weight buffer.
+    pub weight_reads: u64,
+    /// Accumulators written to the output buffer (read too when accumulating).
+    pub acc_writes: u64,
+    /// M:1 activation-mux selections (N:M mode only).
+    pub mux_selects: u64,
+}
+
+/// Timing of a GEMM tile of `m×n×k` in `mode` on `arch`.
+pub fn gemm(arch: &ArchConfig, mode: GemmMode, m: u64, n: u64, k: u64) -> GemmTiming {
+    let pe = &arch.pe_array;
+    let (rows, cols, lanes) = (u64::from(pe.rows), u64::from(pe.cols), u64::from(pe.lanes));
+    if m == 0 || n == 0 || k == 0 {
+        return GemmTiming { cycles_per_k_step: 1, total: 1, stream: 1, period: 0, ..GemmTiming::default() };
+    }
+    let (num, den) = mode.expansion();
+    let k_eff = (k * den).div_ceil(num);
+    let k_steps = k_eff.div_ceil(lanes);
+    let rows_used = m.min(rows);
+    let cols_used = n.min(cols);
+    let subtiles = m.div_ceil(rows) * n.div_ceil(cols);
+    let eb = u64::from(arch.element_bytes());
+    let act_bytes = rows_used * lanes * num / den * eb;
+    let ibits = mode.pattern().map_or(0, |p| u64::from(p.index_bits()));
+    let wgt_bytes = cols_used * lanes * eb + (cols_used * lanes * ibits).div_ceil(8);
+    let cpk = act_bytes
+        .div_ceil(arch.buffers.activation.bytes_per_cycle())
+        .max(wgt_bytes.div_ceil(arch.buffers.weight.bytes_per_cycle()))
+        .max(1);
+    let stream_per = k_steps * cpk;
+    let period = stream_per.max(rows_used);
+    let stream = subtiles * period;
+    let tail = u64::from(arch.pipeline_fill_drain_cycles()) + rows_used;
+    let macs_executed = m * n * k_eff;
+    GemmTiming {
+        subtiles,
+        k_steps,
+        cycles_per_k_step: cpk,
+        period,
+        stream,
+        tail,
+        total: stream + tail,
+        port_stall: subtiles * k_steps * (cpk - 1),
+        drain_stall: subtiles * (period - stream_per),
+        macs_executed,
+        mac_slots: stream * rows * cols * lanes,
+        act_reads: m.div_ceil(rows) * n.div_ceil(cols) * rows_used * k_steps * lanes * num / den,
+        weight_reads: m.div_ceil(rows) * n.div_ceil(cols) * cols_used * k_steps * lanes,
+        acc_writes: m * n,
+        mux_selects: if mode.pattern().is_some() { macs_executed } else { 0 },
+    }
+}
+
+/// DRAM traffic of one DMA transfer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DmaTiming {
+    /// Payload bytes.
+    pub bytes: u64,
+    /// Bytes on the channel after rounding every row up to whole bursts.
+    pub burst_bytes: u64,
+    /// Channel cycles.
+    pub beats: u64,
+}
+
+/// Traffic of a DMA of `rows × cols` elements in `fmt`.
+pub fn dma(arch: &ArchConfig, fmt: DmaFormat, index_bits: u32, rows: u64, cols: u64) -> DmaTiming {
+    let row = fmt.row_bytes(cols, index_bits);
+    let burst = u64::from(arch.dram.burst_bytes);
+    let burst_bytes = rows * row.div_ceil(burst) * burst;
+    DmaTiming {
+        bytes: rows * row,
+        burst_bytes,
+        beats: burst_bytes.div_ceil(u64::from(arch.dram.bytes_per_cycle)).max(1),
+    }
+}
+
+/// Cycles of a vector-unit op over `len` elements.
+pub fn vector(arch: &ArchConfig, op: VecOp, len: u64) -> u64 {
+    let passes = match op {
+        VecOp::Sgd => 2,
+        VecOp::LossGrad => 3,
+        _ => 1,
+    };
+    passes * len.div_ceil(u64::from(arch.vector_unit.lanes)) + VECTOR_PIPELINE
+}
+
+/// Cycles of the sparsifier over a `rows × cols` block in groups of `m`.
+pub fn sparsify(arch: &ArchConfig, m: u64, rows: u64, cols: u64) -> u64 {
+    let groups = (rows * cols).div_ceil(m.max(1));
+    groups.div_ceil(u64::from(arch.sparsifier.lanes)) * m + SPARSIFIER_PIPELINE
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nm::NmPattern;
+
+    #[test]
+    fn dense_and_sparse_tile_by_hand() {
+        let a = ArchConfig::default_preset(); // 16x16x8, A 1024 B/cycle, W 512 B/cycle
+        // Dense 16x16x512: 64 K-steps of 1 cycle, one sub-tile, fill/drain 34 + drain 16.
+        let t = gemm(&a, GemmMode::Dense, 16, 16, 512);
+        assert_eq!((t.k_steps, t.cycles_per_k_step, t.stream, t.total), (64, 1, 64, 64 + 34 + 16));
+        // 2:8 needs 16*8*4*2 = 1024 activation bytes per K-step: exactly one cycle.
+        let p = GemmMode::Nm(NmPattern::new(2, 8).unwrap());
+        let t = gemm(&a, p, 16, 16, 512);
+        assert_eq!((t.k_steps, t.cycles_per_k_step, t.stream), (16, 1, 16));
+        assert_eq!(t.macs_executed, 16 * 16 * 128);
+        // 1:8 needs 2048 B per K-step: two cycles (a port stall per K-step).
+        let p = GemmMode::Nm(NmPattern::new(1, 8).unwrap());
+        let t = gemm(&a, p, 16, 16, 512);
+        assert_eq!((t.k_steps, t.cycles_per_k_step, t.stream, t.port_stall), (8, 2, 16, 8));
+        // Short K: drain-bound, 16 cycles per sub-tile.
+        let t = gemm(&a, GemmMode::Dense, 64, 16, 64);
+        assert_eq!((t.subtiles, t.period, t.stream, t.drain_stall), (4, 16, 64, 4 * 8));
+    }
+
+    #[test]
+    fn dma_by_hand() {
+        let a = ArchConfig::default_preset(); // 128 B/cycle, burst 64
+        let d = dma(&a, DmaFormat::I16, 0, 10, 100); // 200 B rows -> 4 bursts each
+        assert_eq!((d.bytes, d.burst_bytes, d.beats), (2000, 2560, 20));
+        // Interleaved 2:8 row of 32 columns: 2 chunks of 32 + 6 bytes.
+        let d = dma(&a, DmaFormat::NmRow, 3, 1, 32);
+        assert_eq!(d.bytes, 76);
+    }
+}
