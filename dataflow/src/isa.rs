@@ -296,6 +296,8 @@ pub enum Instr {
         buf: Buf,
         /// Row format in DRAM.
         fmt: DmaFormat,
+        /// In-group index width for N:M formats (log2 M).
+        index_bits: u8,
         /// DRAM byte address of the first row.
         dram: u64,
         /// Buffer element address.
@@ -545,9 +547,16 @@ impl Instr {
                 u64::from(cols),
                 stride,
             ],
-            Instr::Store { buf, fmt, dram, sram, rows, cols, stride, .. } => {
-                vec![buf as u64, fmt as u64, 0, dram, u64::from(sram), u64::from(rows), u64::from(cols), stride]
-            }
+            Instr::Store { buf, fmt, index_bits, dram, sram, rows, cols, stride, .. } => vec![
+                buf as u64,
+                fmt as u64,
+                u64::from(index_bits),
+                dram,
+                u64::from(sram),
+                u64::from(rows),
+                u64::from(cols),
+                stride,
+            ],
             Instr::Gemm { mode, acc, m, n, k, a, a_stride, w, o, .. } => {
                 let (nn, mm) = mode.code();
                 vec![
@@ -625,13 +634,11 @@ impl Instr {
                         stride: v[7],
                     }
                 } else {
-                    if v[2] != 0 {
-                        return Err(bad("ibits", "stores carry no index width"));
-                    }
                     Instr::Store {
                         deps,
                         buf,
                         fmt,
+                        index_bits: v[2] as u8,
                         dram: v[3],
                         sram: u32_of(4)?,
                         rows: u32_of(5)?,
@@ -924,18 +931,18 @@ mod tests {
                     cols,
                     stride
                 }),
-            (deps(), buf, fmt, 0u64..(1 << 40), a24.clone(), d20.clone(), d20.clone(), 0u64..(1 << 40)).prop_map(
-                |(deps, buf, fmt, dram, sram, rows, cols, stride)| Instr::Store {
+            (deps(), buf, fmt, 0u8..5, 0u64..(1 << 40), a24.clone(), d20.clone(), d20.clone(), 0u64..(1 << 40))
+                .prop_map(|(deps, buf, fmt, index_bits, dram, sram, rows, cols, stride)| Instr::Store {
                     deps,
                     buf,
                     fmt,
+                    index_bits,
                     dram,
                     sram,
                     rows,
                     cols,
                     stride
-                }
-            ),
+                }),
             (
                 deps(),
                 proptest::option::of(pattern()),

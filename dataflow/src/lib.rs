@@ -11,6 +11,7 @@
 //! `docs/status.md` for what exists today.
 
 pub mod arch;
+pub mod check;
 pub mod error;
 pub mod isa;
 pub mod matrix;

@@ -89,6 +89,28 @@ pub struct CompileInfo {
     pub batch: u64,
     /// Dataflow passes that were enabled, by name.
     pub passes: Vec<String>,
+    /// The training GEMMs the program computes, as the compiler lowered them.
+    #[serde(default)]
+    pub gemms: Vec<GemmRecord>,
+}
+
+/// One training GEMM as lowered (before tiling), for per-layer reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GemmRecord {
+    /// Layer name.
+    pub layer: String,
+    /// Pass.
+    pub pass: Pass,
+    /// Rows.
+    pub m: u64,
+    /// Columns.
+    pub n: u64,
+    /// Reduction.
+    pub k: u64,
+    /// Independent copies.
+    pub count: u64,
+    /// `dense` or the N:M pattern it runs in.
+    pub mode: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -356,7 +378,9 @@ impl Program {
             Instr::Load { fmt, index_bits, rows, cols, .. } => {
                 u64::from(*rows) * fmt.row_bytes(u64::from(*cols), u32::from(*index_bits))
             }
-            Instr::Store { fmt, rows, cols, .. } => u64::from(*rows) * fmt.row_bytes(u64::from(*cols), 0),
+            Instr::Store { fmt, index_bits, rows, cols, .. } => {
+                u64::from(*rows) * fmt.row_bytes(u64::from(*cols), u32::from(*index_bits))
+            }
             _ => 0,
         };
         for (i, t) in self.instrs.iter().zip(&self.tags) {

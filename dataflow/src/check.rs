@@ -1,0 +1,153 @@
+//! The program checker: every instruction must fit the buffers and DRAM of
+//! its `ArchConfig`, use a supported N:M pattern with whole groups, and
+//! name formats its buffer can hold. The simulator runs it before executing,
+//! and property tests run it on every compiled program.
+
+use crate::arch::ArchConfig;
+use crate::error::CheckError;
+use crate::isa::{Buf, DmaFormat, GemmMode, Instr, VecOp};
+use crate::program::Program;
+
+/// Capacity of a buffer in elements (16-bit words for `A`, value slots for
+/// `W`, accumulators for `O`).
+pub fn capacity(arch: &ArchConfig, buf: Buf) -> u64 {
+    match buf {
+        Buf::A => arch.buffers.activation.bytes / u64::from(arch.element_bytes()),
+        Buf::W => arch.buffers.weight.bytes / u64::from(arch.element_bytes()),
+        Buf::O => arch.buffers.output.bytes / u64::from(arch.accumulator_bytes()),
+    }
+}
+
+/// Checks every instruction; returns all violations (empty when valid).
+pub fn check_program(p: &Program, arch: &ArchConfig) -> Vec<CheckError> {
+    let mut errs = Vec::new();
+    for (index, i) in p.instrs.iter().enumerate() {
+        for message in check_instr(i, arch, p.dram_bytes) {
+            errs.push(CheckError { index, text: i.to_text(), message });
+        }
+    }
+    if !matches!(p.instrs.last(), Some(Instr::Halt { .. })) {
+        errs.push(CheckError {
+            index: p.instrs.len(),
+            text: "<end>".into(),
+            message: "a program must end with `halt`".into(),
+        });
+    }
+    errs
+}
+
+/// Problems of one instruction.
+pub fn check_instr(i: &Instr, arch: &ArchConfig, dram_bytes: u64) -> Vec<String> {
+    let mut v = Vec::new();
+    let mut dram_problem = None;
+    match *i {
+        Instr::Load { buf, fmt, index_bits, dram, sram, rows, cols, stride, .. }
+        | Instr::Store { buf, fmt, index_bits, dram, sram, rows, cols, stride, .. } => {
+            let ibits = u32::from(index_bits);
+            let ok = match buf {
+                Buf::A => fmt == DmaFormat::I16,
+                Buf::W => matches!(fmt, DmaFormat::I16 | DmaFormat::NmRow | DmaFormat::NmValues | DmaFormat::NmIndices),
+                Buf::O => fmt == DmaFormat::I32,
+            };
+            if !ok {
+                v.push(format!("format {fmt:?} cannot move to or from the {} buffer", buf.name()));
+            }
+            if fmt.is_nm() && !(1..=4).contains(&ibits) {
+                v.push(format!("N:M format needs 1..=4 index bits, got {ibits}"));
+            }
+            let (rows, cols) = (u64::from(rows), u64::from(cols));
+            fits(&mut v, arch, buf, u64::from(sram), rows * cols, "transfer");
+            let row_bytes = fmt.row_bytes(cols, ibits);
+            if rows > 1 && stride < row_bytes {
+                v.push(format!("DRAM stride {stride} is shorter than a row ({row_bytes} bytes)"));
+            }
+            let end = if rows == 0 { dram } else { dram + (rows - 1) * stride + row_bytes };
+            if end > dram_bytes {
+                dram_problem =
+                    Some(format!("DRAM [{dram:#x}, {end:#x}) is outside the program's {dram_bytes:#x} bytes"));
+            }
+        }
+        Instr::Gemm { mode, m, n, k, a, a_stride, w, o, .. } => {
+            let (m, n, k) = (u64::from(m), u64::from(n), u64::from(k));
+            if u64::from(a_stride) < k && m > 1 {
+                v.push(format!("activation stride {a_stride} is shorter than k = {k}"));
+            }
+            let k_eff = match mode {
+                GemmMode::Dense => k,
+                GemmMode::Nm(p) => {
+                    if !arch.supports(p) {
+                        v.push(format!("pattern {p} is not supported by `{}`", arch.name));
+                    }
+                    if k % u64::from(p.m()) != 0 {
+                        v.push(format!("k = {k} is not a multiple of M = {}", p.m()));
+                    }
+                    k * u64::from(p.n()) / u64::from(p.m())
+                }
+            };
+            let a_ext = if m == 0 { 0 } else { (m - 1) * u64::from(a_stride) + k };
+            fits(&mut v, arch, Buf::A, u64::from(a), a_ext, "activation operand");
+            fits(&mut v, arch, Buf::W, u64::from(w), k_eff * n, "weight operand");
+            fits(&mut v, arch, Buf::O, u64::from(o), m * n, "output tile");
+        }
+        Instr::Vec { op, len, src, src2, dst, aux, p1, .. } => {
+            let (len, src, src2, dst, aux) =
+                (u64::from(len), u64::from(src), u64::from(src2), u64::from(dst), u64::from(aux));
+            match op {
+                VecOp::Requant => {
+                    fits(&mut v, arch, Buf::O, src, len, "source");
+                    fits(&mut v, arch, Buf::A, dst, len, "destination");
+                }
+                VecOp::ReluBwd | VecOp::Add => {
+                    fits(&mut v, arch, Buf::A, src, len, "source");
+                    fits(&mut v, arch, Buf::A, src2, len, "second source");
+                    fits(&mut v, arch, Buf::A, dst, len, "destination");
+                }
+                VecOp::Sgd => {
+                    fits(&mut v, arch, Buf::O, src, len, "gradient");
+                    fits(&mut v, arch, Buf::O, src2, len, "momentum");
+                    fits(&mut v, arch, Buf::O, dst, len, "master weights");
+                    fits(&mut v, arch, Buf::A, aux, len, "operand weights");
+                }
+                VecOp::LossGrad => {
+                    if p1 == 0 || len % u64::from(p1) != 0 {
+                        v.push(format!("len {len} is not a whole number of rows of {p1} classes"));
+                    } else {
+                        fits(&mut v, arch, Buf::A, src2, len / u64::from(p1), "labels");
+                    }
+                    fits(&mut v, arch, Buf::A, src, len, "logits");
+                    fits(&mut v, arch, Buf::A, dst, len, "destination");
+                }
+                VecOp::Clear => fits(&mut v, arch, Buf::O, dst, len, "destination"),
+            }
+        }
+        Instr::Sparsify { pattern, axis, rows, cols, src, dst, .. } => {
+            let (rows, cols) = (u64::from(rows), u64::from(cols));
+            if !arch.supports(pattern) {
+                v.push(format!("pattern {pattern} is not supported by `{}`", arch.name));
+            }
+            let grouped = if axis == 0 { rows } else { cols };
+            if grouped % u64::from(pattern.m()) != 0 {
+                v.push(format!("grouped dimension {grouped} is not a multiple of M = {}", pattern.m()));
+            }
+            fits(&mut v, arch, Buf::A, u64::from(src), rows * cols, "dense weights");
+            fits(
+                &mut v,
+                arch,
+                Buf::W,
+                u64::from(dst),
+                rows * cols * u64::from(pattern.n()) / u64::from(pattern.m()),
+                "compressed weights",
+            );
+        }
+        Instr::Sync { .. } | Instr::Halt { .. } => {}
+    }
+    v.extend(dram_problem);
+    v
+}
+
+fn fits(v: &mut Vec<String>, arch: &ArchConfig, buf: Buf, addr: u64, len: u64, what: &str) {
+    let cap = capacity(arch, buf);
+    if addr + len > cap {
+        v.push(format!("{what} [{addr}, {}) exceeds the {}-element {} buffer", addr + len, cap, buf.name()));
+    }
+}

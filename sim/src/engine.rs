@@ -1,0 +1,616 @@
+//! The SAT timing engine: controller queues with dependency tokens, the
+//! DMA engine and DRAM channel, the PE array pipeline, the vector unit and
+//! the sparsifier, executing a [`Program`] on an [`ArchConfig`].
+//!
+//! Both modes share one state machine and differ only in how time
+//! advances: [`SimMode::Cycle`] steps every cycle and accumulates every
+//! per-cycle counter one cycle at a time; [`SimMode::Fast`] jumps from event
+//! to event (a retirement or a unit becoming free), between which nothing
+//! can change, and accumulates the same counters per interval. Property
+//! tests check that both give identical cycles and statistics.
+//!
+//! Within a cycle the controller first retires instructions whose last
+//! cycle has passed (pushing their tokens), then tries to start the head of
+//! the load, compute and store queues, in that order (so a load wins the
+//! DRAM channel over a store asking in the same cycle).
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
+
+use nmsat_dataflow::ArchConfig;
+use nmsat_dataflow::check::check_program;
+use nmsat_dataflow::isa::GemmMode;
+use nmsat_dataflow::isa::{Buf, Instr, Queue, VecOp};
+use nmsat_dataflow::program::{NO_LAYER, Program, Tag};
+use nmsat_dataflow::timing;
+use nmsat_dataflow::workload::Pass;
+
+use crate::error::SimError;
+use crate::stats::{LayerPassStats, QueueStats, StallCause, Stats};
+
+/// How simulated time advances.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SimMode {
+    /// Jump from event to event (same results as `Cycle`, much faster).
+    Fast,
+    /// Step every cycle.
+    Cycle,
+}
+
+impl SimMode {
+    /// Lower-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            SimMode::Fast => "fast",
+            SimMode::Cycle => "cycle",
+        }
+    }
+}
+
+/// Options of a run.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SimOptions {
+    /// Give up after this many cycles (0: no limit).
+    pub max_cycles: u64,
+}
+
+/// When one instruction ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Retire {
+    /// Cycle it started.
+    pub start: u64,
+    /// Cycle at which it retired (its tokens become visible).
+    pub done: u64,
+}
+
+/// The result of a run.
+#[derive(Debug, Clone)]
+pub struct RunResult {
+    /// Statistics.
+    pub stats: Stats,
+    /// Start and retirement of every instruction, by index.
+    pub retire: Vec<Retire>,
+}
+
+// Token FIFOs between neighbouring queues.
+const LC: usize = 0; // load -> compute
+const CL: usize = 1; // compute -> load
+const CS: usize = 2; // compute -> store
+const SC: usize = 3; // store -> compute
+
+/// The FIFO an instruction of `q` pops from for prev/next, and pushes to.
+fn fifo_pop(q: Queue, prev: bool) -> Option<usize> {
+    match (q, prev) {
+        (Queue::Load, true) => None,
+        (Queue::Load, false) => Some(CL),
+        (Queue::Compute, true) => Some(LC),
+        (Queue::Compute, false) => Some(SC),
+        (Queue::Store, true) => Some(CS),
+        (Queue::Store, false) => None,
+    }
+}
+
+fn fifo_push(q: Queue, prev: bool) -> Option<usize> {
+    match (q, prev) {
+        (Queue::Load, true) => None,
+        (Queue::Load, false) => Some(LC),
+        (Queue::Compute, true) => Some(CL),
+        (Queue::Compute, false) => Some(CS),
+        (Queue::Store, true) => Some(SC),
+        (Queue::Store, false) => None,
+    }
+}
+
+fn fifo_cause(f: usize) -> StallCause {
+    match f {
+        LC => StallCause::TokenFromLoad,
+        SC => StallCause::TokenFromStore,
+        _ => StallCause::TokenFromCompute,
+    }
+}
+
+/// Precomputed occupancy of one instruction.
+#[derive(Debug, Clone, Copy)]
+enum Cost {
+    Dma { beats: u64 },
+    Gemm { stream: u64, tail: u64 },
+    Unit { cycles: u64 },
+    Halt,
+}
+
+fn cost(arch: &ArchConfig, i: &Instr) -> Cost {
+    match *i {
+        Instr::Load { fmt, index_bits, rows, cols, .. } | Instr::Store { fmt, index_bits, rows, cols, .. } => {
+            Cost::Dma { beats: timing::dma(arch, fmt, u32::from(index_bits), u64::from(rows), u64::from(cols)).beats }
+        }
+        Instr::Gemm { mode, m, n, k, .. } => {
+            let t = timing::gemm(arch, mode, u64::from(m), u64::from(n), u64::from(k));
+            Cost::Gemm { stream: t.stream, tail: t.tail }
+        }
+        Instr::Vec { op, len, .. } => Cost::Unit { cycles: timing::vector(arch, op, u64::from(len)) },
+        Instr::Sparsify { pattern, rows, cols, .. } => {
+            Cost::Unit { cycles: timing::sparsify(arch, u64::from(pattern.m()), u64::from(rows), u64::from(cols)) }
+        }
+        Instr::Sync { .. } => Cost::Unit { cycles: timing::SYNC_CYCLES },
+        Instr::Halt { .. } => Cost::Halt,
+    }
+}
+
+struct QState {
+    order: Vec<usize>,
+    head: usize,
+    /// The unit may start its next instruction from this cycle.
+    busy_until: u64,
+    /// Index of the instruction most recently started.
+    last_started: Option<usize>,
+}
+
+impl QState {
+    fn head_instr(&self) -> Option<usize> {
+        self.order.get(self.head).copied()
+    }
+}
+
+/// Why a queue's head cannot start at `t`, or `None` when it can.
+enum Block {
+    Busy,
+    Drain,
+    Token(usize),
+    Halt,
+}
+
+struct Engine<'a> {
+    arch: &'a ArchConfig,
+    prog: &'a Program,
+    costs: Vec<Cost>,
+    queues: [QState; 3],
+    tokens: [u64; 4],
+    inflight: BinaryHeap<Reverse<(u64, usize)>>,
+    /// Latest retirement among started compute instructions.
+    compute_done_max: u64,
+    channel_free: u64,
+    retire: Vec<Retire>,
+    retired: usize,
+    stats: Stats,
+    qstats: [QueueStats; 3],
+    /// Attributed cycles per tag.
+    attributed: BTreeMap<(u32, Pass), u64>,
+    last_compute_tag: Tag,
+}
+
+/// Runs `program` on `arch`.
+pub fn simulate(program: &Program, arch: &ArchConfig, mode: SimMode, opts: SimOptions) -> Result<RunResult, SimError> {
+    let errors = check_program(program, arch);
+    if !errors.is_empty() {
+        return Err(SimError::Check { errors });
+    }
+    let mut e = Engine::new(program, arch);
+    e.run(mode, opts)?;
+    Ok(e.finish(mode))
+}
+
+impl<'a> Engine<'a> {
+    fn new(prog: &'a Program, arch: &'a ArchConfig) -> Self {
+        let mut queues = [Queue::Load, Queue::Compute, Queue::Store].map(|_| QState {
+            order: Vec::new(),
+            head: 0,
+            busy_until: 0,
+            last_started: None,
+        });
+        for (i, instr) in prog.instrs.iter().enumerate() {
+            queues[instr.queue().index()].order.push(i);
+        }
+        Engine {
+            arch,
+            prog,
+            costs: prog.instrs.iter().map(|i| cost(arch, i)).collect(),
+            queues,
+            tokens: [0; 4],
+            inflight: BinaryHeap::new(),
+            compute_done_max: 0,
+            channel_free: 0,
+            retire: vec![Retire::default(); prog.instrs.len()],
+            retired: 0,
+            stats: Stats::default(),
+            qstats: Default::default(),
+            attributed: BTreeMap::new(),
+            last_compute_tag: Tag { layer: NO_LAYER, pass: Pass::Ff },
+        }
+    }
+
+    fn blocked(&self, q: Queue, i: usize, t: u64) -> Option<Block> {
+        let qs = &self.queues[q.index()];
+        let instr = &self.prog.instrs[i];
+        if let Instr::Halt { .. } = instr {
+            let others_done = self.queues.iter().enumerate().all(|(k, s)| k == q.index() || s.head >= s.order.len());
+            if !others_done || !self.inflight.is_empty() {
+                return Some(Block::Halt);
+            }
+        }
+        if t < qs.busy_until {
+            return Some(Block::Busy);
+        }
+        if q == Queue::Compute && !matches!(instr, Instr::Gemm { .. }) && t < self.compute_done_max {
+            return Some(Block::Drain);
+        }
+        let d = instr.deps();
+        for (on, prev) in [(d.pop_prev, true), (d.pop_next, false)] {
+            if on {
+                if let Some(f) = fifo_pop(q, prev) {
+                    if self.tokens[f] == 0 {
+                        return Some(Block::Token(f));
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    fn start(&mut self, q: Queue, i: usize, t: u64) {
+        let d = self.prog.instrs[i].deps();
+        for (on, prev) in [(d.pop_prev, true), (d.pop_next, false)] {
+            if on {
+                if let Some(f) = fifo_pop(q, prev) {
+                    self.tokens[f] -= 1;
+                }
+            }
+        }
+        let (busy_until, done) = match self.costs[i] {
+            Cost::Dma { beats } => {
+                let grant = t.max(self.channel_free);
+                self.channel_free = grant + beats;
+                self.stats.dma.channel_busy_cycles += beats;
+                self.stats.dma.channel_wait_cycles += grant - t;
+                (grant + beats, grant + beats + u64::from(self.arch.dram.latency_cycles))
+            }
+            Cost::Gemm { stream, tail } => (t + stream, t + stream + tail),
+            Cost::Unit { cycles } => (t + cycles, t + cycles),
+            Cost::Halt => (t + timing::SYNC_CYCLES, t + timing::SYNC_CYCLES),
+        };
+        let qs = &mut self.queues[q.index()];
+        qs.busy_until = busy_until;
+        qs.head += 1;
+        qs.last_started = Some(i);
+        if q == Queue::Compute {
+            self.compute_done_max = self.compute_done_max.max(done);
+            self.last_compute_tag = self.prog.tags[i];
+        }
+        self.retire[i] = Retire { start: t, done };
+        self.inflight.push(Reverse((done, i)));
+        self.count_events(i);
+    }
+
+    fn retire_until(&mut self, t: u64) {
+        while let Some(&Reverse((done, i))) = self.inflight.peek() {
+            if done > t {
+                break;
+            }
+            self.inflight.pop();
+            let q = self.prog.instrs[i].queue();
+            let d = self.prog.instrs[i].deps();
+            for (on, prev) in [(d.push_prev, true), (d.push_next, false)] {
+                if on {
+                    if let Some(f) = fifo_push(q, prev) {
+                        self.tokens[f] += 1;
+                    }
+                }
+            }
+            self.qstats[q.index()].instructions += 1;
+            self.retired += 1;
+        }
+    }
+
+    /// The tag the current cycle is attributed to.
+    fn attribution(&self, t: u64) -> Tag {
+        let c = &self.queues[Queue::Compute.index()];
+        if let Some(i) = c.last_started {
+            if t < c.busy_until {
+                return self.prog.tags[i];
+            }
+        }
+        match c.head_instr() {
+            Some(i) if !matches!(self.prog.instrs[i], Instr::Halt { .. }) => self.prog.tags[i],
+            _ => self.last_compute_tag,
+        }
+    }
+
+    /// Adds `len` cycles of the state after the starts at `t`.
+    fn account(&mut self, t: u64, len: u64) {
+        for q in Queue::ALL {
+            let qs = &self.queues[q.index()];
+            let st = &mut self.qstats[q.index()];
+            if t < qs.busy_until {
+                st.busy_cycles += len;
+            }
+            match qs.head_instr() {
+                None => {
+                    if t >= qs.busy_until {
+                        st.idle_cycles += len;
+                    }
+                }
+                Some(i) => {
+                    let cause = match self.blocked(q, i, t) {
+                        Some(Block::Busy) => Some(StallCause::UnitBusy),
+                        Some(Block::Drain) => Some(StallCause::PipelineDrain),
+                        Some(Block::Token(f)) => Some(fifo_cause(f)),
+                        Some(Block::Halt) | None => None,
+                    };
+                    let st = &mut self.qstats[q.index()];
+                    if let Some(c) = cause {
+                        *st.stalls.entry(c).or_insert(0) += len;
+                    } else if t >= qs.busy_until {
+                        st.idle_cycles += len;
+                    }
+                }
+            }
+        }
+        let tag = self.attribution(t);
+        *self.attributed.entry((tag.layer, tag.pass)).or_insert(0) += len;
+    }
+
+    fn all_issued(&self) -> bool {
+        self.queues.iter().all(|q| q.head >= q.order.len())
+    }
+
+    fn run(&mut self, mode: SimMode, opts: SimOptions) -> Result<(), SimError> {
+        let mut t: u64 = 0;
+        loop {
+            self.retire_until(t);
+            let mut started = false;
+            for q in Queue::ALL {
+                if let Some(i) = self.queues[q.index()].head_instr() {
+                    if self.blocked(q, i, t).is_none() {
+                        self.start(q, i, t);
+                        started = true;
+                    }
+                }
+            }
+            if self.all_issued() && self.inflight.is_empty() {
+                self.stats.total_cycles = t;
+                return Ok(());
+            }
+            // The next cycle at which anything can change.
+            let mut next = self.inflight.peek().map(|r| r.0.0);
+            for qs in &self.queues {
+                if qs.busy_until > t {
+                    next = Some(next.map_or(qs.busy_until, |n: u64| n.min(qs.busy_until)));
+                }
+            }
+            let Some(next) = next else {
+                if started {
+                    // Something started with zero duration cannot happen; guard anyway.
+                    t += 1;
+                    continue;
+                }
+                return Err(self.deadlock(t));
+            };
+            let step = match mode {
+                SimMode::Cycle => t + 1,
+                SimMode::Fast => next.max(t + 1),
+            };
+            self.account(t, step - t);
+            if opts.max_cycles > 0 && step > opts.max_cycles {
+                return Err(SimError::Timeout { cycles: opts.max_cycles });
+            }
+            t = step;
+        }
+    }
+
+    fn deadlock(&self, t: u64) -> SimError {
+        let mut waiting = Vec::new();
+        for q in Queue::ALL {
+            if let Some(i) = self.queues[q.index()].head_instr() {
+                let why = match self.blocked(q, i, t) {
+                    Some(Block::Token(f)) => format!("waits for a token ({:?}) that is never produced", fifo_cause(f)),
+                    Some(Block::Halt) => "halt waits for the other queues".to_string(),
+                    _ => "cannot start".to_string(),
+                };
+                waiting.push((i, self.prog.instrs[i].to_text(), why));
+            }
+        }
+        SimError::Deadlock { cycle: t, waiting }
+    }
+
+    fn count_events(&mut self, i: usize) {
+        let arch = self.arch;
+        let instr = &self.prog.instrs[i];
+        let eb = u64::from(arch.element_bytes());
+        let ab = u64::from(arch.accumulator_bytes());
+        let buf_name = |b: Buf| match b {
+            Buf::A => "activation",
+            Buf::W => "weight",
+            Buf::O => "output",
+        };
+        let elem_bytes = |b: Buf| if b == Buf::O { ab } else { eb };
+        let s = &mut self.stats;
+        match *instr {
+            Instr::Load { buf, fmt, index_bits, rows, cols, .. } => {
+                let d = timing::dma(arch, fmt, u32::from(index_bits), u64::from(rows), u64::from(cols));
+                s.dma.loads += 1;
+                s.dma.dram_read_bytes += d.bytes;
+                s.dma.dram_burst_bytes += d.burst_bytes;
+                let n = u64::from(rows) * u64::from(cols);
+                let b = s.buffers.entry(buf_name(buf).into()).or_default();
+                b.writes += n;
+                b.write_bytes += n * elem_bytes(buf);
+            }
+            Instr::Store { buf, fmt, index_bits, rows, cols, .. } => {
+                let d = timing::dma(arch, fmt, u32::from(index_bits), u64::from(rows), u64::from(cols));
+                s.dma.stores += 1;
+                s.dma.dram_write_bytes += d.bytes;
+                s.dma.dram_burst_bytes += d.burst_bytes;
+                let n = u64::from(rows) * u64::from(cols);
+                let b = s.buffers.entry(buf_name(buf).into()).or_default();
+                b.reads += n;
+                b.read_bytes += n * elem_bytes(buf);
+            }
+            Instr::Gemm { mode, acc, m, n, k, .. } => {
+                let t = timing::gemm(arch, mode, u64::from(m), u64::from(n), u64::from(k));
+                let pe = &mut s.pe_array;
+                pe.gemms += 1;
+                let dense_eq = u64::from(m) * u64::from(n) * u64::from(k);
+                match mode {
+                    GemmMode::Dense => {
+                        pe.gemms_dense += 1;
+                        pe.macs_dense_mode += t.macs_executed;
+                    }
+                    GemmMode::Nm(_) => {
+                        pe.gemms_sparse += 1;
+                        pe.macs_sparse_mode += t.macs_executed;
+                    }
+                }
+                pe.macs_dense_equivalent += dense_eq;
+                pe.mux_selects += t.mux_selects;
+                pe.subtiles += t.subtiles;
+                pe.stream_cycles += t.stream;
+                pe.port_stall_cycles += t.port_stall;
+                pe.drain_stall_cycles += t.drain_stall;
+                pe.fill_drain_cycles += t.tail;
+                pe.mac_slots += t.mac_slots;
+                let a = s.buffers.entry("activation".into()).or_default();
+                a.reads += t.act_reads;
+                a.read_bytes += t.act_reads * eb;
+                let w = s.buffers.entry("weight".into()).or_default();
+                w.reads += t.weight_reads;
+                let ibits = mode.pattern().map_or(0, |p| u64::from(p.index_bits()));
+                w.read_bytes += t.weight_reads * eb + (t.weight_reads * ibits).div_ceil(8);
+                let o = s.buffers.entry("output".into()).or_default();
+                o.writes += t.acc_writes;
+                o.write_bytes += t.acc_writes * ab;
+                if acc {
+                    o.reads += t.acc_writes;
+                    o.read_bytes += t.acc_writes * ab;
+                }
+            }
+            Instr::Vec { op, len, .. } => {
+                let len = u64::from(len);
+                let v = &mut s.vector_unit;
+                *v.ops.entry(op.name().into()).or_insert(0) += 1;
+                *v.elements.entry(op.name().into()).or_insert(0) += len;
+                v.busy_cycles += timing::vector(arch, op, len);
+                let (a_r, a_w, o_r, o_w) = match op {
+                    VecOp::Requant => (0, len, len, 0),
+                    VecOp::ReluBwd | VecOp::Add => (2 * len, len, 0, 0),
+                    VecOp::Sgd => (0, len, 3 * len, 2 * len),
+                    VecOp::LossGrad => (2 * len, len, 0, 0),
+                    VecOp::Clear => (0, 0, 0, len),
+                };
+                let a = s.buffers.entry("activation".into()).or_default();
+                a.reads += a_r;
+                a.writes += a_w;
+                a.read_bytes += a_r * eb;
+                a.write_bytes += a_w * eb;
+                let o = s.buffers.entry("output".into()).or_default();
+                o.reads += o_r;
+                o.writes += o_w;
+                o.read_bytes += o_r * ab;
+                o.write_bytes += o_w * ab;
+            }
+            Instr::Sparsify { pattern, rows, cols, .. } => {
+                let n = u64::from(rows) * u64::from(cols);
+                let out = n * u64::from(pattern.n()) / u64::from(pattern.m());
+                let sp = &mut s.sparsifier;
+                sp.ops += 1;
+                sp.groups += n / u64::from(pattern.m());
+                sp.weights_in += n;
+                sp.values_out += out;
+                sp.busy_cycles += timing::sparsify(arch, u64::from(pattern.m()), u64::from(rows), u64::from(cols));
+                let a = s.buffers.entry("activation".into()).or_default();
+                a.reads += n;
+                a.read_bytes += n * eb;
+                let w = s.buffers.entry("weight".into()).or_default();
+                w.writes += out;
+                w.write_bytes += out * eb + (out * u64::from(pattern.index_bits())).div_ceil(8);
+            }
+            Instr::Sync { .. } | Instr::Halt { .. } => {}
+        }
+    }
+
+    fn finish(mut self, mode: SimMode) -> RunResult {
+        let arch = self.arch;
+        let prog = self.prog;
+        let mut s = std::mem::take(&mut self.stats);
+        s.arch = arch.name.clone();
+        s.mode = mode.name().into();
+        s.instructions = self.retired as u64;
+        s.seconds = s.total_cycles as f64 / (f64::from(arch.clock_mhz) * 1e6);
+        s.macs_dense_equivalent = s.pe_array.macs_dense_equivalent;
+        s.macs_executed = s.pe_array.macs_dense_mode + s.pe_array.macs_sparse_mode;
+        s.dram_bytes = s.dma.dram_read_bytes + s.dma.dram_write_bytes;
+        let mult = arch.derived().multipliers as f64;
+        if s.total_cycles > 0 {
+            s.throughput_gops = 2.0 * s.macs_dense_equivalent as f64 / s.seconds / 1e9;
+            s.pe_utilization = s.macs_executed as f64 / (s.total_cycles as f64 * mult);
+        }
+        for (q, qs) in Queue::ALL.iter().zip(self.qstats.iter()) {
+            for (c, v) in &qs.stalls {
+                *s.stalls.entry(*c).or_insert(0) += v;
+            }
+            s.queues.insert(q.name().to_string(), qs.clone());
+        }
+        for c in StallCause::ALL {
+            s.stalls.entry(c).or_insert(0);
+        }
+        // Per layer and pass.
+        let mut rows: BTreeMap<(u32, Pass), LayerPassStats> = BTreeMap::new();
+        let mut spans: BTreeMap<(u32, Pass), (u64, u64)> = BTreeMap::new();
+        for (i, (instr, tag)) in prog.instrs.iter().zip(&prog.tags).enumerate() {
+            if tag.layer == NO_LAYER {
+                continue;
+            }
+            let key = (tag.layer, tag.pass);
+            let r = rows.entry(key).or_insert_with(|| LayerPassStats {
+                name: prog.layer_name(*tag).to_string(),
+                pass: tag.pass,
+                mode: "vector".into(),
+                ..LayerPassStats::default()
+            });
+            r.instructions += 1;
+            let rt = self.retire[i];
+            let sp = spans.entry(key).or_insert((rt.start, rt.done));
+            sp.0 = sp.0.min(rt.start);
+            sp.1 = sp.1.max(rt.done);
+            match *instr {
+                Instr::Load { fmt, index_bits, rows: rr, cols, .. }
+                | Instr::Store { fmt, index_bits, rows: rr, cols, .. } => {
+                    r.dram_bytes += timing::dma(arch, fmt, u32::from(index_bits), u64::from(rr), u64::from(cols)).bytes;
+                }
+                Instr::Gemm { mode, m, n, k, .. } => {
+                    let t = timing::gemm(arch, mode, u64::from(m), u64::from(n), u64::from(k));
+                    r.macs_executed += t.macs_executed;
+                    r.macs_dense_equivalent += u64::from(m) * u64::from(n) * u64::from(k);
+                }
+                _ => {}
+            }
+        }
+        for g in &prog.info.gemms {
+            if let Some(li) = prog.layers.iter().position(|l| *l == g.layer) {
+                if let Some(r) = rows.get_mut(&(li as u32, g.pass)) {
+                    if g.m * g.n * g.k > r.m * r.n * r.k {
+                        r.m = g.m;
+                        r.n = g.n;
+                        r.k = g.k;
+                        r.mode = g.mode.clone();
+                    }
+                }
+            }
+        }
+        for (key, r) in rows.iter_mut() {
+            r.cycles = self.attributed.get(key).copied().unwrap_or(0);
+            let (a, b) = spans[key];
+            r.span_cycles = b - a;
+            if r.cycles > 0 {
+                r.pe_utilization = r.macs_executed as f64 / (r.cycles as f64 * mult);
+            }
+        }
+        for p in Pass::ALL {
+            s.passes.insert(p, 0);
+        }
+        for ((_, pass), c) in &self.attributed {
+            *s.passes.entry(*pass).or_insert(0) += c;
+        }
+        // Order layers as the program lists them, passes in FF, BP, WG, WU order.
+        s.layers = rows.into_values().collect();
+        RunResult { stats: s, retire: self.retire }
+    }
+}

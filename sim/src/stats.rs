@@ -1,0 +1,216 @@
+//! Statistics of a simulated run: typed, serializable, deterministic, and
+//! complete enough for the energy model (event counts per unit and action),
+//! for bottleneck analysis (stalls by cause) and for per-layer reports.
+
+use std::collections::BTreeMap;
+
+use nmsat_dataflow::workload::Pass;
+use serde::Serialize;
+
+/// Why a queue could not start its next instruction in a cycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StallCause {
+    /// Waiting for a token from the load queue (data not loaded yet).
+    TokenFromLoad,
+    /// Waiting for a token from the compute queue (a buffer half still in use, or results not ready).
+    TokenFromCompute,
+    /// Waiting for a token from the store queue (a staging buffer not yet written back).
+    TokenFromStore,
+    /// The queue's unit is still occupied by its previous instruction.
+    UnitBusy,
+    /// A non-GEMM compute instruction waits for in-flight GEMMs to drain.
+    PipelineDrain,
+}
+
+impl StallCause {
+    /// All causes, in report order.
+    pub const ALL: [StallCause; 5] = [
+        StallCause::TokenFromLoad,
+        StallCause::TokenFromCompute,
+        StallCause::TokenFromStore,
+        StallCause::UnitBusy,
+        StallCause::PipelineDrain,
+    ];
+}
+
+/// Event counts of the PE array.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PeArrayEvents {
+    /// GEMM instructions executed.
+    pub gemms: u64,
+    /// GEMMs in dense mode.
+    pub gemms_dense: u64,
+    /// GEMMs in N:M mode.
+    pub gemms_sparse: u64,
+    /// MACs executed in dense mode.
+    pub macs_dense_mode: u64,
+    /// MACs executed in N:M mode (compressed K).
+    pub macs_sparse_mode: u64,
+    /// Dense-equivalent MACs (the dense GEMMs' work).
+    pub macs_dense_equivalent: u64,
+    /// M:1 activation-mux selections.
+    pub mux_selects: u64,
+    /// Sub-tiles walked.
+    pub subtiles: u64,
+    /// Cycles streaming operands (including port and drain stalls).
+    pub stream_cycles: u64,
+    /// Cycles of stream lost to buffer-port bandwidth.
+    pub port_stall_cycles: u64,
+    /// Cycles of stream lost to accumulator drain.
+    pub drain_stall_cycles: u64,
+    /// Pipeline fill and final drain cycles (the tail of each GEMM).
+    pub fill_drain_cycles: u64,
+    /// Multiplier slots during the stream (`stream_cycles · multipliers`).
+    pub mac_slots: u64,
+}
+
+/// Event counts of one buffer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct BufferEvents {
+    /// Elements read.
+    pub reads: u64,
+    /// Elements written.
+    pub writes: u64,
+    /// Bytes read.
+    pub read_bytes: u64,
+    /// Bytes written.
+    pub write_bytes: u64,
+}
+
+/// Event counts of the DMA engine and DRAM.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DmaEvents {
+    /// Load transfers.
+    pub loads: u64,
+    /// Store transfers.
+    pub stores: u64,
+    /// Payload bytes read from DRAM.
+    pub dram_read_bytes: u64,
+    /// Payload bytes written to DRAM.
+    pub dram_write_bytes: u64,
+    /// Bytes on the channel after burst rounding.
+    pub dram_burst_bytes: u64,
+    /// Cycles the DRAM channel carried data.
+    pub channel_busy_cycles: u64,
+    /// Cycles transfers waited for the channel.
+    pub channel_wait_cycles: u64,
+}
+
+/// Event counts of the vector unit.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct VectorEvents {
+    /// Instructions by op name.
+    pub ops: BTreeMap<String, u64>,
+    /// Elements processed by op name.
+    pub elements: BTreeMap<String, u64>,
+    /// Busy cycles.
+    pub busy_cycles: u64,
+}
+
+/// Event counts of the sparsifier.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SparsifierEvents {
+    /// Instructions.
+    pub ops: u64,
+    /// Groups of M sorted.
+    pub groups: u64,
+    /// Weights read.
+    pub weights_in: u64,
+    /// Compressed values written.
+    pub values_out: u64,
+    /// Busy cycles.
+    pub busy_cycles: u64,
+}
+
+/// Busy and stall cycles of one queue.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct QueueStats {
+    /// Instructions retired.
+    pub instructions: u64,
+    /// Cycles the queue's unit was occupied.
+    pub busy_cycles: u64,
+    /// Cycles the queue had an instruction it could not start, by cause.
+    pub stalls: BTreeMap<StallCause, u64>,
+    /// Cycles with nothing left to issue.
+    pub idle_cycles: u64,
+}
+
+/// Statistics of one (layer, pass).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct LayerPassStats {
+    /// Layer name.
+    pub name: String,
+    /// Pass.
+    pub pass: Pass,
+    /// GEMM rows (sum over its GEMM instructions' `m` is not meaningful;
+    /// this is the `M` of its largest GEMM shape as compiled).
+    #[serde(rename = "M")]
+    pub m: u64,
+    /// GEMM columns (see `M`).
+    #[serde(rename = "N")]
+    pub n: u64,
+    /// GEMM reduction (see `M`).
+    #[serde(rename = "K")]
+    pub k: u64,
+    /// `dense`, an N:M pattern, or `vector` for passes without GEMMs.
+    pub mode: String,
+    /// Cycles of the step attributed to it (the compute queue's current or
+    /// awaited instruction); the rows sum to `total_cycles`.
+    pub cycles: u64,
+    /// First start to last retirement of its instructions.
+    pub span_cycles: u64,
+    /// MACs executed / (cycles · multipliers).
+    pub pe_utilization: f64,
+    /// DRAM payload bytes of its DMA instructions.
+    pub dram_bytes: u64,
+    /// Dense-equivalent MACs.
+    pub macs_dense_equivalent: u64,
+    /// MACs executed.
+    pub macs_executed: u64,
+    /// Instructions.
+    pub instructions: u64,
+}
+
+/// Everything a run measured.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Stats {
+    /// Config name.
+    pub arch: String,
+    /// `fast` or `cycle`.
+    pub mode: String,
+    /// Cycles from the first start to the last retirement.
+    pub total_cycles: u64,
+    /// Seconds at the config's clock.
+    pub seconds: f64,
+    /// Cycles per pass (sum of the layers' attributed cycles).
+    pub passes: BTreeMap<Pass, u64>,
+    /// Per layer and pass.
+    pub layers: Vec<LayerPassStats>,
+    /// Dense-equivalent MACs of all GEMMs.
+    pub macs_dense_equivalent: u64,
+    /// MACs the PE array executed.
+    pub macs_executed: u64,
+    /// DRAM payload bytes (read + write).
+    pub dram_bytes: u64,
+    /// Dense-equivalent GOPS (2 ops per MAC) at the clock.
+    pub throughput_gops: f64,
+    /// MACs executed / (total cycles · multipliers).
+    pub pe_utilization: f64,
+    /// Stall cycles by cause, summed over queues.
+    pub stalls: BTreeMap<StallCause, u64>,
+    /// Per queue.
+    pub queues: BTreeMap<String, QueueStats>,
+    /// PE array events.
+    pub pe_array: PeArrayEvents,
+    /// Buffer events by buffer name (`activation`, `weight`, `output`).
+    pub buffers: BTreeMap<String, BufferEvents>,
+    /// DMA and DRAM events.
+    pub dma: DmaEvents,
+    /// Vector-unit events.
+    pub vector_unit: VectorEvents,
+    /// Sparsifier events.
+    pub sparsifier: SparsifierEvents,
+    /// Instructions retired.
+    pub instructions: u64,
+}
