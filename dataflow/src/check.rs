@@ -44,10 +44,12 @@ pub fn check_instr(i: &Instr, arch: &ArchConfig, dram_bytes: u64) -> Vec<String>
         Instr::Load { buf, fmt, index_bits, dram, sram, rows, cols, stride, .. }
         | Instr::Store { buf, fmt, index_bits, dram, sram, rows, cols, stride, .. } => {
             let ibits = u32::from(index_bits);
+            let is_store = matches!(i, Instr::Store { .. });
             let ok = match buf {
                 Buf::A => fmt == DmaFormat::I16,
                 Buf::W => matches!(fmt, DmaFormat::I16 | DmaFormat::NmRow | DmaFormat::NmValues | DmaFormat::NmIndices),
-                Buf::O => fmt == DmaFormat::I32,
+                // Stores from O may requantize to i16 on the way out.
+                Buf::O => fmt == DmaFormat::I32 || (is_store && fmt == DmaFormat::I16),
             };
             if !ok {
                 v.push(format!("format {fmt:?} cannot move to or from the {} buffer", buf.name()));
@@ -89,7 +91,7 @@ pub fn check_instr(i: &Instr, arch: &ArchConfig, dram_bytes: u64) -> Vec<String>
             fits(&mut v, arch, Buf::W, u64::from(w), k_eff * n, "weight operand");
             fits(&mut v, arch, Buf::O, u64::from(o), m * n, "output tile");
         }
-        Instr::Vec { op, len, src, src2, dst, aux, p1, .. } => {
+        Instr::Vec { op, len, src, src2, dst, aux, .. } => {
             let (len, src, src2, dst, aux) =
                 (u64::from(len), u64::from(src), u64::from(src2), u64::from(dst), u64::from(aux));
             match op {
@@ -97,7 +99,12 @@ pub fn check_instr(i: &Instr, arch: &ArchConfig, dram_bytes: u64) -> Vec<String>
                     fits(&mut v, arch, Buf::O, src, len, "source");
                     fits(&mut v, arch, Buf::A, dst, len, "destination");
                 }
-                VecOp::ReluBwd | VecOp::Add => {
+                VecOp::ReluBwd => {
+                    fits(&mut v, arch, Buf::O, src, len, "gradient");
+                    fits(&mut v, arch, Buf::A, src2, len, "forward activation");
+                    fits(&mut v, arch, Buf::O, dst, len, "destination");
+                }
+                VecOp::Add => {
                     fits(&mut v, arch, Buf::A, src, len, "source");
                     fits(&mut v, arch, Buf::A, src2, len, "second source");
                     fits(&mut v, arch, Buf::A, dst, len, "destination");
@@ -109,10 +116,11 @@ pub fn check_instr(i: &Instr, arch: &ArchConfig, dram_bytes: u64) -> Vec<String>
                     fits(&mut v, arch, Buf::A, aux, len, "operand weights");
                 }
                 VecOp::LossGrad => {
-                    if p1 == 0 || len % u64::from(p1) != 0 {
-                        v.push(format!("len {len} is not a whole number of rows of {p1} classes"));
+                    // `aux` holds the number of classes (a row of logits).
+                    if aux == 0 || len % aux != 0 {
+                        v.push(format!("len {len} is not a whole number of rows of {aux} classes"));
                     } else {
-                        fits(&mut v, arch, Buf::A, src2, len / u64::from(p1), "labels");
+                        fits(&mut v, arch, Buf::A, src2, len / aux, "labels");
                     }
                     fits(&mut v, arch, Buf::A, src, len, "logits");
                     fits(&mut v, arch, Buf::A, dst, len, "destination");

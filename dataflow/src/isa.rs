@@ -223,7 +223,7 @@ impl fmt::Display for GemmMode {
 pub enum VecOp {
     /// `A[dst+i] = sat16(round(O[src+i] >> shift))`, optionally ReLU'd.
     Requant = 0,
-    /// `A[dst+i] = A[src2+i] > 0 ? A[src+i] : 0` (ReLU backward mask).
+    /// `O[dst+i] = A[src2+i] > 0 ? O[src+i] : 0` (ReLU backward mask on accumulators).
     ReluBwd = 1,
     /// `A[dst+i] = sat16(A[src+i] + A[src2+i])` (residual add).
     Add = 2,
@@ -231,7 +231,8 @@ pub enum VecOp {
     /// (`O[dst]` master, `O[src2]` momentum, `O[src]` gradient), writing
     /// the new int16 operand weights to `A[aux]`.
     Sgd = 3,
-    /// Softmax cross-entropy gradient: logits `A[src]`, labels `A[src2]`, into `A[dst]`.
+    /// Softmax cross-entropy gradient: logits `A[src]` (rows of `aux` classes),
+    /// labels `A[src2]` (one per row), into `A[dst]`.
     LossGrad = 4,
     /// `O[dst+i] = 0` (clear accumulators).
     Clear = 5,
@@ -308,6 +309,12 @@ pub enum Instr {
         cols: u32,
         /// DRAM bytes between row starts.
         stride: u64,
+        /// From `O` in `i16` format: requantize each accumulator by this
+        /// power-of-two shift (round half up, saturate), as the output stage
+        /// of the accumulator drain path does.
+        shift: i8,
+        /// From `O` in `i16` format: apply ReLU after requantizing.
+        relu: bool,
     },
     /// A GEMM tile on the PE array: `O[m×n] (+)= A[m×k] · W[k×n]`.
     ///
@@ -433,10 +440,23 @@ const DMA_FIELDS: &[Field] = &[
     f("stride", 40, "DRAM bytes between rows"),
 ];
 
+const STORE_FIELDS: &[Field] = &[
+    f("buf", 2, "buffer: 0 a, 1 w, 2 o"),
+    f("fmt", 3, "DRAM row format: 0 i16, 1 i32, 2 nm_row, 3 nm_values, 4 nm_indices"),
+    f("ibits", 3, "index bits (log2 M) of N:M formats"),
+    f("dram", 40, "DRAM byte address"),
+    f("sram", 24, "buffer element address"),
+    f("rows", 20, "rows"),
+    f("cols", 20, "elements per row"),
+    f("stride", 40, "DRAM bytes between rows"),
+    f("shift", 8, "requantization shift from o in i16 format (two's complement)"),
+    f("relu", 1, "ReLU after requantization"),
+];
+
 /// The opcode table: the single definition of the encoding.
 pub const OPCODES: &[OpcodeSpec] = &[
     OpcodeSpec { code: 1, mnemonic: "load", queue: Queue::Load, fields: DMA_FIELDS },
-    OpcodeSpec { code: 2, mnemonic: "store", queue: Queue::Store, fields: DMA_FIELDS },
+    OpcodeSpec { code: 2, mnemonic: "store", queue: Queue::Store, fields: STORE_FIELDS },
     OpcodeSpec {
         code: 3,
         mnemonic: "gemm",
@@ -547,7 +567,7 @@ impl Instr {
                 u64::from(cols),
                 stride,
             ],
-            Instr::Store { buf, fmt, index_bits, dram, sram, rows, cols, stride, .. } => vec![
+            Instr::Store { buf, fmt, index_bits, dram, sram, rows, cols, stride, shift, relu, .. } => vec![
                 buf as u64,
                 fmt as u64,
                 u64::from(index_bits),
@@ -556,6 +576,8 @@ impl Instr {
                 u64::from(rows),
                 u64::from(cols),
                 stride,
+                u64::from(shift as u8),
+                u64::from(relu),
             ],
             Instr::Gemm { mode, acc, m, n, k, a, a_stride, w, o, .. } => {
                 let (nn, mm) = mode.code();
@@ -644,6 +666,8 @@ impl Instr {
                         rows: u32_of(5)?,
                         cols: u32_of(6)?,
                         stride: v[7],
+                        shift: v[8] as u8 as i8,
+                        relu: v[9] != 0,
                     }
                 }
             }
@@ -738,7 +762,7 @@ impl Instr {
         for (f, v) in spec.fields.iter().zip(vals) {
             let shown = match (spec.code, f.name) {
                 (_, "dram" | "stride") => format!("{v:#x}"),
-                (4, "shift") => format!("{}", v as u8 as i8),
+                (2 | 4, "shift") => format!("{}", v as u8 as i8),
                 _ => v.to_string(),
             };
             s.push_str(&format!(" {}={}", f.name, shown));
@@ -931,17 +955,20 @@ mod tests {
                     cols,
                     stride
                 }),
-            (deps(), buf, fmt, 0u8..5, 0u64..(1 << 40), a24.clone(), d20.clone(), d20.clone(), 0u64..(1 << 40))
-                .prop_map(|(deps, buf, fmt, index_bits, dram, sram, rows, cols, stride)| Instr::Store {
-                    deps,
-                    buf,
-                    fmt,
-                    index_bits,
-                    dram,
-                    sram,
-                    rows,
-                    cols,
-                    stride
+            (
+                deps(),
+                buf,
+                fmt,
+                0u8..5,
+                0u64..(1 << 40),
+                a24.clone(),
+                d20.clone(),
+                d20.clone(),
+                0u64..(1 << 40),
+                any::<(i8, bool)>()
+            )
+                .prop_map(|(deps, buf, fmt, index_bits, dram, sram, rows, cols, stride, (shift, relu))| {
+                    Instr::Store { deps, buf, fmt, index_bits, shift, relu, dram, sram, rows, cols, stride }
                 }),
             (
                 deps(),

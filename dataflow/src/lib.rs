@@ -10,6 +10,7 @@
 //! pre-generation, offline scheduling) will live here too; see
 //! `docs/status.md` for what exists today.
 
+pub mod access;
 pub mod arch;
 pub mod check;
 pub mod error;
@@ -17,7 +18,9 @@ pub mod isa;
 pub mod matrix;
 pub mod nm;
 pub mod program;
+pub mod schedule;
 pub mod timing;
+pub mod tokens;
 pub mod workload;
 
 pub use arch::ArchConfig;

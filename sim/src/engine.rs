@@ -13,11 +13,20 @@
 //! cycle has passed (pushing their tokens), then tries to start the head of
 //! the load, compute and store queues, in that order (so a load wins the
 //! DRAM channel over a store asking in the same cycle).
+//!
+//! The compute queue issues in order to three units that run concurrently:
+//! the PE array (pipelined: the next GEMM may stream while the previous
+//! drains), the vector unit and the sparsifier. An instruction issues when
+//! its unit is free and no in-flight instruction of another unit touches a
+//! conflicting buffer range (a scoreboard on address ranges). Compute
+//! instructions retire in issue order (a reorder buffer), so the tokens they
+//! push appear in program order.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 
 use nmsat_dataflow::ArchConfig;
+use nmsat_dataflow::access::{Accesses, accesses};
 use nmsat_dataflow::check::check_program;
 use nmsat_dataflow::isa::GemmMode;
 use nmsat_dataflow::isa::{Buf, Instr, Queue, VecOp};
@@ -109,6 +118,24 @@ fn fifo_cause(f: usize) -> StallCause {
     }
 }
 
+/// The compute unit an instruction occupies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unit {
+    Array = 0,
+    Vector = 1,
+    Sparsifier = 2,
+    Control = 3,
+}
+
+fn unit_of(i: &Instr) -> Unit {
+    match i {
+        Instr::Gemm { .. } => Unit::Array,
+        Instr::Vec { .. } => Unit::Vector,
+        Instr::Sparsify { .. } => Unit::Sparsifier,
+        _ => Unit::Control,
+    }
+}
+
 /// Precomputed occupancy of one instruction.
 #[derive(Debug, Clone, Copy)]
 enum Cost {
@@ -154,7 +181,7 @@ impl QState {
 /// Why a queue's head cannot start at `t`, or `None` when it can.
 enum Block {
     Busy,
-    Drain,
+    Hazard,
     Token(usize),
     Halt,
 }
@@ -166,8 +193,17 @@ struct Engine<'a> {
     queues: [QState; 3],
     tokens: [u64; 4],
     inflight: BinaryHeap<Reverse<(u64, usize)>>,
-    /// Latest retirement among started compute instructions.
-    compute_done_max: u64,
+    /// Retirement cycle of the most recently issued compute instruction.
+    compute_retire_last: u64,
+    /// Each compute unit may start its next instruction from this cycle.
+    unit_busy: [u64; 4],
+    /// Compute instructions still executing: index, cycle their results are
+    /// complete, unit.
+    executing: Vec<(usize, u64, Unit)>,
+    /// Buffer ranges of every instruction (for the scoreboard).
+    access: Vec<Accesses>,
+    /// Most recently started array instruction (for attribution).
+    last_array: Option<usize>,
     channel_free: u64,
     retire: Vec<Retire>,
     retired: usize,
@@ -207,7 +243,11 @@ impl<'a> Engine<'a> {
             queues,
             tokens: [0; 4],
             inflight: BinaryHeap::new(),
-            compute_done_max: 0,
+            compute_retire_last: 0,
+            unit_busy: [0; 4],
+            executing: Vec::new(),
+            access: prog.instrs.iter().map(|i| accesses(i, arch)).collect(),
+            last_array: None,
             channel_free: 0,
             retire: vec![Retire::default(); prog.instrs.len()],
             retired: 0,
@@ -227,11 +267,19 @@ impl<'a> Engine<'a> {
                 return Some(Block::Halt);
             }
         }
-        if t < qs.busy_until {
+        if q == Queue::Compute {
+            let u = unit_of(instr);
+            if t < self.unit_busy[u as usize] {
+                return Some(Block::Busy);
+            }
+            let mine = &self.access[i];
+            for &(j, done, uj) in &self.executing {
+                if done > t && uj != u && mine.conflicts_with(&self.access[j]) {
+                    return Some(Block::Hazard);
+                }
+            }
+        } else if t < qs.busy_until {
             return Some(Block::Busy);
-        }
-        if q == Queue::Compute && !matches!(instr, Instr::Gemm { .. }) && t < self.compute_done_max {
-            return Some(Block::Drain);
         }
         let d = instr.deps();
         for (on, prev) in [(d.pop_prev, true), (d.pop_next, false)] {
@@ -267,14 +315,25 @@ impl<'a> Engine<'a> {
             Cost::Unit { cycles } => (t + cycles, t + cycles),
             Cost::Halt => (t + timing::SYNC_CYCLES, t + timing::SYNC_CYCLES),
         };
+        let mut done = done;
+        if q == Queue::Compute {
+            let u = unit_of(&self.prog.instrs[i]);
+            self.unit_busy[u as usize] = busy_until;
+            self.executing.retain(|&(_, d, _)| d > t);
+            self.executing.push((i, done, u));
+            // In-order retirement: tokens appear in program order.
+            done = done.max(self.compute_retire_last);
+            self.compute_retire_last = done;
+            self.last_compute_tag = self.prog.tags[i];
+            if u == Unit::Array {
+                self.last_array = Some(i);
+            }
+        }
         let qs = &mut self.queues[q.index()];
-        qs.busy_until = busy_until;
+        qs.busy_until =
+            if q == Queue::Compute { self.unit_busy.iter().copied().max().unwrap_or(0) } else { busy_until };
         qs.head += 1;
         qs.last_started = Some(i);
-        if q == Queue::Compute {
-            self.compute_done_max = self.compute_done_max.max(done);
-            self.last_compute_tag = self.prog.tags[i];
-        }
         self.retire[i] = Retire { start: t, done };
         self.inflight.push(Reverse((done, i)));
         self.count_events(i);
@@ -303,6 +362,11 @@ impl<'a> Engine<'a> {
     /// The tag the current cycle is attributed to.
     fn attribution(&self, t: u64) -> Tag {
         let c = &self.queues[Queue::Compute.index()];
+        if let Some(i) = self.last_array {
+            if t < self.unit_busy[Unit::Array as usize] {
+                return self.prog.tags[i];
+            }
+        }
         if let Some(i) = c.last_started {
             if t < c.busy_until {
                 return self.prog.tags[i];
@@ -331,7 +395,7 @@ impl<'a> Engine<'a> {
                 Some(i) => {
                     let cause = match self.blocked(q, i, t) {
                         Some(Block::Busy) => Some(StallCause::UnitBusy),
-                        Some(Block::Drain) => Some(StallCause::PipelineDrain),
+                        Some(Block::Hazard) => Some(StallCause::DataHazard),
                         Some(Block::Token(f)) => Some(fifo_cause(f)),
                         Some(Block::Halt) | None => None,
                     };
@@ -357,11 +421,15 @@ impl<'a> Engine<'a> {
         loop {
             self.retire_until(t);
             let mut started = false;
+            // A queue issues at most one instruction per cycle; one that did
+            // may issue its next one in the following cycle.
+            let mut reissue = false;
             for q in Queue::ALL {
                 if let Some(i) = self.queues[q.index()].head_instr() {
                     if self.blocked(q, i, t).is_none() {
                         self.start(q, i, t);
                         started = true;
+                        reissue |= self.queues[q.index()].head_instr().is_some();
                     }
                 }
             }
@@ -371,10 +439,22 @@ impl<'a> Engine<'a> {
             }
             // The next cycle at which anything can change.
             let mut next = self.inflight.peek().map(|r| r.0.0);
-            for qs in &self.queues {
-                if qs.busy_until > t {
-                    next = Some(next.map_or(qs.busy_until, |n: u64| n.min(qs.busy_until)));
+            let mut consider = |c: u64| {
+                if c > t {
+                    next = Some(next.map_or(c, |n: u64| n.min(c)));
                 }
+            };
+            for qs in &self.queues {
+                consider(qs.busy_until);
+            }
+            for &b in &self.unit_busy {
+                consider(b);
+            }
+            for &(_, d, _) in &self.executing {
+                consider(d);
+            }
+            if reissue {
+                consider(t + 1);
             }
             let Some(next) = next else {
                 if started {
@@ -490,7 +570,8 @@ impl<'a> Engine<'a> {
                 v.busy_cycles += timing::vector(arch, op, len);
                 let (a_r, a_w, o_r, o_w) = match op {
                     VecOp::Requant => (0, len, len, 0),
-                    VecOp::ReluBwd | VecOp::Add => (2 * len, len, 0, 0),
+                    VecOp::ReluBwd => (len, 0, len, len),
+                    VecOp::Add => (2 * len, len, 0, 0),
                     VecOp::Sgd => (0, len, 3 * len, 2 * len),
                     VecOp::LossGrad => (2 * len, len, 0, 0),
                     VecOp::Clear => (0, 0, 0, len),

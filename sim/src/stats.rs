@@ -19,8 +19,9 @@ pub enum StallCause {
     TokenFromStore,
     /// The queue's unit is still occupied by its previous instruction.
     UnitBusy,
-    /// A non-GEMM compute instruction waits for in-flight GEMMs to drain.
-    PipelineDrain,
+    /// A compute instruction waits for an in-flight instruction of another
+    /// unit that touches the same buffer range (the scoreboard).
+    DataHazard,
 }
 
 impl StallCause {
@@ -30,7 +31,7 @@ impl StallCause {
         StallCause::TokenFromCompute,
         StallCause::TokenFromStore,
         StallCause::UnitBusy,
-        StallCause::PipelineDrain,
+        StallCause::DataHazard,
     ];
 }
 

@@ -132,6 +132,8 @@ fn build(arch: &ArchConfig, choices: &[Choice]) -> Program {
                 rows,
                 cols,
                 stride: 4 * u64::from(cols),
+                shift: 0,
+                relu: false,
             },
             4 | 5 => {
                 let k = match mode {

@@ -47,6 +47,8 @@ fn store(rows: u32, cols: u32, deps: Deps) -> Instr {
         rows,
         cols,
         stride: 2 * u64::from(cols),
+        shift: 0,
+        relu: false,
     }
 }
 

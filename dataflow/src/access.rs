@@ -1,0 +1,130 @@
+//! Which buffer ranges an instruction reads and writes: the basis of the
+//! program checker's capacity checks and of the simulator's scoreboard,
+//! which lets the PE array, the vector unit and the sparsifier run at the
+//! same time unless their buffer ranges conflict.
+
+use crate::arch::ArchConfig;
+use crate::isa::{Buf, GemmMode, Instr, VecOp};
+
+/// A half-open range of buffer elements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Range {
+    /// The buffer.
+    pub buf: Buf,
+    /// First element.
+    pub start: u64,
+    /// One past the last element.
+    pub end: u64,
+}
+
+impl Range {
+    fn new(buf: Buf, start: u64, len: u64) -> Self {
+        Range { buf, start, end: start + len }
+    }
+
+    /// True when both ranges touch a common element of the same buffer.
+    pub fn overlaps(&self, o: &Range) -> bool {
+        self.buf == o.buf && self.start < o.end && o.start < self.end && self.start < self.end && o.start < o.end
+    }
+}
+
+/// The buffer ranges of one instruction.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Accesses {
+    /// Ranges read.
+    pub reads: Vec<Range>,
+    /// Ranges written.
+    pub writes: Vec<Range>,
+}
+
+impl Accesses {
+    /// True when `self` must wait for `earlier` (read-after-write,
+    /// write-after-read or write-after-write on a common element).
+    pub fn conflicts_with(&self, earlier: &Accesses) -> bool {
+        let any = |a: &[Range], b: &[Range]| a.iter().any(|x| b.iter().any(|y| x.overlaps(y)));
+        any(&self.reads, &earlier.writes) || any(&self.writes, &earlier.reads) || any(&self.writes, &earlier.writes)
+    }
+}
+
+/// The buffer ranges `i` reads and writes on `arch`.
+pub fn accesses(i: &Instr, _arch: &ArchConfig) -> Accesses {
+    let mut a = Accesses::default();
+    match *i {
+        Instr::Load { buf, sram, rows, cols, .. } => {
+            a.writes.push(Range::new(buf, u64::from(sram), u64::from(rows) * u64::from(cols)));
+        }
+        Instr::Store { buf, sram, rows, cols, .. } => {
+            a.reads.push(Range::new(buf, u64::from(sram), u64::from(rows) * u64::from(cols)));
+        }
+        Instr::Gemm { mode, acc, m, n, k, a: aa, a_stride, w, o, .. } => {
+            let (m, n, k) = (u64::from(m), u64::from(n), u64::from(k));
+            let a_ext = if m == 0 { 0 } else { (m - 1) * u64::from(a_stride) + k };
+            let k_eff = match mode {
+                GemmMode::Dense => k,
+                GemmMode::Nm(p) => k * u64::from(p.n()) / u64::from(p.m()),
+            };
+            a.reads.push(Range::new(Buf::A, u64::from(aa), a_ext));
+            a.reads.push(Range::new(Buf::W, u64::from(w), k_eff * n));
+            if acc {
+                a.reads.push(Range::new(Buf::O, u64::from(o), m * n));
+            }
+            a.writes.push(Range::new(Buf::O, u64::from(o), m * n));
+        }
+        Instr::Vec { op, len, src, src2, dst, aux, .. } => {
+            let (len, src, src2, dst, aux) =
+                (u64::from(len), u64::from(src), u64::from(src2), u64::from(dst), u64::from(aux));
+            match op {
+                VecOp::Requant => {
+                    a.reads.push(Range::new(Buf::O, src, len));
+                    a.writes.push(Range::new(Buf::A, dst, len));
+                }
+                VecOp::ReluBwd => {
+                    a.reads.push(Range::new(Buf::O, src, len));
+                    a.reads.push(Range::new(Buf::A, src2, len));
+                    a.writes.push(Range::new(Buf::O, dst, len));
+                }
+                VecOp::Add => {
+                    a.reads.push(Range::new(Buf::A, src, len));
+                    a.reads.push(Range::new(Buf::A, src2, len));
+                    a.writes.push(Range::new(Buf::A, dst, len));
+                }
+                VecOp::Sgd => {
+                    a.reads.push(Range::new(Buf::O, src, len));
+                    a.reads.push(Range::new(Buf::O, src2, len));
+                    a.reads.push(Range::new(Buf::O, dst, len));
+                    a.writes.push(Range::new(Buf::O, src2, len));
+                    a.writes.push(Range::new(Buf::O, dst, len));
+                    a.writes.push(Range::new(Buf::A, aux, len));
+                }
+                VecOp::LossGrad => {
+                    let rows = if aux == 0 { 0 } else { len / aux };
+                    a.reads.push(Range::new(Buf::A, src, len));
+                    a.reads.push(Range::new(Buf::A, src2, rows));
+                    a.writes.push(Range::new(Buf::A, dst, len));
+                }
+                VecOp::Clear => a.writes.push(Range::new(Buf::O, dst, len)),
+            }
+        }
+        Instr::Sparsify { pattern, rows, cols, src, dst, .. } => {
+            let n = u64::from(rows) * u64::from(cols);
+            a.reads.push(Range::new(Buf::A, u64::from(src), n));
+            a.writes.push(Range::new(Buf::W, u64::from(dst), n * u64::from(pattern.n()) / u64::from(pattern.m())));
+        }
+        Instr::Sync { .. } | Instr::Halt { .. } => {}
+    }
+    a
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overlap_rules() {
+        let r = |s, e| Range { buf: Buf::A, start: s, end: e };
+        assert!(r(0, 10).overlaps(&r(9, 12)));
+        assert!(!r(0, 10).overlaps(&r(10, 12)));
+        assert!(!r(0, 10).overlaps(&Range { buf: Buf::W, start: 0, end: 10 }));
+        assert!(!r(5, 5).overlaps(&r(0, 10)), "empty ranges never conflict");
+    }
+}

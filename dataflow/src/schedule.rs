@@ -1,0 +1,1521 @@
+//! From the GEMMs of a training step to a SAT program: mapping, tiling,
+//! buffer allocation, the three dataflow optimizations and token
+//! assignment.
+//!
+//! # Mapping
+//! Every GEMM runs output-stationary on the PE array. Convolutions use an
+//! im2col address generator in front of the array: the activation buffer
+//! holds raw input windows and the DMA moves raw bytes (a window's halo
+//! shared by neighbouring tiles is not re-fetched, an under-count of at most
+//! `(R − stride)/(tile rows · stride)` of the activation traffic). The BP of
+//! a convolution runs as the transposed convolution of `dO` (reduction
+//! `K' = C_out·R·S/stride²`, taps outer, `C_out` inner, so N:M groups still
+//! run along `C_out`), which has the MACs of the col2im GEMM but a long
+//! reduction instead of `K = C_out`, so the array is not drain-bound.
+//!
+//! # Tiling
+//! Each GEMM gets the tile sizes `(tm, tn, tk)` and loop order (output
+//! rows outer or output columns outer, reduction inner) that minimise the
+//! cost model of [`crate::timing`] (compute cycles against DRAM cycles)
+//! under the buffer budget: the activation buffer is split into operand
+//! and staging halves, weight and output buffers into slots; every slot is
+//! double-buffered when offline scheduling is on.
+//!
+//! # The dataflow optimizations (each can be switched off)
+//! - **interleave mapping**: output tiles of BP(l) (sparse) and WG(l)
+//!   (dense, with the fused weight update) alternate on the array, so the
+//!   memory-bound sparse tiles overlap the compute-bound dense ones; compressed
+//!   weights are stored values-and-indices interleaved per 16-column chunk so
+//!   one DMA feeds both. Off: the GEMMs run one after the other and values
+//!   and indices are separate arrays, fetched by two DMAs.
+//! - **pre-generation**: the weight update of step t runs the sparsifier and
+//!   writes compressed `W_ff` and transposed `W_bp` for step t+1. Off: FF and
+//!   BP load dense int16 weights and sparsify them on the critical path.
+//! - **offline scheduling**: double-buffered slots and dependency tokens
+//!   let DMA overlap compute. Off: one slot per buffer, so every tile's
+//!   load, compute and store run one after another (a naive in-order schedule).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::arch::ArchConfig;
+use crate::check::capacity;
+use crate::isa::{Buf, Deps, DmaFormat, GemmMode, Instr, NM_CHUNK, Queue, VecOp};
+use crate::nm::NmPattern;
+use crate::program::{CompileInfo, GemmRecord, NO_LAYER, Program, RegionKind, Tag};
+use crate::timing;
+use crate::tokens::assign_tokens;
+use crate::workload::{Gemm, GemmKind, Pass};
+
+/// Which dataflow optimizations are on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataflowOptions {
+    /// Interleave mapping.
+    pub interleave: bool,
+    /// Pre-generation of N:M sparse weights.
+    pub pregen: bool,
+    /// Offline scheduling (double buffering, overlap); off gives a naive in-order schedule.
+    pub offline_schedule: bool,
+}
+
+impl Default for DataflowOptions {
+    fn default() -> Self {
+        Self { interleave: true, pregen: true, offline_schedule: true }
+    }
+}
+
+impl DataflowOptions {
+    /// Names of the enabled passes, for the program header.
+    pub fn names(&self) -> Vec<String> {
+        let mut v = Vec::new();
+        if self.interleave {
+            v.push("interleave".to_string());
+        }
+        if self.pregen {
+            v.push("pregen".to_string());
+        }
+        if self.offline_schedule {
+            v.push("offline-schedule".to_string());
+        }
+        v
+    }
+}
+
+/// Convolution geometry the mapping needs (im2col reuse, transposed BP).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConvShape {
+    /// Kernel taps `R·S`.
+    pub taps: u64,
+    /// Stride (square).
+    pub stride: u64,
+}
+
+/// One layer of the step: its GEMMs and what the vector unit does around them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayerWork {
+    /// Name.
+    pub name: String,
+    /// Its GEMMs (FF, BP, WG for weight layers; attention GEMMs otherwise).
+    pub gemms: Vec<Gemm>,
+    /// Convolution geometry, when a convolution.
+    pub conv: Option<ConvShape>,
+    /// Followed by a ReLU (FF applies it, BP masks with it).
+    pub relu: bool,
+}
+
+/// The step the scheduler compiles.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepWorkload {
+    /// Model name.
+    pub model: String,
+    /// Method name.
+    pub method: String,
+    /// Pattern, when the method is sparse.
+    pub nm: Option<NmPattern>,
+    /// Batch size.
+    pub batch: u64,
+    /// Layers in forward order.
+    pub layers: Vec<LayerWork>,
+    /// Output classes of the loss (columns of the last FF output).
+    pub classes: u64,
+}
+
+impl StepWorkload {
+    /// Groups GEMMs by layer in order of first appearance; every layer but
+    /// the last is taken to be followed by a ReLU.
+    pub fn from_gemms(model: &str, method: &str, nm: Option<NmPattern>, batch: u64, gemms: &[Gemm]) -> Self {
+        let mut layers: Vec<LayerWork> = Vec::new();
+        for g in gemms {
+            match layers.iter_mut().find(|l| l.name == g.layer) {
+                Some(l) => l.gemms.push(g.clone()),
+                None => {
+                    layers.push(LayerWork { name: g.layer.clone(), gemms: vec![g.clone()], conv: None, relu: true })
+                }
+            }
+        }
+        if let Some(l) = layers.last_mut() {
+            l.relu = false;
+        }
+        let classes = layers.last().and_then(|l| l.gemms.iter().find(|g| g.pass == Pass::Ff)).map_or(1, |g| g.n.max(1));
+        Self { model: model.to_string(), method: method.to_string(), nm, batch, layers, classes }
+    }
+}
+
+/// Errors of scheduling.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum ScheduleError {
+    /// A GEMM cannot be tiled into the buffers of this config.
+    #[error("layer `{layer}` {pass}: GEMM {m}x{n}x{k} cannot be tiled into the buffers of `{arch}`: {reason}")]
+    NoTiling {
+        /// Layer.
+        layer: String,
+        /// Pass.
+        pass: Pass,
+        /// Rows.
+        m: u64,
+        /// Columns.
+        n: u64,
+        /// Reduction.
+        k: u64,
+        /// Config name.
+        arch: String,
+        /// Why.
+        reason: String,
+    },
+    /// The config does not run a pattern the workload needs.
+    #[error("`{arch}` does not support N:M pattern {pattern} (supported: {supported})")]
+    Unsupported {
+        /// Config name.
+        arch: String,
+        /// Pattern.
+        pattern: NmPattern,
+        /// Supported list.
+        supported: String,
+    },
+    /// A field of the program exceeds its encoding.
+    #[error("layer `{layer}`: {what} = {value} exceeds the instruction encoding")]
+    TooLarge {
+        /// Layer.
+        layer: String,
+        /// Field.
+        what: String,
+        /// Value.
+        value: u64,
+    },
+}
+
+/// A GEMM as the array runs it.
+#[derive(Debug, Clone, Copy)]
+struct Mapped {
+    m: u64,
+    n: u64,
+    k: u64,
+    mode: GemmMode,
+    /// Raw-input reuse of the activation operand: DRAM bytes = expanded · den / num.
+    a_reuse: (u64, u64),
+}
+
+fn map_gemm(g: &Gemm, conv: Option<ConvShape>) -> Mapped {
+    let mode = g.sparse.map_or(GemmMode::Dense, |s| GemmMode::Nm(s.pattern));
+    let m = g.m * g.count;
+    let reuse = |c: ConvShape| {
+        let s2 = c.stride * c.stride;
+        if c.taps > s2 { (c.taps, s2) } else { (1, 1) }
+    };
+    match (g.pass, conv, g.kind) {
+        // A 1x1 kernel's BP is already a plain GEMM (the col2im has no overlap).
+        (Pass::Bp, Some(c), GemmKind::Weight) if c.taps > 1 => {
+            let s2 = c.stride * c.stride;
+            // Transposed convolution: K' = C_out·taps/s², N' = C_in, M' = M·s².
+            let k2 = g.k * c.taps / s2;
+            let n2 = g.n / c.taps.max(1);
+            let ok = k2 > 0 && n2 > 0 && g.n % c.taps == 0 && (g.k * c.taps) % s2 == 0;
+            let ok = ok && g.sparse.is_none_or(|s| k2 % u64::from(s.pattern.m()) == 0);
+            if ok {
+                // Each dO element feeds `taps` positions of the transposed-conv im2col.
+                Mapped { m: m * s2, n: n2, k: k2, mode, a_reuse: (c.taps.max(1), 1) }
+            } else {
+                Mapped { m, n: g.n, k: g.k, mode, a_reuse: (1, 1) }
+            }
+        }
+        (Pass::Ff | Pass::Wg, Some(c), GemmKind::Weight) => Mapped { m, n: g.n, k: g.k, mode, a_reuse: reuse(c) },
+        _ => Mapped { m, n: g.n, k: g.k, mode, a_reuse: (1, 1) },
+    }
+}
+
+/// Chosen tiling of one GEMM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Tiling {
+    tm: u64,
+    tn: u64,
+    tk: u64,
+    /// Output columns outer (weights reused across row tiles) or rows outer.
+    n_outer: bool,
+}
+
+/// Buffer budget: slot sizes in elements.
+#[derive(Debug, Clone, Copy)]
+struct Budget {
+    slots: u64,
+    a_slot: u64,
+    stage_slot: u64,
+    w_slot: u64,
+    /// Sparsifier output slots (pre-generation), after the operand slots.
+    pregen_slot: u64,
+    /// Weight operand slots: half stream, half hold resident weights (so two
+    /// interleaved GEMMs keep their resident weights apart).
+    w_slots: u64,
+    /// Output slots: three, so a tile's deferred epilogue can still read its
+    /// slot while the next two tiles accumulate.
+    o_slots: u64,
+    o_slot: u64,
+}
+
+fn budget(arch: &ArchConfig, offline: bool) -> Budget {
+    // Always sized for two slots so that the naive schedule differs only in
+    // how many it uses, not in its tiles.
+    let a = capacity(arch, Buf::A);
+    let w = capacity(arch, Buf::W);
+    let o = capacity(arch, Buf::O);
+    Budget {
+        slots: if offline { 2 } else { 1 },
+        w_slots: if offline { 4 } else { 1 },
+        a_slot: a / 4,
+        stage_slot: a / 4,
+        w_slot: w / 6,
+        pregen_slot: w / 6,
+        o_slots: if offline { EPILOGUE_LAG + 2 } else { 1 },
+        o_slot: if offline { o / (EPILOGUE_LAG + 2) } else { o / (EPILOGUE_LAG + 2) },
+    }
+}
+
+fn candidates(dim: u64, unit: u64, align: u64) -> Vec<u64> {
+    let unit = unit.max(1).next_multiple_of(align.max(1));
+    let mut v = vec![dim];
+    let mut x = unit;
+    while x < dim {
+        v.push(x);
+        x *= 2;
+    }
+    // Also an even split into few tiles, which avoids a tiny last tile.
+    for parts in 2..=8u64 {
+        let t = dim.div_ceil(parts).next_multiple_of(unit);
+        if t < dim {
+            v.push(t);
+        }
+    }
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// Estimated cycles of a tiling, from the timing rules: per reduction step
+/// the array streams one tile while the DMA brings the next operands; with
+/// `slots` buffers a load may only start when the step `slots` back has
+/// retired, so a step also needs `(stream + tail + dma + latency)/slots`.
+/// Operands that stay resident (full reduction in one tile) are not reloaded.
+fn tiling_cost(
+    arch: &ArchConfig,
+    mp: &Mapped,
+    t: &Tiling,
+    w_bytes_per_elem: (u64, u64),
+    slots: u64,
+    epilogue: u64,
+) -> u64 {
+    let (mt, nt, kt) = (mp.m.div_ceil(t.tm), mp.n.div_ceil(t.tn), mp.k.div_ceil(t.tk));
+    let g = timing::gemm(arch, mp.mode, t.tm, t.tn, t.tk);
+    let bpc = u64::from(arch.dram.bytes_per_cycle);
+    let burst = u64::from(arch.dram.burst_bytes);
+    let lat = u64::from(arch.dram.latency_cycles);
+    let beats = |rows: u64, row_bytes: u64| (rows * row_bytes.div_ceil(burst) * burst).div_ceil(bpc);
+    let a_beats = beats(t.tm, 2 * (t.tk * mp.a_reuse.1).div_ceil(mp.a_reuse.0));
+    let (num, den) = mp.mode.expansion();
+    let (wn, wd) = w_bytes_per_elem;
+    let w_beats = beats(t.tk * den / num, (t.tn * wn).div_ceil(wd));
+    let o_beats = beats(t.tm, 2 * t.tn);
+    let (a_loads, w_loads) =
+        if kt == 1 { if t.n_outer { (mt * nt, nt) } else { (mt, mt * nt) } } else { (mt * nt * kt, mt * nt * kt) };
+    let steps = mt * nt * kt;
+    let dma_total = a_loads * a_beats + w_loads * w_beats + mt * nt * o_beats;
+    let dma_step = dma_total.div_ceil(steps);
+    let tiles = mt * nt;
+    if slots > 1 {
+        let p = g.stream.max(dma_step).max((g.stream + g.tail + dma_step + lat).div_ceil(slots));
+        steps * p + tiles * epilogue + g.tail + lat
+    } else {
+        steps * (g.stream + g.tail + dma_step + lat) + tiles * (epilogue + o_beats + lat)
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn choose_tiling(
+    arch: &ArchConfig,
+    mp: &Mapped,
+    b: &Budget,
+    o_tiles: u64,
+    w_fmt: (u64, u64),
+    layer: &str,
+    pass: Pass,
+    masked: bool,
+) -> Result<Tiling, ScheduleError> {
+    // Vector-unit work per output tile (it drains the array pipeline first).
+    let fill = u64::from(arch.pipeline_fill_drain_cycles());
+    let epilogue = |len: u64| match pass {
+        Pass::Wg if o_tiles > 1 => fill + timing::vector(arch, VecOp::Sgd, len) + 2 * timing::sparsify(arch, 8, len, 1),
+        Pass::Bp if masked => fill + timing::vector(arch, VecOp::ReluBwd, len),
+        _ => 0,
+    };
+    let pe = &arch.pe_array;
+    let m_align = match mp.mode {
+        GemmMode::Nm(p) => u64::from(p.m()),
+        GemmMode::Dense => 1,
+    };
+    let (num, den) = mp.mode.expansion();
+    let k_unit = (u64::from(pe.lanes) * num / den).max(m_align);
+    // Tiles whose output feeds the sparsifier (fused WU) need whole groups and chunks.
+    let n_align = if pass == Pass::Wg { NM_CHUNK } else { 1 };
+    let mut best: Option<(u64, Tiling)> = None;
+    let tms = candidates(mp.m, u64::from(pe.rows), if pass == Pass::Wg { NM_CHUNK } else { 1 });
+    let tns = candidates(mp.n, u64::from(pe.cols), if mp.mode.pattern().is_some() { NM_CHUNK } else { n_align });
+    let tks = candidates(mp.k, k_unit, m_align);
+    for &tm in &tms {
+        for &tn in &tns {
+            if tm * tn * o_tiles > b.o_slot || tm * tn > b.stage_slot || (o_tiles > 1 && tm * tn > b.pregen_slot) {
+                continue;
+            }
+            for &tk in &tks {
+                if tk % m_align != 0 && tk != mp.k {
+                    continue;
+                }
+                let tk_eff = tk * den / num;
+                if tm * tk > b.a_slot || tk_eff * tn > b.w_slot {
+                    continue;
+                }
+                for n_outer in [true, false] {
+                    let t = Tiling { tm, tn, tk, n_outer };
+                    let c = tiling_cost(arch, mp, &t, w_fmt, b.slots, epilogue(tm * tn));
+                    if best.is_none_or(|(bc, _)| c < bc) {
+                        best = Some((c, t));
+                    }
+                }
+            }
+        }
+    }
+    best.map(|(_, t)| t).ok_or_else(|| ScheduleError::NoTiling {
+        layer: layer.to_string(),
+        pass,
+        m: mp.m,
+        n: mp.n,
+        k: mp.k,
+        arch: arch.name.clone(),
+        reason: format!(
+            "no tile fits (activation slot {} elements, weight slot {}, output slot {}; reduction unit {k_unit})",
+            b.a_slot, b.w_slot, b.o_slot
+        ),
+    })
+}
+
+/// A buffer or DRAM resource for hazard tracking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum Res {
+    ASlot(u64),
+    Stage(u64),
+    WSlot(u64),
+    OSlot(u64),
+    PSlot(u64),
+    Dram(usize),
+}
+
+#[derive(Default)]
+struct Hazards {
+    writer: BTreeMap<Res, usize>,
+    readers: BTreeMap<Res, Vec<usize>>,
+}
+
+/// Builds the program while tracking hazards.
+struct Builder<'a> {
+    arch: &'a ArchConfig,
+    prog: Program,
+    deps: Vec<Vec<usize>>,
+    hz: Hazards,
+    region_ids: BTreeMap<String, usize>,
+    budget: Budget,
+    a_ring: u64,
+    o_ring: u64,
+    s_ring: u64,
+    /// Epilogue instructions deferred into the next tile's reduction loop
+    /// (software pipelining: the vector unit and sparsifier work of tile j
+    /// overlaps the GEMMs of tile j+1 instead of blocking in-order issue).
+    pending: std::collections::VecDeque<(u64, Instr, Tag, Vec<Res>, Vec<Res>)>,
+    /// Sequence number of the tile being emitted.
+    tile_seq: u64,
+    p_ring: u64,
+    /// Latest store the load queue has synchronised with (through a sync).
+    load_synced_with_store: Option<usize>,
+    /// Latest load the store queue has synchronised with.
+    store_synced_with_load: Option<usize>,
+    /// Which operand tile each slot holds (for reuse).
+    a_keys: Vec<Option<SlotKey>>,
+    w_keys: Vec<Option<SlotKey>>,
+    /// Last step each weight slot was used in (least recently used is replaced).
+    w_used: Vec<u64>,
+    step: u64,
+}
+
+/// Identifies an operand tile: the GEMM (by tag) and the tile's origin.
+type SlotKey = (Tag, u64, u64);
+
+/// How many tiles a tile's epilogue may trail its GEMMs by (software
+/// pipelining depth); the output buffer has this many slots plus two.
+const EPILOGUE_LAG: u64 = 2;
+
+/// Power-of-two shift the output stage applies when requantizing accumulators
+/// to int16 (the timing model does not depend on its value).
+const OUTPUT_SHIFT: i8 = 8;
+
+impl<'a> Builder<'a> {
+    fn region(&mut self, name: &str, kind: RegionKind, bytes: u64) -> (usize, u64) {
+        if let Some(&id) = self.region_ids.get(name) {
+            return (id, self.prog.regions[id].addr);
+        }
+        let addr = self.prog.alloc(name, kind, bytes.max(1));
+        let id = self.prog.regions.len() - 1;
+        self.region_ids.insert(name.to_string(), id);
+        (id, addr)
+    }
+
+    /// Emits `instr`, waiting for the hazards on `reads` and `writes`.
+    fn emit(&mut self, instr: Instr, tag: Tag, reads: &[Res], writes: &[Res]) -> usize {
+        let q = instr.queue();
+        let mut d: Vec<usize> = Vec::new();
+        for r in reads {
+            if let Some(&w) = self.hz.writer.get(r) {
+                d.push(w);
+            }
+        }
+        for r in writes {
+            if let Some(&w) = self.hz.writer.get(r) {
+                d.push(w);
+            }
+            if let Some(rs) = self.hz.readers.get(r) {
+                d.extend(rs.iter().copied());
+            }
+        }
+        // Load <-> store dependencies go through a compute sync, unless an
+        // earlier instruction of this queue already synchronised with a
+        // later (or the same) instruction of the other queue.
+        let covered = match q {
+            Queue::Load => self.load_synced_with_store,
+            Queue::Store => self.store_synced_with_load,
+            Queue::Compute => None,
+        };
+        let crossing = |p: usize| {
+            let qp = self.prog.instrs[p].queue();
+            matches!((qp, q), (Queue::Load, Queue::Store) | (Queue::Store, Queue::Load))
+        };
+        d.retain(|&p| !(crossing(p) && covered.is_some_and(|c| p <= c)));
+        let cross: Vec<usize> = d.iter().copied().filter(|&p| crossing(p)).collect();
+        if let Some(&latest) = cross.iter().max() {
+            match q {
+                Queue::Load => self.load_synced_with_store = Some(latest),
+                Queue::Store => self.store_synced_with_load = Some(latest),
+                Queue::Compute => {}
+            }
+        }
+        if !cross.is_empty() {
+            let s = self.prog.push(Instr::Sync { deps: Deps::default() }, tag);
+            self.deps.push(cross.clone());
+            d.retain(|p| !cross.contains(p));
+            d.push(s);
+        }
+        d.sort_unstable();
+        d.dedup();
+        let i = self.prog.push(instr, tag);
+        self.deps.push(d);
+        for r in reads {
+            self.hz.readers.entry(*r).or_default().push(i);
+        }
+        for r in writes {
+            self.hz.writer.insert(*r, i);
+            self.hz.readers.remove(r);
+        }
+        i
+    }
+
+    /// Queues an epilogue instruction for later emission.
+    fn defer(&mut self, instr: Instr, tag: Tag, reads: &[Res], writes: &[Res]) {
+        self.pending.push_back((self.tile_seq, instr, tag, reads.to_vec(), writes.to_vec()));
+    }
+
+    /// Emits deferred instructions up to and including the next compute one.
+    fn release_one(&mut self) {
+        while let Some((_, i, t, r, w)) = self.pending.pop_front() {
+            let compute = i.queue() == Queue::Compute;
+            self.emit(i, t, &r, &w);
+            if compute {
+                break;
+            }
+        }
+    }
+
+    /// Emits the deferred instructions of tiles before `seq`.
+    fn flush_before(&mut self, seq: u64) {
+        while self.pending.front().is_some_and(|p| p.0 < seq) {
+            let Some((_, i, t, r, w)) = self.pending.pop_front() else { break };
+            self.emit(i, t, &r, &w);
+        }
+    }
+
+    /// Emits every deferred instruction.
+    fn flush(&mut self) {
+        self.flush_before(u64::MAX);
+    }
+
+    fn next(ring: &mut u64, slots: u64) -> u64 {
+        let s = *ring % slots;
+        *ring += 1;
+        s
+    }
+}
+
+/// How one GEMM's operands live in DRAM and what happens to its output.
+#[derive(Debug, Clone)]
+struct GemmJob {
+    tag: Tag,
+    layer: String,
+    mp: Mapped,
+    tiling: Tiling,
+    /// Activation operand region and row length in elements (raw).
+    a_region: (usize, u64),
+    a_row: u64,
+    /// Weight operand source.
+    w_src: WSource,
+    out: OutKind,
+}
+
+#[derive(Debug, Clone)]
+enum WSource {
+    /// Dense int16 `k×n` (row-major) region.
+    Dense { region: (usize, u64) },
+    /// Compressed, interleaved (one DMA) or split values/indices.
+    Compressed { pattern: NmPattern, values: (usize, u64), indices: Option<(usize, u64)> },
+    /// Dense int16 weights, sparsified on the fly (no pre-generation).
+    SparsifyOnTheFly { pattern: NmPattern, region: (usize, u64), axis: u8 },
+}
+
+#[derive(Debug, Clone)]
+enum OutKind {
+    /// Requantize into int16 (with ReLU) and store; in BP optionally mask by ReLU'.
+    Activation { region: (usize, u64), relu: bool, mask: Option<(usize, u64)>, row: u64 },
+    /// Fused weight update of a `k×n` weight (WG output tile = weight tile).
+    WeightUpdate(Box<WuPlan>),
+}
+
+/// A DRAM region: its index in the memory map and its address.
+type RegionRef = (usize, u64);
+/// Where pre-generated weights go: pattern, values (or interleaved) region, split indices region.
+type PregenTarget = (NmPattern, RegionRef, Option<RegionRef>);
+
+#[derive(Debug, Clone)]
+struct WuPlan {
+    master: (usize, u64),
+    momentum: (usize, u64),
+    dense_w: Option<(usize, u64)>,
+    ff: Option<PregenTarget>,
+    bp: Option<PregenTarget>,
+    /// Columns of the full weight (`N`).
+    cols: u64,
+    /// Rows of the full weight (`K`).
+    rows: u64,
+}
+
+/// Compiles one training step into a SAT program.
+pub fn compile_step(arch: &ArchConfig, step: &StepWorkload, opts: &DataflowOptions) -> Result<Program, ScheduleError> {
+    for l in &step.layers {
+        for g in &l.gemms {
+            if let Some(s) = g.sparse {
+                if !arch.supports(s.pattern) {
+                    return Err(ScheduleError::Unsupported {
+                        arch: arch.name.clone(),
+                        pattern: s.pattern,
+                        supported: arch.sparsity.patterns.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", "),
+                    });
+                }
+            }
+        }
+    }
+    let budget = budget(arch, opts.offline_schedule);
+    let mut b = Builder {
+        arch,
+        prog: Program::new(arch.clone()),
+        deps: Vec::new(),
+        hz: Hazards::default(),
+        region_ids: BTreeMap::new(),
+        budget,
+        a_ring: 0,
+        o_ring: 0,
+        s_ring: 0,
+        load_synced_with_store: None,
+        store_synced_with_load: None,
+        pending: Default::default(),
+        tile_seq: 0,
+        p_ring: 0,
+        a_keys: vec![None; budget.slots as usize],
+        w_keys: vec![None; budget.w_slots as usize],
+        w_used: vec![0; budget.w_slots as usize],
+        step: 0,
+    };
+    b.prog.info = CompileInfo {
+        model: step.model.clone(),
+        method: step.method.clone(),
+        nm: step.nm.map(|p| p.to_string()),
+        batch: step.batch,
+        passes: opts.names(),
+        gemms: Vec::new(),
+    };
+    for l in &step.layers {
+        b.prog.layer_index(&l.name);
+        for g in &l.gemms {
+            b.prog.info.gemms.push(GemmRecord {
+                layer: g.layer.clone(),
+                pass: g.pass,
+                m: g.m,
+                n: g.n,
+                k: g.k,
+                count: g.count,
+                mode: g.sparse.map_or("dense".to_string(), |s| s.pattern.to_string()),
+            });
+        }
+    }
+    // Plan every GEMM.
+    let mut ff_jobs = Vec::new();
+    // Per layer: the BP weight GEMM, the WG weight GEMM (with fused WU), other GEMMs.
+    let mut back: Vec<(Option<GemmJob>, Option<GemmJob>, Vec<GemmJob>)> = Vec::new();
+    let mut prev_out: Option<(usize, u64, u64)> = None; // region, addr, elements
+    let n_layers = step.layers.len();
+    for (li, l) in step.layers.iter().enumerate() {
+        let layer_idx = b.prog.layer_index(&l.name);
+        let ff = l.gemms.iter().find(|g| g.pass == Pass::Ff);
+        let weighted = l.gemms.iter().any(|g| g.kind == GemmKind::Weight);
+        let mut extra_jobs = Vec::new();
+        let mut bp_main = None;
+        let mut wg_main = None;
+        let dout_elems = ff.map_or(0, |f| f.m * f.count * f.n);
+        for g in &l.gemms {
+            let mp = map_gemm(g, l.conv);
+            let tag = Tag { layer: layer_idx, pass: g.pass };
+            let cap = |what: &str, v: u64| -> Result<(), ScheduleError> {
+                if v >= 1 << 20 {
+                    return Err(ScheduleError::TooLarge { layer: l.name.clone(), what: what.into(), value: v });
+                }
+                Ok(())
+            };
+            let elems_a = mp.m * mp.k * mp.a_reuse.1 / mp.a_reuse.0;
+            // Activation operand region (aliasing the previous layer's output when the sizes match).
+            let a_region = match g.pass {
+                Pass::Ff => match prev_out {
+                    Some((id, addr, e)) if e == elems_a && g.kind == GemmKind::Weight => (id, addr),
+                    _ => {
+                        let kind = if li == 0 { RegionKind::Input } else { RegionKind::Activation };
+                        let (id, addr) = b.region(&format!("{}.{}.in", l.name, g.pass), kind, 2 * elems_a);
+                        (id, addr)
+                    }
+                },
+                Pass::Bp => {
+                    let elems = if g.kind == GemmKind::Weight { dout_elems } else { elems_a };
+                    b.region(&format!("{}.dout", l.name), RegionKind::Gradient, 2 * elems)
+                }
+                Pass::Wg | Pass::Wu => {
+                    // WG reads the FF input (Xᵀ) and dO; both regions exist already.
+                    let name = format!("{}.{}.in", l.name, Pass::Ff);
+                    match b.region_ids.get(&name) {
+                        Some(&id) => (id, b.prog.regions[id].addr),
+                        None => match ff_jobs.iter().rev().find(|j: &&GemmJob| j.tag.layer == layer_idx) {
+                            Some(j) => j.a_region,
+                            None => b.region(&name, RegionKind::Activation, 2 * elems_a),
+                        },
+                    }
+                }
+            };
+            let ibits = g.sparse.map_or(0, |s| u64::from(s.pattern.index_bits()));
+            let w_fmt = match g.sparse {
+                Some(_) if opts.pregen => (2 * 16 + 2 * ibits, 16), // bytes per value incl. indices
+                _ => (2, 1),
+            };
+            let o_tiles = if g.pass == Pass::Wg && weighted { 3 } else { 1 };
+            let masked = li > 0 && step.layers[li - 1].relu;
+            let tiling = choose_tiling(arch, &mp, &b.budget, o_tiles, w_fmt, &l.name, g.pass, masked)?;
+            cap("tile rows", tiling.tm)?;
+            cap("tile columns", tiling.tn)?;
+            cap("tile reduction", tiling.tk)?;
+            let w_src = match (g.pass, g.kind) {
+                (Pass::Wg, _) => {
+                    // The "weight" operand of WG is dO (PQB × C_out).
+                    let (id, addr) =
+                        b.region(&format!("{}.dout", l.name), RegionKind::Gradient, 2 * dout_elems.max(mp.k * mp.n));
+                    WSource::Dense { region: (id, addr) }
+                }
+                (_, GemmKind::Attention) => {
+                    let (id, addr) =
+                        b.region(&format!("{}.{}.attn_b", l.name, g.pass), RegionKind::Activation, 2 * mp.k * mp.n);
+                    WSource::Dense { region: (id, addr) }
+                }
+                (pass, GemmKind::Weight) => {
+                    let dense = b.region(&format!("{}.w", l.name), RegionKind::Weights, 2 * mp.k * mp.n);
+                    match g.sparse {
+                        None => WSource::Dense { region: dense },
+                        Some(s) => {
+                            let dir = if pass == Pass::Ff { "w_ff" } else { "w_bp" };
+                            let kind = if pass == Pass::Ff { RegionKind::WeightsFf } else { RegionKind::WeightsBp };
+                            let rows = mp.k * u64::from(s.pattern.n()) / u64::from(s.pattern.m());
+                            if !opts.pregen {
+                                WSource::SparsifyOnTheFly { pattern: s.pattern, region: dense, axis: 0 }
+                            } else if opts.interleave {
+                                let bytes = rows * DmaFormat::NmRow.row_bytes(mp.n, s.pattern.index_bits());
+                                let v = b.region(&format!("{}.{dir}", l.name), kind, bytes);
+                                WSource::Compressed { pattern: s.pattern, values: v, indices: None }
+                            } else {
+                                let v = b.region(&format!("{}.{dir}.values", l.name), kind, 2 * rows * mp.n);
+                                let ib = rows * DmaFormat::NmIndices.row_bytes(mp.n, s.pattern.index_bits());
+                                let i = b.region(&format!("{}.{dir}.indices", l.name), RegionKind::Indices, ib);
+                                WSource::Compressed { pattern: s.pattern, values: v, indices: Some(i) }
+                            }
+                        }
+                    }
+                }
+            };
+            let out = match g.pass {
+                Pass::Wg if weighted => {
+                    let (kk, nn) = ff.map_or((mp.m, mp.n), |f| (f.k, f.n));
+                    let master = b.region(&format!("{}.master", l.name), RegionKind::MasterWeights, 4 * kk * nn);
+                    let momentum = b.region(&format!("{}.momentum", l.name), RegionKind::Momentum, 4 * kk * nn);
+                    let ff_sparse = l.gemms.iter().find(|x| x.pass == Pass::Ff).and_then(|x| x.sparse);
+                    let bp_sparse = l.gemms.iter().find(|x| x.pass == Pass::Bp).and_then(|x| x.sparse);
+                    let needs_dense = ff_sparse.is_none() || bp_sparse.is_none() || !opts.pregen;
+                    let dense_w = if needs_dense {
+                        Some(b.region(&format!("{}.w", l.name), RegionKind::Weights, 2 * kk * nn))
+                    } else {
+                        None
+                    };
+                    let pre =
+                        |b: &mut Builder, s: Option<crate::workload::NmOperand>, dir: &str, rows: u64, cols: u64| {
+                            let s = s?;
+                            if !opts.pregen {
+                                return None;
+                            }
+                            let kind = if dir == "w_ff" { RegionKind::WeightsFf } else { RegionKind::WeightsBp };
+                            let crow = rows * u64::from(s.pattern.n()) / u64::from(s.pattern.m());
+                            if opts.interleave {
+                                let bytes = crow * DmaFormat::NmRow.row_bytes(cols, s.pattern.index_bits());
+                                Some((s.pattern, b.region(&format!("{}.{dir}.next", l.name), kind, bytes), None))
+                            } else {
+                                let v = b.region(&format!("{}.{dir}.next.values", l.name), kind, 2 * crow * cols);
+                                let ib = crow * DmaFormat::NmIndices.row_bytes(cols, s.pattern.index_bits());
+                                let i = b.region(&format!("{}.{dir}.next.indices", l.name), RegionKind::Indices, ib);
+                                Some((s.pattern, v, Some(i)))
+                            }
+                        };
+                    let ffp = pre(&mut b, ff_sparse, "w_ff", kk, nn);
+                    let bpp = pre(&mut b, bp_sparse, "w_bp", nn, kk);
+                    OutKind::WeightUpdate(Box::new(WuPlan {
+                        master,
+                        momentum,
+                        dense_w,
+                        ff: ffp,
+                        bp: bpp,
+                        cols: nn,
+                        rows: kk,
+                    }))
+                }
+                Pass::Bp => {
+                    let elems = mp.m * mp.n;
+                    let region = match li {
+                        0 => b.region(&format!("{}.din", l.name), RegionKind::Gradient, 2 * elems),
+                        _ => {
+                            let prev = &step.layers[li - 1].name;
+                            let name = format!("{prev}.dout");
+                            match b.region_ids.get(&name) {
+                                Some(&id) if b.prog.regions[id].bytes == 2 * elems => (id, b.prog.regions[id].addr),
+                                Some(_) => b.region(&format!("{}.din", l.name), RegionKind::Gradient, 2 * elems),
+                                None => b.region(&name, RegionKind::Gradient, 2 * elems),
+                            }
+                        }
+                    };
+                    let mask = if li > 0 && step.layers[li - 1].relu {
+                        Some(a_region_of_ff(&b, &l.name, layer_idx, &ff_jobs))
+                    } else {
+                        None
+                    };
+                    let mask = mask.flatten();
+                    OutKind::Activation { region, relu: false, mask, row: mp.n }
+                }
+                _ => {
+                    let elems = mp.m * mp.n;
+                    let name = if li + 1 < n_layers { format!("{}.out", l.name) } else { format!("{}.logits", l.name) };
+                    let region = b.region(&name, RegionKind::Activation, 2 * elems);
+                    OutKind::Activation { region, relu: l.relu && g.pass == Pass::Ff, mask: None, row: mp.n }
+                }
+            };
+            let job = GemmJob { tag, layer: l.name.clone(), mp, tiling, a_region, a_row: mp.k, w_src, out };
+            match g.pass {
+                Pass::Ff => {
+                    if g.kind == GemmKind::Weight {
+                        if let OutKind::Activation { region, .. } = &job.out {
+                            prev_out = Some((region.0, region.1, mp.m * mp.n));
+                        }
+                    }
+                    ff_jobs.push(job);
+                }
+                Pass::Bp if g.kind == GemmKind::Weight => bp_main = Some(job),
+                Pass::Wg if g.kind == GemmKind::Weight => wg_main = Some(job),
+                _ => extra_jobs.push(job),
+            }
+        }
+        back.push((bp_main, wg_main, extra_jobs));
+    }
+    // Forward pass.
+    for j in &ff_jobs {
+        emit_gemm_job(&mut b, j, opts)?;
+    }
+    // Loss gradient.
+    b.flush();
+    emit_loss(&mut b, step, &ff_jobs)?;
+    // Backward: layers in reverse; BP of layer l interleaved with WG(+WU) of layer l.
+    for (bp, wg, extra) in back.iter().rev() {
+        match (bp, wg) {
+            (Some(bp), Some(wg)) if opts.interleave => {
+                let a = tile_list(bp);
+                let w = tile_list(wg);
+                let (mut ia, mut iw) = (0, 0);
+                // Alternate in proportion to the number of output tiles.
+                while ia < a.len() || iw < w.len() {
+                    let take_a = iw >= w.len() || (ia < a.len() && ia * w.len() <= iw * a.len());
+                    if take_a {
+                        emit_tile(&mut b, bp, a[ia], opts)?;
+                        ia += 1;
+                    } else {
+                        emit_tile(&mut b, wg, w[iw], opts)?;
+                        iw += 1;
+                    }
+                }
+            }
+            _ => {
+                for j in bp.iter().chain(wg.iter()) {
+                    emit_gemm_job(&mut b, j, opts)?;
+                }
+            }
+        }
+        for j in extra {
+            emit_gemm_job(&mut b, j, opts)?;
+        }
+    }
+    b.flush();
+    let halt_tag = Tag { layer: NO_LAYER, pass: Pass::Wu };
+    b.prog.push(Instr::Halt { deps: Deps::default() }, halt_tag);
+    b.deps.push(Vec::new());
+    let mut prog = b.prog;
+    assign_tokens(&mut prog.instrs, &b.deps);
+    Ok(prog)
+}
+
+fn a_region_of_ff(b: &Builder, _name: &str, layer: u32, ff_jobs: &[GemmJob]) -> Option<(usize, u64)> {
+    let _ = b;
+    ff_jobs.iter().find(|j| j.tag.layer == layer).map(|j| j.a_region)
+}
+
+/// Output tiles (m0, n0, tm, tn) of a job, in its loop order.
+fn tile_list(j: &GemmJob) -> Vec<(u64, u64, u64, u64)> {
+    let t = j.tiling;
+    let mut v = Vec::new();
+    let ms: Vec<u64> = (0..j.mp.m.div_ceil(t.tm)).map(|i| i * t.tm).collect();
+    let ns: Vec<u64> = (0..j.mp.n.div_ceil(t.tn)).map(|i| i * t.tn).collect();
+    if t.n_outer {
+        for &n0 in &ns {
+            for &m0 in &ms {
+                v.push((m0, n0, t.tm.min(j.mp.m - m0), t.tn.min(j.mp.n - n0)));
+            }
+        }
+    } else {
+        for &m0 in &ms {
+            for &n0 in &ns {
+                v.push((m0, n0, t.tm.min(j.mp.m - m0), t.tn.min(j.mp.n - n0)));
+            }
+        }
+    }
+    v
+}
+
+fn emit_gemm_job(b: &mut Builder, j: &GemmJob, opts: &DataflowOptions) -> Result<(), ScheduleError> {
+    for t in tile_list(j) {
+        emit_tile(b, j, t, opts)?;
+    }
+    Ok(())
+}
+
+fn u32c(v: u64) -> u32 {
+    u32::try_from(v).unwrap_or(u32::MAX)
+}
+
+/// One output tile: its reduction steps and its epilogue.
+fn emit_tile(
+    b: &mut Builder,
+    j: &GemmJob,
+    (m0, n0, tm, tn): (u64, u64, u64, u64),
+    opts: &DataflowOptions,
+) -> Result<(), ScheduleError> {
+    let arch = b.arch;
+    let slots = b.budget.slots;
+    let mp = j.mp;
+    let t = j.tiling;
+    let (num, den) = mp.mode.expansion();
+    // An epilogue may lag its tile by up to EPILOGUE_LAG tiles; older ones go out
+    // now, before this tile reuses their output slot.
+    b.tile_seq += 1;
+    let seq = b.tile_seq;
+    b.flush_before(seq.saturating_sub(EPILOGUE_LAG));
+    let o_slot = Builder::next(&mut b.o_ring, b.budget.o_slots);
+    let o_res = Res::OSlot(o_slot);
+    let o_base = o_slot * b.budget.o_slot;
+    let tag = j.tag;
+    let kt = mp.k.div_ceil(t.tk);
+    for ki in 0..kt {
+        let k0 = ki * t.tk;
+        let tk = t.tk.min(mp.k - k0);
+        // Operands already in a slot (same job, same tile) are reused, not reloaded.
+        let a_key = (j.tag, m0, k0);
+        let w_key = (j.tag, k0, n0);
+        let a_hit = b.a_keys.iter().position(|k| *k == Some(a_key));
+        let w_hit = b.w_keys.iter().position(|k| *k == Some(w_key));
+        let a_slot = match a_hit {
+            Some(s) => s as u64,
+            None => {
+                let s = Builder::next(&mut b.a_ring, slots);
+                b.a_keys[s as usize] = Some(a_key);
+                s
+            }
+        };
+        let w_slot = match w_hit {
+            Some(s) => s as u64,
+            None => {
+                // Weights reused by the following tiles (the whole reduction in
+                // one tile) go to a resident slot, least recently used first;
+                // weights used once stream through the other slots in turn.
+                let resident = kt == 1 && b.w_keys.len() > 1;
+                let half = b.w_keys.len() / 2;
+                let range = if b.w_keys.len() == 1 {
+                    0..1
+                } else if resident {
+                    half..b.w_keys.len()
+                } else {
+                    0..half
+                };
+                let s = range.min_by_key(|&s| (b.w_used[s], s)).unwrap_or(0) as u64;
+                b.w_keys[s as usize] = Some(w_key);
+                s
+            }
+        };
+        b.step += 1;
+        b.w_used[w_slot as usize] = b.step;
+        let a_res = Res::ASlot(a_slot);
+        let w_res = Res::WSlot(w_slot);
+        let a_base = a_slot * b.budget.a_slot;
+        let w_base = w_slot * b.budget.w_slot;
+        // Activation operand: raw rows (im2col reuse shrinks the columns moved).
+        let raw_cols = (tk * mp.a_reuse.1).div_ceil(mp.a_reuse.0).max(1);
+        let a_row_raw = (j.a_row * mp.a_reuse.1).div_ceil(mp.a_reuse.0).max(1);
+        let a_dram = j.a_region.1 + 2 * (m0 * a_row_raw + k0 * mp.a_reuse.1 / mp.a_reuse.0);
+        if a_hit.is_none() {
+            b.emit(
+                Instr::Load {
+                    deps: Deps::default(),
+                    buf: Buf::A,
+                    fmt: DmaFormat::I16,
+                    index_bits: 0,
+                    dram: a_dram,
+                    sram: u32c(a_base),
+                    rows: u32c(tm),
+                    cols: u32c(raw_cols),
+                    stride: 2 * a_row_raw,
+                },
+                tag,
+                &[Res::Dram(j.a_region.0)],
+                &[a_res],
+            );
+        }
+        // Weight operand.
+        let tk_eff = tk * den / num;
+        match &j.w_src {
+            _ if w_hit.is_some() => {}
+            WSource::Dense { region } => {
+                b.emit(
+                    Instr::Load {
+                        deps: Deps::default(),
+                        buf: Buf::W,
+                        fmt: DmaFormat::I16,
+                        index_bits: 0,
+                        dram: region.1 + 2 * (k0 * mp.n + n0),
+                        sram: u32c(w_base),
+                        rows: u32c(tk),
+                        cols: u32c(tn),
+                        stride: 2 * mp.n,
+                    },
+                    tag,
+                    &[Res::Dram(region.0)],
+                    &[w_res],
+                );
+            }
+            WSource::Compressed { pattern, values, indices } => {
+                let ib = pattern.index_bits();
+                let r0 = k0 * u64::from(pattern.n()) / u64::from(pattern.m());
+                match indices {
+                    None => {
+                        let row = DmaFormat::NmRow.row_bytes(mp.n, ib);
+                        let off = DmaFormat::NmRow.row_bytes(n0, ib);
+                        b.emit(
+                            Instr::Load {
+                                deps: Deps::default(),
+                                buf: Buf::W,
+                                fmt: DmaFormat::NmRow,
+                                index_bits: ib as u8,
+                                dram: values.1 + r0 * row + off,
+                                sram: u32c(w_base),
+                                rows: u32c(tk_eff),
+                                cols: u32c(tn),
+                                stride: row,
+                            },
+                            tag,
+                            &[Res::Dram(values.0)],
+                            &[w_res],
+                        );
+                    }
+                    Some(ix) => {
+                        b.emit(
+                            Instr::Load {
+                                deps: Deps::default(),
+                                buf: Buf::W,
+                                fmt: DmaFormat::NmValues,
+                                index_bits: ib as u8,
+                                dram: values.1 + 2 * (r0 * mp.n + n0),
+                                sram: u32c(w_base),
+                                rows: u32c(tk_eff),
+                                cols: u32c(tn),
+                                stride: 2 * mp.n,
+                            },
+                            tag,
+                            &[Res::Dram(values.0)],
+                            &[w_res],
+                        );
+                        let row = DmaFormat::NmIndices.row_bytes(mp.n, ib);
+                        b.emit(
+                            Instr::Load {
+                                deps: Deps::default(),
+                                buf: Buf::W,
+                                fmt: DmaFormat::NmIndices,
+                                index_bits: ib as u8,
+                                dram: ix.1
+                                    + r0 * row
+                                    + DmaFormat::NmIndices.row_bytes(n0, ib).min(row.saturating_sub(1)),
+                                sram: u32c(w_base),
+                                rows: u32c(tk_eff),
+                                cols: u32c(tn),
+                                stride: row,
+                            },
+                            tag,
+                            &[Res::Dram(ix.0)],
+                            &[w_res],
+                        );
+                    }
+                }
+            }
+            WSource::SparsifyOnTheFly { pattern, region, axis } => {
+                // Dense int16 weights into the staging half, then the sparsifier.
+                let s_slot = Builder::next(&mut b.s_ring, slots);
+                let s_res = Res::Stage(s_slot);
+                let s_base = 2 * b.budget.a_slot + s_slot * b.budget.stage_slot;
+                b.emit(
+                    Instr::Load {
+                        deps: Deps::default(),
+                        buf: Buf::A,
+                        fmt: DmaFormat::I16,
+                        index_bits: 0,
+                        dram: region.1 + 2 * (k0 * mp.n + n0),
+                        sram: u32c(s_base),
+                        rows: u32c(tk),
+                        cols: u32c(tn),
+                        stride: 2 * mp.n,
+                    },
+                    tag,
+                    &[Res::Dram(region.0)],
+                    &[s_res],
+                );
+                b.emit(
+                    Instr::Sparsify {
+                        deps: Deps::default(),
+                        pattern: *pattern,
+                        axis: *axis,
+                        rows: u32c(tk),
+                        cols: u32c(tn),
+                        src: u32c(s_base),
+                        dst: u32c(w_base),
+                    },
+                    tag,
+                    &[s_res],
+                    &[w_res],
+                );
+            }
+        }
+        b.emit(
+            Instr::Gemm {
+                deps: Deps::default(),
+                mode: mp.mode,
+                acc: ki > 0,
+                m: u32c(tm),
+                n: u32c(tn),
+                k: u32c(tk),
+                a: u32c(a_base),
+                a_stride: u32c(tk),
+                w: u32c(w_base),
+                o: u32c(o_base),
+            },
+            tag,
+            &[a_res, w_res],
+            &[o_res],
+        );
+        b.release_one();
+    }
+    // Epilogue.
+    match &j.out {
+        OutKind::Activation { region, relu, mask, row } => {
+            let len = tm * tn;
+            if let Some(mask) = mask {
+                // ReLU backward: zero the gradient where the forward activation was not positive.
+                let m_slot = Builder::next(&mut b.s_ring, slots);
+                let a_res = Res::Stage(m_slot);
+                let a_base = 2 * b.budget.a_slot + m_slot * b.budget.stage_slot;
+                b.defer(
+                    Instr::Load {
+                        deps: Deps::default(),
+                        buf: Buf::A,
+                        fmt: DmaFormat::I16,
+                        index_bits: 0,
+                        dram: mask.1 + 2 * (m0 * row + n0),
+                        sram: u32c(a_base),
+                        rows: u32c(tm),
+                        cols: u32c(tn),
+                        stride: 2 * row,
+                    },
+                    tag,
+                    &[Res::Dram(mask.0)],
+                    &[a_res],
+                );
+                b.defer(
+                    Instr::Vec {
+                        deps: Deps::default(),
+                        op: VecOp::ReluBwd,
+                        len: u32c(len),
+                        src: u32c(o_base),
+                        src2: u32c(a_base),
+                        dst: u32c(o_base),
+                        aux: 0,
+                        shift: 0,
+                        p1: 0,
+                        p2: 0,
+                    },
+                    tag,
+                    &[o_res, a_res],
+                    &[o_res],
+                );
+            }
+            // The store path requantizes (and applies ReLU) on the way out.
+            b.defer(
+                Instr::Store {
+                    deps: Deps::default(),
+                    buf: Buf::O,
+                    fmt: DmaFormat::I16,
+                    index_bits: 0,
+                    dram: region.1 + 2 * (m0 * row + n0),
+                    sram: u32c(o_base),
+                    rows: u32c(tm),
+                    cols: u32c(tn),
+                    stride: 2 * row,
+                    shift: OUTPUT_SHIFT,
+                    relu: *relu,
+                },
+                tag,
+                &[o_res],
+                &[Res::Dram(region.0)],
+            );
+        }
+        OutKind::WeightUpdate(wu) => emit_wu(b, wu, j, (m0, n0, tm, tn), o_slot, opts)?,
+    }
+    let _ = arch;
+    Ok(())
+}
+
+#[allow(clippy::too_many_lines)]
+fn emit_wu(
+    b: &mut Builder,
+    wu: &WuPlan,
+    j: &GemmJob,
+    (m0, n0, tm, tn): (u64, u64, u64, u64),
+    o_slot: u64,
+    _opts: &DataflowOptions,
+) -> Result<(), ScheduleError> {
+    let tag = Tag { layer: j.tag.layer, pass: Pass::Wu };
+    let slots = b.budget.slots;
+    let o_res = Res::OSlot(o_slot);
+    let len = tm * tn;
+    let o_base = o_slot * b.budget.o_slot;
+    let (grad, mom, master) = (o_base, o_base + len, o_base + 2 * len);
+    let cols = wu.cols;
+    let d32 = |r: &(usize, u64)| r.1 + 4 * (m0 * cols + n0);
+    for (src, at) in [(&wu.master, master), (&wu.momentum, mom)] {
+        b.defer(
+            Instr::Load {
+                deps: Deps::default(),
+                buf: Buf::O,
+                fmt: DmaFormat::I32,
+                index_bits: 0,
+                dram: d32(src),
+                sram: u32c(at),
+                rows: u32c(tm),
+                cols: u32c(tn),
+                stride: 4 * cols,
+            },
+            tag,
+            &[Res::Dram(src.0)],
+            &[o_res],
+        );
+    }
+    let s_slot = Builder::next(&mut b.s_ring, slots);
+    let s_res = Res::Stage(s_slot);
+    let s_base = 2 * b.budget.a_slot + s_slot * b.budget.stage_slot;
+    b.defer(
+        Instr::Vec {
+            deps: Deps::default(),
+            op: VecOp::Sgd,
+            len: u32c(len),
+            src: u32c(grad),
+            src2: u32c(mom),
+            dst: u32c(master),
+            aux: u32c(s_base),
+            shift: 10,
+            p1: 3,
+            p2: 14,
+        },
+        tag,
+        &[o_res],
+        &[o_res, s_res],
+    );
+    for (src, at) in [(&wu.master, master), (&wu.momentum, mom)] {
+        b.defer(
+            Instr::Store {
+                deps: Deps::default(),
+                buf: Buf::O,
+                fmt: DmaFormat::I32,
+                index_bits: 0,
+                dram: d32(src),
+                sram: u32c(at),
+                rows: u32c(tm),
+                cols: u32c(tn),
+                stride: 4 * cols,
+                shift: 0,
+                relu: false,
+            },
+            tag,
+            &[o_res],
+            &[Res::Dram(src.0)],
+        );
+    }
+    if let Some(dw) = &wu.dense_w {
+        b.defer(
+            Instr::Store {
+                deps: Deps::default(),
+                buf: Buf::A,
+                fmt: DmaFormat::I16,
+                index_bits: 0,
+                dram: dw.1 + 2 * (m0 * cols + n0),
+                sram: u32c(s_base),
+                rows: u32c(tm),
+                cols: u32c(tn),
+                stride: 2 * cols,
+                shift: 0,
+                relu: false,
+            },
+            tag,
+            &[s_res],
+            &[Res::Dram(dw.0)],
+        );
+    }
+    // Pre-generation: W_ff (groups along rows = K) and W_bp (along columns, transposed).
+    for (plan, axis) in [(&wu.ff, 0u8), (&wu.bp, 1u8)] {
+        let Some((p, values, indices)) = plan else { continue };
+        let grouped = if axis == 0 { tm } else { tn };
+        if grouped % u64::from(p.m()) != 0 {
+            continue;
+        }
+        let p_slot = Builder::next(&mut b.p_ring, slots);
+        let w_res = Res::PSlot(p_slot);
+        let w_base = 4 * b.budget.w_slot + p_slot * b.budget.pregen_slot;
+        b.defer(
+            Instr::Sparsify {
+                deps: Deps::default(),
+                pattern: *p,
+                axis,
+                rows: u32c(tm),
+                cols: u32c(tn),
+                src: u32c(s_base),
+                dst: u32c(w_base),
+            },
+            tag,
+            &[s_res],
+            &[w_res],
+        );
+        // Compressed block: axis 0 → (tm·N/M) × tn at rows m0·N/M, cols n0 of a (K·N/M)×N matrix;
+        // axis 1 → (tn·N/M) × tm at rows n0·N/M, cols m0 of an (N·N/M)×K matrix.
+        let (crows, ccols, r0, c0, full_cols) = if axis == 0 {
+            (tm * u64::from(p.n()) / u64::from(p.m()), tn, m0 * u64::from(p.n()) / u64::from(p.m()), n0, cols)
+        } else {
+            (tn * u64::from(p.n()) / u64::from(p.m()), tm, n0 * u64::from(p.n()) / u64::from(p.m()), m0, wu.rows)
+        };
+        let ib = p.index_bits();
+        match indices {
+            None => {
+                let row = DmaFormat::NmRow.row_bytes(full_cols, ib);
+                b.defer(
+                    Instr::Store {
+                        deps: Deps::default(),
+                        buf: Buf::W,
+                        fmt: DmaFormat::NmRow,
+                        index_bits: ib as u8,
+                        dram: values.1 + r0 * row + DmaFormat::NmRow.row_bytes(c0, ib),
+                        sram: u32c(w_base),
+                        rows: u32c(crows),
+                        cols: u32c(ccols),
+                        stride: row,
+                        shift: 0,
+                        relu: false,
+                    },
+                    tag,
+                    &[w_res],
+                    &[Res::Dram(values.0)],
+                );
+            }
+            Some(ix) => {
+                b.defer(
+                    Instr::Store {
+                        deps: Deps::default(),
+                        buf: Buf::W,
+                        fmt: DmaFormat::NmValues,
+                        index_bits: ib as u8,
+                        dram: values.1 + 2 * (r0 * full_cols + c0),
+                        sram: u32c(w_base),
+                        rows: u32c(crows),
+                        cols: u32c(ccols),
+                        stride: 2 * full_cols,
+                        shift: 0,
+                        relu: false,
+                    },
+                    tag,
+                    &[w_res],
+                    &[Res::Dram(values.0)],
+                );
+                let row = DmaFormat::NmIndices.row_bytes(full_cols, ib);
+                b.defer(
+                    Instr::Store {
+                        deps: Deps::default(),
+                        buf: Buf::W,
+                        fmt: DmaFormat::NmIndices,
+                        index_bits: ib as u8,
+                        dram: ix.1 + r0 * row + (c0 * u64::from(ib) / 8).min(row.saturating_sub(1)),
+                        sram: u32c(w_base),
+                        rows: u32c(crows),
+                        cols: u32c(ccols),
+                        stride: row,
+                        shift: 0,
+                        relu: false,
+                    },
+                    tag,
+                    &[w_res],
+                    &[Res::Dram(ix.0)],
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Softmax cross-entropy gradient of the logits, row chunks that fit a slot.
+fn emit_loss(b: &mut Builder, step: &StepWorkload, ff_jobs: &[GemmJob]) -> Result<(), ScheduleError> {
+    let Some(last) = ff_jobs.last() else { return Ok(()) };
+    let OutKind::Activation { region: logits, .. } = &last.out else { return Ok(()) };
+    let classes = step.classes.max(1);
+    let rows_total = last.mp.m;
+    let tag = Tag { layer: last.tag.layer, pass: Pass::Bp };
+    let labels = b.region("labels", RegionKind::Labels, 2 * rows_total);
+    let grad = b.region(&format!("{}.dout", last.layer), RegionKind::Gradient, 2 * rows_total * last.mp.n);
+    let per = (b.budget.a_slot / (classes + 1)).max(1);
+    let slots = b.budget.slots;
+    let mut r0 = 0;
+    while r0 < rows_total {
+        let rows = per.min(rows_total - r0);
+        let a_slot = Builder::next(&mut b.a_ring, slots);
+        b.a_keys[a_slot as usize] = None;
+        let a_res = Res::ASlot(a_slot);
+        let a_base = a_slot * b.budget.a_slot;
+        let len = rows * classes;
+        b.emit(
+            Instr::Load {
+                deps: Deps::default(),
+                buf: Buf::A,
+                fmt: DmaFormat::I16,
+                index_bits: 0,
+                dram: logits.1 + 2 * r0 * classes,
+                sram: u32c(a_base),
+                rows: u32c(rows),
+                cols: u32c(classes),
+                stride: 2 * classes,
+            },
+            tag,
+            &[Res::Dram(logits.0)],
+            &[a_res],
+        );
+        b.emit(
+            Instr::Load {
+                deps: Deps::default(),
+                buf: Buf::A,
+                fmt: DmaFormat::I16,
+                index_bits: 0,
+                dram: labels.1 + 2 * r0,
+                sram: u32c(a_base + len),
+                rows: 1,
+                cols: u32c(rows),
+                stride: 2 * rows,
+            },
+            tag,
+            &[Res::Dram(labels.0)],
+            &[a_res],
+        );
+        let s_slot = Builder::next(&mut b.s_ring, slots);
+        let s_res = Res::Stage(s_slot);
+        let s_base = 2 * b.budget.a_slot + s_slot * b.budget.stage_slot;
+        b.emit(
+            Instr::Vec {
+                deps: Deps::default(),
+                op: VecOp::LossGrad,
+                len: u32c(len),
+                src: u32c(a_base),
+                src2: u32c(a_base + len),
+                dst: u32c(s_base),
+                aux: u32c(classes),
+                shift: 0,
+                p1: 0,
+                p2: 0,
+            },
+            tag,
+            &[a_res],
+            &[s_res],
+        );
+        b.emit(
+            Instr::Store {
+                deps: Deps::default(),
+                buf: Buf::A,
+                fmt: DmaFormat::I16,
+                index_bits: 0,
+                dram: grad.1 + 2 * r0 * classes,
+                sram: u32c(s_base),
+                rows: u32c(rows),
+                cols: u32c(classes),
+                stride: 2 * classes,
+                shift: 0,
+                relu: false,
+            },
+            tag,
+            &[s_res],
+            &[Res::Dram(grad.0)],
+        );
+        r0 += rows;
+    }
+    Ok(())
+}

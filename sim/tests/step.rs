@@ -1,0 +1,150 @@
+//! Compiling whole training steps (from the layer tables) and simulating them.
+
+use nmsat_dataflow::ArchConfig;
+use nmsat_dataflow::NmPattern;
+use nmsat_dataflow::check::check_program;
+use nmsat_dataflow::schedule::{ConvShape, DataflowOptions, LayerWork, StepWorkload, compile_step};
+use nmsat_dataflow::workload::{Gemm, GemmKind, GroupDim, NmOperand, Pass};
+use nmsat_sim::{SimMode, SimOptions, simulate};
+
+/// A minimal reader of `data/models/*.layers.csv` for these tests (the
+/// compiler crate owns the real front end).
+fn workload(model: &str, method: &str, nm: Option<NmPattern>, batch: u64) -> StepWorkload {
+    let path = format!("{}/../data/models/{model}.layers.csv", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut layers = Vec::new();
+    let mut rows: Vec<Vec<String>> = text.lines().skip(1).map(|l| l.split(',').map(str::to_string).collect()).collect();
+    rows.retain(|r| r.len() > 18);
+    let n = rows.len();
+    for (i, r) in rows.iter().enumerate() {
+        let num = |c: usize| r[c].parse::<u64>().unwrap();
+        let (m, nn, k) = (num(16) * batch, num(17), num(18));
+        let (c_out, rr, ss, stride) = (num(5), num(8), num(9), num(10));
+        let sparse = |pass: Pass| -> (Option<NmOperand>, Option<String>) {
+            let Some(p) = nm else { return (None, None) };
+            let on = match method {
+                "bdwp" => pass != Pass::Wg,
+                "srste" => pass == Pass::Ff,
+                _ => false,
+            };
+            if !on {
+                return (None, None);
+            }
+            if i == 0 {
+                return (None, Some("first layer".into()));
+            }
+            let (red, dim) = if pass == Pass::Ff { (k, GroupDim::CinRS) } else { (c_out, GroupDim::Cout) };
+            if red % u64::from(p.m()) != 0 {
+                return (None, Some("not divisible".into()));
+            }
+            (Some(NmOperand { pattern: p, group_dim: dim }), None)
+        };
+        let mk = |pass, m, n, k| {
+            let (sp, why) = sparse(pass);
+            Gemm { layer: r[0].clone(), pass, kind: GemmKind::Weight, m, n, k, count: 1, sparse: sp, dense_reason: why }
+        };
+        let mut g = vec![mk(Pass::Ff, m, nn, k)];
+        if i > 0 {
+            g.push(mk(Pass::Bp, m, k, nn));
+        }
+        g.push(mk(Pass::Wg, k, nn, m));
+        let conv = (r[1] == "conv").then_some(ConvShape { taps: rr * ss, stride });
+        layers.push(LayerWork { name: r[0].clone(), gemms: g, conv, relu: i + 1 < n });
+    }
+    let classes = rows.last().unwrap()[5].parse().unwrap();
+    StepWorkload { model: model.into(), method: method.into(), nm, batch, layers, classes }
+}
+
+fn cycles(arch: &ArchConfig, w: &StepWorkload, opts: DataflowOptions) -> u64 {
+    let p = compile_step(arch, w, &opts).unwrap();
+    let errs = check_program(&p, arch);
+    assert!(errs.is_empty(), "{:?}", &errs[..errs.len().min(3)]);
+    let r = simulate(&p, arch, SimMode::Fast, SimOptions::default()).unwrap();
+    assert_eq!(r.stats.passes.values().sum::<u64>(), r.stats.total_cycles);
+    if std::env::var("NMSAT_DEBUG").is_ok() {
+        let s = &r.stats;
+        eprintln!(
+            "{} {:?}: total {} passes {:?}\n  pe {:?}\n  dma {:?}\n  stalls {:?}\n  queues {:?}",
+            w.method, opts, s.total_cycles, s.passes, s.pe_array, s.dma, s.stalls, s.queues
+        );
+    }
+    r.stats.total_cycles
+}
+
+#[test]
+fn digits_mlp_fast_equals_cycle_on_tiny() {
+    let arch = ArchConfig::preset("tiny").unwrap();
+    let w = workload("digits_mlp", "bdwp", Some(NmPattern::new(2, 8).unwrap()), 8);
+    let p = compile_step(&arch, &w, &DataflowOptions::default()).unwrap();
+    let f = simulate(&p, &arch, SimMode::Fast, SimOptions::default()).unwrap();
+    let c = simulate(&p, &arch, SimMode::Cycle, SimOptions::default()).unwrap();
+    assert_eq!(f.retire, c.retire);
+    assert_eq!(f.stats.total_cycles, c.stats.total_cycles);
+    assert!(p.instrs.iter().any(|i| matches!(i, nmsat_dataflow::isa::Instr::Sparsify { .. })));
+}
+
+#[test]
+fn resnet18_bdwp_speedup_and_ablations() {
+    let arch = ArchConfig::default_preset();
+    let p28 = NmPattern::new(2, 8).unwrap();
+    let p24 = NmPattern::new(2, 4).unwrap();
+    let o = DataflowOptions::default();
+    let dense = cycles(&arch, &workload("resnet18_cifar10", "dense", None, 32), o);
+    let bdwp = cycles(&arch, &workload("resnet18_cifar10", "bdwp", Some(p28), 32), o);
+    let srste = cycles(&arch, &workload("resnet18_cifar10", "srste", Some(p28), 32), o);
+    let bdwp24 = cycles(&arch, &workload("resnet18_cifar10", "bdwp", Some(p24), 32), o);
+    let sp = dense as f64 / bdwp as f64;
+    eprintln!("dense {dense} bdwp {bdwp} ({sp:.3}x) srste {srste} bdwp2:4 {bdwp24}");
+    assert!(bdwp < srste && srste < dense);
+    assert!(bdwp < bdwp24 && bdwp24 < dense);
+    let w = workload("resnet18_cifar10", "bdwp", Some(p28), 32);
+    for off in [
+        DataflowOptions { interleave: false, ..o },
+        DataflowOptions { pregen: false, ..o },
+        DataflowOptions { offline_schedule: false, ..o },
+    ] {
+        let c = cycles(&arch, &w, off);
+        eprintln!("{off:?}: {c} ({:.3}x of full)", c as f64 / bdwp as f64);
+        assert!(c > bdwp, "{off:?} does not slow the step");
+    }
+}
+
+#[test]
+#[ignore = "diagnostic: prints the tiles chosen for ResNet-18"]
+fn print_tiles() {
+    let arch = ArchConfig::default_preset();
+    let method = std::env::var("NMSAT_METHOD").unwrap_or_else(|_| "bdwp".into());
+    let w = workload("resnet18_cifar10", &method, Some(NmPattern::new(2, 8).unwrap()), 32);
+    let opts =
+        DataflowOptions { interleave: std::env::var("NMSAT_NOINTERLEAVE").is_err(), ..DataflowOptions::default() };
+    let p = compile_step(&arch, &w, &opts).unwrap();
+    let r = simulate(&p, &arch, SimMode::Fast, SimOptions::default()).unwrap();
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, t) in p.instrs.iter().zip(&p.tags) {
+        if let nmsat_dataflow::isa::Instr::Gemm { m, n, k, mode, .. } = i {
+            if seen.insert((t.layer, t.pass)) {
+                eprintln!("{} {} {mode} tile {m}x{n}x{k}", p.layer_name(*t), t.pass);
+            }
+        }
+    }
+    for l in &r.stats.layers {
+        eprintln!(
+            "{} {} {}x{}x{} {} cycles {} util {:.2} dram {}",
+            l.name, l.pass, l.m, l.n, l.k, l.mode, l.cycles, l.pe_utilization, l.dram_bytes
+        );
+    }
+}
+
+#[test]
+#[ignore = "diagnostic: prints the first instructions of one layer's FF with their timing"]
+fn print_timeline() {
+    let arch = ArchConfig::default_preset();
+    let w = workload("resnet18_cifar10", "dense", None, 32);
+    let p = compile_step(&arch, &w, &DataflowOptions::default()).unwrap();
+    let r = simulate(&p, &arch, SimMode::Fast, SimOptions::default()).unwrap();
+    let skip: usize = std::env::var("NMSAT_SKIP").ok().and_then(|s| s.parse().ok()).unwrap_or(0);
+    for (i, (ins, rt)) in p.instrs.iter().zip(&r.retire).enumerate().skip(skip).take(40) {
+        eprintln!("{i:>4} {:>8} {:>8} {} ; {} {}", rt.start, rt.done, ins, p.layer_name(p.tags[i]), p.tags[i].pass);
+    }
+    eprintln!("total {}", r.stats.total_cycles);
+}
