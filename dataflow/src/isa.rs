@@ -330,6 +330,9 @@ pub enum Instr {
         mode: GemmMode,
         /// Accumulate into `O` (else overwrite).
         acc: bool,
+        /// Interleave-mapped: laid out so that it may follow a GEMM of the
+        /// other mode (dense ↔ N:M) without draining the array first.
+        il: bool,
         /// Output rows.
         m: u32,
         /// Output columns.
@@ -465,6 +468,7 @@ pub const OPCODES: &[OpcodeSpec] = &[
             f("n_of", 5, "N of the N:M pattern (0: dense)"),
             f("m_of", 5, "M of the N:M pattern (0: dense)"),
             f("acc", 1, "1: accumulate into O, 0: overwrite"),
+            f("il", 1, "1: interleave-mapped, no drain on a mode switch"),
             f("m", 20, "output rows"),
             f("n", 20, "output columns"),
             f("k", 20, "reduction length (logical)"),
@@ -579,12 +583,13 @@ impl Instr {
                 u64::from(shift as u8),
                 u64::from(relu),
             ],
-            Instr::Gemm { mode, acc, m, n, k, a, a_stride, w, o, .. } => {
+            Instr::Gemm { mode, acc, il, m, n, k, a, a_stride, w, o, .. } => {
                 let (nn, mm) = mode.code();
                 vec![
                     nn,
                     mm,
                     u64::from(acc),
+                    u64::from(il),
                     u64::from(m),
                     u64::from(n),
                     u64::from(k),
@@ -680,13 +685,14 @@ impl Instr {
                     deps,
                     mode,
                     acc: v[2] != 0,
-                    m: u32_of(3)?,
-                    n: u32_of(4)?,
-                    k: u32_of(5)?,
-                    a: u32_of(6)?,
-                    a_stride: u32_of(7)?,
-                    w: u32_of(8)?,
-                    o: u32_of(9)?,
+                    il: v[3] != 0,
+                    m: u32_of(4)?,
+                    n: u32_of(5)?,
+                    k: u32_of(6)?,
+                    a: u32_of(7)?,
+                    a_stride: u32_of(8)?,
+                    w: u32_of(9)?,
+                    o: u32_of(10)?,
                 }
             }
             4 => Instr::Vec {
@@ -973,14 +979,15 @@ mod tests {
             (
                 deps(),
                 proptest::option::of(pattern()),
-                any::<bool>(),
+                any::<(bool, bool)>(),
                 (d20.clone(), d20.clone(), d20.clone()),
                 (a24.clone(), d20.clone(), a24.clone(), a24.clone())
             )
-                .prop_map(|(deps, p, acc, (m, n, k), (a, a_stride, w, o))| Instr::Gemm {
+                .prop_map(|(deps, p, (acc, il), (m, n, k), (a, a_stride, w, o))| Instr::Gemm {
                     deps,
                     mode: p.map_or(GemmMode::Dense, GemmMode::Nm),
                     acc,
+                    il,
                     m,
                     n,
                     k,

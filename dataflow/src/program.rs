@@ -510,6 +510,7 @@ mod tests {
                 deps: Deps { pop_prev: true, ..Deps::default() },
                 mode: GemmMode::Dense,
                 acc: false,
+                il: false,
                 m: 4,
                 n: 2,
                 k: 16,

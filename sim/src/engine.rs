@@ -181,6 +181,7 @@ impl QState {
 /// Why a queue's head cannot start at `t`, or `None` when it can.
 enum Block {
     Busy,
+    ModeSwitch,
     Hazard,
     Token(usize),
     Halt,
@@ -204,6 +205,8 @@ struct Engine<'a> {
     access: Vec<Accesses>,
     /// Most recently started array instruction (for attribution).
     last_array: Option<usize>,
+    /// Mode and completion of the most recent GEMM.
+    last_gemm: Option<(GemmMode, u64)>,
     channel_free: u64,
     retire: Vec<Retire>,
     retired: usize,
@@ -248,6 +251,7 @@ impl<'a> Engine<'a> {
             executing: Vec::new(),
             access: prog.instrs.iter().map(|i| accesses(i, arch)).collect(),
             last_array: None,
+            last_gemm: None,
             channel_free: 0,
             retire: vec![Retire::default(); prog.instrs.len()],
             retired: 0,
@@ -271,6 +275,13 @@ impl<'a> Engine<'a> {
             let u = unit_of(instr);
             if t < self.unit_busy[u as usize] {
                 return Some(Block::Busy);
+            }
+            // Without the interleave mapping, a change between dense and N:M
+            // mode reconfigures the array: the previous GEMM must drain first.
+            if let (Instr::Gemm { mode, il: false, .. }, Some((prev, done))) = (instr, self.last_gemm) {
+                if *mode != prev && t < done {
+                    return Some(Block::ModeSwitch);
+                }
             }
             let mine = &self.access[i];
             for &(j, done, uj) in &self.executing {
@@ -315,6 +326,7 @@ impl<'a> Engine<'a> {
             Cost::Unit { cycles } => (t + cycles, t + cycles),
             Cost::Halt => (t + timing::SYNC_CYCLES, t + timing::SYNC_CYCLES),
         };
+        let exec_done = done;
         let mut done = done;
         if q == Queue::Compute {
             let u = unit_of(&self.prog.instrs[i]);
@@ -327,6 +339,9 @@ impl<'a> Engine<'a> {
             self.last_compute_tag = self.prog.tags[i];
             if u == Unit::Array {
                 self.last_array = Some(i);
+                if let Instr::Gemm { mode, .. } = self.prog.instrs[i] {
+                    self.last_gemm = Some((mode, exec_done));
+                }
             }
         }
         let qs = &mut self.queues[q.index()];
@@ -396,6 +411,7 @@ impl<'a> Engine<'a> {
                     let cause = match self.blocked(q, i, t) {
                         Some(Block::Busy) => Some(StallCause::UnitBusy),
                         Some(Block::Hazard) => Some(StallCause::DataHazard),
+                        Some(Block::ModeSwitch) => Some(StallCause::ModeSwitch),
                         Some(Block::Token(f)) => Some(fifo_cause(f)),
                         Some(Block::Halt) | None => None,
                     };

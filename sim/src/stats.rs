@@ -22,16 +22,20 @@ pub enum StallCause {
     /// A compute instruction waits for an in-flight instruction of another
     /// unit that touches the same buffer range (the scoreboard).
     DataHazard,
+    /// A GEMM waits for the array to drain before switching between dense
+    /// and N:M mode (no interleave mapping).
+    ModeSwitch,
 }
 
 impl StallCause {
     /// All causes, in report order.
-    pub const ALL: [StallCause; 5] = [
+    pub const ALL: [StallCause; 6] = [
         StallCause::TokenFromLoad,
         StallCause::TokenFromCompute,
         StallCause::TokenFromStore,
         StallCause::UnitBusy,
         StallCause::DataHazard,
+        StallCause::ModeSwitch,
     ];
 }
 

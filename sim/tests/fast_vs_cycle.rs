@@ -140,7 +140,19 @@ fn build(arch: &ArchConfig, choices: &[Choice]) -> Program {
                     GemmMode::Dense => ch.c * 4,
                     GemmMode::Nm(p) => ch.c * p.m(),
                 };
-                Instr::Gemm { deps, mode, acc: ch.flags & 1 == 1, m: rows, n: cols, k, a: 0, a_stride: k, w: 0, o: 0 }
+                Instr::Gemm {
+                    deps,
+                    mode,
+                    acc: ch.flags & 1 == 1,
+                    il: ch.flags & 64 != 0,
+                    m: rows,
+                    n: cols,
+                    k,
+                    a: 0,
+                    a_stride: k,
+                    w: 0,
+                    o: 0,
+                }
             }
             6 => Instr::Vec {
                 deps,
