@@ -97,7 +97,7 @@ pub fn accesses(i: &Instr, _arch: &ArchConfig) -> Accesses {
                     a.writes.push(Range::new(Buf::A, aux, len));
                 }
                 VecOp::LossGrad => {
-                    let rows = if aux == 0 { 0 } else { len / aux };
+                    let rows = len.checked_div(aux).unwrap_or(0);
                     a.reads.push(Range::new(Buf::A, src, len));
                     a.reads.push(Range::new(Buf::A, src2, rows));
                     a.writes.push(Range::new(Buf::A, dst, len));

@@ -266,7 +266,8 @@ fn budget(arch: &ArchConfig, offline: bool) -> Budget {
         w_slot: w / 6,
         pregen_slot: w / 6,
         o_slots: if offline { EPILOGUE_LAG + 2 } else { 1 },
-        o_slot: if offline { o / (EPILOGUE_LAG + 2) } else { o / (EPILOGUE_LAG + 2) },
+        // The same slot size either way, so the naive schedule has the same tiles.
+        o_slot: o / (EPILOGUE_LAG + 2),
     }
 }
 
@@ -432,7 +433,7 @@ struct Builder<'a> {
     /// Epilogue instructions deferred into the next tile's reduction loop
     /// (software pipelining: the vector unit and sparsifier work of tile j
     /// overlaps the GEMMs of tile j+1 instead of blocking in-order issue).
-    pending: std::collections::VecDeque<(u64, Instr, Tag, Vec<Res>, Vec<Res>)>,
+    pending: std::collections::VecDeque<Deferred>,
     /// Sequence number of the tile being emitted.
     tile_seq: u64,
     p_ring: u64,
@@ -447,6 +448,10 @@ struct Builder<'a> {
     w_used: Vec<u64>,
     step: u64,
 }
+
+/// A deferred instruction: its tile sequence number, the instruction, its
+/// tag and the resources it reads and writes.
+type Deferred = (u64, Instr, Tag, Vec<Res>, Vec<Res>);
 
 /// Identifies an operand tile: the GEMM (by tag) and the tile's origin.
 type SlotKey = (Tag, u64, u64);
