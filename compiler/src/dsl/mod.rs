@@ -289,8 +289,11 @@ impl Elab<'_> {
         };
         let full = match name {
             Some(a) => format!("{prefix}{}", self.subst(a, vars)?),
+            // An unnamed attention puts its qk_t/softmax/attn_v right under the prefix.
+            None if kind_name == "attention" => prefix.to_string(),
             None => format!("{prefix}{}", self.auto_name(kind_name)),
         };
+        let sub = |s: &str| if name.is_some() { format!("{full}.{s}") } else { format!("{full}{s}") };
         let at = kw.at;
         let origin = self.loc(at);
         let allowed: &[&str] = match kind_name {
@@ -445,7 +448,7 @@ impl Elab<'_> {
                 let spec = |op| AttnSpec { op, heads, head_dim: d / heads, tokens_q: tokens, tokens_k: tokens };
                 let scores = Shape::Heads { heads, rows: tokens, cols: tokens };
                 let qk = Layer {
-                    name: format!("{full}.qk_t"),
+                    name: sub("qk_t"),
                     kind: LayerKind::AttnMatmul(spec(AttnOp::QkT)),
                     inputs: vec![x.src],
                     in_shape: x.shape,
@@ -455,7 +458,7 @@ impl Elab<'_> {
                 };
                 let s = self.push(qk, at)?;
                 let sm = Layer {
-                    name: format!("{full}.softmax"),
+                    name: sub("softmax"),
                     kind: LayerKind::Vector { op: VectorOp::Softmax },
                     inputs: vec![s.src],
                     in_shape: scores,
@@ -465,7 +468,7 @@ impl Elab<'_> {
                 };
                 let s = self.push(sm, at)?;
                 let av = Layer {
-                    name: format!("{full}.attn_v"),
+                    name: sub("attn_v"),
                     kind: LayerKind::AttnMatmul(spec(AttnOp::AttnV)),
                     inputs: vec![s.src, x.src],
                     in_shape: scores,
