@@ -202,3 +202,20 @@ fn attention_gemms_stay_dense() {
     assert!(g.iter().any(|x| x.kind == GemmKind::Attention && x.pass == Pass::Bp && x.what.starts_with("dQ")));
     assert!(g.iter().filter(|x| x.kind == GemmKind::Weight).any(|x| x.sparse.is_some()));
 }
+
+#[test]
+fn lowering_resnet50_imagenet_at_batch_256_is_fast() {
+    // Acceptance 6 asks for < 50 ms; the criterion bench (BENCHMARKS.md) measures ~0.4 ms.
+    let b = find_builtin("resnet50-imagenet").unwrap();
+    let best = (0..5)
+        .map(|_| {
+            let t = std::time::Instant::now();
+            let m = b.load().unwrap();
+            let g = lowered(&m, Method::Bdwp, "2:8", 256);
+            assert_eq!(g.len(), 54 * 3 - 1);
+            t.elapsed()
+        })
+        .min()
+        .unwrap();
+    assert!(best.as_millis() < 50, "{best:?}");
+}

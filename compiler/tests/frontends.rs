@@ -4,6 +4,8 @@
 
 mod common;
 
+use std::path::PathBuf;
+
 use common::*;
 use nmsat_compiler::{CompileError, Location, Method, Model, NmOverride, Shape, find_builtin, load_model, load_source};
 use nmsat_dataflow::{GemmKind, Pass};
@@ -215,4 +217,18 @@ fn attention_models_expose_their_structure() {
     assert_eq!(attn, 2 * (6 + 6 + 6), "QKᵀ and AV per self/cross attention");
     let g = lowered(&m, Method::Bdwp, "2:8", 1);
     assert_eq!(g.iter().filter(|x| x.kind == GemmKind::Attention).count(), 18 * 2 * 3);
+}
+
+#[test]
+fn the_language_doc_example_compiles() {
+    let doc = read(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/model-language.md"));
+    let start = doc.find("```\n# ResNet basic block").expect("example in the doc") + 4;
+    let end = start + doc[start..].find("```").unwrap();
+    let m = load_source("doc.nm", &doc[start..end]).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(m.weight_layers(), 5);
+    let g = lowered(&m, Method::Bdwp, "2:8", 1);
+    let ff = |l: &str| g.iter().find(|x| x.layer == l && x.pass == Pass::Ff).unwrap().clone();
+    assert_eq!(ff("conv1").dense_reason.as_deref(), Some("layer override: dense"));
+    assert_eq!(ff("block1.conv2").sparse.unwrap().pattern, nm("4:8"));
+    assert_eq!(ff("block1.conv1").sparse.unwrap().pattern, nm("2:8"));
 }

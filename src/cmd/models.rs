@@ -83,9 +83,9 @@ pub fn run(args: ModelsArgs) -> CliResult {
                     vec![
                         r.name.clone(),
                         r.weight_layers.to_string(),
-                        format!("{:.2} M", r.weight_params as f64 / 1e6),
-                        format!("{:.3} G", r.forward_macs as f64 / 1e9),
-                        format!("{:.3} G", r.training_step_macs as f64 / 1e9),
+                        si(r.weight_params),
+                        si(r.forward_macs),
+                        si(r.training_step_macs),
                     ]
                 })
                 .collect();
@@ -99,4 +99,18 @@ pub fn run(args: ModelsArgs) -> CliResult {
         }
     }
     Ok(())
+}
+
+/// `1.664 G`, `11.16 M`, `42.9 k`: short figures for the table (JSON/CSV keep exact integers).
+fn si(x: u64) -> String {
+    let f = x as f64;
+    if f >= 1e9 {
+        format!("{:.3} G", f / 1e9)
+    } else if f >= 1e6 {
+        format!("{:.2} M", f / 1e6)
+    } else if f >= 1e3 {
+        format!("{:.1} k", f / 1e3)
+    } else {
+        x.to_string()
+    }
 }
