@@ -175,13 +175,22 @@ impl Builder<'_> {
 }
 
 impl TrainingGraph {
-    /// Builds the graph of `model` under `opts`. Fails only on arithmetic overflow or batch 0.
+    /// Builds the graph of `model` under `opts`. Fails on batch 0, on arithmetic overflow, and on
+    /// a hand-built model whose layer reads a later layer (front ends never produce one).
     pub fn build(model: &Model, opts: &LowerOptions) -> Result<TrainingGraph, CompileError> {
         if opts.batch == 0 {
             return Err(CompileError::value(
                 crate::error::Location::Argument { arg: model.source.clone() },
                 "batch must be at least 1",
             ));
+        }
+        for (i, l) in model.layers.iter().enumerate() {
+            if let Some(Input::Layer(p)) = l.inputs.iter().find(|x| matches!(x, Input::Layer(p) if p.index() >= i)) {
+                return Err(CompileError::value(
+                    l.origin.clone(),
+                    format!("layer `{}` reads layer #{} which does not come before it", l.name, p.0),
+                ));
+            }
         }
         let mut b = Builder { model, opts, g: DiGraph::new() };
         if let Some(pass) = model.pass_file {

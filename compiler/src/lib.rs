@@ -15,7 +15,7 @@
 //! - [`TrainingGraph`] ([`graph`]) is one training step under a [`Method`]:
 //!   FF/BP/WG/WU nodes per layer, sparsifier nodes for `W_ff`/`W_bp`, tensor
 //!   edges with shapes and N:M operands.
-//! - [`lower`] ([`mod@lower`]) gives the GEMMs `(M, N, K, count)` in the col2im
+//! - [`lower()`] ([`mod@lower`]) gives the GEMMs `(M, N, K, count)` in the col2im
 //!   convention of `data/models/README.md` for any batch, each with its
 //!   N:M operand or the reason it stays dense.
 //!

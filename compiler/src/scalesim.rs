@@ -8,7 +8,7 @@
 //! - both with an optional `Sparsity` column (`N:M`, taken as the layer's
 //!   N:M override; `1:1` means dense).
 //!
-//! The reader is tolerant (see [`crate::csv`]): BOM, padding, trailing
+//! The reader is tolerant (the crate's CSV reader): BOM, padding, trailing
 //! commas, empty rows, extra columns such as `Batch Size` (ignored: the
 //! batch comes from the compiler's `--batch`) and header spellings that
 //! differ in case, spaces or underscores.

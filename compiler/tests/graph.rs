@@ -81,3 +81,11 @@ fn dot_and_json_render_every_node() {
     assert_eq!(j["edges"].as_array().unwrap().len(), g.graph.edge_count());
     assert_eq!(j["nm"], "2:8");
 }
+
+#[test]
+fn a_hand_built_model_reading_a_later_layer_is_refused() {
+    let mut m = find_builtin("digits-mlp").unwrap().load().unwrap();
+    m.layers[0].inputs = vec![nmsat_compiler::Input::Layer(nmsat_compiler::LayerId(2))];
+    let e = TrainingGraph::build(&m, &LowerOptions::default()).unwrap_err();
+    assert!(e.to_string().contains("does not come before it"), "{e}");
+}
