@@ -137,6 +137,13 @@ impl<'a> GemmRow<'a> {
     }
 }
 
+/// `--emit gemms --format json`: fields in the order of issue 5.
+#[derive(Serialize)]
+struct GemmsOut<'a> {
+    gemms: Vec<GemmRow<'a>>,
+    totals: nmsat_compiler::Totals,
+}
+
 const GEMM_HEADER: [&str; 12] =
     ["layer", "pass", "M", "N", "K", "count", "sparse_operand", "nm", "group_dim", "kind", "what", "dense_reason"];
 
@@ -161,8 +168,8 @@ pub fn run(args: CompileArgs) -> CliResult {
             let rows: Vec<GemmRow<'_>> = gemms.iter().map(GemmRow::new).collect();
             match args.format {
                 Format::Json => {
-                    let v = serde_json::json!({ "gemms": rows, "totals": t });
-                    println!("{}", serde_json::to_string_pretty(&v).map_err(CliError::input)?);
+                    let out = GemmsOut { gemms: rows, totals: t };
+                    println!("{}", serde_json::to_string_pretty(&out).map_err(CliError::input)?);
                 }
                 Format::Csv => {
                     println!("{}", GEMM_HEADER.join(","));
