@@ -21,12 +21,18 @@ enum Command {
     /// Show or validate an architecture config (ArchConfig TOML).
     #[command(subcommand)]
     Arch(cmd::arch::ArchCmd),
+    /// Compile a model (built-in name or file) to its training graph and GEMMs.
+    Compile(cmd::compile::CompileArgs),
+    /// List the built-in models with their parameters and MACs.
+    Models(cmd::models::ModelsArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Arch(c) => cmd::arch::run(c),
+        Command::Compile(a) => cmd::compile::run(a),
+        Command::Models(a) => cmd::models::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

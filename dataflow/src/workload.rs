@@ -104,6 +104,9 @@ pub struct Gemm {
     pub sparse: Option<NmOperand>,
     /// Why a weight GEMM of an N:M method stays dense (first layer, `K % M != 0`, override).
     pub dense_reason: Option<String>,
+    /// The product in words, e.g. `O=X*W`, `dX=dO*W^T`, `dQ=dS*K`: tells apart the
+    /// several GEMMs one layer has in one pass (attention BP has two).
+    pub what: String,
 }
 
 impl Gemm {

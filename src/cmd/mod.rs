@@ -2,3 +2,5 @@
 
 pub mod arch;
 pub mod common;
+pub mod compile;
+pub mod models;

@@ -1,0 +1,461 @@
+//! The training graph of one step (petgraph): what runs, on which tensors.
+//!
+//! Nodes ([`NodeOp`]): the input batch, per weight layer its dense master
+//! weights (`Param`), the sparsifier nodes that produce `W_ff` (N:M along
+//! `C_in·R·S`) and `W_bp` (N:M along `C_out`) when the method makes that
+//! pass sparse, and per layer its FF, BP (omitted where no input needs a
+//! gradient, e.g. the first layer), WG and WU nodes, plus the loss. Edges
+//! ([`Tensor`]) carry shapes (batch first), element counts and, for a
+//! sparse weight, its pattern and group dimension.
+//!
+//! Under pre-generation the sparsifier nodes run at the end of the previous
+//! step's WU; the graph draws them from `Param` so it stays acyclic.
+//!
+//! Node order is execution order: input, per layer (params, sparsifiers,
+//! FF), loss, then per layer in reverse (BP, WG, WU). [`TrainingGraph::gemms`]
+//! lists the GEMMs of the FF, BP and WG nodes in that order.
+
+use std::fmt::Write as _;
+
+use nmsat_dataflow::{Gemm, GroupDim, NmOperand, Pass};
+use petgraph::graph::{DiGraph, NodeIndex};
+use petgraph::visit::EdgeRef;
+use serde::Serialize;
+
+use crate::error::{CompileError, mul};
+use crate::lower::{Analysis, LowerOptions, Method, layer_gemms, pass_file_gemm};
+use crate::model::{Input, LayerId, LayerKind, Model, Shape};
+
+/// What a node does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case", tag = "op")]
+pub enum NodeOp {
+    /// The input batch (from DRAM).
+    Input,
+    /// A layer's dense master weights `W`.
+    Param,
+    /// The sparsifier: top-N-of-M of `W` into the compressed `W_ff` (for FF) or `W_bp` (for BP).
+    Sparsify {
+        /// The pass whose operand it produces.
+        pass: Pass,
+    },
+    /// Forward pass of a layer.
+    Ff,
+    /// Backward (input-gradient) pass of a layer.
+    Bp,
+    /// Weight-gradient pass of a layer.
+    Wg,
+    /// Weight update of a layer (vector unit).
+    Wu,
+    /// Loss and its gradient (vector unit).
+    Loss,
+}
+
+impl NodeOp {
+    /// Short label (`FF`, `BP`, `sparsify FF`, `param`, …).
+    pub fn label(&self) -> String {
+        match self {
+            NodeOp::Input => "input".into(),
+            NodeOp::Param => "param".into(),
+            NodeOp::Sparsify { pass } => format!("sparsify {pass}"),
+            NodeOp::Ff => "FF".into(),
+            NodeOp::Bp => "BP".into(),
+            NodeOp::Wg => "WG".into(),
+            NodeOp::Wu => "WU".into(),
+            NodeOp::Loss => "loss".into(),
+        }
+    }
+}
+
+/// A node of the training graph.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Node {
+    /// What it does.
+    #[serde(flatten)]
+    pub op: NodeOp,
+    /// The layer it belongs to (none for input and loss).
+    pub layer: Option<LayerId>,
+    /// Unique readable name, e.g. `conv1.FF`, `conv1.sparsify_BP`.
+    pub name: String,
+    /// The GEMMs it runs (FF/BP/WG of conv, linear and attention layers); empty for vector-unit work.
+    pub gemms: Vec<Gemm>,
+}
+
+/// What a tensor is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TensorRole {
+    /// A forward activation (also saved for WG/BP).
+    Activation,
+    /// A gradient w.r.t. an activation.
+    Gradient,
+    /// Dense master weights.
+    Weight,
+    /// Compressed N:M weights (`W_ff` or `W_bp`).
+    SparseWeight,
+    /// A weight gradient.
+    WeightGradient,
+}
+
+/// An edge: a tensor from its producer to a consumer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Tensor {
+    /// Name, e.g. `conv1.out`, `d(conv1.out)`, `conv2.W_ff`.
+    pub name: String,
+    /// What it is.
+    pub role: TensorRole,
+    /// Dimensions, batch first for activations and gradients; `[C_out, C_in/g, R, S]` or `[out, in]` for weights.
+    pub shape: Vec<u64>,
+    /// Elements (logical, before N:M compression).
+    pub elements: u64,
+    /// The N:M pattern and group dimension of a sparse weight.
+    pub nm: Option<NmOperand>,
+}
+
+/// The training graph of one step of a model under one method.
+#[derive(Debug, Clone)]
+pub struct TrainingGraph {
+    /// Model name.
+    pub model: String,
+    /// The lowering options it was built for.
+    pub options: LowerOptions,
+    /// Nodes in execution order and tensor edges.
+    pub graph: DiGraph<Node, Tensor>,
+}
+
+struct Builder<'a> {
+    model: &'a Model,
+    opts: &'a LowerOptions,
+    g: DiGraph<Node, Tensor>,
+}
+
+impl Builder<'_> {
+    fn node(&mut self, op: NodeOp, layer: Option<LayerId>, name: String, gemms: Vec<Gemm>) -> NodeIndex {
+        self.g.add_node(Node { op, layer, name, gemms })
+    }
+
+    fn tensor(
+        &self,
+        name: String,
+        role: TensorRole,
+        shape: Vec<u64>,
+        nm: Option<NmOperand>,
+    ) -> Result<Tensor, CompileError> {
+        let loc = crate::error::Location::Argument { arg: name.clone() };
+        let mut elements: u64 = 1;
+        for &d in &shape {
+            elements = mul(elements, d, &loc, "tensor elements")?;
+        }
+        Ok(Tensor { name, role, shape, elements, nm })
+    }
+
+    fn batched(&self, s: &Shape) -> Vec<u64> {
+        let mut v = vec![self.opts.batch];
+        v.extend(s.dims());
+        v
+    }
+
+    fn weight_shape(&self, kind: &LayerKind) -> Vec<u64> {
+        match kind {
+            LayerKind::Conv(c) => vec![c.c_out, c.c_in / c.groups.max(1), c.kernel.0, c.kernel.1],
+            LayerKind::Linear(l) => vec![l.out_features, l.in_features],
+            _ => Vec::new(),
+        }
+    }
+
+    fn produced(&self, inp: Input) -> (String, Shape) {
+        match inp {
+            Input::Model => ("input".to_string(), self.model.input),
+            Input::Layer(p) => {
+                let l = self.model.layer(p);
+                (format!("{}.out", l.name), l.out_shape)
+            }
+        }
+    }
+}
+
+impl TrainingGraph {
+    /// Builds the graph of `model` under `opts`. Fails on batch 0, on arithmetic overflow, and on
+    /// a hand-built model whose layer reads a later layer (front ends never produce one).
+    pub fn build(model: &Model, opts: &LowerOptions) -> Result<TrainingGraph, CompileError> {
+        if opts.batch == 0 {
+            return Err(CompileError::value(
+                crate::error::Location::Argument { arg: model.source.clone() },
+                "batch must be at least 1",
+            ));
+        }
+        for (i, l) in model.layers.iter().enumerate() {
+            if let Some(Input::Layer(p)) = l.inputs.iter().find(|x| matches!(x, Input::Layer(p) if p.index() >= i)) {
+                return Err(CompileError::value(
+                    l.origin.clone(),
+                    format!("layer `{}` reads layer #{} which does not come before it", l.name, p.0),
+                ));
+            }
+        }
+        let mut b = Builder { model, opts, g: DiGraph::new() };
+        if let Some(pass) = model.pass_file {
+            for (i, l) in model.layers.iter().enumerate() {
+                let gemms = pass_file_gemm(l, pass, opts, i == 0)?;
+                let op = match pass {
+                    Pass::Ff => NodeOp::Ff,
+                    Pass::Bp => NodeOp::Bp,
+                    Pass::Wg => NodeOp::Wg,
+                    Pass::Wu => NodeOp::Wu,
+                };
+                b.node(op, Some(LayerId(i as u32)), format!("{}.{}", l.name, pass), gemms);
+            }
+            return Ok(TrainingGraph { model: model.name.clone(), options: *opts, graph: b.g });
+        }
+        let an = Analysis::new(model);
+        let n = model.layers.len();
+        let input = b.node(NodeOp::Input, None, "input".into(), Vec::new());
+        let mut ff = vec![NodeIndex::end(); n];
+        let mut param = vec![None; n];
+        for (i, l) in model.layers.iter().enumerate() {
+            let id = Some(LayerId(i as u32));
+            let gemms = layer_gemms(l, Pass::Ff, opts, an.is_first(model, i))?;
+            let sparse = gemms.first().and_then(|g| g.sparse);
+            let mut weight_src = None;
+            if l.kind.has_weights() {
+                let p = b.node(NodeOp::Param, id, format!("{}.W", l.name), Vec::new());
+                param[i] = Some(p);
+                let wshape = b.weight_shape(&l.kind);
+                if let Some(nm) = sparse {
+                    let s =
+                        b.node(NodeOp::Sparsify { pass: Pass::Ff }, id, format!("{}.sparsify_FF", l.name), Vec::new());
+                    let t = b.tensor(format!("{}.W", l.name), TensorRole::Weight, wshape.clone(), None)?;
+                    b.g.add_edge(p, s, t);
+                    weight_src =
+                        Some((s, b.tensor(format!("{}.W_ff", l.name), TensorRole::SparseWeight, wshape, Some(nm))?));
+                } else {
+                    weight_src = Some((p, b.tensor(format!("{}.W", l.name), TensorRole::Weight, wshape, None)?));
+                }
+            }
+            let f = b.node(NodeOp::Ff, id, format!("{}.FF", l.name), gemms);
+            ff[i] = f;
+            if let Some((src, t)) = weight_src {
+                b.g.add_edge(src, f, t);
+            }
+            for &inp in &l.inputs {
+                let (name, shape) = b.produced(inp);
+                let src = match inp {
+                    Input::Model => input,
+                    Input::Layer(p) => ff[p.index()],
+                };
+                let t = b.tensor(name, TensorRole::Activation, b.batched(&shape), None)?;
+                b.g.add_edge(src, f, t);
+            }
+        }
+        let loss = b.node(NodeOp::Loss, None, "loss".into(), Vec::new());
+        let sinks: Vec<usize> = (0..n).filter(|&i| an.consumers[i].is_empty()).collect();
+        for &i in &sinks {
+            let l = &model.layers[i];
+            let t = b.tensor(format!("{}.out", l.name), TensorRole::Activation, b.batched(&l.out_shape), None)?;
+            b.g.add_edge(ff[i], loss, t);
+        }
+        let mut bp: Vec<Option<NodeIndex>> = vec![None; n];
+        for i in (0..n).rev() {
+            let l = &model.layers[i];
+            let id = Some(LayerId(i as u32));
+            let first = an.is_first(model, i);
+            // Where this layer's output gradient comes from.
+            let grad_srcs: Vec<NodeIndex> = if an.consumers[i].is_empty() {
+                vec![loss]
+            } else {
+                an.consumers[i].iter().filter_map(|&c| bp[c]).collect()
+            };
+            let grad = |b: &Builder<'_>| {
+                b.tensor(format!("d({}.out)", l.name), TensorRole::Gradient, b.batched(&l.out_shape), None)
+            };
+            if an.needs_bp[i] {
+                let gemms = layer_gemms(l, Pass::Bp, opts, first)?;
+                let sparse = gemms.first().and_then(|g| g.sparse);
+                let node = b.node(NodeOp::Bp, id, format!("{}.BP", l.name), gemms);
+                bp[i] = Some(node);
+                for &s in &grad_srcs {
+                    let t = grad(&b)?;
+                    b.g.add_edge(s, node, t);
+                }
+                if let Some(p) = param[i] {
+                    let wshape = b.weight_shape(&l.kind);
+                    if let Some(nm) = sparse {
+                        let s = b.node(
+                            NodeOp::Sparsify { pass: Pass::Bp },
+                            id,
+                            format!("{}.sparsify_BP", l.name),
+                            Vec::new(),
+                        );
+                        let t = b.tensor(format!("{}.W", l.name), TensorRole::Weight, wshape.clone(), None)?;
+                        b.g.add_edge(p, s, t);
+                        let t = b.tensor(format!("{}.W_bp", l.name), TensorRole::SparseWeight, wshape, Some(nm))?;
+                        b.g.add_edge(s, node, t);
+                    } else {
+                        let t = b.tensor(format!("{}.W", l.name), TensorRole::Weight, wshape, None)?;
+                        b.g.add_edge(p, node, t);
+                    }
+                } else {
+                    // Weightless layers keep forward state for their backward pass:
+                    // attention its operands, the others their output (ReLU mask, arg-max, softmax).
+                    match l.kind {
+                        LayerKind::AttnMatmul(_) => {
+                            for &inp in &l.inputs {
+                                let (name, shape) = b.produced(inp);
+                                let src = match inp {
+                                    Input::Model => input,
+                                    Input::Layer(p) => ff[p.index()],
+                                };
+                                let t = b.tensor(name, TensorRole::Activation, b.batched(&shape), None)?;
+                                b.g.add_edge(src, node, t);
+                            }
+                        }
+                        LayerKind::Add | LayerKind::Flatten => {}
+                        _ => {
+                            let t = b.tensor(
+                                format!("{}.out", l.name),
+                                TensorRole::Activation,
+                                b.batched(&l.out_shape),
+                                None,
+                            )?;
+                            b.g.add_edge(ff[i], node, t);
+                        }
+                    }
+                }
+            }
+            if let Some(p) = param[i] {
+                let gemms = layer_gemms(l, Pass::Wg, opts, first)?;
+                let wg = b.node(NodeOp::Wg, id, format!("{}.WG", l.name), gemms);
+                for &s in &grad_srcs {
+                    let t = grad(&b)?;
+                    b.g.add_edge(s, wg, t);
+                }
+                for &inp in &l.inputs {
+                    let (name, shape) = b.produced(inp);
+                    let src = match inp {
+                        Input::Model => input,
+                        Input::Layer(q) => ff[q.index()],
+                    };
+                    let t = b.tensor(name, TensorRole::Activation, b.batched(&shape), None)?;
+                    b.g.add_edge(src, wg, t);
+                }
+                let wu = b.node(NodeOp::Wu, id, format!("{}.WU", l.name), Vec::new());
+                let wshape = b.weight_shape(&l.kind);
+                let t = b.tensor(format!("{}.dW", l.name), TensorRole::WeightGradient, wshape.clone(), None)?;
+                b.g.add_edge(wg, wu, t);
+                let t = b.tensor(format!("{}.W", l.name), TensorRole::Weight, wshape, None)?;
+                b.g.add_edge(p, wu, t);
+            }
+        }
+        Ok(TrainingGraph { model: model.name.clone(), options: *opts, graph: b.g })
+    }
+
+    /// All GEMMs, in node (execution) order.
+    pub fn gemms(&self) -> Vec<Gemm> {
+        self.graph.node_weights().flat_map(|n| n.gemms.iter().cloned()).collect()
+    }
+
+    /// Nodes in execution order.
+    pub fn nodes(&self) -> impl Iterator<Item = &Node> {
+        self.graph.node_weights()
+    }
+
+    /// Edges as `(from, to, tensor)` node names, in insertion order.
+    pub fn edges(&self) -> impl Iterator<Item = (&str, &str, &Tensor)> {
+        self.graph
+            .edge_references()
+            .map(|e| (self.graph[e.source()].name.as_str(), self.graph[e.target()].name.as_str(), e.weight()))
+    }
+
+    /// A JSON-serialisable view: `{model, method, nm, batch, nodes: [...], edges: [...]}`.
+    pub fn to_json(&self) -> serde_json::Value {
+        let edges: Vec<serde_json::Value> = self
+            .edges()
+            .map(|(from, to, t)| {
+                serde_json::json!({
+                    "from": from, "to": to, "tensor": t.name, "role": t.role, "shape": t.shape,
+                    "elements": t.elements,
+                    "nm": t.nm.map(|n| n.pattern.to_string()),
+                    "group_dim": t.nm.map(|n| group_dim_name(n.group_dim)),
+                })
+            })
+            .collect();
+        let nodes: Vec<serde_json::Value> = self
+            .nodes()
+            .map(|n| {
+                serde_json::json!({
+                    "name": n.name, "op": n.op.label(), "layer": n.layer.map(|l| l.0),
+                    "gemms": n.gemms.len(),
+                    "macs": n.gemms.iter().map(Gemm::macs).sum::<u64>(),
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "model": self.model,
+            "method": self.options.method,
+            "nm": self.nm_label(),
+            "batch": self.options.batch,
+            "nodes": nodes,
+            "edges": edges,
+        })
+    }
+
+    fn nm_label(&self) -> Option<String> {
+        (self.options.method != Method::Dense).then(|| self.options.nm.to_string())
+    }
+
+    /// Graphviz DOT: nodes coloured by kind, edges labelled with tensor, shape and N:M.
+    pub fn to_dot(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(s, "digraph \"{}\" {{", escape(&self.model));
+        let _ = writeln!(s, "  rankdir=TB;\n  node [shape=box, style=filled, fontname=\"Helvetica\"];");
+        let _ = writeln!(s, "  edge [fontname=\"Helvetica\", fontsize=9];");
+        for i in self.graph.node_indices() {
+            let n = &self.graph[i];
+            let colour = match n.op {
+                NodeOp::Input | NodeOp::Loss => "lightgrey",
+                NodeOp::Param => "lightyellow",
+                NodeOp::Sparsify { .. } => "orange",
+                NodeOp::Ff => "lightblue",
+                NodeOp::Bp => "lightpink",
+                NodeOp::Wg => "palegreen",
+                NodeOp::Wu => "khaki",
+            };
+            let mut label = escape(&n.name);
+            for g in &n.gemms {
+                let nm =
+                    g.sparse.map_or(String::new(), |o| format!(" {} along {}", o.pattern, group_dim_name(o.group_dim)));
+                let _ = write!(label, "\\n{} {}x{}x{} x{}{}", g.what, g.m, g.n, g.k, g.count, nm);
+            }
+            let _ = writeln!(s, "  n{} [label=\"{}\", fillcolor={colour}];", i.index(), label);
+        }
+        for e in self.graph.edge_references() {
+            let t = e.weight();
+            let dims: Vec<String> = t.shape.iter().map(u64::to_string).collect();
+            let nm = t.nm.map_or(String::new(), |o| format!("\\n{} along {}", o.pattern, group_dim_name(o.group_dim)));
+            let style = if t.nm.is_some() { ", color=orange, penwidth=2" } else { "" };
+            let _ = writeln!(
+                s,
+                "  n{} -> n{} [label=\"{}\\n[{}] {}{}\"{style}];",
+                e.source().index(),
+                e.target().index(),
+                escape(&t.name),
+                dims.join("x"),
+                t.elements,
+                nm
+            );
+        }
+        s.push_str("}\n");
+        s
+    }
+}
+
+/// Name of a group dimension as users read it (`C_in*R*S`, `C_out`).
+pub fn group_dim_name(d: GroupDim) -> &'static str {
+    match d {
+        GroupDim::CinRS => "C_in*R*S",
+        GroupDim::Cout => "C_out",
+    }
+}
+
+fn escape(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', " ")
+}
