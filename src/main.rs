@@ -25,6 +25,10 @@ enum Command {
     Compile(cmd::compile::CompileArgs),
     /// List the built-in models with their parameters and MACs.
     Models(cmd::models::ModelsArgs),
+    /// Disassemble a SAT program written by `nmsat compile -o`.
+    Disasm(cmd::disasm::DisasmArgs),
+    /// Simulate a training step on SAT (a model, or a program file) and report cycles and events.
+    Sim(cmd::sim::SimArgs),
 }
 
 fn main() -> ExitCode {
@@ -33,6 +37,8 @@ fn main() -> ExitCode {
         Command::Arch(c) => cmd::arch::run(c),
         Command::Compile(a) => cmd::compile::run(a),
         Command::Models(a) => cmd::models::run(a),
+        Command::Disasm(a) => cmd::disasm::run(a),
+        Command::Sim(a) => cmd::sim::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

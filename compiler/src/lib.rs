@@ -30,6 +30,7 @@ pub mod graph;
 pub mod lower;
 pub mod model;
 pub mod scalesim;
+pub mod step;
 pub mod table;
 
 use std::path::Path;
@@ -42,6 +43,7 @@ pub use model::{
     AttnOp, AttnSpec, Connectivity, ConvSpec, Input, Layer, LayerId, LayerKind, LinearSpec, Model, NmOverride, PoolOp,
     PoolSpec, Shape, VectorOp,
 };
+pub use step::step_workload;
 
 /// Loads a model from a built-in name or a file path.
 ///

@@ -204,18 +204,10 @@ fn attention_gemms_stay_dense() {
 }
 
 #[test]
-fn lowering_resnet50_imagenet_at_batch_256_is_fast() {
-    // Acceptance 6 asks for < 50 ms; the criterion bench (BENCHMARKS.md) measures ~0.4 ms.
+fn lowering_resnet50_imagenet_at_batch_256() {
+    // Acceptance 6 (< 50 ms) is measured by the criterion bench (BENCHMARKS.md), not here.
     let b = find_builtin("resnet50-imagenet").unwrap();
-    let best = (0..5)
-        .map(|_| {
-            let t = std::time::Instant::now();
-            let m = b.load().unwrap();
-            let g = lowered(&m, Method::Bdwp, "2:8", 256);
-            assert_eq!(g.len(), 54 * 3 - 1);
-            t.elapsed()
-        })
-        .min()
-        .unwrap();
-    assert!(best.as_millis() < 50, "{best:?}");
+    let m = b.load().unwrap();
+    let g = lowered(&m, Method::Bdwp, "2:8", 256);
+    assert_eq!(g.len(), 54 * 3 - 1);
 }

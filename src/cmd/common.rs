@@ -2,9 +2,82 @@
 
 use std::path::Path;
 
+use clap::Args;
+use nmsat_compiler::{LowerOptions, Model, step_workload};
 use nmsat_dataflow::ArchConfig;
+use nmsat_dataflow::program::Program;
+use nmsat_dataflow::schedule::{DataflowOptions, compile_step};
 
 use crate::cli_error::CliError;
+
+/// The dataflow ablation switches shared by `compile` and `sim`.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct DataflowFlags {
+    /// Switch off the interleave mapping (BP chain before WG, mode switches
+    /// drain the array, values and indices in separate arrays).
+    #[arg(long)]
+    pub no_interleave: bool,
+    /// Switch off pre-generation: FF/BP load dense weights and run the
+    /// sparsifier on the critical path.
+    #[arg(long)]
+    pub no_pregen: bool,
+    /// Switch off offline scheduling: one buffer slot each, a naive in-order schedule.
+    #[arg(long)]
+    pub no_offline_schedule: bool,
+}
+
+impl DataflowFlags {
+    /// The scheduler options these flags select.
+    pub fn options(&self) -> DataflowOptions {
+        DataflowOptions {
+            interleave: !self.no_interleave,
+            pregen: !self.no_pregen,
+            offline_schedule: !self.no_offline_schedule,
+        }
+    }
+}
+
+/// Compiles one training step of `model` into a SAT program for `arch`.
+pub fn compile_program(
+    model: &Model,
+    opts: &LowerOptions,
+    arch: &ArchConfig,
+    dataflow: DataflowOptions,
+) -> Result<Program, CliError> {
+    let step = step_workload(model, opts).map_err(CliError::input)?;
+    compile_step(arch, &step, &dataflow).map_err(CliError::input)
+}
+
+/// The disassembly followed by the per-layer, per-pass summary.
+pub fn asm_with_summary(p: &Program) -> String {
+    let mut s = p.disassemble();
+    let rows: Vec<Vec<String>> = p
+        .summary()
+        .into_iter()
+        .map(|r| {
+            vec![
+                r.layer,
+                r.pass.to_string(),
+                r.loads.to_string(),
+                r.computes.to_string(),
+                r.stores.to_string(),
+                r.dram_bytes.to_string(),
+                r.macs_dense.to_string(),
+                r.macs_executed.to_string(),
+            ]
+        })
+        .collect();
+    s.push_str("\n; summary per layer and pass\n");
+    for line in
+        table(&["layer", "pass", "loads", "computes", "stores", "dram_bytes", "macs_dense", "macs_executed"], &rows)
+            .lines()
+    {
+        s.push_str("; ");
+        s.push_str(line);
+        s.push('\n');
+    }
+    s
+}
 
 /// Loads `--arch`: a preset name (`tiny`, `sat-mid`, `sat-vu9p`), a TOML
 /// path, or the default preset when absent.

@@ -23,12 +23,23 @@ pub struct CompileArgs {
     /// Samples per training step.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
     pub batch: u64,
-    /// What to print.
-    #[arg(long, value_enum, default_value_t = Emit::Gemms)]
-    pub emit: Emit,
-    /// Output format (`--emit dot` is always DOT).
+    /// What to print (default: `gemms`, or nothing when `-o` is given).
+    #[arg(long, value_enum)]
+    pub emit: Option<Emit>,
+    /// Output format (`--emit dot` is always DOT, `--emit asm` always text).
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    /// SAT config for `-o` and `--emit asm`: a TOML file or a preset name
+    /// (`sat-vu9p`, `sat-mid`, `tiny`); default the built-in sat-vu9p.
+    #[arg(long)]
+    pub arch: Option<String>,
+    /// Write the SAT program of the training step (instructions, memory map,
+    /// config) to this file (read by `nmsat sim` and `nmsat disasm`).
+    #[arg(short = 'o', long = "output")]
+    pub output: Option<std::path::PathBuf>,
+    /// Which dataflow optimizations to switch off.
+    #[command(flatten)]
+    pub dataflow: crate::cmd::common::DataflowFlags,
 }
 
 fn parse_nm(s: &str) -> Result<NmPattern, String> {
@@ -65,6 +76,8 @@ pub enum Emit {
     Graph,
     /// The training graph in Graphviz DOT.
     Dot,
+    /// The SAT program's disassembly with a per-layer, per-pass summary.
+    Asm,
 }
 
 /// `--format`.
@@ -160,7 +173,31 @@ pub fn run(args: CompileArgs) -> CliResult {
     let model = load_model(&args.model).map_err(CliError::input)?;
     let opts = LowerOptions::new(args.method.into(), args.nm, args.batch);
     let graph = TrainingGraph::build(&model, &opts).map_err(CliError::input)?;
-    match args.emit {
+    let emit = args.emit.unwrap_or(if args.output.is_some() { Emit::Asm } else { Emit::Gemms });
+    if args.output.is_some() || matches!(emit, Emit::Asm) {
+        let arch = crate::cmd::common::load_arch(args.arch.as_deref())?;
+        let program = crate::cmd::common::compile_program(&model, &opts, &arch, args.dataflow.options())?;
+        if let Some(path) = &args.output {
+            program.save(path).map_err(CliError::input)?;
+            eprintln!(
+                "wrote {}: {} instructions, {} DRAM bytes in {} regions, for `{}`",
+                path.display(),
+                program.instrs.len(),
+                program.dram_bytes,
+                program.regions.len(),
+                arch.name
+            );
+            if args.emit.is_none() {
+                return Ok(());
+            }
+        }
+        if matches!(emit, Emit::Asm) {
+            print!("{}", crate::cmd::common::asm_with_summary(&program));
+            return Ok(());
+        }
+    }
+    match emit {
+        Emit::Asm => unreachable!("handled above"),
         Emit::Dot => print!("{}", graph.to_dot()),
         Emit::Gemms => {
             let gemms = graph.gemms();

@@ -3,4 +3,6 @@
 pub mod arch;
 pub mod common;
 pub mod compile;
+pub mod disasm;
 pub mod models;
+pub mod sim;

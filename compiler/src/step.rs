@@ -1,0 +1,63 @@
+//! From a model to the step the dataflow scheduler compiles: the lowered
+//! GEMMs grouped by layer, with the convolution geometry the mapping needs
+//! and which layers a ReLU follows.
+
+use nmsat_dataflow::schedule::{ConvShape, LayerWork, StepWorkload};
+use nmsat_dataflow::workload::Pass;
+
+use crate::error::CompileError;
+use crate::lower::{LowerOptions, lower};
+use crate::model::{Connectivity, Input, LayerKind, Model, VectorOp};
+
+/// The training step of `model` under `opts`, ready for
+/// [`nmsat_dataflow::schedule::compile_step`].
+///
+/// With exact connectivity (the `.nm` DSL) a weight layer counts as
+/// followed by a ReLU when a ReLU layer reads it; layer tables and SCALE-Sim
+/// files record no activations, so every weight layer but the last is taken
+/// to be followed by one (the usual CNN/MLP structure).
+pub fn step_workload(model: &Model, opts: &LowerOptions) -> Result<StepWorkload, CompileError> {
+    let gemms = lower(model, opts)?;
+    let mut layers: Vec<LayerWork> = Vec::new();
+    for g in &gemms {
+        match layers.iter_mut().find(|l| l.name == g.layer) {
+            Some(l) => l.gemms.push(g.clone()),
+            None => layers.push(LayerWork { name: g.layer.clone(), gemms: vec![g.clone()], conv: None, relu: false }),
+        }
+    }
+    // Forward order of first appearance is FF order; keep it.
+    let relu_readers: Vec<usize> = model
+        .ids()
+        .filter(|&id| matches!(model.layer(id).kind, LayerKind::Vector { op: VectorOp::Relu }))
+        .flat_map(|id| model.layer(id).inputs.clone())
+        .filter_map(|i| match i {
+            Input::Layer(l) => Some(l.index()),
+            Input::Model => None,
+        })
+        .collect();
+    let n = layers.len();
+    for (i, lw) in layers.iter_mut().enumerate() {
+        let Some(id) = model.find(&lw.name) else { continue };
+        let layer = model.layer(id);
+        if let LayerKind::Conv(c) = layer.kind {
+            lw.conv = Some(ConvShape { taps: c.kernel.0 * c.kernel.1, stride: c.stride.0.max(c.stride.1).max(1) });
+        }
+        lw.relu = match model.connectivity {
+            Connectivity::Exact => relu_readers.contains(&id.index()),
+            Connectivity::TableOrder => i + 1 < n && layer.kind.has_weights(),
+        };
+    }
+    let classes = layers
+        .iter()
+        .rev()
+        .find_map(|l| l.gemms.iter().find(|g| g.pass == Pass::Ff && g.kind == nmsat_dataflow::GemmKind::Weight))
+        .map_or(1, |g| g.n.max(1));
+    Ok(StepWorkload {
+        model: model.name.clone(),
+        method: opts.method.to_string(),
+        nm: (opts.method != crate::lower::Method::Dense).then_some(opts.nm),
+        batch: opts.batch,
+        layers,
+        classes,
+    })
+}
