@@ -136,11 +136,10 @@ fn render(s: &Stats, p: &Program) -> String {
     let mut out = String::new();
     let info = &p.info;
     out.push_str(&format!(
-        "{} on `{}` ({} mode): {} method {}{} batch {}\n",
+        "{} on `{}` ({} mode): method {}{} batch {}\n",
         info.model,
         s.arch,
         s.mode,
-        info.model.is_empty().then_some("?").unwrap_or(""),
         info.method,
         info.nm.as_deref().map(|n| format!(" {n}")).unwrap_or_default(),
         info.batch

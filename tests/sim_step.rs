@@ -1,58 +1,17 @@
-//! Compiling whole training steps (from the layer tables) and simulating them.
+//! Compiling whole training steps (model → compiler → scheduler) and simulating them.
 
 use nmsat_dataflow::ArchConfig;
 use nmsat_dataflow::NmPattern;
 use nmsat_dataflow::check::check_program;
-use nmsat_dataflow::schedule::{ConvShape, DataflowOptions, LayerWork, StepWorkload, compile_step};
-use nmsat_dataflow::workload::{Gemm, GemmKind, GroupDim, NmOperand, Pass};
+use nmsat_dataflow::schedule::{DataflowOptions, StepWorkload, compile_step};
 use nmsat_sim::{SimMode, SimOptions, simulate};
 
-/// A minimal reader of `data/models/*.layers.csv` for these tests (the
-/// compiler crate owns the real front end).
+/// The training step of a built-in model, through the compiler.
 fn workload(model: &str, method: &str, nm: Option<NmPattern>, batch: u64) -> StepWorkload {
-    let path = format!("{}/../data/models/{model}.layers.csv", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(path).unwrap();
-    let mut layers = Vec::new();
-    let mut rows: Vec<Vec<String>> = text.lines().skip(1).map(|l| l.split(',').map(str::to_string).collect()).collect();
-    rows.retain(|r| r.len() > 18);
-    let n = rows.len();
-    for (i, r) in rows.iter().enumerate() {
-        let num = |c: usize| r[c].parse::<u64>().unwrap();
-        let (m, nn, k) = (num(16) * batch, num(17), num(18));
-        let (c_out, rr, ss, stride) = (num(5), num(8), num(9), num(10));
-        let sparse = |pass: Pass| -> (Option<NmOperand>, Option<String>) {
-            let Some(p) = nm else { return (None, None) };
-            let on = match method {
-                "bdwp" => pass != Pass::Wg,
-                "srste" => pass == Pass::Ff,
-                _ => false,
-            };
-            if !on {
-                return (None, None);
-            }
-            if i == 0 {
-                return (None, Some("first layer".into()));
-            }
-            let (red, dim) = if pass == Pass::Ff { (k, GroupDim::CinRS) } else { (c_out, GroupDim::Cout) };
-            if red % u64::from(p.m()) != 0 {
-                return (None, Some("not divisible".into()));
-            }
-            (Some(NmOperand { pattern: p, group_dim: dim }), None)
-        };
-        let mk = |pass, m, n, k| {
-            let (sp, why) = sparse(pass);
-            Gemm { layer: r[0].clone(), pass, kind: GemmKind::Weight, m, n, k, count: 1, sparse: sp, dense_reason: why }
-        };
-        let mut g = vec![mk(Pass::Ff, m, nn, k)];
-        if i > 0 {
-            g.push(mk(Pass::Bp, m, k, nn));
-        }
-        g.push(mk(Pass::Wg, k, nn, m));
-        let conv = (r[1] == "conv").then_some(ConvShape { taps: rr * ss, stride });
-        layers.push(LayerWork { name: r[0].clone(), gemms: g, conv, relu: i + 1 < n });
-    }
-    let classes = rows.last().unwrap()[5].parse().unwrap();
-    StepWorkload { model: model.into(), method: method.into(), nm, batch, layers, classes }
+    let m = nmsat_compiler::load_model(&model.replace('_', "-")).unwrap();
+    let method: nmsat_compiler::Method = method.parse().unwrap();
+    let opts = nmsat_compiler::LowerOptions::new(method, nm.unwrap_or(NmPattern::new(2, 8).unwrap()), batch);
+    nmsat_compiler::step_workload(&m, &opts).unwrap()
 }
 
 fn cycles(arch: &ArchConfig, w: &StepWorkload, opts: DataflowOptions) -> u64 {
