@@ -692,6 +692,14 @@ impl<'a> Engine<'a> {
                 }
             }
         }
+        // A weight update has no GEMM: report the weight it updates (K x N of FF, K = 1).
+        for r in rows.values_mut().filter(|r| r.pass == Pass::Wu) {
+            if let Some(g) = prog.info.gemms.iter().find(|g| g.layer == r.name && g.pass == Pass::Ff) {
+                r.m = g.k;
+                r.n = g.n;
+                r.k = 1;
+            }
+        }
         for (key, r) in rows.iter_mut() {
             r.cycles = self.attributed.get(key).copied().unwrap_or(0);
             let (a, b) = spans[key];
