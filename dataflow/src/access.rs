@@ -46,6 +46,13 @@ impl Accesses {
     }
 }
 
+/// Elements of the activation buffer a GEMM's `A` operand spans: `m` rows
+/// of `k` with row stride `a_stride`, or (transposed) `k` rows of `m`.
+pub fn gemm_a_extent(m: u64, k: u64, a_stride: u64, transposed: bool) -> u64 {
+    let (rows, cols) = if transposed { (k, m) } else { (m, k) };
+    if rows == 0 || cols == 0 { 0 } else { (rows - 1) * a_stride + cols }
+}
+
 /// The buffer ranges `i` reads and writes on `arch`.
 pub fn accesses(i: &Instr, _arch: &ArchConfig) -> Accesses {
     let mut a = Accesses::default();
@@ -56,9 +63,9 @@ pub fn accesses(i: &Instr, _arch: &ArchConfig) -> Accesses {
         Instr::Store { buf, sram, rows, cols, .. } => {
             a.reads.push(Range::new(buf, u64::from(sram), u64::from(rows) * u64::from(cols)));
         }
-        Instr::Gemm { mode, acc, m, n, k, a: aa, a_stride, w, o, .. } => {
+        Instr::Gemm { mode, acc, at, m, n, k, a: aa, a_stride, w, o, .. } => {
             let (m, n, k) = (u64::from(m), u64::from(n), u64::from(k));
-            let a_ext = if m == 0 { 0 } else { (m - 1) * u64::from(a_stride) + k };
+            let a_ext = gemm_a_extent(m, k, u64::from(a_stride), at);
             let k_eff = match mode {
                 GemmMode::Dense => k,
                 GemmMode::Nm(p) => k * u64::from(p.n()) / u64::from(p.m()),

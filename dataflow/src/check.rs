@@ -69,10 +69,14 @@ pub fn check_instr(i: &Instr, arch: &ArchConfig, dram_bytes: u64) -> Vec<String>
                     Some(format!("DRAM [{dram:#x}, {end:#x}) is outside the program's {dram_bytes:#x} bytes"));
             }
         }
-        Instr::Gemm { mode, m, n, k, a, a_stride, w, o, .. } => {
+        Instr::Gemm { mode, at, wt, m, n, k, a, a_stride, w, o, .. } => {
             let (m, n, k) = (u64::from(m), u64::from(n), u64::from(k));
-            if u64::from(a_stride) < k && m > 1 {
-                v.push(format!("activation stride {a_stride} is shorter than k = {k}"));
+            let (rows, row_len) = if at { (k, m) } else { (m, k) };
+            if u64::from(a_stride) < row_len && rows > 1 {
+                v.push(format!("activation stride {a_stride} is shorter than a row of {row_len}"));
+            }
+            if wt && mode != GemmMode::Dense {
+                v.push("a transposed weight operand (wt) is only allowed in dense mode".to_string());
             }
             let k_eff = match mode {
                 GemmMode::Dense => k,
@@ -86,7 +90,7 @@ pub fn check_instr(i: &Instr, arch: &ArchConfig, dram_bytes: u64) -> Vec<String>
                     k * u64::from(p.n()) / u64::from(p.m())
                 }
             };
-            let a_ext = if m == 0 { 0 } else { (m - 1) * u64::from(a_stride) + k };
+            let a_ext = crate::access::gemm_a_extent(m, k, u64::from(a_stride), at);
             fits(&mut v, arch, Buf::A, u64::from(a), a_ext, "activation operand");
             fits(&mut v, arch, Buf::W, u64::from(w), k_eff * n, "weight operand");
             fits(&mut v, arch, Buf::O, u64::from(o), m * n, "output tile");

@@ -333,6 +333,12 @@ pub enum Instr {
         /// Interleave-mapped: laid out so that it may follow a GEMM of the
         /// other mode (dense ↔ N:M) without draining the array first.
         il: bool,
+        /// `A` is stored transposed (`k×m`, row stride `a_stride`): the WG
+        /// pass reads `Xᵀ` from `X` as loaded.
+        at: bool,
+        /// `W` is stored transposed (`n×k`, row stride `k`; dense only): a
+        /// dense BP reads `Wᵀ` from `W` as stored.
+        wt: bool,
         /// Output rows.
         m: u32,
         /// Output columns.
@@ -469,6 +475,8 @@ pub const OPCODES: &[OpcodeSpec] = &[
             f("m_of", 5, "M of the N:M pattern (0: dense)"),
             f("acc", 1, "1: accumulate into O, 0: overwrite"),
             f("il", 1, "1: interleave-mapped, no drain on a mode switch"),
+            f("at", 1, "1: A stored transposed (k x m, row stride astride)"),
+            f("wt", 1, "1: W stored transposed (n x k), dense only"),
             f("m", 20, "output rows"),
             f("n", 20, "output columns"),
             f("k", 20, "reduction length (logical)"),
@@ -583,13 +591,15 @@ impl Instr {
                 u64::from(shift as u8),
                 u64::from(relu),
             ],
-            Instr::Gemm { mode, acc, il, m, n, k, a, a_stride, w, o, .. } => {
+            Instr::Gemm { mode, acc, il, at, wt, m, n, k, a, a_stride, w, o, .. } => {
                 let (nn, mm) = mode.code();
                 vec![
                     nn,
                     mm,
                     u64::from(acc),
                     u64::from(il),
+                    u64::from(at),
+                    u64::from(wt),
                     u64::from(m),
                     u64::from(n),
                     u64::from(k),
@@ -686,13 +696,15 @@ impl Instr {
                     mode,
                     acc: v[2] != 0,
                     il: v[3] != 0,
-                    m: u32_of(4)?,
-                    n: u32_of(5)?,
-                    k: u32_of(6)?,
-                    a: u32_of(7)?,
-                    a_stride: u32_of(8)?,
-                    w: u32_of(9)?,
-                    o: u32_of(10)?,
+                    at: v[4] != 0,
+                    wt: v[5] != 0,
+                    m: u32_of(6)?,
+                    n: u32_of(7)?,
+                    k: u32_of(8)?,
+                    a: u32_of(9)?,
+                    a_stride: u32_of(10)?,
+                    w: u32_of(11)?,
+                    o: u32_of(12)?,
                 }
             }
             4 => Instr::Vec {
@@ -979,15 +991,17 @@ mod tests {
             (
                 deps(),
                 proptest::option::of(pattern()),
-                any::<(bool, bool)>(),
+                any::<(bool, bool, bool, bool)>(),
                 (d20.clone(), d20.clone(), d20.clone()),
                 (a24.clone(), d20.clone(), a24.clone(), a24.clone())
             )
-                .prop_map(|(deps, p, (acc, il), (m, n, k), (a, a_stride, w, o))| Instr::Gemm {
+                .prop_map(|(deps, p, (acc, il, at, wt), (m, n, k), (a, a_stride, w, o))| Instr::Gemm {
                     deps,
                     mode: p.map_or(GemmMode::Dense, GemmMode::Nm),
                     acc,
                     il,
+                    at,
+                    wt,
                     m,
                     n,
                     k,

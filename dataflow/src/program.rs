@@ -511,6 +511,8 @@ mod tests {
                 mode: GemmMode::Dense,
                 acc: false,
                 il: false,
+                at: false,
+                wt: false,
                 m: 4,
                 n: 2,
                 k: 16,

@@ -1187,6 +1187,8 @@ fn emit_tile(
                 mode: mp.mode,
                 acc: ki > 0,
                 il: opts.interleave,
+                at: false,
+                wt: false,
                 m: u32c(tm),
                 n: u32c(tn),
                 k: u32c(tk),

@@ -145,6 +145,8 @@ fn build(arch: &ArchConfig, choices: &[Choice]) -> Program {
                     mode,
                     acc: ch.flags & 1 == 1,
                     il: ch.flags & 64 != 0,
+                    at: false,
+                    wt: false,
                     m: rows,
                     n: cols,
                     k,

@@ -19,7 +19,7 @@ fn prog(instrs: Vec<Instr>) -> Program {
 }
 
 fn gemm(mode: GemmMode, m: u32, n: u32, k: u32, deps: Deps) -> Instr {
-    Instr::Gemm { deps, mode, acc: false, il: false, m, n, k, a: 0, a_stride: k, w: 0, o: 0 }
+    Instr::Gemm { deps, mode, acc: false, il: false, at: false, wt: false, m, n, k, a: 0, a_stride: k, w: 0, o: 0 }
 }
 
 fn load(rows: u32, cols: u32, deps: Deps) -> Instr {
