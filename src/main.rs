@@ -21,12 +21,15 @@ enum Command {
     /// Show or validate an architecture config (ArchConfig TOML).
     #[command(subcommand)]
     Arch(cmd::arch::ArchCmd),
+    /// Train a model on real data with N:M sparsity (dense, SR-STE, BDWP).
+    Train(cmd::train::TrainArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Arch(c) => cmd::arch::run(c),
+        Command::Train(a) => cmd::train::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

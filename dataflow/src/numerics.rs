@@ -465,7 +465,7 @@ mod tests {
             let (a, b): (Vec<i16>, Vec<i16>) = xs.into_iter().unzip();
             let stepwise = a.iter().zip(&b).fold(0i64, |acc, (&x, &y)| mac(acc, x, y));
             prop_assert_eq!(dot(&a, &b), stepwise);
-            prop_assert!(stepwise >= -(1 << 47) && stepwise < (1 << 47));
+            prop_assert!((-(1i64 << 47)..(1i64 << 47)).contains(&stepwise));
         }
 
         #[test]
