@@ -5,9 +5,10 @@
 //! multiple of 5; the rest is the training set (digits: 1437 / 360).
 //!
 //! **Scaling.** Digits pixels (0..16) are divided by 16, as in the PyTorch
-//! reference of `data/datasets/README.md`. Other CSVs are min-max scaled per
-//! feature to `[0, 1]` using the training rows only (a constant feature
-//! becomes 0), so the same fixed-point formats suit every data set.
+//! reference of `data/datasets/README.md`. Other CSVs are standardised per
+//! feature (`(x − mean) / std` over the training rows only; a constant
+//! feature becomes 0), which suits bias-free layers and keeps values well
+//! inside the int16 path's activation range.
 //!
 //! **Labels.** The distinct integer labels, sorted, become classes `0..C`.
 
@@ -63,8 +64,8 @@ pub struct Dataset {
 enum Scaling {
     /// Divide every feature by this constant.
     Constant(f32),
-    /// Per-feature min-max over the training rows.
-    MinMax,
+    /// Per-feature standardisation over the training rows.
+    Standardise,
 }
 
 impl Dataset {
@@ -92,7 +93,7 @@ impl Dataset {
     /// an optional header line (a first line with any non-numeric cell),
     /// blank lines ignored. `origin` names the source in errors.
     pub fn from_csv_str(text: &str, origin: &str) -> Result<Self, DatasetError> {
-        Self::parse(text, origin, Scaling::MinMax)
+        Self::parse(text, origin, Scaling::Standardise)
     }
 
     fn parse(text: &str, origin: &str, scaling: Scaling) -> Result<Self, DatasetError> {
@@ -165,23 +166,29 @@ impl Dataset {
         let n_train = rows.len() - n_test;
         // Two classes need two rows, and two rows leave one for training.
         debug_assert!(n_train > 0);
-        let (lo, hi) = match scaling {
-            Scaling::Constant(c) => (vec![0.0; features], vec![c; features]),
-            Scaling::MinMax => {
-                let mut lo = vec![f32::INFINITY; features];
-                let mut hi = vec![f32::NEG_INFINITY; features];
-                for (_, (f, _)) in rows.iter().enumerate().filter(|(i, _)| i % 5 != 0) {
+        // x' = (x − offset) / divisor per feature, computed in f64.
+        let (offset, divisor) = match scaling {
+            Scaling::Constant(c) => (vec![0.0f64; features], vec![f64::from(c); features]),
+            Scaling::Standardise => {
+                let train = || rows.iter().enumerate().filter(|(i, _)| i % 5 != 0).map(|(_, (f, _))| f);
+                let mut mean = vec![0.0f64; features];
+                for f in train() {
                     for (j, &v) in f.iter().enumerate() {
-                        lo[j] = lo[j].min(v);
-                        hi[j] = hi[j].max(v);
+                        mean[j] += f64::from(v);
                     }
                 }
-                (lo, hi)
+                mean.iter_mut().for_each(|m| *m /= n_train as f64);
+                let mut var = vec![0.0f64; features];
+                for f in train() {
+                    for (j, &v) in f.iter().enumerate() {
+                        var[j] += (f64::from(v) - mean[j]).powi(2);
+                    }
+                }
+                (mean, var.into_iter().map(|v| (v / n_train as f64).sqrt()).collect())
             }
         };
         let scale = |j: usize, v: f32| {
-            let range = hi[j] - lo[j];
-            if range > 0.0 { (v - lo[j]) / range } else { 0.0 }
+            if divisor[j] > 0.0 { ((f64::from(v) - offset[j]) / divisor[j]) as f32 } else { 0.0 }
         };
         let mut train = Split { x: Vec::with_capacity(n_train * features), y: Vec::with_capacity(n_train) };
         let mut test = Split { x: Vec::with_capacity(n_test * features), y: Vec::with_capacity(n_test) };
@@ -232,9 +239,9 @@ mod tests {
         // Rows 0 and 5 are the test set, both labelled 5 (class 0).
         assert_eq!(d.test.y, vec![0, 0]);
         assert_eq!(d.train.y, vec![1, 0, 1, 1]);
-        // Min-max over the training rows (3..9 for the first feature): row 0 has 1.
-        assert_eq!(d.test.x[0], (1.0 - 3.0) / 6.0);
-        assert_eq!(d.train.x[0], 0.0);
+        // Standardised over the training rows (3, 5, 7, 9: mean 6, std √5).
+        assert!((d.test.x[0] - (1.0 - 6.0) / 5f32.sqrt()).abs() < 1e-6);
+        assert!((d.train.x[0] - (3.0 - 6.0) / 5f32.sqrt()).abs() < 1e-6);
     }
 
     #[test]

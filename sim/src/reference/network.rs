@@ -259,7 +259,7 @@ impl<B: Backend> WeightLayer<B> {
                 (Some(p), Some(mask)) => {
                     StoredOperand::Nm(CompressedNm::compress(&nm::apply_mask(&wq, mask), p, GroupAxis::Cols)?)
                 }
-                _ => StoredOperand::Dense(wq.transpose()),
+                _ => StoredOperand::Dense(transpose(&wq)),
             })
         };
         Ok(())
@@ -312,7 +312,7 @@ impl<B: Backend> WeightLayer<B> {
         let (a, (n, h, w, c)) = self.cache.take().expect("backward without a training forward");
         let (p, q) = (dy.h, dy.w);
         let d_out = dy.into_matrix(self.c_out);
-        let dw = be.gemm(GemmInfo { layer: idx, pass: Pass::Wg }, &a.transpose(), Operand::Dense(&d_out));
+        let dw = be.gemm(GemmInfo { layer: idx, pass: Pass::Wg }, &transpose(&a), Operand::Dense(&d_out));
         self.zeros.dw_zeros += dw.data().iter().filter(|v| v.is_zero()).count() as u64;
         self.zeros.dw_total += dw.data().len() as u64;
         self.grad = Some(dw);
@@ -334,6 +334,19 @@ impl<B: Backend> WeightLayer<B> {
         self.grad = Some(dw);
         self.refresh(be)
     }
+}
+
+/// The transpose, by blocks of rows (a hot path: WG needs `Xᵀ`).
+fn transpose<T: Element>(a: &Matrix<T>) -> Matrix<T> {
+    let (r, c) = (a.rows(), a.cols());
+    let src = a.data();
+    let mut out = vec![T::default(); r * c];
+    for i in 0..r {
+        for (j, &v) in src[i * c..(i + 1) * c].iter().enumerate() {
+            out[j * r + i] = v;
+        }
+    }
+    Matrix::from_vec(c, r, out).expect("transpose shape")
 }
 
 /// im2col of an NHWC batch: row `(n, p, q)`, column `(r·S + s)·C + c`.

@@ -99,11 +99,12 @@ impl TrainConfig {
         }
     }
 
-    /// Default epochs: 30 for `mlp`, 15 for `cnn`.
+    /// Default epochs: 30 for `mlp`, 10 for `cnn` (both pass 95 % test
+    /// accuracy on digits for every method at 2:4 and 2:8).
     pub fn default_epochs(model: ModelKind) -> usize {
         match model {
             ModelKind::Mlp => 30,
-            ModelKind::Cnn => 15,
+            ModelKind::Cnn => 10,
         }
     }
 
