@@ -41,6 +41,14 @@
 //! [`softmax_xent_grad`] computes `softmax(z) − onehot(y)` per sample with
 //! a table-plus-linear-interpolation `exp` ([`exp_neg`]) and a restoring
 //! divider ([`restoring_divide`]), then requantizes to the gradient format.
+//!
+//! # Other vector-unit operations
+//!
+//! [`relu`] / [`relu_backward`]; [`add_sat`] for summing gradient
+//! contributions (col2im, pooling backward); [`mean_pow2`] / [`share_pow2`]
+//! for average pooling over power-of-two windows; max pooling is compares
+//! only (first maximum in window order wins; its gradient goes there).
+//! N:M mask selection uses `nm::select_mask` on the `i32` master weights.
 
 use serde::{Deserialize, Serialize};
 
@@ -122,6 +130,28 @@ pub fn relu(x: i16) -> i16 {
 /// positive, else 0 (the derivative at 0 is taken as 0).
 pub fn relu_backward(x: i16, dy: i16) -> i16 {
     if x > 0 { dy } else { 0 }
+}
+
+/// Saturating `i16` addition: how the vector unit sums gradient
+/// contributions (col2im of a convolution's BP, pooling backward).
+pub fn add_sat(a: i16, b: i16) -> i16 {
+    a.saturating_add(b)
+}
+
+/// Mean of a pooling window whose size is `2^k`: the exact sum, then
+/// [`round_shift`] by `k`, saturated (a window that is not a power of two
+/// is refused by the model builder).
+pub fn mean_pow2(vals: &[i16]) -> i16 {
+    assert!(vals.len().is_power_of_two(), "window of {} is not a power of two", vals.len());
+    let s: i64 = vals.iter().map(|&x| i64::from(x)).sum();
+    saturate_i16(round_shift(s, vals.len().trailing_zeros()))
+}
+
+/// Average pooling's backward: each of the `2^k` inputs of a window gets
+/// `round_shift(dy, k)`.
+pub fn share_pow2(dy: i16, count: usize) -> i16 {
+    assert!(count.is_power_of_two(), "window of {count} is not a power of two");
+    saturate_i16(round_shift(i64::from(dy), count.trailing_zeros()))
 }
 
 /// Quantizes a real number to `frac` fractional bits: round half away from
@@ -431,6 +461,14 @@ mod tests {
         assert_eq!(sgd_update(0, 800, 0, false, &s), (-3, 700));
         // Saturation instead of overflow.
         assert_eq!(sgd_update(i32::MIN, i32::MAX, i16::MAX, false, &s).0, i32::MIN);
+    }
+
+    #[test]
+    fn pooling_helpers_round_half_up() {
+        assert_eq!(mean_pow2(&[1, 2, 3, 4]), 3); // 2.5 → 3
+        assert_eq!(mean_pow2(&[-1, -2, -3, -4]), -2); // -2.5 → -2
+        assert_eq!(share_pow2(6, 4), 2); // 1.5 → 2
+        assert_eq!(add_sat(i16::MAX, 1), i16::MAX);
     }
 
     #[test]

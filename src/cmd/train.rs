@@ -35,7 +35,7 @@ pub struct TrainArgs {
     /// Mini-batch size.
     #[arg(long, default_value_t = 32)]
     pub batch: usize,
-    /// Learning rate [default: 0.1 for mlp, 0.05 for cnn].
+    /// Learning rate (cosine-decayed per epoch) [default: 0.05].
     #[arg(long)]
     pub lr: Option<f32>,
     /// Learning-rate schedule over epochs.

@@ -37,7 +37,7 @@ impl Element for f32 {
 
 impl Element for i16 {
     fn acc(self, other: i16) -> i16 {
-        self.saturating_add(other)
+        numerics::add_sat(self, other)
     }
 }
 
@@ -406,12 +406,11 @@ impl Backend for CpuInt16 {
     }
 
     fn average(&self, vals: &[i16]) -> i16 {
-        let s: i64 = vals.iter().map(|&x| i64::from(x)).sum();
-        numerics::saturate_i16(numerics::round_shift(s, vals.len().trailing_zeros()))
+        numerics::mean_pow2(vals)
     }
 
     fn share(&self, dy: i16, count: usize) -> i16 {
-        numerics::saturate_i16(numerics::round_shift(i64::from(dy), count.trailing_zeros()))
+        numerics::share_pow2(dy, count)
     }
 
     /// `lr_shift = round(log2(B / lr))`, clamped to `0..=30`.

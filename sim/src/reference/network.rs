@@ -336,14 +336,20 @@ impl<B: Backend> WeightLayer<B> {
     }
 }
 
-/// The transpose, by blocks of rows (a hot path: WG needs `Xᵀ`).
+/// The transpose, in 16×16 tiles so reads and writes stay in cache (a hot
+/// path: WG needs `Xᵀ`).
 fn transpose<T: Element>(a: &Matrix<T>) -> Matrix<T> {
+    const TILE: usize = 16;
     let (r, c) = (a.rows(), a.cols());
     let src = a.data();
     let mut out = vec![T::default(); r * c];
-    for i in 0..r {
-        for (j, &v) in src[i * c..(i + 1) * c].iter().enumerate() {
-            out[j * r + i] = v;
+    for i0 in (0..r).step_by(TILE) {
+        for j0 in (0..c).step_by(TILE) {
+            for i in i0..(i0 + TILE).min(r) {
+                for j in j0..(j0 + TILE).min(c) {
+                    out[j * r + i] = src[i * c + j];
+                }
+            }
         }
     }
     Matrix::from_vec(c, r, out).expect("transpose shape")
