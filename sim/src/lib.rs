@@ -1,6 +1,6 @@
 //! `nmsat-sim`: the cycle-accurate SAT model and the functional reference.
 //!
-//! - [`reference`]: N:M sparse training (dense, SR-STE, BDWP) on the CPU in
+//! - [`reference`](mod@reference): N:M sparse training (dense, SR-STE, BDWP) on the CPU in
 //!   `f32` or the SAT's int16 arithmetic, the golden model the simulator
 //!   must match.
 //!

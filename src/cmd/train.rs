@@ -61,6 +61,8 @@ pub struct TrainArgs {
     pub format: FormatArg,
     /// Run the accuracy sweep instead: dense/srste/bdwp x 2:4, 2:8, 1:8 x
     /// mlp, cnn x seeds 0-2 (a markdown table, or JSON with --format json).
+    /// --model, --method, --nm and --seed are ignored; the other options
+    /// apply to every run.
     #[arg(long)]
     pub sweep: bool,
 }

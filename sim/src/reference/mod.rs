@@ -16,7 +16,7 @@
 //! goes through a [`Backend`], so the cycle simulator can stand in for the
 //! CPU and train bit-identically.
 //!
-//! Entry points: [`Dataset`] (digits or a CSV), [`TrainConfig`], [`train`]
+//! Entry points: [`Dataset`] (digits or a CSV), [`TrainConfig`], [`train()`]
 //! (or [`Trainer`] for step-by-step control), [`TrainReport`].
 
 pub mod backend;

@@ -27,6 +27,7 @@ enum Rec<T> {
 #[derive(Debug, Clone)]
 struct Call<T> {
     info: GemmInfo,
+    a: Matrix<T>,
     b: Rec<T>,
     out: Matrix<T>,
 }
@@ -43,7 +44,7 @@ impl<B: Backend> Backend for Recorder<B> {
             Operand::Dense(m) => Rec::Dense(m.clone()),
             Operand::Nm(c) => Rec::Nm(c.clone()),
         };
-        self.log.push(Call { info, b, out: out.clone() });
+        self.log.push(Call { info, a: a.clone(), b, out: out.clone() });
         out
     }
     fn weight_update(
@@ -206,6 +207,52 @@ fn int16_bdwp_step_has_the_same_structure() {
     );
     assert!(matches!(&get(Pass::Wg).b, Rec::Dense(_)));
     assert!(net.weight_layers().all(|l| l.master.data().iter().all(|&v| v != 0)));
+}
+
+#[test]
+fn every_int16_gemm_of_a_training_step_is_requantized_48_bit_dots() {
+    let formats = nmsat_dataflow::numerics::Formats::default();
+    let inner = CpuInt16::new(formats, &hyper()).unwrap();
+    let mut be = Recorder { inner, log: Vec::new() };
+    let specs = [
+        LayerSpec::Conv { name: "c1".into(), c_in: 1, c_out: 8, kernel: (3, 3), stride: (1, 1), pad: (1, 1) },
+        LayerSpec::Relu,
+        LayerSpec::Conv { name: "c2".into(), c_in: 8, c_out: 8, kernel: (3, 3), stride: (2, 2), pad: (1, 1) },
+        LayerSpec::Relu,
+        LayerSpec::Flatten,
+        LayerSpec::Linear { name: "fc".into(), c_in: 8 * 2 * 2, c_out: 4 },
+    ];
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let opts = BuildOptions { method: Method::Bdwp, pattern: p24(), input_grad: false };
+    let mut net = Network::build(&be, &specs, (4, 4, 1), opts, |_| rng.gen_range(-0.5f32..0.5)).unwrap();
+    for step in 0..3 {
+        let x = Tensor::new(2, 4, 4, 1, (0..32).map(|i| be.input(((i * 7 + step) % 11) as f32 / 11.0)).collect());
+        let out = net.forward(&mut be, x, true);
+        let logits = Matrix::from_vec(2, 4, out.data).unwrap();
+        let d = be.loss_grad(&logits, &[1, 2]);
+        net.backward(&mut be, Tensor::new(2, 1, 1, 4, d.into_vec()));
+        net.update(&mut be).unwrap();
+    }
+    assert!(be.log.iter().any(|c| matches!(c.b, Rec::Nm(_))));
+    for call in &be.log {
+        let shift = match call.info.pass {
+            Pass::Ff => formats.ff_shift(),
+            Pass::Bp => formats.bp_shift(),
+            _ => formats.wg_shift(),
+        };
+        let b = match &call.b {
+            Rec::Dense(m) => m.clone(),
+            Rec::Nm(c) => c.decompress(),
+        };
+        for i in 0..call.a.rows() {
+            for j in 0..b.cols() {
+                let col: Vec<i16> = (0..b.rows()).map(|k| b.get(k, j)).collect();
+                let want =
+                    nmsat_dataflow::numerics::requantize(nmsat_dataflow::numerics::dot(call.a.row(i), &col), shift);
+                assert_eq!(call.out.get(i, j), want, "{:?} ({i},{j})", call.info);
+            }
+        }
+    }
 }
 
 // ---------------------------------------------------------------- gradient checks
