@@ -100,6 +100,7 @@ impl Dataset {
         let o = || origin.to_string();
         let mut rows: Vec<(Vec<f32>, i64)> = Vec::new();
         let mut width: Option<(usize, usize)> = None;
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         for (i, raw) in text.lines().enumerate() {
             let line = i + 1;
             let trimmed = raw.trim();
@@ -242,6 +243,12 @@ mod tests {
         // Standardised over the training rows (3, 5, 7, 9: mean 6, std √5).
         assert!((d.test.x[0] - (1.0 - 6.0) / 5f32.sqrt()).abs() < 1e-6);
         assert!((d.train.x[0] - (3.0 - 6.0) / 5f32.sqrt()).abs() < 1e-6);
+    }
+
+    #[test]
+    fn byte_order_mark_and_crlf_are_accepted() {
+        let d = Dataset::from_csv_str("\u{feff}1,2,0\r\n3,4,1\r\n5,6,0\r\n", "bom.csv").unwrap();
+        assert_eq!((d.train.len(), d.test.len(), d.classes), (2, 1, 2));
     }
 
     #[test]

@@ -162,7 +162,8 @@ pub struct PassReport {
     /// Why the operand is dense although the method prunes.
     pub dense_reason: Option<String>,
     /// Measured fraction of zeros in the weight operand the GEMMs read,
-    /// over every step of the run; `None` when the pass never ran.
+    /// over every GEMM of this pass in the run (for FF, the test-set
+    /// evaluations too); `None` when the pass never ran.
     pub sparsity: Option<f64>,
 }
 
