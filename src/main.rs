@@ -29,6 +29,8 @@ enum Command {
     Disasm(cmd::disasm::DisasmArgs),
     /// Simulate a training step on SAT (a model, or a program file) and report cycles and events.
     Sim(cmd::sim::SimArgs),
+    /// Train a model on real data with N:M sparsity (dense, SR-STE, BDWP).
+    Train(cmd::train::TrainArgs),
 }
 
 fn main() -> ExitCode {
@@ -39,6 +41,7 @@ fn main() -> ExitCode {
         Command::Models(a) => cmd::models::run(a),
         Command::Disasm(a) => cmd::disasm::run(a),
         Command::Sim(a) => cmd::sim::run(a),
+        Command::Train(a) => cmd::train::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -5,6 +5,9 @@
 //! - [`nm`]: N:M patterns, mask selection along either matrix dimension,
 //!   the compressed values + indices format the PE array reads, checks.
 //! - [`matrix`]: the small row-major [`Matrix`] those work on.
+//! - [`numerics`]: the SAT's int16 fixed-point arithmetic (requantize,
+//!   ReLU, loss gradient, SGD update), the bit-exact definition shared by
+//!   the functional reference, the simulator and the RTL.
 //!
 //! The SAT ISA, tiling and the dataflow passes (interleave mapping,
 //! pre-generation, offline scheduling) will live here too; see
@@ -17,6 +20,7 @@ pub mod error;
 pub mod isa;
 pub mod matrix;
 pub mod nm;
+pub mod numerics;
 pub mod program;
 pub mod schedule;
 pub mod timing;

@@ -1,4 +1,4 @@
-//! `nmsat-sim`: the SAT simulator.
+//! `nmsat-sim`: the SAT simulator and the functional reference.
 //!
 //! - [`engine`]: executes a [`nmsat_dataflow::program::Program`] on an
 //!   [`nmsat_dataflow::ArchConfig`] with the timing rules of
@@ -7,9 +7,13 @@
 //! - [`stats`]: the typed statistics (per unit and action, stalls by cause,
 //!   per layer and pass) that reports and the energy model read.
 //! - [`trace`]: a Chrome-trace/Perfetto timeline of a run.
+//! - [`reference`](mod@reference): N:M sparse training (dense, SR-STE, BDWP) on the CPU in
+//!   `f32` or the SAT's int16 arithmetic, the golden model the simulator
+//!   must match.
 
 pub mod engine;
 pub mod error;
+pub mod reference;
 pub mod stats;
 pub mod trace;
 

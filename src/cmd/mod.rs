@@ -6,3 +6,4 @@ pub mod compile;
 pub mod disasm;
 pub mod models;
 pub mod sim;
+pub mod train;
