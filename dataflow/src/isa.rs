@@ -374,8 +374,12 @@ pub enum Instr {
         shift: i8,
         /// Second parameter (op-specific: ReLU flag, momentum shift, classes …).
         p1: u8,
-        /// Third parameter (op-specific: weight-decay shift …).
+        /// Third parameter (op-specific).
         p2: u8,
+        /// Fourth parameter (op-specific).
+        p3: u8,
+        /// Fifth parameter (op-specific).
+        p4: u8,
     },
     /// The sparsifier: top-N-of-M over the dense int16 weights `A[src]`
     /// (`rows×cols`, row-major), writing compressed values and indices to
@@ -500,6 +504,8 @@ pub const OPCODES: &[OpcodeSpec] = &[
             f("shift", 8, "shift (two's complement)"),
             f("p1", 8, "parameter 1"),
             f("p2", 8, "parameter 2"),
+            f("p3", 8, "parameter 3"),
+            f("p4", 8, "parameter 4"),
         ],
     },
     OpcodeSpec {
@@ -609,7 +615,7 @@ impl Instr {
                     u64::from(o),
                 ]
             }
-            Instr::Vec { op, len, src, src2, dst, aux, shift, p1, p2, .. } => vec![
+            Instr::Vec { op, len, src, src2, dst, aux, shift, p1, p2, p3, p4, .. } => vec![
                 op as u64,
                 u64::from(len),
                 u64::from(src),
@@ -619,6 +625,8 @@ impl Instr {
                 u64::from(shift as u8),
                 u64::from(p1),
                 u64::from(p2),
+                u64::from(p3),
+                u64::from(p4),
             ],
             Instr::Sparsify { pattern, axis, rows, cols, src, dst, .. } => vec![
                 u64::from(pattern.n()),
@@ -718,6 +726,8 @@ impl Instr {
                 shift: v[6] as u8 as i8,
                 p1: v[7] as u8,
                 p2: v[8] as u8,
+                p3: v[9] as u8,
+                p4: v[10] as u8,
             },
             5 => Instr::Sparsify {
                 deps,
@@ -1010,8 +1020,14 @@ mod tests {
                     w,
                     o
                 }),
-            (deps(), 0u64..6, a24.clone(), (a24.clone(), a24.clone(), a24.clone(), a24.clone()), any::<(i8, u8, u8)>())
-                .prop_map(|(deps, op, len, (src, src2, dst, aux), (shift, p1, p2))| Instr::Vec {
+            (
+                deps(),
+                0u64..6,
+                a24.clone(),
+                (a24.clone(), a24.clone(), a24.clone(), a24.clone()),
+                any::<(i8, u8, u8, u8, u8)>()
+            )
+                .prop_map(|(deps, op, len, (src, src2, dst, aux), (shift, p1, p2, p3, p4))| Instr::Vec {
                     deps,
                     op: VecOp::from_u64(op).unwrap(),
                     len,
@@ -1021,7 +1037,9 @@ mod tests {
                     aux,
                     shift,
                     p1,
-                    p2
+                    p2,
+                    p3,
+                    p4
                 }),
             (deps(), pattern(), 0u8..2, d20.clone(), d20, a24.clone(), a24).prop_map(
                 |(deps, pattern, axis, rows, cols, src, dst)| Instr::Sparsify {

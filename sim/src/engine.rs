@@ -34,6 +34,7 @@ use nmsat_dataflow::program::{NO_LAYER, Program, Tag};
 use nmsat_dataflow::timing;
 use nmsat_dataflow::workload::Pass;
 
+use crate::datapath::Machine;
 use crate::error::SimError;
 use crate::stats::{LayerPassStats, QueueStats, StallCause, Stats};
 
@@ -61,6 +62,9 @@ impl SimMode {
 pub struct SimOptions {
     /// Give up after this many cycles (0: no limit).
     pub max_cycles: u64,
+    /// Carry data: execute every instruction on a [`Machine`] holding DRAM
+    /// (the program's memory image) and the buffers. Timing is the same.
+    pub data: bool,
 }
 
 /// When one instruction ran.
@@ -79,6 +83,8 @@ pub struct RunResult {
     pub stats: Stats,
     /// Start and retirement of every instruction, by index.
     pub retire: Vec<Retire>,
+    /// The final DRAM and buffer contents, when run with data.
+    pub machine: Option<Machine>,
 }
 
 // Token FIFOs between neighbouring queues.
@@ -215,6 +221,7 @@ struct Engine<'a> {
     /// Attributed cycles per tag.
     attributed: BTreeMap<(u32, Pass), u64>,
     last_compute_tag: Tag,
+    machine: Option<Machine>,
 }
 
 /// Runs `program` on `arch`.
@@ -224,6 +231,9 @@ pub fn simulate(program: &Program, arch: &ArchConfig, mode: SimMode, opts: SimOp
         return Err(SimError::Check { errors });
     }
     let mut e = Engine::new(program, arch);
+    if opts.data {
+        e.machine = Some(Machine::new(program, arch));
+    }
     e.run(mode, opts)?;
     Ok(e.finish(mode))
 }
@@ -259,6 +269,7 @@ impl<'a> Engine<'a> {
             qstats: Default::default(),
             attributed: BTreeMap::new(),
             last_compute_tag: Tag { layer: NO_LAYER, pass: Pass::Ff },
+            machine: None,
         }
     }
 
@@ -352,6 +363,9 @@ impl<'a> Engine<'a> {
         self.retire[i] = Retire { start: t, done };
         self.inflight.push(Reverse((done, i)));
         self.count_events(i);
+        if let Some(m) = &mut self.machine {
+            m.execute(&self.prog.instrs[i]);
+        }
     }
 
     fn retire_until(&mut self, t: u64) {
@@ -716,6 +730,6 @@ impl<'a> Engine<'a> {
         }
         // Order layers as the program lists them, passes in FF, BP, WG, WU order.
         s.layers = rows.into_values().collect();
-        RunResult { stats: s, retire: self.retire }
+        RunResult { stats: s, retire: self.retire, machine: self.machine.take() }
     }
 }

@@ -6,14 +6,18 @@
 //!   [`Stats`] and the start/retire cycle of every instruction.
 //! - [`stats`]: the typed statistics (per unit and action, stalls by cause,
 //!   per layer and pass) that reports and the energy model read.
+//! - [`datapath`]: what each instruction does to DRAM and the buffers (the
+//!   int16 arithmetic of `numerics`), applied when a run carries data.
 //! - [`trace`]: a Chrome-trace/Perfetto timeline of a run.
 //! - [`reference`](mod@reference): N:M sparse training (dense, SR-STE, BDWP) on the CPU in
 //!   `f32` or the SAT's int16 arithmetic, the golden model the simulator
 //!   must match.
 
+pub mod datapath;
 pub mod engine;
 pub mod error;
 pub mod reference;
+pub mod sat_backend;
 pub mod stats;
 pub mod trace;
 

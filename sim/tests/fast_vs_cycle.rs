@@ -167,6 +167,8 @@ fn build(arch: &ArchConfig, choices: &[Choice]) -> Program {
                 shift: 3,
                 p1: 0,
                 p2: 0,
+                p3: 0,
+                p4: 0,
             },
             7 => match mode {
                 GemmMode::Nm(pat) => Instr::Sparsify {

@@ -56,6 +56,17 @@ pub struct TrainArgs {
     /// Numeric path: f32, or the SAT's int16 fixed point.
     #[arg(long, value_enum, default_value_t = NumericsArg::F32)]
     pub numerics: NumericsArg,
+    /// Where the arithmetic runs: the CPU reference, or the simulated SAT
+    /// (every GEMM, loss gradient and weight update as a SAT program on the
+    /// simulator's datapath; always int16 numerics).
+    #[arg(long, value_enum, default_value_t = OnArg::Cpu)]
+    pub on: OnArg,
+    /// SAT config for `--on sat` (TOML file or preset name; default sat-vu9p).
+    #[arg(long)]
+    pub arch: Option<String>,
+    /// Simulation mode for `--on sat` (identical results; `cycle` steps every cycle).
+    #[arg(long, value_enum, default_value_t = SimModeArg::Fast)]
+    pub sim_mode: SimModeArg,
     /// Output format.
     #[arg(long, value_enum, default_value_t = FormatArg::Table)]
     pub format: FormatArg,
@@ -94,6 +105,24 @@ pub enum ScheduleArg {
     Constant,
     /// Cosine decay per epoch.
     Cosine,
+}
+
+/// `--on`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnArg {
+    /// The CPU reference.
+    Cpu,
+    /// The simulated SAT.
+    Sat,
+}
+
+/// `--sim-mode`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SimModeArg {
+    /// Event-driven.
+    Fast,
+    /// Cycle by cycle.
+    Cycle,
 }
 
 /// `--numerics`.
@@ -191,8 +220,45 @@ pub fn run(a: TrainArgs) -> CliResult {
     if a.sweep {
         return sweep(&a, &data);
     }
-    let cfg = config(&a, model_kind(a.model), method(a.method), nm, a.seed);
+    let mut cfg = config(&a, model_kind(a.model), method(a.method), nm, a.seed);
     let label = format!("{} {} {}", cfg.model.name(), cfg.method.name(), cfg.nm);
+    if a.on == OnArg::Sat {
+        cfg.numerics = NumericsKind::Int16;
+        let arch = crate::cmd::common::load_arch(a.arch.as_deref())?;
+        let mode = match a.sim_mode {
+            SimModeArg::Fast => nmsat_sim::SimMode::Fast,
+            SimModeArg::Cycle => nmsat_sim::SimMode::Cycle,
+        };
+        let steps = cfg.epochs * (data.train.len() / cfg.batch.clamp(1, data.train.len().max(1))).max(1);
+        let bar = progress_bar(steps as u64, format!("{label} on SAT"));
+        let mut on_step = |p: &Progress| {
+            bar.inc(1);
+            if p.step == p.steps_per_epoch {
+                bar.set_message(format!("epoch {} loss {:.4}", p.epoch + 1, p.loss));
+            }
+        };
+        let r = nmsat_sim::sat_backend::train_on_sat(&data, &cfg, &arch, mode, &mut on_step).map_err(CliError::input);
+        bar.finish_and_clear();
+        let r = r?;
+        match a.format {
+            FormatArg::Json => println!("{}", serde_json::to_string_pretty(&r).map_err(CliError::input)?),
+            FormatArg::Table => {
+                print!("{}", render(&r.report));
+                let s = &r.sat;
+                println!(
+                    "on SAT `{}` ({} mode): {} kernels, {:.0} cycles per training step = {:.3} ms at the clock; {} training cycles, {} evaluation cycles",
+                    s.arch,
+                    s.mode,
+                    s.kernels,
+                    s.cycles_per_step,
+                    s.seconds_per_step * 1e3,
+                    s.train_cycles,
+                    s.eval_cycles
+                );
+            }
+        }
+        return Ok(());
+    }
     let report = run_one(&data, &cfg, label)?;
     match a.format {
         FormatArg::Json => {

@@ -349,8 +349,24 @@ impl<'d, B: Backend> Trainer<'d, B> {
             train_loss.push(round6(self.epoch(e, progress)?));
             accs.push(self.evaluate());
         }
+        Ok(self.report(train_loss, accs))
+    }
+
+    /// The learning rate of epoch `e` under the configured schedule.
+    pub fn lr_at(&self, e: usize) -> f32 {
+        self.cfg.schedule.lr(self.cfg.lr, e, self.cfg.epochs)
+    }
+
+    /// Epochs configured.
+    pub fn epochs(&self) -> usize {
+        self.cfg.epochs
+    }
+
+    /// The report of a run from its per-epoch losses and test accuracies
+    /// (for callers that drive [`Trainer::epoch`] and [`Trainer::evaluate`] themselves).
+    pub fn report(&self, train_loss: Vec<f64>, accs: Vec<f64>) -> TrainReport {
         let cfg = &self.cfg;
-        Ok(TrainReport {
+        TrainReport {
             dataset: self.data.name.clone(),
             model: cfg.model,
             method: cfg.method,
@@ -373,7 +389,7 @@ impl<'d, B: Backend> Trainer<'d, B> {
             test_accuracy_per_epoch: accs,
             layers: self.net.weight_layers().map(layer_report).collect(),
             int16: None,
-        })
+        }
     }
 }
 

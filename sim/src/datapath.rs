@@ -1,0 +1,305 @@
+//! The SAT datapath: what each instruction does to DRAM and the buffers,
+//! with the int16 arithmetic of [`nmsat_dataflow::numerics`] — the data
+//! semantics of `docs/sat-microarchitecture.md`, which the Verilog
+//! implements too.
+//!
+//! The timing engine applies an instruction's effect when it issues, in
+//! issue order. That is exact for programs whose tokens and the scoreboard
+//! order every producer before its consumers, which is what the scheduler
+//! and the checker guarantee: nothing can observe the difference between
+//! "written at issue" and "written at retirement".
+
+use nmsat_dataflow::ArchConfig;
+use nmsat_dataflow::check::capacity;
+use nmsat_dataflow::isa::{Buf, DmaFormat, GemmMode, Instr, NM_CHUNK, VecOp};
+use nmsat_dataflow::nm::top_n_in_group;
+use nmsat_dataflow::numerics::{self, ACCUMULATOR_BITS, SgdShifts};
+use nmsat_dataflow::program::Program;
+
+/// Value of `p4` (weight-decay shift) that disables weight decay in `vec sgd`.
+pub const NO_WEIGHT_DECAY: u8 = 0xFF;
+
+/// DRAM and on-chip buffer contents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Machine {
+    /// DRAM bytes.
+    pub dram: Vec<u8>,
+    /// Activation buffer words.
+    pub a: Vec<i16>,
+    /// Weight buffer values.
+    pub w: Vec<i16>,
+    /// Weight buffer in-group indices.
+    pub widx: Vec<u8>,
+    /// Output buffer accumulators (48-bit, sign-extended).
+    pub o: Vec<i64>,
+}
+
+impl Machine {
+    /// A machine with `program`'s memory image in DRAM and zeroed buffers.
+    pub fn new(program: &Program, arch: &ArchConfig) -> Self {
+        let mut dram = vec![0u8; program.dram_bytes as usize];
+        for (addr, bytes) in &program.image {
+            let a = *addr as usize;
+            let end = (a + bytes.len()).min(dram.len());
+            if a < end {
+                dram[a..end].copy_from_slice(&bytes[..end - a]);
+            }
+        }
+        Machine {
+            dram,
+            a: vec![0; capacity(arch, Buf::A) as usize],
+            w: vec![0; capacity(arch, Buf::W) as usize],
+            widx: vec![0; capacity(arch, Buf::W) as usize],
+            o: vec![0; capacity(arch, Buf::O) as usize],
+        }
+    }
+
+    /// Reads a little-endian `i16` from DRAM.
+    pub fn read_i16(&self, addr: u64) -> i16 {
+        let a = addr as usize;
+        i16::from_le_bytes([self.dram[a], self.dram[a + 1]])
+    }
+
+    /// Reads a little-endian `i32` from DRAM.
+    pub fn read_i32(&self, addr: u64) -> i32 {
+        let a = addr as usize;
+        i32::from_le_bytes([self.dram[a], self.dram[a + 1], self.dram[a + 2], self.dram[a + 3]])
+    }
+
+    fn write_i16(&mut self, addr: u64, v: i16) {
+        let a = addr as usize;
+        self.dram[a..a + 2].copy_from_slice(&v.to_le_bytes());
+    }
+
+    fn write_i32(&mut self, addr: u64, v: i32) {
+        let a = addr as usize;
+        self.dram[a..a + 4].copy_from_slice(&v.to_le_bytes());
+    }
+
+    /// Applies one instruction. The program checker has verified every
+    /// range, so indexing cannot fail on a checked program.
+    pub fn execute(&mut self, instr: &Instr) {
+        match *instr {
+            Instr::Load { buf, fmt, index_bits, dram, sram, rows, cols, stride, .. } => {
+                let ib = u32::from(index_bits);
+                for r in 0..u64::from(rows) {
+                    let row = dram + r * stride;
+                    for c in 0..u64::from(cols) {
+                        let at = (u64::from(sram) + r * u64::from(cols) + c) as usize;
+                        match (buf, fmt) {
+                            (Buf::A, _) => self.a[at] = self.read_i16(row + 2 * c),
+                            (Buf::O, _) => self.o[at] = i64::from(self.read_i32(row + 4 * c)),
+                            (Buf::W, DmaFormat::I16 | DmaFormat::NmValues) => {
+                                self.w[at] = self.read_i16(row + 2 * c);
+                                self.widx[at] = 0;
+                            }
+                            (Buf::W, DmaFormat::NmRow) => {
+                                let (base, i) = chunk_addr(row, c, ib);
+                                self.w[at] = self.read_i16(base + 2 * i);
+                                self.widx[at] = read_index(&self.dram, base + 2 * NM_CHUNK, i, ib);
+                            }
+                            (Buf::W, DmaFormat::NmIndices) => self.widx[at] = read_index(&self.dram, row, c, ib),
+                            (Buf::W, DmaFormat::I32) => self.w[at] = self.read_i32(row + 4 * c) as i16,
+                        }
+                    }
+                }
+            }
+            Instr::Store { buf, fmt, index_bits, dram, sram, rows, cols, stride, shift, relu, .. } => {
+                let ib = u32::from(index_bits);
+                for r in 0..u64::from(rows) {
+                    let row = dram + r * stride;
+                    for c in 0..u64::from(cols) {
+                        let at = (u64::from(sram) + r * u64::from(cols) + c) as usize;
+                        match (buf, fmt) {
+                            (Buf::A, _) => self.write_i16(row + 2 * c, self.a[at]),
+                            (Buf::O, DmaFormat::I16) => {
+                                let q = numerics::requantize(self.o[at], shift.max(0) as u32);
+                                self.write_i16(row + 2 * c, if relu { numerics::relu(q) } else { q });
+                            }
+                            (Buf::O, _) => {
+                                let v = numerics::saturate_i32(numerics::wrap_acc(self.o[at], ACCUMULATOR_BITS));
+                                self.write_i32(row + 4 * c, v);
+                            }
+                            (Buf::W, DmaFormat::NmRow) => {
+                                let (base, i) = chunk_addr(row, c, ib);
+                                self.write_i16(base + 2 * i, self.w[at]);
+                                write_index(&mut self.dram, base + 2 * NM_CHUNK, i, ib, self.widx[at]);
+                            }
+                            (Buf::W, DmaFormat::NmIndices) => write_index(&mut self.dram, row, c, ib, self.widx[at]),
+                            (Buf::W, _) => self.write_i16(row + 2 * c, self.w[at]),
+                        }
+                    }
+                }
+            }
+            Instr::Gemm { mode, acc, at, wt, m, n, k, a, a_stride, w, o, .. } => {
+                let (m, n, k) = (m as usize, n as usize, k as usize);
+                let (a, a_stride, w, o) = (a as usize, a_stride as usize, w as usize, o as usize);
+                let a_at = |i: usize, kk: usize| if at { a + kk * a_stride + i } else { a + i * a_stride + kk };
+                for i in 0..m {
+                    for j in 0..n {
+                        let mut sum: i64 = if acc { self.o[o + i * n + j] } else { 0 };
+                        match mode {
+                            GemmMode::Dense => {
+                                for kk in 0..k {
+                                    let wv = if wt { self.w[w + j * k + kk] } else { self.w[w + kk * n + j] };
+                                    sum += i64::from(self.a[a_at(i, kk)]) * i64::from(wv);
+                                }
+                            }
+                            GemmMode::Nm(p) => {
+                                let (pn, pm) = (p.n() as usize, p.m() as usize);
+                                for r in 0..k * pn / pm {
+                                    let slot = w + r * n + j;
+                                    let col = (r / pn) * pm + usize::from(self.widx[slot]);
+                                    sum += i64::from(self.a[a_at(i, col)]) * i64::from(self.w[slot]);
+                                }
+                            }
+                        }
+                        self.o[o + i * n + j] = numerics::wrap_acc(sum, ACCUMULATOR_BITS);
+                    }
+                }
+            }
+            Instr::Vec { op, len, src, src2, dst, aux, shift, p1, p2, p3, p4, .. } => {
+                let (len, src, src2, dst, aux) =
+                    (len as usize, src as usize, src2 as usize, dst as usize, aux as usize);
+                match op {
+                    VecOp::Requant => {
+                        for i in 0..len {
+                            let q = numerics::requantize(self.o[src + i], shift.max(0) as u32);
+                            self.a[dst + i] = if p1 != 0 { numerics::relu(q) } else { q };
+                        }
+                    }
+                    VecOp::ReluBwd => {
+                        for i in 0..len {
+                            self.o[dst + i] = if self.a[src2 + i] > 0 { self.o[src + i] } else { 0 };
+                        }
+                    }
+                    VecOp::Add => {
+                        for i in 0..len {
+                            self.a[dst + i] = numerics::add_sat(self.a[src + i], self.a[src2 + i]);
+                        }
+                    }
+                    VecOp::Clear => self.o[dst..dst + len].fill(0),
+                    VecOp::Sgd => {
+                        // src: gradient accumulators (requantized by `shift`), src2: momentum,
+                        // dst: master weights, aux: the new int16 operand weights.
+                        let shifts = SgdShifts {
+                            grad_align: u32::from(p3),
+                            lr_shift: u32::from(p1),
+                            momentum_shift: (p2 != 0).then_some(u32::from(p2)),
+                            weight_decay_shift: (p4 != NO_WEIGHT_DECAY).then_some(u32::from(p4)),
+                            sr_ste_shift: None,
+                        };
+                        for i in 0..len {
+                            let dw = numerics::requantize(self.o[src + i], shift.max(0) as u32);
+                            let wv = numerics::saturate_i32(self.o[dst + i]);
+                            let vv = numerics::saturate_i32(self.o[src2 + i]);
+                            let (nw, nv) = numerics::sgd_update(wv, vv, dw, false, &shifts);
+                            self.o[dst + i] = i64::from(nw);
+                            self.o[src2 + i] = i64::from(nv);
+                            self.a[aux + i] = numerics::weight_from_master(nw);
+                        }
+                    }
+                    VecOp::LossGrad => {
+                        // Rows of `aux` logits at src, one label per row at src2; p1 = act_frac, p2 = grad_frac.
+                        let classes = aux.max(1);
+                        for r in 0..len / classes {
+                            let logits = self.a[src + r * classes..src + (r + 1) * classes].to_vec();
+                            let label = (self.a[src2 + r].max(0) as usize).min(classes - 1);
+                            let g = numerics::softmax_xent_grad(&logits, label, u32::from(p1), u32::from(p2));
+                            self.a[dst + r * classes..dst + (r + 1) * classes].copy_from_slice(&g);
+                        }
+                    }
+                }
+            }
+            Instr::Sparsify { pattern, axis, rows, cols, src, dst, .. } => {
+                let (rows, cols, src, dst) = (rows as usize, cols as usize, src as usize, dst as usize);
+                let (pm, pn) = (pattern.m() as usize, pattern.n() as usize);
+                // axis 0: groups down each column; axis 1: along each row, output transposed.
+                let (outer, inner) = if axis == 0 { (cols, rows) } else { (rows, cols) };
+                let mut group = vec![0i16; pm];
+                for o in 0..outer {
+                    for g in 0..inner / pm {
+                        for (i, v) in group.iter_mut().enumerate() {
+                            let (r, c) = if axis == 0 { (g * pm + i, o) } else { (o, g * pm + i) };
+                            *v = self.a[src + r * cols + c];
+                        }
+                        for (j, &i) in top_n_in_group(&group, pn).iter().enumerate() {
+                            let slot = dst + (g * pn + j) * outer + o;
+                            self.w[slot] = group[i];
+                            self.widx[slot] = i as u8;
+                        }
+                    }
+                }
+            }
+            Instr::Sync { .. } | Instr::Halt { .. } => {}
+        }
+    }
+}
+
+/// Byte address of the chunk holding column `c` of an `nm_row` row, and `c`'s
+/// position in it.
+fn chunk_addr(row: u64, c: u64, index_bits: u32) -> (u64, u64) {
+    let chunk_bytes = 2 * NM_CHUNK + NM_CHUNK * u64::from(index_bits) / 8;
+    (row + (c / NM_CHUNK) * chunk_bytes, c % NM_CHUNK)
+}
+
+fn read_index(dram: &[u8], base: u64, i: u64, bits: u32) -> u8 {
+    let mut v = 0u8;
+    for b in 0..u64::from(bits) {
+        let bit = i * u64::from(bits) + b;
+        if dram[(base + bit / 8) as usize] >> (bit % 8) & 1 == 1 {
+            v |= 1 << b;
+        }
+    }
+    v
+}
+
+fn write_index(dram: &mut [u8], base: u64, i: u64, bits: u32, v: u8) {
+    for b in 0..u64::from(bits) {
+        let bit = i * u64::from(bits) + b;
+        let byte = &mut dram[(base + bit / 8) as usize];
+        if v >> b & 1 == 1 {
+            *byte |= 1 << (bit % 8);
+        } else {
+            *byte &= !(1 << (bit % 8));
+        }
+    }
+}
+
+/// Packs compressed N:M rows (`values`, `indices`, row-major `rows × cols`)
+/// into the `nm_row` DRAM layout: per 16-column chunk, the values then the
+/// indices packed LSB first.
+pub fn pack_nm_rows(values: &[i16], indices: &[u8], rows: usize, cols: usize, index_bits: u32) -> Vec<u8> {
+    let row_bytes = DmaFormat::NmRow.row_bytes(cols as u64, index_bits) as usize;
+    let mut out = vec![0u8; rows * row_bytes];
+    for r in 0..rows {
+        for c in 0..cols {
+            let (base, i) = chunk_addr((r * row_bytes) as u64, c as u64, index_bits);
+            let v = values[r * cols + c].to_le_bytes();
+            out[(base + 2 * i) as usize..(base + 2 * i + 2) as usize].copy_from_slice(&v);
+            write_index(&mut out, base + 2 * NM_CHUNK, i, index_bits, indices[r * cols + c]);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_packing_roundtrips() {
+        let mut d = vec![0u8; 8];
+        for i in 0..16u64 {
+            write_index(&mut d, 0, i, 3, (i % 8) as u8);
+        }
+        for i in 0..16u64 {
+            assert_eq!(read_index(&d, 0, i, 3), (i % 8) as u8);
+        }
+        let packed = pack_nm_rows(&[5, -6, 7], &[1, 2, 3], 1, 3, 3);
+        assert_eq!(packed.len(), 38);
+        let (base, _) = chunk_addr(0, 1, 3);
+        assert_eq!(i16::from_le_bytes([packed[(base + 2) as usize], packed[(base + 3) as usize]]), -6);
+        assert_eq!(read_index(&packed, 32, 2, 3), 3);
+    }
+}
