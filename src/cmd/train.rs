@@ -29,7 +29,7 @@ pub struct TrainArgs {
     /// N:M pattern of `srste` and `bdwp`.
     #[arg(long, default_value = "2:8")]
     pub nm: String,
-    /// Epochs [default: 30 for mlp, 10 for cnn].
+    /// Epochs [default: 30 for mlp, 8 for cnn].
     #[arg(long)]
     pub epochs: Option<usize>,
     /// Mini-batch size.
