@@ -1,0 +1,93 @@
+//! End-to-end tests of `nmsat compile -o`, `nmsat disasm` and `nmsat sim`.
+
+use std::process::Command;
+
+fn nmsat(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_nmsat")).args(args).output().expect("runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn tmp(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("nmsat-cli-sim-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d.join(name)
+}
+
+#[test]
+fn compile_disasm_and_sim_a_program() {
+    let p = tmp("mlp.sat");
+    let ps = p.to_str().unwrap();
+    let (code, _, err) =
+        nmsat(&["compile", "digits-mlp", "--arch", "tiny", "--method", "bdwp", "--batch", "8", "-o", ps]);
+    assert_eq!(code, 0, "{err}");
+    let (code, asm, _) = nmsat(&["disasm", ps]);
+    assert_eq!(code, 0);
+    assert!(asm.lines().count() > 20 && asm.contains("sparsify") && asm.contains("gemm"));
+    let trace = tmp("trace.json");
+    let (code, fast, err) = nmsat(&["sim", ps, "--format", "json", "--trace", trace.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let (code, cycle, _) = nmsat(&["sim", ps, "--format", "json", "--mode", "cycle"]);
+    assert_eq!(code, 0);
+    let f: serde_json::Value = serde_json::from_str(&fast).unwrap();
+    let mut c: serde_json::Value = serde_json::from_str(&cycle).unwrap();
+    c["mode"] = f["mode"].clone();
+    assert_eq!(f, c, "fast and cycle modes disagree");
+    for key in [
+        "total_cycles",
+        "seconds",
+        "passes",
+        "layers",
+        "macs_dense_equivalent",
+        "macs_executed",
+        "dram_bytes",
+        "throughput_gops",
+        "stalls",
+    ] {
+        assert!(!f[key].is_null(), "missing {key}");
+    }
+    let l = &f["layers"][0];
+    for key in ["name", "pass", "M", "N", "K", "mode", "cycles", "pe_utilization", "dram_bytes"] {
+        assert!(!l[key].is_null(), "layer lacks {key}");
+    }
+    let t: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&trace).unwrap()).unwrap();
+    assert!(t["traceEvents"].as_array().unwrap().len() > 20);
+    // Same inputs, same bytes.
+    let (_, again, _) = nmsat(&["sim", ps, "--format", "json"]);
+    assert_eq!(fast, again);
+}
+
+#[test]
+fn sim_of_a_model_matches_its_compiled_program() {
+    let p = tmp("cnn.sat");
+    let ps = p.to_str().unwrap();
+    let common = ["--method", "srste", "--nm", "2:4", "--batch", "4"];
+    let mut args = vec!["compile", "digits-cnn"];
+    args.extend_from_slice(&common);
+    args.extend_from_slice(&["-o", ps]);
+    assert_eq!(nmsat(&args).0, 0);
+    let (_, a, _) = nmsat(&["sim", ps, "--format", "json"]);
+    let mut args = vec!["sim", "digits-cnn", "--format", "json"];
+    args.extend_from_slice(&common);
+    let (code, b, err) = nmsat(&args);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(a, b);
+}
+
+#[test]
+fn bad_program_files_are_clear_errors() {
+    let p = tmp("garbage.sat");
+    std::fs::write(&p, b"NMSATPRG\x01\x00\x00\x00garbage").unwrap();
+    let (code, _, err) = nmsat(&["sim", p.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("garbage.sat") && !err.contains("panicked"), "{err}");
+    let (code, _, err) = nmsat(&["disasm", "/nonexistent/x.sat"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("/nonexistent/x.sat"), "{err}");
+    let (code, _, err) = nmsat(&["sim", "digits-mlp", "--nm", "3:8", "--arch", "tiny"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("3:8"), "{err}");
+}
