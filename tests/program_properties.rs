@@ -82,7 +82,15 @@ fn workload() -> impl Strategy<Value = StepWorkload> {
                 })
                 .collect();
             let classes = layers.last().map_or(1, |l| l.gemms[0].n);
-            StepWorkload { model: "random".into(), method: "bdwp".into(), nm: Some(p), batch, layers, classes }
+            StepWorkload {
+                model: "random".into(),
+                method: "bdwp".into(),
+                nm: Some(p),
+                batch,
+                layers,
+                classes,
+                numerics: Default::default(),
+            }
         })
 }
 

@@ -59,5 +59,6 @@ pub fn step_workload(model: &Model, opts: &LowerOptions) -> Result<StepWorkload,
         batch: opts.batch,
         layers,
         classes,
+        numerics: Default::default(),
     })
 }

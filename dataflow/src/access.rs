@@ -112,9 +112,9 @@ pub fn accesses(i: &Instr, _arch: &ArchConfig) -> Accesses {
                 VecOp::Clear => a.writes.push(Range::new(Buf::O, dst, len)),
             }
         }
-        Instr::Sparsify { pattern, rows, cols, src, dst, .. } => {
+        Instr::Sparsify { pattern, master, rows, cols, src, dst, .. } => {
             let n = u64::from(rows) * u64::from(cols);
-            a.reads.push(Range::new(Buf::A, u64::from(src), n));
+            a.reads.push(Range::new(if master { Buf::O } else { Buf::A }, u64::from(src), n));
             a.writes.push(Range::new(Buf::W, u64::from(dst), n * u64::from(pattern.n()) / u64::from(pattern.m())));
         }
         Instr::Sync { .. } | Instr::Halt { .. } => {}

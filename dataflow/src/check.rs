@@ -132,7 +132,7 @@ pub fn check_instr(i: &Instr, arch: &ArchConfig, dram_bytes: u64) -> Vec<String>
                 VecOp::Clear => fits(&mut v, arch, Buf::O, dst, len, "destination"),
             }
         }
-        Instr::Sparsify { pattern, axis, rows, cols, src, dst, .. } => {
+        Instr::Sparsify { pattern, axis, master, rows, cols, src, dst, .. } => {
             let (rows, cols) = (u64::from(rows), u64::from(cols));
             if !arch.supports(pattern) {
                 v.push(format!("pattern {pattern} is not supported by `{}`", arch.name));
@@ -141,7 +141,8 @@ pub fn check_instr(i: &Instr, arch: &ArchConfig, dram_bytes: u64) -> Vec<String>
             if grouped % u64::from(pattern.m()) != 0 {
                 v.push(format!("grouped dimension {grouped} is not a multiple of M = {}", pattern.m()));
             }
-            fits(&mut v, arch, Buf::A, u64::from(src), rows * cols, "dense weights");
+            let sbuf = if master { Buf::O } else { Buf::A };
+            fits(&mut v, arch, sbuf, u64::from(src), rows * cols, "dense weights");
             fits(
                 &mut v,
                 arch,

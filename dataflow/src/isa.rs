@@ -392,6 +392,9 @@ pub enum Instr {
         pattern: NmPattern,
         /// 0: groups along rows; 1: along columns, output transposed.
         axis: u8,
+        /// Read master weights from `O` (select by their magnitude, write the
+        /// int16 operand `weight_from_master`) instead of int16 weights from `A`.
+        master: bool,
         /// Rows of the dense block.
         rows: u32,
         /// Columns of the dense block.
@@ -516,6 +519,7 @@ pub const OPCODES: &[OpcodeSpec] = &[
             f("n_of", 5, "N"),
             f("m_of", 5, "M"),
             f("axis", 1, "0: groups along rows (W_ff), 1: along columns, transposed out (W_bp)"),
+            f("master", 1, "1: source is master weights in o (select on them, write weight_from_master)"),
             f("rows", 20, "rows of the dense block"),
             f("cols", 20, "columns of the dense block"),
             f("src", 24, "dense int16 weights in the activation buffer"),
@@ -628,10 +632,11 @@ impl Instr {
                 u64::from(p3),
                 u64::from(p4),
             ],
-            Instr::Sparsify { pattern, axis, rows, cols, src, dst, .. } => vec![
+            Instr::Sparsify { pattern, axis, master, rows, cols, src, dst, .. } => vec![
                 u64::from(pattern.n()),
                 u64::from(pattern.m()),
                 u64::from(axis),
+                u64::from(master),
                 u64::from(rows),
                 u64::from(cols),
                 u64::from(src),
@@ -733,10 +738,11 @@ impl Instr {
                 deps,
                 pattern: pattern(v[0], v[1])?.ok_or_else(|| bad("n_of", "sparsify needs a pattern"))?,
                 axis: v[2] as u8,
-                rows: u32_of(3)?,
-                cols: u32_of(4)?,
-                src: u32_of(5)?,
-                dst: u32_of(6)?,
+                master: v[3] != 0,
+                rows: u32_of(4)?,
+                cols: u32_of(5)?,
+                src: u32_of(6)?,
+                dst: u32_of(7)?,
             },
             6 => Instr::Sync { deps },
             15 => Instr::Halt { deps },
@@ -1041,11 +1047,12 @@ mod tests {
                     p3,
                     p4
                 }),
-            (deps(), pattern(), 0u8..2, d20.clone(), d20, a24.clone(), a24).prop_map(
-                |(deps, pattern, axis, rows, cols, src, dst)| Instr::Sparsify {
+            (deps(), pattern(), (0u8..2, any::<bool>()), d20.clone(), d20, a24.clone(), a24).prop_map(
+                |(deps, pattern, (axis, master), rows, cols, src, dst)| Instr::Sparsify {
                     deps,
                     pattern,
                     axis,
+                    master,
                     rows,
                     cols,
                     src,

@@ -104,6 +104,33 @@ pub struct LayerWork {
     pub relu: bool,
 }
 
+/// The int16 settings a training step's program bakes in: fixed-point
+/// formats (requantization shifts) and the optimizer's power-of-two
+/// hyperparameters. Timing does not depend on them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StepNumerics {
+    /// Fractional bits per tensor kind.
+    pub formats: crate::numerics::Formats,
+    /// SGD shifts.
+    pub shifts: crate::numerics::SgdShifts,
+}
+
+impl Default for StepNumerics {
+    fn default() -> Self {
+        let formats = crate::numerics::Formats::default();
+        Self {
+            formats,
+            shifts: crate::numerics::SgdShifts {
+                grad_align: formats.grad_align_shift(),
+                lr_shift: 9,
+                momentum_shift: Some(3),
+                weight_decay_shift: None,
+                sr_ste_shift: None,
+            },
+        }
+    }
+}
+
 /// The step the scheduler compiles.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StepWorkload {
@@ -119,6 +146,8 @@ pub struct StepWorkload {
     pub layers: Vec<LayerWork>,
     /// Output classes of the loss (columns of the last FF output).
     pub classes: u64,
+    /// The int16 settings baked into the program.
+    pub numerics: StepNumerics,
 }
 
 impl StepWorkload {
@@ -138,7 +167,15 @@ impl StepWorkload {
             l.relu = false;
         }
         let classes = layers.last().and_then(|l| l.gemms.iter().find(|g| g.pass == Pass::Ff)).map_or(1, |g| g.n.max(1));
-        Self { model: model.to_string(), method: method.to_string(), nm, batch, layers, classes }
+        Self {
+            model: model.to_string(),
+            method: method.to_string(),
+            nm,
+            batch,
+            layers,
+            classes,
+            numerics: StepNumerics::default(),
+        }
     }
 }
 
@@ -266,8 +303,10 @@ fn budget(arch: &ArchConfig, offline: bool) -> Budget {
         w_slot: w / 6,
         pregen_slot: w / 6,
         o_slots: if offline { EPILOGUE_LAG + 2 } else { 1 },
-        // The same slot size either way, so the naive schedule has the same tiles.
-        o_slot: o / (EPILOGUE_LAG + 2),
+        // The same slot size either way, so the naive schedule has the same
+        // tiles; one more slot's worth after them is the master-weight
+        // scratch of on-the-fly sparsification.
+        o_slot: o / (EPILOGUE_LAG + 3),
     }
 }
 
@@ -375,7 +414,7 @@ fn choose_tiling(
                     continue;
                 }
                 // Without pre-generation the dense weight tile is staged for the sparsifier.
-                if on_the_fly && tk * tn > b.stage_slot {
+                if on_the_fly && tk * tn > b.o_slot {
                     continue;
                 }
                 for n_outer in [true, false] {
@@ -410,6 +449,7 @@ enum Res {
     WSlot(u64),
     OSlot(u64),
     PSlot(u64),
+    OScratch,
     Dram(usize),
 }
 
@@ -437,6 +477,8 @@ struct Builder<'a> {
     /// Sequence number of the tile being emitted.
     tile_seq: u64,
     p_ring: u64,
+    /// The int16 settings baked into epilogues.
+    numerics: StepNumerics,
     /// Latest store the load queue has synchronised with (through a sync).
     load_synced_with_store: Option<usize>,
     /// Latest load the store queue has synchronised with.
@@ -462,13 +504,12 @@ type SlotKey = (Tag, u64, u64);
 /// mapping contributes its mode-switch-free mapping and burst layout.
 const TILE_ALTERNATION: bool = false;
 
+/// `p4` of `vec sgd` that disables weight decay.
+pub const NO_WEIGHT_DECAY: u8 = 0xFF;
+
 /// How many tiles a tile's epilogue may trail its GEMMs by (software
 /// pipelining depth); the output buffer has this many slots plus two.
 const EPILOGUE_LAG: u64 = 2;
-
-/// Power-of-two shift the output stage applies when requantizing accumulators
-/// to int16 (the timing model does not depend on its value).
-const OUTPUT_SHIFT: i8 = 8;
 
 impl<'a> Builder<'a> {
     fn region(&mut self, name: &str, kind: RegionKind, bytes: u64) -> (usize, u64) {
@@ -481,8 +522,27 @@ impl<'a> Builder<'a> {
         (id, addr)
     }
 
-    /// Emits `instr`, waiting for the hazards on `reads` and `writes`.
+    /// Emits `instr`, waiting for the hazards on `reads` and `writes`. A
+    /// deferred instruction that touches the same resources goes out first
+    /// (with everything deferred before it), so deferral never reorders a
+    /// dependent pair.
     fn emit(&mut self, instr: Instr, tag: Tag, reads: &[Res], writes: &[Res]) -> usize {
+        let touches = |r: &[Res], w: &[Res]| {
+            w.iter().any(|x| reads.contains(x) || writes.contains(x)) || r.iter().any(|x| writes.contains(x))
+        };
+        if let Some(last) = self.pending.iter().rposition(|p| touches(&p.3, &p.4)) {
+            for _ in 0..=last {
+                if let Some((_, i, t, r, w)) = self.pending.pop_front() {
+                    self.emit_now(i, t, &r, &w);
+                }
+            }
+        }
+        self.emit_now(instr, tag, reads, writes)
+    }
+
+    /// Emits `instr` right away (deferred instructions leave the queue in
+    /// order through here, so none overtakes another).
+    fn emit_now(&mut self, instr: Instr, tag: Tag, reads: &[Res], writes: &[Res]) -> usize {
         let q = instr.queue();
         let mut d: Vec<usize> = Vec::new();
         for r in reads {
@@ -548,7 +608,7 @@ impl<'a> Builder<'a> {
     fn release_one(&mut self) {
         while let Some((_, i, t, r, w)) = self.pending.pop_front() {
             let compute = i.queue() == Queue::Compute;
-            self.emit(i, t, &r, &w);
+            self.emit_now(i, t, &r, &w);
             if compute {
                 break;
             }
@@ -559,7 +619,7 @@ impl<'a> Builder<'a> {
     fn flush_before(&mut self, seq: u64) {
         while self.pending.front().is_some_and(|p| p.0 < seq) {
             let Some((_, i, t, r, w)) = self.pending.pop_front() else { break };
-            self.emit(i, t, &r, &w);
+            self.emit_now(i, t, &r, &w);
         }
     }
 
@@ -592,8 +652,9 @@ struct GemmJob {
 
 #[derive(Debug, Clone)]
 enum WSource {
-    /// Dense int16 `k×n` (row-major) region.
-    Dense { region: (usize, u64) },
+    /// Dense int16 `k×n` (row-major) region, or `n×k` when `transposed`
+    /// (a dense BP reads `Wᵀ` from the `K×N` weight as stored).
+    Dense { region: (usize, u64), transposed: bool },
     /// Compressed, interleaved (one DMA) or split values/indices.
     Compressed { pattern: NmPattern, values: (usize, u64), indices: Option<(usize, u64)> },
     /// Dense int16 weights, sparsified on the fly (no pre-generation).
@@ -652,6 +713,7 @@ pub fn compile_step(arch: &ArchConfig, step: &StepWorkload, opts: &DataflowOptio
         a_ring: 0,
         o_ring: 0,
         s_ring: 0,
+        numerics: step.numerics,
         load_synced_with_store: None,
         store_synced_with_load: None,
         pending: Default::default(),
@@ -684,6 +746,9 @@ pub fn compile_step(arch: &ArchConfig, step: &StepWorkload, opts: &DataflowOptio
             });
         }
     }
+    let fm = step.numerics.formats;
+    let ff_shift = i8::try_from(fm.ff_shift()).unwrap_or(i8::MAX);
+    let bp_shift = i8::try_from(fm.bp_shift()).unwrap_or(i8::MAX);
     // Plan every GEMM.
     let mut ff_jobs = Vec::new();
     // Per layer: the BP weight GEMM, the WG weight GEMM (with fused WU), other GEMMs.
@@ -751,23 +816,30 @@ pub fn compile_step(arch: &ArchConfig, step: &StepWorkload, opts: &DataflowOptio
                     // The "weight" operand of WG is dO (PQB × C_out).
                     let (id, addr) =
                         b.region(&format!("{}.dout", l.name), RegionKind::Gradient, 2 * dout_elems.max(mp.k * mp.n));
-                    WSource::Dense { region: (id, addr) }
+                    WSource::Dense { region: (id, addr), transposed: false }
                 }
                 (_, GemmKind::Attention) => {
                     let (id, addr) =
                         b.region(&format!("{}.{}.attn_b", l.name, g.pass), RegionKind::Activation, 2 * mp.k * mp.n);
-                    WSource::Dense { region: (id, addr) }
+                    WSource::Dense { region: (id, addr), transposed: false }
                 }
                 (pass, GemmKind::Weight) => {
                     let dense = b.region(&format!("{}.w", l.name), RegionKind::Weights, 2 * mp.k * mp.n);
                     match g.sparse {
-                        None => WSource::Dense { region: dense },
+                        None => WSource::Dense { region: dense, transposed: pass == Pass::Bp },
                         Some(s) => {
                             let dir = if pass == Pass::Ff { "w_ff" } else { "w_bp" };
                             let kind = if pass == Pass::Ff { RegionKind::WeightsFf } else { RegionKind::WeightsBp };
                             let rows = mp.k * u64::from(s.pattern.n()) / u64::from(s.pattern.m());
                             if !opts.pregen {
-                                WSource::SparsifyOnTheFly { pattern: s.pattern, region: dense, axis: 0 }
+                                let (kk, nn) = if pass == Pass::Ff { (mp.k, mp.n) } else { (mp.n, mp.k) };
+                                let master =
+                                    b.region(&format!("{}.master", l.name), RegionKind::MasterWeights, 4 * kk * nn);
+                                WSource::SparsifyOnTheFly {
+                                    pattern: s.pattern,
+                                    region: master,
+                                    axis: u8::from(pass != Pass::Ff),
+                                }
                             } else if opts.interleave {
                                 let bytes = rows * DmaFormat::NmRow.row_bytes(mp.n, s.pattern.index_bits());
                                 let v = b.region(&format!("{}.{dir}", l.name), kind, bytes);
@@ -845,7 +917,7 @@ pub fn compile_step(arch: &ArchConfig, step: &StepWorkload, opts: &DataflowOptio
                         None
                     };
                     let mask = mask.flatten();
-                    OutKind::Activation { region, relu: false, mask, row: mp.n, shift: OUTPUT_SHIFT }
+                    OutKind::Activation { region, relu: false, mask, row: mp.n, shift: bp_shift }
                 }
                 _ => {
                     let elems = mp.m * mp.n;
@@ -856,7 +928,7 @@ pub fn compile_step(arch: &ArchConfig, step: &StepWorkload, opts: &DataflowOptio
                         relu: l.relu && g.pass == Pass::Ff,
                         mask: None,
                         row: mp.n,
-                        shift: OUTPUT_SHIFT,
+                        shift: ff_shift,
                     }
                 }
             };
@@ -1046,7 +1118,14 @@ fn emit_tile(
         // Activation operand: raw rows (im2col reuse shrinks the columns moved).
         let raw_cols = (tk * mp.a_reuse.1).div_ceil(mp.a_reuse.0).max(1);
         let a_row_raw = (j.a_row * mp.a_reuse.1).div_ceil(mp.a_reuse.0).max(1);
-        let a_dram = j.a_region.1 + 2 * (m0 * a_row_raw + k0 * mp.a_reuse.1 / mp.a_reuse.0);
+        // WG of a linear layer reads Xᵀ: it loads the X block (batch rows,
+        // feature columns) as stored and the GEMM reads it transposed.
+        let a_trans = tag.pass == Pass::Wg && mp.a_reuse == (1, 1);
+        let (a_dram, a_rows, a_cols, a_stride_bytes) = if a_trans {
+            (j.a_region.1 + 2 * (k0 * mp.m + m0), tk, tm, 2 * mp.m)
+        } else {
+            (j.a_region.1 + 2 * (m0 * a_row_raw + k0 * mp.a_reuse.1 / mp.a_reuse.0), tm, raw_cols, 2 * a_row_raw)
+        };
         if a_hit.is_none() {
             b.emit(
                 Instr::Load {
@@ -1056,9 +1135,9 @@ fn emit_tile(
                     index_bits: 0,
                     dram: a_dram,
                     sram: u32c(a_base),
-                    rows: u32c(tm),
-                    cols: u32c(raw_cols),
-                    stride: 2 * a_row_raw,
+                    rows: u32c(a_rows),
+                    cols: u32c(a_cols),
+                    stride: a_stride_bytes,
                 },
                 tag,
                 &[Res::Dram(j.a_region.0)],
@@ -1069,18 +1148,23 @@ fn emit_tile(
         let tk_eff = tk * den / num;
         match &j.w_src {
             _ if w_hit.is_some() => {}
-            WSource::Dense { region } => {
+            WSource::Dense { region, transposed } => {
+                let (dram, rows, cols, stride) = if *transposed {
+                    (region.1 + 2 * (n0 * mp.k + k0), tn, tk, 2 * mp.k)
+                } else {
+                    (region.1 + 2 * (k0 * mp.n + n0), tk, tn, 2 * mp.n)
+                };
                 b.emit(
                     Instr::Load {
                         deps: Deps::default(),
                         buf: Buf::W,
                         fmt: DmaFormat::I16,
                         index_bits: 0,
-                        dram: region.1 + 2 * (k0 * mp.n + n0),
+                        dram,
                         sram: u32c(w_base),
-                        rows: u32c(tk),
-                        cols: u32c(tn),
-                        stride: 2 * mp.n,
+                        rows: u32c(rows),
+                        cols: u32c(cols),
+                        stride,
                     },
                     tag,
                     &[Res::Dram(region.0)],
@@ -1151,38 +1235,43 @@ fn emit_tile(
                 }
             }
             WSource::SparsifyOnTheFly { pattern, region, axis } => {
-                // Dense int16 weights into the staging half, then the sparsifier.
-                let s_slot = Builder::next(&mut b.s_ring, slots);
-                let s_res = Res::Stage(s_slot);
-                let s_base = 2 * b.budget.a_slot + s_slot * b.budget.stage_slot;
+                // No pre-generation: the master-weight tile comes from DRAM and
+                // the sparsifier selects and compresses it on the critical path.
+                // FF prunes W (k×n) along k; BP prunes the K×N master block of
+                // Wᵀ (n×k) along its columns and writes it transposed.
+                let scratch = Res::OScratch;
+                let s_base = b.budget.o_slots * b.budget.o_slot;
+                let (r0, c0, rows, cols, full) =
+                    if *axis == 0 { (k0, n0, tk, tn, mp.n) } else { (n0, k0, tn, tk, mp.k) };
                 b.emit(
                     Instr::Load {
                         deps: Deps::default(),
-                        buf: Buf::A,
-                        fmt: DmaFormat::I16,
+                        buf: Buf::O,
+                        fmt: DmaFormat::I32,
                         index_bits: 0,
-                        dram: region.1 + 2 * (k0 * mp.n + n0),
+                        dram: region.1 + 4 * (r0 * full + c0),
                         sram: u32c(s_base),
-                        rows: u32c(tk),
-                        cols: u32c(tn),
-                        stride: 2 * mp.n,
+                        rows: u32c(rows),
+                        cols: u32c(cols),
+                        stride: 4 * full,
                     },
                     tag,
                     &[Res::Dram(region.0)],
-                    &[s_res],
+                    &[scratch],
                 );
                 b.emit(
                     Instr::Sparsify {
                         deps: Deps::default(),
                         pattern: *pattern,
                         axis: *axis,
-                        rows: u32c(tk),
-                        cols: u32c(tn),
+                        master: true,
+                        rows: u32c(rows),
+                        cols: u32c(cols),
                         src: u32c(s_base),
                         dst: u32c(w_base),
                     },
                     tag,
-                    &[s_res],
+                    &[scratch],
                     &[w_res],
                 );
             }
@@ -1193,13 +1282,13 @@ fn emit_tile(
                 mode: mp.mode,
                 acc: ki > 0,
                 il: opts.interleave,
-                at: false,
-                wt: false,
+                at: a_trans,
+                wt: matches!(j.w_src, WSource::Dense { transposed: true, .. }),
                 m: u32c(tm),
                 n: u32c(tn),
                 k: u32c(tk),
                 a: u32c(a_base),
-                a_stride: u32c(tk),
+                a_stride: u32c(if a_trans { tm } else { tk }),
                 w: u32c(w_base),
                 o: u32c(o_base),
             },
@@ -1327,11 +1416,11 @@ fn emit_wu(
             src2: u32c(mom),
             dst: u32c(master),
             aux: u32c(s_base),
-            shift: 10,
-            p1: 3,
-            p2: 14,
-            p3: 0,
-            p4: 0,
+            shift: i8::try_from(b.numerics.formats.wg_shift()).unwrap_or(i8::MAX),
+            p1: b.numerics.shifts.lr_shift as u8,
+            p2: b.numerics.shifts.momentum_shift.map_or(0, |x| x as u8),
+            p3: b.numerics.shifts.grad_align as u8,
+            p4: b.numerics.shifts.weight_decay_shift.map_or(NO_WEIGHT_DECAY, |x| x as u8),
         },
         tag,
         &[o_res],
@@ -1388,17 +1477,19 @@ fn emit_wu(
         let w_res = Res::PSlot(p_slot);
         let w_base = 4 * b.budget.w_slot + p_slot * b.budget.pregen_slot;
         b.defer(
+            // Masks are chosen on the updated master weights, as BDWP does.
             Instr::Sparsify {
                 deps: Deps::default(),
                 pattern: *p,
                 axis,
+                master: true,
                 rows: u32c(tm),
                 cols: u32c(tn),
-                src: u32c(s_base),
+                src: u32c(master),
                 dst: u32c(w_base),
             },
             tag,
-            &[s_res],
+            &[o_res],
             &[w_res],
         );
         // Compressed block: axis 0 → (tm·N/M) × tn at rows m0·N/M, cols n0 of a (K·N/M)×N matrix;
@@ -1539,8 +1630,8 @@ fn emit_loss(b: &mut Builder, step: &StepWorkload, ff_jobs: &[GemmJob]) -> Resul
                 dst: u32c(s_base),
                 aux: u32c(classes),
                 shift: 0,
-                p1: 0,
-                p2: 0,
+                p1: step.numerics.formats.act_frac as u8,
+                p2: step.numerics.formats.grad_frac as u8,
                 p3: 0,
                 p4: 0,
             },
@@ -1604,6 +1695,7 @@ fn kernel_builder(arch: &ArchConfig) -> Builder<'_> {
         a_ring: 0,
         o_ring: 0,
         s_ring: 0,
+        numerics: StepNumerics::default(),
         load_synced_with_store: None,
         store_synced_with_load: None,
         pending: Default::default(),
@@ -1655,7 +1747,9 @@ pub fn compile_gemm(
     let layer = b.prog.layer_index("gemm");
     let a = b.region("a", RegionKind::Activation, 2 * m * k);
     let w_src = match operand {
-        GemmOperand::Dense => WSource::Dense { region: b.region("b", RegionKind::Weights, 2 * k * n) },
+        GemmOperand::Dense => {
+            WSource::Dense { region: b.region("b", RegionKind::Weights, 2 * k * n), transposed: false }
+        }
         GemmOperand::Nm(p) => {
             let rows = k * u64::from(p.n()) / u64::from(p.m());
             let bytes = rows * DmaFormat::NmRow.row_bytes(n, p.index_bits());
@@ -1670,7 +1764,7 @@ pub fn compile_gemm(
     };
     let tiling = choose_tiling(arch, &mp, &b.budget, 1, w_fmt, "gemm", pass, false, false)?;
     let b_addr = match &w_src {
-        WSource::Dense { region } | WSource::SparsifyOnTheFly { region, .. } => region.1,
+        WSource::Dense { region, .. } | WSource::SparsifyOnTheFly { region, .. } => region.1,
         WSource::Compressed { values, .. } => values.1,
     };
     let shift = i8::try_from(shift).map_err(|_| ScheduleError::TooLarge {

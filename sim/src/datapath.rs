@@ -16,8 +16,7 @@ use nmsat_dataflow::nm::top_n_in_group;
 use nmsat_dataflow::numerics::{self, ACCUMULATOR_BITS, SgdShifts};
 use nmsat_dataflow::program::Program;
 
-/// Value of `p4` (weight-decay shift) that disables weight decay in `vec sgd`.
-pub const NO_WEIGHT_DECAY: u8 = 0xFF;
+pub use nmsat_dataflow::schedule::NO_WEIGHT_DECAY;
 
 /// DRAM and on-chip buffer contents.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -211,21 +210,33 @@ impl Machine {
                     }
                 }
             }
-            Instr::Sparsify { pattern, axis, rows, cols, src, dst, .. } => {
+            Instr::Sparsify { pattern, axis, master, rows, cols, src, dst, .. } => {
                 let (rows, cols, src, dst) = (rows as usize, cols as usize, src as usize, dst as usize);
                 let (pm, pn) = (pattern.m() as usize, pattern.n() as usize);
                 // axis 0: groups down each column; axis 1: along each row, output transposed.
                 let (outer, inner) = if axis == 0 { (cols, rows) } else { (rows, cols) };
-                let mut group = vec![0i16; pm];
+                // Magnitudes decide (master weights when `master`), values are int16 operands.
+                let mut key = vec![0i64; pm];
+                let mut val = vec![0i16; pm];
                 for o in 0..outer {
                     for g in 0..inner / pm {
-                        for (i, v) in group.iter_mut().enumerate() {
+                        for i in 0..pm {
                             let (r, c) = if axis == 0 { (g * pm + i, o) } else { (o, g * pm + i) };
-                            *v = self.a[src + r * cols + c];
+                            let at = src + r * cols + c;
+                            if master {
+                                let m = numerics::saturate_i32(self.o[at]);
+                                key[i] = i64::from(m);
+                                val[i] = numerics::weight_from_master(m);
+                            } else {
+                                key[i] = i64::from(self.a[at]);
+                                val[i] = self.a[at];
+                            }
                         }
-                        for (j, &i) in top_n_in_group(&group, pn).iter().enumerate() {
+                        let keys: Vec<i32> =
+                            key.iter().map(|&k| k.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32).collect();
+                        for (j, &i) in top_n_in_group(&keys, pn).iter().enumerate() {
                             let slot = dst + (g * pn + j) * outer + o;
-                            self.w[slot] = group[i];
+                            self.w[slot] = val[i];
                             self.widx[slot] = i as u8;
                         }
                     }

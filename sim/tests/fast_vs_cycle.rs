@@ -175,6 +175,7 @@ fn build(arch: &ArchConfig, choices: &[Choice]) -> Program {
                     deps,
                     pattern: pat,
                     axis: ch.flags & 1,
+                    master: false,
                     rows: (rows % 8 + 1) * pat.m(),
                     cols: (cols % 8 + 1) * pat.m(),
                     src: 0,
