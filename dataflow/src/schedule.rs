@@ -645,6 +645,9 @@ struct GemmJob {
     /// Activation operand region and row length in elements (raw).
     a_region: (usize, u64),
     a_row: u64,
+    /// The activation operand is read transposed from a row-major `K×M` block
+    /// (WG of a linear layer: `Xᵀ` from `X` as stored).
+    a_trans: bool,
     /// Weight operand source.
     w_src: WSource,
     out: OutKind,
@@ -932,7 +935,8 @@ pub fn compile_step(arch: &ArchConfig, step: &StepWorkload, opts: &DataflowOptio
                     }
                 }
             };
-            let job = GemmJob { tag, layer: l.name.clone(), mp, tiling, a_region, a_row: mp.k, w_src, out };
+            let a_trans = g.pass == Pass::Wg && g.kind == GemmKind::Weight && mp.a_reuse == (1, 1);
+            let job = GemmJob { tag, layer: l.name.clone(), mp, tiling, a_region, a_row: mp.k, a_trans, w_src, out };
             match g.pass {
                 Pass::Ff => {
                     if g.kind == GemmKind::Weight {
@@ -1120,7 +1124,7 @@ fn emit_tile(
         let a_row_raw = (j.a_row * mp.a_reuse.1).div_ceil(mp.a_reuse.0).max(1);
         // WG of a linear layer reads Xᵀ: it loads the X block (batch rows,
         // feature columns) as stored and the GEMM reads it transposed.
-        let a_trans = tag.pass == Pass::Wg && mp.a_reuse == (1, 1);
+        let a_trans = j.a_trans;
         let (a_dram, a_rows, a_cols, a_stride_bytes) = if a_trans {
             (j.a_region.1 + 2 * (k0 * mp.m + m0), tk, tm, 2 * mp.m)
         } else {
@@ -1779,6 +1783,7 @@ pub fn compile_gemm(
         tiling,
         a_region: a,
         a_row: k,
+        a_trans: false,
         w_src,
         out: OutKind::Activation { region: c, relu: false, mask: None, row: n, shift },
     };

@@ -76,6 +76,10 @@ pub struct GemmTiming {
     pub macs_executed: u64,
     /// Multiplier-cycles available during the stream (`stream·rows·cols·lanes`).
     pub mac_slots: u64,
+    /// Lane-steps of the PEs that hold an output (`m·n·k_steps·lanes`): the
+    /// MACs executed over this is the per-lane utilization (short or ragged
+    /// reductions leave lanes idle).
+    pub lane_slots: u64,
     /// Activation elements read from the activation buffer.
     pub act_reads: u64,
     /// Weight values read from the weight buffer.
@@ -124,6 +128,7 @@ pub fn gemm(arch: &ArchConfig, mode: GemmMode, m: u64, n: u64, k: u64) -> GemmTi
         drain_stall: subtiles * (period - stream_per),
         macs_executed,
         mac_slots: stream * rows * cols * lanes,
+        lane_slots: m * n * k_steps * lanes,
         act_reads: m.div_ceil(rows) * n.div_ceil(cols) * rows_used * k_steps * lanes * num / den,
         weight_reads: m.div_ceil(rows) * n.div_ceil(cols) * cols_used * k_steps * lanes,
         acc_writes: m * n,

@@ -577,6 +577,9 @@ impl<'a> Engine<'a> {
                 pe.drain_stall_cycles += t.drain_stall;
                 pe.fill_drain_cycles += t.tail;
                 pe.mac_slots += t.mac_slots;
+                pe.lane_slots += t.lane_slots;
+                pe.outputs += u64::from(m) * u64::from(n);
+                pe.pe_positions += t.subtiles * u64::from(arch.pe_array.rows) * u64::from(arch.pe_array.cols);
                 let a = s.buffers.entry("activation".into()).or_default();
                 a.reads += t.act_reads;
                 a.read_bytes += t.act_reads * eb;
@@ -648,6 +651,10 @@ impl<'a> Engine<'a> {
         s.macs_dense_equivalent = s.pe_array.macs_dense_equivalent;
         s.macs_executed = s.pe_array.macs_dense_mode + s.pe_array.macs_sparse_mode;
         s.dram_bytes = s.dma.dram_read_bytes + s.dma.dram_write_bytes;
+        if s.pe_array.lane_slots > 0 {
+            s.pe_array.lane_utilization = s.macs_executed as f64 / s.pe_array.lane_slots as f64;
+            s.pe_array.spatial_utilization = s.pe_array.outputs as f64 / s.pe_array.pe_positions as f64;
+        }
         let mult = arch.derived().multipliers as f64;
         if s.total_cycles > 0 {
             s.throughput_gops = 2.0 * s.macs_dense_equivalent as f64 / s.seconds / 1e9;

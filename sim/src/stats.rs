@@ -40,7 +40,7 @@ impl StallCause {
 }
 
 /// Event counts of the PE array.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct PeArrayEvents {
     /// GEMM instructions executed.
     pub gemms: u64,
@@ -68,6 +68,16 @@ pub struct PeArrayEvents {
     pub fill_drain_cycles: u64,
     /// Multiplier slots during the stream (`stream_cycles · multipliers`).
     pub mac_slots: u64,
+    /// Lane-steps of the PEs holding an output (see `timing::GemmTiming::lane_slots`).
+    pub lane_slots: u64,
+    /// MACs executed / lane slots: how well the lanes of busy PEs are used.
+    pub lane_utilization: f64,
+    /// Outputs / (sub-tiles · rows · cols): how well the PE grid is covered.
+    pub spatial_utilization: f64,
+    /// Output elements of all GEMMs (for the spatial utilization).
+    pub outputs: u64,
+    /// PE positions offered by all sub-tiles.
+    pub pe_positions: u64,
 }
 
 /// Event counts of one buffer.
