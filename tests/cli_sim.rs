@@ -24,6 +24,10 @@ fn compile_disasm_and_sim_a_program() {
     let (code, _, err) =
         nmsat(&["compile", "digits-mlp", "--arch", "tiny", "--method", "bdwp", "--batch", "8", "-o", ps]);
     assert_eq!(code, 0, "{err}");
+    // Same inputs, same bytes.
+    let p2 = tmp("mlp2.sat");
+    nmsat(&["compile", "digits-mlp", "--arch", "tiny", "--method", "bdwp", "--batch", "8", "-o", p2.to_str().unwrap()]);
+    assert_eq!(std::fs::read(&p).unwrap(), std::fs::read(&p2).unwrap(), "compile is not deterministic");
     let (code, asm, _) = nmsat(&["disasm", ps]);
     assert_eq!(code, 0);
     assert!(asm.lines().count() > 20 && asm.contains("sparsify") && asm.contains("gemm"));
