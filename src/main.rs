@@ -34,6 +34,21 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // `nmsat ... | head` closes stdout early: end quietly, as Unix tools do,
+    // instead of reporting the failed write as a crash.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if msg.contains("failed printing to stdout") && msg.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default_hook(info);
+    }));
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Arch(c) => cmd::arch::run(c),
