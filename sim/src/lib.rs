@@ -11,6 +11,7 @@
 pub mod engine;
 pub mod error;
 pub mod stats;
+pub mod testgen;
 pub mod trace;
 
 pub use engine::{Retire, RunResult, SimMode, SimOptions, simulate};
