@@ -29,6 +29,12 @@ enum Command {
     Disasm(cmd::disasm::DisasmArgs),
     /// Simulate a training step on SAT (a model, or a program file) and report cycles and events.
     Sim(cmd::sim::SimArgs),
+    /// Write the Verilog of a SAT config (one module per unit) and its file list.
+    Rtl(cmd::rtl::RtlArgs),
+    /// Co-simulate a program on the Verilated RTL against the Rust cycle-mode simulator.
+    Cosim(cmd::cosim::CosimArgs),
+    /// Synthesise the RTL with Yosys for UltraScale+ and report LUTs, FFs, DSPs and block RAMs.
+    Synth(cmd::synth::SynthArgs),
 }
 
 fn main() -> ExitCode {
@@ -39,6 +45,9 @@ fn main() -> ExitCode {
         Command::Models(a) => cmd::models::run(a),
         Command::Disasm(a) => cmd::disasm::run(a),
         Command::Sim(a) => cmd::sim::run(a),
+        Command::Rtl(a) => cmd::rtl::run(a),
+        Command::Cosim(a) => cmd::cosim::run(a),
+        Command::Synth(a) => cmd::synth::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
