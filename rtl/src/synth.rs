@@ -104,9 +104,8 @@ pub fn resources(cells: &[(String, u64)]) -> Resources {
                 _ => return None,
             })
         };
-        if name.starts_with("LUT") && name[3..].chars().all(|c| c.is_ascii_digit()) {
-            r.luts += n;
-        } else if name.starts_with("SRL") {
+        let is_lut = name.starts_with("LUT") && name[3..].chars().all(|c| c.is_ascii_digit());
+        if is_lut || name.starts_with("SRL") {
             r.luts += n;
         } else if let Some(l) = lut_ram(name) {
             r.luts += l * n;
