@@ -7,11 +7,14 @@
 //   I <index> <queue> <64 hex digits>   an instruction (bytes in order), program order
 //   DRAM <bytes>                        size of the DRAM image
 //   SEG <addr> <hex bytes>              initial DRAM contents
+//   BUF <buffer> <start> <hex> <hex> ... initial buffer elements (0 A, 1 W, 2 O), via the test port
+//   DUMP <buffer> <count>               print the first <count> elements of a buffer after the run
 // OUT (text):
 //   R <index> <issue cycle> <retire cycle>   for every instruction (-1 when it never happened)
 //   TOTAL <cycles>
 //   STATUS ok|timeout|error|protocol <detail>
 //   CYCLES <run cycles simulated>  SECONDS <wall seconds of the run loop>
+//   B <buffer> <hex> <hex> ...           for each DUMP line
 //
 // The testbench knows each queue's program order, so the trace port (which
 // queues issue, how many instructions of each queue retire, per cycle) is
@@ -66,6 +69,13 @@ int main(int argc, char** argv) {
         return 2;
     }
     std::vector<Instr> instrs;
+    struct BufInit {
+        int sel;
+        uint64_t start;
+        std::vector<uint64_t> vals;
+    };
+    std::vector<BufInit> bufinit;
+    std::vector<std::pair<int, uint64_t>> dumps;
     std::vector<uint8_t> dram;
     uint64_t maxc = 1000000;
     std::vector<char> line(1 << 24);
@@ -90,6 +100,21 @@ int main(int argc, char** argv) {
             instrs.push_back(ins);
         } else if (!strncmp(s, "DRAM ", 5)) {
             dram.assign(strtoull(s + 5, nullptr, 10), 0);
+        } else if (!strncmp(s, "BUF ", 4)) {
+            char* p = s + 4;
+            BufInit b;
+            b.sel = (int)strtol(p, &p, 10);
+            b.start = strtoull(p, &p, 10);
+            for (;;) {
+                while (*p == ' ') p++;
+                if (*p == '\n' || *p == 0) break;
+                b.vals.push_back(strtoull(p, &p, 16));
+            }
+            bufinit.push_back(b);
+        } else if (!strncmp(s, "DUMP ", 5)) {
+            char* p = s + 5;
+            int sel = (int)strtol(p, &p, 10);
+            dumps.push_back({sel, strtoull(p, &p, 10)});
         } else if (!strncmp(s, "SEG ", 4)) {
             char* p = s + 4;
             uint64_t addr = strtoull(p, &p, 10);
@@ -142,6 +167,16 @@ int main(int argc, char** argv) {
         tick();
     }
     top->host_we = 0;
+    for (const BufInit& b : bufinit) {
+        for (size_t i = 0; i < b.vals.size(); i++) {
+            top->host_buf_we = 1;
+            top->host_buf_sel = (uint8_t)b.sel;
+            top->host_buf_addr = (uint32_t)(b.start + i);
+            top->host_buf_wdata = b.vals[i];
+            tick();
+        }
+    }
+    top->host_buf_we = 0;
     for (int q = 0; q < 3; q++) {
         top->host_len_we = (uint8_t)(1u << q);
         top->host_len = (uint32_t)order[q].size();
@@ -205,6 +240,20 @@ int main(int argc, char** argv) {
         half(0);
         vcd->close();
     }
+    std::string dumped;
+    for (auto& d : dumps) {
+        dumped += "B " + std::to_string(d.first);
+        char buf[32];
+        for (uint64_t i = 0; i < d.second; i++) {
+            top->host_buf_sel = (uint8_t)d.first;
+            top->host_buf_addr = (uint32_t)i;
+            top->clk = 0;
+            top->eval();
+            snprintf(buf, sizeof buf, " %llx", (unsigned long long)top->host_buf_rdata);
+            dumped += buf;
+        }
+        dumped += "\n";
+    }
     top->final();
 
     FILE* out = fopen(argv[2], "w");
@@ -216,6 +265,7 @@ int main(int argc, char** argv) {
     fprintf(out, "TOTAL %llu\n", (unsigned long long)total);
     fprintf(out, "CYCLES %llu SECONDS %.6f\n", (unsigned long long)run_cycles, secs);
     fprintf(out, "STATUS %s\n", status.c_str());
+    fputs(dumped.c_str(), out);
     fclose(out);
     return 0;
 }

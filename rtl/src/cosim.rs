@@ -14,7 +14,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use nmsat_dataflow::ArchConfig;
-use nmsat_dataflow::isa::Queue;
+use nmsat_dataflow::check::capacity;
+use nmsat_dataflow::isa::{Buf, Queue};
 use nmsat_dataflow::program::Program;
 use nmsat_sim::{Retire, RunResult, SimMode, SimOptions, simulate};
 
@@ -179,6 +180,11 @@ pub struct RunOptions {
     pub vcd: Option<PathBuf>,
     /// Stop after this many cycles (0: twice the Rust simulator's total plus 10,000).
     pub max_cycles: u64,
+    /// Initial buffer contents written through the test port: buffer (0 A,
+    /// 1 W as `index << 16 | value`, 2 O), first element, values.
+    pub buffers: Vec<(u8, u64, Vec<u64>)>,
+    /// Read every buffer back after the run ([`RtlRun::buffers`]).
+    pub dump_buffers: bool,
 }
 
 /// How an RTL run ended.
@@ -209,6 +215,8 @@ pub struct RtlRun {
     pub seconds: f64,
     /// Final DRAM image, when the RTL moves data.
     pub dram: Option<Vec<u8>>,
+    /// Final contents of A, W and O, when requested.
+    pub buffers: Option<[Vec<u64>; 3]>,
 }
 
 fn queue_code(q: Queue) -> u8 {
@@ -238,6 +246,15 @@ pub fn run(model: &Model, program: &Program, opts: &RunOptions, max_cycles: u64)
         let bytes = ins.encode().map_err(|e| RtlError::Unsupported(format!("instruction {i}: {e}")))?;
         let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
         let _ = writeln!(input, "I {i} {} {hex}", queue_code(ins.queue()));
+    }
+    for (sel, start, vals) in &opts.buffers {
+        let hex: Vec<String> = vals.iter().map(|v| format!("{v:x}")).collect();
+        let _ = writeln!(input, "BUF {sel} {start} {}", hex.join(" "));
+    }
+    if opts.dump_buffers {
+        for (sel, cap) in [(0, Buf::A), (1, Buf::W), (2, Buf::O)] {
+            let _ = writeln!(input, "DUMP {sel} {}", capacity(&program.arch, cap));
+        }
     }
     let _ = writeln!(input, "DRAM {}", program.dram_bytes);
     for (addr, bytes) in &program.image {
@@ -280,6 +297,7 @@ fn parse_output(text: &str, n: usize) -> Result<RtlRun, RtlError> {
         sim_cycles: 0,
         seconds: 0.0,
         dram: None,
+        buffers: None,
     };
     let cyc = |s: &str| -> Result<u64, RtlError> {
         let v: i64 = s.parse().map_err(|_| RtlError::Protocol(format!("bad number `{s}`")))?;
@@ -304,6 +322,16 @@ fn parse_output(text: &str, n: usize) -> Result<RtlRun, RtlError> {
             ["STATUS", "timeout"] => run.status = RtlStatus::Timeout,
             ["STATUS", "error", rest @ ..] => run.status = RtlStatus::InternalError(rest.join(" ")),
             ["STATUS", rest @ ..] => run.status = RtlStatus::Protocol(rest.join(" ")),
+            ["B", sel, vals @ ..] => {
+                let sel: usize = sel.parse().map_err(|_| bad(l))?;
+                let vals = vals
+                    .iter()
+                    .map(|v| u64::from_str_radix(v, 16))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|_| bad(l))?;
+                let bufs = run.buffers.get_or_insert_with(Default::default);
+                *bufs.get_mut(sel).ok_or_else(|| bad(l))? = vals;
+            }
             _ => return Err(bad(l)),
         }
     }
@@ -482,7 +510,7 @@ pub fn cosim_program(
     let mut vcd = opts.vcd.clone();
     if !comparison.passed() && vcd.is_none() {
         if let Some(path) = fail_vcd {
-            let again = RunOptions { vcd: Some(path.to_path_buf()), max_cycles: max };
+            let again = RunOptions { vcd: Some(path.to_path_buf()), max_cycles: max, ..opts.clone() };
             run(model, program, &again, max)?;
             vcd = Some(path.to_path_buf());
         }

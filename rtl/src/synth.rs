@@ -29,6 +29,32 @@ pub struct Resources {
     pub uram: u64,
 }
 
+/// Block RAMs (36-kbit) a `depth × width` memory takes, packed in the
+/// cheapest RAMB36E2 aspect ratio (32K×1 … 512×72).
+pub fn bram36_for(depth: u64, width: u64) -> u64 {
+    [(32768u64, 1u64), (16384, 2), (8192, 4), (4096, 9), (2048, 18), (1024, 36), (512, 72)]
+        .iter()
+        .map(|&(d, w)| depth.div_ceil(d) * width.div_ceil(w))
+        .min()
+        .unwrap_or(0)
+}
+
+/// The block RAMs of the operand buffers, from their geometry: each buffer
+/// is `banks` banks of `cap / banks` elements (the Verilog buffers are
+/// behavioural multi-port models, synthesised as black boxes).
+pub fn buffer_bram36(design: &Design) -> Vec<(String, u64)> {
+    let p = &design.params;
+    let widths = [16u64, 16 + u64::from(crate::emit::datapath::INDEX_BITS), u64::from(p.acc_bits)];
+    ["A", "W", "O"]
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let banks = u64::from(p.banks[i]);
+            (name.to_string(), banks * bram36_for(p.cap[i].div_ceil(banks), widths[i]))
+        })
+        .collect()
+}
+
 /// A synthesis result.
 #[derive(Debug, Clone, Serialize)]
 pub struct SynthReport {
@@ -38,7 +64,11 @@ pub struct SynthReport {
     pub yosys: String,
     /// The command script that ran.
     pub script: String,
-    /// Resource counts.
+    /// Resource counts of the synthesised logic (everything but the operand buffers).
+    pub logic: Resources,
+    /// Block RAMs of the operand buffers A, W, O, from their geometry.
+    pub buffers_bram36: Vec<(String, u64)>,
+    /// Logic plus buffers.
     pub resources: Resources,
     /// Percent of a VU9P per resource.
     pub vu9p_percent: Share,
@@ -160,9 +190,14 @@ pub fn synth(design: &Design, dir: &Path) -> Result<SynthReport, RtlError> {
         .filter(|f| f.extension().is_some_and(|e| e == "v"))
         .map(|f| f.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default())
         .collect();
+    // The behavioural multi-port buffers are read as black boxes; their
+    // block RAMs are counted from the buffer geometry.
+    let (bufs, logic): (Vec<&String>, Vec<&String>) = sources.iter().partition(|s| s.starts_with("sat_buf_"));
+    let join = |v: &[&String]| v.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ");
     let script = format!(
-        "read_verilog {}; synth_xilinx -family xcup -top {}; tee -o stat.txt stat",
-        sources.join(" "),
+        "read_verilog -lib {}; read_verilog {}; synth_xilinx -family xcup -top {}; tee -o stat.txt stat",
+        join(&bufs),
+        join(&logic),
         design.top
     );
     let log = dir.join("yosys.log");
@@ -190,13 +225,18 @@ pub fn synth(design: &Design, dir: &Path) -> Result<SynthReport, RtlError> {
     let stat_path = dir.join("stat.txt");
     let stat = std::fs::read_to_string(&stat_path).map_err(|e| RtlError::Io { path: stat_path, source: e })?;
     let cells = parse_stat(&stat);
-    let resources = resources(&cells);
+    let logic = resources(&cells);
+    let buffers_bram36 = buffer_bram36(design);
+    let mut total = logic;
+    total.bram36 += buffers_bram36.iter().map(|(_, n)| *n as f64).sum::<f64>();
     Ok(SynthReport {
         config: design.params.name.clone(),
         yosys: version,
         script,
-        resources,
-        vu9p_percent: vu9p_share(&resources),
+        logic,
+        buffers_bram36,
+        resources: total,
+        vu9p_percent: vu9p_share(&total),
         cells,
         seconds,
         log,
@@ -214,5 +254,13 @@ mod tests {
         assert_eq!(cells.len(), 8);
         let r = resources(&cells);
         assert_eq!((r.luts, r.ffs, r.dsps, r.bram36), (13, 30, 2, 2.5));
+    }
+
+    #[test]
+    fn bram_packing_by_hand() {
+        // 4096 x 16 fits two 4K x 9 RAMB36; 1024 x 256 needs eight 1K x 36.
+        assert_eq!(bram36_for(4096, 16), 2);
+        assert_eq!(bram36_for(1024, 256), 8);
+        assert_eq!(bram36_for(16384, 48), 24);
     }
 }

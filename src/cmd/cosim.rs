@@ -143,7 +143,7 @@ pub fn run(args: CosimArgs) -> CliResult {
     let mut failed: Option<(String, CosimReport)> = None;
     let (mut instrs, mut cycles, mut secs) = (0usize, 0u64, 0f64);
     for (name, p) in &programs {
-        let opts = RunOptions { vcd: if single { args.vcd.clone() } else { None }, max_cycles: 0 };
+        let opts = RunOptions { vcd: if single { args.vcd.clone() } else { None }, ..RunOptions::default() };
         let r = cosim_program(&model, &arch, p, &opts, Some(&fail_vcd)).map_err(rtl_error)?;
         let c = &r.comparison;
         instrs += c.instructions;

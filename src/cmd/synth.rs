@@ -73,6 +73,13 @@ pub fn run(args: SynthArgs) -> CliResult {
                 vec!["URAM".into(), res.uram.to_string(), VU9P.uram.to_string(), format!("{:.3} %", share.uram)],
             ];
             print!("{}", table(&["resource", "used", "VU9P", "share"], &rows));
+            let b: Vec<String> = r.buffers_bram36.iter().map(|(n, c)| format!("{n} {c}")).collect();
+            println!(
+                "BRAM36 = {} for the instruction memories (synthesised) + {} for the operand buffers ({}; from their geometry, the buffers are black boxes)",
+                r.logic.bram36,
+                r.resources.bram36 - r.logic.bram36,
+                b.join(", ")
+            );
         }
     }
     Ok(())

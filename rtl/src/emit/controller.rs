@@ -173,6 +173,11 @@ pub fn controller(p: &Params, fault: Option<Fault>) -> Module {
     m.output("ld_grant", T, "cycle the issuing load is granted the DRAM channel");
     m.output("c_issue", 1, "the compute head issues this cycle");
     m.output("c_instr", INSTR_BITS, "the compute head");
+    m.output("c_unit", 2, "its unit (0 PE array, 1 vector, 2 sparsifier, 3 control)");
+    m.output("c_gemm_ksteps", 32, "a GEMM head: K-steps per sub-tile");
+    m.output("c_gemm_cpk", 32, "a GEMM head: cycles per K-step");
+    m.output("c_gemm_period", 32, "a GEMM head: cycles per sub-tile");
+    m.output("c_gemm_keff", 32, "a GEMM head: compressed reduction rows");
     m.output("st_issue", 1, "the store head issues this cycle");
     m.output("st_instr", INSTR_BITS, "the store head");
     m.output("st_grant", T, "cycle the issuing store is granted the DRAM channel");
@@ -257,7 +262,15 @@ pub fn controller(p: &Params, fault: Option<Fault>) -> Module {
         ("done_cycles".into(), id("cn_done")),
         ("mode".into(), id("cn_mode")),
         ("il".into(), id("cn_il")),
+        ("g_ksteps_o".into(), id("cn_ksteps")),
+        ("g_cpk_o".into(), id("cn_cpk")),
+        ("g_period_o".into(), id("cn_period")),
+        ("g_keff_o".into(), id("cn_keff")),
     ];
+    for n in ["ksteps", "cpk", "period", "keff"] {
+        m.wire(&format!("cn_{n}"), 32, "");
+        m.reg(&format!("c_h_{n}"), 32, "");
+    }
     m.wire("cn_unit", 2, "decoded next compute instruction");
     m.wire("cn_halt", 1, "");
     m.wire("cn_busy", T, "");
@@ -457,6 +470,11 @@ pub fn controller(p: &Params, fault: Option<Fault>) -> Module {
     m.assign("cycle", "t");
     m.assign("ld_instr", "ld_h");
     m.assign("c_instr", "c_h");
+    m.assign("c_unit", "c_h_unit");
+    m.assign("c_gemm_ksteps", "c_h_ksteps");
+    m.assign("c_gemm_cpk", "c_h_cpk");
+    m.assign("c_gemm_period", "c_h_period");
+    m.assign("c_gemm_keff", "c_h_keff");
     m.assign("st_instr", "st_h");
     m.assign("ld_retire", "ld_ret");
     m.assign("st_retire", "st_ret");
@@ -528,6 +546,10 @@ pub fn controller(p: &Params, fault: Option<Fault>) -> Module {
         nb("c_h_done", "cn_done"),
         nb("c_h_mode", "cn_mode"),
         nb("c_h_il", "cn_il"),
+        nb("c_h_ksteps", "cn_ksteps"),
+        nb("c_h_cpk", "cn_cpk"),
+        nb("c_h_period", "cn_period"),
+        nb("c_h_keff", "cn_keff"),
     ];
     for s in SLOTS {
         for f in ["b", "s", "e"] {

@@ -87,6 +87,10 @@ pub fn compute_decode(p: &Params) -> Module {
     m.output_reg("done_cycles", T, "cycles until the results are complete");
     m.output("mode", 10, "GEMM mode {n_of, m_of}; 0 is dense");
     m.output("il", 1, "GEMM is interleave-mapped (no drain on a mode switch)");
+    m.output("g_ksteps_o", 32, "GEMM: K-steps per sub-tile");
+    m.output("g_cpk_o", 32, "GEMM: cycles per K-step");
+    m.output("g_period_o", 32, "GEMM: cycles per sub-tile");
+    m.output("g_keff_o", 32, "GEMM: compressed reduction rows (k*N/M)");
     for s in SLOTS {
         m.output_reg(&format!("{s}_b"), 2, if s == "r0" { "range slot: buffer (0 A, 1 W, 2 O)" } else { "" });
         m.output_reg(&format!("{s}_s"), rw, if s == "r0" { "range slot: first element" } else { "" });
@@ -181,6 +185,10 @@ pub fn compute_decode(p: &Params) -> Module {
     b.wire_assign("g_sub_stream", T, "(g_ksteps * g_cpk)");
     b.wire_assign("g_period", T, max2("g_sub_stream", "g_rows_used"));
     b.wire_assign("g_stream", T, "(g_subtiles * g_period)");
+    b.assign("g_ksteps_o", "g_ksteps[31:0]");
+    b.assign("g_cpk_o", "g_cpk[31:0]");
+    b.assign("g_period_o", "g_period[31:0]");
+    b.assign("g_keff_o", "g_keff_a[31:0]");
     b.wire_assign("g_tail", T, format!("({} + g_rows_used)", k(T, u64::from(p.fill))));
     b.wire_assign("g_zero", 1, "((g_m == 20'd0) | (g_n == 20'd0) | (g_k == 20'd0))");
     b.wire_assign(

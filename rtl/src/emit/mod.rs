@@ -2,6 +2,7 @@
 //! returns the whole design for a config.
 
 pub mod controller;
+pub mod datapath;
 pub mod decode;
 pub mod top;
 pub mod util;
@@ -24,17 +25,22 @@ pub enum Fault {
     /// The mode comparator is tied off: a GEMM of another mode never waits
     /// for the array to drain.
     ModeSwitchNeverDrains,
+    /// Lane 0 of every PE inverts the low bit of its activation-mux select:
+    /// N:M GEMMs multiply the wrong activation.
+    ActivationMuxSelect,
 }
 
 impl Fault {
     /// All faults.
-    pub const ALL: [Fault; 2] = [Fault::DmaGrantIgnoresBusyChannel, Fault::ModeSwitchNeverDrains];
+    pub const ALL: [Fault; 3] =
+        [Fault::DmaGrantIgnoresBusyChannel, Fault::ModeSwitchNeverDrains, Fault::ActivationMuxSelect];
 
     /// Short name.
     pub fn name(self) -> &'static str {
         match self {
             Fault::DmaGrantIgnoresBusyChannel => "dma-grant-ignores-busy-channel",
             Fault::ModeSwitchNeverDrains => "mode-switch-never-drains",
+            Fault::ActivationMuxSelect => "activation-mux-select",
         }
     }
 }
@@ -149,13 +155,22 @@ pub fn emit(arch: &ArchConfig, opts: &EmitOptions) -> Result<Design, RtlError> {
         return Err(RtlError::Unsupported(format!("config `{}` is invalid: {}", arch.name, problems[0].message)));
     }
     let p = Params::new(arch, opts.imem_bits);
-    let modules: Vec<Module> = vec![
+    if p.fill < 3 {
+        return Err(RtlError::Unsupported(format!(
+            "config `{}`: the PE array's fill and drain of {} cycles is shorter than the RTL's 3-cycle operand, multiply and accumulate pipeline",
+            arch.name, p.fill
+        )));
+    }
+    let bufs = datapath::buffers(&p);
+    let mut modules: Vec<Module> = vec![
         decode::dma_decode(&p),
         decode::compute_decode(&p),
         controller::iqueue(&p),
         controller::controller(&p, opts.fault),
-        top::top(&p),
     ];
+    modules.extend(bufs.iter().map(|b| datapath::buffer(&p, b)));
+    modules.extend([datapath::pe(&p, opts.fault), datapath::pe_array(&p), datapath::gemm(&p)]);
+    modules.push(top::top(&p, &bufs));
     let files = modules
         .into_iter()
         .map(|m| {

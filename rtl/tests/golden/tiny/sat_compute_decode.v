@@ -17,6 +17,10 @@ module sat_compute_decode (
   output reg  [47:0] done_cycles,  // cycles until the results are complete
   output wire [9:0] mode,  // GEMM mode {n_of, m_of}; 0 is dense
   output wire il,  // GEMM is interleave-mapped (no drain on a mode switch)
+  output wire [31:0] g_ksteps_o,  // GEMM: K-steps per sub-tile
+  output wire [31:0] g_cpk_o,  // GEMM: cycles per K-step
+  output wire [31:0] g_period_o,  // GEMM: cycles per sub-tile
+  output wire [31:0] g_keff_o,  // GEMM: compressed reduction rows (k*N/M)
   output reg  [1:0] r0_b,  // range slot: buffer (0 A, 1 W, 2 O)
   output reg  [13:0] r0_s,  // range slot: first element
   output reg  [13:0] r0_e,  // range slot: one past the last (empty when s = e)
@@ -154,6 +158,10 @@ module sat_compute_decode (
   assign g_period = ((g_sub_stream > g_rows_used) ? g_sub_stream : g_rows_used);
   wire [47:0] g_stream;
   assign g_stream = (g_subtiles * g_period);
+  assign g_ksteps_o = g_ksteps[31:0];
+  assign g_cpk_o = g_cpk[31:0];
+  assign g_period_o = g_period[31:0];
+  assign g_keff_o = g_keff_a[31:0];
   wire [47:0] g_tail;
   assign g_tail = (48'd5 + g_rows_used);
   wire g_zero;

@@ -28,6 +28,11 @@ module sat_controller (
   output wire [47:0] ld_grant,  // cycle the issuing load is granted the DRAM channel
   output wire c_issue,  // the compute head issues this cycle
   output wire [255:0] c_instr,  // the compute head
+  output wire [1:0] c_unit,  // its unit (0 PE array, 1 vector, 2 sparsifier, 3 control)
+  output wire [31:0] c_gemm_ksteps,  // a GEMM head: K-steps per sub-tile
+  output wire [31:0] c_gemm_cpk,  // a GEMM head: cycles per K-step
+  output wire [31:0] c_gemm_period,  // a GEMM head: cycles per sub-tile
+  output wire [31:0] c_gemm_keff,  // a GEMM head: compressed reduction rows
   output wire st_issue,  // the store head issues this cycle
   output wire [255:0] st_instr,  // the store head
   output wire [47:0] st_grant,  // cycle the issuing store is granted the DRAM channel
@@ -131,6 +136,14 @@ module sat_controller (
     .beats(st_next_beats)
   );
   reg [47:0] st_h_beats;  // channel beats of the head
+  wire [31:0] cn_ksteps;
+  reg [31:0] c_h_ksteps;
+  wire [31:0] cn_cpk;
+  reg [31:0] c_h_cpk;
+  wire [31:0] cn_period;
+  reg [31:0] c_h_period;
+  wire [31:0] cn_keff;
+  reg [31:0] c_h_keff;
   wire [1:0] cn_unit;  // decoded next compute instruction
   wire cn_halt;
   wire [47:0] cn_busy;
@@ -187,6 +200,10 @@ module sat_controller (
     .done_cycles(cn_done),
     .mode(cn_mode),
     .il(cn_il),
+    .g_ksteps_o(cn_ksteps),
+    .g_cpk_o(cn_cpk),
+    .g_period_o(cn_period),
+    .g_keff_o(cn_keff),
     .r0_b(cn_r0_b),
     .r0_s(cn_r0_s),
     .r0_e(cn_r0_e),
@@ -410,6 +427,11 @@ module sat_controller (
   assign cycle = t;
   assign ld_instr = ld_h;
   assign c_instr = c_h;
+  assign c_unit = c_h_unit;
+  assign c_gemm_ksteps = c_h_ksteps;
+  assign c_gemm_cpk = c_h_cpk;
+  assign c_gemm_period = c_h_period;
+  assign c_gemm_keff = c_h_keff;
   assign st_instr = st_h;
   assign ld_retire = ld_ret;
   assign st_retire = st_ret;
@@ -493,6 +515,10 @@ module sat_controller (
         c_h_done <= cn_done;
         c_h_mode <= cn_mode;
         c_h_il <= cn_il;
+        c_h_ksteps <= cn_ksteps;
+        c_h_cpk <= cn_cpk;
+        c_h_period <= cn_period;
+        c_h_keff <= cn_keff;
         c_h_r0_b <= cn_r0_b;
         c_h_r0_s <= cn_r0_s;
         c_h_r0_e <= cn_r0_e;

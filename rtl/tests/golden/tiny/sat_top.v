@@ -20,6 +20,11 @@ module sat_top (
   input  wire [2:0] host_len_we,  // set the instruction count of a queue
   input  wire [10:0] host_len,
   input  wire start,  // start the run (after reset and loading)
+  input  wire host_buf_we,  // test access: write a buffer element
+  input  wire [1:0] host_buf_sel,  // buffer: 0 A, 1 W ({index, value}), 2 O
+  input  wire [13:0] host_buf_addr,  // element address
+  input  wire [47:0] host_buf_wdata,
+  output wire [47:0] host_buf_rdata,  // element `host_buf_addr` of buffer `host_buf_sel`
   output wire running,  // cycle `cycle` is being executed
   output wire done,  // the program has finished; `cycle` is the total
   output wire error,  // an internal bound was exceeded
@@ -36,6 +41,11 @@ module sat_top (
   // issued instructions and grants, for the units
   wire [255:0] ld_instr;
   wire [255:0] c_instr;
+  wire [1:0] c_unit;
+  wire [31:0] c_gemm_ksteps;
+  wire [31:0] c_gemm_cpk;
+  wire [31:0] c_gemm_period;
+  wire [31:0] c_gemm_keff;
   wire [255:0] st_instr;
   wire [47:0] ld_grant;
   wire [47:0] st_grant;
@@ -58,6 +68,11 @@ module sat_top (
     .ld_grant(ld_grant),
     .c_issue(c_issue),
     .c_instr(c_instr),
+    .c_unit(c_unit),
+    .c_gemm_ksteps(c_gemm_ksteps),
+    .c_gemm_cpk(c_gemm_cpk),
+    .c_gemm_period(c_gemm_period),
+    .c_gemm_keff(c_gemm_keff),
     .st_issue(st_issue),
     .st_instr(st_instr),
     .st_grant(st_grant),
@@ -66,4 +81,73 @@ module sat_top (
     .c_retire_n(tr_retire_c)
   );
   assign tr_issue = {st_issue, c_issue, ld_issue};
+  // ---- datapath: buffers and units ----
+  wire [15:0] a_host_rdata;
+  wire a_gemm_rd_en;
+  wire [27:0] a_gemm_rd_addr;
+  wire [1023:0] a_gemm_rd_data;
+  sat_buf_a buf_a (
+    .clk(clk),
+    .host_we((host_buf_we & (host_buf_sel == 2'd0))),
+    .host_addr(host_buf_addr),
+    .host_wdata(host_buf_wdata[15:0]),
+    .host_rdata(a_host_rdata),
+    .gemm_rd_en(a_gemm_rd_en),
+    .gemm_rd_addr(a_gemm_rd_addr),
+    .gemm_rd_data(a_gemm_rd_data)
+  );
+  wire [19:0] w_host_rdata;
+  wire w_gemm_rd_en;
+  wire [55:0] w_gemm_rd_addr;
+  wire [159:0] w_gemm_rd_data;
+  sat_buf_w buf_w (
+    .clk(clk),
+    .host_we((host_buf_we & (host_buf_sel == 2'd1))),
+    .host_addr(host_buf_addr),
+    .host_wdata(host_buf_wdata[19:0]),
+    .host_rdata(w_host_rdata),
+    .gemm_rd_en(w_gemm_rd_en),
+    .gemm_rd_addr(w_gemm_rd_addr),
+    .gemm_rd_data(w_gemm_rd_data)
+  );
+  wire [47:0] o_host_rdata;
+  wire [1:0] o_gemm_wr_en;
+  wire [27:0] o_gemm_wr_addr;
+  wire [3:0] o_gemm_wr_mask;
+  wire [191:0] o_gemm_wr_data;
+  wire o_gemm_wr_acc;
+  sat_buf_o buf_o (
+    .clk(clk),
+    .host_we((host_buf_we & (host_buf_sel == 2'd2))),
+    .host_addr(host_buf_addr),
+    .host_wdata(host_buf_wdata[47:0]),
+    .host_rdata(o_host_rdata),
+    .gemm_wr_en(o_gemm_wr_en),
+    .gemm_wr_addr(o_gemm_wr_addr),
+    .gemm_wr_mask(o_gemm_wr_mask),
+    .gemm_wr_data(o_gemm_wr_data),
+    .gemm_wr_acc(o_gemm_wr_acc)
+  );
+  assign host_buf_rdata = ((host_buf_sel == 2'd0) ? {32'd0, a_host_rdata} : (host_buf_sel == 2'd1) ? {28'd0, w_host_rdata} : {o_host_rdata});
+  sat_gemm gemm (
+    .clk(clk),
+    .rst(rst),
+    .start((c_issue & (c_unit == 2'd0))),
+    .instr(c_instr),
+    .ksteps(c_gemm_ksteps),
+    .cpk(c_gemm_cpk),
+    .period(c_gemm_period),
+    .keff(c_gemm_keff),
+    .a_rd_en(a_gemm_rd_en),
+    .a_rd_addr(a_gemm_rd_addr),
+    .a_rd_data(a_gemm_rd_data),
+    .w_rd_en(w_gemm_rd_en),
+    .w_rd_addr(w_gemm_rd_addr),
+    .w_rd_data(w_gemm_rd_data),
+    .o_wr_en(o_gemm_wr_en),
+    .o_wr_addr(o_gemm_wr_addr),
+    .o_wr_mask(o_gemm_wr_mask),
+    .o_wr_data(o_gemm_wr_data),
+    .o_wr_acc(o_gemm_wr_acc)
+  );
 endmodule
