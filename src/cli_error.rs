@@ -17,7 +17,6 @@ impl CliError {
     }
 
     /// A check that ran and failed (exit 1), e.g. a co-simulation mismatch.
-    #[allow(dead_code)]
     pub fn check(error: impl Into<anyhow::Error>) -> Self {
         Self { code: 1, error: error.into() }
     }

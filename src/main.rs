@@ -31,6 +31,12 @@ enum Command {
     Sim(cmd::sim::SimArgs),
     /// Train a model on real data with N:M sparsity (dense, SR-STE, BDWP).
     Train(cmd::train::TrainArgs),
+    /// Write the Verilog of a SAT config (one module per unit) and its file list.
+    Rtl(cmd::rtl::RtlArgs),
+    /// Co-simulate a program on the Verilated RTL against the Rust cycle-mode simulator.
+    Cosim(cmd::cosim::CosimArgs),
+    /// Synthesise the RTL with Yosys for UltraScale+ and report LUTs, FFs, DSPs and block RAMs.
+    Synth(cmd::synth::SynthArgs),
 }
 
 fn main() -> ExitCode {
@@ -57,6 +63,9 @@ fn main() -> ExitCode {
         Command::Disasm(a) => cmd::disasm::run(a),
         Command::Sim(a) => cmd::sim::run(a),
         Command::Train(a) => cmd::train::run(a),
+        Command::Rtl(a) => cmd::rtl::run(a),
+        Command::Cosim(a) => cmd::cosim::run(a),
+        Command::Synth(a) => cmd::synth::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

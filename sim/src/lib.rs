@@ -19,6 +19,7 @@ pub mod error;
 pub mod reference;
 pub mod sat_backend;
 pub mod stats;
+pub mod testgen;
 pub mod trace;
 
 pub use engine::{Retire, RunResult, SimMode, SimOptions, simulate};

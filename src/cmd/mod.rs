@@ -3,7 +3,10 @@
 pub mod arch;
 pub mod common;
 pub mod compile;
+pub mod cosim;
 pub mod disasm;
 pub mod models;
+pub mod rtl;
 pub mod sim;
+pub mod synth;
 pub mod train;

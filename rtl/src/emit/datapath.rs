@@ -1,0 +1,749 @@
+//! Datapath generators: the buffers, the PE (lanes multipliers, adder tree,
+//! index decode and M:1 activation muxes), the PE array and the GEMM
+//! engine that sequences sub-tiles and K-steps exactly as `timing::gemm`
+//! counts them.
+//!
+//! **Buffers.** Each buffer is a storage array with one port per unit that
+//! uses it (a read port delivers `lanes` consecutive elements from each of
+//! its `groups` start addresses, a write port takes the same shape with a
+//! lane mask). The timing model charges each unit its own bandwidth and
+//! never port conflicts between units, so the RTL gives every unit its own
+//! ports: an idealisation of banked SRAM that `nmsat synth` reports as
+//! block RAM from the buffer geometry (the buffers are black boxes there).
+//!
+//! **PE array.** Operands are broadcast (row `i` gets the activations of
+//! output row `i`, column `j` the weights of output column `j`) instead of
+//! skewed through a systolic mesh; the results are in the output buffer
+//! three cycles after the last K-step, which is never later than the
+//! model's fill-and-drain tail (the emitter checks `fill >= 2`).
+
+use crate::emit::util::{k, raw};
+use crate::params::{Params, clog2};
+use crate::vast::{Always, Instance, Item, Module, Stmt, bl, id, if_, if_else, nb};
+
+/// Bits of a weight's in-group index side-band.
+pub const INDEX_BITS: u32 = 4;
+
+/// Kind of a buffer port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PortKind {
+    /// Synchronous read (data the next cycle).
+    Read,
+    /// Write with a lane mask.
+    Write,
+    /// Write `(acc ? old : 0) + data` (the GEMM drain).
+    AccWrite,
+}
+
+/// One buffer port.
+#[derive(Debug, Clone)]
+pub struct BufPort {
+    /// Prefix of its signals.
+    pub name: String,
+    /// Kind.
+    pub kind: PortKind,
+    /// Independent start addresses per access.
+    pub groups: u32,
+    /// Consecutive elements per group.
+    pub lanes: u32,
+    /// What uses it.
+    pub doc: String,
+}
+
+/// One buffer's geometry.
+#[derive(Debug, Clone)]
+pub struct BufSpec {
+    /// Module name (`sat_buf_a`, …).
+    pub module: String,
+    /// Elements.
+    pub cap: u64,
+    /// Bits per element.
+    pub width: u32,
+    /// Ports.
+    pub ports: Vec<BufPort>,
+    /// Description.
+    pub doc: String,
+}
+
+/// Activation elements a PE row reads per K-step in the widest mode (`lanes·M/N`).
+pub fn act_window(p: &Params) -> u32 {
+    p.patterns.iter().map(|q| p.lanes / q.n * q.m).max().unwrap_or(p.lanes).max(p.lanes)
+}
+
+/// The modes of the array: dense first, then the supported patterns.
+pub fn modes(p: &Params) -> usize {
+    1 + p.patterns.len()
+}
+
+/// The three buffers and the ports each unit uses.
+pub fn buffers(p: &Params) -> Vec<BufSpec> {
+    let port = |name: &str, kind, groups, lanes, doc: &str| BufPort {
+        name: name.into(),
+        kind,
+        groups,
+        lanes,
+        doc: doc.into(),
+    };
+    vec![
+        BufSpec {
+            module: "sat_buf_a".into(),
+            cap: p.cap[0],
+            width: 16,
+            ports: vec![port("gemm_rd", PortKind::Read, p.rows, act_window(p), "GEMM: each PE row's activations")],
+            doc: "Activation buffer A: 16-bit elements.".into(),
+        },
+        BufSpec {
+            module: "sat_buf_w".into(),
+            cap: p.cap[1],
+            width: 16 + INDEX_BITS,
+            ports: vec![port("gemm_rd", PortKind::Read, p.lanes, p.cols, "GEMM: one compressed row per lane")],
+            doc: "Weight buffer W: {4-bit in-group index, 16-bit value} per element.".into(),
+        },
+        BufSpec {
+            module: "sat_buf_o".into(),
+            cap: p.cap[2],
+            width: p.acc_bits,
+            ports: vec![port("gemm_wr", PortKind::AccWrite, p.rows, p.cols, "GEMM drain: a sub-tile's rows")],
+            doc: format!("Output buffer O: {}-bit accumulators.", p.acc_bits),
+        },
+    ]
+}
+
+/// Generates a buffer module.
+pub fn buffer(p: &Params, b: &BufSpec) -> Module {
+    let rw = p.range_bits;
+    let iw = clog2(b.cap).max(1);
+    let w = b.width;
+    let mut m = Module::new(&b.module);
+    m.doc.push(b.doc.clone());
+    m.doc.push(format!("{} elements of {w} bits; one port per unit (see the emitter's datapath docs).", b.cap));
+    m.input("clk", 1, "");
+    m.input("host_we", 1, "test access: write element `host_addr`");
+    m.input("host_addr", rw, "");
+    m.input("host_wdata", w, "");
+    m.output("host_rdata", w, "test access: element `host_addr` (combinational)");
+    for port in &b.ports {
+        let (g, l) = (port.groups, port.lanes);
+        let n = &port.name;
+        match port.kind {
+            PortKind::Read => {
+                m.input(&format!("{n}_en"), 1, &port.doc);
+                m.input(&format!("{n}_addr"), g * rw, &format!("{g} start address(es)"));
+                m.output_reg(
+                    &format!("{n}_data"),
+                    g * l * w,
+                    &format!("{l} consecutive elements per start, next cycle"),
+                );
+            }
+            PortKind::Write | PortKind::AccWrite => {
+                m.input(&format!("{n}_en"), g, &port.doc);
+                m.input(&format!("{n}_addr"), g * rw, &format!("{g} start address(es)"));
+                m.input(&format!("{n}_mask"), g * l, "lanes to write");
+                m.input(&format!("{n}_data"), g * l * w, "");
+                if port.kind == PortKind::AccWrite {
+                    m.input(&format!("{n}_acc"), 1, "add to the old contents (else overwrite)");
+                }
+            }
+        }
+    }
+    m.push(Item::Reg { name: "mem".into(), width: w, depth: b.cap, doc: "storage".into() });
+    m.push(Item::Integer("g".into()));
+    m.push(Item::Integer("l".into()));
+    m.push(Item::Reg { name: "ea".into(), width: rw, depth: 0, doc: "element address (loop temporary)".into() });
+    m.push(Item::Function {
+        name: "ok".into(),
+        width: 1,
+        inputs: vec![("x".into(), rw)],
+        body: vec![bl("ok", format!("(x < {})", k(rw, b.cap)))],
+        doc: "inside the buffer".into(),
+    });
+    m.assign("host_rdata", format!("(ok(host_addr) ? mem[host_addr[{}:0]] : {})", iw - 1, k(w, 0)));
+    // Reads.
+    for port in b.ports.iter().filter(|p| p.kind == PortKind::Read) {
+        let n = &port.name;
+        m.push(Item::Always(
+            Always::Posedge("clk".into()),
+            vec![if_(
+                format!("{n}_en"),
+                vec![Stmt::For(
+                    "g".into(),
+                    0,
+                    u64::from(port.groups),
+                    vec![Stmt::For(
+                        "l".into(),
+                        0,
+                        u64::from(port.lanes),
+                        vec![
+                            bl("ea", format!("({n}_addr[g*{rw} +: {rw}] + l[{}:0])", rw - 1)),
+                            nb(
+                                format!("{n}_data[(g*{}+l)*{w} +: {w}]", port.lanes),
+                                format!("(ok(ea) ? mem[ea[{}:0]] : {})", iw - 1, k(w, 0)),
+                            ),
+                        ],
+                    )],
+                )],
+            )],
+        ));
+    }
+    // Writes, in port order (a later port wins on the same element). Each
+    // port's lanes first compute enable, index and value (a generate
+    // block), so the clocked loop that writes the array stays small.
+    let mut writes =
+        vec![if_("host_we & ok(host_addr)", vec![nb(format!("mem[host_addr[{}:0]]", iw - 1), "host_wdata")])];
+    for port in b.ports.iter().filter(|p| p.kind != PortKind::Read) {
+        let n = &port.name;
+        let slots = port.groups * port.lanes;
+        m.wire(&format!("{n}_we"), slots, "per lane: write enable");
+        m.wire(&format!("{n}_wa"), slots * iw, "per lane: element index");
+        m.wire(&format!("{n}_wd"), slots * w, "per lane: value written");
+        let value = if port.kind == PortKind::AccWrite {
+            format!("(({n}_acc ? mem[wea[{}:0]] : {}) + {n}_data[i*{w} +: {w}])", iw - 1, k(w, 0))
+        } else {
+            format!("{n}_data[i*{w} +: {w}]")
+        };
+        m.push(Item::GenFor {
+            var: "i".into(),
+            count: u64::from(slots),
+            label: format!("{n}_lane"),
+            body: vec![
+                Item::Wire { name: "wea".into(), width: rw, doc: String::new() },
+                Item::Assign(
+                    id("wea"),
+                    raw(format!("({n}_addr[(i/{})*{rw} +: {rw}] + (i % {}))", port.lanes, port.lanes)),
+                ),
+                Item::Assign(
+                    raw(format!("{n}_we[i]")),
+                    raw(format!("({n}_en[i/{}] & {n}_mask[i] & ok(wea))", port.lanes)),
+                ),
+                Item::Assign(raw(format!("{n}_wa[i*{iw} +: {iw}]")), raw(format!("wea[{}:0]", iw - 1))),
+                Item::Assign(raw(format!("{n}_wd[i*{w} +: {w}]")), raw(value)),
+            ],
+        });
+        let ln = port.lanes;
+        writes.push(Stmt::For(
+            "g".into(),
+            0,
+            u64::from(port.groups),
+            vec![Stmt::For(
+                "l".into(),
+                0,
+                u64::from(ln),
+                vec![if_(
+                    format!("{n}_we[g*{ln}+l]"),
+                    vec![nb(format!("mem[{n}_wa[(g*{ln}+l)*{iw} +: {iw}]]"), format!("{n}_wd[(g*{ln}+l)*{w} +: {w}]"))],
+                )],
+            )],
+        ));
+    }
+    m.push(Item::Always(Always::Posedge("clk".into()), writes));
+    m.lint_off.push(("UNUSED".into(), "address bits above the buffer size are only range-checked".into()));
+    m.lint_off.push(("BLKSEQ".into(), "`ea` is a loop temporary".into()));
+    m
+}
+
+/// `sat_pe`: one processing element.
+pub fn pe(p: &Params, fault: Option<crate::Fault>) -> Module {
+    let lanes = p.lanes;
+    let mux = p.mux_inputs;
+    let sel_bits = clog2(u64::from(mux)).max(1);
+    let acc = p.acc_bits;
+    let sum_w = 32 + p.lanes_log2;
+    let mut m = Module::new("sat_pe");
+    m.doc.push(format!(
+        "Processing element: {lanes} lanes, each a {mux}:1 activation mux selected by the weight's in-group index,"
+    ));
+    m.doc.push(format!(
+        "a 16x16 signed multiplier, an adder tree of depth {} and a {acc}-bit wrapping accumulator.",
+        p.lanes_log2
+    ));
+    m.doc.push("Stage 1 registers the products, stage 2 adds the tree into the accumulator.".into());
+    m.input("clk", 1, "");
+    m.input("en", 1, "a K-step's operands are on the inputs");
+    m.input("first", 1, "first K-step of a sub-tile: the accumulator restarts");
+    m.input("win", lanes * mux * 16, "per lane, the activations its mux selects from");
+    m.input("wv", lanes * 16, "per lane, the weight value (0 for an idle lane)");
+    m.input("wi", lanes * sel_bits, "per lane, the index into its window (0 in dense mode)");
+    m.output("acc", acc, "the accumulator");
+    m.reg("v1", 1, "stage 1 valid");
+    m.reg("f1", 1, "stage 1 first");
+    m.reg("acc_r", acc, "");
+    let mut body = vec![nb("v1", "en"), nb("f1", "first")];
+    for l in 0..lanes {
+        // The lane's M:1 activation mux.
+        let mut sel = format!("wi[{}:{}]", (l + 1) * sel_bits - 1, l * sel_bits);
+        if l == 0 && fault == Some(crate::Fault::ActivationMuxSelect) {
+            sel = format!("({sel} ^ {})", k(sel_bits, 1));
+        }
+        m.wire_assign(&format!("s{l}"), sel_bits, sel);
+        let mut mux_expr = format!("win[{}:{}]", (l * mux + mux - 1) * 16 + 15, (l * mux + mux - 1) * 16);
+        for x in (0..mux - 1).rev() {
+            mux_expr = format!(
+                "(s{l} == {}) ? win[{}:{}] :\n      {mux_expr}",
+                k(sel_bits, u64::from(x)),
+                (l * mux + x) * 16 + 15,
+                (l * mux + x) * 16
+            );
+        }
+        m.wire_assign(&format!("a{l}"), 16, format!("({mux_expr})"));
+        m.wire_assign(&format!("p{l}"), 32, format!("($signed(a{l}) * $signed(wv[{l}*16 +: 16]))"));
+        m.reg(&format!("prod{l}"), 32, if l == 0 { "stage 1: products" } else { "" });
+        body.push(nb(format!("prod{l}"), format!("p{l}")));
+    }
+    m.push(Item::Always(Always::Posedge("clk".into()), body));
+    // Adder tree over sign-extended products.
+    let mut level: Vec<String> = (0..lanes)
+        .map(|l| {
+            let name = format!("t0_{l}");
+            m.wire_assign(&name, sum_w, format!("{{{{{}{{prod{l}[31]}}}}, prod{l}}}", sum_w - 32));
+            name
+        })
+        .collect();
+    let mut d = 0;
+    while level.len() > 1 {
+        d += 1;
+        let next: Vec<String> = level
+            .chunks(2)
+            .enumerate()
+            .map(|(i, pair)| {
+                let name = format!("t{d}_{i}");
+                m.wire_assign(&name, sum_w, format!("({} + {})", pair[0], pair[1]));
+                name
+            })
+            .collect();
+        level = next;
+    }
+    let sum = level[0].clone();
+    let ext = if acc > sum_w {
+        format!("{{{{{}{{{sum}[{}]}}}}, {sum}}}", acc - sum_w, sum_w - 1)
+    } else {
+        format!("{sum}[{}:0]", acc - 1)
+    };
+    m.wire_assign("sum", acc, ext);
+    m.push(Item::Always(
+        Always::Posedge("clk".into()),
+        vec![if_("v1", vec![nb("acc_r", "(f1 ? sum : (acc_r + sum))")])],
+    ));
+    m.assign("acc", "acc_r");
+    m
+}
+
+/// `sat_pe_array`: `rows × cols` PEs, the per-row activation routing into
+/// lane windows (which depends on the mode) and the per-column index decode.
+pub fn pe_array(p: &Params) -> Module {
+    let (rows, cols, lanes, mux) = (p.rows, p.cols, p.lanes, p.mux_inputs);
+    let lm = act_window(p);
+    let nm = modes(p) as u32;
+    let sel_bits = clog2(u64::from(mux)).max(1);
+    let acc = p.acc_bits;
+    let mut m = Module::new("sat_pe_array");
+    m.doc.push(format!("PE array: {rows}x{cols} PEs. Row r gets {lm} activations per K-step, column c gets {lanes}"));
+    m.doc.push("weights with their indices; every PE of a row sees the same lane windows.".into());
+    let mode_doc: Vec<String> = std::iter::once("0 dense".to_string())
+        .chain(p.patterns.iter().enumerate().map(|(i, q)| format!("{} {}:{}", i + 1, q.n, q.m)))
+        .collect();
+    m.input("clk", 1, "");
+    m.input("en", 1, "operands valid");
+    m.input("first", 1, "first K-step of a sub-tile");
+    m.input("mode", nm, &format!("one-hot: {}", mode_doc.join(", ")));
+    m.input("act", rows * lm * 16, "row r: its activation window");
+    m.input("wv", cols * lanes * 16, "column c: weight values (0 for idle lanes)");
+    m.input("wi", cols * lanes * INDEX_BITS, "column c: in-group indices");
+    m.output("acc", rows * cols * acc, "accumulator of PE (r, c) at (r*cols + c)");
+    // Row routing: lane l of pattern N:M selects from act[(l/N)*M .. +M].
+    let mut row_body = Vec::new();
+    for l in 0..lanes {
+        for x in 0..mux {
+            let mut terms = Vec::new();
+            if x == 0 {
+                terms.push(format!("({{16{{mode[0]}}}} & act[(r*{lm} + {l})*16 +: 16])"));
+            }
+            for (i, q) in p.patterns.iter().enumerate() {
+                if x < q.m {
+                    let src = (l / q.n) * q.m + x;
+                    terms.push(format!("({{16{{mode[{}]}}}} & act[(r*{lm} + {src})*16 +: 16])", i + 1));
+                }
+            }
+            let rhs = if terms.is_empty() { "16'd0".to_string() } else { terms.join(" | ") };
+            row_body.push(Item::Assign(raw(format!("win[({l}*{mux} + {x})*16 +: 16]")), raw(rhs)));
+        }
+    }
+    let mut row_items = vec![Item::Wire { name: "win".into(), width: lanes * mux * 16, doc: "lane windows".into() }];
+    row_items.extend(row_body);
+    m.push(Item::GenFor { var: "r".into(), count: u64::from(rows), label: "row".into(), body: row_items });
+    // Column index decode: the index is meaningful only in N:M mode and only its log2(M) bits.
+    let mut col_items = vec![Item::Wire { name: "sel".into(), width: lanes * sel_bits, doc: "mux selects".into() }];
+    for l in 0..lanes {
+        let mut terms = Vec::new();
+        for (i, q) in p.patterns.iter().enumerate() {
+            if q.ibits > 0 {
+                let mask = (1u64 << q.ibits) - 1;
+                terms.push(format!(
+                    "({{{sel_bits}{{mode[{}]}}}} & ({} & wi[(c*{lanes} + {l})*{INDEX_BITS} +: {sel_bits}]))",
+                    i + 1,
+                    k(sel_bits, mask)
+                ));
+            }
+        }
+        let rhs = if terms.is_empty() { k(sel_bits, 0) } else { terms.join(" | ") };
+        col_items.push(Item::Assign(raw(format!("sel[{l}*{sel_bits} +: {sel_bits}]")), raw(rhs)));
+    }
+    m.push(Item::GenFor { var: "c".into(), count: u64::from(cols), label: "col".into(), body: col_items });
+    m.push(Item::GenFor {
+        var: "i".into(),
+        count: u64::from(rows * cols),
+        label: "pe".into(),
+        body: vec![Item::Instance(Instance {
+            module: "sat_pe".into(),
+            name: "u".into(),
+            params: vec![],
+            conns: vec![
+                ("clk".into(), id("clk")),
+                ("en".into(), id("en")),
+                ("first".into(), id("first")),
+                ("win".into(), raw(format!("row[i / {cols}].win"))),
+                ("wv".into(), raw(format!("wv[(i % {cols})*{} +: {}]", lanes * 16, lanes * 16))),
+                ("wi".into(), raw(format!("col[i % {cols}].sel"))),
+                ("acc".into(), raw(format!("acc[i*{acc} +: {acc}]"))),
+            ],
+        })],
+    });
+    if sel_bits < INDEX_BITS {
+        m.lint_off.push(("UNUSED".into(), "index bits above log2(mux inputs) are never selects".into()));
+    }
+    m
+}
+
+/// `sat_gemm`: the GEMM engine. It walks a tile's sub-tiles and K-steps
+/// with the period and cycles per K-step of `timing::gemm`, reads the
+/// operands, drives the PE array and drains each sub-tile into the output
+/// buffer (adding to it when accumulating) three cycles after its last K-step.
+pub fn gemm(p: &Params) -> Module {
+    let (rows, cols, lanes) = (p.rows, p.cols, p.lanes);
+    let rw = p.range_bits;
+    let lm = act_window(p);
+    let nm = modes(p) as u32;
+    let acc = p.acc_bits;
+    let mut m = Module::new("sat_gemm");
+    m.doc.push("GEMM engine: sub-tile and K-step sequencing as timing::gemm counts them (period, cycles".into());
+    m.doc.push("per K-step), operand fetch, the PE array, and the drain into the output buffer.".into());
+    m.input("clk", 1, "");
+    m.input("rst", 1, "");
+    m.input("start", 1, "a GEMM issues");
+    m.input("instr", 256, "the GEMM");
+    m.input("ksteps", 32, "K-steps per sub-tile");
+    m.input("cpk", 32, "cycles per K-step");
+    m.input("period", 32, "cycles per sub-tile");
+    m.input("keff", 32, "compressed reduction rows");
+    m.output("a_rd_en", 1, "activation read");
+    m.output("a_rd_addr", rows * rw, "row r: first activation of this K-step");
+    m.input("a_rd_data", rows * lm * 16, "");
+    m.output("w_rd_en", 1, "weight read");
+    m.output("w_rd_addr", lanes * rw, "lane l: first weight (column 0 of the sub-tile) of its compressed row");
+    m.input("w_rd_data", lanes * cols * (16 + INDEX_BITS), "");
+    m.output("o_wr_en", rows, "drain: rows written");
+    m.output("o_wr_addr", rows * rw, "");
+    m.output("o_wr_mask", rows * cols, "");
+    m.output("o_wr_data", rows * cols * acc, "");
+    m.output("o_wr_acc", 1, "");
+    let f = |name: &str| crate::emit::util::field("gemm", name);
+    let fw = |name: &str| {
+        let (lo, bits) = f(name);
+        format!("instr[{}:{}]", lo + bits - 1, lo)
+    };
+    // Mode of the issued GEMM.
+    let (nlo, _) = f("n_of");
+    let (mlo, _) = f("m_of");
+    m.wire_assign("i_mode_code", 10, format!("{{instr[{}:{nlo}], instr[{}:{mlo}]}}", nlo + 4, mlo + 4));
+    let mut mode_terms = vec![format!("(i_mode_code == 10'd0)")];
+    for q in &p.patterns {
+        mode_terms.push(format!("(i_mode_code == 10'd{})", (q.n << 5) | q.m));
+    }
+    mode_terms.reverse();
+    m.wire_assign("i_mode", nm, format!("{{{}}}", mode_terms.join(", ")));
+    // Activation elements per K-step per row in the issued mode.
+    let mut lm_expr = k(rw, u64::from(lanes));
+    for (i, q) in p.patterns.iter().enumerate() {
+        lm_expr = format!("(i_mode[{}] ? {} : {lm_expr})", i + 1, k(rw, u64::from(lanes / q.n * q.m)));
+    }
+    m.wire_assign("i_lm", rw, lm_expr);
+    // Registers of the GEMM being streamed.
+    for (n, w, d) in [
+        ("act", 1, "streaming"),
+        ("g_mode", nm, "mode"),
+        ("g_acc", 1, "accumulate"),
+        ("g_n", rw, "output columns"),
+        ("g_astride", rw, ""),
+        ("g_lm", rw, "activations per row per K-step"),
+        ("g_wstep", rw, "weight address step per K-step (lanes * n)"),
+        ("g_ksteps", 32, ""),
+        ("g_cpk", 32, ""),
+        ("g_period", 32, ""),
+        ("g_keff", 32, ""),
+        ("g_tiles_n", 32, "sub-tiles along n"),
+        ("g_subtiles", 32, "sub-tiles left (including this one)"),
+        ("a_tile", rw, "activation address of the sub-tile row block"),
+        ("a_k", rw, "activation offset of this K-step"),
+        ("w_base", rw, "weight address of this K-step, column 0 of the tile"),
+        ("w_col", rw, "column offset of the sub-tile"),
+        ("o_tile", rw, "output address of the row block"),
+        ("m_left", 32, "rows from this row block on"),
+        ("n_left", 32, "columns from this column block on"),
+        ("tj", 32, "column block"),
+        ("ks", 32, "K-step"),
+        ("kc", 32, "cycle in the K-step"),
+        ("sc", 32, "cycle in the sub-tile"),
+        ("ke_left", 32, "compressed rows from this K-step on"),
+    ] {
+        m.reg(n, w, d);
+    }
+    let zx = |s: String, from: u32, to: u32| crate::emit::util::zx(&s, from, to);
+    m.wire_assign("i_m", 32, zx(fw("m"), 20, 32));
+    m.wire_assign("i_n", 32, zx(fw("n"), 20, 32));
+    // A field truncated or zero-extended to the range width.
+    let fit = |name: &str| {
+        let (lo, bits) = f(name);
+        if rw <= bits { format!("instr[{}:{lo}]", lo + rw - 1) } else { zx(fw(name), bits, rw) }
+    };
+    m.wire_assign("i_astride", rw, fit("astride"));
+    m.wire_assign("i_n_r", rw, format!("i_n[{}:0]", rw - 1));
+    m.wire_assign("i_a", rw, fit("a"));
+    m.wire_assign("i_w", rw, fit("w"));
+    m.wire_assign("i_o", rw, fit("o"));
+    m.wire_assign(
+        "i_tiles",
+        32,
+        format!(
+            "({} * {})",
+            crate::emit::util::cdiv("i_m", u64::from(rows), 32),
+            crate::emit::util::cdiv("i_n", u64::from(cols), 32)
+        ),
+    );
+    // Per-cycle control.
+    m.wire_assign("fire", 1, "(act & (ks < g_ksteps) & (kc == 32'd0))");
+    m.wire_assign("k_last_cycle", 1, "(kc + 32'd1 == g_cpk)");
+    m.wire_assign("sub_end", 1, "(act & (sc + 32'd1 == g_period))");
+    m.wire_assign("last_k", 1, "(ks + 32'd1 == g_ksteps)");
+    m.wire_assign("tile_row_end", 1, "(tj + 32'd1 == g_tiles_n)");
+    // Operand addresses.
+    let mut a_addr = Vec::new();
+    let mut off = "a_tile + a_k".to_string();
+    m.wire_assign("a_r0", rw, format!("({off})"));
+    a_addr.push("a_r0".to_string());
+    for r in 1..rows {
+        off = format!("a_r{}", r - 1);
+        m.wire_assign(&format!("a_r{r}"), rw, format!("({off} + g_astride)"));
+        a_addr.push(format!("a_r{r}"));
+    }
+    a_addr.reverse();
+    m.assign("a_rd_en", "fire");
+    m.assign("a_rd_addr", format!("{{{}}}", a_addr.join(", ")));
+    let mut w_addr = Vec::new();
+    m.wire_assign("w_l0", rw, "(w_base + w_col)");
+    w_addr.push("w_l0".to_string());
+    for l in 1..lanes {
+        m.wire_assign(&format!("w_l{l}"), rw, format!("(w_l{} + g_n)", l - 1));
+        w_addr.push(format!("w_l{l}"));
+    }
+    w_addr.reverse();
+    m.assign("w_rd_en", "fire");
+    m.assign("w_rd_addr", format!("{{{}}}", w_addr.join(", ")));
+    // Stage 1 (data arrives): control delayed one cycle.
+    m.reg("s1_en", 1, "operands arrive");
+    m.reg("s1_first", 1, "");
+    m.reg("s1_mode", nm, "");
+    m.reg("s1_lanes_on", lanes, "lanes holding a compressed row < keff");
+    m.reg("s1_last", 1, "last K-step of the sub-tile");
+    for (n, w) in [("o_base", rw), ("n", rw), ("rows_v", 32), ("cols_v", 32)] {
+        m.reg(&format!("s1_{n}"), w, "");
+        m.reg(&format!("s2_{n}"), w, "");
+        m.reg(&format!("s3_{n}"), w, "");
+    }
+    for s in ["s1", "s2", "s3"] {
+        m.reg(&format!("{s}_acc"), 1, "");
+    }
+    m.reg("s2_last", 1, "");
+    m.reg("s3_last", 1, "capture: the PE accumulators hold the finished sub-tile");
+    let lanes_on: Vec<String> = (0..lanes).rev().map(|l| format!("(ke_left > 32'd{l})")).collect();
+    m.wire_assign("lanes_on", lanes, format!("{{{}}}", lanes_on.join(", ")));
+    // Weight values of idle lanes are zeroed, indices passed through.
+    let mut wv_parts = Vec::new();
+    let mut wi_parts = Vec::new();
+    let ww = 16 + INDEX_BITS;
+    for c in (0..cols).rev() {
+        for l in (0..lanes).rev() {
+            let base = (l * cols + c) * ww;
+            wv_parts.push(format!("({{16{{s1_lanes_on[{l}]}}}} & w_rd_data[{}:{}])", base + 15, base));
+            wi_parts.push(format!("w_rd_data[{}:{}]", base + ww - 1, base + 16));
+        }
+    }
+    m.wire_assign("arr_wv", cols * lanes * 16, format!("{{{}}}", wv_parts.join(",\n    ")));
+    m.wire_assign("arr_wi", cols * lanes * INDEX_BITS, format!("{{{}}}", wi_parts.join(",\n    ")));
+    m.wire("arr_acc", rows * cols * acc, "");
+    m.push(Item::Instance(Instance {
+        module: "sat_pe_array".into(),
+        name: "array".into(),
+        params: vec![],
+        conns: vec![
+            ("clk".into(), id("clk")),
+            ("en".into(), id("s1_en")),
+            ("first".into(), id("s1_first")),
+            ("mode".into(), id("s1_mode")),
+            ("act".into(), id("a_rd_data")),
+            ("wv".into(), id("arr_wv")),
+            ("wi".into(), id("arr_wi")),
+            ("acc".into(), id("arr_acc")),
+        ],
+    }));
+    // Drain on capture.
+    let mut en_parts = Vec::new();
+    let mut addr_parts = Vec::new();
+    let mut mask_parts = Vec::new();
+    m.wire_assign("o_r0", rw, "s3_o_base");
+    for r in 1..rows {
+        m.wire_assign(&format!("o_r{r}"), rw, format!("(o_r{} + s3_n)", r - 1));
+    }
+    for r in (0..rows).rev() {
+        en_parts.push(format!("(s3_last & (s3_rows_v > 32'd{r}))"));
+        addr_parts.push(format!("o_r{r}"));
+        for c in (0..cols).rev() {
+            mask_parts.push(format!("(s3_cols_v > 32'd{c})"));
+        }
+    }
+    m.assign("o_wr_en", format!("{{{}}}", en_parts.join(", ")));
+    m.assign("o_wr_addr", format!("{{{}}}", addr_parts.join(", ")));
+    m.assign("o_wr_mask", format!("{{{}}}", mask_parts.join(", ")));
+    m.assign("o_wr_data", "arr_acc");
+    m.assign("o_wr_acc", "s3_acc");
+    // Sequencer.
+    let start = vec![
+        nb("act", "1'b1"),
+        nb("g_mode", "i_mode"),
+        nb("g_acc", format!("instr[{}]", f("acc").0)),
+        nb("g_n", "i_n_r"),
+        nb("g_astride", "i_astride"),
+        nb("g_lm", "i_lm"),
+        nb("g_wstep", format!("(i_n_r << {})", p.lanes_log2)),
+        nb("g_ksteps", "ksteps"),
+        nb("g_cpk", "cpk"),
+        nb("g_period", "period"),
+        nb("g_keff", "keff"),
+        nb("g_tiles_n", crate::emit::util::cdiv("i_n", u64::from(cols), 32)),
+        nb("g_subtiles", "i_tiles"),
+        nb("a_tile", "i_a"),
+        nb("a_k", k(rw, 0)),
+        nb("w_base", "i_w"),
+        nb("w_col", k(rw, 0)),
+        nb("o_tile", "i_o"),
+        nb("m_left", "i_m"),
+        nb("n_left", "i_n"),
+        nb("tj", "32'd0"),
+        nb("ks", "32'd0"),
+        nb("kc", "32'd0"),
+        nb("sc", "32'd0"),
+        nb("ke_left", "keff"),
+    ];
+    let rows_block_a = if rows.is_power_of_two() {
+        format!("(g_astride << {})", rows.trailing_zeros())
+    } else {
+        format!("(g_astride * {})", k(rw, u64::from(rows)))
+    };
+    let rows_block_o = if rows.is_power_of_two() {
+        format!("(g_n << {})", rows.trailing_zeros())
+    } else {
+        format!("(g_n * {})", k(rw, u64::from(rows)))
+    };
+    let step = vec![
+        // K-step counters.
+        if_(
+            "ks < g_ksteps",
+            vec![if_else(
+                "k_last_cycle",
+                vec![
+                    nb("kc", "32'd0"),
+                    nb("ks", "(ks + 32'd1)"),
+                    nb("a_k", "(a_k + g_lm)"),
+                    nb("w_base", "(w_base + g_wstep)"),
+                    nb("ke_left", format!("((ke_left > 32'd{lanes}) ? (ke_left - 32'd{lanes}) : 32'd0)")),
+                ],
+                vec![nb("kc", "(kc + 32'd1)")],
+            )],
+        ),
+        if_else(
+            "sub_end",
+            vec![
+                nb("sc", "32'd0"),
+                nb("ks", "32'd0"),
+                nb("kc", "32'd0"),
+                nb("a_k", k(rw, 0)),
+                nb("ke_left", "g_keff"),
+                nb("g_subtiles", "(g_subtiles - 32'd1)"),
+                if_("g_subtiles == 32'd1", vec![nb("act", "1'b0")]),
+                nb("w_base", "g_w"),
+                if_else(
+                    "tile_row_end",
+                    vec![
+                        nb("tj", "32'd0"),
+                        nb("w_col", k(rw, 0)),
+                        nb("n_left", "g_n32"),
+                        nb("a_tile", format!("(a_tile + {rows_block_a})")),
+                        nb("o_tile", format!("(o_tile + {rows_block_o})")),
+                        nb("m_left", format!("((m_left > 32'd{rows}) ? (m_left - 32'd{rows}) : 32'd0)")),
+                    ],
+                    vec![
+                        nb("tj", "(tj + 32'd1)"),
+                        nb("w_col", format!("(w_col + {})", k(rw, u64::from(cols)))),
+                        nb("n_left", format!("((n_left > 32'd{cols}) ? (n_left - 32'd{cols}) : 32'd0)")),
+                    ],
+                ),
+            ],
+            vec![if_("act", vec![nb("sc", "(sc + 32'd1)")])],
+        ),
+    ];
+    m.reg("g_n32", 32, "n of the GEMM being streamed");
+    m.reg("g_w", rw, "weight address of the GEMM being streamed");
+    let mut start_all = start;
+    start_all.push(nb("g_n32", "i_n"));
+    start_all.push(nb("g_w", "i_w"));
+    let pipe = vec![
+        nb("s1_en", "fire"),
+        nb("s1_first", "(ks == 32'd0)"),
+        nb("s1_mode", "g_mode"),
+        nb("s1_lanes_on", "lanes_on"),
+        nb("s1_last", "(fire & last_k)"),
+        nb("s1_o_base", "(o_tile + w_col)"),
+        nb("s1_n", "g_n"),
+        nb("s1_rows_v", format!("((m_left < 32'd{rows}) ? m_left : 32'd{rows})")),
+        nb("s1_cols_v", format!("((n_left < 32'd{cols}) ? n_left : 32'd{cols})")),
+        nb("s1_acc", "g_acc"),
+        nb("s2_last", "s1_last"),
+        nb("s3_last", "s2_last"),
+        nb("s2_o_base", "s1_o_base"),
+        nb("s3_o_base", "s2_o_base"),
+        nb("s2_n", "s1_n"),
+        nb("s3_n", "s2_n"),
+        nb("s2_rows_v", "s1_rows_v"),
+        nb("s3_rows_v", "s2_rows_v"),
+        nb("s2_cols_v", "s1_cols_v"),
+        nb("s3_cols_v", "s2_cols_v"),
+        nb("s2_acc", "s1_acc"),
+        nb("s3_acc", "s2_acc"),
+    ];
+    let mut seq = vec![if_else("start", start_all, step)];
+    seq.extend(pipe);
+    m.push(Item::Always(
+        Always::Posedge("clk".into()),
+        vec![if_else(
+            "rst",
+            vec![
+                nb("act", "1'b0"),
+                nb("s1_en", "1'b0"),
+                nb("s1_last", "1'b0"),
+                nb("s2_last", "1'b0"),
+                nb("s3_last", "1'b0"),
+            ],
+            seq,
+        )],
+    ));
+    m.lint_off.push(("UNUSED".into(), "reads a few fields of the instruction and of wide counters".into()));
+    m
+}

@@ -1,0 +1,369 @@
+//! Instruction decoders: the DMA beat count and the compute queue's unit,
+//! occupancy and buffer ranges, generated from the ISA table
+//! (`dataflow::isa::OPCODES`) and the timing rules of `dataflow::timing`.
+//!
+//! They are combinational: the controller registers their outputs when an
+//! instruction becomes the head of its queue, so the arithmetic (a few
+//! small multipliers) is off the issue path.
+
+use crate::emit::util::{cdiv, cmul, field_wire, k, max2, min2, opcode, raw, zx};
+use crate::params::{INSTR_BITS, Params, TIME_BITS};
+use crate::vast::{Item, Module, Stmt, bl};
+
+const T: u32 = TIME_BITS;
+
+/// Compute units, as the controller numbers them.
+pub const UNIT_ARRAY: u64 = 0;
+/// The vector unit.
+pub const UNIT_VECTOR: u64 = 1;
+/// The sparsifier.
+pub const UNIT_SPARSIFIER: u64 = 2;
+/// `sync` and `halt`.
+pub const UNIT_CONTROL: u64 = 3;
+
+/// The scoreboard's range slots of one instruction: three read and three written.
+pub const SLOTS: [&str; 6] = ["r0", "r1", "r2", "w0", "w1", "w2"];
+
+/// Buffer codes (`isa::Buf`).
+pub const BUF_A: u64 = 0;
+/// Weight buffer.
+pub const BUF_W: u64 = 1;
+/// Output buffer.
+pub const BUF_O: u64 = 2;
+
+/// `sat_dma_decode`: channel beats of a load or store (`timing::dma`).
+pub fn dma_decode(p: &Params) -> Module {
+    let mut m = Module::new("sat_dma_decode");
+    m.doc.push("DMA decoder: channel beats of a load or store, as timing::dma computes them:".into());
+    m.doc.push("beats = max(1, ceil(rows * ceil(row_bytes / burst) * burst / bytes_per_cycle)).".into());
+    m.input("instr", INSTR_BITS, "a load or store");
+    m.output("beats", T, "cycles the DRAM channel is occupied");
+    let mut body = Module::new("body");
+    // load and store share the field layout of their first eight fields.
+    let fmt = field_wire(&mut body, "instr", "load", "fmt", "f");
+    let ib = field_wire(&mut body, "instr", "load", "ibits", "f");
+    let rows = field_wire(&mut body, "instr", "load", "rows", "f");
+    let cols = field_wire(&mut body, "instr", "load", "cols", "f");
+    body.wire_assign("cols_w", T, zx(&cols, 20, T));
+    body.wire_assign("ibits_w", T, zx(&ib, 3, T));
+    body.wire_assign("chunks", T, cdiv("cols_w", 16, T));
+    body.push(Item::Reg { name: "row_bytes".into(), width: T, depth: 0, doc: "DRAM bytes of one row".into() });
+    body.push(Item::Always(
+        crate::vast::Always::Comb,
+        vec![Stmt::Case(
+            raw(fmt),
+            vec![
+                (vec![raw("3'd0"), raw("3'd3")], vec![bl("row_bytes", "(cols_w << 1)")]),
+                (vec![raw("3'd1")], vec![bl("row_bytes", "(cols_w << 2)")]),
+                (vec![raw("3'd2")], vec![bl("row_bytes", format!("(chunks * ({} + (ibits_w << 1)))", k(T, 32)))]),
+                (vec![raw("3'd4")], vec![bl("row_bytes", format!("((cols_w * ibits_w) + {}) >> 3", k(T, 7)))]),
+            ],
+            vec![bl("row_bytes", k(T, 0))],
+        )],
+    ));
+    let burst = u64::from(p.dram_burst);
+    body.wire_assign("bursts", T, format!("({} * {})", zx(&rows, 20, T), cdiv("row_bytes", burst, T)));
+    body.wire_assign("burst_bytes", T, cmul("bursts", burst, T));
+    body.wire_assign("raw_beats", T, cdiv("burst_bytes", u64::from(p.dram_bpc), T));
+    body.assign("beats", format!("((raw_beats == {}) ? {} : raw_beats)", k(T, 0), k(T, 1)));
+    m.items = body.items;
+    m.lint_off
+        .push(("UNUSED".into(), "reads a few fields of the instruction; intermediates are wider than needed".into()));
+    m
+}
+
+/// `sat_compute_decode`: unit, occupancy (`busy`: until the unit may take
+/// the next instruction; `done`: until its results are complete) and the
+/// buffer ranges (`access::accesses`) of a compute-queue instruction.
+pub fn compute_decode(p: &Params) -> Module {
+    let rw = p.range_bits;
+    let mut m = Module::new("sat_compute_decode");
+    m.doc.push("Compute decoder: unit, occupancy and buffer ranges of a compute-queue instruction,".into());
+    m.doc.push("following dataflow::timing (gemm, vector, sparsify, sync) and dataflow::access.".into());
+    m.input("instr", INSTR_BITS, "a gemm, vec, sparsify, sync or halt");
+    m.output_reg("unit", 2, "0 PE array, 1 vector unit, 2 sparsifier, 3 control");
+    m.output("is_halt", 1, "halt");
+    m.output_reg("busy_cycles", T, "cycles until the unit may start its next instruction");
+    m.output_reg("done_cycles", T, "cycles until the results are complete");
+    m.output("mode", 10, "GEMM mode {n_of, m_of}; 0 is dense");
+    m.output("il", 1, "GEMM is interleave-mapped (no drain on a mode switch)");
+    m.output("g_ksteps_o", 32, "GEMM: K-steps per sub-tile");
+    m.output("g_cpk_o", 32, "GEMM: cycles per K-step");
+    m.output("g_period_o", 32, "GEMM: cycles per sub-tile");
+    m.output("g_keff_o", 32, "GEMM: compressed reduction rows (k*N/M)");
+    for s in SLOTS {
+        m.output_reg(&format!("{s}_b"), 2, if s == "r0" { "range slot: buffer (0 A, 1 W, 2 O)" } else { "" });
+        m.output_reg(&format!("{s}_s"), rw, if s == "r0" { "range slot: first element" } else { "" });
+        m.output_reg(
+            &format!("{s}_e"),
+            rw,
+            if s == "r0" { "range slot: one past the last (empty when s = e)" } else { "" },
+        );
+    }
+    let mut b = Module::new("body");
+    b.wire_assign("opc", 4, "instr[3:0]");
+    b.assign("is_halt", format!("(opc == 4'd{})", opcode("halt")));
+
+    // ---- gemm ----
+    b.comment("gemm: timing::gemm");
+    let gn = field_wire(&mut b, "instr", "gemm", "n_of", "g");
+    let gm = field_wire(&mut b, "instr", "gemm", "m_of", "g");
+    let gacc = field_wire(&mut b, "instr", "gemm", "acc", "g");
+    let gil = field_wire(&mut b, "instr", "gemm", "il", "g");
+    let gat = field_wire(&mut b, "instr", "gemm", "at", "g");
+    for (f, w) in [("m", 20), ("n", 20), ("k", 20), ("a", 24), ("astride", 20), ("w", 24), ("o", 24)] {
+        let name = field_wire(&mut b, "instr", "gemm", f, "g");
+        b.wire_assign(&format!("{name}_w"), T, zx(&name, w, T));
+    }
+    b.assign("mode", format!("{{{gn}, {gm}}}"));
+    b.assign("il", gil.clone());
+    for (r, d) in [
+        ("g_keff_t", "reduction rows after compression, rounded up (timing)"),
+        ("g_keff_a", "reduction rows after compression, rounded down (access)"),
+        ("g_act_row", "activation bytes per PE row per K-step"),
+        ("g_wib", "index bits per weight value"),
+    ] {
+        b.push(Item::Reg { name: r.into(), width: T, depth: 0, doc: d.into() });
+    }
+    let eb = 2u64;
+    let lanes = u64::from(p.lanes);
+    let mut arms = Vec::new();
+    for pat in &p.patterns {
+        let code = (u64::from(pat.n) << 5) | u64::from(pat.m);
+        arms.push((
+            vec![raw(format!("10'd{code}"))],
+            vec![
+                Stmt::Comment(format!("{}:{}", pat.n, pat.m)),
+                bl(
+                    "g_keff_t",
+                    format!(
+                        "(({} + {}) >> {})",
+                        cmul("g_k_w", u64::from(pat.n), T),
+                        k(T, u64::from(pat.m) - 1),
+                        pat.ibits
+                    ),
+                ),
+                bl("g_keff_a", format!("({} >> {})", cmul("g_k_w", u64::from(pat.n), T), pat.ibits)),
+                bl("g_act_row", k(T, lanes / u64::from(pat.n) * u64::from(pat.m) * eb)),
+                bl("g_wib", k(T, u64::from(pat.ibits))),
+            ],
+        ));
+    }
+    b.push(Item::Always(
+        crate::vast::Always::Comb,
+        vec![Stmt::Case(
+            raw("mode"),
+            arms,
+            vec![
+                Stmt::Comment("dense".into()),
+                bl("g_keff_t", "g_k_w"),
+                bl("g_keff_a", "g_k_w"),
+                bl("g_act_row", k(T, lanes * eb)),
+                bl("g_wib", k(T, 0)),
+            ],
+        )],
+    ));
+    let (rows, cols) = (u64::from(p.rows), u64::from(p.cols));
+    b.wire_assign("g_ksteps", T, cdiv("g_keff_t", lanes, T));
+    b.wire_assign("g_rows_used", T, min2("g_m_w", &k(T, rows)));
+    b.wire_assign("g_cols_used", T, min2("g_n_w", &k(T, cols)));
+    b.wire_assign("g_subtiles", T, format!("({} * {})", cdiv("g_m_w", rows, T), cdiv("g_n_w", cols, T)));
+    b.wire_assign("g_act_bytes", T, "(g_rows_used * g_act_row)");
+    b.wire_assign(
+        "g_wgt_bytes",
+        T,
+        format!(
+            "({} + ((({} * g_wib) + {}) >> 3))",
+            cmul("g_cols_used", lanes * eb, T),
+            cmul("g_cols_used", lanes, T),
+            k(T, 7)
+        ),
+    );
+    b.wire_assign("g_act_cpk", T, cdiv("g_act_bytes", p.bw[0], T));
+    b.wire_assign("g_wgt_cpk", T, cdiv("g_wgt_bytes", p.bw[1], T));
+    b.wire_assign("g_cpk_raw", T, max2("g_act_cpk", "g_wgt_cpk"));
+    b.wire_assign("g_cpk", T, max2("g_cpk_raw", &k(T, 1)));
+    b.wire_assign("g_sub_stream", T, "(g_ksteps * g_cpk)");
+    b.wire_assign("g_period", T, max2("g_sub_stream", "g_rows_used"));
+    b.wire_assign("g_stream", T, "(g_subtiles * g_period)");
+    b.assign("g_ksteps_o", "g_ksteps[31:0]");
+    b.assign("g_cpk_o", "g_cpk[31:0]");
+    b.assign("g_period_o", "g_period[31:0]");
+    b.assign("g_keff_o", "g_keff_a[31:0]");
+    b.wire_assign("g_tail", T, format!("({} + g_rows_used)", k(T, u64::from(p.fill))));
+    b.wire_assign("g_zero", 1, "((g_m == 20'd0) | (g_n == 20'd0) | (g_k == 20'd0))");
+    b.wire_assign(
+        "g_a_ext",
+        T,
+        // access::gemm_a_extent: m rows of k, or (transposed, `at`) k rows of m.
+        format!(
+            "(((g_m == 20'd0) || (g_k == 20'd0)) ? {} : ({gat} ? (((g_k_w - {}) * g_astride_w) + g_m_w) : (((g_m_w - {}) * g_astride_w) + g_k_w)))",
+            k(T, 0),
+            k(T, 1),
+            k(T, 1)
+        ),
+    );
+    b.wire_assign("g_a_end", T, "(g_a_w + g_a_ext)");
+    b.wire_assign("g_w_end", T, "(g_w_w + (g_keff_a * g_n_w))");
+    b.wire_assign("g_o_end", T, "(g_o_w + (g_m_w * g_n_w))");
+
+    // ---- vec ----
+    b.comment("vec: timing::vector");
+    let vop = field_wire(&mut b, "instr", "vec", "op", "v");
+    for f in ["len", "src", "src2", "dst", "aux"] {
+        let name = field_wire(&mut b, "instr", "vec", f, "v");
+        b.wire_assign(&format!("{name}_w"), T, zx(&name, 24, T));
+    }
+    b.wire_assign(
+        "v_passes",
+        T,
+        format!("(({vop} == 4'd3) ? {} : (({vop} == 4'd4) ? {} : {}))", k(T, 2), k(T, 3), k(T, 1)),
+    );
+    b.wire_assign(
+        "v_cycles",
+        T,
+        format!("((v_passes * {}) + {})", cdiv("v_len_w", u64::from(p.vec_lanes), T), k(T, 4)),
+    );
+    b.wire_assign("v_rows", T, format!("((v_aux == 24'd0) ? {} : (v_len_w / v_aux_w))", k(T, 0)));
+
+    // ---- sparsify ----
+    b.comment("sparsify: timing::sparsify");
+    let sn = field_wire(&mut b, "instr", "sparsify", "n_of", "s");
+    let sm = field_wire(&mut b, "instr", "sparsify", "m_of", "s");
+    let smaster = field_wire(&mut b, "instr", "sparsify", "master", "s");
+    for (f, w) in [("rows", 20), ("cols", 20), ("src", 24), ("dst", 24)] {
+        let name = field_wire(&mut b, "instr", "sparsify", f, "s");
+        b.wire_assign(&format!("{name}_w"), T, zx(&name, w, T));
+    }
+    b.wire_assign(
+        "s_ib",
+        3,
+        format!("(({sm} == 5'd16) ? 3'd4 : (({sm} == 5'd8) ? 3'd3 : (({sm} == 5'd4) ? 3'd2 : (({sm} == 5'd2) ? 3'd1 : 3'd0))))"),
+    );
+    b.wire_assign("s_rc", T, "(s_rows_w * s_cols_w)");
+    b.wire_assign("s_groups", T, format!("((s_rc + {} - {}) >> s_ib)", zx(&sm, 5, T), k(T, 1)));
+    b.wire_assign("s_cycles", T, format!("(({} << s_ib) + {})", cdiv("s_groups", u64::from(p.sp_lanes), T), k(T, 2)));
+    b.wire_assign("s_wlen", T, format!("((s_rc * {}) >> s_ib)", zx(&sn, 5, T)));
+
+    // ---- the case over opcodes ----
+    let r = |x: &str| format!("{x}[{}:0]", rw - 1);
+    let slot = |s: &str, buf: u64, start: &str, end: &str| {
+        vec![bl(format!("{s}_b"), format!("2'd{buf}")), bl(format!("{s}_s"), r(start)), bl(format!("{s}_e"), r(end))]
+    };
+    let mut defaults =
+        vec![bl("unit", format!("2'd{UNIT_CONTROL}")), bl("busy_cycles", k(T, 1)), bl("done_cycles", k(T, 1))];
+    for s in SLOTS {
+        defaults.push(bl(format!("{s}_b"), "2'd0"));
+        defaults.push(bl(format!("{s}_s"), k(rw, 0)));
+        defaults.push(bl(format!("{s}_e"), k(rw, 0)));
+    }
+    b.wire_assign("v_len_end_src", T, "(v_src_w + v_len_w)");
+    b.wire_assign("v_len_end_src2", T, "(v_src2_w + v_len_w)");
+    b.wire_assign("v_len_end_dst", T, "(v_dst_w + v_len_w)");
+    b.wire_assign("v_len_end_aux", T, "(v_aux_w + v_len_w)");
+    b.wire_assign("v_rows_end_src2", T, "(v_src2_w + v_rows)");
+    let vec_arm = |op: u64, body: Vec<Stmt>| (vec![raw(format!("4'd{op}"))], body);
+    let vec_case = Stmt::Case(
+        raw(vop.clone()),
+        vec![
+            vec_arm(
+                0,
+                [slot("r0", BUF_O, "v_src_w", "v_len_end_src"), slot("w0", BUF_A, "v_dst_w", "v_len_end_dst")].concat(),
+            ),
+            vec_arm(
+                1,
+                [
+                    slot("r0", BUF_O, "v_src_w", "v_len_end_src"),
+                    slot("r1", BUF_A, "v_src2_w", "v_len_end_src2"),
+                    slot("w0", BUF_O, "v_dst_w", "v_len_end_dst"),
+                ]
+                .concat(),
+            ),
+            vec_arm(
+                2,
+                [
+                    slot("r0", BUF_A, "v_src_w", "v_len_end_src"),
+                    slot("r1", BUF_A, "v_src2_w", "v_len_end_src2"),
+                    slot("w0", BUF_A, "v_dst_w", "v_len_end_dst"),
+                ]
+                .concat(),
+            ),
+            vec_arm(
+                3,
+                [
+                    slot("r0", BUF_O, "v_src_w", "v_len_end_src"),
+                    slot("r1", BUF_O, "v_src2_w", "v_len_end_src2"),
+                    slot("r2", BUF_O, "v_dst_w", "v_len_end_dst"),
+                    slot("w0", BUF_O, "v_src2_w", "v_len_end_src2"),
+                    slot("w1", BUF_O, "v_dst_w", "v_len_end_dst"),
+                    slot("w2", BUF_A, "v_aux_w", "v_len_end_aux"),
+                ]
+                .concat(),
+            ),
+            vec_arm(
+                4,
+                [
+                    slot("r0", BUF_A, "v_src_w", "v_len_end_src"),
+                    slot("r1", BUF_A, "v_src2_w", "v_rows_end_src2"),
+                    slot("w0", BUF_A, "v_dst_w", "v_len_end_dst"),
+                ]
+                .concat(),
+            ),
+            vec_arm(5, slot("w0", BUF_O, "v_dst_w", "v_len_end_dst")),
+        ],
+        vec![Stmt::Comment("not a vector op: no ranges".into())],
+    );
+    b.wire_assign("s_a_end", T, "(s_src_w + s_rc)");
+    b.wire_assign("s_w_end", T, "(s_dst_w + s_wlen)");
+    let ops = vec![
+        (
+            vec![raw(format!("4'd{}", opcode("gemm")))],
+            [
+                vec![
+                    bl("unit", format!("2'd{UNIT_ARRAY}")),
+                    bl("busy_cycles", format!("(g_zero ? {} : g_stream)", k(T, 1))),
+                    bl("done_cycles", format!("(g_zero ? {} : (g_stream + g_tail))", k(T, 1))),
+                ],
+                slot("r0", BUF_A, "g_a_w", "g_a_end"),
+                slot("r1", BUF_W, "g_w_w", "g_w_end"),
+                vec![Stmt::If(raw(gacc.clone()), slot("r2", BUF_O, "g_o_w", "g_o_end"), vec![])],
+                slot("w0", BUF_O, "g_o_w", "g_o_end"),
+            ]
+            .concat(),
+        ),
+        (
+            vec![raw(format!("4'd{}", opcode("vec")))],
+            vec![
+                bl("unit", format!("2'd{UNIT_VECTOR}")),
+                bl("busy_cycles", "v_cycles"),
+                bl("done_cycles", "v_cycles"),
+                vec_case,
+            ],
+        ),
+        (
+            vec![raw(format!("4'd{}", opcode("sparsify")))],
+            [
+                vec![
+                    bl("unit", format!("2'd{UNIT_SPARSIFIER}")),
+                    bl("busy_cycles", "s_cycles"),
+                    bl("done_cycles", "s_cycles"),
+                ],
+                // The source is master weights in O when `master` is set.
+                vec![Stmt::If(
+                    raw(smaster.clone()),
+                    slot("r0", BUF_O, "s_src_w", "s_a_end"),
+                    slot("r0", BUF_A, "s_src_w", "s_a_end"),
+                )],
+                slot("w0", BUF_W, "s_dst_w", "s_w_end"),
+            ]
+            .concat(),
+        ),
+    ];
+    let mut body = defaults;
+    body.push(Stmt::Case(raw("opc"), ops, vec![Stmt::Comment("sync, halt: one cycle on the control unit".into())]));
+    b.push(Item::Always(crate::vast::Always::Comb, body));
+    m.items = b.items;
+    m.lint_off
+        .push(("UNUSED".into(), "reads a few fields of the instruction; intermediates are wider than needed".into()));
+    m
+}

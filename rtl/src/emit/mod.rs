@@ -1,0 +1,194 @@
+//! The Verilog emitter: one generator per unit, and [`emit`], which
+//! returns the whole design for a config.
+
+pub mod controller;
+pub mod datapath;
+pub mod decode;
+pub mod top;
+pub mod util;
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use nmsat_dataflow::ArchConfig;
+
+use crate::error::RtlError;
+use crate::params::{DEFAULT_IMEM_BITS, MAX_IMEM_BITS, Params};
+use crate::vast::Module;
+
+/// A deliberate bug, for tests that show co-simulation catches RTL faults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// The DMA grant mux selects `t` instead of `max(t, channel_free)`: a
+    /// transfer starts while the channel is still busy.
+    DmaGrantIgnoresBusyChannel,
+    /// The mode comparator is tied off: a GEMM of another mode never waits
+    /// for the array to drain.
+    ModeSwitchNeverDrains,
+    /// Lane 0 of every PE inverts the low bit of its activation-mux select:
+    /// N:M GEMMs multiply the wrong activation.
+    ActivationMuxSelect,
+}
+
+impl Fault {
+    /// All faults.
+    pub const ALL: [Fault; 3] =
+        [Fault::DmaGrantIgnoresBusyChannel, Fault::ModeSwitchNeverDrains, Fault::ActivationMuxSelect];
+
+    /// Short name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Fault::DmaGrantIgnoresBusyChannel => "dma-grant-ignores-busy-channel",
+            Fault::ModeSwitchNeverDrains => "mode-switch-never-drains",
+            Fault::ActivationMuxSelect => "activation-mux-select",
+        }
+    }
+}
+
+/// What to emit besides the config itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EmitOptions {
+    /// Instruction-memory address bits per queue.
+    pub imem_bits: u32,
+    /// A deliberate bug to inject (tests only).
+    pub fault: Option<Fault>,
+}
+
+impl Default for EmitOptions {
+    fn default() -> Self {
+        EmitOptions { imem_bits: DEFAULT_IMEM_BITS, fault: None }
+    }
+}
+
+/// One generated file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RtlFile {
+    /// File name (`<module>.v`).
+    pub name: String,
+    /// Contents.
+    pub text: String,
+}
+
+/// The generated design.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Design {
+    /// The modules, one file each, leaves first.
+    pub files: Vec<RtlFile>,
+    /// Name of the top module.
+    pub top: String,
+    /// The parameters it was generated from.
+    pub params: Params,
+}
+
+/// Name of the file list written next to the Verilog.
+pub const FILE_LIST: &str = "sat.f";
+
+impl Design {
+    /// The file list (`-f` format for Verilator and Yosys scripts): one file per line, leaves first.
+    pub fn file_list(&self) -> String {
+        let mut s = String::new();
+        for f in &self.files {
+            let _ = writeln!(s, "{}", f.name);
+        }
+        s
+    }
+
+    /// Writes every file and the file list into `dir` (created if needed).
+    pub fn write(&self, dir: &Path) -> Result<Vec<std::path::PathBuf>, RtlError> {
+        let io = |path: &Path, source| RtlError::Io { path: path.to_path_buf(), source };
+        std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+        let mut out = Vec::new();
+        for f in &self.files {
+            let path = dir.join(&f.name);
+            std::fs::write(&path, &f.text).map_err(|e| io(&path, e))?;
+            out.push(path);
+        }
+        let list = dir.join(FILE_LIST);
+        std::fs::write(&list, self.file_list()).map_err(|e| io(&list, e))?;
+        out.push(list);
+        Ok(out)
+    }
+
+    /// A 64-bit FNV-1a hash of every file name and text: the cache key of a Verilated build.
+    pub fn hash(&self) -> u64 {
+        let mut h = Fnv::default();
+        for f in &self.files {
+            h.write(f.name.as_bytes());
+            h.write(&[0]);
+            h.write(f.text.as_bytes());
+            h.write(&[0]);
+        }
+        h.0
+    }
+}
+
+/// FNV-1a, 64-bit.
+#[derive(Debug, Clone, Copy)]
+pub struct Fnv(pub u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Fnv {
+    /// Mixes in bytes.
+    pub fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 ^= u64::from(*b);
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+}
+
+/// Generates the Verilog of `arch`.
+pub fn emit(arch: &ArchConfig, opts: &EmitOptions) -> Result<Design, RtlError> {
+    if !(4..=MAX_IMEM_BITS).contains(&opts.imem_bits) {
+        return Err(RtlError::Unsupported(format!(
+            "instruction memory of 2^{} words per queue is outside 2^4..=2^{MAX_IMEM_BITS}",
+            opts.imem_bits
+        )));
+    }
+    let problems = arch.validate();
+    if !problems.is_empty() {
+        return Err(RtlError::Unsupported(format!("config `{}` is invalid: {}", arch.name, problems[0].message)));
+    }
+    let p = Params::new(arch, opts.imem_bits);
+    if p.fill < 3 {
+        return Err(RtlError::Unsupported(format!(
+            "config `{}`: the PE array's fill and drain of {} cycles is shorter than the RTL's 3-cycle operand, multiply and accumulate pipeline",
+            arch.name, p.fill
+        )));
+    }
+    let bufs = datapath::buffers(&p);
+    let mut modules: Vec<Module> = vec![
+        decode::dma_decode(&p),
+        decode::compute_decode(&p),
+        controller::iqueue(&p),
+        controller::controller(&p, opts.fault),
+    ];
+    modules.extend(bufs.iter().map(|b| datapath::buffer(&p, b)));
+    modules.extend([datapath::pe(&p, opts.fault), datapath::pe_array(&p), datapath::gemm(&p)]);
+    modules.push(top::top(&p, &bufs));
+    let files = modules
+        .into_iter()
+        .map(|m| {
+            let mut text = String::new();
+            text.push_str("// Generated by nmsat-rtl from an ArchConfig; do not edit.\n");
+            for l in p.header() {
+                let _ = writeln!(text, "// {l}");
+            }
+            if let Some(f) = opts.fault {
+                let _ = writeln!(text, "// FAULT INJECTED (test build): {}", f.name());
+            }
+            text.push_str("//\n");
+            text.push_str(&m.render());
+            // The top is SystemVerilog-compatible Verilog in a `.sv` file (so
+            // SV tooling can wrap it directly); every unit is a Verilog-2005 `.v`.
+            let ext = if m.name == "sat_top" { "sv" } else { "v" };
+            RtlFile { name: format!("{}.{ext}", m.name), text }
+        })
+        .collect();
+    Ok(Design { files, top: "sat_top".into(), params: p })
+}

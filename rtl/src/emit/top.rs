@@ -1,0 +1,193 @@
+//! `sat_top`: the controller and the units, with a host port to load the
+//! instruction queues and a trace port the testbench samples every cycle.
+
+use crate::emit::datapath::{BufSpec, INDEX_BITS};
+use crate::emit::util::raw;
+use crate::params::{COUNT_BITS, INSTR_BITS, Params, TIME_BITS};
+use crate::vast::{Expr, Instance, Item, Module, id};
+
+/// Bits of the host's buffer test-access data (the widest element).
+pub fn host_buf_bits(p: &Params) -> u32 {
+    p.acc_bits.max(16 + INDEX_BITS)
+}
+
+/// The top module.
+pub fn top(p: &Params, bufs: &[BufSpec]) -> Module {
+    let ab = p.imem_bits;
+    let mut m = Module::new("sat_top");
+    m.doc.extend(
+        [
+            "SAT top: controller and units. The host writes each queue's instructions",
+            "(program order within the queue) and their count, then pulses `start`; the run ends",
+            "with `done`. The trace port shows, for the current cycle `cycle`, which queues issue",
+            "and how many instructions of each queue retire, which is enough for a testbench that",
+            "knows the program to recover every instruction's issue and retirement cycle.",
+        ]
+        .map(String::from),
+    );
+    m.input("clk", 1, "");
+    m.input("rst", 1, "synchronous, active high");
+    m.input("host_we", 3, "write instruction `host_addr` of queue 0 load, 1 compute, 2 store");
+    m.input("host_addr", ab, "");
+    m.input("host_data", INSTR_BITS, "256-bit instruction, bit 0 = bit 0 of its first byte");
+    m.input("host_len_we", 3, "set the instruction count of a queue");
+    m.input("host_len", ab + 1, "");
+    m.input("start", 1, "start the run (after reset and loading)");
+    m.input("host_buf_we", 1, "test access: write a buffer element");
+    m.input("host_buf_sel", 2, "buffer: 0 A, 1 W ({index, value}), 2 O");
+    m.input("host_buf_addr", p.range_bits, "element address");
+    m.input("host_buf_wdata", host_buf_bits(p), "");
+    m.output("host_buf_rdata", host_buf_bits(p), "element `host_buf_addr` of buffer `host_buf_sel`");
+    m.output("running", 1, "cycle `cycle` is being executed");
+    m.output("done", 1, "the program has finished; `cycle` is the total");
+    m.output("error", 1, "an internal bound was exceeded");
+    m.output("cycle", TIME_BITS, "current cycle");
+    m.output("tr_issue", 3, "queues (load, compute, store) whose head issues this cycle");
+    m.output("tr_retire_ld", 1, "a load retires this cycle");
+    m.output("tr_retire_st", 1, "a store retires this cycle");
+    m.output("tr_retire_c", COUNT_BITS, "compute instructions retiring this cycle");
+    for n in ["ld_issue", "c_issue", "st_issue"] {
+        m.wire(n, 1, "");
+    }
+    m.push(Item::LintOff(
+        "UNUSED".into(),
+        vec![
+            Item::Comment(vec!["issued instructions and grants, for the units".into()]),
+            Item::Wire { name: "ld_instr".into(), width: INSTR_BITS, doc: String::new() },
+            Item::Wire { name: "c_instr".into(), width: INSTR_BITS, doc: String::new() },
+            Item::Wire { name: "c_unit".into(), width: 2, doc: String::new() },
+            Item::Wire { name: "c_gemm_ksteps".into(), width: 32, doc: String::new() },
+            Item::Wire { name: "c_gemm_cpk".into(), width: 32, doc: String::new() },
+            Item::Wire { name: "c_gemm_period".into(), width: 32, doc: String::new() },
+            Item::Wire { name: "c_gemm_keff".into(), width: 32, doc: String::new() },
+            Item::Wire { name: "st_instr".into(), width: INSTR_BITS, doc: String::new() },
+            Item::Wire { name: "ld_grant".into(), width: TIME_BITS, doc: String::new() },
+            Item::Wire { name: "st_grant".into(), width: TIME_BITS, doc: String::new() },
+        ],
+    ));
+    let conns: Vec<(String, crate::vast::Expr)> = [
+        "clk",
+        "rst",
+        "host_we",
+        "host_addr",
+        "host_data",
+        "host_len_we",
+        "host_len",
+        "start",
+        "running",
+        "done",
+        "error",
+        "cycle",
+        "ld_issue",
+        "ld_instr",
+        "ld_grant",
+        "c_issue",
+        "c_instr",
+        "c_unit",
+        "c_gemm_ksteps",
+        "c_gemm_cpk",
+        "c_gemm_period",
+        "c_gemm_keff",
+        "st_issue",
+        "st_instr",
+        "st_grant",
+    ]
+    .iter()
+    .map(|s| (s.to_string(), id(*s)))
+    .chain([
+        ("ld_retire".to_string(), id("tr_retire_ld")),
+        ("st_retire".to_string(), id("tr_retire_st")),
+        ("c_retire_n".to_string(), id("tr_retire_c")),
+    ])
+    .collect();
+    m.push(Item::Instance(Instance { module: "sat_controller".into(), name: "ctrl".into(), params: vec![], conns }));
+    m.assign("tr_issue", raw("{st_issue, c_issue, ld_issue}"));
+    datapath(p, bufs, &mut m);
+    m
+}
+
+/// Connects a port of `module` to `sig` for each `(port, signal)`.
+fn inst(module: &str, name: &str, conns: &[(&str, String)]) -> Item {
+    Item::Instance(Instance {
+        module: module.into(),
+        name: name.into(),
+        params: vec![],
+        conns: conns.iter().map(|(p, s)| (p.to_string(), Expr::Raw(s.clone()))).collect(),
+    })
+}
+
+/// The buffers and units, wired to the controller.
+fn datapath(p: &Params, bufs: &[BufSpec], m: &mut Module) {
+    let rw = p.range_bits;
+    m.comment("---- datapath: buffers and units ----");
+    // Declare every buffer port signal as a wire named <buffer>_<port>_<signal>.
+    for (bi, b) in bufs.iter().enumerate() {
+        let short = b.module.trim_start_matches("sat_buf_");
+        let mut conns: Vec<(&str, String)> = vec![
+            ("clk", "clk".into()),
+            ("host_we", format!("(host_buf_we & (host_buf_sel == 2'd{bi}))")),
+            ("host_addr", "host_buf_addr".into()),
+            ("host_wdata", format!("host_buf_wdata[{}:0]", b.width - 1)),
+            ("host_rdata", format!("{short}_host_rdata")),
+        ];
+        m.wire(&format!("{short}_host_rdata"), b.width, "");
+        let mut owned: Vec<(String, String)> = Vec::new();
+        for port in &b.ports {
+            let (g, l, w) = (port.groups, port.lanes, b.width);
+            let sigs: Vec<(&str, u32)> = match port.kind {
+                crate::emit::datapath::PortKind::Read => vec![("en", 1), ("addr", g * rw), ("data", g * l * w)],
+                crate::emit::datapath::PortKind::Write => {
+                    vec![("en", g), ("addr", g * rw), ("mask", g * l), ("data", g * l * w)]
+                }
+                crate::emit::datapath::PortKind::AccWrite => {
+                    vec![("en", g), ("addr", g * rw), ("mask", g * l), ("data", g * l * w), ("acc", 1)]
+                }
+            };
+            for (sig, width) in sigs {
+                let wire = format!("{short}_{}_{sig}", port.name);
+                m.wire(&wire, width, "");
+                owned.push((format!("{}_{sig}", port.name), wire));
+            }
+        }
+        let owned_refs: Vec<(&str, String)> = owned.iter().map(|(a, b)| (a.as_str(), b.clone())).collect();
+        conns.extend(owned_refs);
+        m.push(inst(&b.module, &format!("buf_{short}"), &conns));
+    }
+    let hb = host_buf_bits(p);
+    let pad = |w: u32| if w < hb { format!("{}'d0, ", hb - w) } else { String::new() };
+    m.assign(
+        "host_buf_rdata",
+        format!(
+            "((host_buf_sel == 2'd0) ? {{{}a_host_rdata}} : (host_buf_sel == 2'd1) ? {{{}w_host_rdata}} : {{{}o_host_rdata}})",
+            pad(bufs[0].width),
+            pad(bufs[1].width),
+            pad(bufs[2].width)
+        ),
+    );
+    // The GEMM engine.
+    m.push(inst(
+        "sat_gemm",
+        "gemm",
+        &[
+            ("clk", "clk".into()),
+            ("rst", "rst".into()),
+            ("start", "(c_issue & (c_unit == 2'd0))".into()),
+            ("instr", "c_instr".into()),
+            ("ksteps", "c_gemm_ksteps".into()),
+            ("cpk", "c_gemm_cpk".into()),
+            ("period", "c_gemm_period".into()),
+            ("keff", "c_gemm_keff".into()),
+            ("a_rd_en", "a_gemm_rd_en".into()),
+            ("a_rd_addr", "a_gemm_rd_addr".into()),
+            ("a_rd_data", "a_gemm_rd_data".into()),
+            ("w_rd_en", "w_gemm_rd_en".into()),
+            ("w_rd_addr", "w_gemm_rd_addr".into()),
+            ("w_rd_data", "w_gemm_rd_data".into()),
+            ("o_wr_en", "o_gemm_wr_en".into()),
+            ("o_wr_addr", "o_gemm_wr_addr".into()),
+            ("o_wr_mask", "o_gemm_wr_mask".into()),
+            ("o_wr_data", "o_gemm_wr_data".into()),
+            ("o_wr_acc", "o_gemm_wr_acc".into()),
+        ],
+    ));
+}

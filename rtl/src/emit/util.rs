@@ -1,0 +1,110 @@
+//! Small helpers shared by the module generators: ISA field positions from
+//! the opcode table, zero extension and constant arithmetic that becomes
+//! shifts when the constant is a power of two.
+
+use nmsat_dataflow::isa::OPCODES;
+
+use crate::vast::{Expr, Module};
+
+/// `(low bit, width)` of field `name` of opcode `mnemonic`, from [`OPCODES`]
+/// (the generated decoder and the Rust encoder share the one table).
+pub fn field(mnemonic: &str, name: &str) -> (u32, u32) {
+    let spec = OPCODES.iter().find(|s| s.mnemonic == mnemonic).expect("mnemonic exists");
+    let mut pos = 8;
+    for f in spec.fields {
+        if f.name == name {
+            return (pos, f.bits);
+        }
+        pos += f.bits;
+    }
+    panic!("opcode {mnemonic} has no field {name}")
+}
+
+/// Opcode number of `mnemonic`.
+pub fn opcode(mnemonic: &str) -> u8 {
+    OPCODES.iter().find(|s| s.mnemonic == mnemonic).expect("mnemonic exists").code
+}
+
+/// Declares `wire [w-1:0] <prefix>_<name> = instr[...]` for field `name` of `mnemonic`.
+pub fn field_wire(m: &mut Module, instr: &str, mnemonic: &str, name: &str, prefix: &str) -> String {
+    let (lo, bits) = field(mnemonic, name);
+    let wname = format!("{prefix}_{name}");
+    m.wire_assign(&wname, bits, slice(instr, lo + bits - 1, lo));
+    wname
+}
+
+/// `sig[hi:lo]` (or `sig[hi]`).
+pub fn slice(sig: &str, hi: u32, lo: u32) -> String {
+    if hi == lo { format!("{sig}[{hi}]") } else { format!("{sig}[{hi}:{lo}]") }
+}
+
+/// Zero-extends `sig` of `from` bits to `to` bits.
+pub fn zx(sig: &str, from: u32, to: u32) -> String {
+    assert!(to >= from, "zx narrows {sig}");
+    if to == from { sig.to_string() } else { format!("{{{}'d0, {sig}}}", to - from) }
+}
+
+/// A `w`-bit literal.
+pub fn k(w: u32, v: u64) -> String {
+    format!("{w}'d{v}")
+}
+
+/// `ceil(x / d)` for a constant `d` at width `w` (a shift when `d` is a power of two).
+pub fn cdiv(x: &str, d: u64, w: u32) -> String {
+    assert!(d > 0);
+    if d == 1 {
+        x.to_string()
+    } else if d.is_power_of_two() {
+        format!("(({x} + {}) >> {})", k(w, d - 1), d.trailing_zeros())
+    } else {
+        format!("(({x} + {}) / {})", k(w, d - 1), k(w, d))
+    }
+}
+
+/// `x * d` for a constant `d` at width `w` (a shift when `d` is a power of two).
+pub fn cmul(x: &str, d: u64, w: u32) -> String {
+    if d == 1 {
+        x.to_string()
+    } else if d.is_power_of_two() {
+        format!("({x} << {})", d.trailing_zeros())
+    } else {
+        format!("({x} * {})", k(w, d))
+    }
+}
+
+/// `a > b ? a : b`.
+pub fn max2(a: &str, b: &str) -> String {
+    format!("(({a} > {b}) ? {a} : {b})")
+}
+
+/// `a < b ? a : b`.
+pub fn min2(a: &str, b: &str) -> String {
+    format!("(({a} < {b}) ? {a} : {b})")
+}
+
+/// A raw expression.
+pub fn raw(s: impl Into<String>) -> Expr {
+    Expr::Raw(s.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_follow_the_isa_doc() {
+        // docs/isa.md: gemm `m` is bits 41:22, load `cols` 119:100, vec `aux` 131:108.
+        assert_eq!(field("gemm", "m"), (22, 20));
+        assert_eq!(field("load", "cols"), (100, 20));
+        assert_eq!(field("vec", "aux"), (108, 24));
+        assert_eq!(opcode("halt"), 15);
+    }
+
+    #[test]
+    fn constant_arithmetic() {
+        assert_eq!(cdiv("x", 16, 8), "((x + 8'd15) >> 4)");
+        assert_eq!(cdiv("x", 3, 8), "((x + 8'd2) / 8'd3)");
+        assert_eq!(cmul("x", 1, 8), "x");
+        assert_eq!(cmul("x", 6, 8), "(x * 8'd6)");
+    }
+}

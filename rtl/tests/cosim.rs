@@ -1,0 +1,26 @@
+//! Co-simulation of random programs on `tiny`: every instruction's issue
+//! and retirement cycle and the total equal the Rust cycle-mode simulator.
+//! Verilator is required: the test fails, not skips, without it.
+
+use nmsat_dataflow::ArchConfig;
+use nmsat_rtl::cosim::{RunOptions, cosim_program, model_for};
+use nmsat_sim::testgen::{Coverage, random_program};
+
+#[test]
+fn twenty_random_programs_on_tiny() {
+    let arch = ArchConfig::preset("tiny").unwrap();
+    let model = model_for(&arch, None).expect("Verilator build (apt-get install -y verilator)");
+    let mut cov = Coverage::default();
+    let mut instructions = 0;
+    for seed in 0..20 {
+        let p = random_program(&arch, seed, 60);
+        cov.add(&p);
+        let r = cosim_program(&model, &arch, &p, &RunOptions::default(), None).unwrap();
+        let c = &r.comparison;
+        assert!(c.passed(), "seed {seed}: {:?}", c.problems());
+        assert!(c.rust_total > 0 && r.rtl.sim_cycles > c.rust_total);
+        instructions += c.instructions;
+    }
+    assert_eq!(cov.missing(&arch), Vec::<String>::new(), "the 20 programs must cover every feature");
+    assert_eq!(instructions, 20 * 61);
+}

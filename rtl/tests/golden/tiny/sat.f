@@ -1,0 +1,11 @@
+sat_dma_decode.v
+sat_compute_decode.v
+sat_iqueue.v
+sat_controller.v
+sat_buf_a.v
+sat_buf_w.v
+sat_buf_o.v
+sat_pe.v
+sat_pe_array.v
+sat_gemm.v
+sat_top.sv

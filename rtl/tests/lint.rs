@@ -1,0 +1,69 @@
+//! `verilator --lint-only -Wall` is silent on the Verilog of every preset
+//! (and of the co-simulation variant), and Yosys elaborates every preset.
+//! These tools are required: the tests fail, not skip, without them.
+
+use std::process::Command;
+
+use nmsat_dataflow::ArchConfig;
+use nmsat_rtl::cosim::cosim_options;
+use nmsat_rtl::{EmitOptions, emit};
+
+fn lint(name: &str, opts: &EmitOptions) {
+    let d = emit(&ArchConfig::preset(name).unwrap(), opts).unwrap();
+    let dir = std::env::temp_dir().join(format!("nmsat-lint-{name}-{}-{}", opts.imem_bits, std::process::id()));
+    let files = d.write(&dir).unwrap();
+    let out = Command::new("verilator")
+        .arg("--lint-only")
+        .arg("-Wall")
+        .args(files.iter().filter(|f| f.extension().is_some_and(|e| e == "v" || e == "sv")))
+        .output()
+        .expect("verilator is required (apt-get install -y verilator)");
+    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && text.trim().is_empty(), "{name}: verilator lint:\n{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn lint_tiny() {
+    lint("tiny", &EmitOptions::default());
+    lint("tiny", &cosim_options(None));
+}
+
+#[test]
+fn lint_sat_mid() {
+    lint("sat-mid", &EmitOptions::default());
+}
+
+#[test]
+fn lint_sat_vu9p() {
+    lint("sat-vu9p", &EmitOptions::default());
+}
+
+#[test]
+fn yosys_elaborates_every_preset() {
+    for name in ["tiny", "sat-mid", "sat-vu9p"] {
+        let d = emit(&ArchConfig::preset(name).unwrap(), &EmitOptions::default()).unwrap();
+        let dir = std::env::temp_dir().join(format!("nmsat-yosys-{name}-{}", std::process::id()));
+        let files = d.write(&dir).unwrap();
+        let names: Vec<String> = files
+            .iter()
+            .filter(|f| f.extension().is_some_and(|e| e == "v" || e == "sv"))
+            .map(|f| f.display().to_string())
+            .collect();
+        let script =
+            format!("read_verilog -sv {}; hierarchy -check -top sat_top; proc; check -assert", names.join(" "));
+        let out = Command::new("yosys")
+            .arg("-q")
+            .arg("-p")
+            .arg(&script)
+            .output()
+            .expect("yosys is required (apt-get install -y yosys)");
+        assert!(
+            out.status.success(),
+            "{name}: yosys:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -1,0 +1,86 @@
+//! `nmsat synth --arch CONFIG`: Yosys `synth_xilinx -family xcup` resource counts.
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use nmsat_rtl::params::DEFAULT_IMEM_BITS;
+use nmsat_rtl::synth::{VU9P, synth};
+use nmsat_rtl::{EmitOptions, RtlError, emit};
+
+use crate::cli_error::{CliError, CliResult};
+use crate::cmd::common::{load_arch, table};
+
+/// Arguments of `nmsat synth`.
+#[derive(Debug, Args)]
+pub struct SynthArgs {
+    /// SAT config (TOML file or preset name); default the built-in sat-vu9p.
+    #[arg(long)]
+    pub arch: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = SynthFormat::Table)]
+    pub format: SynthFormat,
+    /// Working directory for the Verilog, the Yosys log and `stat.txt`
+    /// (default: a fresh directory under the system temporary directory).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Instruction-memory address bits per queue.
+    #[arg(long, default_value_t = DEFAULT_IMEM_BITS)]
+    pub imem_bits: u32,
+}
+
+/// `--format`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SynthFormat {
+    /// The report as JSON.
+    Json,
+    /// A table of resources and their VU9P share.
+    Table,
+}
+
+fn tool_error(e: RtlError) -> CliError {
+    CliError::input(e)
+}
+
+/// Runs `nmsat synth`.
+pub fn run(args: SynthArgs) -> CliResult {
+    let arch = load_arch(args.arch.as_deref())?;
+    let design = emit(&arch, &EmitOptions { imem_bits: args.imem_bits, fault: None }).map_err(CliError::input)?;
+    let dir = args
+        .dir
+        .unwrap_or_else(|| std::env::temp_dir().join(format!("nmsat-synth-{}-{}", arch.name, std::process::id())));
+    let r = synth(&design, &dir).map_err(tool_error)?;
+    match args.format {
+        SynthFormat::Json => println!("{}", serde_json::to_string_pretty(&r).map_err(CliError::input)?),
+        SynthFormat::Table => {
+            println!(
+                "{}: synth_xilinx -family xcup of `{}` in {:.0} s (log {})",
+                r.yosys,
+                r.config,
+                r.seconds,
+                r.log.display()
+            );
+            let (res, share) = (&r.resources, &r.vu9p_percent);
+            let rows = vec![
+                vec!["LUT".into(), res.luts.to_string(), VU9P.luts.to_string(), format!("{:.3} %", share.luts)],
+                vec!["FF".into(), res.ffs.to_string(), VU9P.ffs.to_string(), format!("{:.3} %", share.ffs)],
+                vec!["DSP48E2".into(), res.dsps.to_string(), VU9P.dsps.to_string(), format!("{:.3} %", share.dsps)],
+                vec![
+                    "BRAM36".into(),
+                    format!("{}", res.bram36),
+                    format!("{}", VU9P.bram36),
+                    format!("{:.3} %", share.bram36),
+                ],
+                vec!["URAM".into(), res.uram.to_string(), VU9P.uram.to_string(), format!("{:.3} %", share.uram)],
+            ];
+            print!("{}", table(&["resource", "used", "VU9P", "share"], &rows));
+            let b: Vec<String> = r.buffers_bram36.iter().map(|(n, c)| format!("{n} {c}")).collect();
+            println!(
+                "BRAM36 = {} for the instruction memories (synthesised) + {} for the operand buffers ({}; from their geometry, the buffers are black boxes)",
+                r.logic.bram36,
+                r.resources.bram36 - r.logic.bram36,
+                b.join(", ")
+            );
+        }
+    }
+    Ok(())
+}
