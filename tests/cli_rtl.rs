@@ -23,7 +23,7 @@ fn rtl_writes_files_and_a_file_list() {
     for f in list.lines() {
         assert!(dir.join(f).is_file(), "{f}");
     }
-    assert!(list.lines().any(|l| l == "sat_top.v"));
+    assert!(list.lines().any(|l| l == "sat_top.sv"));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
