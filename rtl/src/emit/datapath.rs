@@ -89,7 +89,12 @@ pub fn buffers(p: &Params) -> Vec<BufSpec> {
             module: "sat_buf_a".into(),
             cap: p.cap[0],
             width: 16,
-            ports: vec![port("gemm_rd", PortKind::Read, p.rows, act_window(p), "GEMM: each PE row's activations")],
+            ports: vec![
+                port("gemm_rd", PortKind::Read, p.rows, act_window(p), "GEMM: each PE row's activations"),
+                port("vec_rd1", PortKind::Read, 1, p.vec_lanes, "vector unit: first source"),
+                port("vec_rd2", PortKind::Read, 1, p.vec_lanes, "vector unit: second source"),
+                port("vec_wr", PortKind::Write, 1, p.vec_lanes, "vector unit: destination"),
+            ],
             doc: "Activation buffer A: 16-bit elements.".into(),
         },
         BufSpec {
@@ -103,7 +108,11 @@ pub fn buffers(p: &Params) -> Vec<BufSpec> {
             module: "sat_buf_o".into(),
             cap: p.cap[2],
             width: p.acc_bits,
-            ports: vec![port("gemm_wr", PortKind::AccWrite, p.rows, p.cols, "GEMM drain: a sub-tile's rows")],
+            ports: vec![
+                port("gemm_wr", PortKind::AccWrite, p.rows, p.cols, "GEMM drain: a sub-tile's rows"),
+                port("vec_rd", PortKind::Read, 1, p.vec_lanes, "vector unit: source"),
+                port("vec_wr", PortKind::Write, 1, p.vec_lanes, "vector unit: destination"),
+            ],
             doc: format!("Output buffer O: {}-bit accumulators.", p.acc_bits),
         },
     ]
@@ -196,27 +205,32 @@ pub fn buffer(p: &Params, b: &BufSpec) -> Module {
         m.wire(&format!("{n}_we"), slots, "per lane: write enable");
         m.wire(&format!("{n}_wa"), slots * iw, "per lane: element index");
         m.wire(&format!("{n}_wd"), slots * w, "per lane: value written");
+        let gv = format!("i_{n}");
         let value = if port.kind == PortKind::AccWrite {
-            format!("(({n}_acc ? mem[wea[{}:0]] : {}) + {n}_data[i*{w} +: {w}])", iw - 1, k(w, 0))
+            format!("(({n}_acc ? mem[wea[{}:0]] : {}) + {n}_data[{gv}*{w} +: {w}])", iw - 1, k(w, 0))
         } else {
-            format!("{n}_data[i*{w} +: {w}]")
+            format!("{n}_data[{gv}*{w} +: {w}]")
         };
         m.push(Item::GenFor {
-            var: "i".into(),
+            var: gv.clone(),
             count: u64::from(slots),
             label: format!("{n}_lane"),
             body: vec![
                 Item::Wire { name: "wea".into(), width: rw, doc: String::new() },
                 Item::Assign(
                     id("wea"),
-                    raw(format!("({n}_addr[(i/{})*{rw} +: {rw}] + (i % {}))", port.lanes, port.lanes)),
+                    raw(format!("({n}_addr[({gv}/{})*{rw} +: {rw}] + ({gv} % {}))", port.lanes, port.lanes)),
                 ),
                 Item::Assign(
-                    raw(format!("{n}_we[i]")),
-                    raw(format!("({n}_en[i/{}] & {n}_mask[i] & ok(wea))", port.lanes)),
+                    raw(format!("{n}_we[{gv}]")),
+                    raw(if port.groups == 1 {
+                        format!("({n}_en & {n}_mask[{gv}] & ok(wea))")
+                    } else {
+                        format!("({n}_en[{gv}/{}] & {n}_mask[{gv}] & ok(wea))", port.lanes)
+                    }),
                 ),
-                Item::Assign(raw(format!("{n}_wa[i*{iw} +: {iw}]")), raw(format!("wea[{}:0]", iw - 1))),
-                Item::Assign(raw(format!("{n}_wd[i*{w} +: {w}]")), raw(value)),
+                Item::Assign(raw(format!("{n}_wa[{gv}*{iw} +: {iw}]")), raw(format!("wea[{}:0]", iw - 1))),
+                Item::Assign(raw(format!("{n}_wd[{gv}*{w} +: {w}]")), raw(value)),
             ],
         });
         let ln = port.lanes;
@@ -745,5 +759,140 @@ pub fn gemm(p: &Params) -> Module {
         )],
     ));
     m.lint_off.push(("UNUSED".into(), "reads a few fields of the instruction and of wide counters".into()));
+    m
+}
+
+/// `sat_vector`: the vector unit's datapath. It streams `lanes` elements
+/// per cycle from the first cycle after issue, so it finishes within the
+/// model's `ceil(len/lanes) + 4` cycles. Implemented ops (the contract's
+/// data semantics): `relu_bwd`, `add`, `clear`. `requant`, `sgd` and
+/// `loss_grad` keep their exact timing but have no data effect yet (their
+/// numerics are fixed together with the simulator's datapath).
+pub fn vector(p: &Params) -> Module {
+    let vl = p.vec_lanes;
+    let rw = p.range_bits;
+    let acc = p.acc_bits;
+    let mut m = Module::new("sat_vector");
+    m.doc.push(format!("Vector unit: {vl} elements per cycle; relu_bwd, add (saturating) and clear."));
+    m.input("clk", 1, "");
+    m.input("rst", 1, "");
+    m.input("start", 1, "a vec instruction issues");
+    m.input("instr", 256, "");
+    for (n, w) in [("a_rd1", 16), ("a_rd2", 16), ("o_rd", acc)] {
+        m.output(&format!("{n}_en"), 1, "");
+        m.output(&format!("{n}_addr"), rw, "");
+        m.input(&format!("{n}_data"), vl * w, "");
+    }
+    for (n, w) in [("a_wr", 16), ("o_wr", acc)] {
+        m.output(&format!("{n}_en"), 1, "");
+        m.output(&format!("{n}_addr"), rw, "");
+        m.output(&format!("{n}_mask"), vl, "");
+        m.output(&format!("{n}_data"), vl * w, "");
+    }
+    let f = |name: &str| crate::emit::util::field("vec", name);
+    let fit = |name: &str| {
+        let (lo, bits) = f(name);
+        if rw <= bits {
+            format!("instr[{}:{lo}]", lo + rw - 1)
+        } else {
+            crate::emit::util::zx(&format!("instr[{}:{lo}]", lo + bits - 1), bits, rw)
+        }
+    };
+    let (oplo, _) = f("op");
+    let (lenlo, lenbits) = f("len");
+    for (n, w, d) in [
+        ("op", 4, "operation"),
+        ("left", 32, "elements still to read"),
+        ("src", rw, ""),
+        ("src2", rw, ""),
+        ("dst", rw, ""),
+        ("s1_v", 1, "a chunk's operands arrive"),
+        ("s1_op", 4, ""),
+        ("s1_dst", rw, ""),
+        ("s1_mask", vl, ""),
+    ] {
+        m.reg(n, w, d);
+    }
+    m.wire_assign("go", 1, "(left != 32'd0)");
+    let mask: Vec<String> = (0..vl).rev().map(|l| format!("(left > 32'd{l})")).collect();
+    m.wire_assign("mask", vl, format!("{{{}}}", mask.join(", ")));
+    for n in ["a_rd1", "a_rd2", "o_rd"] {
+        m.assign(format!("{n}_en"), "go");
+    }
+    m.assign("a_rd1_addr", "src");
+    m.assign("a_rd2_addr", "src2");
+    m.assign("o_rd_addr", "src");
+    // Lane results.
+    let mut add = Vec::new();
+    let mut relu = Vec::new();
+    for l in (0..vl).rev() {
+        m.wire_assign(
+            &format!("sum{l}"),
+            17,
+            format!(
+                "({{a_rd1_data[{}], a_rd1_data[{}:{}]}} + {{a_rd2_data[{}], a_rd2_data[{}:{}]}})",
+                l * 16 + 15,
+                l * 16 + 15,
+                l * 16,
+                l * 16 + 15,
+                l * 16 + 15,
+                l * 16
+            ),
+        );
+        add.push(format!("((sum{l}[16] != sum{l}[15]) ? (sum{l}[16] ? 16'h8000 : 16'h7fff) : sum{l}[15:0])"));
+        relu.push(format!(
+            "(($signed(a_rd2_data[{}:{}]) > 16'sd0) ? o_rd_data[{}:{}] : {})",
+            l * 16 + 15,
+            l * 16,
+            l * acc + acc - 1,
+            l * acc,
+            k(acc, 0)
+        ));
+    }
+    m.assign("a_wr_en", "(s1_v & (s1_op == 4'd2))");
+    m.assign("a_wr_addr", "s1_dst");
+    m.assign("a_wr_mask", "s1_mask");
+    m.assign("a_wr_data", format!("{{{}}}", add.join(",\n    ")));
+    m.assign("o_wr_en", "(s1_v & ((s1_op == 4'd1) | (s1_op == 4'd5)))");
+    m.assign("o_wr_addr", "s1_dst");
+    m.assign("o_wr_mask", "s1_mask");
+    m.assign("o_wr_data", format!("((s1_op == 4'd5) ? {} : {{{}}})", k(vl * acc, 0), relu.join(",\n    ")));
+    let vstep = k(rw, u64::from(vl));
+    m.push(Item::Always(
+        Always::Posedge("clk".into()),
+        vec![if_else(
+            "rst",
+            vec![nb("left", "32'd0"), nb("s1_v", "1'b0")],
+            vec![
+                nb("s1_v", "go"),
+                nb("s1_op", "op"),
+                nb("s1_dst", "dst"),
+                nb("s1_mask", "mask"),
+                if_else(
+                    "start",
+                    vec![
+                        nb("op", format!("instr[{}:{oplo}]", oplo + 3)),
+                        nb(
+                            "left",
+                            crate::emit::util::zx(&format!("instr[{}:{lenlo}]", lenlo + lenbits - 1), lenbits, 32),
+                        ),
+                        nb("src", fit("src")),
+                        nb("src2", fit("src2")),
+                        nb("dst", fit("dst")),
+                    ],
+                    vec![if_(
+                        "go",
+                        vec![
+                            nb("left", format!("((left > 32'd{vl}) ? (left - 32'd{vl}) : 32'd0)")),
+                            nb("src", format!("(src + {vstep})")),
+                            nb("src2", format!("(src2 + {vstep})")),
+                            nb("dst", format!("(dst + {vstep})")),
+                        ],
+                    )],
+                ),
+            ],
+        )],
+    ));
+    m.lint_off.push(("UNUSED".into(), "reads a few fields of the instruction".into()));
     m
 }

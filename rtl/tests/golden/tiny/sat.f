@@ -8,4 +8,5 @@ sat_buf_o.v
 sat_pe.v
 sat_pe_array.v
 sat_gemm.v
+sat_vector.v
 sat_top.v

@@ -18,7 +18,17 @@ module sat_buf_a (
   output wire [15:0] host_rdata,  // test access: element `host_addr` (combinational)
   input  wire gemm_rd_en,  // GEMM: each PE row's activations
   input  wire [27:0] gemm_rd_addr,  // 2 start address(es)
-  output reg  [1023:0] gemm_rd_data  // 32 consecutive elements per start, next cycle
+  output reg  [1023:0] gemm_rd_data,  // 32 consecutive elements per start, next cycle
+  input  wire vec_rd1_en,  // vector unit: first source
+  input  wire [13:0] vec_rd1_addr,  // 1 start address(es)
+  output reg  [63:0] vec_rd1_data,  // 4 consecutive elements per start, next cycle
+  input  wire vec_rd2_en,  // vector unit: second source
+  input  wire [13:0] vec_rd2_addr,  // 1 start address(es)
+  output reg  [63:0] vec_rd2_data,  // 4 consecutive elements per start, next cycle
+  input  wire vec_wr_en,  // vector unit: destination
+  input  wire [13:0] vec_wr_addr,  // 1 start address(es)
+  input  wire [3:0] vec_wr_mask,  // lanes to write
+  input  wire [63:0] vec_wr_data
 );
   reg [15:0] mem [0:4095];  // storage
   integer g;
@@ -43,8 +53,48 @@ module sat_buf_a (
     end
   end
   always @(posedge clk) begin
+    if (vec_rd1_en) begin
+      for (g = 0; g < 1; g = g + 1) begin
+        for (l = 0; l < 4; l = l + 1) begin
+          ea = (vec_rd1_addr[g*14 +: 14] + l[13:0]);
+          vec_rd1_data[(g*4+l)*16 +: 16] <= (ok(ea) ? mem[ea[11:0]] : 16'd0);
+        end
+      end
+    end
+  end
+  always @(posedge clk) begin
+    if (vec_rd2_en) begin
+      for (g = 0; g < 1; g = g + 1) begin
+        for (l = 0; l < 4; l = l + 1) begin
+          ea = (vec_rd2_addr[g*14 +: 14] + l[13:0]);
+          vec_rd2_data[(g*4+l)*16 +: 16] <= (ok(ea) ? mem[ea[11:0]] : 16'd0);
+        end
+      end
+    end
+  end
+  wire [3:0] vec_wr_we;  // per lane: write enable
+  wire [47:0] vec_wr_wa;  // per lane: element index
+  wire [63:0] vec_wr_wd;  // per lane: value written
+  genvar i_vec_wr;
+  generate
+    for (i_vec_wr = 0; i_vec_wr < 4; i_vec_wr = i_vec_wr + 1) begin : vec_wr_lane
+      wire [13:0] wea;
+      assign wea = (vec_wr_addr[(i_vec_wr/4)*14 +: 14] + (i_vec_wr % 4));
+      assign vec_wr_we[i_vec_wr] = (vec_wr_en & vec_wr_mask[i_vec_wr] & ok(wea));
+      assign vec_wr_wa[i_vec_wr*12 +: 12] = wea[11:0];
+      assign vec_wr_wd[i_vec_wr*16 +: 16] = vec_wr_data[i_vec_wr*16 +: 16];
+    end
+  endgenerate
+  always @(posedge clk) begin
     if (host_we & ok(host_addr)) begin
       mem[host_addr[11:0]] <= host_wdata;
+    end
+    for (g = 0; g < 1; g = g + 1) begin
+      for (l = 0; l < 4; l = l + 1) begin
+        if (vec_wr_we[g*4+l]) begin
+          mem[vec_wr_wa[(g*4+l)*12 +: 12]] <= vec_wr_wd[(g*4+l)*16 +: 16];
+        end
+      end
     end
   end
 endmodule

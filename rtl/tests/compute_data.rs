@@ -1,12 +1,13 @@
-//! The PE array computes what the data semantics say (docs/sat-microarchitecture.md,
-//! "Data semantics"): random dense and N:M GEMM sequences, with and without
-//! accumulation, run on the Verilated RTL with random buffer contents, and the
-//! final output buffer equals a sequential reference computed here.
-//! (The DMA, vector unit and sparsifier datapaths are not in the RTL yet.)
+//! The PE array and the vector unit compute what the data semantics say
+//! (docs/sat-microarchitecture.md, "Data semantics"): random sequences of
+//! dense and N:M GEMMs (with and without accumulation) and of `vec relu_bwd`,
+//! `add` and `clear` run on the Verilated RTL from random buffer contents,
+//! and the final buffers equal a sequential reference computed here.
+//! (The DMA and sparsifier datapaths are not in the RTL yet.)
 
 use nmsat_dataflow::ArchConfig;
 use nmsat_dataflow::check::{capacity, check_program};
-use nmsat_dataflow::isa::{Buf, Deps, GemmMode, Instr};
+use nmsat_dataflow::isa::{Buf, Deps, GemmMode, Instr, VecOp};
 use nmsat_dataflow::program::{Program, RegionKind, Tag};
 use nmsat_dataflow::workload::Pass;
 use nmsat_rtl::cosim::{RunOptions, cosim_program, model_for};
@@ -18,9 +19,24 @@ fn sext16(v: u64) -> i64 {
     i64::from(v as u16 as i16)
 }
 
-/// Sequential reference of the GEMM data semantics on 48-bit accumulators.
+/// Sequential reference of the data semantics on 48-bit accumulators.
 fn reference(p: &Program, bufs: &mut [Vec<u64>; 3]) {
     for i in &p.instrs {
+        if let Instr::Vec { op, len, src, src2, dst, .. } = *i {
+            for e in 0..len as usize {
+                let (s1, s2, d) = (src as usize + e, src2 as usize + e, dst as usize + e);
+                match op {
+                    VecOp::ReluBwd => bufs[2][d] = if sext16(bufs[0][s2]) > 0 { bufs[2][s1] } else { 0 },
+                    VecOp::Add => {
+                        let v = (sext16(bufs[0][s1]) + sext16(bufs[0][s2])).clamp(-32768, 32767);
+                        bufs[0][d] = v as u16 as u64;
+                    }
+                    VecOp::Clear => bufs[2][d] = 0,
+                    _ => {}
+                }
+            }
+            continue;
+        }
         let Instr::Gemm { mode, acc, m, n, k, a, a_stride, w, o, .. } = *i else { continue };
         let (m, n, k, a, s, w, o) =
             (m as usize, n as usize, k as usize, a as usize, a_stride as usize, w as usize, o as usize);
@@ -55,6 +71,32 @@ fn gemm_program(arch: &ArchConfig, rng: &mut Rng, count: usize) -> Program {
     let pe = &arch.pe_array;
     let pats = &arch.sparsity.patterns;
     for _ in 0..count {
+        if rng.chance(1, 3) {
+            // Ranges in 64-element blocks are identical or disjoint.
+            let op = rng.pick(&[VecOp::ReluBwd, VecOp::Add, VecOp::Clear]);
+            let len = rng.range(1, 64);
+            let mut at = |b: Buf| (64 * rng.below(capacity(arch, b) / 64 - 1)) as u32;
+            let (src, src2, dst) = match op {
+                VecOp::ReluBwd => (at(Buf::O), at(Buf::A), at(Buf::O)),
+                VecOp::Add => (at(Buf::A), at(Buf::A), at(Buf::A)),
+                _ => (0, 0, at(Buf::O)),
+            };
+            let dst = if rng.chance(1, 4) { src } else { dst };
+            let instr = Instr::Vec {
+                deps: Deps::default(),
+                op,
+                len: len as u32,
+                src,
+                src2,
+                dst,
+                aux: 0,
+                shift: 0,
+                p1: 0,
+                p2: 0,
+            };
+            p.push(instr, Tag { layer: 0, pass: Pass::Ff });
+            continue;
+        }
         let mode =
             if rng.chance(1, 3) { GemmMode::Dense } else { GemmMode::Nm(pats[rng.below(pats.len() as u64) as usize]) };
         let m = rng.range(1, 2 * u64::from(pe.rows) + 1);
@@ -156,7 +198,7 @@ fn run_rounds(fault: Option<nmsat_rtl::Fault>, rounds: usize) -> Option<(usize, 
 }
 
 #[test]
-fn gemms_compute_the_reference_on_tiny() {
+fn gemms_and_vector_ops_compute_the_reference_on_tiny() {
     if let Some((round, b, i, p)) = run_rounds(None, 6) {
         panic!("round {round}: buffer {b} differs from the reference first after instruction {i}\n{}", p.disassemble());
     }
@@ -167,6 +209,7 @@ fn a_wrong_mux_select_is_caught() {
     let found = run_rounds(Some(nmsat_rtl::Fault::ActivationMuxSelect), 6);
     let (_, b, i, p) = found.expect("the faulty mux must produce a wrong output");
     assert_eq!(b, 2, "the output buffer differs");
-    // The first instruction whose result is wrong is named: a GEMM.
+    // The first instruction whose result is wrong is named: a GEMM (a
+    // later vector op may only propagate the error).
     assert!(matches!(p.instrs[i], Instr::Gemm { .. }), "{}", p.instrs[i]);
 }
