@@ -129,8 +129,7 @@ pub fn parse_stat(text: &str) -> Vec<(String, u64)> {
 /// The cell list of every module block (`=== name ===`) of `stat` output.
 pub fn parse_modules(text: &str) -> Vec<(String, Vec<(String, u64)>)> {
     let mut out = Vec::new();
-    let mut chunks = text.split("=== ").skip(1);
-    while let Some(chunk) = chunks.next() {
+    for chunk in text.split("=== ").skip(1) {
         let Some((name, rest)) = chunk.split_once(" ===") else { continue };
         if name.contains(' ') {
             continue; // "design hierarchy"
