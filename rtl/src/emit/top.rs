@@ -218,4 +218,22 @@ fn datapath(p: &Params, bufs: &[BufSpec], m: &mut Module) {
             ("o_wr_data", "o_vec_wr_data".into()),
         ],
     ));
+    // The sparsifier.
+    m.push(inst(
+        "sat_sparsifier",
+        "sparsifier",
+        &[
+            ("clk", "clk".into()),
+            ("rst", "rst".into()),
+            ("start", "(c_issue & (c_unit == 2'd2))".into()),
+            ("instr", "c_instr".into()),
+            ("a_rd_en", "a_sp_rd_en".into()),
+            ("a_rd_addr", "a_sp_rd_addr".into()),
+            ("a_rd_data", "a_sp_rd_data".into()),
+            ("w_wr_en", "w_sp_wr_en".into()),
+            ("w_wr_addr", "w_sp_wr_addr".into()),
+            ("w_wr_mask", "w_sp_wr_mask".into()),
+            ("w_wr_data", "w_sp_wr_data".into()),
+        ],
+    ));
 }

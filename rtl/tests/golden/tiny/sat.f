@@ -9,4 +9,5 @@ sat_pe.v
 sat_pe_array.v
 sat_gemm.v
 sat_vector.v
+sat_sparsifier.v
 sat_top.v

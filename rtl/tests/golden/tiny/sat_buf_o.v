@@ -32,7 +32,6 @@ module sat_buf_o (
   reg [47:0] mem [0:4095];  // storage
   integer g;
   integer l;
-  reg [13:0] ea;  // element address (loop temporary)
   // inside the buffer
   function ok;
     input [13:0] x;
@@ -41,12 +40,15 @@ module sat_buf_o (
     end
   endfunction
   assign host_rdata = (ok(host_addr) ? mem[host_addr[11:0]] : 48'd0);
+  integer vec_rd_g;
+  integer vec_rd_l;
+  reg [13:0] vec_rd_ea;  // element address (loop temporary)
   always @(posedge clk) begin
     if (vec_rd_en) begin
-      for (g = 0; g < 1; g = g + 1) begin
-        for (l = 0; l < 4; l = l + 1) begin
-          ea = (vec_rd_addr[g*14 +: 14] + l[13:0]);
-          vec_rd_data[(g*4+l)*48 +: 48] <= (ok(ea) ? mem[ea[11:0]] : 48'd0);
+      for (vec_rd_g = 0; vec_rd_g < 1; vec_rd_g = vec_rd_g + 1) begin
+        for (vec_rd_l = 0; vec_rd_l < 4; vec_rd_l = vec_rd_l + 1) begin
+          vec_rd_ea = (vec_rd_addr[vec_rd_g*14 +: 14] + vec_rd_l[13:0]);
+          vec_rd_data[(vec_rd_g*4+vec_rd_l)*48 +: 48] <= (ok(vec_rd_ea) ? mem[vec_rd_ea[11:0]] : 48'd0);
         end
       end
     end

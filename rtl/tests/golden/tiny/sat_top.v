@@ -96,6 +96,9 @@ module sat_top (
   wire [13:0] a_vec_wr_addr;
   wire [3:0] a_vec_wr_mask;
   wire [63:0] a_vec_wr_data;
+  wire a_sp_rd_en;
+  wire [111:0] a_sp_rd_addr;
+  wire [127:0] a_sp_rd_data;
   sat_buf_a buf_a (
     .clk(clk),
     .host_we((host_buf_we & (host_buf_sel == 2'd0))),
@@ -114,12 +117,19 @@ module sat_top (
     .vec_wr_en(a_vec_wr_en),
     .vec_wr_addr(a_vec_wr_addr),
     .vec_wr_mask(a_vec_wr_mask),
-    .vec_wr_data(a_vec_wr_data)
+    .vec_wr_data(a_vec_wr_data),
+    .sp_rd_en(a_sp_rd_en),
+    .sp_rd_addr(a_sp_rd_addr),
+    .sp_rd_data(a_sp_rd_data)
   );
   wire [19:0] w_host_rdata;
   wire w_gemm_rd_en;
   wire [55:0] w_gemm_rd_addr;
   wire [159:0] w_gemm_rd_data;
+  wire [3:0] w_sp_wr_en;
+  wire [55:0] w_sp_wr_addr;
+  wire [3:0] w_sp_wr_mask;
+  wire [79:0] w_sp_wr_data;
   sat_buf_w buf_w (
     .clk(clk),
     .host_we((host_buf_we & (host_buf_sel == 2'd1))),
@@ -128,7 +138,11 @@ module sat_top (
     .host_rdata(w_host_rdata),
     .gemm_rd_en(w_gemm_rd_en),
     .gemm_rd_addr(w_gemm_rd_addr),
-    .gemm_rd_data(w_gemm_rd_data)
+    .gemm_rd_data(w_gemm_rd_data),
+    .sp_wr_en(w_sp_wr_en),
+    .sp_wr_addr(w_sp_wr_addr),
+    .sp_wr_mask(w_sp_wr_mask),
+    .sp_wr_data(w_sp_wr_data)
   );
   wire [47:0] o_host_rdata;
   wire [1:0] o_gemm_wr_en;
@@ -206,5 +220,18 @@ module sat_top (
     .o_wr_addr(o_vec_wr_addr),
     .o_wr_mask(o_vec_wr_mask),
     .o_wr_data(o_vec_wr_data)
+  );
+  sat_sparsifier sparsifier (
+    .clk(clk),
+    .rst(rst),
+    .start((c_issue & (c_unit == 2'd2))),
+    .instr(c_instr),
+    .a_rd_en(a_sp_rd_en),
+    .a_rd_addr(a_sp_rd_addr),
+    .a_rd_data(a_sp_rd_data),
+    .w_wr_en(w_sp_wr_en),
+    .w_wr_addr(w_sp_wr_addr),
+    .w_wr_mask(w_sp_wr_mask),
+    .w_wr_data(w_sp_wr_data)
   );
 endmodule
