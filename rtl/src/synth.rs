@@ -70,6 +70,14 @@ pub struct SynthReport {
     pub buffers_bram36: Vec<(String, u64)>,
     /// Logic plus buffers.
     pub resources: Resources,
+    /// DSP slices of one PE (`sat_pe`, synthesised once).
+    pub dsps_per_pe: u64,
+    /// PEs in the array.
+    pub pes: u64,
+    /// DSP slices outside the PE array (decoders, GEMM address arithmetic).
+    pub dsps_outside_array: u64,
+    /// Resources of each module (one instance), as Yosys reports them.
+    pub modules: Vec<(String, Resources)>,
     /// Percent of a VU9P per resource.
     pub vu9p_percent: Share,
     /// Every cell type and its count, as Yosys reported them.
@@ -116,6 +124,19 @@ pub fn parse_stat(text: &str) -> Vec<(String, u64)> {
         blocks.push(c);
     }
     blocks.into_iter().rev().find(|b| !b.is_empty()).unwrap_or_default()
+}
+
+/// The cell list of every module block (`=== name ===`) of `stat` output.
+pub fn parse_modules(text: &str) -> Vec<(String, Vec<(String, u64)>)> {
+    let mut out = Vec::new();
+    for chunk in text.split("=== ").skip(1) {
+        let Some((name, rest)) = chunk.split_once(" ===") else { continue };
+        if name.contains(' ') {
+            continue; // "design hierarchy"
+        }
+        out.push((name.to_string(), parse_stat(rest)));
+    }
+    out
 }
 
 /// Sums Xilinx primitives into [`Resources`].
@@ -227,6 +248,9 @@ pub fn synth(design: &Design, dir: &Path) -> Result<SynthReport, RtlError> {
     let cells = parse_stat(&stat);
     let logic = resources(&cells);
     let buffers_bram36 = buffer_bram36(design);
+    let modules: Vec<(String, Resources)> = parse_modules(&stat).into_iter().map(|(n, c)| (n, resources(&c))).collect();
+    let dsps_per_pe = modules.iter().find(|(n, _)| n == "sat_pe").map_or(0, |(_, r)| r.dsps);
+    let pes = u64::from(design.params.rows) * u64::from(design.params.cols);
     let mut total = logic;
     total.bram36 += buffers_bram36.iter().map(|(_, n)| *n as f64).sum::<f64>();
     Ok(SynthReport {
@@ -236,6 +260,10 @@ pub fn synth(design: &Design, dir: &Path) -> Result<SynthReport, RtlError> {
         logic,
         buffers_bram36,
         resources: total,
+        dsps_per_pe,
+        pes,
+        dsps_outside_array: logic.dsps.saturating_sub(dsps_per_pe * pes),
+        modules,
         vu9p_percent: vu9p_share(&total),
         cells,
         seconds,
@@ -254,6 +282,15 @@ mod tests {
         assert_eq!(cells.len(), 8);
         let r = resources(&cells);
         assert_eq!((r.luts, r.ffs, r.dsps, r.bram36), (13, 30, 2, 2.5));
+    }
+
+    #[test]
+    fn module_blocks() {
+        let text = "=== sat_pe ===\n\n   Number of cells:   2\n     DSP48E2   4\n     LUT6  9\n\n=== design hierarchy ===\n\n   Number of cells:   7\n     DSP48E2   16\n";
+        let m = parse_modules(text);
+        assert_eq!(m.len(), 1);
+        assert_eq!(resources(&m[0].1).dsps, 4);
+        assert_eq!(resources(&parse_stat(text)).dsps, 16);
     }
 
     #[test]

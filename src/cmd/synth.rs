@@ -73,6 +73,10 @@ pub fn run(args: SynthArgs) -> CliResult {
                 vec!["URAM".into(), res.uram.to_string(), VU9P.uram.to_string(), format!("{:.3} %", share.uram)],
             ];
             print!("{}", table(&["resource", "used", "VU9P", "share"], &rows));
+            println!(
+                "DSP48E2 = {} PEs x {} per PE (one per lane) + {} outside the PE array",
+                r.pes, r.dsps_per_pe, r.dsps_outside_array
+            );
             let b: Vec<String> = r.buffers_bram36.iter().map(|(n, c)| format!("{n} {c}")).collect();
             println!(
                 "BRAM36 = {} for the instruction memories (synthesised) + {} for the operand buffers ({}; from their geometry, the buffers are black boxes)",

@@ -89,21 +89,46 @@ pub fn buffers(p: &Params) -> Vec<BufSpec> {
             module: "sat_buf_a".into(),
             cap: p.cap[0],
             width: 16,
-            ports: vec![port("gemm_rd", PortKind::Read, p.rows, act_window(p), "GEMM: each PE row's activations")],
+            ports: vec![
+                port("gemm_rd", PortKind::Read, p.rows, act_window(p), "GEMM: each PE row's activations"),
+                port("vec_rd1", PortKind::Read, 1, p.vec_lanes, "vector unit: first source"),
+                port("vec_rd2", PortKind::Read, 1, p.vec_lanes, "vector unit: second source"),
+                port("vec_wr", PortKind::Write, 1, p.vec_lanes, "vector unit: destination"),
+                port(
+                    "sp_rd",
+                    PortKind::Read,
+                    sparsifier_groups(p) * p.patterns.iter().map(|q| q.m).max().unwrap_or(1),
+                    1,
+                    "sparsifier: the groups' elements",
+                ),
+            ],
             doc: "Activation buffer A: 16-bit elements.".into(),
         },
         BufSpec {
             module: "sat_buf_w".into(),
             cap: p.cap[1],
             width: 16 + INDEX_BITS,
-            ports: vec![port("gemm_rd", PortKind::Read, p.lanes, p.cols, "GEMM: one compressed row per lane")],
+            ports: vec![
+                port("gemm_rd", PortKind::Read, p.lanes, p.cols, "GEMM: one compressed row per lane"),
+                port(
+                    "sp_wr",
+                    PortKind::Write,
+                    sparsifier_groups(p) * p.patterns.iter().map(|q| q.n).max().unwrap_or(1),
+                    1,
+                    "sparsifier: kept values with their indices",
+                ),
+            ],
             doc: "Weight buffer W: {4-bit in-group index, 16-bit value} per element.".into(),
         },
         BufSpec {
             module: "sat_buf_o".into(),
             cap: p.cap[2],
             width: p.acc_bits,
-            ports: vec![port("gemm_wr", PortKind::AccWrite, p.rows, p.cols, "GEMM drain: a sub-tile's rows")],
+            ports: vec![
+                port("gemm_wr", PortKind::AccWrite, p.rows, p.cols, "GEMM drain: a sub-tile's rows"),
+                port("vec_rd", PortKind::Read, 1, p.vec_lanes, "vector unit: source"),
+                port("vec_wr", PortKind::Write, 1, p.vec_lanes, "vector unit: destination"),
+            ],
             doc: format!("Output buffer O: {}-bit accumulators.", p.acc_bits),
         },
     ]
@@ -147,9 +172,9 @@ pub fn buffer(p: &Params, b: &BufSpec) -> Module {
         }
     }
     m.push(Item::Reg { name: "mem".into(), width: w, depth: b.cap, doc: "storage".into() });
+    // Loop variables of the write block (each read block has its own).
     m.push(Item::Integer("g".into()));
     m.push(Item::Integer("l".into()));
-    m.push(Item::Reg { name: "ea".into(), width: rw, depth: 0, doc: "element address (loop temporary)".into() });
     m.push(Item::Function {
         name: "ok".into(),
         width: 1,
@@ -161,23 +186,31 @@ pub fn buffer(p: &Params, b: &BufSpec) -> Module {
     // Reads.
     for port in b.ports.iter().filter(|p| p.kind == PortKind::Read) {
         let n = &port.name;
+        m.push(Item::Integer(format!("{n}_g")));
+        m.push(Item::Integer(format!("{n}_l")));
+        m.push(Item::Reg {
+            name: format!("{n}_ea"),
+            width: rw,
+            depth: 0,
+            doc: "element address (loop temporary)".into(),
+        });
         m.push(Item::Always(
             Always::Posedge("clk".into()),
             vec![if_(
                 format!("{n}_en"),
                 vec![Stmt::For(
-                    "g".into(),
+                    format!("{n}_g"),
                     0,
                     u64::from(port.groups),
                     vec![Stmt::For(
-                        "l".into(),
+                        format!("{n}_l"),
                         0,
                         u64::from(port.lanes),
                         vec![
-                            bl("ea", format!("({n}_addr[g*{rw} +: {rw}] + l[{}:0])", rw - 1)),
+                            bl(format!("{n}_ea"), format!("({n}_addr[{n}_g*{rw} +: {rw}] + {n}_l[{}:0])", rw - 1)),
                             nb(
-                                format!("{n}_data[(g*{}+l)*{w} +: {w}]", port.lanes),
-                                format!("(ok(ea) ? mem[ea[{}:0]] : {})", iw - 1, k(w, 0)),
+                                format!("{n}_data[({n}_g*{}+{n}_l)*{w} +: {w}]", port.lanes),
+                                format!("(ok({n}_ea) ? mem[{n}_ea[{}:0]] : {})", iw - 1, k(w, 0)),
                             ),
                         ],
                     )],
@@ -196,27 +229,32 @@ pub fn buffer(p: &Params, b: &BufSpec) -> Module {
         m.wire(&format!("{n}_we"), slots, "per lane: write enable");
         m.wire(&format!("{n}_wa"), slots * iw, "per lane: element index");
         m.wire(&format!("{n}_wd"), slots * w, "per lane: value written");
+        let gv = format!("i_{n}");
         let value = if port.kind == PortKind::AccWrite {
-            format!("(({n}_acc ? mem[wea[{}:0]] : {}) + {n}_data[i*{w} +: {w}])", iw - 1, k(w, 0))
+            format!("(({n}_acc ? mem[wea[{}:0]] : {}) + {n}_data[{gv}*{w} +: {w}])", iw - 1, k(w, 0))
         } else {
-            format!("{n}_data[i*{w} +: {w}]")
+            format!("{n}_data[{gv}*{w} +: {w}]")
         };
         m.push(Item::GenFor {
-            var: "i".into(),
+            var: gv.clone(),
             count: u64::from(slots),
             label: format!("{n}_lane"),
             body: vec![
                 Item::Wire { name: "wea".into(), width: rw, doc: String::new() },
                 Item::Assign(
                     id("wea"),
-                    raw(format!("({n}_addr[(i/{})*{rw} +: {rw}] + (i % {}))", port.lanes, port.lanes)),
+                    raw(format!("({n}_addr[({gv}/{})*{rw} +: {rw}] + ({gv} % {}))", port.lanes, port.lanes)),
                 ),
                 Item::Assign(
-                    raw(format!("{n}_we[i]")),
-                    raw(format!("({n}_en[i/{}] & {n}_mask[i] & ok(wea))", port.lanes)),
+                    raw(format!("{n}_we[{gv}]")),
+                    raw(if port.groups == 1 {
+                        format!("({n}_en & {n}_mask[{gv}] & ok(wea))")
+                    } else {
+                        format!("({n}_en[{gv}/{}] & {n}_mask[{gv}] & ok(wea))", port.lanes)
+                    }),
                 ),
-                Item::Assign(raw(format!("{n}_wa[i*{iw} +: {iw}]")), raw(format!("wea[{}:0]", iw - 1))),
-                Item::Assign(raw(format!("{n}_wd[i*{w} +: {w}]")), raw(value)),
+                Item::Assign(raw(format!("{n}_wa[{gv}*{iw} +: {iw}]")), raw(format!("wea[{}:0]", iw - 1))),
+                Item::Assign(raw(format!("{n}_wd[{gv}*{w} +: {w}]")), raw(value)),
             ],
         });
         let ln = port.lanes;
@@ -745,5 +783,367 @@ pub fn gemm(p: &Params) -> Module {
         )],
     ));
     m.lint_off.push(("UNUSED".into(), "reads a few fields of the instruction and of wide counters".into()));
+    m
+}
+
+/// `sat_vector`: the vector unit's datapath. It streams `lanes` elements
+/// per cycle from the first cycle after issue, so it finishes within the
+/// model's `ceil(len/lanes) + 4` cycles. Implemented ops (the contract's
+/// data semantics): `relu_bwd`, `add`, `clear`. `requant`, `sgd` and
+/// `loss_grad` keep their exact timing but have no data effect yet (their
+/// numerics are fixed together with the simulator's datapath).
+pub fn vector(p: &Params) -> Module {
+    let vl = p.vec_lanes;
+    let rw = p.range_bits;
+    let acc = p.acc_bits;
+    let mut m = Module::new("sat_vector");
+    m.doc.push(format!("Vector unit: {vl} elements per cycle; relu_bwd, add (saturating) and clear."));
+    m.input("clk", 1, "");
+    m.input("rst", 1, "");
+    m.input("start", 1, "a vec instruction issues");
+    m.input("instr", 256, "");
+    for (n, w) in [("a_rd1", 16), ("a_rd2", 16), ("o_rd", acc)] {
+        m.output(&format!("{n}_en"), 1, "");
+        m.output(&format!("{n}_addr"), rw, "");
+        m.input(&format!("{n}_data"), vl * w, "");
+    }
+    for (n, w) in [("a_wr", 16), ("o_wr", acc)] {
+        m.output(&format!("{n}_en"), 1, "");
+        m.output(&format!("{n}_addr"), rw, "");
+        m.output(&format!("{n}_mask"), vl, "");
+        m.output(&format!("{n}_data"), vl * w, "");
+    }
+    let f = |name: &str| crate::emit::util::field("vec", name);
+    let fit = |name: &str| {
+        let (lo, bits) = f(name);
+        if rw <= bits {
+            format!("instr[{}:{lo}]", lo + rw - 1)
+        } else {
+            crate::emit::util::zx(&format!("instr[{}:{lo}]", lo + bits - 1), bits, rw)
+        }
+    };
+    let (oplo, _) = f("op");
+    let (lenlo, lenbits) = f("len");
+    for (n, w, d) in [
+        ("op", 4, "operation"),
+        ("left", 32, "elements still to read"),
+        ("src", rw, ""),
+        ("src2", rw, ""),
+        ("dst", rw, ""),
+        ("s1_v", 1, "a chunk's operands arrive"),
+        ("s1_op", 4, ""),
+        ("s1_dst", rw, ""),
+        ("s1_mask", vl, ""),
+    ] {
+        m.reg(n, w, d);
+    }
+    m.wire_assign("go", 1, "(left != 32'd0)");
+    let mask: Vec<String> = (0..vl).rev().map(|l| format!("(left > 32'd{l})")).collect();
+    m.wire_assign("mask", vl, format!("{{{}}}", mask.join(", ")));
+    for n in ["a_rd1", "a_rd2", "o_rd"] {
+        m.assign(format!("{n}_en"), "go");
+    }
+    m.assign("a_rd1_addr", "src");
+    m.assign("a_rd2_addr", "src2");
+    m.assign("o_rd_addr", "src");
+    // Lane results.
+    let mut add = Vec::new();
+    let mut relu = Vec::new();
+    for l in (0..vl).rev() {
+        m.wire_assign(
+            &format!("sum{l}"),
+            17,
+            format!(
+                "({{a_rd1_data[{}], a_rd1_data[{}:{}]}} + {{a_rd2_data[{}], a_rd2_data[{}:{}]}})",
+                l * 16 + 15,
+                l * 16 + 15,
+                l * 16,
+                l * 16 + 15,
+                l * 16 + 15,
+                l * 16
+            ),
+        );
+        add.push(format!("((sum{l}[16] != sum{l}[15]) ? (sum{l}[16] ? 16'h8000 : 16'h7fff) : sum{l}[15:0])"));
+        relu.push(format!(
+            "(($signed(a_rd2_data[{}:{}]) > 16'sd0) ? o_rd_data[{}:{}] : {})",
+            l * 16 + 15,
+            l * 16,
+            l * acc + acc - 1,
+            l * acc,
+            k(acc, 0)
+        ));
+    }
+    m.assign("a_wr_en", "(s1_v & (s1_op == 4'd2))");
+    m.assign("a_wr_addr", "s1_dst");
+    m.assign("a_wr_mask", "s1_mask");
+    m.assign("a_wr_data", format!("{{{}}}", add.join(",\n    ")));
+    m.assign("o_wr_en", "(s1_v & ((s1_op == 4'd1) | (s1_op == 4'd5)))");
+    m.assign("o_wr_addr", "s1_dst");
+    m.assign("o_wr_mask", "s1_mask");
+    m.assign("o_wr_data", format!("((s1_op == 4'd5) ? {} : {{{}}})", k(vl * acc, 0), relu.join(",\n    ")));
+    let vstep = k(rw, u64::from(vl));
+    m.push(Item::Always(
+        Always::Posedge("clk".into()),
+        vec![if_else(
+            "rst",
+            vec![nb("left", "32'd0"), nb("s1_v", "1'b0")],
+            vec![
+                nb("s1_v", "go"),
+                nb("s1_op", "op"),
+                nb("s1_dst", "dst"),
+                nb("s1_mask", "mask"),
+                if_else(
+                    "start",
+                    vec![
+                        nb("op", format!("instr[{}:{oplo}]", oplo + 3)),
+                        nb(
+                            "left",
+                            crate::emit::util::zx(&format!("instr[{}:{lenlo}]", lenlo + lenbits - 1), lenbits, 32),
+                        ),
+                        nb("src", fit("src")),
+                        nb("src2", fit("src2")),
+                        nb("dst", fit("dst")),
+                    ],
+                    vec![if_(
+                        "go",
+                        vec![
+                            nb("left", format!("((left > 32'd{vl}) ? (left - 32'd{vl}) : 32'd0)")),
+                            nb("src", format!("(src + {vstep})")),
+                            nb("src2", format!("(src2 + {vstep})")),
+                            nb("dst", format!("(dst + {vstep})")),
+                        ],
+                    )],
+                ),
+            ],
+        )],
+    ));
+    m.lint_off.push(("UNUSED".into(), "reads a few fields of the instruction".into()));
+    m
+}
+
+/// Groups the sparsifier's datapath handles per cycle: enough that it never
+/// falls behind the model's `ceil(groups/lanes)·M` cycles for the smallest M.
+pub fn sparsifier_groups(p: &Params) -> u32 {
+    let m_min = p.patterns.iter().map(|q| q.m).min().unwrap_or(1);
+    p.sp_lanes.div_ceil(m_min).max(1)
+}
+
+/// `sat_sparsifier`: top-N-of-M by magnitude (ties to the lower index), kept
+/// values in ascending index order with their in-group index, groups down
+/// the columns (`axis = 0`) or along the rows with a transposed output
+/// (`axis = 1`), as the data semantics define. It handles
+/// [`sparsifier_groups`] groups per cycle from the cycle after issue, so it
+/// finishes within the model's `ceil(groups/lanes)·M + 2` cycles. Lane 0's
+/// group position is a register; lanes 1… follow by one-group steps
+/// (column, or group within the row, then wrap to the next row of groups).
+pub fn sparsifier(p: &Params) -> Module {
+    let g = sparsifier_groups(p);
+    let mx = p.patterns.iter().map(|q| q.m).max().unwrap_or(1);
+    let nx = p.patterns.iter().map(|q| q.n).max().unwrap_or(1);
+    let rw = p.range_bits;
+    let ww = 16 + INDEX_BITS;
+    let mut m = Module::new("sat_sparsifier");
+    m.doc.push(format!("Sparsifier: {g} groups per cycle, top-N of up to {mx} by magnitude, ties to the lower index."));
+    m.input("clk", 1, "");
+    m.input("rst", 1, "");
+    m.input("start", 1, "a sparsify instruction issues");
+    m.input("instr", 256, "");
+    m.output("a_rd_en", 1, "");
+    m.output("a_rd_addr", g * mx * rw, "lane p, element x at (p*M + x)");
+    m.input("a_rd_data", g * mx * 16, "");
+    m.output("w_wr_en", g * nx, "lane p, output j at (p*N + j)");
+    m.output("w_wr_addr", g * nx * rw, "");
+    m.output("w_wr_mask", g * nx, "");
+    m.output("w_wr_data", g * nx * ww, "{index, value}");
+    let f = |name: &str| crate::emit::util::field("sparsify", name);
+    let fbits = |name: &str| {
+        let (lo, bits) = f(name);
+        format!("instr[{}:{lo}]", lo + bits - 1)
+    };
+    let fit = |name: &str| {
+        let (lo, bits) = f(name);
+        if rw <= bits { format!("instr[{}:{lo}]", lo + rw - 1) } else { crate::emit::util::zx(&fbits(name), bits, rw) }
+    };
+    // Decode at issue.
+    m.wire_assign("i_n", 5, fbits("n_of"));
+    m.wire_assign("i_m", 5, fbits("m_of"));
+    m.wire_assign("i_axis", 1, fbits("axis"));
+    m.wire_assign("i_rows", rw, fit("rows"));
+    m.wire_assign("i_cols", rw, fit("cols"));
+    m.wire_assign(
+        "i_ib",
+        3,
+        "((i_m == 5'd16) ? 3'd4 : (i_m == 5'd8) ? 3'd3 : (i_m == 5'd4) ? 3'd2 : (i_m == 5'd2) ? 3'd1 : 3'd0)",
+    );
+    m.wire_assign("i_lg", rw, "(i_cols >> i_ib)");
+    m.wire_assign("i_line", rw, "(i_axis ? i_lg : i_cols)");
+    m.wire_assign("i_groups", 32, crate::emit::util::zx("((i_rows * i_cols) >> i_ib)", rw, 32));
+    m.wire_assign("i_nrows", rw, format!("(i_rows * {})", crate::emit::util::zx("i_n", 5, rw)));
+    m.wire_assign("i_ncols", rw, format!("(i_cols * {})", crate::emit::util::zx("i_n", 5, rw)));
+    // Address steps of one group: no wrap / wrap to the next line of groups.
+    m.wire_assign("i_inc_nw", rw, format!("(i_axis ? {} : {})", crate::emit::util::zx("i_m", 5, rw), k(rw, 1)));
+    m.wire_assign(
+        "i_inc_w",
+        rw,
+        format!("(i_axis ? {} : (((i_cols << i_ib) - i_cols) + {}))", crate::emit::util::zx("i_m", 5, rw), k(rw, 1)),
+    );
+    m.wire_assign("i_oinc_nw", rw, format!("(i_axis ? i_nrows : {})", k(rw, 1)));
+    m.wire_assign(
+        "i_oinc_w",
+        rw,
+        format!("(i_axis ? ((({} - (i_lg * i_nrows)) + i_nrows)) : ((i_ncols - i_cols) + {}))", k(rw, 1), k(rw, 1)),
+    );
+    m.wire_assign("i_xstep", rw, format!("(i_axis ? {} : i_cols)", k(rw, 1)));
+    m.wire_assign("i_jstep", rw, "(i_axis ? i_rows : i_cols)");
+    for (n, w, d) in [
+        ("left", 32, "groups still to read"),
+        ("lo0", rw, "lane 0: position in its line of groups"),
+        ("base0", rw, "lane 0: first element"),
+        ("obase0", rw, "lane 0: first output"),
+        ("g_line", rw, "groups per line"),
+        ("g_inc_nw", rw, ""),
+        ("g_inc_w", rw, ""),
+        ("g_oinc_nw", rw, ""),
+        ("g_oinc_w", rw, ""),
+        ("g_xstep", rw, ""),
+        ("g_jstep", rw, ""),
+        ("g_m", 5, ""),
+        ("g_n", 5, ""),
+    ] {
+        m.reg(n, w, d);
+    }
+    // Lane positions: lane p+1 is lane p advanced by one group.
+    m.wire_assign("lo_0", rw, "lo0");
+    m.wire_assign("ba_0", rw, "base0");
+    m.wire_assign("ob_0", rw, "obase0");
+    for q in 0..=g {
+        let nxt = q + 1;
+        m.wire_assign(&format!("wrap_{q}"), 1, format!("((lo_{q} + {}) == g_line)", k(rw, 1)));
+        m.wire_assign(&format!("lo_{nxt}"), rw, format!("(wrap_{q} ? {} : (lo_{q} + {}))", k(rw, 0), k(rw, 1)));
+        m.wire_assign(&format!("ba_{nxt}"), rw, format!("(ba_{q} + (wrap_{q} ? g_inc_w : g_inc_nw))"));
+        m.wire_assign(&format!("ob_{nxt}"), rw, format!("(ob_{q} + (wrap_{q} ? g_oinc_w : g_oinc_nw))"));
+    }
+    // Element and output offsets.
+    m.wire_assign("xo_0", rw, k(rw, 0));
+    for x in 1..mx {
+        m.wire_assign(&format!("xo_{x}"), rw, format!("(xo_{} + g_xstep)", x - 1));
+    }
+    let mut rd = Vec::new();
+    for q in (0..g).rev() {
+        for x in (0..mx).rev() {
+            rd.push(format!("(ba_{q} + xo_{x})"));
+        }
+    }
+    m.wire_assign("go", 1, "(left != 32'd0)");
+    m.assign("a_rd_en", "go");
+    m.assign("a_rd_addr", format!("{{{}}}", rd.join(", ")));
+    // Stage 1: data arrives.
+    m.reg("s1_valid", g, "lanes holding a group");
+    m.reg("s1_m", 5, "");
+    m.reg("s1_n", 5, "");
+    m.reg("s1_jstep", rw, "");
+    for q in 0..g {
+        m.reg(&format!("s1_ob_{q}"), rw, "");
+    }
+    let valid: Vec<String> = (0..g).rev().map(|q| format!("(left > 32'd{q})")).collect();
+    m.wire_assign("valid", g, format!("{{{}}}", valid.join(", ")));
+    m.wire_assign("jo_0", rw, k(rw, 0));
+    for j in 1..nx {
+        m.wire_assign(&format!("jo_{j}"), rw, format!("(jo_{} + s1_jstep)", j - 1));
+    }
+    let mut en = Vec::new();
+    let mut addr = Vec::new();
+    let mut mask = Vec::new();
+    let mut data = Vec::new();
+    for q in 0..g {
+        // Magnitudes (17 bits: |-32768| = 32768) and the in-group test.
+        for x in 0..mx {
+            let lo = (q * mx + x) * 16;
+            m.wire_assign(&format!("v{q}_{x}"), 16, format!("a_rd_data[{}:{lo}]", lo + 15));
+            m.wire_assign(
+                &format!("mag{q}_{x}"),
+                17,
+                format!("(v{q}_{x}[15] ? (17'd0 - {{1'b1, v{q}_{x}}}) : {{1'b0, v{q}_{x}}})"),
+            );
+            m.wire_assign(&format!("in{q}_{x}"), 1, format!("(5'd{x} < s1_m)"));
+        }
+        // Rank: elements of the group that beat x; kept when fewer than N do.
+        for x in 0..mx {
+            let beats: Vec<String> = (0..mx)
+                .filter(|&y| y != x)
+                .map(|y| {
+                    let cmp = if y < x { ">=" } else { ">" };
+                    format!("{{4'd0, (in{q}_{y} & (mag{q}_{y} {cmp} mag{q}_{x}))}}")
+                })
+                .collect();
+            let rank = if beats.is_empty() { "5'd0".to_string() } else { beats.join(" + ") };
+            m.wire_assign(&format!("rank{q}_{x}"), 5, format!("({rank})"));
+            m.wire_assign(&format!("kept{q}_{x}"), 1, format!("(in{q}_{x} & (rank{q}_{x} < s1_n))"));
+            let before: Vec<String> = (0..x).map(|y| format!("{{4'd0, kept{q}_{y}}}")).collect();
+            let pos = if before.is_empty() { "5'd0".to_string() } else { before.join(" + ") };
+            m.wire_assign(&format!("pos{q}_{x}"), 5, format!("({pos})"));
+        }
+        for j in 0..nx {
+            // Output j: the kept element whose position is j.
+            let mut val = format!("{}'d0", ww);
+            for x in (0..mx).rev() {
+                val = format!("((kept{q}_{x} & (pos{q}_{x} == 5'd{j})) ? {{4'd{x}, v{q}_{x}}} : {val})");
+            }
+            m.wire_assign(&format!("out{q}_{j}"), ww, val);
+        }
+    }
+    for q in (0..g).rev() {
+        for j in (0..nx).rev() {
+            en.push(if g == 1 { "s1_valid".to_string() } else { format!("s1_valid[{q}]") });
+            addr.push(format!("(s1_ob_{q} + jo_{j})"));
+            mask.push(format!("(5'd{j} < s1_n)"));
+            data.push(format!("out{q}_{j}"));
+        }
+    }
+    m.assign("w_wr_en", format!("{{{}}}", en.join(", ")));
+    m.assign("w_wr_addr", format!("{{{}}}", addr.join(", ")));
+    m.assign("w_wr_mask", format!("{{{}}}", mask.join(", ")));
+    m.assign("w_wr_data", format!("{{{}}}", data.join(",\n    ")));
+    let mut s1 = vec![
+        nb("s1_valid", format!("(go ? valid : {})", k(g, 0))),
+        nb("s1_m", "g_m"),
+        nb("s1_n", "g_n"),
+        nb("s1_jstep", "g_jstep"),
+    ];
+    for q in 0..g {
+        s1.push(nb(format!("s1_ob_{q}"), format!("ob_{q}")));
+    }
+    let start = vec![
+        nb("left", "i_groups"),
+        nb("lo0", k(rw, 0)),
+        nb("base0", fit("src")),
+        nb("obase0", fit("dst")),
+        nb("g_line", "i_line"),
+        nb("g_inc_nw", "i_inc_nw"),
+        nb("g_inc_w", "i_inc_w"),
+        nb("g_oinc_nw", "i_oinc_nw"),
+        nb("g_oinc_w", "i_oinc_w"),
+        nb("g_xstep", "i_xstep"),
+        nb("g_jstep", "i_jstep"),
+        nb("g_m", "i_m"),
+        nb("g_n", "i_n"),
+    ];
+    let step = vec![if_(
+        "go",
+        vec![
+            nb("left", format!("((left > 32'd{g}) ? (left - 32'd{g}) : 32'd0)")),
+            nb("lo0", format!("lo_{g}")),
+            nb("base0", format!("ba_{g}")),
+            nb("obase0", format!("ob_{g}")),
+        ],
+    )];
+    let mut body = s1;
+    body.push(if_else("start", start, step));
+    m.push(Item::Always(
+        Always::Posedge("clk".into()),
+        vec![if_else("rst", vec![nb("left", "32'd0"), nb("s1_valid", k(g, 0))], body)],
+    ));
+    m.lint_off
+        .push(("UNUSED".into(), "reads a few fields of the instruction; the last lane step is not needed".into()));
     m
 }

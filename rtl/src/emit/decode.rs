@@ -224,7 +224,8 @@ pub fn compute_decode(p: &Params) -> Module {
         T,
         format!("((v_passes * {}) + {})", cdiv("v_len_w", u64::from(p.vec_lanes), T), k(T, 4)),
     );
-    b.wire_assign("v_rows", T, format!("((v_aux == 24'd0) ? {} : (v_len_w / v_aux_w))", k(T, 0)));
+    // Rows of a loss gradient (its label range): a 24-bit divider, the only divider.
+    b.wire_assign("v_rows", T, format!("{{{}'d0, ((v_aux == 24'd0) ? 24'd0 : (v_len / v_aux))}}", T - 24));
 
     // ---- sparsify ----
     b.comment("sparsify: timing::sparsify");

@@ -169,7 +169,13 @@ pub fn emit(arch: &ArchConfig, opts: &EmitOptions) -> Result<Design, RtlError> {
         controller::controller(&p, opts.fault),
     ];
     modules.extend(bufs.iter().map(|b| datapath::buffer(&p, b)));
-    modules.extend([datapath::pe(&p, opts.fault), datapath::pe_array(&p), datapath::gemm(&p)]);
+    modules.extend([
+        datapath::pe(&p, opts.fault),
+        datapath::pe_array(&p),
+        datapath::gemm(&p),
+        datapath::vector(&p),
+        datapath::sparsifier(&p),
+    ]);
     modules.push(top::top(&p, &bufs));
     let files = modules
         .into_iter()

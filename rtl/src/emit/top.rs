@@ -190,4 +190,50 @@ fn datapath(p: &Params, bufs: &[BufSpec], m: &mut Module) {
             ("o_wr_acc", "o_gemm_wr_acc".into()),
         ],
     ));
+    // The vector unit.
+    m.push(inst(
+        "sat_vector",
+        "vector",
+        &[
+            ("clk", "clk".into()),
+            ("rst", "rst".into()),
+            ("start", "(c_issue & (c_unit == 2'd1))".into()),
+            ("instr", "c_instr".into()),
+            ("a_rd1_en", "a_vec_rd1_en".into()),
+            ("a_rd1_addr", "a_vec_rd1_addr".into()),
+            ("a_rd1_data", "a_vec_rd1_data".into()),
+            ("a_rd2_en", "a_vec_rd2_en".into()),
+            ("a_rd2_addr", "a_vec_rd2_addr".into()),
+            ("a_rd2_data", "a_vec_rd2_data".into()),
+            ("o_rd_en", "o_vec_rd_en".into()),
+            ("o_rd_addr", "o_vec_rd_addr".into()),
+            ("o_rd_data", "o_vec_rd_data".into()),
+            ("a_wr_en", "a_vec_wr_en".into()),
+            ("a_wr_addr", "a_vec_wr_addr".into()),
+            ("a_wr_mask", "a_vec_wr_mask".into()),
+            ("a_wr_data", "a_vec_wr_data".into()),
+            ("o_wr_en", "o_vec_wr_en".into()),
+            ("o_wr_addr", "o_vec_wr_addr".into()),
+            ("o_wr_mask", "o_vec_wr_mask".into()),
+            ("o_wr_data", "o_vec_wr_data".into()),
+        ],
+    ));
+    // The sparsifier.
+    m.push(inst(
+        "sat_sparsifier",
+        "sparsifier",
+        &[
+            ("clk", "clk".into()),
+            ("rst", "rst".into()),
+            ("start", "(c_issue & (c_unit == 2'd2))".into()),
+            ("instr", "c_instr".into()),
+            ("a_rd_en", "a_sp_rd_en".into()),
+            ("a_rd_addr", "a_sp_rd_addr".into()),
+            ("a_rd_data", "a_sp_rd_data".into()),
+            ("w_wr_en", "w_sp_wr_en".into()),
+            ("w_wr_addr", "w_sp_wr_addr".into()),
+            ("w_wr_mask", "w_sp_wr_mask".into()),
+            ("w_wr_data", "w_sp_wr_data".into()),
+        ],
+    ));
 }

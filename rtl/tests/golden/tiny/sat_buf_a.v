@@ -18,12 +18,24 @@ module sat_buf_a (
   output wire [15:0] host_rdata,  // test access: element `host_addr` (combinational)
   input  wire gemm_rd_en,  // GEMM: each PE row's activations
   input  wire [27:0] gemm_rd_addr,  // 2 start address(es)
-  output reg  [1023:0] gemm_rd_data  // 32 consecutive elements per start, next cycle
+  output reg  [1023:0] gemm_rd_data,  // 32 consecutive elements per start, next cycle
+  input  wire vec_rd1_en,  // vector unit: first source
+  input  wire [13:0] vec_rd1_addr,  // 1 start address(es)
+  output reg  [63:0] vec_rd1_data,  // 4 consecutive elements per start, next cycle
+  input  wire vec_rd2_en,  // vector unit: second source
+  input  wire [13:0] vec_rd2_addr,  // 1 start address(es)
+  output reg  [63:0] vec_rd2_data,  // 4 consecutive elements per start, next cycle
+  input  wire vec_wr_en,  // vector unit: destination
+  input  wire [13:0] vec_wr_addr,  // 1 start address(es)
+  input  wire [3:0] vec_wr_mask,  // lanes to write
+  input  wire [63:0] vec_wr_data,
+  input  wire sp_rd_en,  // sparsifier: the groups' elements
+  input  wire [111:0] sp_rd_addr,  // 8 start address(es)
+  output reg  [127:0] sp_rd_data  // 1 consecutive elements per start, next cycle
 );
   reg [15:0] mem [0:4095];  // storage
   integer g;
   integer l;
-  reg [13:0] ea;  // element address (loop temporary)
   // inside the buffer
   function ok;
     input [13:0] x;
@@ -32,19 +44,81 @@ module sat_buf_a (
     end
   endfunction
   assign host_rdata = (ok(host_addr) ? mem[host_addr[11:0]] : 16'd0);
+  integer gemm_rd_g;
+  integer gemm_rd_l;
+  reg [13:0] gemm_rd_ea;  // element address (loop temporary)
   always @(posedge clk) begin
     if (gemm_rd_en) begin
-      for (g = 0; g < 2; g = g + 1) begin
-        for (l = 0; l < 32; l = l + 1) begin
-          ea = (gemm_rd_addr[g*14 +: 14] + l[13:0]);
-          gemm_rd_data[(g*32+l)*16 +: 16] <= (ok(ea) ? mem[ea[11:0]] : 16'd0);
+      for (gemm_rd_g = 0; gemm_rd_g < 2; gemm_rd_g = gemm_rd_g + 1) begin
+        for (gemm_rd_l = 0; gemm_rd_l < 32; gemm_rd_l = gemm_rd_l + 1) begin
+          gemm_rd_ea = (gemm_rd_addr[gemm_rd_g*14 +: 14] + gemm_rd_l[13:0]);
+          gemm_rd_data[(gemm_rd_g*32+gemm_rd_l)*16 +: 16] <= (ok(gemm_rd_ea) ? mem[gemm_rd_ea[11:0]] : 16'd0);
         end
       end
     end
   end
+  integer vec_rd1_g;
+  integer vec_rd1_l;
+  reg [13:0] vec_rd1_ea;  // element address (loop temporary)
+  always @(posedge clk) begin
+    if (vec_rd1_en) begin
+      for (vec_rd1_g = 0; vec_rd1_g < 1; vec_rd1_g = vec_rd1_g + 1) begin
+        for (vec_rd1_l = 0; vec_rd1_l < 4; vec_rd1_l = vec_rd1_l + 1) begin
+          vec_rd1_ea = (vec_rd1_addr[vec_rd1_g*14 +: 14] + vec_rd1_l[13:0]);
+          vec_rd1_data[(vec_rd1_g*4+vec_rd1_l)*16 +: 16] <= (ok(vec_rd1_ea) ? mem[vec_rd1_ea[11:0]] : 16'd0);
+        end
+      end
+    end
+  end
+  integer vec_rd2_g;
+  integer vec_rd2_l;
+  reg [13:0] vec_rd2_ea;  // element address (loop temporary)
+  always @(posedge clk) begin
+    if (vec_rd2_en) begin
+      for (vec_rd2_g = 0; vec_rd2_g < 1; vec_rd2_g = vec_rd2_g + 1) begin
+        for (vec_rd2_l = 0; vec_rd2_l < 4; vec_rd2_l = vec_rd2_l + 1) begin
+          vec_rd2_ea = (vec_rd2_addr[vec_rd2_g*14 +: 14] + vec_rd2_l[13:0]);
+          vec_rd2_data[(vec_rd2_g*4+vec_rd2_l)*16 +: 16] <= (ok(vec_rd2_ea) ? mem[vec_rd2_ea[11:0]] : 16'd0);
+        end
+      end
+    end
+  end
+  integer sp_rd_g;
+  integer sp_rd_l;
+  reg [13:0] sp_rd_ea;  // element address (loop temporary)
+  always @(posedge clk) begin
+    if (sp_rd_en) begin
+      for (sp_rd_g = 0; sp_rd_g < 8; sp_rd_g = sp_rd_g + 1) begin
+        for (sp_rd_l = 0; sp_rd_l < 1; sp_rd_l = sp_rd_l + 1) begin
+          sp_rd_ea = (sp_rd_addr[sp_rd_g*14 +: 14] + sp_rd_l[13:0]);
+          sp_rd_data[(sp_rd_g*1+sp_rd_l)*16 +: 16] <= (ok(sp_rd_ea) ? mem[sp_rd_ea[11:0]] : 16'd0);
+        end
+      end
+    end
+  end
+  wire [3:0] vec_wr_we;  // per lane: write enable
+  wire [47:0] vec_wr_wa;  // per lane: element index
+  wire [63:0] vec_wr_wd;  // per lane: value written
+  genvar i_vec_wr;
+  generate
+    for (i_vec_wr = 0; i_vec_wr < 4; i_vec_wr = i_vec_wr + 1) begin : vec_wr_lane
+      wire [13:0] wea;
+      assign wea = (vec_wr_addr[(i_vec_wr/4)*14 +: 14] + (i_vec_wr % 4));
+      assign vec_wr_we[i_vec_wr] = (vec_wr_en & vec_wr_mask[i_vec_wr] & ok(wea));
+      assign vec_wr_wa[i_vec_wr*12 +: 12] = wea[11:0];
+      assign vec_wr_wd[i_vec_wr*16 +: 16] = vec_wr_data[i_vec_wr*16 +: 16];
+    end
+  endgenerate
   always @(posedge clk) begin
     if (host_we & ok(host_addr)) begin
       mem[host_addr[11:0]] <= host_wdata;
+    end
+    for (g = 0; g < 1; g = g + 1) begin
+      for (l = 0; l < 4; l = l + 1) begin
+        if (vec_wr_we[g*4+l]) begin
+          mem[vec_wr_wa[(g*4+l)*12 +: 12]] <= vec_wr_wd[(g*4+l)*16 +: 16];
+        end
+      end
     end
   end
 endmodule

@@ -20,12 +20,18 @@ module sat_buf_o (
   input  wire [27:0] gemm_wr_addr,  // 2 start address(es)
   input  wire [3:0] gemm_wr_mask,  // lanes to write
   input  wire [191:0] gemm_wr_data,
-  input  wire gemm_wr_acc  // add to the old contents (else overwrite)
+  input  wire gemm_wr_acc,  // add to the old contents (else overwrite)
+  input  wire vec_rd_en,  // vector unit: source
+  input  wire [13:0] vec_rd_addr,  // 1 start address(es)
+  output reg  [191:0] vec_rd_data,  // 4 consecutive elements per start, next cycle
+  input  wire vec_wr_en,  // vector unit: destination
+  input  wire [13:0] vec_wr_addr,  // 1 start address(es)
+  input  wire [3:0] vec_wr_mask,  // lanes to write
+  input  wire [191:0] vec_wr_data
 );
   reg [47:0] mem [0:4095];  // storage
   integer g;
   integer l;
-  reg [13:0] ea;  // element address (loop temporary)
   // inside the buffer
   function ok;
     input [13:0] x;
@@ -34,17 +40,43 @@ module sat_buf_o (
     end
   endfunction
   assign host_rdata = (ok(host_addr) ? mem[host_addr[11:0]] : 48'd0);
+  integer vec_rd_g;
+  integer vec_rd_l;
+  reg [13:0] vec_rd_ea;  // element address (loop temporary)
+  always @(posedge clk) begin
+    if (vec_rd_en) begin
+      for (vec_rd_g = 0; vec_rd_g < 1; vec_rd_g = vec_rd_g + 1) begin
+        for (vec_rd_l = 0; vec_rd_l < 4; vec_rd_l = vec_rd_l + 1) begin
+          vec_rd_ea = (vec_rd_addr[vec_rd_g*14 +: 14] + vec_rd_l[13:0]);
+          vec_rd_data[(vec_rd_g*4+vec_rd_l)*48 +: 48] <= (ok(vec_rd_ea) ? mem[vec_rd_ea[11:0]] : 48'd0);
+        end
+      end
+    end
+  end
   wire [3:0] gemm_wr_we;  // per lane: write enable
   wire [47:0] gemm_wr_wa;  // per lane: element index
   wire [191:0] gemm_wr_wd;  // per lane: value written
-  genvar i;
+  genvar i_gemm_wr;
   generate
-    for (i = 0; i < 4; i = i + 1) begin : gemm_wr_lane
+    for (i_gemm_wr = 0; i_gemm_wr < 4; i_gemm_wr = i_gemm_wr + 1) begin : gemm_wr_lane
       wire [13:0] wea;
-      assign wea = (gemm_wr_addr[(i/2)*14 +: 14] + (i % 2));
-      assign gemm_wr_we[i] = (gemm_wr_en[i/2] & gemm_wr_mask[i] & ok(wea));
-      assign gemm_wr_wa[i*12 +: 12] = wea[11:0];
-      assign gemm_wr_wd[i*48 +: 48] = ((gemm_wr_acc ? mem[wea[11:0]] : 48'd0) + gemm_wr_data[i*48 +: 48]);
+      assign wea = (gemm_wr_addr[(i_gemm_wr/2)*14 +: 14] + (i_gemm_wr % 2));
+      assign gemm_wr_we[i_gemm_wr] = (gemm_wr_en[i_gemm_wr/2] & gemm_wr_mask[i_gemm_wr] & ok(wea));
+      assign gemm_wr_wa[i_gemm_wr*12 +: 12] = wea[11:0];
+      assign gemm_wr_wd[i_gemm_wr*48 +: 48] = ((gemm_wr_acc ? mem[wea[11:0]] : 48'd0) + gemm_wr_data[i_gemm_wr*48 +: 48]);
+    end
+  endgenerate
+  wire [3:0] vec_wr_we;  // per lane: write enable
+  wire [47:0] vec_wr_wa;  // per lane: element index
+  wire [191:0] vec_wr_wd;  // per lane: value written
+  genvar i_vec_wr;
+  generate
+    for (i_vec_wr = 0; i_vec_wr < 4; i_vec_wr = i_vec_wr + 1) begin : vec_wr_lane
+      wire [13:0] wea;
+      assign wea = (vec_wr_addr[(i_vec_wr/4)*14 +: 14] + (i_vec_wr % 4));
+      assign vec_wr_we[i_vec_wr] = (vec_wr_en & vec_wr_mask[i_vec_wr] & ok(wea));
+      assign vec_wr_wa[i_vec_wr*12 +: 12] = wea[11:0];
+      assign vec_wr_wd[i_vec_wr*48 +: 48] = vec_wr_data[i_vec_wr*48 +: 48];
     end
   endgenerate
   always @(posedge clk) begin
@@ -55,6 +87,13 @@ module sat_buf_o (
       for (l = 0; l < 2; l = l + 1) begin
         if (gemm_wr_we[g*2+l]) begin
           mem[gemm_wr_wa[(g*2+l)*12 +: 12]] <= gemm_wr_wd[(g*2+l)*48 +: 48];
+        end
+      end
+    end
+    for (g = 0; g < 1; g = g + 1) begin
+      for (l = 0; l < 4; l = l + 1) begin
+        if (vec_wr_we[g*4+l]) begin
+          mem[vec_wr_wa[(g*4+l)*12 +: 12]] <= vec_wr_wd[(g*4+l)*48 +: 48];
         end
       end
     end

@@ -18,12 +18,15 @@ module sat_buf_w (
   output wire [19:0] host_rdata,  // test access: element `host_addr` (combinational)
   input  wire gemm_rd_en,  // GEMM: one compressed row per lane
   input  wire [55:0] gemm_rd_addr,  // 4 start address(es)
-  output reg  [159:0] gemm_rd_data  // 2 consecutive elements per start, next cycle
+  output reg  [159:0] gemm_rd_data,  // 2 consecutive elements per start, next cycle
+  input  wire [3:0] sp_wr_en,  // sparsifier: kept values with their indices
+  input  wire [55:0] sp_wr_addr,  // 4 start address(es)
+  input  wire [3:0] sp_wr_mask,  // lanes to write
+  input  wire [79:0] sp_wr_data
 );
   reg [19:0] mem [0:4095];  // storage
   integer g;
   integer l;
-  reg [13:0] ea;  // element address (loop temporary)
   // inside the buffer
   function ok;
     input [13:0] x;
@@ -32,19 +35,42 @@ module sat_buf_w (
     end
   endfunction
   assign host_rdata = (ok(host_addr) ? mem[host_addr[11:0]] : 20'd0);
+  integer gemm_rd_g;
+  integer gemm_rd_l;
+  reg [13:0] gemm_rd_ea;  // element address (loop temporary)
   always @(posedge clk) begin
     if (gemm_rd_en) begin
-      for (g = 0; g < 4; g = g + 1) begin
-        for (l = 0; l < 2; l = l + 1) begin
-          ea = (gemm_rd_addr[g*14 +: 14] + l[13:0]);
-          gemm_rd_data[(g*2+l)*20 +: 20] <= (ok(ea) ? mem[ea[11:0]] : 20'd0);
+      for (gemm_rd_g = 0; gemm_rd_g < 4; gemm_rd_g = gemm_rd_g + 1) begin
+        for (gemm_rd_l = 0; gemm_rd_l < 2; gemm_rd_l = gemm_rd_l + 1) begin
+          gemm_rd_ea = (gemm_rd_addr[gemm_rd_g*14 +: 14] + gemm_rd_l[13:0]);
+          gemm_rd_data[(gemm_rd_g*2+gemm_rd_l)*20 +: 20] <= (ok(gemm_rd_ea) ? mem[gemm_rd_ea[11:0]] : 20'd0);
         end
       end
     end
   end
+  wire [3:0] sp_wr_we;  // per lane: write enable
+  wire [47:0] sp_wr_wa;  // per lane: element index
+  wire [79:0] sp_wr_wd;  // per lane: value written
+  genvar i_sp_wr;
+  generate
+    for (i_sp_wr = 0; i_sp_wr < 4; i_sp_wr = i_sp_wr + 1) begin : sp_wr_lane
+      wire [13:0] wea;
+      assign wea = (sp_wr_addr[(i_sp_wr/1)*14 +: 14] + (i_sp_wr % 1));
+      assign sp_wr_we[i_sp_wr] = (sp_wr_en[i_sp_wr/1] & sp_wr_mask[i_sp_wr] & ok(wea));
+      assign sp_wr_wa[i_sp_wr*12 +: 12] = wea[11:0];
+      assign sp_wr_wd[i_sp_wr*20 +: 20] = sp_wr_data[i_sp_wr*20 +: 20];
+    end
+  endgenerate
   always @(posedge clk) begin
     if (host_we & ok(host_addr)) begin
       mem[host_addr[11:0]] <= host_wdata;
+    end
+    for (g = 0; g < 4; g = g + 1) begin
+      for (l = 0; l < 1; l = l + 1) begin
+        if (sp_wr_we[g*1+l]) begin
+          mem[sp_wr_wa[(g*1+l)*12 +: 12]] <= sp_wr_wd[(g*1+l)*20 +: 20];
+        end
+      end
     end
   end
 endmodule

@@ -204,7 +204,7 @@ module sat_compute_decode (
   wire [47:0] v_cycles;
   assign v_cycles = ((v_passes * ((v_len_w + 48'd3) >> 2)) + 48'd4);
   wire [47:0] v_rows;
-  assign v_rows = ((v_aux == 24'd0) ? 48'd0 : (v_len_w / v_aux_w));
+  assign v_rows = {24'd0, ((v_aux == 24'd0) ? 24'd0 : (v_len / v_aux))};
   // sparsify: timing::sparsify
   wire [4:0] s_n_of;
   assign s_n_of = instr[12:8];

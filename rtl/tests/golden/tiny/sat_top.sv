@@ -86,6 +86,19 @@ module sat_top (
   wire a_gemm_rd_en;
   wire [27:0] a_gemm_rd_addr;
   wire [1023:0] a_gemm_rd_data;
+  wire a_vec_rd1_en;
+  wire [13:0] a_vec_rd1_addr;
+  wire [63:0] a_vec_rd1_data;
+  wire a_vec_rd2_en;
+  wire [13:0] a_vec_rd2_addr;
+  wire [63:0] a_vec_rd2_data;
+  wire a_vec_wr_en;
+  wire [13:0] a_vec_wr_addr;
+  wire [3:0] a_vec_wr_mask;
+  wire [63:0] a_vec_wr_data;
+  wire a_sp_rd_en;
+  wire [111:0] a_sp_rd_addr;
+  wire [127:0] a_sp_rd_data;
   sat_buf_a buf_a (
     .clk(clk),
     .host_we((host_buf_we & (host_buf_sel == 2'd0))),
@@ -94,12 +107,29 @@ module sat_top (
     .host_rdata(a_host_rdata),
     .gemm_rd_en(a_gemm_rd_en),
     .gemm_rd_addr(a_gemm_rd_addr),
-    .gemm_rd_data(a_gemm_rd_data)
+    .gemm_rd_data(a_gemm_rd_data),
+    .vec_rd1_en(a_vec_rd1_en),
+    .vec_rd1_addr(a_vec_rd1_addr),
+    .vec_rd1_data(a_vec_rd1_data),
+    .vec_rd2_en(a_vec_rd2_en),
+    .vec_rd2_addr(a_vec_rd2_addr),
+    .vec_rd2_data(a_vec_rd2_data),
+    .vec_wr_en(a_vec_wr_en),
+    .vec_wr_addr(a_vec_wr_addr),
+    .vec_wr_mask(a_vec_wr_mask),
+    .vec_wr_data(a_vec_wr_data),
+    .sp_rd_en(a_sp_rd_en),
+    .sp_rd_addr(a_sp_rd_addr),
+    .sp_rd_data(a_sp_rd_data)
   );
   wire [19:0] w_host_rdata;
   wire w_gemm_rd_en;
   wire [55:0] w_gemm_rd_addr;
   wire [159:0] w_gemm_rd_data;
+  wire [3:0] w_sp_wr_en;
+  wire [55:0] w_sp_wr_addr;
+  wire [3:0] w_sp_wr_mask;
+  wire [79:0] w_sp_wr_data;
   sat_buf_w buf_w (
     .clk(clk),
     .host_we((host_buf_we & (host_buf_sel == 2'd1))),
@@ -108,7 +138,11 @@ module sat_top (
     .host_rdata(w_host_rdata),
     .gemm_rd_en(w_gemm_rd_en),
     .gemm_rd_addr(w_gemm_rd_addr),
-    .gemm_rd_data(w_gemm_rd_data)
+    .gemm_rd_data(w_gemm_rd_data),
+    .sp_wr_en(w_sp_wr_en),
+    .sp_wr_addr(w_sp_wr_addr),
+    .sp_wr_mask(w_sp_wr_mask),
+    .sp_wr_data(w_sp_wr_data)
   );
   wire [47:0] o_host_rdata;
   wire [1:0] o_gemm_wr_en;
@@ -116,6 +150,13 @@ module sat_top (
   wire [3:0] o_gemm_wr_mask;
   wire [191:0] o_gemm_wr_data;
   wire o_gemm_wr_acc;
+  wire o_vec_rd_en;
+  wire [13:0] o_vec_rd_addr;
+  wire [191:0] o_vec_rd_data;
+  wire o_vec_wr_en;
+  wire [13:0] o_vec_wr_addr;
+  wire [3:0] o_vec_wr_mask;
+  wire [191:0] o_vec_wr_data;
   sat_buf_o buf_o (
     .clk(clk),
     .host_we((host_buf_we & (host_buf_sel == 2'd2))),
@@ -126,7 +167,14 @@ module sat_top (
     .gemm_wr_addr(o_gemm_wr_addr),
     .gemm_wr_mask(o_gemm_wr_mask),
     .gemm_wr_data(o_gemm_wr_data),
-    .gemm_wr_acc(o_gemm_wr_acc)
+    .gemm_wr_acc(o_gemm_wr_acc),
+    .vec_rd_en(o_vec_rd_en),
+    .vec_rd_addr(o_vec_rd_addr),
+    .vec_rd_data(o_vec_rd_data),
+    .vec_wr_en(o_vec_wr_en),
+    .vec_wr_addr(o_vec_wr_addr),
+    .vec_wr_mask(o_vec_wr_mask),
+    .vec_wr_data(o_vec_wr_data)
   );
   assign host_buf_rdata = ((host_buf_sel == 2'd0) ? {32'd0, a_host_rdata} : (host_buf_sel == 2'd1) ? {28'd0, w_host_rdata} : {o_host_rdata});
   sat_gemm gemm (
@@ -149,5 +197,41 @@ module sat_top (
     .o_wr_mask(o_gemm_wr_mask),
     .o_wr_data(o_gemm_wr_data),
     .o_wr_acc(o_gemm_wr_acc)
+  );
+  sat_vector vector (
+    .clk(clk),
+    .rst(rst),
+    .start((c_issue & (c_unit == 2'd1))),
+    .instr(c_instr),
+    .a_rd1_en(a_vec_rd1_en),
+    .a_rd1_addr(a_vec_rd1_addr),
+    .a_rd1_data(a_vec_rd1_data),
+    .a_rd2_en(a_vec_rd2_en),
+    .a_rd2_addr(a_vec_rd2_addr),
+    .a_rd2_data(a_vec_rd2_data),
+    .o_rd_en(o_vec_rd_en),
+    .o_rd_addr(o_vec_rd_addr),
+    .o_rd_data(o_vec_rd_data),
+    .a_wr_en(a_vec_wr_en),
+    .a_wr_addr(a_vec_wr_addr),
+    .a_wr_mask(a_vec_wr_mask),
+    .a_wr_data(a_vec_wr_data),
+    .o_wr_en(o_vec_wr_en),
+    .o_wr_addr(o_vec_wr_addr),
+    .o_wr_mask(o_vec_wr_mask),
+    .o_wr_data(o_vec_wr_data)
+  );
+  sat_sparsifier sparsifier (
+    .clk(clk),
+    .rst(rst),
+    .start((c_issue & (c_unit == 2'd2))),
+    .instr(c_instr),
+    .a_rd_en(a_sp_rd_en),
+    .a_rd_addr(a_sp_rd_addr),
+    .a_rd_data(a_sp_rd_data),
+    .w_wr_en(w_sp_wr_en),
+    .w_wr_addr(w_sp_wr_addr),
+    .w_wr_mask(w_sp_wr_mask),
+    .w_wr_data(w_sp_wr_data)
   );
 endmodule
