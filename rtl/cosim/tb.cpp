@@ -15,10 +15,18 @@
 //   STATUS ok|timeout|error|protocol <detail>
 //   CYCLES <run cycles simulated>  SECONDS <wall seconds of the run loop>
 //   B <buffer> <hex> <hex> ...           for each DUMP line
+//   M <hex bytes>                        the final DRAM image
 //
 // The testbench knows each queue's program order, so the trace port (which
 // queues issue, how many instructions of each queue retire, per cycle) is
 // enough to recover every instruction's issue and retirement cycle.
+//
+// DRAM model: the RTL's memory interface has NMSAT_DMA_UNITS units per
+// cycle, each with a read window and a bit-masked write window of
+// NMSAT_DMA_WINDOW bytes (compile-time constants of the build). Every
+// cycle, after the clock's falling edge, the model applies the cycle's
+// writes, then serves the cycle's reads (the data is an input in the same
+// cycle), then the rising edge follows.
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -31,6 +39,86 @@
 #include "Vsat_top.h"
 #include "verilated.h"
 #include "verilated_vcd_c.h"
+
+#ifndef NMSAT_DMA_UNITS
+#error "build with -DNMSAT_DMA_UNITS=<units> -DNMSAT_DMA_WINDOW=<bytes>"
+#endif
+
+static const int kAddrBits = 40;
+
+// 32-bit word `i` of a port of any width (scalar ports hold at most 64 bits).
+template <typename T>
+static uint32_t word(const T& v, int i) {
+    uint64_t x = (uint64_t)v;
+    return i == 0 ? (uint32_t)x : i == 1 ? (uint32_t)(x >> 32) : 0;
+}
+template <std::size_t N>
+static uint32_t word(const VlWide<N>& v, int i) {
+    return i < (int)N ? v[i] : 0;
+}
+template <typename T>
+static void set_word(T& v, int i, uint32_t x) {
+    uint64_t y = (uint64_t)v;
+    if (i == 0) y = (y & ~0xffffffffull) | x;
+    if (i == 1) y = (y & 0xffffffffull) | ((uint64_t)x << 32);
+    v = (T)y;
+}
+template <std::size_t N>
+static void set_word(VlWide<N>& v, int i, uint32_t x) {
+    if (i < (int)N) v[i] = x;
+}
+// Bits [lo, lo + n) of a port, n <= 64.
+template <typename T>
+static uint64_t bits(const T& v, int lo, int n) {
+    uint64_t r = 0;
+    for (int b = 0; b < n; b++) r |= (uint64_t)(word(v, (lo + b) / 32) >> ((lo + b) % 32) & 1) << b;
+    return r;
+}
+// Byte `i` of a port.
+template <typename T>
+static uint8_t byte_of(const T& v, int i) {
+    return (uint8_t)(word(v, i / 4) >> (8 * (i % 4)));
+}
+template <typename T>
+static void set_byte(T& v, int i, uint8_t x) {
+    uint32_t w = word(v, i / 4);
+    int sh = 8 * (i % 4);
+    set_word(v, i / 4, (w & ~(0xffu << sh)) | ((uint32_t)x << sh));
+}
+
+// Serves the memory interface for the current cycle: writes, then reads.
+// Returns false (and sets `why`) on an access outside the DRAM.
+static bool serve_dram(Vsat_top* top, std::vector<uint8_t>& dram, std::string& why) {
+    const int U = NMSAT_DMA_UNITS, W = NMSAT_DMA_WINDOW;
+    for (int g = 0; g < U; g++) {
+        if (!(bits(top->dram_wr_en, g, 1))) continue;
+        uint64_t a = bits(top->dram_wr_addr, g * kAddrBits, kAddrBits);
+        for (int i = 0; i < W; i++) {
+            uint8_t m = byte_of(top->dram_wr_mask, g * W + i);
+            if (!m) continue;
+            if (a + i >= dram.size()) {
+                why = "protocol DRAM write outside the image at byte " + std::to_string(a + i);
+                return false;
+            }
+            uint8_t d = byte_of(top->dram_wr_data, g * W + i);
+            dram[a + i] = (uint8_t)((dram[a + i] & ~m) | (d & m));
+        }
+    }
+    bool read = false;
+    for (int g = 0; g < U; g++) {
+        if (!(bits(top->dram_rd_en, g, 1))) continue;
+        read = true;
+        uint64_t a = bits(top->dram_rd_addr, g * kAddrBits, kAddrBits);
+        if (a >= dram.size()) {
+            why = "protocol DRAM read outside the image at byte " + std::to_string(a);
+            return false;
+        }
+        // A window may reach past the image (unused lanes of the last unit): zeros.
+        for (int i = 0; i < W; i++) set_byte(top->dram_rd_data, g * W + i, a + i < dram.size() ? dram[a + i] : 0);
+    }
+    if (read) top->eval();
+    return true;
+}
 
 struct Instr {
     long index;
@@ -197,6 +285,12 @@ int main(int argc, char** argv) {
     for (;;) {
         top->clk = 0;
         top->eval();
+        std::string why;
+        if (!serve_dram(top.get(), dram, why)) {
+            status = why;
+            total = top->cycle;
+            break;
+        }
         if (top->running) {
             uint64_t t = top->cycle;
             run_cycles++;
@@ -235,7 +329,17 @@ int main(int argc, char** argv) {
         half(1);
     }
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (status == "ok" && top->error) status = "error internal bound exceeded (retirement queue, ring or tokens)";
+    // A store's last DRAM write may follow its retirement by a cycle when
+    // the DRAM latency is 0: let the DMA engine drain.
+    for (int i = 0; i < 4 && status == "ok"; i++) {
+        std::string why;
+        half(1);
+        top->clk = 0;
+        top->eval();
+        if (!serve_dram(top.get(), dram, why)) status = why;
+    }
+    if (status == "ok" && top->error)
+        status = "error internal bound exceeded (retirement queue, ring, tokens, a late DMA transfer or a k = 0 tile beyond the clear port)";
     if (vcd) {
         half(0);
         vcd->close();
@@ -266,6 +370,15 @@ int main(int argc, char** argv) {
     fprintf(out, "CYCLES %llu SECONDS %.6f\n", (unsigned long long)run_cycles, secs);
     fprintf(out, "STATUS %s\n", status.c_str());
     fputs(dumped.c_str(), out);
+    fputs("M ", out);
+    static const char* hexd = "0123456789abcdef";
+    std::string hex(2 * dram.size(), '0');
+    for (size_t i = 0; i < dram.size(); i++) {
+        hex[2 * i] = hexd[dram[i] >> 4];
+        hex[2 * i + 1] = hexd[dram[i] & 15];
+    }
+    fputs(hex.c_str(), out);
+    fputs("\n", out);
     fclose(out);
     return 0;
 }

@@ -79,6 +79,7 @@ pub fn build(design: &Design, root: &Path) -> Result<Model, RtlError> {
     h.write(TESTBENCH.as_bytes());
     h.write(version.as_bytes());
     h.write(BUILD_FLAGS.join(" ").as_bytes());
+    h.write(design_flags(design).join(" ").as_bytes());
     let hash = h.0;
     let dir = root.join(format!("{}-{hash:016x}", design.params.name));
     let exe = dir.join("obj").join("Vsat_top");
@@ -125,13 +126,25 @@ const BUILD_FLAGS: &[&str] = &[
     "--x-assign",
     "fast",
     "--x-initial",
-    "fast",
+    "0",
     "-Wno-fatal",
     "-CFLAGS",
     "-O1",
     "--top-module",
     "sat_top",
 ];
+
+/// The testbench's compile-time constants of `design`: the DMA engine's
+/// units per cycle and DRAM window bytes (the memory interface's shape).
+fn design_flags(design: &Design) -> Vec<String> {
+    let d = design.params.dma;
+    vec![
+        "-CFLAGS".into(),
+        format!("-DNMSAT_DMA_UNITS={}", d.units),
+        "-CFLAGS".into(),
+        format!("-DNMSAT_DMA_WINDOW={}", d.window),
+    ]
+}
 
 fn build_locked(design: &Design, dir: &Path, exe: &Path) -> Result<(), RtlError> {
     if exe.is_file() {
@@ -146,7 +159,7 @@ fn build_locked(design: &Design, dir: &Path, exe: &Path) -> Result<(), RtlError>
     std::fs::write(&tb, TESTBENCH).map_err(|e| io(&tb, e))?;
     let log = tmp.join("build.log");
     let mut cmd = Command::new("verilator");
-    cmd.args(BUILD_FLAGS).arg("-Mdir").arg(tmp.join("obj")).arg("-o").arg("Vsat_top");
+    cmd.args(BUILD_FLAGS).args(design_flags(design)).arg("-Mdir").arg(tmp.join("obj")).arg("-o").arg("Vsat_top");
     for f in files.iter().filter(|f| f.extension().is_some_and(|e| e == "v" || e == "sv")) {
         cmd.arg(f);
     }
@@ -322,6 +335,20 @@ fn parse_output(text: &str, n: usize) -> Result<RtlRun, RtlError> {
             ["STATUS", "timeout"] => run.status = RtlStatus::Timeout,
             ["STATUS", "error", rest @ ..] => run.status = RtlStatus::InternalError(rest.join(" ")),
             ["STATUS", rest @ ..] => run.status = RtlStatus::Protocol(rest.join(" ")),
+            ["M", hex] => {
+                let hex = hex.as_bytes();
+                if hex.len() % 2 != 0 {
+                    return Err(bad("M <odd number of hex digits>"));
+                }
+                let nib = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+                let bytes = hex
+                    .chunks_exact(2)
+                    .map(|p| Some(nib(p[0])? << 4 | nib(p[1])?))
+                    .collect::<Option<Vec<u8>>>()
+                    .ok_or_else(|| bad("M <bad hex>"))?;
+                run.dram = Some(bytes);
+            }
+            ["M"] => run.dram = Some(Vec::new()),
             ["B", sel, vals @ ..] => {
                 let sel: usize = sel.parse().map_err(|_| bad(l))?;
                 let vals = vals
@@ -390,7 +417,23 @@ pub enum DramCheck {
         rtl: u8,
         /// Rust byte.
         rust: u8,
+        /// The program region holding it and the byte's offset in it.
+        region: Option<(String, u64)>,
     },
+}
+
+impl DramCheck {
+    /// One line for reports: `bit-exact`, `not compared: …` or where it differs.
+    pub fn summary(&self) -> String {
+        match self {
+            DramCheck::Skipped(why) => format!("not compared: {why}"),
+            DramCheck::Equal => "bit-exact".into(),
+            DramCheck::Differs { addr, region, .. } => match region {
+                Some((name, off)) => format!("differs at {addr:#x} (`{name}` + {off:#x})"),
+                None => format!("differs at {addr:#x}"),
+            },
+        }
+    }
 }
 
 /// Result of comparing one RTL run with the Rust simulator.
@@ -434,8 +477,12 @@ impl Comparison {
         if self.rtl_total != self.rust_total {
             v.push(format!("total cycles: RTL {} vs Rust {}", self.rtl_total, self.rust_total));
         }
-        if let DramCheck::Differs { addr, rtl, rust } = self.dram {
-            v.push(format!("DRAM differs first at byte {addr:#x}: RTL {rtl:#04x} vs Rust {rust:#04x}"));
+        if let DramCheck::Differs { addr, rtl, rust, region } = &self.dram {
+            let at = match region {
+                Some((name, off)) => format!(" (region `{name}` + {off:#x})"),
+                None => " (outside every named region)".into(),
+            };
+            v.push(format!("DRAM differs first at byte {addr:#x}{at}: RTL {rtl:#04x} vs Rust {rust:#04x}"));
         }
         v
     }
@@ -461,13 +508,23 @@ pub fn compare(program: &Program, rust: &RunResult, rtl: &RtlRun, rust_dram: Opt
             }
         }
     }
+    let region = |addr: u64| {
+        program
+            .regions
+            .iter()
+            .find(|r| (r.addr..r.addr + r.bytes).contains(&addr))
+            .map(|r| (r.name.clone(), addr - r.addr))
+    };
     let dram = match (rust_dram, &rtl.dram) {
         (Some(a), Some(b)) => match a.iter().zip(b.iter()).position(|(x, y)| x != y) {
-            Some(p) => DramCheck::Differs { addr: p as u64, rtl: b[p], rust: a[p] },
-            None if a.len() != b.len() => DramCheck::Differs { addr: a.len().min(b.len()) as u64, rtl: 0, rust: 0 },
+            Some(p) => DramCheck::Differs { addr: p as u64, rtl: b[p], rust: a[p], region: region(p as u64) },
+            None if a.len() != b.len() => {
+                let p = a.len().min(b.len()) as u64;
+                DramCheck::Differs { addr: p, rtl: 0, rust: 0, region: region(p) }
+            }
             None => DramCheck::Equal,
         },
-        (None, _) => DramCheck::Skipped("the Rust simulator does not compute data yet".into()),
+        (None, _) => DramCheck::Skipped("the Rust simulator ran without data".into()),
         (_, None) => DramCheck::Skipped("the RTL run produced no DRAM image".into()),
     };
     Comparison {
@@ -503,10 +560,17 @@ pub fn cosim_program(
     opts: &RunOptions,
     fail_vcd: Option<&Path>,
 ) -> Result<CosimReport, RtlError> {
-    let rust = simulate(program, arch, SimMode::Cycle, SimOptions::default())?;
+    // The DRAM image is compared when the program carries one: without it
+    // both sides start from zeros and the comparison says little.
+    let data = !program.image.is_empty();
+    let rust = simulate(program, arch, SimMode::Cycle, SimOptions { data, ..SimOptions::default() })?;
     let max = if opts.max_cycles > 0 { opts.max_cycles } else { 2 * rust.stats.total_cycles + 10_000 };
     let rtl = run(model, program, opts, max)?;
-    let comparison = compare(program, &rust, &rtl, None);
+    let rust_dram = rust.machine.as_ref().map(|m| m.dram.as_slice());
+    let mut comparison = compare(program, &rust, &rtl, rust_dram);
+    if !data {
+        comparison.dram = DramCheck::Skipped("the program has no memory image (timing only)".into());
+    }
     let mut vcd = opts.vcd.clone();
     if !comparison.passed() && vcd.is_none() {
         if let Some(path) = fail_vcd {

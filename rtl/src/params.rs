@@ -19,6 +19,62 @@ pub const DEFAULT_IMEM_BITS: u32 = 10;
 /// Largest instruction-memory address bits accepted (counts must fit [`COUNT_BITS`]).
 pub const MAX_IMEM_BITS: u32 = 18;
 
+/// Bits of a DRAM byte address in the DMA engine and on the memory interface
+/// (the width of the instructions' `dram` and `stride` fields).
+pub const DRAM_ADDR_BITS: u32 = 40;
+
+/// Geometry of the DMA data engine (see `emit::dma`). It moves a transfer
+/// as *units*: up to `E` consecutive columns of one row, `E` fixed per
+/// format. With `units` units per cycle and `E` chosen so that no row has
+/// more units than DRAM bursts, a transfer never needs more cycles than the
+/// channel beats `timing::dma` charges it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DmaGeom {
+    /// Units per cycle: `ceil(bytes_per_cycle / burst_bytes)`.
+    pub units: u32,
+    /// Elements per unit of 16-bit rows (`i16`, `nm_values`, `o` stored as `i16`): `burst / 2`.
+    pub e16: u32,
+    /// Elements per unit of `i32` rows: `max(1, burst / 4)`.
+    pub e32: u32,
+    /// Elements per unit of `nm_indices` rows of `ib` = 1..=4 index bits:
+    /// `8 * ceil(burst / ib)` (a whole number of bytes, at least a burst's worth).
+    pub eidx: [u32; 4],
+    /// Chunks of 16 columns per unit of `nm_row` rows: `ceil(burst / 34)`
+    /// (34 bytes is the smallest chunk, with 1-bit indices).
+    pub krow: u32,
+    /// Bytes of the DRAM window of one unit (the widest format).
+    pub window: u32,
+}
+
+impl DmaGeom {
+    /// The geometry for a DRAM channel of `bytes_per_cycle` and bursts of `burst` bytes.
+    pub fn new(bytes_per_cycle: u32, burst: u32) -> Self {
+        let units = bytes_per_cycle.div_ceil(burst).max(1);
+        let e16 = (burst / 2).max(1);
+        let e32 = (burst / 4).max(1);
+        let eidx = [1u32, 2, 3, 4].map(|ib| 8 * burst.div_ceil(ib));
+        let krow = burst.div_ceil(34).max(1);
+        let idx_bytes = (1u32..=4).map(|ib| ib * burst.div_ceil(ib)).max().unwrap_or(burst);
+        let window = (2 * e16).max(4 * e32).max(idx_bytes).max(krow * (32 + 2 * 4));
+        DmaGeom { units, e16, e32, eidx, krow, window }
+    }
+
+    /// Elements per unit of `nm_row` rows.
+    pub fn erow(&self) -> u32 {
+        16 * self.krow
+    }
+
+    /// Lanes of the weight buffer's DMA ports that move values (with their indices).
+    pub fn lanes_w(&self) -> u32 {
+        self.e16.max(self.erow())
+    }
+
+    /// Lanes of the weight buffer's DMA ports that move indices only (`nm_indices`).
+    pub fn lanes_i(&self) -> u32 {
+        self.eidx[0]
+    }
+}
+
 /// One supported N:M pattern.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Pat {
@@ -65,6 +121,8 @@ pub struct Params {
     pub dram_latency: u32,
     /// DRAM burst bytes.
     pub dram_burst: u32,
+    /// The DMA data engine's geometry.
+    pub dma: DmaGeom,
     /// Vector-unit lanes.
     pub vec_lanes: u32,
     /// Sparsifier lanes.
@@ -117,6 +175,7 @@ impl Params {
             dram_bpc: arch.dram.bytes_per_cycle,
             dram_latency: arch.dram.latency_cycles,
             dram_burst: arch.dram.burst_bytes,
+            dma: DmaGeom::new(arch.dram.bytes_per_cycle, arch.dram.burst_bytes),
             vec_lanes: arch.vector_unit.lanes,
             sp_lanes: arch.sparsifier.lanes,
             imem_bits,
@@ -143,6 +202,7 @@ impl Params {
                 "  DRAM {} B/cycle, latency {}, burst {} B; vector unit {} lanes; sparsifier {} lanes",
                 self.dram_bpc, self.dram_latency, self.dram_burst, self.vec_lanes, self.sp_lanes
             ),
+            format!("  DMA engine: {} unit(s) per cycle, {}-byte DRAM windows", self.dma.units, self.dma.window),
             format!(
                 "  controller: {}-bit time, {} instructions per queue, {} GEMM scoreboard slots, {}-entry retirement queue",
                 TIME_BITS,
@@ -170,5 +230,43 @@ mod tests {
         assert_eq!(p.cap, [4096, 4096, 4096]);
         assert_eq!(p.range_bits, 14);
         assert_eq!((p.gemm_slots, p.rob_depth), (16, 16));
+        // 16-byte bursts, 16 bytes per cycle: one unit per cycle.
+        let d = p.dma;
+        assert_eq!((d.units, d.e16, d.e32, d.eidx, d.krow, d.window), (1, 8, 4, [128, 64, 48, 32], 1, 40));
+    }
+
+    /// No row ever has more units than bursts, so a transfer of `rows` rows
+    /// needs at most `ceil(rows * units_per_row / units)` <= beats cycles.
+    #[test]
+    fn dma_units_never_exceed_the_beats() {
+        use nmsat_dataflow::isa::DmaFormat;
+        for (bpc, burst) in [(16, 16), (32, 64), (128, 64), (8, 2), (24, 16), (100, 256), (4, 1024)] {
+            let d = DmaGeom::new(bpc, burst);
+            assert!(u64::from(d.units) * u64::from(burst) >= u64::from(bpc));
+            for ib in 1..=4u32 {
+                let formats = [
+                    (DmaFormat::I16, d.e16),
+                    (DmaFormat::I32, d.e32),
+                    (DmaFormat::NmValues, d.e16),
+                    (DmaFormat::NmIndices, d.eidx[ib as usize - 1]),
+                    (DmaFormat::NmRow, d.erow()),
+                ];
+                for (fmt, e) in formats {
+                    for cols in 1..600u64 {
+                        let units = cols.div_ceil(u64::from(e));
+                        let bursts = fmt.row_bytes(cols, ib).div_ceil(u64::from(burst));
+                        assert!(units <= bursts, "{fmt:?} ib {ib} cols {cols} burst {burst}");
+                    }
+                    // The unit's bytes fit the window.
+                    let bytes = match fmt {
+                        DmaFormat::I16 | DmaFormat::NmValues => 2 * e,
+                        DmaFormat::I32 => 4 * e,
+                        DmaFormat::NmIndices => e * ib / 8,
+                        DmaFormat::NmRow => d.krow * (32 + 2 * ib),
+                    };
+                    assert!(bytes <= d.window, "{fmt:?} ib {ib}: {bytes} > {}", d.window);
+                }
+            }
+        }
     }
 }

@@ -226,6 +226,8 @@ pub enum Item {
         width: u32,
         /// Inputs (name, width).
         inputs: Vec<(String, u32)>,
+        /// Local variables (name, width).
+        locals: Vec<(String, u32)>,
         /// Body (assigns the function name).
         body: Vec<Stmt>,
         /// Comment line above it.
@@ -466,13 +468,16 @@ fn render_item(it: &Item, level: usize, s: &mut String) {
             let _ = writeln!(s, "{p}  end");
             let _ = writeln!(s, "{p}endgenerate");
         }
-        Item::Function { name, width, inputs, body, doc } => {
+        Item::Function { name, width, inputs, locals, body, doc } => {
             if !doc.is_empty() {
                 let _ = writeln!(s, "{p}// {doc}");
             }
             let _ = writeln!(s, "{p}function {}{name};", range(*width));
             for (n, w) in inputs {
                 let _ = writeln!(s, "{p}  input {}{n};", range(*w));
+            }
+            for (n, w) in locals {
+                let _ = writeln!(s, "{p}  reg {}{n};", range(*w));
             }
             let _ = writeln!(s, "{p}  begin");
             for st in body {

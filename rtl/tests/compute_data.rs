@@ -1,14 +1,18 @@
 //! The PE array, the vector unit and the sparsifier compute what the data
 //! semantics say (docs/sat-microarchitecture.md, "Data semantics"): random
-//! sequences of dense and N:M GEMMs (with and without accumulation), `vec
-//! relu_bwd`, `add` and `clear`, and `sparsify` on both axes run on the
-//! Verilated RTL from random buffer contents, and the final buffers equal a
-//! sequential reference computed here. (The DMA datapath is not in the RTL yet.)
+//! sequences of dense and N:M GEMMs (with and without accumulation, with
+//! transposed operands, with `k = 0`), every vector op and `sparsify` on
+//! both axes (from int16 or master weights) run on the Verilated RTL from
+//! random buffer contents, and the final buffers equal a sequential
+//! reference computed here with `dataflow::numerics`. (The DMA datapath is
+//! checked through DRAM images in `cosim.rs`.)
 
 use nmsat_dataflow::ArchConfig;
 use nmsat_dataflow::check::{capacity, check_program};
 use nmsat_dataflow::isa::{Buf, Deps, GemmMode, Instr, VecOp};
+use nmsat_dataflow::numerics::{self, SgdShifts};
 use nmsat_dataflow::program::{Program, RegionKind, Tag};
+use nmsat_dataflow::schedule::NO_WEIGHT_DECAY;
 use nmsat_dataflow::workload::Pass;
 use nmsat_rtl::cosim::{RunOptions, cosim_program, model_for};
 use nmsat_sim::testgen::Rng;
@@ -19,10 +23,18 @@ fn sext16(v: u64) -> i64 {
     i64::from(v as u16 as i16)
 }
 
+fn sext48(v: u64) -> i64 {
+    ((v << 16) as i64) >> 16
+}
+
+fn acc48(v: i64) -> u64 {
+    v as u64 & ACC_MASK
+}
+
 /// Sequential reference of the data semantics on 48-bit accumulators.
 fn reference(p: &Program, bufs: &mut [Vec<u64>; 3]) {
     for i in &p.instrs {
-        if let Instr::Sparsify { pattern, axis, rows, cols, src, dst, .. } = *i {
+        if let Instr::Sparsify { pattern, axis, master, rows, cols, src, dst, .. } = *i {
             let (nn, mm) = (pattern.n() as usize, pattern.m() as usize);
             let (rows, cols, src, dst) = (rows as usize, cols as usize, src as usize, dst as usize);
             // (line, group) -> element addresses and output address of kept value j.
@@ -32,21 +44,58 @@ fn reference(p: &Program, bufs: &mut [Vec<u64>; 3]) {
                     let at = |x: usize| {
                         if axis == 0 { src + (g * mm + x) * cols + line } else { src + line * cols + g * mm + x }
                     };
-                    let mag = |x: usize| sext16(bufs[0][at(x)]).unsigned_abs();
+                    // Select on the int16 weight, or on the master weight saturated to 32 bits.
+                    let key = |x: usize| {
+                        if master {
+                            i64::from(numerics::saturate_i32(sext48(bufs[2][at(x)])))
+                        } else {
+                            sext16(bufs[0][at(x)])
+                        }
+                    };
+                    let val = |x: usize| {
+                        if master {
+                            numerics::weight_from_master(numerics::saturate_i32(sext48(bufs[2][at(x)]))) as u16 as u64
+                        } else {
+                            bufs[0][at(x)]
+                        }
+                    };
+                    let mag = |x: usize| key(x).unsigned_abs();
                     let mut order: Vec<usize> = (0..mm).collect();
                     order.sort_by(|&x, &y| mag(y).cmp(&mag(x)).then(x.cmp(&y)));
                     let mut kept: Vec<usize> = order[..nn].to_vec();
                     kept.sort();
-                    for (j, &x) in kept.iter().enumerate() {
-                        let out =
-                            if axis == 0 { dst + (g * nn + j) * cols + line } else { dst + (g * nn + j) * rows + line };
-                        bufs[1][out] = (x as u64) << 16 | bufs[0][at(x)];
+                    let outs: Vec<(usize, u64)> = kept
+                        .iter()
+                        .enumerate()
+                        .map(|(j, &x)| {
+                            let out = if axis == 0 {
+                                dst + (g * nn + j) * cols + line
+                            } else {
+                                dst + (g * nn + j) * rows + line
+                            };
+                            (out, (x as u64) << 16 | val(x))
+                        })
+                        .collect();
+                    for (out, v) in outs {
+                        bufs[1][out] = v;
                     }
                 }
             }
             continue;
         }
-        if let Instr::Vec { op, len, src, src2, dst, .. } = *i {
+        if let Instr::Vec { op: VecOp::LossGrad, len, src, src2, dst, aux, p1, p2, .. } = *i {
+            let c = aux as usize;
+            for r in 0..len as usize / c {
+                let z: Vec<i16> = (0..c).map(|x| bufs[0][src as usize + r * c + x] as u16 as i16).collect();
+                let label = (sext16(bufs[0][src2 as usize + r]).max(0) as usize).min(c - 1);
+                let g = numerics::softmax_xent_grad(&z, label, u32::from(p1), u32::from(p2));
+                for (x, v) in g.into_iter().enumerate() {
+                    bufs[0][dst as usize + r * c + x] = v as u16 as u64;
+                }
+            }
+            continue;
+        }
+        if let Instr::Vec { op, len, src, src2, dst, aux, shift, p1, p2, p3, p4, .. } = *i {
             for e in 0..len as usize {
                 let (s1, s2, d) = (src as usize + e, src2 as usize + e, dst as usize + e);
                 match op {
@@ -56,28 +105,50 @@ fn reference(p: &Program, bufs: &mut [Vec<u64>; 3]) {
                         bufs[0][d] = v as u16 as u64;
                     }
                     VecOp::Clear => bufs[2][d] = 0,
-                    _ => {}
+                    VecOp::Requant => {
+                        let q = numerics::requantize(sext48(bufs[2][s1]), shift.max(0) as u32);
+                        bufs[0][d] = (if p1 != 0 { numerics::relu(q) } else { q }) as u16 as u64;
+                    }
+                    VecOp::Sgd => {
+                        let shifts = SgdShifts {
+                            grad_align: u32::from(p3),
+                            lr_shift: u32::from(p1),
+                            momentum_shift: (p2 != 0).then_some(u32::from(p2)),
+                            weight_decay_shift: (p4 != NO_WEIGHT_DECAY).then_some(u32::from(p4)),
+                            sr_ste_shift: None,
+                        };
+                        let dw = numerics::requantize(sext48(bufs[2][s1]), shift.max(0) as u32);
+                        let wv = numerics::saturate_i32(sext48(bufs[2][d]));
+                        let vv = numerics::saturate_i32(sext48(bufs[2][s2]));
+                        let (nw, nv) = numerics::sgd_update(wv, vv, dw, false, &shifts);
+                        bufs[2][d] = acc48(i64::from(nw));
+                        bufs[2][s2] = acc48(i64::from(nv));
+                        bufs[0][aux as usize + e] = numerics::weight_from_master(nw) as u16 as u64;
+                    }
+                    VecOp::LossGrad => unreachable!("handled above"),
                 }
             }
             continue;
         }
-        let Instr::Gemm { mode, acc, m, n, k, a, a_stride, w, o, .. } = *i else { continue };
+        let Instr::Gemm { mode, acc, at, wt, m, n, k, a, a_stride, w, o, .. } = *i else { continue };
         let (m, n, k, a, s, w, o) =
             (m as usize, n as usize, k as usize, a as usize, a_stride as usize, w as usize, o as usize);
         let k_eff = match mode {
             GemmMode::Dense => k,
             GemmMode::Nm(p) => k * p.n() as usize / p.m() as usize,
         };
+        // A is m x k (row stride s), or k x m when transposed; W is k_eff x n, or n x k when transposed.
+        let a_at = |r: usize, kk: usize| if at { a + kk * s + r } else { a + r * s + kk };
         for r in 0..m {
             for c in 0..n {
                 let mut sum: i64 = 0;
                 for rho in 0..k_eff {
-                    let wv = bufs[1][w + rho * n + c];
+                    let wv = if wt { bufs[1][w + c * k + rho] } else { bufs[1][w + rho * n + c] };
                     let act = match mode {
-                        GemmMode::Dense => bufs[0][a + r * s + rho],
+                        GemmMode::Dense => bufs[0][a_at(r, rho)],
                         GemmMode::Nm(p) => {
                             let idx = (wv >> 16) as usize & (p.m() as usize - 1);
-                            bufs[0][a + r * s + rho / p.n() as usize * p.m() as usize + idx]
+                            bufs[0][a_at(r, rho / p.n() as usize * p.m() as usize + idx)]
                         }
                     };
                     sum = sum.wrapping_add(sext16(act) * sext16(wv & 0xffff));
@@ -104,13 +175,14 @@ fn gemm_program(arch: &ArchConfig, rng: &mut Rng, count: usize) -> Program {
             } else {
                 (rng.range(1, 9), mm * rng.range(1, 3))
             };
-            let src = rng.below(capacity(arch, Buf::A) - rows * cols) as u32;
+            let master = rng.chance(1, 3);
+            let src = rng.below(capacity(arch, if master { Buf::O } else { Buf::A }) - rows * cols) as u32;
             let dst = rng.below(capacity(arch, Buf::W) - rows * cols) as u32;
             let instr = Instr::Sparsify {
                 deps: Deps::default(),
                 pattern,
                 axis,
-                master: false,
+                master,
                 rows: rows as u32,
                 cols: cols as u32,
                 src,
@@ -121,29 +193,39 @@ fn gemm_program(arch: &ArchConfig, rng: &mut Rng, count: usize) -> Program {
         }
         if rng.chance(1, 3) {
             // Ranges in 64-element blocks are identical or disjoint.
-            let op = rng.pick(&[VecOp::ReluBwd, VecOp::Add, VecOp::Clear]);
-            let len = rng.range(1, 64);
+            let op = rng.pick(&[VecOp::ReluBwd, VecOp::Add, VecOp::Clear, VecOp::Requant, VecOp::Sgd, VecOp::LossGrad]);
+            let classes = rng.range(1, 13);
+            let len = if op == VecOp::LossGrad { classes * rng.range(1, 64 / classes) } else { rng.range(1, 64) };
+            // 64-element blocks: ranges are identical or disjoint.
             let mut at = |b: Buf| (64 * rng.below(capacity(arch, b) / 64 - 1)) as u32;
-            let (src, src2, dst) = match op {
-                VecOp::ReluBwd => (at(Buf::O), at(Buf::A), at(Buf::O)),
-                VecOp::Add => (at(Buf::A), at(Buf::A), at(Buf::A)),
-                _ => (0, 0, at(Buf::O)),
+            let (src, src2, dst, aux) = match op {
+                VecOp::ReluBwd => (at(Buf::O), at(Buf::A), at(Buf::O), 0),
+                VecOp::Add => (at(Buf::A), at(Buf::A), at(Buf::A), 0),
+                VecOp::Requant => (at(Buf::O), 0, at(Buf::A), 0),
+                VecOp::Sgd => (at(Buf::O), at(Buf::O), at(Buf::O), at(Buf::A)),
+                VecOp::LossGrad => (at(Buf::A), at(Buf::A), at(Buf::A), classes as u32),
+                _ => (0, 0, at(Buf::O), 0),
             };
-            let dst = if rng.chance(1, 4) { src } else { dst };
-            let instr = Instr::Vec {
-                deps: Deps::default(),
-                op,
-                len: len as u32,
-                src,
-                src2,
-                dst,
-                aux: 0,
-                shift: 0,
-                p1: 0,
-                p2: 0,
-                p3: 0,
-                p4: 0,
-            };
+            let dst = if rng.chance(1, 4) && op != VecOp::Requant { src } else { dst };
+            // Labels and gradients never share a block.
+            let src2 = if op == VecOp::LossGrad && src2 == dst { dst ^ 64 } else { src2 };
+            let (shift, mut p1, mut p2, mut p3, mut p4) = (rng.range(0, 20) as i8 - 2, 0u8, 0u8, 0u8, 0u8);
+            match op {
+                VecOp::Requant => p1 = rng.below(2) as u8,
+                VecOp::Sgd => {
+                    p1 = rng.range(0, 14) as u8;
+                    p2 = rng.range(0, 8) as u8;
+                    p3 = rng.range(0, 20) as u8;
+                    p4 = if rng.chance(1, 2) { NO_WEIGHT_DECAY } else { rng.range(0, 40) as u8 };
+                }
+                VecOp::LossGrad => {
+                    p1 = rng.range(0, 15) as u8;
+                    p2 = rng.range(0, 15) as u8;
+                }
+                _ => {}
+            }
+            let instr =
+                Instr::Vec { deps: Deps::default(), op, len: len as u32, src, src2, dst, aux, shift, p1, p2, p3, p4 };
             p.push(instr, Tag { layer: 0, pass: Pass::Ff });
             continue;
         }
@@ -152,10 +234,14 @@ fn gemm_program(arch: &ArchConfig, rng: &mut Rng, count: usize) -> Program {
         let m = rng.range(1, 2 * u64::from(pe.rows) + 1);
         let n = rng.range(1, 2 * u64::from(pe.cols) + 1);
         let k = match mode {
+            // k = 0 clears the tile (acc = 0) within what two cycles of the clear port reach.
+            GemmMode::Dense if rng.chance(1, 8) && m * n <= 2 * u64::from(pe.rows * pe.cols) => 0,
             GemmMode::Dense => rng.range(1, 3 * u64::from(pe.lanes)),
             GemmMode::Nm(q) => u64::from(q.m()) * rng.range(1, 3 * u64::from(pe.lanes / q.n())),
         };
-        let s = k + rng.below(5);
+        let at = rng.chance(1, 3);
+        let wt = mode == GemmMode::Dense && rng.chance(1, 2);
+        let s = if at { m } else { k } + rng.below(5);
         let k_eff = match mode {
             GemmMode::Dense => k,
             GemmMode::Nm(q) => k * u64::from(q.n()) / u64::from(q.m()),
@@ -163,7 +249,8 @@ fn gemm_program(arch: &ArchConfig, rng: &mut Rng, count: usize) -> Program {
         // Overlapping output tiles and accumulation exercise the in-order drain.
         let far = rng.below(capacity(arch, Buf::O) - m * n);
         let o = rng.pick(&[0u64, 3, far]);
-        let a = rng.below(capacity(arch, Buf::A) - ((m - 1) * s + k));
+        let a_ext = nmsat_dataflow::access::gemm_a_extent(m, k, s, at);
+        let a = rng.below(capacity(arch, Buf::A) - a_ext);
         let w = rng.below(capacity(arch, Buf::W) - k_eff * n);
         p.push(
             Instr::Gemm {
@@ -171,8 +258,8 @@ fn gemm_program(arch: &ArchConfig, rng: &mut Rng, count: usize) -> Program {
                 mode,
                 acc: rng.chance(2, 3),
                 il: rng.chance(1, 2),
-                at: false,
-                wt: false,
+                at,
+                wt,
                 m: m as u32,
                 n: n as u32,
                 k: k as u32,

@@ -1,9 +1,10 @@
 //! Co-simulation of random programs on `tiny`: every instruction's issue
-//! and retirement cycle and the total equal the Rust cycle-mode simulator.
-//! Verilator is required: the test fails, not skips, without it.
+//! and retirement cycle, the total and the final DRAM image (the programs
+//! carry a random memory image) equal the Rust cycle-mode simulator with
+//! data. Verilator is required: the test fails, not skips, without it.
 
 use nmsat_dataflow::ArchConfig;
-use nmsat_rtl::cosim::{RunOptions, cosim_program, model_for};
+use nmsat_rtl::cosim::{DramCheck, RunOptions, cosim_program, model_for};
 use nmsat_sim::testgen::{Coverage, random_program};
 
 #[test]
@@ -18,6 +19,7 @@ fn twenty_random_programs_on_tiny() {
         let r = cosim_program(&model, &arch, &p, &RunOptions::default(), None).unwrap();
         let c = &r.comparison;
         assert!(c.passed(), "seed {seed}: {:?}", c.problems());
+        assert_eq!(c.dram, DramCheck::Equal, "seed {seed}: the DRAM image must be compared");
         assert!(c.rust_total > 0 && r.rtl.sim_cycles > c.rust_total);
         instructions += c.instructions;
     }

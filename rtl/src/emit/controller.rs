@@ -189,6 +189,7 @@ pub fn controller(p: &Params, fault: Option<Fault>) -> Module {
         name: "ov".into(),
         width: 1,
         inputs: vec![("same".into(), 1), ("s1".into(), rw), ("e1".into(), rw), ("s2".into(), rw), ("e2".into(), rw)],
+        locals: vec![],
         body: vec![bl("ov", "same & (s1 < e2) & (s2 < e1) & (s1 < e1) & (s2 < e2)")],
         doc: "access::Range::overlaps on one buffer".into(),
     });

@@ -21,6 +21,10 @@ use crate::emit::util::{k, raw};
 use crate::params::{Params, clog2};
 use crate::vast::{Always, Instance, Item, Module, Stmt, bl, id, if_, if_else, nb};
 
+/// Lanes up to which a buffer write port is a loop (Verilator unrolls loops
+/// of up to 64 iterations).
+const MAX_LOOP_LANES: u32 = 64;
+
 /// Bits of a weight's in-group index side-band.
 pub const INDEX_BITS: u32 = 4;
 
@@ -46,8 +50,17 @@ pub struct BufPort {
     pub groups: u32,
     /// Consecutive elements per group.
     pub lanes: u32,
+    /// The bits of an element it moves, `(low bit, width)`; `None`: all of them.
+    pub field: Option<(u32, u32)>,
     /// What uses it.
     pub doc: String,
+}
+
+impl BufPort {
+    /// Bits per lane of the port's data for elements of `width` bits.
+    pub fn lane_bits(&self, width: u32) -> u32 {
+        self.field.map_or(width, |(_, w)| w)
+    }
 }
 
 /// One buffer's geometry.
@@ -70,6 +83,13 @@ pub fn act_window(p: &Params) -> u32 {
     p.patterns.iter().map(|q| p.lanes / q.n * q.m).max().unwrap_or(p.lanes).max(p.lanes)
 }
 
+/// Accumulators a `k = 0` GEMM clears per cycle: `rows · cols`. It has the
+/// issue cycle and the next before any consumer can read its tile, so it
+/// clears tiles of up to twice as many (a larger tile raises the error flag).
+pub fn clear_lanes(p: &Params) -> u32 {
+    p.rows * p.cols
+}
+
 /// The modes of the array: dense first, then the supported patterns.
 pub fn modes(p: &Params) -> usize {
     1 + p.patterns.len()
@@ -82,6 +102,17 @@ pub fn buffers(p: &Params) -> Vec<BufSpec> {
         kind,
         groups,
         lanes,
+        field: None,
+        doc: doc.into(),
+    };
+    let d = &p.dma;
+    let u = d.units;
+    let index_field = |name: &str, kind, lanes, doc: &str| BufPort {
+        name: name.into(),
+        kind,
+        groups: u,
+        lanes,
+        field: Some((16, INDEX_BITS)),
         doc: doc.into(),
     };
     vec![
@@ -91,6 +122,13 @@ pub fn buffers(p: &Params) -> Vec<BufSpec> {
             width: 16,
             ports: vec![
                 port("gemm_rd", PortKind::Read, p.rows, act_window(p), "GEMM: each PE row's activations"),
+                port(
+                    "gemm_rdt",
+                    PortKind::Read,
+                    act_window(p),
+                    p.rows,
+                    "GEMM with A transposed (at): each reduction index's rows",
+                ),
                 port("vec_rd1", PortKind::Read, 1, p.vec_lanes, "vector unit: first source"),
                 port("vec_rd2", PortKind::Read, 1, p.vec_lanes, "vector unit: second source"),
                 port("vec_wr", PortKind::Write, 1, p.vec_lanes, "vector unit: destination"),
@@ -101,6 +139,8 @@ pub fn buffers(p: &Params) -> Vec<BufSpec> {
                     1,
                     "sparsifier: the groups' elements",
                 ),
+                port("dma_wr", PortKind::Write, u, d.e16, "DMA load: a unit per group"),
+                port("dma_rd", PortKind::Read, u, d.e16, "DMA store: a unit per group"),
             ],
             doc: "Activation buffer A: 16-bit elements.".into(),
         },
@@ -110,6 +150,7 @@ pub fn buffers(p: &Params) -> Vec<BufSpec> {
             width: 16 + INDEX_BITS,
             ports: vec![
                 port("gemm_rd", PortKind::Read, p.lanes, p.cols, "GEMM: one compressed row per lane"),
+                port("gemm_rdt", PortKind::Read, p.cols, p.lanes, "GEMM with W transposed (wt): one column's K-step"),
                 port(
                     "sp_wr",
                     PortKind::Write,
@@ -117,6 +158,10 @@ pub fn buffers(p: &Params) -> Vec<BufSpec> {
                     1,
                     "sparsifier: kept values with their indices",
                 ),
+                port("dma_wr", PortKind::Write, u, d.lanes_w(), "DMA load: values with their indices"),
+                index_field("dma_wri", PortKind::Write, d.lanes_i(), "DMA load: indices only (nm_indices)"),
+                port("dma_rd", PortKind::Read, u, d.lanes_w(), "DMA store: values with their indices"),
+                index_field("dma_rdi", PortKind::Read, d.lanes_i(), "DMA store: indices only (nm_indices)"),
             ],
             doc: "Weight buffer W: {4-bit in-group index, 16-bit value} per element.".into(),
         },
@@ -126,8 +171,21 @@ pub fn buffers(p: &Params) -> Vec<BufSpec> {
             width: p.acc_bits,
             ports: vec![
                 port("gemm_wr", PortKind::AccWrite, p.rows, p.cols, "GEMM drain: a sub-tile's rows"),
+                port("gemm_clr", PortKind::Write, 1, clear_lanes(p), "GEMM with k = 0: clears its output tile"),
+                port(
+                    "sp_rd",
+                    PortKind::Read,
+                    sparsifier_groups(p) * p.patterns.iter().map(|q| q.m).max().unwrap_or(1),
+                    1,
+                    "sparsifier: master weights",
+                ),
                 port("vec_rd", PortKind::Read, 1, p.vec_lanes, "vector unit: source"),
+                port("vec_rd2", PortKind::Read, 1, p.vec_lanes, "vector unit: sgd momentum"),
+                port("vec_rd3", PortKind::Read, 1, p.vec_lanes, "vector unit: sgd master weights"),
                 port("vec_wr", PortKind::Write, 1, p.vec_lanes, "vector unit: destination"),
+                port("vec_wr2", PortKind::Write, 1, p.vec_lanes, "vector unit: sgd momentum (wins over vec_wr)"),
+                port("dma_wr", PortKind::Write, u, d.e32, "DMA load of i32 rows"),
+                port("dma_rd", PortKind::Read, u, d.e16, "DMA store (i32, or requantized to i16)"),
             ],
             doc: format!("Output buffer O: {}-bit accumulators.", p.acc_bits),
         },
@@ -150,28 +208,66 @@ pub fn buffer(p: &Params, b: &BufSpec) -> Module {
     for port in &b.ports {
         let (g, l) = (port.groups, port.lanes);
         let n = &port.name;
+        let fw = port.lane_bits(w);
+        let what = port.field.map_or(String::new(), |(lo, fw)| format!(" (bits {}:{lo} only)", lo + fw - 1));
         match port.kind {
             PortKind::Read => {
                 m.input(&format!("{n}_en"), 1, &port.doc);
                 m.input(&format!("{n}_addr"), g * rw, &format!("{g} start address(es)"));
                 m.output_reg(
                     &format!("{n}_data"),
-                    g * l * w,
-                    &format!("{l} consecutive elements per start, next cycle"),
+                    g * l * fw,
+                    &format!("{l} consecutive elements per start, next cycle{what}"),
                 );
             }
             PortKind::Write | PortKind::AccWrite => {
                 m.input(&format!("{n}_en"), g, &port.doc);
                 m.input(&format!("{n}_addr"), g * rw, &format!("{g} start address(es)"));
                 m.input(&format!("{n}_mask"), g * l, "lanes to write");
-                m.input(&format!("{n}_data"), g * l * w, "");
+                m.input(&format!("{n}_data"), g * l * fw, what.trim_start());
                 if port.kind == PortKind::AccWrite {
                     m.input(&format!("{n}_acc"), 1, "add to the old contents (else overwrite)");
                 }
             }
         }
     }
-    m.push(Item::Reg { name: "mem".into(), width: w, depth: b.cap, doc: "storage".into() });
+    // Storage planes: ports that move only some bits of an element (the
+    // weight buffer's index side-band) get their own array, so every write
+    // is a whole word of one array.
+    let mut cuts = vec![0, w];
+    for port in &b.ports {
+        if let Some((lo, fw)) = port.field {
+            cuts.extend([lo, lo + fw]);
+        }
+    }
+    cuts.sort_unstable();
+    cuts.dedup();
+    let planes: Vec<(u32, u32)> = cuts.windows(2).map(|c| (c[0], c[1])).collect();
+    let single = planes.len() == 1;
+    let pname = |lo: u32| if single { "mem".to_string() } else { format!("mem_b{lo}") };
+    for &(lo, hi) in &planes {
+        let doc = if single { "storage".to_string() } else { format!("storage, element bits {}:{lo}", hi - 1) };
+        m.push(Item::Reg { name: pname(lo), width: hi - lo, depth: b.cap, doc });
+    }
+    // Bits [lo, hi) of the element at index `x`.
+    let read = |x: &str, lo: u32, hi: u32| -> String {
+        let parts: Vec<String> = planes
+            .iter()
+            .rev()
+            .filter(|&&(a, b)| a >= lo && b <= hi)
+            .map(|&(a, _)| format!("{}[{x}]", pname(a)))
+            .collect();
+        if parts.len() == 1 { parts[0].clone() } else { format!("{{{}}}", parts.join(", ")) }
+    };
+    // Writes of bits [lo, hi) of the element at index `x` from `d` (hi - lo bits).
+    // `d(off, n)` is bits [off, off + n) of the data (bit 0 is element bit `lo`).
+    let write = |x: &str, lo: u32, hi: u32, d: &dyn Fn(u32, u32) -> String| -> Vec<Stmt> {
+        planes
+            .iter()
+            .filter(|&&(a, b)| a >= lo && b <= hi)
+            .map(|&(a, b)| nb(format!("{}[{x}]", pname(a)), d(a - lo, b - a)))
+            .collect()
+    };
     // Loop variables of the write block (each read block has its own).
     m.push(Item::Integer("g".into()));
     m.push(Item::Integer("l".into()));
@@ -179,13 +275,19 @@ pub fn buffer(p: &Params, b: &BufSpec) -> Module {
         name: "ok".into(),
         width: 1,
         inputs: vec![("x".into(), rw)],
+        locals: vec![],
         body: vec![bl("ok", format!("(x < {})", k(rw, b.cap)))],
         doc: "inside the buffer".into(),
     });
-    m.assign("host_rdata", format!("(ok(host_addr) ? mem[host_addr[{}:0]] : {})", iw - 1, k(w, 0)));
+    m.assign(
+        "host_rdata",
+        format!("(ok(host_addr) ? {} : {})", read(&format!("host_addr[{}:0]", iw - 1), 0, w), k(w, 0)),
+    );
     // Reads.
     for port in b.ports.iter().filter(|p| p.kind == PortKind::Read) {
         let n = &port.name;
+        let fw = port.lane_bits(w);
+        let (flo, fhi) = port.field.map_or((0, w), |(lo, fw)| (lo, lo + fw));
         m.push(Item::Integer(format!("{n}_g")));
         m.push(Item::Integer(format!("{n}_l")));
         m.push(Item::Reg {
@@ -209,8 +311,12 @@ pub fn buffer(p: &Params, b: &BufSpec) -> Module {
                         vec![
                             bl(format!("{n}_ea"), format!("({n}_addr[{n}_g*{rw} +: {rw}] + {n}_l[{}:0])", rw - 1)),
                             nb(
-                                format!("{n}_data[({n}_g*{}+{n}_l)*{w} +: {w}]", port.lanes),
-                                format!("(ok({n}_ea) ? mem[{n}_ea[{}:0]] : {})", iw - 1, k(w, 0)),
+                                format!("{n}_data[({n}_g*{}+{n}_l)*{fw} +: {fw}]", port.lanes),
+                                format!(
+                                    "(ok({n}_ea) ? {} : {})",
+                                    read(&format!("{n}_ea[{}:0]", iw - 1), flo, fhi),
+                                    k(fw, 0)
+                                ),
                             ),
                         ],
                     )],
@@ -221,19 +327,27 @@ pub fn buffer(p: &Params, b: &BufSpec) -> Module {
     // Writes, in port order (a later port wins on the same element). Each
     // port's lanes first compute enable, index and value (a generate
     // block), so the clocked loop that writes the array stays small.
-    let mut writes =
-        vec![if_("host_we & ok(host_addr)", vec![nb(format!("mem[host_addr[{}:0]]", iw - 1), "host_wdata")])];
+    let host = |off: u32, n: u32| {
+        if n == w { "host_wdata".to_string() } else { format!("host_wdata[{}:{off}]", off + n - 1) }
+    };
+    let mut writes = vec![if_("host_we & ok(host_addr)", write(&format!("host_addr[{}:0]", iw - 1), 0, w, &host))];
     for port in b.ports.iter().filter(|p| p.kind != PortKind::Read) {
         let n = &port.name;
         let slots = port.groups * port.lanes;
+        let fw = port.lane_bits(w);
+        let (flo, fhi) = port.field.map_or((0, w), |(lo, fw)| (lo, lo + fw));
         m.wire(&format!("{n}_we"), slots, "per lane: write enable");
         m.wire(&format!("{n}_wa"), slots * iw, "per lane: element index");
-        m.wire(&format!("{n}_wd"), slots * w, "per lane: value written");
+        m.wire(&format!("{n}_wd"), slots * fw, "per lane: value written");
         let gv = format!("i_{n}");
         let value = if port.kind == PortKind::AccWrite {
-            format!("(({n}_acc ? mem[wea[{}:0]] : {}) + {n}_data[{gv}*{w} +: {w}])", iw - 1, k(w, 0))
+            format!(
+                "(({n}_acc ? {} : {}) + {n}_data[{gv}*{w} +: {w}])",
+                read(&format!("wea[{}:0]", iw - 1), 0, w),
+                k(w, 0)
+            )
         } else {
-            format!("{n}_data[{gv}*{w} +: {w}]")
+            format!("{n}_data[{gv}*{fw} +: {fw}]")
         };
         m.push(Item::GenFor {
             var: gv.clone(),
@@ -254,24 +368,44 @@ pub fn buffer(p: &Params, b: &BufSpec) -> Module {
                     }),
                 ),
                 Item::Assign(raw(format!("{n}_wa[{gv}*{iw} +: {iw}]")), raw(format!("wea[{}:0]", iw - 1))),
-                Item::Assign(raw(format!("{n}_wd[{gv}*{w} +: {w}]")), raw(value)),
+                Item::Assign(raw(format!("{n}_wd[{gv}*{fw} +: {fw}]")), raw(value)),
             ],
         });
         let ln = port.lanes;
-        writes.push(Stmt::For(
-            "g".into(),
-            0,
-            u64::from(port.groups),
-            vec![Stmt::For(
-                "l".into(),
+        if ln <= MAX_LOOP_LANES {
+            writes.push(Stmt::For(
+                "g".into(),
                 0,
-                u64::from(ln),
-                vec![if_(
-                    format!("{n}_we[g*{ln}+l]"),
-                    vec![nb(format!("mem[{n}_wa[(g*{ln}+l)*{iw} +: {iw}]]"), format!("{n}_wd[(g*{ln}+l)*{w} +: {w}]"))],
+                u64::from(port.groups),
+                vec![Stmt::For(
+                    "l".into(),
+                    0,
+                    u64::from(ln),
+                    vec![if_(
+                        format!("{n}_we[g*{ln}+l]"),
+                        write(&format!("{n}_wa[(g*{ln}+l)*{iw} +: {iw}]"), flo, fhi, &|off, b| {
+                            if off == 0 {
+                                format!("{n}_wd[(g*{ln}+l)*{fw} +: {b}]")
+                            } else {
+                                format!("{n}_wd[(g*{ln}+l)*{fw} + {off} +: {b}]")
+                            }
+                        }),
+                    )],
                 )],
-            )],
-        ));
+            ));
+        } else {
+            // Verilator keeps loops longer than its unroll limit, and a
+            // non-blocking write to an array inside a kept loop is not
+            // supported: write out one statement per lane instead.
+            for i in 0..slots {
+                writes.push(if_(
+                    format!("{n}_we[{i}]"),
+                    write(&format!("{n}_wa[{}:{}]", (i + 1) * iw - 1, i * iw), flo, fhi, &|off, b| {
+                        format!("{n}_wd[{}:{}]", i * fw + off + b - 1, i * fw + off)
+                    }),
+                ));
+            }
+        }
     }
     m.push(Item::Always(Always::Posedge("clk".into()), writes));
     m.lint_off.push(("UNUSED".into(), "address bits above the buffer size are only range-checked".into()));
@@ -478,6 +612,18 @@ pub fn gemm(p: &Params) -> Module {
     m.output("w_rd_en", 1, "weight read");
     m.output("w_rd_addr", lanes * rw, "lane l: first weight (column 0 of the sub-tile) of its compressed row");
     m.input("w_rd_data", lanes * cols * (16 + INDEX_BITS), "");
+    m.output("a_rdt_en", 1, "activation read, A transposed (at)");
+    m.output("a_rdt_addr", lm * rw, "reduction index x of this K-step: its first row");
+    m.input("a_rdt_data", lm * rows * 16, "");
+    m.output("w_rdt_en", 1, "weight read, W transposed (wt)");
+    m.output("w_rdt_addr", cols * rw, "column c: its first reduction row of this K-step");
+    m.input("w_rdt_data", cols * lanes * (16 + INDEX_BITS), "");
+    let z = clear_lanes(p);
+    m.output("o_clr_en", 1, "a GEMM with k = 0 and acc = 0 clears its output tile, in its issue cycle and the next");
+    m.output("o_clr_addr", rw, "");
+    m.output("o_clr_mask", z, "");
+    m.output("o_clr_data", z * acc, "zeros");
+    m.output("error", 1, "a k = 0 tile larger than two cycles of clearing");
     m.output("o_wr_en", rows, "drain: rows written");
     m.output("o_wr_addr", rows * rw, "");
     m.output("o_wr_mask", rows * cols, "");
@@ -512,7 +658,13 @@ pub fn gemm(p: &Params) -> Module {
         ("g_n", rw, "output columns"),
         ("g_astride", rw, ""),
         ("g_lm", rw, "activations per row per K-step"),
-        ("g_wstep", rw, "weight address step per K-step (lanes * n)"),
+        ("g_wstep", rw, "weight address step per K-step (lanes * n; wt: lanes)"),
+        ("g_at", 1, "A transposed"),
+        ("g_wt", 1, "W transposed"),
+        ("g_k", rw, "reduction length (wt: the column stride of W)"),
+        ("g_ablk", rw, "activation address step per row block (rows * astride; at: rows)"),
+        ("g_astep", rw, "activation address step per K-step (activations per row; at: times astride)"),
+        ("g_wcol", rw, "weight address step per column block (cols; wt: cols * k)"),
         ("g_ksteps", 32, ""),
         ("g_cpk", 32, ""),
         ("g_period", 32, ""),
@@ -522,7 +674,8 @@ pub fn gemm(p: &Params) -> Module {
         ("a_tile", rw, "activation address of the sub-tile row block"),
         ("a_k", rw, "activation offset of this K-step"),
         ("w_base", rw, "weight address of this K-step, column 0 of the tile"),
-        ("w_col", rw, "column offset of the sub-tile"),
+        ("w_col", rw, "weight address offset of the sub-tile's columns"),
+        ("o_col", rw, "column offset of the sub-tile"),
         ("o_tile", rw, "output address of the row block"),
         ("m_left", 32, "rows from this row block on"),
         ("n_left", 32, "columns from this column block on"),
@@ -544,6 +697,10 @@ pub fn gemm(p: &Params) -> Module {
     };
     m.wire_assign("i_astride", rw, fit("astride"));
     m.wire_assign("i_n_r", rw, format!("i_n[{}:0]", rw - 1));
+    m.wire_assign("i_k", 32, zx(fw("k"), 20, 32));
+    m.wire_assign("i_k_r", rw, format!("i_k[{}:0]", rw - 1));
+    m.wire_assign("i_at", 1, fw("at"));
+    m.wire_assign("i_wt", 1, fw("wt"));
     m.wire_assign("i_a", rw, fit("a"));
     m.wire_assign("i_w", rw, fit("w"));
     m.wire_assign("i_o", rw, fit("o"));
@@ -563,34 +720,77 @@ pub fn gemm(p: &Params) -> Module {
     m.wire_assign("last_k", 1, "(ks + 32'd1 == g_ksteps)");
     m.wire_assign("tile_row_end", 1, "(tj + 32'd1 == g_tiles_n)");
     // Operand addresses.
-    let mut a_addr = Vec::new();
-    let mut off = "a_tile + a_k".to_string();
-    m.wire_assign("a_r0", rw, format!("({off})"));
-    a_addr.push("a_r0".to_string());
-    for r in 1..rows {
-        off = format!("a_r{}", r - 1);
-        m.wire_assign(&format!("a_r{r}"), rw, format!("({off} + g_astride)"));
-        a_addr.push(format!("a_r{r}"));
+    // Groups of the activation read are `astride` apart: PE rows, or (at)
+    // the reduction indices of the K-step.
+    m.wire_assign("a_r0", rw, "(a_tile + a_k)");
+    for r in 1..rows.max(lm) {
+        m.wire_assign(&format!("a_r{r}"), rw, format!("(a_r{} + g_astride)", r - 1));
     }
-    a_addr.reverse();
-    m.assign("a_rd_en", "fire");
+    let a_addr: Vec<String> = (0..rows).rev().map(|r| format!("a_r{r}")).collect();
+    let at_addr: Vec<String> = (0..lm).rev().map(|r| format!("a_r{r}")).collect();
+    m.assign("a_rd_en", "(fire & ~g_at)");
     m.assign("a_rd_addr", format!("{{{}}}", a_addr.join(", ")));
-    let mut w_addr = Vec::new();
+    m.assign("a_rdt_en", "(fire & g_at)");
+    m.assign("a_rdt_addr", format!("{{{}}}", at_addr.join(", ")));
+    // Weight reads: one group per lane (rows `n` apart), or (wt) one per
+    // column (`k` apart).
     m.wire_assign("w_l0", rw, "(w_base + w_col)");
-    w_addr.push("w_l0".to_string());
     for l in 1..lanes {
         m.wire_assign(&format!("w_l{l}"), rw, format!("(w_l{} + g_n)", l - 1));
-        w_addr.push(format!("w_l{l}"));
     }
-    w_addr.reverse();
-    m.assign("w_rd_en", "fire");
+    m.wire_assign("w_c0", rw, "(w_base + w_col)");
+    for c in 1..cols {
+        m.wire_assign(&format!("w_c{c}"), rw, format!("(w_c{} + g_k)", c - 1));
+    }
+    let w_addr: Vec<String> = (0..lanes).rev().map(|l| format!("w_l{l}")).collect();
+    let wt_addr: Vec<String> = (0..cols).rev().map(|c| format!("w_c{c}")).collect();
+    m.assign("w_rd_en", "(fire & ~g_wt)");
     m.assign("w_rd_addr", format!("{{{}}}", w_addr.join(", ")));
+    m.assign("w_rdt_en", "(fire & g_wt)");
+    m.assign("w_rdt_addr", format!("{{{}}}", wt_addr.join(", ")));
+    // A GEMM with k = 0 adds no products: its output tile is cleared
+    // (acc = 0) or kept. The model gives it one cycle; no consumer reads
+    // the tile before the cycle after its retirement, so it clears `z`
+    // accumulators in the issue cycle and `z` more in the next.
+    m.wire_assign("i_mn", 32, "(i_m * i_n)");
+    m.wire_assign("clr_now", 1, format!("(start & (i_k == 32'd0) & ~instr[{}] & (i_mn != 32'd0))", f("acc").0));
+    m.reg("clr2", 1, "the second cycle of a clear");
+    m.reg("clr2_addr", rw, "");
+    m.reg("clr2_left", 32, "");
+    m.reg("clr_err", 1, "sticky: a tile too large to clear");
+    m.assign("o_clr_en", "(clr_now | clr2)");
+    m.assign("o_clr_addr", "(clr_now ? i_o : clr2_addr)");
+    m.wire_assign("clr_left", 32, "(clr_now ? i_mn : clr2_left)");
+    let cm: Vec<String> = (0..z).rev().map(|l| format!("(clr_left > 32'd{l})")).collect();
+    m.assign("o_clr_mask", format!("{{{}}}", cm.join(", ")));
+    m.assign("o_clr_data", k(z * acc, 0));
+    m.assign("error", "clr_err");
     // Stage 1 (data arrives): control delayed one cycle.
     m.reg("s1_en", 1, "operands arrive");
     m.reg("s1_first", 1, "");
     m.reg("s1_mode", nm, "");
     m.reg("s1_lanes_on", lanes, "lanes holding a compressed row < keff");
     m.reg("s1_last", 1, "last K-step of the sub-tile");
+    m.reg("s1_at", 1, "");
+    m.reg("s1_wt", 1, "");
+    // Transposed reads, back in the layout of the plain ones.
+    let mut act_t = Vec::new();
+    for r in (0..rows).rev() {
+        for x in (0..lm).rev() {
+            let b = (x * rows + r) * 16;
+            act_t.push(format!("a_rdt_data[{}:{b}]", b + 15));
+        }
+    }
+    m.wire_assign("act_in", rows * lm * 16, format!("(s1_at ? {{{}}} : a_rd_data)", act_t.join(",\n    ")));
+    let ww = 16 + INDEX_BITS;
+    let mut w_t = Vec::new();
+    for l in (0..lanes).rev() {
+        for c in (0..cols).rev() {
+            let b = (c * lanes + l) * ww;
+            w_t.push(format!("w_rdt_data[{}:{b}]", b + ww - 1));
+        }
+    }
+    m.wire_assign("w_in", lanes * cols * ww, format!("(s1_wt ? {{{}}} : w_rd_data)", w_t.join(",\n    ")));
     for (n, w) in [("o_base", rw), ("n", rw), ("rows_v", 32), ("cols_v", 32)] {
         m.reg(&format!("s1_{n}"), w, "");
         m.reg(&format!("s2_{n}"), w, "");
@@ -606,12 +806,11 @@ pub fn gemm(p: &Params) -> Module {
     // Weight values of idle lanes are zeroed, indices passed through.
     let mut wv_parts = Vec::new();
     let mut wi_parts = Vec::new();
-    let ww = 16 + INDEX_BITS;
     for c in (0..cols).rev() {
         for l in (0..lanes).rev() {
             let base = (l * cols + c) * ww;
-            wv_parts.push(format!("({{16{{s1_lanes_on[{l}]}}}} & w_rd_data[{}:{}])", base + 15, base));
-            wi_parts.push(format!("w_rd_data[{}:{}]", base + ww - 1, base + 16));
+            wv_parts.push(format!("({{16{{s1_lanes_on[{l}]}}}} & w_in[{}:{}])", base + 15, base));
+            wi_parts.push(format!("w_in[{}:{}]", base + ww - 1, base + 16));
         }
     }
     m.wire_assign("arr_wv", cols * lanes * 16, format!("{{{}}}", wv_parts.join(",\n    ")));
@@ -626,7 +825,7 @@ pub fn gemm(p: &Params) -> Module {
             ("en".into(), id("s1_en")),
             ("first".into(), id("s1_first")),
             ("mode".into(), id("s1_mode")),
-            ("act".into(), id("a_rd_data")),
+            ("act".into(), id("act_in")),
             ("wv".into(), id("arr_wv")),
             ("wi".into(), id("arr_wi")),
             ("acc".into(), id("arr_acc")),
@@ -660,7 +859,23 @@ pub fn gemm(p: &Params) -> Module {
         nb("g_n", "i_n_r"),
         nb("g_astride", "i_astride"),
         nb("g_lm", "i_lm"),
-        nb("g_wstep", format!("(i_n_r << {})", p.lanes_log2)),
+        nb("g_wstep", format!("(i_wt ? {} : (i_n_r << {}))", k(rw, u64::from(lanes)), p.lanes_log2)),
+        nb("g_at", "i_at"),
+        nb("g_wt", "i_wt"),
+        nb("g_k", "i_k_r"),
+        nb(
+            "g_ablk",
+            format!(
+                "(i_at ? {} : {})",
+                k(rw, u64::from(rows)),
+                crate::emit::util::cmul("i_astride", u64::from(rows), rw)
+            ),
+        ),
+        nb("g_astep", "(i_at ? (i_lm * i_astride) : i_lm)"),
+        nb(
+            "g_wcol",
+            format!("(i_wt ? {} : {})", crate::emit::util::cmul("i_k_r", u64::from(cols), rw), k(rw, u64::from(cols))),
+        ),
         nb("g_ksteps", "ksteps"),
         nb("g_cpk", "cpk"),
         nb("g_period", "period"),
@@ -671,6 +886,7 @@ pub fn gemm(p: &Params) -> Module {
         nb("a_k", k(rw, 0)),
         nb("w_base", "i_w"),
         nb("w_col", k(rw, 0)),
+        nb("o_col", k(rw, 0)),
         nb("o_tile", "i_o"),
         nb("m_left", "i_m"),
         nb("n_left", "i_n"),
@@ -680,11 +896,6 @@ pub fn gemm(p: &Params) -> Module {
         nb("sc", "32'd0"),
         nb("ke_left", "keff"),
     ];
-    let rows_block_a = if rows.is_power_of_two() {
-        format!("(g_astride << {})", rows.trailing_zeros())
-    } else {
-        format!("(g_astride * {})", k(rw, u64::from(rows)))
-    };
     let rows_block_o = if rows.is_power_of_two() {
         format!("(g_n << {})", rows.trailing_zeros())
     } else {
@@ -699,7 +910,7 @@ pub fn gemm(p: &Params) -> Module {
                 vec![
                     nb("kc", "32'd0"),
                     nb("ks", "(ks + 32'd1)"),
-                    nb("a_k", "(a_k + g_lm)"),
+                    nb("a_k", "(a_k + g_astep)"),
                     nb("w_base", "(w_base + g_wstep)"),
                     nb("ke_left", format!("((ke_left > 32'd{lanes}) ? (ke_left - 32'd{lanes}) : 32'd0)")),
                 ],
@@ -722,14 +933,16 @@ pub fn gemm(p: &Params) -> Module {
                     vec![
                         nb("tj", "32'd0"),
                         nb("w_col", k(rw, 0)),
+                        nb("o_col", k(rw, 0)),
                         nb("n_left", "g_n32"),
-                        nb("a_tile", format!("(a_tile + {rows_block_a})")),
+                        nb("a_tile", "(a_tile + g_ablk)"),
                         nb("o_tile", format!("(o_tile + {rows_block_o})")),
                         nb("m_left", format!("((m_left > 32'd{rows}) ? (m_left - 32'd{rows}) : 32'd0)")),
                     ],
                     vec![
                         nb("tj", "(tj + 32'd1)"),
-                        nb("w_col", format!("(w_col + {})", k(rw, u64::from(cols)))),
+                        nb("w_col", "(w_col + g_wcol)"),
+                        nb("o_col", format!("(o_col + {})", k(rw, u64::from(cols)))),
                         nb("n_left", format!("((n_left > 32'd{cols}) ? (n_left - 32'd{cols}) : 32'd0)")),
                     ],
                 ),
@@ -748,7 +961,9 @@ pub fn gemm(p: &Params) -> Module {
         nb("s1_mode", "g_mode"),
         nb("s1_lanes_on", "lanes_on"),
         nb("s1_last", "(fire & last_k)"),
-        nb("s1_o_base", "(o_tile + w_col)"),
+        nb("s1_at", "g_at"),
+        nb("s1_wt", "g_wt"),
+        nb("s1_o_base", "(o_tile + o_col)"),
         nb("s1_n", "g_n"),
         nb("s1_rows_v", format!("((m_left < 32'd{rows}) ? m_left : 32'd{rows})")),
         nb("s1_cols_v", format!("((n_left < 32'd{cols}) ? n_left : 32'd{cols})")),
@@ -767,6 +982,10 @@ pub fn gemm(p: &Params) -> Module {
         nb("s3_acc", "s2_acc"),
     ];
     let mut seq = vec![if_else("start", start_all, step)];
+    seq.push(nb("clr2", format!("(clr_now & (i_mn > 32'd{z}))")));
+    seq.push(nb("clr2_addr", format!("(i_o + {})", k(rw, u64::from(z)))));
+    seq.push(nb("clr2_left", format!("(i_mn - 32'd{z})")));
+    seq.push(if_(format!("clr_now & (i_mn > 32'd{})", 2 * z), vec![nb("clr_err", "1'b1")]));
     seq.extend(pipe);
     m.push(Item::Always(
         Always::Posedge("clk".into()),
@@ -774,6 +993,8 @@ pub fn gemm(p: &Params) -> Module {
             "rst",
             vec![
                 nb("act", "1'b0"),
+                nb("clr2", "1'b0"),
+                nb("clr_err", "1'b0"),
                 nb("s1_en", "1'b0"),
                 nb("s1_last", "1'b0"),
                 nb("s2_last", "1'b0"),
@@ -783,141 +1004,6 @@ pub fn gemm(p: &Params) -> Module {
         )],
     ));
     m.lint_off.push(("UNUSED".into(), "reads a few fields of the instruction and of wide counters".into()));
-    m
-}
-
-/// `sat_vector`: the vector unit's datapath. It streams `lanes` elements
-/// per cycle from the first cycle after issue, so it finishes within the
-/// model's `ceil(len/lanes) + 4` cycles. Implemented ops (the contract's
-/// data semantics): `relu_bwd`, `add`, `clear`. `requant`, `sgd` and
-/// `loss_grad` keep their exact timing but have no data effect yet (their
-/// numerics are fixed together with the simulator's datapath).
-pub fn vector(p: &Params) -> Module {
-    let vl = p.vec_lanes;
-    let rw = p.range_bits;
-    let acc = p.acc_bits;
-    let mut m = Module::new("sat_vector");
-    m.doc.push(format!("Vector unit: {vl} elements per cycle; relu_bwd, add (saturating) and clear."));
-    m.input("clk", 1, "");
-    m.input("rst", 1, "");
-    m.input("start", 1, "a vec instruction issues");
-    m.input("instr", 256, "");
-    for (n, w) in [("a_rd1", 16), ("a_rd2", 16), ("o_rd", acc)] {
-        m.output(&format!("{n}_en"), 1, "");
-        m.output(&format!("{n}_addr"), rw, "");
-        m.input(&format!("{n}_data"), vl * w, "");
-    }
-    for (n, w) in [("a_wr", 16), ("o_wr", acc)] {
-        m.output(&format!("{n}_en"), 1, "");
-        m.output(&format!("{n}_addr"), rw, "");
-        m.output(&format!("{n}_mask"), vl, "");
-        m.output(&format!("{n}_data"), vl * w, "");
-    }
-    let f = |name: &str| crate::emit::util::field("vec", name);
-    let fit = |name: &str| {
-        let (lo, bits) = f(name);
-        if rw <= bits {
-            format!("instr[{}:{lo}]", lo + rw - 1)
-        } else {
-            crate::emit::util::zx(&format!("instr[{}:{lo}]", lo + bits - 1), bits, rw)
-        }
-    };
-    let (oplo, _) = f("op");
-    let (lenlo, lenbits) = f("len");
-    for (n, w, d) in [
-        ("op", 4, "operation"),
-        ("left", 32, "elements still to read"),
-        ("src", rw, ""),
-        ("src2", rw, ""),
-        ("dst", rw, ""),
-        ("s1_v", 1, "a chunk's operands arrive"),
-        ("s1_op", 4, ""),
-        ("s1_dst", rw, ""),
-        ("s1_mask", vl, ""),
-    ] {
-        m.reg(n, w, d);
-    }
-    m.wire_assign("go", 1, "(left != 32'd0)");
-    let mask: Vec<String> = (0..vl).rev().map(|l| format!("(left > 32'd{l})")).collect();
-    m.wire_assign("mask", vl, format!("{{{}}}", mask.join(", ")));
-    for n in ["a_rd1", "a_rd2", "o_rd"] {
-        m.assign(format!("{n}_en"), "go");
-    }
-    m.assign("a_rd1_addr", "src");
-    m.assign("a_rd2_addr", "src2");
-    m.assign("o_rd_addr", "src");
-    // Lane results.
-    let mut add = Vec::new();
-    let mut relu = Vec::new();
-    for l in (0..vl).rev() {
-        m.wire_assign(
-            &format!("sum{l}"),
-            17,
-            format!(
-                "({{a_rd1_data[{}], a_rd1_data[{}:{}]}} + {{a_rd2_data[{}], a_rd2_data[{}:{}]}})",
-                l * 16 + 15,
-                l * 16 + 15,
-                l * 16,
-                l * 16 + 15,
-                l * 16 + 15,
-                l * 16
-            ),
-        );
-        add.push(format!("((sum{l}[16] != sum{l}[15]) ? (sum{l}[16] ? 16'h8000 : 16'h7fff) : sum{l}[15:0])"));
-        relu.push(format!(
-            "(($signed(a_rd2_data[{}:{}]) > 16'sd0) ? o_rd_data[{}:{}] : {})",
-            l * 16 + 15,
-            l * 16,
-            l * acc + acc - 1,
-            l * acc,
-            k(acc, 0)
-        ));
-    }
-    m.assign("a_wr_en", "(s1_v & (s1_op == 4'd2))");
-    m.assign("a_wr_addr", "s1_dst");
-    m.assign("a_wr_mask", "s1_mask");
-    m.assign("a_wr_data", format!("{{{}}}", add.join(",\n    ")));
-    m.assign("o_wr_en", "(s1_v & ((s1_op == 4'd1) | (s1_op == 4'd5)))");
-    m.assign("o_wr_addr", "s1_dst");
-    m.assign("o_wr_mask", "s1_mask");
-    m.assign("o_wr_data", format!("((s1_op == 4'd5) ? {} : {{{}}})", k(vl * acc, 0), relu.join(",\n    ")));
-    let vstep = k(rw, u64::from(vl));
-    m.push(Item::Always(
-        Always::Posedge("clk".into()),
-        vec![if_else(
-            "rst",
-            vec![nb("left", "32'd0"), nb("s1_v", "1'b0")],
-            vec![
-                nb("s1_v", "go"),
-                nb("s1_op", "op"),
-                nb("s1_dst", "dst"),
-                nb("s1_mask", "mask"),
-                if_else(
-                    "start",
-                    vec![
-                        nb("op", format!("instr[{}:{oplo}]", oplo + 3)),
-                        nb(
-                            "left",
-                            crate::emit::util::zx(&format!("instr[{}:{lenlo}]", lenlo + lenbits - 1), lenbits, 32),
-                        ),
-                        nb("src", fit("src")),
-                        nb("src2", fit("src2")),
-                        nb("dst", fit("dst")),
-                    ],
-                    vec![if_(
-                        "go",
-                        vec![
-                            nb("left", format!("((left > 32'd{vl}) ? (left - 32'd{vl}) : 32'd0)")),
-                            nb("src", format!("(src + {vstep})")),
-                            nb("src2", format!("(src2 + {vstep})")),
-                            nb("dst", format!("(dst + {vstep})")),
-                        ],
-                    )],
-                ),
-            ],
-        )],
-    ));
-    m.lint_off.push(("UNUSED".into(), "reads a few fields of the instruction".into()));
     m
 }
 
@@ -951,6 +1037,9 @@ pub fn sparsifier(p: &Params) -> Module {
     m.output("a_rd_en", 1, "");
     m.output("a_rd_addr", g * mx * rw, "lane p, element x at (p*M + x)");
     m.input("a_rd_data", g * mx * 16, "");
+    m.output("o_rd_en", 1, "master weights (master = 1)");
+    m.output("o_rd_addr", g * mx * rw, "");
+    m.input("o_rd_data", g * mx * p.acc_bits, "");
     m.output("w_wr_en", g * nx, "lane p, output j at (p*N + j)");
     m.output("w_wr_addr", g * nx * rw, "");
     m.output("w_wr_mask", g * nx, "");
@@ -964,6 +1053,9 @@ pub fn sparsifier(p: &Params) -> Module {
         let (lo, bits) = f(name);
         if rw <= bits { format!("instr[{}:{lo}]", lo + rw - 1) } else { crate::emit::util::zx(&fbits(name), bits, rw) }
     };
+    m.push(crate::emit::util::fn_saturate("sat48_32", p.acc_bits, 32));
+    m.push(crate::emit::util::fn_saturate("sat32_16", 32, 16));
+    m.push(crate::emit::util::fn_round_shift("rshift32", 32, 8));
     // Decode at issue.
     m.wire_assign("i_n", 5, fbits("n_of"));
     m.wire_assign("i_m", 5, fbits("m_of"));
@@ -1009,6 +1101,7 @@ pub fn sparsifier(p: &Params) -> Module {
         ("g_jstep", rw, ""),
         ("g_m", 5, ""),
         ("g_n", 5, ""),
+        ("g_master", 1, "select on master weights in O"),
     ] {
         m.reg(n, w, d);
     }
@@ -1035,13 +1128,16 @@ pub fn sparsifier(p: &Params) -> Module {
         }
     }
     m.wire_assign("go", 1, "(left != 32'd0)");
-    m.assign("a_rd_en", "go");
+    m.assign("a_rd_en", "(go & ~g_master)");
     m.assign("a_rd_addr", format!("{{{}}}", rd.join(", ")));
+    m.assign("o_rd_en", "(go & g_master)");
+    m.assign("o_rd_addr", format!("{{{}}}", rd.join(", ")));
     // Stage 1: data arrives.
     m.reg("s1_valid", g, "lanes holding a group");
     m.reg("s1_m", 5, "");
     m.reg("s1_n", 5, "");
     m.reg("s1_jstep", rw, "");
+    m.reg("s1_master", 1, "");
     for q in 0..g {
         m.reg(&format!("s1_ob_{q}"), rw, "");
     }
@@ -1056,14 +1152,28 @@ pub fn sparsifier(p: &Params) -> Module {
     let mut mask = Vec::new();
     let mut data = Vec::new();
     for q in 0..g {
-        // Magnitudes (17 bits: |-32768| = 32768) and the in-group test.
+        // Keys (the int16 weight, or the master weight saturated to 32
+        // bits), their magnitudes (33 bits: |-2^31| = 2^31), the values
+        // written (the int16 weight, or weight_from_master) and the in-group test.
         for x in 0..mx {
             let lo = (q * mx + x) * 16;
-            m.wire_assign(&format!("v{q}_{x}"), 16, format!("a_rd_data[{}:{lo}]", lo + 15));
+            let olo = (q * mx + x) * p.acc_bits;
+            m.wire_assign(&format!("a{q}_{x}"), 16, format!("a_rd_data[{}:{lo}]", lo + 15));
+            m.wire_assign(&format!("o{q}_{x}"), 32, format!("sat48_32(o_rd_data[{}:{olo}])", olo + p.acc_bits - 1));
+            m.wire_assign(
+                &format!("key{q}_{x}"),
+                32,
+                format!("(s1_master ? o{q}_{x} : {{{{16{{a{q}_{x}[15]}}}}, a{q}_{x}}})"),
+            );
+            m.wire_assign(
+                &format!("v{q}_{x}"),
+                16,
+                format!("(s1_master ? sat32_16(rshift32(o{q}_{x}, 8'd12)) : a{q}_{x})"),
+            );
             m.wire_assign(
                 &format!("mag{q}_{x}"),
-                17,
-                format!("(v{q}_{x}[15] ? (17'd0 - {{1'b1, v{q}_{x}}}) : {{1'b0, v{q}_{x}}})"),
+                33,
+                format!("(key{q}_{x}[31] ? (33'd0 - {{1'b1, key{q}_{x}}}) : {{1'b0, key{q}_{x}}})"),
             );
             m.wire_assign(&format!("in{q}_{x}"), 1, format!("(5'd{x} < s1_m)"));
         }
@@ -1109,6 +1219,7 @@ pub fn sparsifier(p: &Params) -> Module {
         nb("s1_m", "g_m"),
         nb("s1_n", "g_n"),
         nb("s1_jstep", "g_jstep"),
+        nb("s1_master", "g_master"),
     ];
     for q in 0..g {
         s1.push(nb(format!("s1_ob_{q}"), format!("ob_{q}")));
@@ -1127,6 +1238,7 @@ pub fn sparsifier(p: &Params) -> Module {
         nb("g_jstep", "i_jstep"),
         nb("g_m", "i_m"),
         nb("g_n", "i_n"),
+        nb("g_master", fbits("master")),
     ];
     let step = vec![if_(
         "go",

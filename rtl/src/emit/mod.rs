@@ -4,8 +4,10 @@
 pub mod controller;
 pub mod datapath;
 pub mod decode;
+pub mod dma;
 pub mod top;
 pub mod util;
+pub mod vector;
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -28,12 +30,20 @@ pub enum Fault {
     /// Lane 0 of every PE inverts the low bit of its activation-mux select:
     /// N:M GEMMs multiply the wrong activation.
     ActivationMuxSelect,
+    /// The DMA engine's stores from the output buffer in `i16` shift the
+    /// accumulators right without rounding: a data fault only the DRAM
+    /// image shows (timing is unchanged).
+    DmaStoreTruncates,
 }
 
 impl Fault {
     /// All faults.
-    pub const ALL: [Fault; 3] =
-        [Fault::DmaGrantIgnoresBusyChannel, Fault::ModeSwitchNeverDrains, Fault::ActivationMuxSelect];
+    pub const ALL: [Fault; 4] = [
+        Fault::DmaGrantIgnoresBusyChannel,
+        Fault::ModeSwitchNeverDrains,
+        Fault::ActivationMuxSelect,
+        Fault::DmaStoreTruncates,
+    ];
 
     /// Short name.
     pub fn name(self) -> &'static str {
@@ -41,6 +51,7 @@ impl Fault {
             Fault::DmaGrantIgnoresBusyChannel => "dma-grant-ignores-busy-channel",
             Fault::ModeSwitchNeverDrains => "mode-switch-never-drains",
             Fault::ActivationMuxSelect => "activation-mux-select",
+            Fault::DmaStoreTruncates => "dma-store-truncates",
         }
     }
 }
@@ -173,8 +184,10 @@ pub fn emit(arch: &ArchConfig, opts: &EmitOptions) -> Result<Design, RtlError> {
         datapath::pe(&p, opts.fault),
         datapath::pe_array(&p),
         datapath::gemm(&p),
-        datapath::vector(&p),
+        vector::lossgrad(&p),
+        vector::vector(&p),
         datapath::sparsifier(&p),
+        dma::dma(&p, opts.fault),
     ]);
     modules.push(top::top(&p, &bufs));
     let files = modules

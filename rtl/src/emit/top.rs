@@ -3,7 +3,7 @@
 
 use crate::emit::datapath::{BufSpec, INDEX_BITS};
 use crate::emit::util::raw;
-use crate::params::{COUNT_BITS, INSTR_BITS, Params, TIME_BITS};
+use crate::params::{COUNT_BITS, DRAM_ADDR_BITS, INSTR_BITS, Params, TIME_BITS};
 use crate::vast::{Expr, Instance, Item, Module, id};
 
 /// Bits of the host's buffer test-access data (the widest element).
@@ -41,6 +41,15 @@ pub fn top(p: &Params, bufs: &[BufSpec]) -> Module {
     m.output("running", 1, "cycle `cycle` is being executed");
     m.output("done", 1, "the program has finished; `cycle` is the total");
     m.output("error", 1, "an internal bound was exceeded");
+    let d = p.dma;
+    let (u, wb) = (d.units, d.window * 8);
+    m.output("dram_rd_en", u, "memory interface: unit g of the DMA engine reads DRAM");
+    m.output("dram_rd_addr", u * DRAM_ADDR_BITS, "unit g: byte address of its window");
+    m.input("dram_rd_data", u * wb, "unit g: its window, byte i at bits 8i+7:8i, in the same cycle");
+    m.output("dram_wr_en", u, "unit g writes DRAM (applied before the cycle's reads)");
+    m.output("dram_wr_addr", u * DRAM_ADDR_BITS, "");
+    m.output("dram_wr_data", u * wb, "");
+    m.output("dram_wr_mask", u * wb, "bits of the window written");
     m.output("cycle", TIME_BITS, "current cycle");
     m.output("tr_issue", 3, "queues (load, compute, store) whose head issues this cycle");
     m.output("tr_retire_ld", 1, "a load retires this cycle");
@@ -76,7 +85,6 @@ pub fn top(p: &Params, bufs: &[BufSpec]) -> Module {
         "start",
         "running",
         "done",
-        "error",
         "cycle",
         "ld_issue",
         "ld_instr",
@@ -95,12 +103,17 @@ pub fn top(p: &Params, bufs: &[BufSpec]) -> Module {
     .iter()
     .map(|s| (s.to_string(), id(*s)))
     .chain([
+        ("error".to_string(), id("ctrl_error")),
         ("ld_retire".to_string(), id("tr_retire_ld")),
         ("st_retire".to_string(), id("tr_retire_st")),
         ("c_retire_n".to_string(), id("tr_retire_c")),
     ])
     .collect();
+    m.wire("ctrl_error", 1, "");
+    m.wire("dma_error", 1, "");
+    m.wire("gemm_error", 1, "");
     m.push(Item::Instance(Instance { module: "sat_controller".into(), name: "ctrl".into(), params: vec![], conns }));
+    m.assign("error", "(ctrl_error | dma_error | gemm_error)");
     m.assign("tr_issue", raw("{st_issue, c_issue, ld_issue}"));
     datapath(p, bufs, &mut m);
     m
@@ -131,9 +144,10 @@ fn datapath(p: &Params, bufs: &[BufSpec], m: &mut Module) {
             ("host_rdata", format!("{short}_host_rdata")),
         ];
         m.wire(&format!("{short}_host_rdata"), b.width, "");
+
         let mut owned: Vec<(String, String)> = Vec::new();
         for port in &b.ports {
-            let (g, l, w) = (port.groups, port.lanes, b.width);
+            let (g, l, w) = (port.groups, port.lanes, port.lane_bits(b.width));
             let sigs: Vec<(&str, u32)> = match port.kind {
                 crate::emit::datapath::PortKind::Read => vec![("en", 1), ("addr", g * rw), ("data", g * l * w)],
                 crate::emit::datapath::PortKind::Write => {
@@ -183,6 +197,17 @@ fn datapath(p: &Params, bufs: &[BufSpec], m: &mut Module) {
             ("w_rd_en", "w_gemm_rd_en".into()),
             ("w_rd_addr", "w_gemm_rd_addr".into()),
             ("w_rd_data", "w_gemm_rd_data".into()),
+            ("a_rdt_en", "a_gemm_rdt_en".into()),
+            ("a_rdt_addr", "a_gemm_rdt_addr".into()),
+            ("a_rdt_data", "a_gemm_rdt_data".into()),
+            ("w_rdt_en", "w_gemm_rdt_en".into()),
+            ("w_rdt_addr", "w_gemm_rdt_addr".into()),
+            ("w_rdt_data", "w_gemm_rdt_data".into()),
+            ("o_clr_en", "o_gemm_clr_en".into()),
+            ("o_clr_addr", "o_gemm_clr_addr".into()),
+            ("o_clr_mask", "o_gemm_clr_mask".into()),
+            ("o_clr_data", "o_gemm_clr_data".into()),
+            ("error", "gemm_error".into()),
             ("o_wr_en", "o_gemm_wr_en".into()),
             ("o_wr_addr", "o_gemm_wr_addr".into()),
             ("o_wr_mask", "o_gemm_wr_mask".into()),
@@ -208,6 +233,12 @@ fn datapath(p: &Params, bufs: &[BufSpec], m: &mut Module) {
             ("o_rd_en", "o_vec_rd_en".into()),
             ("o_rd_addr", "o_vec_rd_addr".into()),
             ("o_rd_data", "o_vec_rd_data".into()),
+            ("o_rd2_en", "o_vec_rd2_en".into()),
+            ("o_rd2_addr", "o_vec_rd2_addr".into()),
+            ("o_rd2_data", "o_vec_rd2_data".into()),
+            ("o_rd3_en", "o_vec_rd3_en".into()),
+            ("o_rd3_addr", "o_vec_rd3_addr".into()),
+            ("o_rd3_data", "o_vec_rd3_data".into()),
             ("a_wr_en", "a_vec_wr_en".into()),
             ("a_wr_addr", "a_vec_wr_addr".into()),
             ("a_wr_mask", "a_vec_wr_mask".into()),
@@ -216,8 +247,53 @@ fn datapath(p: &Params, bufs: &[BufSpec], m: &mut Module) {
             ("o_wr_addr", "o_vec_wr_addr".into()),
             ("o_wr_mask", "o_vec_wr_mask".into()),
             ("o_wr_data", "o_vec_wr_data".into()),
+            ("o_wr2_en", "o_vec_wr2_en".into()),
+            ("o_wr2_addr", "o_vec_wr2_addr".into()),
+            ("o_wr2_mask", "o_vec_wr2_mask".into()),
+            ("o_wr2_data", "o_vec_wr2_data".into()),
         ],
     ));
+    // The DMA data engine.
+    let mut dma: Vec<(String, String)> = [
+        ("clk", "clk"),
+        ("rst", "rst"),
+        ("t", "cycle"),
+        ("ld_issue", "ld_issue"),
+        ("ld_instr", "ld_instr"),
+        ("ld_grant", "ld_grant"),
+        ("st_issue", "st_issue"),
+        ("st_instr", "st_instr"),
+        ("st_grant", "st_grant"),
+        ("error", "dma_error"),
+    ]
+    .iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect();
+    for s in ["rd_en", "rd_addr", "rd_data", "wr_en", "wr_addr", "wr_data", "wr_mask"] {
+        dma.push((format!("dram_{s}"), format!("dram_{s}")));
+    }
+    let ports = [
+        ("a_wr", "a_dma_wr", true),
+        ("o_wr", "o_dma_wr", true),
+        ("w_wr", "w_dma_wr", true),
+        ("wi_wr", "w_dma_wri", true),
+        ("a_rd", "a_dma_rd", false),
+        ("o_rd", "o_dma_rd", false),
+        ("w_rd", "w_dma_rd", false),
+        ("wi_rd", "w_dma_rdi", false),
+    ];
+    for (unit, buf_port, write) in ports {
+        let sigs: &[&str] = if write { &["en", "addr", "mask", "data"] } else { &["en", "addr", "data"] };
+        for s in sigs {
+            dma.push((format!("{unit}_{s}"), format!("{buf_port}_{s}")));
+        }
+    }
+    m.push(Item::Instance(Instance {
+        module: "sat_dma".into(),
+        name: "dma".into(),
+        params: vec![],
+        conns: dma.into_iter().map(|(p, s)| (p, Expr::Raw(s))).collect(),
+    }));
     // The sparsifier.
     m.push(inst(
         "sat_sparsifier",
@@ -230,6 +306,9 @@ fn datapath(p: &Params, bufs: &[BufSpec], m: &mut Module) {
             ("a_rd_en", "a_sp_rd_en".into()),
             ("a_rd_addr", "a_sp_rd_addr".into()),
             ("a_rd_data", "a_sp_rd_data".into()),
+            ("o_rd_en", "o_sp_rd_en".into()),
+            ("o_rd_addr", "o_sp_rd_addr".into()),
+            ("o_rd_data", "o_sp_rd_data".into()),
             ("w_wr_en", "w_sp_wr_en".into()),
             ("w_wr_addr", "w_sp_wr_addr".into()),
             ("w_wr_mask", "w_sp_wr_mask".into()),

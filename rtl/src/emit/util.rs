@@ -4,7 +4,7 @@
 
 use nmsat_dataflow::isa::OPCODES;
 
-use crate::vast::{Expr, Module};
+use crate::vast::{Expr, Item, Module, bl, if_else};
 
 /// `(low bit, width)` of field `name` of opcode `mnemonic`, from [`OPCODES`]
 /// (the generated decoder and the Rust encoder share the one table).
@@ -85,6 +85,71 @@ pub fn min2(a: &str, b: &str) -> String {
 /// A raw expression.
 pub fn raw(s: impl Into<String>) -> Expr {
     Expr::Raw(s.into())
+}
+
+/// `saturate(x)`: the signed `from`-bit input clamped to a signed `to`-bit
+/// result (`numerics::saturate_i16` / `saturate_i32` of a wider value).
+pub fn fn_saturate(name: &str, from: u32, to: u32) -> Item {
+    assert!(from > to, "saturate narrows");
+    Item::Function {
+        name: name.into(),
+        width: to,
+        inputs: vec![("x".into(), from)],
+        locals: vec![],
+        body: vec![bl(
+            name,
+            format!(
+                "(((x[{hi}:{lo}] == {{{n}{{1'b0}}}}) | (x[{hi}:{lo}] == {{{n}{{1'b1}}}})) ? x[{lo}:0] : (x[{hi}] ? {{1'b1, {{{m}{{1'b0}}}}}} : {{1'b0, {{{m}{{1'b1}}}}}}))",
+                hi = from - 1,
+                lo = to - 1,
+                n = from - to + 1,
+                m = to - 1
+            ),
+        )],
+        doc: format!("saturate a signed {from}-bit value to {to} bits"),
+    }
+}
+
+/// `round_shift(x, s)` of `numerics` for a signed `w`-bit `x` and an
+/// unsigned shift of `sw` bits: `x` when `s = 0`, else
+/// `floor((x + 2^(s-1)) / 2^s)`, which is 0 once `s >= w` (then
+/// `x + 2^(s-1)` lies in `[0, 2^s)`). The result has `w` bits.
+pub fn fn_round_shift(name: &str, w: u32, sw: u32) -> Item {
+    let x2 = w + 2;
+    Item::Function {
+        name: name.into(),
+        width: w,
+        inputs: vec![("x".into(), w), ("s".into(), sw)],
+        locals: vec![("v".into(), x2)],
+        body: vec![if_else(
+            format!("s == {}", k(sw, 0)),
+            vec![bl(name, "x")],
+            vec![if_else(
+                format!("s >= {}", k(sw, u64::from(w))),
+                vec![bl(name, k(w, 0))],
+                vec![
+                    bl("v", format!("({{{{2{{x[{}]}}}}, x}} + ({} << (s - {})))", w - 1, k(x2, 1), k(sw, 1))),
+                    bl("v", "($signed(v) >>> s)"),
+                    bl(name, format!("v[{}:0]", w - 1)),
+                ],
+            )],
+        )],
+        doc: format!("numerics::round_shift of a signed {w}-bit value (ties toward +inf)"),
+    }
+}
+
+/// `requantize(acc, s)` of a 48-bit accumulator (`numerics::requantize`):
+/// [`fn_round_shift`] then saturation to 16 bits. Needs the functions
+/// `rshift48` and `sat48_16` in the same module.
+pub fn fn_requantize(name: &str) -> Item {
+    Item::Function {
+        name: name.into(),
+        width: 16,
+        inputs: vec![("x".into(), 48), ("s".into(), 8)],
+        locals: vec![],
+        body: vec![bl(name, "sat48_16(rshift48(x, s))")],
+        doc: "numerics::requantize of a 48-bit accumulator by s (0..=255)".into(),
+    }
 }
 
 #[cfg(test)]

@@ -8,6 +8,8 @@ sat_buf_o.v
 sat_pe.v
 sat_pe_array.v
 sat_gemm.v
+sat_lossgrad.v
 sat_vector.v
 sat_sparsifier.v
+sat_dma.v
 sat_top.sv

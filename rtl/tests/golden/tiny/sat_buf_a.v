@@ -4,6 +4,7 @@
 //   N:M patterns 1:4, 2:4, 1:8, 2:8, 4:8
 //   buffers (elements): A 4096 x16b, W 4096 x(16b+4b index), O 4096 x48b; bytes/cycle A 32 W 32 O 32
 //   DRAM 16 B/cycle, latency 8, burst 16 B; vector unit 4 lanes; sparsifier 2 lanes
+//   DMA engine: 1 unit(s) per cycle, 40-byte DRAM windows
 //   controller: 48-bit time, 1024 instructions per queue, 16 GEMM scoreboard slots, 16-entry retirement queue
 //
 // Activation buffer A: 16-bit elements.
@@ -19,6 +20,9 @@ module sat_buf_a (
   input  wire gemm_rd_en,  // GEMM: each PE row's activations
   input  wire [27:0] gemm_rd_addr,  // 2 start address(es)
   output reg  [1023:0] gemm_rd_data,  // 32 consecutive elements per start, next cycle
+  input  wire gemm_rdt_en,  // GEMM with A transposed (at): each reduction index's rows
+  input  wire [447:0] gemm_rdt_addr,  // 32 start address(es)
+  output reg  [1023:0] gemm_rdt_data,  // 2 consecutive elements per start, next cycle
   input  wire vec_rd1_en,  // vector unit: first source
   input  wire [13:0] vec_rd1_addr,  // 1 start address(es)
   output reg  [63:0] vec_rd1_data,  // 4 consecutive elements per start, next cycle
@@ -31,7 +35,14 @@ module sat_buf_a (
   input  wire [63:0] vec_wr_data,
   input  wire sp_rd_en,  // sparsifier: the groups' elements
   input  wire [111:0] sp_rd_addr,  // 8 start address(es)
-  output reg  [127:0] sp_rd_data  // 1 consecutive elements per start, next cycle
+  output reg  [127:0] sp_rd_data,  // 1 consecutive elements per start, next cycle
+  input  wire dma_wr_en,  // DMA load: a unit per group
+  input  wire [13:0] dma_wr_addr,  // 1 start address(es)
+  input  wire [7:0] dma_wr_mask,  // lanes to write
+  input  wire [127:0] dma_wr_data,
+  input  wire dma_rd_en,  // DMA store: a unit per group
+  input  wire [13:0] dma_rd_addr,  // 1 start address(es)
+  output reg  [127:0] dma_rd_data  // 8 consecutive elements per start, next cycle
 );
   reg [15:0] mem [0:4095];  // storage
   integer g;
@@ -53,6 +64,19 @@ module sat_buf_a (
         for (gemm_rd_l = 0; gemm_rd_l < 32; gemm_rd_l = gemm_rd_l + 1) begin
           gemm_rd_ea = (gemm_rd_addr[gemm_rd_g*14 +: 14] + gemm_rd_l[13:0]);
           gemm_rd_data[(gemm_rd_g*32+gemm_rd_l)*16 +: 16] <= (ok(gemm_rd_ea) ? mem[gemm_rd_ea[11:0]] : 16'd0);
+        end
+      end
+    end
+  end
+  integer gemm_rdt_g;
+  integer gemm_rdt_l;
+  reg [13:0] gemm_rdt_ea;  // element address (loop temporary)
+  always @(posedge clk) begin
+    if (gemm_rdt_en) begin
+      for (gemm_rdt_g = 0; gemm_rdt_g < 32; gemm_rdt_g = gemm_rdt_g + 1) begin
+        for (gemm_rdt_l = 0; gemm_rdt_l < 2; gemm_rdt_l = gemm_rdt_l + 1) begin
+          gemm_rdt_ea = (gemm_rdt_addr[gemm_rdt_g*14 +: 14] + gemm_rdt_l[13:0]);
+          gemm_rdt_data[(gemm_rdt_g*2+gemm_rdt_l)*16 +: 16] <= (ok(gemm_rdt_ea) ? mem[gemm_rdt_ea[11:0]] : 16'd0);
         end
       end
     end
@@ -96,6 +120,19 @@ module sat_buf_a (
       end
     end
   end
+  integer dma_rd_g;
+  integer dma_rd_l;
+  reg [13:0] dma_rd_ea;  // element address (loop temporary)
+  always @(posedge clk) begin
+    if (dma_rd_en) begin
+      for (dma_rd_g = 0; dma_rd_g < 1; dma_rd_g = dma_rd_g + 1) begin
+        for (dma_rd_l = 0; dma_rd_l < 8; dma_rd_l = dma_rd_l + 1) begin
+          dma_rd_ea = (dma_rd_addr[dma_rd_g*14 +: 14] + dma_rd_l[13:0]);
+          dma_rd_data[(dma_rd_g*8+dma_rd_l)*16 +: 16] <= (ok(dma_rd_ea) ? mem[dma_rd_ea[11:0]] : 16'd0);
+        end
+      end
+    end
+  end
   wire [3:0] vec_wr_we;  // per lane: write enable
   wire [47:0] vec_wr_wa;  // per lane: element index
   wire [63:0] vec_wr_wd;  // per lane: value written
@@ -109,6 +146,19 @@ module sat_buf_a (
       assign vec_wr_wd[i_vec_wr*16 +: 16] = vec_wr_data[i_vec_wr*16 +: 16];
     end
   endgenerate
+  wire [7:0] dma_wr_we;  // per lane: write enable
+  wire [95:0] dma_wr_wa;  // per lane: element index
+  wire [127:0] dma_wr_wd;  // per lane: value written
+  genvar i_dma_wr;
+  generate
+    for (i_dma_wr = 0; i_dma_wr < 8; i_dma_wr = i_dma_wr + 1) begin : dma_wr_lane
+      wire [13:0] wea;
+      assign wea = (dma_wr_addr[(i_dma_wr/8)*14 +: 14] + (i_dma_wr % 8));
+      assign dma_wr_we[i_dma_wr] = (dma_wr_en & dma_wr_mask[i_dma_wr] & ok(wea));
+      assign dma_wr_wa[i_dma_wr*12 +: 12] = wea[11:0];
+      assign dma_wr_wd[i_dma_wr*16 +: 16] = dma_wr_data[i_dma_wr*16 +: 16];
+    end
+  endgenerate
   always @(posedge clk) begin
     if (host_we & ok(host_addr)) begin
       mem[host_addr[11:0]] <= host_wdata;
@@ -117,6 +167,13 @@ module sat_buf_a (
       for (l = 0; l < 4; l = l + 1) begin
         if (vec_wr_we[g*4+l]) begin
           mem[vec_wr_wa[(g*4+l)*12 +: 12]] <= vec_wr_wd[(g*4+l)*16 +: 16];
+        end
+      end
+    end
+    for (g = 0; g < 1; g = g + 1) begin
+      for (l = 0; l < 8; l = l + 1) begin
+        if (dma_wr_we[g*8+l]) begin
+          mem[dma_wr_wa[(g*8+l)*12 +: 12]] <= dma_wr_wd[(g*8+l)*16 +: 16];
         end
       end
     end

@@ -4,6 +4,7 @@
 //   N:M patterns 1:4, 2:4, 1:8, 2:8, 4:8
 //   buffers (elements): A 4096 x16b, W 4096 x(16b+4b index), O 4096 x48b; bytes/cycle A 32 W 32 O 32
 //   DRAM 16 B/cycle, latency 8, burst 16 B; vector unit 4 lanes; sparsifier 2 lanes
+//   DMA engine: 1 unit(s) per cycle, 40-byte DRAM windows
 //   controller: 48-bit time, 1024 instructions per queue, 16 GEMM scoreboard slots, 16-entry retirement queue
 //
 // Output buffer O: 48-bit accumulators.
@@ -21,13 +22,37 @@ module sat_buf_o (
   input  wire [3:0] gemm_wr_mask,  // lanes to write
   input  wire [191:0] gemm_wr_data,
   input  wire gemm_wr_acc,  // add to the old contents (else overwrite)
+  input  wire gemm_clr_en,  // GEMM with k = 0: clears its output tile
+  input  wire [13:0] gemm_clr_addr,  // 1 start address(es)
+  input  wire [3:0] gemm_clr_mask,  // lanes to write
+  input  wire [191:0] gemm_clr_data,
+  input  wire sp_rd_en,  // sparsifier: master weights
+  input  wire [111:0] sp_rd_addr,  // 8 start address(es)
+  output reg  [383:0] sp_rd_data,  // 1 consecutive elements per start, next cycle
   input  wire vec_rd_en,  // vector unit: source
   input  wire [13:0] vec_rd_addr,  // 1 start address(es)
   output reg  [191:0] vec_rd_data,  // 4 consecutive elements per start, next cycle
+  input  wire vec_rd2_en,  // vector unit: sgd momentum
+  input  wire [13:0] vec_rd2_addr,  // 1 start address(es)
+  output reg  [191:0] vec_rd2_data,  // 4 consecutive elements per start, next cycle
+  input  wire vec_rd3_en,  // vector unit: sgd master weights
+  input  wire [13:0] vec_rd3_addr,  // 1 start address(es)
+  output reg  [191:0] vec_rd3_data,  // 4 consecutive elements per start, next cycle
   input  wire vec_wr_en,  // vector unit: destination
   input  wire [13:0] vec_wr_addr,  // 1 start address(es)
   input  wire [3:0] vec_wr_mask,  // lanes to write
-  input  wire [191:0] vec_wr_data
+  input  wire [191:0] vec_wr_data,
+  input  wire vec_wr2_en,  // vector unit: sgd momentum (wins over vec_wr)
+  input  wire [13:0] vec_wr2_addr,  // 1 start address(es)
+  input  wire [3:0] vec_wr2_mask,  // lanes to write
+  input  wire [191:0] vec_wr2_data,
+  input  wire dma_wr_en,  // DMA load of i32 rows
+  input  wire [13:0] dma_wr_addr,  // 1 start address(es)
+  input  wire [3:0] dma_wr_mask,  // lanes to write
+  input  wire [191:0] dma_wr_data,
+  input  wire dma_rd_en,  // DMA store (i32, or requantized to i16)
+  input  wire [13:0] dma_rd_addr,  // 1 start address(es)
+  output reg  [383:0] dma_rd_data  // 8 consecutive elements per start, next cycle
 );
   reg [47:0] mem [0:4095];  // storage
   integer g;
@@ -40,6 +65,19 @@ module sat_buf_o (
     end
   endfunction
   assign host_rdata = (ok(host_addr) ? mem[host_addr[11:0]] : 48'd0);
+  integer sp_rd_g;
+  integer sp_rd_l;
+  reg [13:0] sp_rd_ea;  // element address (loop temporary)
+  always @(posedge clk) begin
+    if (sp_rd_en) begin
+      for (sp_rd_g = 0; sp_rd_g < 8; sp_rd_g = sp_rd_g + 1) begin
+        for (sp_rd_l = 0; sp_rd_l < 1; sp_rd_l = sp_rd_l + 1) begin
+          sp_rd_ea = (sp_rd_addr[sp_rd_g*14 +: 14] + sp_rd_l[13:0]);
+          sp_rd_data[(sp_rd_g*1+sp_rd_l)*48 +: 48] <= (ok(sp_rd_ea) ? mem[sp_rd_ea[11:0]] : 48'd0);
+        end
+      end
+    end
+  end
   integer vec_rd_g;
   integer vec_rd_l;
   reg [13:0] vec_rd_ea;  // element address (loop temporary)
@@ -49,6 +87,45 @@ module sat_buf_o (
         for (vec_rd_l = 0; vec_rd_l < 4; vec_rd_l = vec_rd_l + 1) begin
           vec_rd_ea = (vec_rd_addr[vec_rd_g*14 +: 14] + vec_rd_l[13:0]);
           vec_rd_data[(vec_rd_g*4+vec_rd_l)*48 +: 48] <= (ok(vec_rd_ea) ? mem[vec_rd_ea[11:0]] : 48'd0);
+        end
+      end
+    end
+  end
+  integer vec_rd2_g;
+  integer vec_rd2_l;
+  reg [13:0] vec_rd2_ea;  // element address (loop temporary)
+  always @(posedge clk) begin
+    if (vec_rd2_en) begin
+      for (vec_rd2_g = 0; vec_rd2_g < 1; vec_rd2_g = vec_rd2_g + 1) begin
+        for (vec_rd2_l = 0; vec_rd2_l < 4; vec_rd2_l = vec_rd2_l + 1) begin
+          vec_rd2_ea = (vec_rd2_addr[vec_rd2_g*14 +: 14] + vec_rd2_l[13:0]);
+          vec_rd2_data[(vec_rd2_g*4+vec_rd2_l)*48 +: 48] <= (ok(vec_rd2_ea) ? mem[vec_rd2_ea[11:0]] : 48'd0);
+        end
+      end
+    end
+  end
+  integer vec_rd3_g;
+  integer vec_rd3_l;
+  reg [13:0] vec_rd3_ea;  // element address (loop temporary)
+  always @(posedge clk) begin
+    if (vec_rd3_en) begin
+      for (vec_rd3_g = 0; vec_rd3_g < 1; vec_rd3_g = vec_rd3_g + 1) begin
+        for (vec_rd3_l = 0; vec_rd3_l < 4; vec_rd3_l = vec_rd3_l + 1) begin
+          vec_rd3_ea = (vec_rd3_addr[vec_rd3_g*14 +: 14] + vec_rd3_l[13:0]);
+          vec_rd3_data[(vec_rd3_g*4+vec_rd3_l)*48 +: 48] <= (ok(vec_rd3_ea) ? mem[vec_rd3_ea[11:0]] : 48'd0);
+        end
+      end
+    end
+  end
+  integer dma_rd_g;
+  integer dma_rd_l;
+  reg [13:0] dma_rd_ea;  // element address (loop temporary)
+  always @(posedge clk) begin
+    if (dma_rd_en) begin
+      for (dma_rd_g = 0; dma_rd_g < 1; dma_rd_g = dma_rd_g + 1) begin
+        for (dma_rd_l = 0; dma_rd_l < 8; dma_rd_l = dma_rd_l + 1) begin
+          dma_rd_ea = (dma_rd_addr[dma_rd_g*14 +: 14] + dma_rd_l[13:0]);
+          dma_rd_data[(dma_rd_g*8+dma_rd_l)*48 +: 48] <= (ok(dma_rd_ea) ? mem[dma_rd_ea[11:0]] : 48'd0);
         end
       end
     end
@@ -66,6 +143,19 @@ module sat_buf_o (
       assign gemm_wr_wd[i_gemm_wr*48 +: 48] = ((gemm_wr_acc ? mem[wea[11:0]] : 48'd0) + gemm_wr_data[i_gemm_wr*48 +: 48]);
     end
   endgenerate
+  wire [3:0] gemm_clr_we;  // per lane: write enable
+  wire [47:0] gemm_clr_wa;  // per lane: element index
+  wire [191:0] gemm_clr_wd;  // per lane: value written
+  genvar i_gemm_clr;
+  generate
+    for (i_gemm_clr = 0; i_gemm_clr < 4; i_gemm_clr = i_gemm_clr + 1) begin : gemm_clr_lane
+      wire [13:0] wea;
+      assign wea = (gemm_clr_addr[(i_gemm_clr/4)*14 +: 14] + (i_gemm_clr % 4));
+      assign gemm_clr_we[i_gemm_clr] = (gemm_clr_en & gemm_clr_mask[i_gemm_clr] & ok(wea));
+      assign gemm_clr_wa[i_gemm_clr*12 +: 12] = wea[11:0];
+      assign gemm_clr_wd[i_gemm_clr*48 +: 48] = gemm_clr_data[i_gemm_clr*48 +: 48];
+    end
+  endgenerate
   wire [3:0] vec_wr_we;  // per lane: write enable
   wire [47:0] vec_wr_wa;  // per lane: element index
   wire [191:0] vec_wr_wd;  // per lane: value written
@@ -77,6 +167,32 @@ module sat_buf_o (
       assign vec_wr_we[i_vec_wr] = (vec_wr_en & vec_wr_mask[i_vec_wr] & ok(wea));
       assign vec_wr_wa[i_vec_wr*12 +: 12] = wea[11:0];
       assign vec_wr_wd[i_vec_wr*48 +: 48] = vec_wr_data[i_vec_wr*48 +: 48];
+    end
+  endgenerate
+  wire [3:0] vec_wr2_we;  // per lane: write enable
+  wire [47:0] vec_wr2_wa;  // per lane: element index
+  wire [191:0] vec_wr2_wd;  // per lane: value written
+  genvar i_vec_wr2;
+  generate
+    for (i_vec_wr2 = 0; i_vec_wr2 < 4; i_vec_wr2 = i_vec_wr2 + 1) begin : vec_wr2_lane
+      wire [13:0] wea;
+      assign wea = (vec_wr2_addr[(i_vec_wr2/4)*14 +: 14] + (i_vec_wr2 % 4));
+      assign vec_wr2_we[i_vec_wr2] = (vec_wr2_en & vec_wr2_mask[i_vec_wr2] & ok(wea));
+      assign vec_wr2_wa[i_vec_wr2*12 +: 12] = wea[11:0];
+      assign vec_wr2_wd[i_vec_wr2*48 +: 48] = vec_wr2_data[i_vec_wr2*48 +: 48];
+    end
+  endgenerate
+  wire [3:0] dma_wr_we;  // per lane: write enable
+  wire [47:0] dma_wr_wa;  // per lane: element index
+  wire [191:0] dma_wr_wd;  // per lane: value written
+  genvar i_dma_wr;
+  generate
+    for (i_dma_wr = 0; i_dma_wr < 4; i_dma_wr = i_dma_wr + 1) begin : dma_wr_lane
+      wire [13:0] wea;
+      assign wea = (dma_wr_addr[(i_dma_wr/4)*14 +: 14] + (i_dma_wr % 4));
+      assign dma_wr_we[i_dma_wr] = (dma_wr_en & dma_wr_mask[i_dma_wr] & ok(wea));
+      assign dma_wr_wa[i_dma_wr*12 +: 12] = wea[11:0];
+      assign dma_wr_wd[i_dma_wr*48 +: 48] = dma_wr_data[i_dma_wr*48 +: 48];
     end
   endgenerate
   always @(posedge clk) begin
@@ -92,8 +208,29 @@ module sat_buf_o (
     end
     for (g = 0; g < 1; g = g + 1) begin
       for (l = 0; l < 4; l = l + 1) begin
+        if (gemm_clr_we[g*4+l]) begin
+          mem[gemm_clr_wa[(g*4+l)*12 +: 12]] <= gemm_clr_wd[(g*4+l)*48 +: 48];
+        end
+      end
+    end
+    for (g = 0; g < 1; g = g + 1) begin
+      for (l = 0; l < 4; l = l + 1) begin
         if (vec_wr_we[g*4+l]) begin
           mem[vec_wr_wa[(g*4+l)*12 +: 12]] <= vec_wr_wd[(g*4+l)*48 +: 48];
+        end
+      end
+    end
+    for (g = 0; g < 1; g = g + 1) begin
+      for (l = 0; l < 4; l = l + 1) begin
+        if (vec_wr2_we[g*4+l]) begin
+          mem[vec_wr2_wa[(g*4+l)*12 +: 12]] <= vec_wr2_wd[(g*4+l)*48 +: 48];
+        end
+      end
+    end
+    for (g = 0; g < 1; g = g + 1) begin
+      for (l = 0; l < 4; l = l + 1) begin
+        if (dma_wr_we[g*4+l]) begin
+          mem[dma_wr_wa[(g*4+l)*12 +: 12]] <= dma_wr_wd[(g*4+l)*48 +: 48];
         end
       end
     end

@@ -4,6 +4,7 @@
 //   N:M patterns 1:4, 2:4, 1:8, 2:8, 4:8
 //   buffers (elements): A 4096 x16b, W 4096 x(16b+4b index), O 4096 x48b; bytes/cycle A 32 W 32 O 32
 //   DRAM 16 B/cycle, latency 8, burst 16 B; vector unit 4 lanes; sparsifier 2 lanes
+//   DMA engine: 1 unit(s) per cycle, 40-byte DRAM windows
 //   controller: 48-bit time, 1024 instructions per queue, 16 GEMM scoreboard slots, 16-entry retirement queue
 //
 // GEMM engine: sub-tile and K-step sequencing as timing::gemm counts them (period, cycles
@@ -24,6 +25,17 @@ module sat_gemm (
   output wire w_rd_en,  // weight read
   output wire [55:0] w_rd_addr,  // lane l: first weight (column 0 of the sub-tile) of its compressed row
   input  wire [159:0] w_rd_data,
+  output wire a_rdt_en,  // activation read, A transposed (at)
+  output wire [447:0] a_rdt_addr,  // reduction index x of this K-step: its first row
+  input  wire [1023:0] a_rdt_data,
+  output wire w_rdt_en,  // weight read, W transposed (wt)
+  output wire [27:0] w_rdt_addr,  // column c: its first reduction row of this K-step
+  input  wire [159:0] w_rdt_data,
+  output wire o_clr_en,  // a GEMM with k = 0 and acc = 0 clears its output tile, in its issue cycle and the next
+  output wire [13:0] o_clr_addr,
+  output wire [3:0] o_clr_mask,
+  output wire [191:0] o_clr_data,  // zeros
+  output wire error,  // a k = 0 tile larger than two cycles of clearing
   output wire [1:0] o_wr_en,  // drain: rows written
   output wire [27:0] o_wr_addr,
   output wire [3:0] o_wr_mask,
@@ -42,7 +54,13 @@ module sat_gemm (
   reg [13:0] g_n;  // output columns
   reg [13:0] g_astride;
   reg [13:0] g_lm;  // activations per row per K-step
-  reg [13:0] g_wstep;  // weight address step per K-step (lanes * n)
+  reg [13:0] g_wstep;  // weight address step per K-step (lanes * n; wt: lanes)
+  reg g_at;  // A transposed
+  reg g_wt;  // W transposed
+  reg [13:0] g_k;  // reduction length (wt: the column stride of W)
+  reg [13:0] g_ablk;  // activation address step per row block (rows * astride; at: rows)
+  reg [13:0] g_astep;  // activation address step per K-step (activations per row; at: times astride)
+  reg [13:0] g_wcol;  // weight address step per column block (cols; wt: cols * k)
   reg [31:0] g_ksteps;
   reg [31:0] g_cpk;
   reg [31:0] g_period;
@@ -52,7 +70,8 @@ module sat_gemm (
   reg [13:0] a_tile;  // activation address of the sub-tile row block
   reg [13:0] a_k;  // activation offset of this K-step
   reg [13:0] w_base;  // weight address of this K-step, column 0 of the tile
-  reg [13:0] w_col;  // column offset of the sub-tile
+  reg [13:0] w_col;  // weight address offset of the sub-tile's columns
+  reg [13:0] o_col;  // column offset of the sub-tile
   reg [13:0] o_tile;  // output address of the row block
   reg [31:0] m_left;  // rows from this row block on
   reg [31:0] n_left;  // columns from this column block on
@@ -69,6 +88,14 @@ module sat_gemm (
   assign i_astride = instr[119:106];
   wire [13:0] i_n_r;
   assign i_n_r = i_n[13:0];
+  wire [31:0] i_k;
+  assign i_k = {12'd0, instr[81:62]};
+  wire [13:0] i_k_r;
+  assign i_k_r = i_k[13:0];
+  wire i_at;
+  assign i_at = instr[20:20];
+  wire i_wt;
+  assign i_wt = instr[21:21];
   wire [13:0] i_a;
   assign i_a = instr[95:82];
   wire [13:0] i_w;
@@ -91,8 +118,70 @@ module sat_gemm (
   assign a_r0 = (a_tile + a_k);
   wire [13:0] a_r1;
   assign a_r1 = (a_r0 + g_astride);
-  assign a_rd_en = fire;
+  wire [13:0] a_r2;
+  assign a_r2 = (a_r1 + g_astride);
+  wire [13:0] a_r3;
+  assign a_r3 = (a_r2 + g_astride);
+  wire [13:0] a_r4;
+  assign a_r4 = (a_r3 + g_astride);
+  wire [13:0] a_r5;
+  assign a_r5 = (a_r4 + g_astride);
+  wire [13:0] a_r6;
+  assign a_r6 = (a_r5 + g_astride);
+  wire [13:0] a_r7;
+  assign a_r7 = (a_r6 + g_astride);
+  wire [13:0] a_r8;
+  assign a_r8 = (a_r7 + g_astride);
+  wire [13:0] a_r9;
+  assign a_r9 = (a_r8 + g_astride);
+  wire [13:0] a_r10;
+  assign a_r10 = (a_r9 + g_astride);
+  wire [13:0] a_r11;
+  assign a_r11 = (a_r10 + g_astride);
+  wire [13:0] a_r12;
+  assign a_r12 = (a_r11 + g_astride);
+  wire [13:0] a_r13;
+  assign a_r13 = (a_r12 + g_astride);
+  wire [13:0] a_r14;
+  assign a_r14 = (a_r13 + g_astride);
+  wire [13:0] a_r15;
+  assign a_r15 = (a_r14 + g_astride);
+  wire [13:0] a_r16;
+  assign a_r16 = (a_r15 + g_astride);
+  wire [13:0] a_r17;
+  assign a_r17 = (a_r16 + g_astride);
+  wire [13:0] a_r18;
+  assign a_r18 = (a_r17 + g_astride);
+  wire [13:0] a_r19;
+  assign a_r19 = (a_r18 + g_astride);
+  wire [13:0] a_r20;
+  assign a_r20 = (a_r19 + g_astride);
+  wire [13:0] a_r21;
+  assign a_r21 = (a_r20 + g_astride);
+  wire [13:0] a_r22;
+  assign a_r22 = (a_r21 + g_astride);
+  wire [13:0] a_r23;
+  assign a_r23 = (a_r22 + g_astride);
+  wire [13:0] a_r24;
+  assign a_r24 = (a_r23 + g_astride);
+  wire [13:0] a_r25;
+  assign a_r25 = (a_r24 + g_astride);
+  wire [13:0] a_r26;
+  assign a_r26 = (a_r25 + g_astride);
+  wire [13:0] a_r27;
+  assign a_r27 = (a_r26 + g_astride);
+  wire [13:0] a_r28;
+  assign a_r28 = (a_r27 + g_astride);
+  wire [13:0] a_r29;
+  assign a_r29 = (a_r28 + g_astride);
+  wire [13:0] a_r30;
+  assign a_r30 = (a_r29 + g_astride);
+  wire [13:0] a_r31;
+  assign a_r31 = (a_r30 + g_astride);
+  assign a_rd_en = (fire & ~g_at);
   assign a_rd_addr = {a_r1, a_r0};
+  assign a_rdt_en = (fire & g_at);
+  assign a_rdt_addr = {a_r31, a_r30, a_r29, a_r28, a_r27, a_r26, a_r25, a_r24, a_r23, a_r22, a_r21, a_r20, a_r19, a_r18, a_r17, a_r16, a_r15, a_r14, a_r13, a_r12, a_r11, a_r10, a_r9, a_r8, a_r7, a_r6, a_r5, a_r4, a_r3, a_r2, a_r1, a_r0};
   wire [13:0] w_l0;
   assign w_l0 = (w_base + w_col);
   wire [13:0] w_l1;
@@ -101,13 +190,110 @@ module sat_gemm (
   assign w_l2 = (w_l1 + g_n);
   wire [13:0] w_l3;
   assign w_l3 = (w_l2 + g_n);
-  assign w_rd_en = fire;
+  wire [13:0] w_c0;
+  assign w_c0 = (w_base + w_col);
+  wire [13:0] w_c1;
+  assign w_c1 = (w_c0 + g_k);
+  assign w_rd_en = (fire & ~g_wt);
   assign w_rd_addr = {w_l3, w_l2, w_l1, w_l0};
+  assign w_rdt_en = (fire & g_wt);
+  assign w_rdt_addr = {w_c1, w_c0};
+  wire [31:0] i_mn;
+  assign i_mn = (i_m * i_n);
+  wire clr_now;
+  assign clr_now = (start & (i_k == 32'd0) & ~instr[18] & (i_mn != 32'd0));
+  reg clr2;  // the second cycle of a clear
+  reg [13:0] clr2_addr;
+  reg [31:0] clr2_left;
+  reg clr_err;  // sticky: a tile too large to clear
+  assign o_clr_en = (clr_now | clr2);
+  assign o_clr_addr = (clr_now ? i_o : clr2_addr);
+  wire [31:0] clr_left;
+  assign clr_left = (clr_now ? i_mn : clr2_left);
+  assign o_clr_mask = {(clr_left > 32'd3), (clr_left > 32'd2), (clr_left > 32'd1), (clr_left > 32'd0)};
+  assign o_clr_data = 192'd0;
+  assign error = clr_err;
   reg s1_en;  // operands arrive
   reg s1_first;
   reg [5:0] s1_mode;
   reg [3:0] s1_lanes_on;  // lanes holding a compressed row < keff
   reg s1_last;  // last K-step of the sub-tile
+  reg s1_at;
+  reg s1_wt;
+  wire [1023:0] act_in;
+  assign act_in = (s1_at ? {a_rdt_data[1023:1008],
+    a_rdt_data[991:976],
+    a_rdt_data[959:944],
+    a_rdt_data[927:912],
+    a_rdt_data[895:880],
+    a_rdt_data[863:848],
+    a_rdt_data[831:816],
+    a_rdt_data[799:784],
+    a_rdt_data[767:752],
+    a_rdt_data[735:720],
+    a_rdt_data[703:688],
+    a_rdt_data[671:656],
+    a_rdt_data[639:624],
+    a_rdt_data[607:592],
+    a_rdt_data[575:560],
+    a_rdt_data[543:528],
+    a_rdt_data[511:496],
+    a_rdt_data[479:464],
+    a_rdt_data[447:432],
+    a_rdt_data[415:400],
+    a_rdt_data[383:368],
+    a_rdt_data[351:336],
+    a_rdt_data[319:304],
+    a_rdt_data[287:272],
+    a_rdt_data[255:240],
+    a_rdt_data[223:208],
+    a_rdt_data[191:176],
+    a_rdt_data[159:144],
+    a_rdt_data[127:112],
+    a_rdt_data[95:80],
+    a_rdt_data[63:48],
+    a_rdt_data[31:16],
+    a_rdt_data[1007:992],
+    a_rdt_data[975:960],
+    a_rdt_data[943:928],
+    a_rdt_data[911:896],
+    a_rdt_data[879:864],
+    a_rdt_data[847:832],
+    a_rdt_data[815:800],
+    a_rdt_data[783:768],
+    a_rdt_data[751:736],
+    a_rdt_data[719:704],
+    a_rdt_data[687:672],
+    a_rdt_data[655:640],
+    a_rdt_data[623:608],
+    a_rdt_data[591:576],
+    a_rdt_data[559:544],
+    a_rdt_data[527:512],
+    a_rdt_data[495:480],
+    a_rdt_data[463:448],
+    a_rdt_data[431:416],
+    a_rdt_data[399:384],
+    a_rdt_data[367:352],
+    a_rdt_data[335:320],
+    a_rdt_data[303:288],
+    a_rdt_data[271:256],
+    a_rdt_data[239:224],
+    a_rdt_data[207:192],
+    a_rdt_data[175:160],
+    a_rdt_data[143:128],
+    a_rdt_data[111:96],
+    a_rdt_data[79:64],
+    a_rdt_data[47:32],
+    a_rdt_data[15:0]} : a_rd_data);
+  wire [159:0] w_in;
+  assign w_in = (s1_wt ? {w_rdt_data[159:140],
+    w_rdt_data[79:60],
+    w_rdt_data[139:120],
+    w_rdt_data[59:40],
+    w_rdt_data[119:100],
+    w_rdt_data[39:20],
+    w_rdt_data[99:80],
+    w_rdt_data[19:0]} : w_rd_data);
   reg [13:0] s1_o_base;
   reg [13:0] s2_o_base;
   reg [13:0] s3_o_base;
@@ -128,30 +314,30 @@ module sat_gemm (
   wire [3:0] lanes_on;
   assign lanes_on = {(ke_left > 32'd3), (ke_left > 32'd2), (ke_left > 32'd1), (ke_left > 32'd0)};
   wire [127:0] arr_wv;
-  assign arr_wv = {({16{s1_lanes_on[3]}} & w_rd_data[155:140]),
-    ({16{s1_lanes_on[2]}} & w_rd_data[115:100]),
-    ({16{s1_lanes_on[1]}} & w_rd_data[75:60]),
-    ({16{s1_lanes_on[0]}} & w_rd_data[35:20]),
-    ({16{s1_lanes_on[3]}} & w_rd_data[135:120]),
-    ({16{s1_lanes_on[2]}} & w_rd_data[95:80]),
-    ({16{s1_lanes_on[1]}} & w_rd_data[55:40]),
-    ({16{s1_lanes_on[0]}} & w_rd_data[15:0])};
+  assign arr_wv = {({16{s1_lanes_on[3]}} & w_in[155:140]),
+    ({16{s1_lanes_on[2]}} & w_in[115:100]),
+    ({16{s1_lanes_on[1]}} & w_in[75:60]),
+    ({16{s1_lanes_on[0]}} & w_in[35:20]),
+    ({16{s1_lanes_on[3]}} & w_in[135:120]),
+    ({16{s1_lanes_on[2]}} & w_in[95:80]),
+    ({16{s1_lanes_on[1]}} & w_in[55:40]),
+    ({16{s1_lanes_on[0]}} & w_in[15:0])};
   wire [31:0] arr_wi;
-  assign arr_wi = {w_rd_data[159:156],
-    w_rd_data[119:116],
-    w_rd_data[79:76],
-    w_rd_data[39:36],
-    w_rd_data[139:136],
-    w_rd_data[99:96],
-    w_rd_data[59:56],
-    w_rd_data[19:16]};
+  assign arr_wi = {w_in[159:156],
+    w_in[119:116],
+    w_in[79:76],
+    w_in[39:36],
+    w_in[139:136],
+    w_in[99:96],
+    w_in[59:56],
+    w_in[19:16]};
   wire [191:0] arr_acc;
   sat_pe_array array (
     .clk(clk),
     .en(s1_en),
     .first(s1_first),
     .mode(s1_mode),
-    .act(a_rd_data),
+    .act(act_in),
     .wv(arr_wv),
     .wi(arr_wi),
     .acc(arr_acc)
@@ -170,6 +356,8 @@ module sat_gemm (
   always @(posedge clk) begin
     if (rst) begin
       act <= 1'b0;
+      clr2 <= 1'b0;
+      clr_err <= 1'b0;
       s1_en <= 1'b0;
       s1_last <= 1'b0;
       s2_last <= 1'b0;
@@ -182,7 +370,13 @@ module sat_gemm (
         g_n <= i_n_r;
         g_astride <= i_astride;
         g_lm <= i_lm;
-        g_wstep <= (i_n_r << 2);
+        g_wstep <= (i_wt ? 14'd4 : (i_n_r << 2));
+        g_at <= i_at;
+        g_wt <= i_wt;
+        g_k <= i_k_r;
+        g_ablk <= (i_at ? 14'd2 : (i_astride << 1));
+        g_astep <= (i_at ? (i_lm * i_astride) : i_lm);
+        g_wcol <= (i_wt ? (i_k_r << 1) : 14'd2);
         g_ksteps <= ksteps;
         g_cpk <= cpk;
         g_period <= period;
@@ -193,6 +387,7 @@ module sat_gemm (
         a_k <= 14'd0;
         w_base <= i_w;
         w_col <= 14'd0;
+        o_col <= 14'd0;
         o_tile <= i_o;
         m_left <= i_m;
         n_left <= i_n;
@@ -208,7 +403,7 @@ module sat_gemm (
           if (k_last_cycle) begin
             kc <= 32'd0;
             ks <= (ks + 32'd1);
-            a_k <= (a_k + g_lm);
+            a_k <= (a_k + g_astep);
             w_base <= (w_base + g_wstep);
             ke_left <= ((ke_left > 32'd4) ? (ke_left - 32'd4) : 32'd0);
           end else begin
@@ -229,25 +424,35 @@ module sat_gemm (
           if (tile_row_end) begin
             tj <= 32'd0;
             w_col <= 14'd0;
+            o_col <= 14'd0;
             n_left <= g_n32;
-            a_tile <= (a_tile + (g_astride << 1));
+            a_tile <= (a_tile + g_ablk);
             o_tile <= (o_tile + (g_n << 1));
             m_left <= ((m_left > 32'd2) ? (m_left - 32'd2) : 32'd0);
           end else begin
             tj <= (tj + 32'd1);
-            w_col <= (w_col + 14'd2);
+            w_col <= (w_col + g_wcol);
+            o_col <= (o_col + 14'd2);
             n_left <= ((n_left > 32'd2) ? (n_left - 32'd2) : 32'd0);
           end
         end else if (act) begin
           sc <= (sc + 32'd1);
         end
       end
+      clr2 <= (clr_now & (i_mn > 32'd4));
+      clr2_addr <= (i_o + 14'd4);
+      clr2_left <= (i_mn - 32'd4);
+      if (clr_now & (i_mn > 32'd8)) begin
+        clr_err <= 1'b1;
+      end
       s1_en <= fire;
       s1_first <= (ks == 32'd0);
       s1_mode <= g_mode;
       s1_lanes_on <= lanes_on;
       s1_last <= (fire & last_k);
-      s1_o_base <= (o_tile + w_col);
+      s1_at <= g_at;
+      s1_wt <= g_wt;
+      s1_o_base <= (o_tile + o_col);
       s1_n <= g_n;
       s1_rows_v <= ((m_left < 32'd2) ? m_left : 32'd2);
       s1_cols_v <= ((n_left < 32'd2) ? n_left : 32'd2);

@@ -4,6 +4,7 @@
 //   N:M patterns 1:4, 2:4, 1:8, 2:8, 4:8
 //   buffers (elements): A 4096 x16b, W 4096 x(16b+4b index), O 4096 x48b; bytes/cycle A 32 W 32 O 32
 //   DRAM 16 B/cycle, latency 8, burst 16 B; vector unit 4 lanes; sparsifier 2 lanes
+//   DMA engine: 1 unit(s) per cycle, 40-byte DRAM windows
 //   controller: 48-bit time, 1024 instructions per queue, 16 GEMM scoreboard slots, 16-entry retirement queue
 //
 // Sparsifier: 1 groups per cycle, top-N of up to 8 by magnitude, ties to the lower index.
@@ -16,11 +17,45 @@ module sat_sparsifier (
   output wire a_rd_en,
   output wire [111:0] a_rd_addr,  // lane p, element x at (p*M + x)
   input  wire [127:0] a_rd_data,
+  output wire o_rd_en,  // master weights (master = 1)
+  output wire [111:0] o_rd_addr,
+  input  wire [383:0] o_rd_data,
   output wire [3:0] w_wr_en,  // lane p, output j at (p*N + j)
   output wire [55:0] w_wr_addr,
   output wire [3:0] w_wr_mask,
   output wire [79:0] w_wr_data  // {index, value}
 );
+  // saturate a signed 48-bit value to 32 bits
+  function [31:0] sat48_32;
+    input [47:0] x;
+    begin
+      sat48_32 = (((x[47:31] == {17{1'b0}}) | (x[47:31] == {17{1'b1}})) ? x[31:0] : (x[47] ? {1'b1, {31{1'b0}}} : {1'b0, {31{1'b1}}}));
+    end
+  endfunction
+  // saturate a signed 32-bit value to 16 bits
+  function [15:0] sat32_16;
+    input [31:0] x;
+    begin
+      sat32_16 = (((x[31:15] == {17{1'b0}}) | (x[31:15] == {17{1'b1}})) ? x[15:0] : (x[31] ? {1'b1, {15{1'b0}}} : {1'b0, {15{1'b1}}}));
+    end
+  endfunction
+  // numerics::round_shift of a signed 32-bit value (ties toward +inf)
+  function [31:0] rshift32;
+    input [31:0] x;
+    input [7:0] s;
+    reg [33:0] v;
+    begin
+      if (s == 8'd0) begin
+        rshift32 = x;
+      end else if (s >= 8'd32) begin
+        rshift32 = 32'd0;
+      end else begin
+        v = ({{2{x[31]}}, x} + (34'd1 << (s - 8'd1)));
+        v = ($signed(v) >>> s);
+        rshift32 = v[31:0];
+      end
+    end
+  endfunction
   wire [4:0] i_n;
   assign i_n = instr[12:8];
   wire [4:0] i_m;
@@ -68,6 +103,7 @@ module sat_sparsifier (
   reg [13:0] g_jstep;
   reg [4:0] g_m;
   reg [4:0] g_n;
+  reg g_master;  // select on master weights in O
   wire [13:0] lo_0;
   assign lo_0 = lo0;
   wire [13:0] ba_0;
@@ -108,12 +144,15 @@ module sat_sparsifier (
   assign xo_7 = (xo_6 + g_xstep);
   wire go;
   assign go = (left != 32'd0);
-  assign a_rd_en = go;
+  assign a_rd_en = (go & ~g_master);
   assign a_rd_addr = {(ba_0 + xo_7), (ba_0 + xo_6), (ba_0 + xo_5), (ba_0 + xo_4), (ba_0 + xo_3), (ba_0 + xo_2), (ba_0 + xo_1), (ba_0 + xo_0)};
+  assign o_rd_en = (go & g_master);
+  assign o_rd_addr = {(ba_0 + xo_7), (ba_0 + xo_6), (ba_0 + xo_5), (ba_0 + xo_4), (ba_0 + xo_3), (ba_0 + xo_2), (ba_0 + xo_1), (ba_0 + xo_0)};
   reg s1_valid;  // lanes holding a group
   reg [4:0] s1_m;
   reg [4:0] s1_n;
   reg [13:0] s1_jstep;
+  reg s1_master;
   reg [13:0] s1_ob_0;
   wire valid;
   assign valid = {(left > 32'd0)};
@@ -125,52 +164,100 @@ module sat_sparsifier (
   assign jo_2 = (jo_1 + s1_jstep);
   wire [13:0] jo_3;
   assign jo_3 = (jo_2 + s1_jstep);
+  wire [15:0] a0_0;
+  assign a0_0 = a_rd_data[15:0];
+  wire [31:0] o0_0;
+  assign o0_0 = sat48_32(o_rd_data[47:0]);
+  wire [31:0] key0_0;
+  assign key0_0 = (s1_master ? o0_0 : {{16{a0_0[15]}}, a0_0});
   wire [15:0] v0_0;
-  assign v0_0 = a_rd_data[15:0];
-  wire [16:0] mag0_0;
-  assign mag0_0 = (v0_0[15] ? (17'd0 - {1'b1, v0_0}) : {1'b0, v0_0});
+  assign v0_0 = (s1_master ? sat32_16(rshift32(o0_0, 8'd12)) : a0_0);
+  wire [32:0] mag0_0;
+  assign mag0_0 = (key0_0[31] ? (33'd0 - {1'b1, key0_0}) : {1'b0, key0_0});
   wire in0_0;
   assign in0_0 = (5'd0 < s1_m);
+  wire [15:0] a0_1;
+  assign a0_1 = a_rd_data[31:16];
+  wire [31:0] o0_1;
+  assign o0_1 = sat48_32(o_rd_data[95:48]);
+  wire [31:0] key0_1;
+  assign key0_1 = (s1_master ? o0_1 : {{16{a0_1[15]}}, a0_1});
   wire [15:0] v0_1;
-  assign v0_1 = a_rd_data[31:16];
-  wire [16:0] mag0_1;
-  assign mag0_1 = (v0_1[15] ? (17'd0 - {1'b1, v0_1}) : {1'b0, v0_1});
+  assign v0_1 = (s1_master ? sat32_16(rshift32(o0_1, 8'd12)) : a0_1);
+  wire [32:0] mag0_1;
+  assign mag0_1 = (key0_1[31] ? (33'd0 - {1'b1, key0_1}) : {1'b0, key0_1});
   wire in0_1;
   assign in0_1 = (5'd1 < s1_m);
+  wire [15:0] a0_2;
+  assign a0_2 = a_rd_data[47:32];
+  wire [31:0] o0_2;
+  assign o0_2 = sat48_32(o_rd_data[143:96]);
+  wire [31:0] key0_2;
+  assign key0_2 = (s1_master ? o0_2 : {{16{a0_2[15]}}, a0_2});
   wire [15:0] v0_2;
-  assign v0_2 = a_rd_data[47:32];
-  wire [16:0] mag0_2;
-  assign mag0_2 = (v0_2[15] ? (17'd0 - {1'b1, v0_2}) : {1'b0, v0_2});
+  assign v0_2 = (s1_master ? sat32_16(rshift32(o0_2, 8'd12)) : a0_2);
+  wire [32:0] mag0_2;
+  assign mag0_2 = (key0_2[31] ? (33'd0 - {1'b1, key0_2}) : {1'b0, key0_2});
   wire in0_2;
   assign in0_2 = (5'd2 < s1_m);
+  wire [15:0] a0_3;
+  assign a0_3 = a_rd_data[63:48];
+  wire [31:0] o0_3;
+  assign o0_3 = sat48_32(o_rd_data[191:144]);
+  wire [31:0] key0_3;
+  assign key0_3 = (s1_master ? o0_3 : {{16{a0_3[15]}}, a0_3});
   wire [15:0] v0_3;
-  assign v0_3 = a_rd_data[63:48];
-  wire [16:0] mag0_3;
-  assign mag0_3 = (v0_3[15] ? (17'd0 - {1'b1, v0_3}) : {1'b0, v0_3});
+  assign v0_3 = (s1_master ? sat32_16(rshift32(o0_3, 8'd12)) : a0_3);
+  wire [32:0] mag0_3;
+  assign mag0_3 = (key0_3[31] ? (33'd0 - {1'b1, key0_3}) : {1'b0, key0_3});
   wire in0_3;
   assign in0_3 = (5'd3 < s1_m);
+  wire [15:0] a0_4;
+  assign a0_4 = a_rd_data[79:64];
+  wire [31:0] o0_4;
+  assign o0_4 = sat48_32(o_rd_data[239:192]);
+  wire [31:0] key0_4;
+  assign key0_4 = (s1_master ? o0_4 : {{16{a0_4[15]}}, a0_4});
   wire [15:0] v0_4;
-  assign v0_4 = a_rd_data[79:64];
-  wire [16:0] mag0_4;
-  assign mag0_4 = (v0_4[15] ? (17'd0 - {1'b1, v0_4}) : {1'b0, v0_4});
+  assign v0_4 = (s1_master ? sat32_16(rshift32(o0_4, 8'd12)) : a0_4);
+  wire [32:0] mag0_4;
+  assign mag0_4 = (key0_4[31] ? (33'd0 - {1'b1, key0_4}) : {1'b0, key0_4});
   wire in0_4;
   assign in0_4 = (5'd4 < s1_m);
+  wire [15:0] a0_5;
+  assign a0_5 = a_rd_data[95:80];
+  wire [31:0] o0_5;
+  assign o0_5 = sat48_32(o_rd_data[287:240]);
+  wire [31:0] key0_5;
+  assign key0_5 = (s1_master ? o0_5 : {{16{a0_5[15]}}, a0_5});
   wire [15:0] v0_5;
-  assign v0_5 = a_rd_data[95:80];
-  wire [16:0] mag0_5;
-  assign mag0_5 = (v0_5[15] ? (17'd0 - {1'b1, v0_5}) : {1'b0, v0_5});
+  assign v0_5 = (s1_master ? sat32_16(rshift32(o0_5, 8'd12)) : a0_5);
+  wire [32:0] mag0_5;
+  assign mag0_5 = (key0_5[31] ? (33'd0 - {1'b1, key0_5}) : {1'b0, key0_5});
   wire in0_5;
   assign in0_5 = (5'd5 < s1_m);
+  wire [15:0] a0_6;
+  assign a0_6 = a_rd_data[111:96];
+  wire [31:0] o0_6;
+  assign o0_6 = sat48_32(o_rd_data[335:288]);
+  wire [31:0] key0_6;
+  assign key0_6 = (s1_master ? o0_6 : {{16{a0_6[15]}}, a0_6});
   wire [15:0] v0_6;
-  assign v0_6 = a_rd_data[111:96];
-  wire [16:0] mag0_6;
-  assign mag0_6 = (v0_6[15] ? (17'd0 - {1'b1, v0_6}) : {1'b0, v0_6});
+  assign v0_6 = (s1_master ? sat32_16(rshift32(o0_6, 8'd12)) : a0_6);
+  wire [32:0] mag0_6;
+  assign mag0_6 = (key0_6[31] ? (33'd0 - {1'b1, key0_6}) : {1'b0, key0_6});
   wire in0_6;
   assign in0_6 = (5'd6 < s1_m);
+  wire [15:0] a0_7;
+  assign a0_7 = a_rd_data[127:112];
+  wire [31:0] o0_7;
+  assign o0_7 = sat48_32(o_rd_data[383:336]);
+  wire [31:0] key0_7;
+  assign key0_7 = (s1_master ? o0_7 : {{16{a0_7[15]}}, a0_7});
   wire [15:0] v0_7;
-  assign v0_7 = a_rd_data[127:112];
-  wire [16:0] mag0_7;
-  assign mag0_7 = (v0_7[15] ? (17'd0 - {1'b1, v0_7}) : {1'b0, v0_7});
+  assign v0_7 = (s1_master ? sat32_16(rshift32(o0_7, 8'd12)) : a0_7);
+  wire [32:0] mag0_7;
+  assign mag0_7 = (key0_7[31] ? (33'd0 - {1'b1, key0_7}) : {1'b0, key0_7});
   wire in0_7;
   assign in0_7 = (5'd7 < s1_m);
   wire [4:0] rank0_0;
@@ -245,6 +332,7 @@ module sat_sparsifier (
       s1_m <= g_m;
       s1_n <= g_n;
       s1_jstep <= g_jstep;
+      s1_master <= g_master;
       s1_ob_0 <= ob_0;
       if (start) begin
         left <= i_groups;
@@ -260,6 +348,7 @@ module sat_sparsifier (
         g_jstep <= i_jstep;
         g_m <= i_m;
         g_n <= i_n;
+        g_master <= instr[19:19];
       end else if (go) begin
         left <= ((left > 32'd1) ? (left - 32'd1) : 32'd0);
         lo0 <= lo_1;

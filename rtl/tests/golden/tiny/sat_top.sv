@@ -4,6 +4,7 @@
 //   N:M patterns 1:4, 2:4, 1:8, 2:8, 4:8
 //   buffers (elements): A 4096 x16b, W 4096 x(16b+4b index), O 4096 x48b; bytes/cycle A 32 W 32 O 32
 //   DRAM 16 B/cycle, latency 8, burst 16 B; vector unit 4 lanes; sparsifier 2 lanes
+//   DMA engine: 1 unit(s) per cycle, 40-byte DRAM windows
 //   controller: 48-bit time, 1024 instructions per queue, 16 GEMM scoreboard slots, 16-entry retirement queue
 //
 // SAT top: controller and units. The host writes each queue's instructions
@@ -28,6 +29,13 @@ module sat_top (
   output wire running,  // cycle `cycle` is being executed
   output wire done,  // the program has finished; `cycle` is the total
   output wire error,  // an internal bound was exceeded
+  output wire dram_rd_en,  // memory interface: unit g of the DMA engine reads DRAM
+  output wire [39:0] dram_rd_addr,  // unit g: byte address of its window
+  input  wire [319:0] dram_rd_data,  // unit g: its window, byte i at bits 8i+7:8i, in the same cycle
+  output wire dram_wr_en,  // unit g writes DRAM (applied before the cycle's reads)
+  output wire [39:0] dram_wr_addr,
+  output wire [319:0] dram_wr_data,
+  output wire [319:0] dram_wr_mask,  // bits of the window written
   output wire [47:0] cycle,  // current cycle
   output wire [2:0] tr_issue,  // queues (load, compute, store) whose head issues this cycle
   output wire tr_retire_ld,  // a load retires this cycle
@@ -50,6 +58,9 @@ module sat_top (
   wire [47:0] ld_grant;
   wire [47:0] st_grant;
   /* verilator lint_on UNUSED */
+  wire ctrl_error;
+  wire dma_error;
+  wire gemm_error;
   sat_controller ctrl (
     .clk(clk),
     .rst(rst),
@@ -61,7 +72,6 @@ module sat_top (
     .start(start),
     .running(running),
     .done(done),
-    .error(error),
     .cycle(cycle),
     .ld_issue(ld_issue),
     .ld_instr(ld_instr),
@@ -76,16 +86,21 @@ module sat_top (
     .st_issue(st_issue),
     .st_instr(st_instr),
     .st_grant(st_grant),
+    .error(ctrl_error),
     .ld_retire(tr_retire_ld),
     .st_retire(tr_retire_st),
     .c_retire_n(tr_retire_c)
   );
+  assign error = (ctrl_error | dma_error | gemm_error);
   assign tr_issue = {st_issue, c_issue, ld_issue};
   // ---- datapath: buffers and units ----
   wire [15:0] a_host_rdata;
   wire a_gemm_rd_en;
   wire [27:0] a_gemm_rd_addr;
   wire [1023:0] a_gemm_rd_data;
+  wire a_gemm_rdt_en;
+  wire [447:0] a_gemm_rdt_addr;
+  wire [1023:0] a_gemm_rdt_data;
   wire a_vec_rd1_en;
   wire [13:0] a_vec_rd1_addr;
   wire [63:0] a_vec_rd1_data;
@@ -99,6 +114,13 @@ module sat_top (
   wire a_sp_rd_en;
   wire [111:0] a_sp_rd_addr;
   wire [127:0] a_sp_rd_data;
+  wire a_dma_wr_en;
+  wire [13:0] a_dma_wr_addr;
+  wire [7:0] a_dma_wr_mask;
+  wire [127:0] a_dma_wr_data;
+  wire a_dma_rd_en;
+  wire [13:0] a_dma_rd_addr;
+  wire [127:0] a_dma_rd_data;
   sat_buf_a buf_a (
     .clk(clk),
     .host_we((host_buf_we & (host_buf_sel == 2'd0))),
@@ -108,6 +130,9 @@ module sat_top (
     .gemm_rd_en(a_gemm_rd_en),
     .gemm_rd_addr(a_gemm_rd_addr),
     .gemm_rd_data(a_gemm_rd_data),
+    .gemm_rdt_en(a_gemm_rdt_en),
+    .gemm_rdt_addr(a_gemm_rdt_addr),
+    .gemm_rdt_data(a_gemm_rdt_data),
     .vec_rd1_en(a_vec_rd1_en),
     .vec_rd1_addr(a_vec_rd1_addr),
     .vec_rd1_data(a_vec_rd1_data),
@@ -120,16 +145,40 @@ module sat_top (
     .vec_wr_data(a_vec_wr_data),
     .sp_rd_en(a_sp_rd_en),
     .sp_rd_addr(a_sp_rd_addr),
-    .sp_rd_data(a_sp_rd_data)
+    .sp_rd_data(a_sp_rd_data),
+    .dma_wr_en(a_dma_wr_en),
+    .dma_wr_addr(a_dma_wr_addr),
+    .dma_wr_mask(a_dma_wr_mask),
+    .dma_wr_data(a_dma_wr_data),
+    .dma_rd_en(a_dma_rd_en),
+    .dma_rd_addr(a_dma_rd_addr),
+    .dma_rd_data(a_dma_rd_data)
   );
   wire [19:0] w_host_rdata;
   wire w_gemm_rd_en;
   wire [55:0] w_gemm_rd_addr;
   wire [159:0] w_gemm_rd_data;
+  wire w_gemm_rdt_en;
+  wire [27:0] w_gemm_rdt_addr;
+  wire [159:0] w_gemm_rdt_data;
   wire [3:0] w_sp_wr_en;
   wire [55:0] w_sp_wr_addr;
   wire [3:0] w_sp_wr_mask;
   wire [79:0] w_sp_wr_data;
+  wire w_dma_wr_en;
+  wire [13:0] w_dma_wr_addr;
+  wire [15:0] w_dma_wr_mask;
+  wire [319:0] w_dma_wr_data;
+  wire w_dma_wri_en;
+  wire [13:0] w_dma_wri_addr;
+  wire [127:0] w_dma_wri_mask;
+  wire [511:0] w_dma_wri_data;
+  wire w_dma_rd_en;
+  wire [13:0] w_dma_rd_addr;
+  wire [319:0] w_dma_rd_data;
+  wire w_dma_rdi_en;
+  wire [13:0] w_dma_rdi_addr;
+  wire [511:0] w_dma_rdi_data;
   sat_buf_w buf_w (
     .clk(clk),
     .host_we((host_buf_we & (host_buf_sel == 2'd1))),
@@ -139,10 +188,27 @@ module sat_top (
     .gemm_rd_en(w_gemm_rd_en),
     .gemm_rd_addr(w_gemm_rd_addr),
     .gemm_rd_data(w_gemm_rd_data),
+    .gemm_rdt_en(w_gemm_rdt_en),
+    .gemm_rdt_addr(w_gemm_rdt_addr),
+    .gemm_rdt_data(w_gemm_rdt_data),
     .sp_wr_en(w_sp_wr_en),
     .sp_wr_addr(w_sp_wr_addr),
     .sp_wr_mask(w_sp_wr_mask),
-    .sp_wr_data(w_sp_wr_data)
+    .sp_wr_data(w_sp_wr_data),
+    .dma_wr_en(w_dma_wr_en),
+    .dma_wr_addr(w_dma_wr_addr),
+    .dma_wr_mask(w_dma_wr_mask),
+    .dma_wr_data(w_dma_wr_data),
+    .dma_wri_en(w_dma_wri_en),
+    .dma_wri_addr(w_dma_wri_addr),
+    .dma_wri_mask(w_dma_wri_mask),
+    .dma_wri_data(w_dma_wri_data),
+    .dma_rd_en(w_dma_rd_en),
+    .dma_rd_addr(w_dma_rd_addr),
+    .dma_rd_data(w_dma_rd_data),
+    .dma_rdi_en(w_dma_rdi_en),
+    .dma_rdi_addr(w_dma_rdi_addr),
+    .dma_rdi_data(w_dma_rdi_data)
   );
   wire [47:0] o_host_rdata;
   wire [1:0] o_gemm_wr_en;
@@ -150,13 +216,37 @@ module sat_top (
   wire [3:0] o_gemm_wr_mask;
   wire [191:0] o_gemm_wr_data;
   wire o_gemm_wr_acc;
+  wire o_gemm_clr_en;
+  wire [13:0] o_gemm_clr_addr;
+  wire [3:0] o_gemm_clr_mask;
+  wire [191:0] o_gemm_clr_data;
+  wire o_sp_rd_en;
+  wire [111:0] o_sp_rd_addr;
+  wire [383:0] o_sp_rd_data;
   wire o_vec_rd_en;
   wire [13:0] o_vec_rd_addr;
   wire [191:0] o_vec_rd_data;
+  wire o_vec_rd2_en;
+  wire [13:0] o_vec_rd2_addr;
+  wire [191:0] o_vec_rd2_data;
+  wire o_vec_rd3_en;
+  wire [13:0] o_vec_rd3_addr;
+  wire [191:0] o_vec_rd3_data;
   wire o_vec_wr_en;
   wire [13:0] o_vec_wr_addr;
   wire [3:0] o_vec_wr_mask;
   wire [191:0] o_vec_wr_data;
+  wire o_vec_wr2_en;
+  wire [13:0] o_vec_wr2_addr;
+  wire [3:0] o_vec_wr2_mask;
+  wire [191:0] o_vec_wr2_data;
+  wire o_dma_wr_en;
+  wire [13:0] o_dma_wr_addr;
+  wire [3:0] o_dma_wr_mask;
+  wire [191:0] o_dma_wr_data;
+  wire o_dma_rd_en;
+  wire [13:0] o_dma_rd_addr;
+  wire [383:0] o_dma_rd_data;
   sat_buf_o buf_o (
     .clk(clk),
     .host_we((host_buf_we & (host_buf_sel == 2'd2))),
@@ -168,13 +258,37 @@ module sat_top (
     .gemm_wr_mask(o_gemm_wr_mask),
     .gemm_wr_data(o_gemm_wr_data),
     .gemm_wr_acc(o_gemm_wr_acc),
+    .gemm_clr_en(o_gemm_clr_en),
+    .gemm_clr_addr(o_gemm_clr_addr),
+    .gemm_clr_mask(o_gemm_clr_mask),
+    .gemm_clr_data(o_gemm_clr_data),
+    .sp_rd_en(o_sp_rd_en),
+    .sp_rd_addr(o_sp_rd_addr),
+    .sp_rd_data(o_sp_rd_data),
     .vec_rd_en(o_vec_rd_en),
     .vec_rd_addr(o_vec_rd_addr),
     .vec_rd_data(o_vec_rd_data),
+    .vec_rd2_en(o_vec_rd2_en),
+    .vec_rd2_addr(o_vec_rd2_addr),
+    .vec_rd2_data(o_vec_rd2_data),
+    .vec_rd3_en(o_vec_rd3_en),
+    .vec_rd3_addr(o_vec_rd3_addr),
+    .vec_rd3_data(o_vec_rd3_data),
     .vec_wr_en(o_vec_wr_en),
     .vec_wr_addr(o_vec_wr_addr),
     .vec_wr_mask(o_vec_wr_mask),
-    .vec_wr_data(o_vec_wr_data)
+    .vec_wr_data(o_vec_wr_data),
+    .vec_wr2_en(o_vec_wr2_en),
+    .vec_wr2_addr(o_vec_wr2_addr),
+    .vec_wr2_mask(o_vec_wr2_mask),
+    .vec_wr2_data(o_vec_wr2_data),
+    .dma_wr_en(o_dma_wr_en),
+    .dma_wr_addr(o_dma_wr_addr),
+    .dma_wr_mask(o_dma_wr_mask),
+    .dma_wr_data(o_dma_wr_data),
+    .dma_rd_en(o_dma_rd_en),
+    .dma_rd_addr(o_dma_rd_addr),
+    .dma_rd_data(o_dma_rd_data)
   );
   assign host_buf_rdata = ((host_buf_sel == 2'd0) ? {32'd0, a_host_rdata} : (host_buf_sel == 2'd1) ? {28'd0, w_host_rdata} : {o_host_rdata});
   sat_gemm gemm (
@@ -192,6 +306,17 @@ module sat_top (
     .w_rd_en(w_gemm_rd_en),
     .w_rd_addr(w_gemm_rd_addr),
     .w_rd_data(w_gemm_rd_data),
+    .a_rdt_en(a_gemm_rdt_en),
+    .a_rdt_addr(a_gemm_rdt_addr),
+    .a_rdt_data(a_gemm_rdt_data),
+    .w_rdt_en(w_gemm_rdt_en),
+    .w_rdt_addr(w_gemm_rdt_addr),
+    .w_rdt_data(w_gemm_rdt_data),
+    .o_clr_en(o_gemm_clr_en),
+    .o_clr_addr(o_gemm_clr_addr),
+    .o_clr_mask(o_gemm_clr_mask),
+    .o_clr_data(o_gemm_clr_data),
+    .error(gemm_error),
     .o_wr_en(o_gemm_wr_en),
     .o_wr_addr(o_gemm_wr_addr),
     .o_wr_mask(o_gemm_wr_mask),
@@ -212,6 +337,12 @@ module sat_top (
     .o_rd_en(o_vec_rd_en),
     .o_rd_addr(o_vec_rd_addr),
     .o_rd_data(o_vec_rd_data),
+    .o_rd2_en(o_vec_rd2_en),
+    .o_rd2_addr(o_vec_rd2_addr),
+    .o_rd2_data(o_vec_rd2_data),
+    .o_rd3_en(o_vec_rd3_en),
+    .o_rd3_addr(o_vec_rd3_addr),
+    .o_rd3_data(o_vec_rd3_data),
     .a_wr_en(a_vec_wr_en),
     .a_wr_addr(a_vec_wr_addr),
     .a_wr_mask(a_vec_wr_mask),
@@ -219,7 +350,58 @@ module sat_top (
     .o_wr_en(o_vec_wr_en),
     .o_wr_addr(o_vec_wr_addr),
     .o_wr_mask(o_vec_wr_mask),
-    .o_wr_data(o_vec_wr_data)
+    .o_wr_data(o_vec_wr_data),
+    .o_wr2_en(o_vec_wr2_en),
+    .o_wr2_addr(o_vec_wr2_addr),
+    .o_wr2_mask(o_vec_wr2_mask),
+    .o_wr2_data(o_vec_wr2_data)
+  );
+  sat_dma dma (
+    .clk(clk),
+    .rst(rst),
+    .t(cycle),
+    .ld_issue(ld_issue),
+    .ld_instr(ld_instr),
+    .ld_grant(ld_grant),
+    .st_issue(st_issue),
+    .st_instr(st_instr),
+    .st_grant(st_grant),
+    .error(dma_error),
+    .dram_rd_en(dram_rd_en),
+    .dram_rd_addr(dram_rd_addr),
+    .dram_rd_data(dram_rd_data),
+    .dram_wr_en(dram_wr_en),
+    .dram_wr_addr(dram_wr_addr),
+    .dram_wr_data(dram_wr_data),
+    .dram_wr_mask(dram_wr_mask),
+    .a_wr_en(a_dma_wr_en),
+    .a_wr_addr(a_dma_wr_addr),
+    .a_wr_mask(a_dma_wr_mask),
+    .a_wr_data(a_dma_wr_data),
+    .o_wr_en(o_dma_wr_en),
+    .o_wr_addr(o_dma_wr_addr),
+    .o_wr_mask(o_dma_wr_mask),
+    .o_wr_data(o_dma_wr_data),
+    .w_wr_en(w_dma_wr_en),
+    .w_wr_addr(w_dma_wr_addr),
+    .w_wr_mask(w_dma_wr_mask),
+    .w_wr_data(w_dma_wr_data),
+    .wi_wr_en(w_dma_wri_en),
+    .wi_wr_addr(w_dma_wri_addr),
+    .wi_wr_mask(w_dma_wri_mask),
+    .wi_wr_data(w_dma_wri_data),
+    .a_rd_en(a_dma_rd_en),
+    .a_rd_addr(a_dma_rd_addr),
+    .a_rd_data(a_dma_rd_data),
+    .o_rd_en(o_dma_rd_en),
+    .o_rd_addr(o_dma_rd_addr),
+    .o_rd_data(o_dma_rd_data),
+    .w_rd_en(w_dma_rd_en),
+    .w_rd_addr(w_dma_rd_addr),
+    .w_rd_data(w_dma_rd_data),
+    .wi_rd_en(w_dma_rdi_en),
+    .wi_rd_addr(w_dma_rdi_addr),
+    .wi_rd_data(w_dma_rdi_data)
   );
   sat_sparsifier sparsifier (
     .clk(clk),
@@ -229,6 +411,9 @@ module sat_top (
     .a_rd_en(a_sp_rd_en),
     .a_rd_addr(a_sp_rd_addr),
     .a_rd_data(a_sp_rd_data),
+    .o_rd_en(o_sp_rd_en),
+    .o_rd_addr(o_sp_rd_addr),
+    .o_rd_data(o_sp_rd_data),
     .w_wr_en(w_sp_wr_en),
     .w_wr_addr(w_sp_wr_addr),
     .w_wr_mask(w_sp_wr_mask),

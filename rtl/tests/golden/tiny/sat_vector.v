@@ -4,74 +4,283 @@
 //   N:M patterns 1:4, 2:4, 1:8, 2:8, 4:8
 //   buffers (elements): A 4096 x16b, W 4096 x(16b+4b index), O 4096 x48b; bytes/cycle A 32 W 32 O 32
 //   DRAM 16 B/cycle, latency 8, burst 16 B; vector unit 4 lanes; sparsifier 2 lanes
+//   DMA engine: 1 unit(s) per cycle, 40-byte DRAM windows
 //   controller: 48-bit time, 1024 instructions per queue, 16 GEMM scoreboard slots, 16-entry retirement queue
 //
-// Vector unit: 4 elements per cycle; relu_bwd, add (saturating) and clear.
-/* verilator lint_off UNUSED */  // reads a few fields of the instruction
+// Vector unit: 4 elements per cycle; requant, relu_bwd, add (saturating), sgd, clear, and loss_grad (sat_lossgrad).
+/* verilator lint_off UNUSED */  // reads a few fields of the instruction and bits of wide intermediates
 module sat_vector (
   input  wire clk,
   input  wire rst,
   input  wire start,  // a vec instruction issues
   input  wire [255:0] instr,
-  output wire a_rd1_en,
+  output wire a_rd1_en,  // first source (A)
   output wire [13:0] a_rd1_addr,
   input  wire [63:0] a_rd1_data,
-  output wire a_rd2_en,
+  output wire a_rd2_en,  // second source (A)
   output wire [13:0] a_rd2_addr,
   input  wire [63:0] a_rd2_data,
-  output wire o_rd_en,
+  output wire o_rd_en,  // source (O)
   output wire [13:0] o_rd_addr,
   input  wire [191:0] o_rd_data,
-  output wire a_wr_en,
+  output wire o_rd2_en,  // second source (O): sgd momentum
+  output wire [13:0] o_rd2_addr,
+  input  wire [191:0] o_rd2_data,
+  output wire o_rd3_en,  // destination read (O): sgd master weights
+  output wire [13:0] o_rd3_addr,
+  input  wire [191:0] o_rd3_data,
+  output wire a_wr_en,  // destination (A); sgd: the operand weights at aux
   output wire [13:0] a_wr_addr,
   output wire [3:0] a_wr_mask,
   output wire [63:0] a_wr_data,
-  output wire o_wr_en,
+  output wire o_wr_en,  // destination (O)
   output wire [13:0] o_wr_addr,
   output wire [3:0] o_wr_mask,
-  output wire [191:0] o_wr_data
+  output wire [191:0] o_wr_data,
+  output wire o_wr2_en,  // sgd: momentum (after o_wr)
+  output wire [13:0] o_wr2_addr,
+  output wire [3:0] o_wr2_mask,
+  output wire [191:0] o_wr2_data
 );
+  // numerics::round_shift of a signed 48-bit value (ties toward +inf)
+  function [47:0] rshift48;
+    input [47:0] x;
+    input [7:0] s;
+    reg [49:0] v;
+    begin
+      if (s == 8'd0) begin
+        rshift48 = x;
+      end else if (s >= 8'd48) begin
+        rshift48 = 48'd0;
+      end else begin
+        v = ({{2{x[47]}}, x} + (50'd1 << (s - 8'd1)));
+        v = ($signed(v) >>> s);
+        rshift48 = v[47:0];
+      end
+    end
+  endfunction
+  // saturate a signed 48-bit value to 16 bits
+  function [15:0] sat48_16;
+    input [47:0] x;
+    begin
+      sat48_16 = (((x[47:15] == {33{1'b0}}) | (x[47:15] == {33{1'b1}})) ? x[15:0] : (x[47] ? {1'b1, {15{1'b0}}} : {1'b0, {15{1'b1}}}));
+    end
+  endfunction
+  // saturate a signed 48-bit value to 32 bits
+  function [31:0] sat48_32;
+    input [47:0] x;
+    begin
+      sat48_32 = (((x[47:31] == {17{1'b0}}) | (x[47:31] == {17{1'b1}})) ? x[31:0] : (x[47] ? {1'b1, {31{1'b0}}} : {1'b0, {31{1'b1}}}));
+    end
+  endfunction
+  // numerics::requantize of a 48-bit accumulator by s (0..=255)
+  function [15:0] requant;
+    input [47:0] x;
+    input [7:0] s;
+    begin
+      requant = sat48_16(rshift48(x, s));
+    end
+  endfunction
+  // numerics::round_shift of a signed 32-bit value (ties toward +inf)
+  function [31:0] rshift32;
+    input [31:0] x;
+    input [7:0] s;
+    reg [33:0] v;
+    begin
+      if (s == 8'd0) begin
+        rshift32 = x;
+      end else if (s >= 8'd32) begin
+        rshift32 = 32'd0;
+      end else begin
+        v = ({{2{x[31]}}, x} + (34'd1 << (s - 8'd1)));
+        v = ($signed(v) >>> s);
+        rshift32 = v[31:0];
+      end
+    end
+  endfunction
+  // saturate a signed 64-bit value to 32 bits
+  function [31:0] sat64_32;
+    input [63:0] x;
+    begin
+      sat64_32 = (((x[63:31] == {33{1'b0}}) | (x[63:31] == {33{1'b1}})) ? x[31:0] : (x[63] ? {1'b1, {31{1'b0}}} : {1'b0, {31{1'b1}}}));
+    end
+  endfunction
+  // saturate a signed 32-bit value to 16 bits
+  function [15:0] sat32_16;
+    input [31:0] x;
+    begin
+      sat32_16 = (((x[31:15] == {17{1'b0}}) | (x[31:15] == {17{1'b1}})) ? x[15:0] : (x[31] ? {1'b1, {15{1'b0}}} : {1'b0, {15{1'b1}}}));
+    end
+  endfunction
   reg [3:0] op;  // operation
   reg [31:0] left;  // elements still to read
   reg [13:0] src;
   reg [13:0] src2;
   reg [13:0] dst;
+  reg [13:0] aux;  // sgd: operand-weight address
+  reg [7:0] shift;  // requant / sgd: requantization shift
+  reg [7:0] p1;  // requant: ReLU; sgd: lr shift
+  reg [7:0] p2;  // sgd: momentum shift (0: none)
+  reg [7:0] p3;  // sgd: gradient alignment (left shift)
+  reg [7:0] p4;  // sgd: weight-decay shift (255: none)
   reg s1_v;  // a chunk's operands arrive
   reg [3:0] s1_op;
   reg [13:0] s1_dst;
+  reg [13:0] s1_src2;
+  reg [13:0] s1_aux;
   reg [3:0] s1_mask;
   wire go;
   assign go = (left != 32'd0);
   wire [3:0] mask;
   assign mask = {(left > 32'd3), (left > 32'd2), (left > 32'd1), (left > 32'd0)};
-  assign a_rd1_en = go;
-  assign a_rd2_en = go;
+  wire sgd;
+  assign sgd = (op == 4'd3);
+  wire lg_rd1_en;
+  wire [13:0] lg_rd1_addr;
+  wire lg_rd2_en;
+  wire [13:0] lg_rd2_addr;
+  wire lg_wr_en;
+  wire [13:0] lg_wr_addr;
+  wire [3:0] lg_wr_mask;
+  wire [63:0] lg_wr_data;
+  sat_lossgrad lg (
+    .clk(clk),
+    .rst(rst),
+    .start((start & (instr[11:8] == 4'd4))),
+    .instr(instr),
+    .rd1_en(lg_rd1_en),
+    .rd1_addr(lg_rd1_addr),
+    .rd1_data(a_rd1_data),
+    .rd2_en(lg_rd2_en),
+    .rd2_addr(lg_rd2_addr),
+    .rd2_data(a_rd2_data),
+    .wr_en(lg_wr_en),
+    .wr_addr(lg_wr_addr),
+    .wr_mask(lg_wr_mask),
+    .wr_data(lg_wr_data)
+  );
+  assign a_rd1_en = (go | lg_rd1_en);
+  assign a_rd1_addr = (go ? src : lg_rd1_addr);
+  assign a_rd2_en = (go | lg_rd2_en);
+  assign a_rd2_addr = (go ? src2 : lg_rd2_addr);
   assign o_rd_en = go;
-  assign a_rd1_addr = src;
-  assign a_rd2_addr = src2;
   assign o_rd_addr = src;
+  assign o_rd2_en = (go & sgd);
+  assign o_rd2_addr = src2;
+  assign o_rd3_en = (go & sgd);
+  assign o_rd3_addr = dst;
+  wire [7:0] sh;
+  assign sh = (shift[7] ? 8'd0 : shift);
   wire [16:0] sum3;
   assign sum3 = ({a_rd1_data[63], a_rd1_data[63:48]} + {a_rd2_data[63], a_rd2_data[63:48]});
+  wire [15:0] q3;
+  assign q3 = requant(o_rd_data[191:144], sh);
+  wire [31:0] w3;
+  assign w3 = sat48_32(o_rd3_data[191:144]);
+  wire [31:0] v3;
+  assign v3 = sat48_32(o_rd2_data[191:144]);
+  wire [63:0] g3;
+  assign g3 = (({{48{q3[15]}}, q3} << p3) + ((p4 == 8'd255) ? 64'd0 : {{32{rw3[31]}}, rw3}));
+  wire [31:0] rw3;
+  assign rw3 = rshift32(w3, p4);
+  wire [31:0] rv3;
+  assign rv3 = rshift32(v3, p2);
+  wire [31:0] nv3;
+  assign nv3 = sat64_32((p2 == 8'd0) ? g3 : (({{32{v3[31]}}, v3} - {{32{rv3[31]}}, rv3}) + g3));
+  wire [31:0] rn3;
+  assign rn3 = rshift32(nv3, p1);
+  wire [31:0] nw3;
+  assign nw3 = sat64_32({{32{w3[31]}}, w3} - {{32{rn3[31]}}, rn3});
   wire [16:0] sum2;
   assign sum2 = ({a_rd1_data[47], a_rd1_data[47:32]} + {a_rd2_data[47], a_rd2_data[47:32]});
+  wire [15:0] q2;
+  assign q2 = requant(o_rd_data[143:96], sh);
+  wire [31:0] w2;
+  assign w2 = sat48_32(o_rd3_data[143:96]);
+  wire [31:0] v2;
+  assign v2 = sat48_32(o_rd2_data[143:96]);
+  wire [63:0] g2;
+  assign g2 = (({{48{q2[15]}}, q2} << p3) + ((p4 == 8'd255) ? 64'd0 : {{32{rw2[31]}}, rw2}));
+  wire [31:0] rw2;
+  assign rw2 = rshift32(w2, p4);
+  wire [31:0] rv2;
+  assign rv2 = rshift32(v2, p2);
+  wire [31:0] nv2;
+  assign nv2 = sat64_32((p2 == 8'd0) ? g2 : (({{32{v2[31]}}, v2} - {{32{rv2[31]}}, rv2}) + g2));
+  wire [31:0] rn2;
+  assign rn2 = rshift32(nv2, p1);
+  wire [31:0] nw2;
+  assign nw2 = sat64_32({{32{w2[31]}}, w2} - {{32{rn2[31]}}, rn2});
   wire [16:0] sum1;
   assign sum1 = ({a_rd1_data[31], a_rd1_data[31:16]} + {a_rd2_data[31], a_rd2_data[31:16]});
+  wire [15:0] q1;
+  assign q1 = requant(o_rd_data[95:48], sh);
+  wire [31:0] w1;
+  assign w1 = sat48_32(o_rd3_data[95:48]);
+  wire [31:0] v1;
+  assign v1 = sat48_32(o_rd2_data[95:48]);
+  wire [63:0] g1;
+  assign g1 = (({{48{q1[15]}}, q1} << p3) + ((p4 == 8'd255) ? 64'd0 : {{32{rw1[31]}}, rw1}));
+  wire [31:0] rw1;
+  assign rw1 = rshift32(w1, p4);
+  wire [31:0] rv1;
+  assign rv1 = rshift32(v1, p2);
+  wire [31:0] nv1;
+  assign nv1 = sat64_32((p2 == 8'd0) ? g1 : (({{32{v1[31]}}, v1} - {{32{rv1[31]}}, rv1}) + g1));
+  wire [31:0] rn1;
+  assign rn1 = rshift32(nv1, p1);
+  wire [31:0] nw1;
+  assign nw1 = sat64_32({{32{w1[31]}}, w1} - {{32{rn1[31]}}, rn1});
   wire [16:0] sum0;
   assign sum0 = ({a_rd1_data[15], a_rd1_data[15:0]} + {a_rd2_data[15], a_rd2_data[15:0]});
-  assign a_wr_en = (s1_v & (s1_op == 4'd2));
-  assign a_wr_addr = s1_dst;
-  assign a_wr_mask = s1_mask;
-  assign a_wr_data = {((sum3[16] != sum3[15]) ? (sum3[16] ? 16'h8000 : 16'h7fff) : sum3[15:0]),
+  wire [15:0] q0;
+  assign q0 = requant(o_rd_data[47:0], sh);
+  wire [31:0] w0;
+  assign w0 = sat48_32(o_rd3_data[47:0]);
+  wire [31:0] v0;
+  assign v0 = sat48_32(o_rd2_data[47:0]);
+  wire [63:0] g0;
+  assign g0 = (({{48{q0[15]}}, q0} << p3) + ((p4 == 8'd255) ? 64'd0 : {{32{rw0[31]}}, rw0}));
+  wire [31:0] rw0;
+  assign rw0 = rshift32(w0, p4);
+  wire [31:0] rv0;
+  assign rv0 = rshift32(v0, p2);
+  wire [31:0] nv0;
+  assign nv0 = sat64_32((p2 == 8'd0) ? g0 : (({{32{v0[31]}}, v0} - {{32{rv0[31]}}, rv0}) + g0));
+  wire [31:0] rn0;
+  assign rn0 = rshift32(nv0, p1);
+  wire [31:0] nw0;
+  assign nw0 = sat64_32({{32{w0[31]}}, w0} - {{32{rn0[31]}}, rn0});
+  assign a_wr_en = ((s1_v & ((s1_op == 4'd0) | (s1_op == 4'd2) | (s1_op == 4'd3))) | lg_wr_en);
+  assign a_wr_addr = (lg_wr_en ? lg_wr_addr : (s1_op == 4'd3) ? s1_aux : s1_dst);
+  assign a_wr_mask = (lg_wr_en ? lg_wr_mask : s1_mask);
+  assign a_wr_data = (lg_wr_en ? lg_wr_data : (s1_op == 4'd2) ? {((sum3[16] != sum3[15]) ? (sum3[16] ? 16'h8000 : 16'h7fff) : sum3[15:0]),
     ((sum2[16] != sum2[15]) ? (sum2[16] ? 16'h8000 : 16'h7fff) : sum2[15:0]),
     ((sum1[16] != sum1[15]) ? (sum1[16] ? 16'h8000 : 16'h7fff) : sum1[15:0]),
-    ((sum0[16] != sum0[15]) ? (sum0[16] ? 16'h8000 : 16'h7fff) : sum0[15:0])};
-  assign o_wr_en = (s1_v & ((s1_op == 4'd1) | (s1_op == 4'd5)));
+    ((sum0[16] != sum0[15]) ? (sum0[16] ? 16'h8000 : 16'h7fff) : sum0[15:0])} : (s1_op == 4'd3) ? {sat32_16(rshift32(nw3, 8'd12)),
+    sat32_16(rshift32(nw2, 8'd12)),
+    sat32_16(rshift32(nw1, 8'd12)),
+    sat32_16(rshift32(nw0, 8'd12))} : {(((p1 != 8'd0) & q3[15]) ? 16'd0 : q3),
+    (((p1 != 8'd0) & q2[15]) ? 16'd0 : q2),
+    (((p1 != 8'd0) & q1[15]) ? 16'd0 : q1),
+    (((p1 != 8'd0) & q0[15]) ? 16'd0 : q0)});
+  assign o_wr_en = (s1_v & ((s1_op == 4'd1) | (s1_op == 4'd5) | (s1_op == 4'd3)));
   assign o_wr_addr = s1_dst;
   assign o_wr_mask = s1_mask;
-  assign o_wr_data = ((s1_op == 4'd5) ? 192'd0 : {(($signed(a_rd2_data[63:48]) > 16'sd0) ? o_rd_data[191:144] : 48'd0),
+  assign o_wr_data = ((s1_op == 4'd5) ? 192'd0 : (s1_op == 4'd3) ? {{{16{nw3[31]}}, nw3},
+    {{16{nw2[31]}}, nw2},
+    {{16{nw1[31]}}, nw1},
+    {{16{nw0[31]}}, nw0}} : {(($signed(a_rd2_data[63:48]) > 16'sd0) ? o_rd_data[191:144] : 48'd0),
     (($signed(a_rd2_data[47:32]) > 16'sd0) ? o_rd_data[143:96] : 48'd0),
     (($signed(a_rd2_data[31:16]) > 16'sd0) ? o_rd_data[95:48] : 48'd0),
     (($signed(a_rd2_data[15:0]) > 16'sd0) ? o_rd_data[47:0] : 48'd0)});
+  assign o_wr2_en = (s1_v & (s1_op == 4'd3));
+  assign o_wr2_addr = s1_src2;
+  assign o_wr2_mask = s1_mask;
+  assign o_wr2_data = {{{16{nv3[31]}}, nv3},
+    {{16{nv2[31]}}, nv2},
+    {{16{nv1[31]}}, nv1},
+    {{16{nv0[31]}}, nv0}};
   always @(posedge clk) begin
     if (rst) begin
       left <= 32'd0;
@@ -80,18 +289,27 @@ module sat_vector (
       s1_v <= go;
       s1_op <= op;
       s1_dst <= dst;
+      s1_src2 <= src2;
+      s1_aux <= aux;
       s1_mask <= mask;
       if (start) begin
         op <= instr[11:8];
-        left <= {8'd0, instr[35:12]};
+        left <= ((instr[11:8] == 4'd4) ? 32'd0 : {8'd0, instr[35:12]});
         src <= instr[49:36];
         src2 <= instr[73:60];
         dst <= instr[97:84];
+        aux <= instr[121:108];
+        shift <= instr[139:132];
+        p1 <= instr[147:140];
+        p2 <= instr[155:148];
+        p3 <= instr[163:156];
+        p4 <= instr[171:164];
       end else if (go) begin
         left <= ((left > 32'd4) ? (left - 32'd4) : 32'd0);
         src <= (src + 14'd4);
         src2 <= (src2 + 14'd4);
         dst <= (dst + 14'd4);
+        aux <= (aux + 14'd4);
       end
     end
   end

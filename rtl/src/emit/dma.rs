@@ -1,0 +1,508 @@
+//! `sat_dma`: the DMA data engine. It moves the data of every load and
+//! store between the DRAM memory interface and the buffers, in the five
+//! row formats of the data semantics (`sim::datapath`), inside the
+//! transfer's channel beats.
+//!
+//! **Units.** A transfer is moved as *units* of up to `E` consecutive
+//! columns of one row, `E` fixed per format ([`crate::params::DmaGeom`]):
+//! `burst/2` 16-bit values, `burst/4` 32-bit values, `8·ceil(burst/ib)`
+//! packed indices, or `ceil(burst/34)` interleaved `nm_row` chunks of 16
+//! columns. No row has more units than DRAM bursts, and the engine handles
+//! `ceil(bytes_per_cycle / burst)` units per cycle (lane 0's position is a
+//! register, the next units follow by one-unit steps that wrap to the next
+//! row), so a transfer needs at most its `timing::dma` beats.
+//!
+//! **Schedule.** The controller grants each transfer the channel for
+//! `beats` cycles from `grant`, and grants never overlap. The engine keeps
+//! one pending load and one pending store (each queue issues its next
+//! transfer only after its previous one's beats) and moves a transfer's
+//! units in the cycles `grant + 1 ..= grant + beats`, one cycle after its
+//! beats: every transfer is therefore moved in issue order, one at a time.
+//!
+//! **Memory interface.** Per unit: a read port (`dram_rd_*`: a byte address
+//! and a window of `window` bytes that the memory returns in the same
+//! cycle) and a write port (`dram_wr_*`: address, window and a *bit* mask, so
+//! packed indices that share a byte with other data are written alone). The
+//! memory applies the cycle's writes before it serves the cycle's reads.
+//! A load reads DRAM and writes the buffer in the unit's cycle; a store
+//! reads the buffer in the unit's cycle (synchronous read) and writes DRAM
+//! the next cycle. A load's data is in the buffer the cycle after its last
+//! beat, before it retires (`latency` cycles later), and a store's last
+//! write reaches DRAM before any later transfer reads it.
+
+use crate::emit::util::{field, fn_requantize, fn_round_shift, fn_saturate, k, raw};
+use crate::params::{DRAM_ADDR_BITS, INSTR_BITS, Params, TIME_BITS};
+use crate::vast::{Always, Item, Module, Stmt, bl, if_, if_else, nb};
+
+/// Transfer kinds (buffer × format) the engine distinguishes.
+pub const KIND_A16: u64 = 0;
+/// `o` in `i32`.
+pub const KIND_O32: u64 = 1;
+/// `o` stored as `i16` (requantized).
+pub const KIND_O16: u64 = 2;
+/// `w` in `i16` or `nm_values`.
+pub const KIND_W16: u64 = 3;
+/// `w` in `nm_row`.
+pub const KIND_WROW: u64 = 4;
+/// `w` in `nm_indices`.
+pub const KIND_WIDX: u64 = 5;
+/// Nothing to move (a format its buffer cannot hold; the checker rejects it).
+pub const KIND_NONE: u64 = 7;
+
+const A: u32 = DRAM_ADDR_BITS;
+/// Bits of column counters (a 20-bit `cols` plus one unit).
+const CW: u32 = 22;
+
+/// Bytes of one `nm_row` chunk with `ib`-bit indices.
+fn chunk_bytes(ib: u32) -> u32 {
+    32 + 2 * ib
+}
+
+/// Generates `sat_dma`.
+pub fn dma(p: &Params, fault: Option<crate::Fault>) -> Module {
+    let d = p.dma;
+    let u = d.units;
+    let wb = d.window * 8;
+    let rw = p.range_bits;
+    let (e16, e32, lw, li, erow) = (d.e16, d.e32, d.lanes_w(), d.lanes_i(), d.erow());
+    let acc = p.acc_bits;
+    let mut m = Module::new("sat_dma");
+    m.doc.extend([
+        format!(
+            "DMA data engine: {u} unit(s) per cycle; {e16} 16-bit or {e32} 32-bit values, {} to {} packed",
+            d.eidx[3], d.eidx[0]
+        ),
+        format!(
+            "indices or {} nm_row chunk(s) per unit; {}-byte DRAM windows. Moves each transfer in the",
+            d.krow, d.window
+        ),
+        "cycles after its channel beats' first, in grant order (see the emitter's dma docs).".to_string(),
+    ]);
+    m.input("clk", 1, "");
+    m.input("rst", 1, "");
+    m.input("t", TIME_BITS, "the controller's cycle");
+    for q in ["ld", "st"] {
+        m.input(&format!("{q}_issue"), 1, if q == "ld" { "a load issues" } else { "a store issues" });
+        m.input(&format!("{q}_instr"), INSTR_BITS, "");
+        m.input(&format!("{q}_grant"), TIME_BITS, "cycle it is granted the DRAM channel");
+    }
+    m.output("error", 1, "a transfer could not start in its grant cycle");
+    m.output("dram_rd_en", u, "unit g reads DRAM");
+    m.output("dram_rd_addr", u * A, "unit g: first byte of its window");
+    m.input("dram_rd_data", u * wb, "unit g: its window, byte i at bits 8i+7:8i (same cycle)");
+    m.output("dram_wr_en", u, "unit g writes DRAM");
+    m.output("dram_wr_addr", u * A, "");
+    m.output("dram_wr_data", u * wb, "");
+    m.output("dram_wr_mask", u * wb, "bits written");
+    // Buffer ports: (prefix, lanes, lane bits).
+    let wports = [("a_wr", e16, 16), ("o_wr", e32, acc), ("w_wr", lw, 20), ("wi_wr", li, 4)];
+    let rports = [("a_rd", e16, 16), ("o_rd", e16, acc), ("w_rd", lw, 20), ("wi_rd", li, 4)];
+    for (n, l, w) in wports {
+        m.output(&format!("{n}_en"), u, "");
+        m.output(&format!("{n}_addr"), u * rw, "");
+        m.output(&format!("{n}_mask"), u * l, "");
+        m.output(&format!("{n}_data"), u * l * w, "");
+    }
+    for (n, l, w) in rports {
+        m.output(&format!("{n}_en"), 1, "");
+        m.output(&format!("{n}_addr"), u * rw, "");
+        m.input(&format!("{n}_data"), u * l * w, "next cycle");
+    }
+    m.push(fn_round_shift("rshift48", acc, 8));
+    m.push(fn_saturate("sat48_16", acc, 16));
+    m.push(fn_saturate("sat48_32", acc, 32));
+    m.push(fn_requantize("requant"));
+    let requant = if fault == Some(crate::Fault::DmaStoreTruncates) {
+        m.push(Item::Function {
+            name: "requant_trunc".into(),
+            width: 16,
+            inputs: vec![("x".into(), acc), ("s".into(), 8)],
+            locals: vec![("v".into(), acc)],
+            body: vec![bl("v", "($signed(x) >>> s)"), bl("requant_trunc", "sat48_16(v)")],
+            doc: "FAULT: requantization without rounding".into(),
+        });
+        "requant_trunc"
+    } else {
+        "requant"
+    };
+
+    // ---- pending transfers ----
+    m.comment("pending transfers: at most one load and one store (each waits for its queue's previous beats)");
+    m.comment("a transfer starts in its grant cycle (from the issuing head when granted at once), so its units");
+    m.comment("move in the cycles grant+1 ..= grant+beats");
+    for q in ["ld", "st"] {
+        m.reg(&format!("p_{q}_v"), 1, "");
+        m.reg(&format!("p_{q}_i"), INSTR_BITS, "");
+        m.reg(&format!("p_{q}_g"), TIME_BITS, "");
+        m.wire_assign(&format!("now_{q}"), 1, format!("({q}_issue & ({q}_grant == t))"));
+        m.wire_assign(&format!("s_{q}"), 1, format!("((p_{q}_v & (p_{q}_g == t)) | now_{q})"));
+        m.wire_assign(&format!("late_{q}"), 1, format!("(p_{q}_v & (p_{q}_g < t))"));
+        m.wire_assign(&format!("i_{q}"), INSTR_BITS, format!("(now_{q} ? {q}_instr : p_{q}_i)"));
+    }
+    m.wire_assign("start", 1, "(s_ld | s_st)");
+    m.wire_assign("si", INSTR_BITS, "(s_ld ? i_ld : i_st)");
+    let f = |name: &str| {
+        let (lo, bits) = field(if name == "shift" || name == "relu" { "store" } else { "load" }, name);
+        (format!("si[{}:{lo}]", lo + bits - 1), bits)
+    };
+    let (fbuf, _) = f("buf");
+    let (ffmt, _) = f("fmt");
+    let (fib, _) = f("ibits");
+    let (fdram, _) = f("dram");
+    let (fsram, sbits) = f("sram");
+    let (frows, _) = f("rows");
+    let (fcols, _) = f("cols");
+    let (fstride, _) = f("stride");
+    let (fshift, _) = f("shift");
+    let (frelu, _) = f("relu");
+    m.wire_assign("i_buf", 2, fbuf);
+    m.wire_assign("i_fmt", 3, ffmt);
+    m.wire_assign("i_ib", 3, fib);
+    m.wire_assign(
+        "i_kind",
+        3,
+        format!(
+            "((i_buf == 2'd0) ? ((i_fmt == 3'd0) ? 3'd{KIND_A16} : 3'd{KIND_NONE}) : (i_buf == 2'd2) ? ((i_fmt == 3'd1) ? 3'd{KIND_O32} : (i_fmt == 3'd0) ? 3'd{KIND_O16} : 3'd{KIND_NONE}) : (i_buf == 2'd1) ? (((i_fmt == 3'd0) | (i_fmt == 3'd3)) ? 3'd{KIND_W16} : (i_fmt == 3'd2) ? 3'd{KIND_WROW} : (i_fmt == 3'd4) ? 3'd{KIND_WIDX} : 3'd{KIND_NONE}) : 3'd{KIND_NONE})"
+        ),
+    );
+    // Elements and bytes per unit.
+    let idx_case = |f: &dyn Fn(u32) -> u64| {
+        let mut e = k(CW, 0);
+        for ib in (1..=4u32).rev() {
+            e = format!("((i_ib == 3'd{ib}) ? {} : {e})", k(CW, f(ib)));
+        }
+        e
+    };
+    let e_idx = idx_case(&|ib| u64::from(d.eidx[ib as usize - 1]));
+    let ub_idx = idx_case(&|ib| u64::from(d.eidx[ib as usize - 1] * ib / 8));
+    let ub_row = idx_case(&|ib| u64::from(d.krow * chunk_bytes(ib)));
+    m.wire_assign(
+        "i_e",
+        CW,
+        format!(
+            "((i_kind == 3'd{KIND_O32}) ? {} : (i_kind == 3'd{KIND_WROW}) ? {} : (i_kind == 3'd{KIND_WIDX}) ? {e_idx} : {})",
+            k(CW, e32.into()),
+            k(CW, erow.into()),
+            k(CW, e16.into())
+        ),
+    );
+    m.wire_assign(
+        "i_ub",
+        CW,
+        format!(
+            "((i_kind == 3'd{KIND_O32}) ? {} : (i_kind == 3'd{KIND_WROW}) ? {ub_row} : (i_kind == 3'd{KIND_WIDX}) ? {ub_idx} : {})",
+            k(CW, (4 * e32).into()),
+            k(CW, (2 * e16).into())
+        ),
+    );
+    m.wire_assign("i_cols", CW, crate::emit::util::zx(&fcols, 20, CW));
+    let (slo, _) = field("load", "sram");
+    m.wire_assign(
+        "i_sram",
+        rw,
+        if rw <= sbits { format!("si[{}:{slo}]", slo + rw - 1) } else { crate::emit::util::zx(&fsram, sbits, rw) },
+    );
+
+    // ---- the transfer being moved ----
+    for (n, w, doc) in [
+        ("act", 1, "a transfer is being moved"),
+        ("dir", 1, "0 load, 1 store"),
+        ("kind", 3, ""),
+        ("ib", 3, "index bits"),
+        ("shift", 8, "store from o in i16: requantization shift"),
+        ("relu", 1, ""),
+        ("cols", CW, ""),
+        ("stride", A, ""),
+        ("e", CW, "elements per unit"),
+        ("ub", CW, "DRAM bytes per unit"),
+        ("rl", 20, "rows left, lane 0's row included"),
+        ("c", CW, "lane 0: first column"),
+        ("off", A, "lane 0: byte offset in its row"),
+        ("rd", A, "lane 0: DRAM address of its row"),
+        ("re", rw, "lane 0: element address of its row"),
+    ] {
+        m.reg(n, w, doc);
+    }
+    m.comment("unit g+1 is unit g advanced by one unit (to the next row when the row ends)");
+    m.wire_assign("u0_c", CW, "c");
+    m.wire_assign("u0_off", A, "off");
+    m.wire_assign("u0_rd", A, "rd");
+    m.wire_assign("u0_re", rw, "re");
+    m.wire_assign("u0_rl", 20, "rl");
+    let cw_rw = |s: &str| if rw <= CW { format!("{s}[{}:0]", rw - 1) } else { crate::emit::util::zx(s, CW, rw) };
+    for g in 0..u {
+        let n = g + 1;
+        m.wire_assign(&format!("v{g}"), 1, format!("(act & (u{g}_rl != 20'd0))"));
+        m.wire_assign(&format!("c2_{g}"), CW, format!("(u{g}_c + e)"));
+        m.wire_assign(&format!("wrap{g}"), 1, format!("(c2_{g} >= cols)"));
+        m.wire_assign(&format!("u{n}_c"), CW, format!("(wrap{g} ? {} : c2_{g})", k(CW, 0)));
+        m.wire_assign(&format!("u{n}_off"), A, format!("(wrap{g} ? {} : (u{g}_off + {{{}'d0, ub}}))", k(A, 0), A - CW));
+        m.wire_assign(&format!("u{n}_rd"), A, format!("(wrap{g} ? (u{g}_rd + stride) : u{g}_rd)"));
+        m.wire_assign(&format!("u{n}_re"), rw, format!("(wrap{g} ? (u{g}_re + {}) : u{g}_re)", cw_rw("cols")));
+        m.wire_assign(
+            &format!("u{n}_rl"),
+            20,
+            format!("((wrap{g} & (u{g}_rl != 20'd0)) ? (u{g}_rl - 20'd1) : u{g}_rl)"),
+        );
+        m.wire_assign(&format!("left{g}"), CW, format!("(cols - u{g}_c)"));
+        m.wire_assign(&format!("nv{g}"), CW, format!("((left{g} < e) ? left{g} : e)"));
+        m.wire_assign(&format!("ea{g}"), rw, format!("(u{g}_re + {})", cw_rw(&format!("u{g}_c"))));
+        m.wire_assign(&format!("da{g}"), A, format!("(u{g}_rd + u{g}_off)"));
+    }
+    let start = vec![
+        nb("act", "1'b1"),
+        nb("dir", "~s_ld"),
+        nb("kind", "i_kind"),
+        nb("ib", "i_ib"),
+        nb("shift", fshift),
+        nb("relu", frelu),
+        nb("cols", "i_cols"),
+        nb("stride", fstride),
+        nb("e", "i_e"),
+        nb("ub", "i_ub"),
+        nb("rl", format!("((i_cols == {}) ? 20'd0 : {frows})", k(CW, 0))),
+        nb("c", k(CW, 0)),
+        nb("off", k(A, 0)),
+        nb("rd", fdram),
+        nb("re", "i_sram"),
+        // The previous transfer may move its last unit in this cycle, not more.
+        if_(format!("(act & (u{u}_rl != 20'd0)) | (s_ld & s_st)"), vec![nb("err", "1'b1")]),
+    ];
+    let advance = vec![
+        nb("c", format!("u{u}_c")),
+        nb("off", format!("u{u}_off")),
+        nb("rd", format!("u{u}_rd")),
+        nb("re", format!("u{u}_re")),
+        nb("rl", format!("u{u}_rl")),
+        nb("act", format!("(u{u}_rl != 20'd0)")),
+    ];
+    m.reg("err", 1, "sticky: a transfer started late or while another moved");
+    m.assign("error", "err");
+    // Stage 2 of stores: the buffer data arrives.
+    m.reg("s2_kind", 3, "store stage 2: the buffer data arrives, DRAM is written");
+    m.reg("s2_ib", 3, "");
+    m.reg("s2_shift", 8, "");
+    m.reg("s2_relu", 1, "");
+    for g in 0..u {
+        m.reg(&format!("s2_v{g}"), 1, "");
+        m.reg(&format!("s2_da{g}"), A, "");
+        m.reg(&format!("s2_nv{g}"), CW, "");
+    }
+    let mut stage2 = vec![nb("s2_kind", "kind"), nb("s2_ib", "ib"), nb("s2_shift", "shift"), nb("s2_relu", "relu")];
+    for g in 0..u {
+        stage2.push(nb(format!("s2_v{g}"), format!("(v{g} & dir)")));
+        stage2.push(nb(format!("s2_da{g}"), format!("da{g}")));
+        stage2.push(nb(format!("s2_nv{g}"), format!("nv{g}")));
+    }
+    // A transfer granted later waits in its slot; a start empties the slot.
+    let mut body = Vec::new();
+    for q in ["ld", "st"] {
+        body.push(if_else(
+            format!("{q}_issue & ~now_{q}"),
+            vec![
+                nb(format!("p_{q}_v"), "1'b1"),
+                nb(format!("p_{q}_i"), format!("{q}_instr")),
+                nb(format!("p_{q}_g"), format!("{q}_grant")),
+            ],
+            vec![if_(format!("s_{q}"), vec![nb(format!("p_{q}_v"), "1'b0")])],
+        ));
+    }
+    body.push(if_("late_ld | late_st", vec![nb("err", "1'b1")]));
+    body.push(if_else("start", start, vec![if_("act", advance)]));
+    body.extend(stage2);
+    m.push(Item::Always(
+        Always::Posedge("clk".into()),
+        vec![if_else(
+            "rst",
+            vec![nb("p_ld_v", "1'b0"), nb("p_st_v", "1'b0"), nb("act", "1'b0"), nb("err", "1'b0")]
+                .into_iter()
+                .chain((0..u).map(|g| nb(format!("s2_v{g}"), "1'b0")))
+                .collect(),
+            body,
+        )],
+    ));
+
+    // ---- loads: DRAM window -> buffer, in the unit's cycle ----
+    m.comment("loads: unpack each unit's DRAM window into the buffer ports");
+    let ld = |kinds: &[u64]| {
+        let t: Vec<String> = kinds.iter().map(|x| format!("(kind == 3'd{x})")).collect();
+        format!("(~dir & ({}))", t.join(" | "))
+    };
+    let mut rd_en = Vec::new();
+    let mut rd_addr = Vec::new();
+    let mut port_en: [Vec<String>; 4] = Default::default();
+    let mut port_addr: [Vec<String>; 4] = Default::default();
+    let mut port_mask: [Vec<String>; 4] = Default::default();
+    let mut port_data: [Vec<String>; 4] = Default::default();
+    for g in (0..u).rev() {
+        rd_en.push(format!("(v{g} & ~dir & (kind != 3'd{KIND_NONE}))"));
+        rd_addr.push(format!("da{g}"));
+        let win = format!("dram_rd_data[{}:{}]", (g + 1) * wb - 1, g * wb);
+        m.wire_assign(&format!("win{g}"), wb, win);
+        let kinds: [&[u64]; 4] = [&[KIND_A16], &[KIND_O32], &[KIND_W16, KIND_WROW], &[KIND_WIDX]];
+        for (pi, kinds) in kinds.iter().enumerate() {
+            port_en[pi].push(format!("(v{g} & {})", ld(kinds)));
+            port_addr[pi].push(format!("ea{g}"));
+        }
+        let lanes = [e16, e32, lw, li];
+        for (pi, &l) in lanes.iter().enumerate() {
+            for x in (0..l).rev() {
+                port_mask[pi].push(format!("(nv{g} > {})", k(CW, x.into())));
+            }
+        }
+        for x in (0..e16).rev() {
+            port_data[0].push(format!("win{g}[{}:{}]", 16 * x + 15, 16 * x));
+        }
+        for x in (0..e32).rev() {
+            port_data[1].push(format!(
+                "{{{{{}{{win{g}[{}]}}}}, win{g}[{}:{}]}}",
+                acc - 32,
+                32 * x + 31,
+                32 * x + 31,
+                32 * x
+            ));
+        }
+        for x in (0..lw).rev() {
+            // nm_row lane: chunk q, column j of the chunk.
+            let (q, j) = (x / 16, x % 16);
+            let mut row = "20'd0".to_string();
+            if x < erow {
+                for ib in (1..=4u32).rev() {
+                    let base = 8 * q * chunk_bytes(ib);
+                    let v = base + 16 * j;
+                    let i = base + 256 + j * ib;
+                    let idx = if ib == 4 {
+                        format!("win{g}[{}:{i}]", i + 3)
+                    } else {
+                        format!("{{{}'d0, win{g}[{}:{i}]}}", 4 - ib, i + ib - 1)
+                    };
+                    row = format!("((ib == 3'd{ib}) ? {{{idx}, win{g}[{}:{v}]}} : {row})", v + 15);
+                }
+            }
+            let plain = if x < e16 { format!("{{4'd0, win{g}[{}:{}]}}", 16 * x + 15, 16 * x) } else { "20'd0".into() };
+            m.wire_assign(&format!("lw{g}_{x}"), 20, format!("((kind == 3'd{KIND_WROW}) ? {row} : {plain})"));
+            port_data[2].push(format!("lw{g}_{x}"));
+        }
+        for x in (0..li).rev() {
+            let mut idx = "4'd0".to_string();
+            for ib in (1..=4u32).rev() {
+                if x < d.eidx[ib as usize - 1] {
+                    let b = x * ib;
+                    let bits = if ib == 4 {
+                        format!("win{g}[{}:{b}]", b + 3)
+                    } else {
+                        format!("{{{}'d0, win{g}[{}:{b}]}}", 4 - ib, b + ib - 1)
+                    };
+                    idx = format!("((ib == 3'd{ib}) ? {bits} : {idx})");
+                }
+            }
+            m.wire_assign(&format!("li{g}_{x}"), 4, idx);
+            port_data[3].push(format!("li{g}_{x}"));
+        }
+    }
+    m.assign("dram_rd_en", format!("{{{}}}", rd_en.join(", ")));
+    m.assign("dram_rd_addr", format!("{{{}}}", rd_addr.join(", ")));
+    for (pi, (n, _, _)) in wports.iter().enumerate() {
+        m.assign(format!("{n}_en"), format!("{{{}}}", port_en[pi].join(", ")));
+        m.assign(format!("{n}_addr"), format!("{{{}}}", port_addr[pi].join(", ")));
+        m.assign(format!("{n}_mask"), format!("{{{}}}", port_mask[pi].join(",\n    ")));
+        m.assign(format!("{n}_data"), format!("{{{}}}", port_data[pi].join(",\n    ")));
+    }
+
+    // ---- stores: buffer -> DRAM window, the cycle after the unit ----
+    m.comment("stores: read the buffer in the unit's cycle, pack and write DRAM the next cycle");
+    let st = |kinds: &[u64]| {
+        let t: Vec<String> = kinds.iter().map(|x| format!("(kind == 3'd{x})")).collect();
+        format!("(act & dir & ({}))", t.join(" | "))
+    };
+    let rkinds: [&[u64]; 4] = [&[KIND_A16], &[KIND_O32, KIND_O16], &[KIND_W16, KIND_WROW], &[KIND_WIDX]];
+    let eas: Vec<String> = (0..u).rev().map(|g| format!("ea{g}")).collect();
+    for (pi, (n, _, _)) in rports.iter().enumerate() {
+        m.assign(format!("{n}_en"), st(rkinds[pi]));
+        m.assign(format!("{n}_addr"), format!("{{{}}}", eas.join(", ")));
+    }
+    let mut wr_en = Vec::new();
+    let mut wr_addr = Vec::new();
+    let mut wr_data = Vec::new();
+    let mut wr_mask = Vec::new();
+    for g in (0..u).rev() {
+        wr_en.push(format!("(s2_v{g} & (s2_kind != 3'd{KIND_NONE}))"));
+        wr_addr.push(format!("s2_da{g}"));
+        wr_data.push(format!("wd{g}"));
+        wr_mask.push(format!("wm{g}"));
+        m.reg(&format!("wd{g}"), wb, "unit g: the DRAM window written");
+        m.reg(&format!("wm{g}"), wb, "");
+        let on = |x: u32, n: u32| format!("{{{n}{{(s2_nv{g} > {})}}}}", k(CW, x.into()));
+        let (wd, wm) = (format!("wd{g}"), format!("wm{g}"));
+        let set = |v: &mut Vec<Stmt>, lo: u32, n: u32, data: String, mask: String| {
+            let sl = |s: &str| if n == 1 { format!("{s}[{lo}]") } else { format!("{s}[{}:{lo}]", lo + n - 1) };
+            v.push(bl(sl(&wd), data));
+            v.push(bl(sl(&wm), mask));
+        };
+        let a_lane = |x: u32| format!("a_rd_data[{}:{}]", (g * e16 + x) * 16 + 15, (g * e16 + x) * 16);
+        let o_lane = |x: u32| format!("o_rd_data[{}:{}]", (g * e16 + x) * acc + acc - 1, (g * e16 + x) * acc);
+        let w_lane =
+            |x: u32, hi: u32, lo: u32| format!("w_rd_data[{}:{}]", (g * lw + x) * 20 + hi, (g * lw + x) * 20 + lo);
+        let i_lane = |x: u32, ib: u32| format!("wi_rd_data[{}:{}]", (g * li + x) * 4 + ib - 1, (g * li + x) * 4);
+        let mut a16 = Vec::new();
+        let mut o16 = Vec::new();
+        let mut w16 = Vec::new();
+        for x in 0..e16 {
+            set(&mut a16, 16 * x, 16, a_lane(x), on(x, 16));
+            m.wire_assign(
+                &format!("q{g}_{x}"),
+                16,
+                format!("{requant}({}, (s2_shift[7] ? 8'd0 : s2_shift))", o_lane(x)),
+            );
+            set(&mut o16, 16 * x, 16, format!("((s2_relu & q{g}_{x}[15]) ? 16'd0 : q{g}_{x})"), on(x, 16));
+            set(&mut w16, 16 * x, 16, w_lane(x, 15, 0), on(x, 16));
+        }
+        let mut o32 = Vec::new();
+        for x in 0..e32 {
+            set(&mut o32, 32 * x, 32, format!("sat48_32({})", o_lane(x)), on(x, 32));
+        }
+        let mut wrow = Vec::new();
+        let mut widx = Vec::new();
+        for ib in 1..=4u32 {
+            let mut r = Vec::new();
+            for x in 0..erow {
+                let (q, j) = (x / 16, x % 16);
+                let base = 8 * q * chunk_bytes(ib);
+                set(&mut r, base + 16 * j, 16, w_lane(x, 15, 0), on(x, 16));
+                set(&mut r, base + 256 + j * ib, ib, w_lane(x, 15 + ib, 16), on(x, ib));
+            }
+            wrow.push((vec![raw(format!("3'd{ib}"))], r));
+            let mut r = Vec::new();
+            for x in 0..d.eidx[ib as usize - 1] {
+                set(&mut r, x * ib, ib, i_lane(x, ib), on(x, ib));
+            }
+            widx.push((vec![raw(format!("3'd{ib}"))], r));
+        }
+        let body = vec![
+            bl(wd.clone(), k(wb, 0)),
+            bl(wm.clone(), k(wb, 0)),
+            Stmt::Case(
+                raw("s2_kind"),
+                vec![
+                    (vec![raw(format!("3'd{KIND_A16}"))], a16),
+                    (vec![raw(format!("3'd{KIND_O16}"))], o16),
+                    (vec![raw(format!("3'd{KIND_O32}"))], o32),
+                    (vec![raw(format!("3'd{KIND_W16}"))], w16),
+                    (vec![raw(format!("3'd{KIND_WROW}"))], vec![Stmt::Case(raw("s2_ib"), wrow, vec![])]),
+                    (vec![raw(format!("3'd{KIND_WIDX}"))], vec![Stmt::Case(raw("s2_ib"), widx, vec![])]),
+                ],
+                vec![],
+            ),
+        ];
+        m.push(Item::Always(Always::Comb, body));
+    }
+    m.assign("dram_wr_en", format!("{{{}}}", wr_en.join(", ")));
+    m.assign("dram_wr_addr", format!("{{{}}}", wr_addr.join(", ")));
+    m.assign("dram_wr_data", format!("{{{}}}", wr_data.join(", ")));
+    m.assign("dram_wr_mask", format!("{{{}}}", wr_mask.join(", ")));
+    m.lint_off.push((
+        "UNUSED".into(),
+        "reads a few fields of the instructions; buffer lanes beyond a format's unit are unused".into(),
+    ));
+    m
+}

@@ -1,0 +1,689 @@
+//! The vector unit: element-wise ops (`requant`, `relu_bwd`, `add`, `sgd`,
+//! `clear`) streamed `lanes` elements per cycle, and the softmax
+//! cross-entropy gradient (`loss_grad`) in its own module, with the
+//! arithmetic of `dataflow::numerics` bit for bit.
+
+use crate::emit::util::{field, fn_requantize, fn_round_shift, fn_saturate, k, zx};
+use crate::params::Params;
+use crate::vast::{Always, Instance, Item, Module, Stmt, bl, id, if_, if_else, nb};
+
+/// Opcodes of the vector unit (`isa::VecOp`).
+const OP_REQUANT: u64 = 0;
+const OP_RELU_BWD: u64 = 1;
+const OP_ADD: u64 = 2;
+const OP_SGD: u64 = 3;
+const OP_LOSS_GRAD: u64 = 4;
+const OP_CLEAR: u64 = 5;
+
+/// The `vec` field `name` of `instr`, truncated or zero-extended to `w` bits.
+fn vfield(instr: &str, name: &str, w: u32) -> String {
+    let (lo, bits) = field("vec", name);
+    if w <= bits {
+        format!("{instr}[{}:{lo}]", lo + w - 1)
+    } else {
+        zx(&format!("{instr}[{}:{lo}]", lo + bits - 1), bits, w)
+    }
+}
+
+/// `sat_vector`: the vector unit. Element-wise ops read `lanes` elements
+/// of each source per cycle from the cycle after issue and write the next
+/// cycle, so they end inside the model's `passes·ceil(len/lanes) + 4`
+/// cycles (`sgd` reads gradient, momentum and master weights in one pass
+/// over three read ports of the output buffer and writes master weights
+/// and momentum through two write ports, the momentum's last: when the two
+/// ranges are the same the momentum is what remains, as in
+/// `sim::datapath`). A `loss_grad` runs in [`lossgrad`], which shares the
+/// activation-buffer ports. Source and destination ranges are read a chunk
+/// at a time: ranges that overlap without being identical are not an
+/// element-by-element sequential loop.
+pub fn vector(p: &Params) -> Module {
+    let vl = p.vec_lanes;
+    let rw = p.range_bits;
+    let acc = p.acc_bits;
+    let mut m = Module::new("sat_vector");
+    m.doc.push(format!(
+        "Vector unit: {vl} elements per cycle; requant, relu_bwd, add (saturating), sgd, clear, and loss_grad (sat_lossgrad)."
+    ));
+    m.input("clk", 1, "");
+    m.input("rst", 1, "");
+    m.input("start", 1, "a vec instruction issues");
+    m.input("instr", 256, "");
+    for (n, w, doc) in [
+        ("a_rd1", 16, "first source (A)"),
+        ("a_rd2", 16, "second source (A)"),
+        ("o_rd", acc, "source (O)"),
+        ("o_rd2", acc, "second source (O): sgd momentum"),
+        ("o_rd3", acc, "destination read (O): sgd master weights"),
+    ] {
+        m.output(&format!("{n}_en"), 1, doc);
+        m.output(&format!("{n}_addr"), rw, "");
+        m.input(&format!("{n}_data"), vl * w, "");
+    }
+    for (n, w, doc) in [
+        ("a_wr", 16, "destination (A); sgd: the operand weights at aux"),
+        ("o_wr", acc, "destination (O)"),
+        ("o_wr2", acc, "sgd: momentum (after o_wr)"),
+    ] {
+        m.output(&format!("{n}_en"), 1, doc);
+        m.output(&format!("{n}_addr"), rw, "");
+        m.output(&format!("{n}_mask"), vl, "");
+        m.output(&format!("{n}_data"), vl * w, "");
+    }
+    m.push(fn_round_shift("rshift48", acc, 8));
+    m.push(fn_saturate("sat48_16", acc, 16));
+    m.push(fn_saturate("sat48_32", acc, 32));
+    m.push(fn_requantize("requant"));
+    m.push(fn_round_shift("rshift32", 32, 8));
+    m.push(fn_saturate("sat64_32", 64, 32));
+    m.push(fn_saturate("sat32_16", 32, 16));
+    let (oplo, _) = field("vec", "op");
+    for (n, w, d) in [
+        ("op", 4, "operation"),
+        ("left", 32, "elements still to read"),
+        ("src", rw, ""),
+        ("src2", rw, ""),
+        ("dst", rw, ""),
+        ("aux", rw, "sgd: operand-weight address"),
+        ("shift", 8, "requant / sgd: requantization shift"),
+        ("p1", 8, "requant: ReLU; sgd: lr shift"),
+        ("p2", 8, "sgd: momentum shift (0: none)"),
+        ("p3", 8, "sgd: gradient alignment (left shift)"),
+        ("p4", 8, "sgd: weight-decay shift (255: none)"),
+        ("s1_v", 1, "a chunk's operands arrive"),
+        ("s1_op", 4, ""),
+        ("s1_dst", rw, ""),
+        ("s1_src2", rw, ""),
+        ("s1_aux", rw, ""),
+        ("s1_mask", vl, ""),
+    ] {
+        m.reg(n, w, d);
+    }
+    m.wire_assign("go", 1, "(left != 32'd0)");
+    let mask: Vec<String> = (0..vl).rev().map(|l| format!("(left > 32'd{l})")).collect();
+    m.wire_assign("mask", vl, format!("{{{}}}", mask.join(", ")));
+    m.wire_assign("sgd", 1, format!("(op == 4'd{OP_SGD})"));
+    // The loss gradient.
+    m.wire("lg_rd1_en", 1, "");
+    m.wire("lg_rd1_addr", rw, "");
+    m.wire("lg_rd2_en", 1, "");
+    m.wire("lg_rd2_addr", rw, "");
+    m.wire("lg_wr_en", 1, "");
+    m.wire("lg_wr_addr", rw, "");
+    m.wire("lg_wr_mask", vl, "");
+    m.wire("lg_wr_data", vl * 16, "");
+    m.push(Item::Instance(Instance {
+        module: "sat_lossgrad".into(),
+        name: "lg".into(),
+        params: vec![],
+        conns: [
+            ("clk", "clk"),
+            ("rst", "rst"),
+            ("start", &format!("(start & (instr[{}:{oplo}] == 4'd{OP_LOSS_GRAD}))", oplo + 3)),
+            ("instr", "instr"),
+            ("rd1_en", "lg_rd1_en"),
+            ("rd1_addr", "lg_rd1_addr"),
+            ("rd1_data", "a_rd1_data"),
+            ("rd2_en", "lg_rd2_en"),
+            ("rd2_addr", "lg_rd2_addr"),
+            ("rd2_data", "a_rd2_data"),
+            ("wr_en", "lg_wr_en"),
+            ("wr_addr", "lg_wr_addr"),
+            ("wr_mask", "lg_wr_mask"),
+            ("wr_data", "lg_wr_data"),
+        ]
+        .iter()
+        .map(|(a, b)| (a.to_string(), id(*b)))
+        .collect(),
+    }));
+    m.assign("a_rd1_en", "(go | lg_rd1_en)");
+    m.assign("a_rd1_addr", "(go ? src : lg_rd1_addr)");
+    m.assign("a_rd2_en", "(go | lg_rd2_en)");
+    m.assign("a_rd2_addr", "(go ? src2 : lg_rd2_addr)");
+    m.assign("o_rd_en", "go");
+    m.assign("o_rd_addr", "src");
+    m.assign("o_rd2_en", "(go & sgd)");
+    m.assign("o_rd2_addr", "src2");
+    m.assign("o_rd3_en", "(go & sgd)");
+    m.assign("o_rd3_addr", "dst");
+    // Lane results.
+    let mut add = Vec::new();
+    let mut relu = Vec::new();
+    let mut rq = Vec::new();
+    let mut wfm = Vec::new();
+    let mut nw = Vec::new();
+    let mut nv = Vec::new();
+    m.wire_assign("sh", 8, "(shift[7] ? 8'd0 : shift)");
+    for l in (0..vl).rev() {
+        let a1 = format!("a_rd1_data[{}:{}]", l * 16 + 15, l * 16);
+        let a2 = format!("a_rd2_data[{}:{}]", l * 16 + 15, l * 16);
+        let o = |port: &str| format!("{port}[{}:{}]", l * acc + acc - 1, l * acc);
+        let (s1, s2) = (format!("a_rd1_data[{}]", l * 16 + 15), format!("a_rd2_data[{}]", l * 16 + 15));
+        m.wire_assign(&format!("sum{l}"), 17, format!("({{{s1}, {a1}}} + {{{s2}, {a2}}})"));
+        add.push(format!("((sum{l}[16] != sum{l}[15]) ? (sum{l}[16] ? 16'h8000 : 16'h7fff) : sum{l}[15:0])"));
+        relu.push(format!("(($signed({a2}) > 16'sd0) ? {} : {})", o("o_rd_data"), k(acc, 0)));
+        m.wire_assign(&format!("q{l}"), 16, format!("requant({}, sh)", o("o_rd_data")));
+        rq.push(format!("((p1 != 8'd0) & q{l}[15]) ? 16'd0 : q{l}"));
+        // sgd (numerics::sgd_update): g = (dw << p3) + round_shift(w, p4) when enabled;
+        // v' = sat32(v - round_shift(v, p2) + g) (sat32(g) without momentum);
+        // w' = sat32(w - round_shift(v', p1)); the operand weight is
+        // weight_from_master(w') = sat16(round_shift(w', 12)).
+        m.wire_assign(&format!("w{l}"), 32, format!("sat48_32({})", o("o_rd3_data")));
+        m.wire_assign(&format!("v{l}"), 32, format!("sat48_32({})", o("o_rd2_data")));
+        m.wire_assign(
+            &format!("g{l}"),
+            64,
+            format!(
+                "(({{{{48{{q{l}[15]}}}}, q{l}}} << p3) + ((p4 == 8'd255) ? 64'd0 : {{{{32{{rw{l}[31]}}}}, rw{l}}}))"
+            ),
+        );
+        m.wire_assign(&format!("rw{l}"), 32, format!("rshift32(w{l}, p4)"));
+        m.wire_assign(&format!("rv{l}"), 32, format!("rshift32(v{l}, p2)"));
+        m.wire_assign(
+            &format!("nv{l}"),
+            32,
+            format!(
+                "sat64_32((p2 == 8'd0) ? g{l} : (({{{{32{{v{l}[31]}}}}, v{l}}} - {{{{32{{rv{l}[31]}}}}, rv{l}}}) + g{l}))"
+            ),
+        );
+        m.wire_assign(&format!("rn{l}"), 32, format!("rshift32(nv{l}, p1)"));
+        m.wire_assign(
+            &format!("nw{l}"),
+            32,
+            format!("sat64_32({{{{32{{w{l}[31]}}}}, w{l}}} - {{{{32{{rn{l}[31]}}}}, rn{l}}})"),
+        );
+        wfm.push(format!("sat32_16(rshift32(nw{l}, 8'd12))"));
+        nw.push(format!("{{{{{}{{nw{l}[31]}}}}, nw{l}}}", acc - 32));
+        nv.push(format!("{{{{{}{{nv{l}[31]}}}}, nv{l}}}", acc - 32));
+    }
+    let a_ops = format!("(s1_op == 4'd{OP_REQUANT}) | (s1_op == 4'd{OP_ADD}) | (s1_op == 4'd{OP_SGD})");
+    m.assign("a_wr_en", format!("((s1_v & ({a_ops})) | lg_wr_en)"));
+    m.assign("a_wr_addr", format!("(lg_wr_en ? lg_wr_addr : (s1_op == 4'd{OP_SGD}) ? s1_aux : s1_dst)"));
+    m.assign("a_wr_mask", "(lg_wr_en ? lg_wr_mask : s1_mask)");
+    m.assign(
+        "a_wr_data",
+        format!(
+            "(lg_wr_en ? lg_wr_data : (s1_op == 4'd{OP_ADD}) ? {{{}}} : (s1_op == 4'd{OP_SGD}) ? {{{}}} : {{{}}})",
+            add.join(",\n    "),
+            wfm.join(",\n    "),
+            rq.iter().map(|x| format!("({x})")).collect::<Vec<_>>().join(",\n    ")
+        ),
+    );
+    m.assign(
+        "o_wr_en",
+        format!("(s1_v & ((s1_op == 4'd{OP_RELU_BWD}) | (s1_op == 4'd{OP_CLEAR}) | (s1_op == 4'd{OP_SGD})))"),
+    );
+    m.assign("o_wr_addr", "s1_dst");
+    m.assign("o_wr_mask", "s1_mask");
+    m.assign(
+        "o_wr_data",
+        format!(
+            "((s1_op == 4'd{OP_CLEAR}) ? {} : (s1_op == 4'd{OP_SGD}) ? {{{}}} : {{{}}})",
+            k(vl * acc, 0),
+            nw.join(",\n    "),
+            relu.join(",\n    ")
+        ),
+    );
+    m.assign("o_wr2_en", format!("(s1_v & (s1_op == 4'd{OP_SGD}))"));
+    m.assign("o_wr2_addr", "s1_src2");
+    m.assign("o_wr2_mask", "s1_mask");
+    m.assign("o_wr2_data", format!("{{{}}}", nv.join(",\n    ")));
+    let vstep = k(rw, u64::from(vl));
+    let (lenlo, lenbits) = field("vec", "len");
+    let start = vec![
+        nb("op", format!("instr[{}:{oplo}]", oplo + 3)),
+        // A loss gradient runs in sat_lossgrad.
+        nb(
+            "left",
+            format!(
+                "((instr[{}:{oplo}] == 4'd{OP_LOSS_GRAD}) ? 32'd0 : {})",
+                oplo + 3,
+                zx(&format!("instr[{}:{lenlo}]", lenlo + lenbits - 1), lenbits, 32)
+            ),
+        ),
+        nb("src", vfield("instr", "src", rw)),
+        nb("src2", vfield("instr", "src2", rw)),
+        nb("dst", vfield("instr", "dst", rw)),
+        nb("aux", vfield("instr", "aux", rw)),
+        nb("shift", vfield("instr", "shift", 8)),
+        nb("p1", vfield("instr", "p1", 8)),
+        nb("p2", vfield("instr", "p2", 8)),
+        nb("p3", vfield("instr", "p3", 8)),
+        nb("p4", vfield("instr", "p4", 8)),
+    ];
+    m.push(Item::Always(
+        Always::Posedge("clk".into()),
+        vec![if_else(
+            "rst",
+            vec![nb("left", "32'd0"), nb("s1_v", "1'b0")],
+            vec![
+                nb("s1_v", "go"),
+                nb("s1_op", "op"),
+                nb("s1_dst", "dst"),
+                nb("s1_src2", "src2"),
+                nb("s1_aux", "aux"),
+                nb("s1_mask", "mask"),
+                if_else(
+                    "start",
+                    start,
+                    vec![if_(
+                        "go",
+                        vec![
+                            nb("left", format!("((left > 32'd{vl}) ? (left - 32'd{vl}) : 32'd0)")),
+                            nb("src", format!("(src + {vstep})")),
+                            nb("src2", format!("(src2 + {vstep})")),
+                            nb("dst", format!("(dst + {vstep})")),
+                            nb("aux", format!("(aux + {vstep})")),
+                        ],
+                    )],
+                ),
+            ],
+        )],
+    ));
+    m.lint_off.push(("UNUSED".into(), "reads a few fields of the instruction and bits of wide intermediates".into()));
+    m
+}
+
+/// `exp_neg(d, frac)` of `numerics` (Q15 result, at most 32768): `t = d ·
+/// LOG2E_Q14`, a round-half-up shift by `frac - 2` (a left shift by `2 -
+/// frac` when `frac < 2`) to a Q16 base-2 exponent, then `exp2_neg_q16`:
+/// table lookup on the top 4 fraction bits, linear interpolation on the low
+/// 12, a round-half-up shift by the integer part, 0 past 15.
+fn fn_exp_neg() -> Item {
+    use nmsat_dataflow::numerics::{EXP2_TABLE, LOG2E_Q14};
+    let mut table = Vec::new();
+    for (i, e) in EXP2_TABLE.iter().enumerate().take(16) {
+        table.push((
+            vec![crate::vast::Expr::Raw(format!("4'd{i}"))],
+            vec![bl("e0", format!("24'd{e}")), bl("e1", format!("24'd{}", EXP2_TABLE[i + 1]))],
+        ));
+    }
+    Item::Function {
+        name: "exp_neg".into(),
+        width: 16,
+        inputs: vec![("d".into(), 16), ("frac".into(), 8)],
+        locals: vec![
+            ("t".into(), 34),
+            ("u".into(), 34),
+            ("y".into(), 24),
+            ("e0".into(), 24),
+            ("e1".into(), 24),
+            ("pr".into(), 24),
+            ("sh".into(), 8),
+        ],
+        body: vec![
+            bl("t", format!("({{18'd0, d}} * 34'd{LOG2E_Q14})")),
+            if_else(
+                "frac >= 8'd2",
+                vec![
+                    bl("sh", "(frac - 8'd2)"),
+                    // t < 2^31: a shift of 32 or more rounds to 0.
+                    if_else(
+                        "sh == 8'd0",
+                        vec![bl("u", "t")],
+                        vec![if_else(
+                            "sh >= 8'd32",
+                            vec![bl("u", "34'd0")],
+                            vec![bl("u", "((t + (34'd1 << (sh - 8'd1))) >> sh)")],
+                        )],
+                    ),
+                ],
+                vec![bl("u", "(t << (8'd2 - frac))")],
+            ),
+            if_else(
+                "u[33:16] > 18'd15",
+                vec![bl("exp_neg", "16'd0")],
+                vec![
+                    Stmt::Case(
+                        crate::vast::Expr::Raw("u[15:12]".into()),
+                        table,
+                        vec![bl("e0", "24'd0"), bl("e1", "24'd0")],
+                    ),
+                    bl("pr", "((e0 - e1) * {12'd0, u[11:0]})"),
+                    bl("y", "(e0 - ((pr + 24'd2048) >> 12))"),
+                    if_else(
+                        "u[19:16] == 4'd0",
+                        vec![bl("exp_neg", "y[15:0]")],
+                        vec![bl("y", "((y + (24'd1 << (u[19:16] - 4'd1))) >> u[19:16])"), bl("exp_neg", "y[15:0]")],
+                    ),
+                ],
+            ),
+        ],
+        doc: "numerics::exp_neg: e^(-d / 2^frac) in Q15".into(),
+    }
+}
+
+/// `restoring_divide(num, den)` of `numerics`: 32 steps of shift in a bit,
+/// compare, subtract (`num < 2^32`, `den > 0`).
+fn fn_restoring_divide() -> Item {
+    Item::Function {
+        name: "rdiv".into(),
+        width: 32,
+        inputs: vec![("num".into(), 32), ("den".into(), 40)],
+        locals: vec![("rem".into(), 41), ("q".into(), 32), ("i".into(), 6)],
+        body: vec![
+            bl("rem", "41'd0"),
+            bl("q", "32'd0"),
+            Stmt::For(
+                "i".into(),
+                0,
+                32,
+                vec![
+                    bl("rem", "{rem[39:0], num[5'd31 - i[4:0]]}"),
+                    if_("rem >= {1'b0, den}", vec![bl("rem", "(rem - {1'b0, den})"), bl("q[5'd31 - i[4:0]]", "1'b1")]),
+                ],
+            ),
+            bl("rdiv", "q"),
+        ],
+        doc: "numerics::restoring_divide".into(),
+    }
+}
+
+/// `sat_lossgrad`: `numerics::softmax_xent_grad` per row of `aux` classes
+/// (`len / aux` rows of logits at `src`, one label per row at `src2`,
+/// clamped to `0..aux`; `p1` = act_frac, `p2` = grad_frac), into `dst`.
+///
+/// The rows are taken in *blocks* of `B = lanes / gcd(aux, lanes)` rows, so
+/// a block is a whole number of `lanes`-element chunks. Each block makes
+/// three passes over its chunks, one chunk per cycle from the cycle after
+/// issue: the row maxima, the sums of the exponentials, then the outputs
+/// (each lane knows its row within the block and its class). Chunks of
+/// consecutive blocks and passes follow without a gap, so the reads take
+/// `3·ceil(len/lanes)` cycles and the last output is written two cycles
+/// later, inside the model's `3·ceil(len/lanes) + 4`. The exponentials use
+/// the 17-entry table and interpolation of `exp_neg`, the probabilities the
+/// 32-step restoring divider.
+pub fn lossgrad(p: &Params) -> Module {
+    let vl = p.vec_lanes;
+    let lb = vl.trailing_zeros();
+    let rw = p.range_bits;
+    // Row slots of a block and the width of a row index.
+    let rb = lb + 1;
+    let mut m = Module::new("sat_lossgrad");
+    m.doc.push(format!(
+        "Softmax cross-entropy gradient: {vl} lanes, blocks of up to {vl} rows, three passes (max, sum, output)."
+    ));
+    m.input("clk", 1, "");
+    m.input("rst", 1, "");
+    m.input("start", 1, "a vec loss_grad issues");
+    m.input("instr", 256, "");
+    m.output("rd1_en", 1, "logits");
+    m.output("rd1_addr", rw, "");
+    m.input("rd1_data", vl * 16, "");
+    m.output("rd2_en", 1, "labels of a block");
+    m.output("rd2_addr", rw, "");
+    m.input("rd2_data", vl * 16, "");
+    m.output("wr_en", 1, "gradients");
+    m.output("wr_addr", rw, "");
+    m.output("wr_mask", vl, "");
+    m.output("wr_data", vl * 16, "");
+    m.push(fn_exp_neg());
+    m.push(fn_restoring_divide());
+    m.push(fn_round_shift("rshift17", 17, 8));
+    m.push(fn_saturate("sat17_16", 17, 16));
+    // Decode.
+    m.wire_assign("i_len", 32, vfield("instr", "len", 32));
+    m.wire_assign("i_c0", 32, vfield("instr", "aux", 32));
+    m.wire_assign("i_c", 32, "((i_c0 == 32'd0) ? 32'd1 : i_c0)");
+    let mut tz = k(5, u64::from(lb));
+    for j in (0..lb).rev() {
+        tz = format!("(i_c[{j}] ? 5'd{j} : {tz})");
+    }
+    m.wire_assign("i_tz", 5, tz);
+    m.wire_assign("i_rows", rb, format!("({} >> i_tz)", k(rb, u64::from(vl))));
+    m.wire_assign("i_k", 32, "(i_c >> i_tz)");
+    m.wire_assign("i_bc", 32, format!("(i_k << {lb})"));
+    m.wire_assign("i_small", 1, format!("(i_c < 32'd{vl})"));
+    m.wire_assign("i_ldiv", rb, format!("(i_small ? ({} / i_c[{}:0]) : {})", k(rb, u64::from(vl)), rb - 1, k(rb, 0)));
+    m.wire_assign(
+        "i_lmod",
+        32,
+        format!("(i_small ? {{{}'d0, ({} % i_c[{}:0])}} : 32'd{vl})", 32 - rb, k(rb, u64::from(vl)), rb - 1),
+    );
+    for (n, w, d) in [
+        ("act", 1, "a loss gradient is running"),
+        ("c", 32, "classes"),
+        ("kb", 32, "chunks of a full block"),
+        ("bc", 32, "elements of a full block"),
+        ("brows", rb, "rows of a full block"),
+        ("ldiv", rb, "lanes / classes (0 when classes >= lanes)"),
+        ("lmod", 32, "lanes % classes (lanes when classes >= lanes)"),
+        ("frac", 8, "act_frac (p1)"),
+        ("gfrac", 8, "grad_frac (p2)"),
+        ("pass", 2, "0 max, 1 sum, 2 output"),
+        ("left", 32, "elements from the block start on"),
+        ("be", 32, "elements of this block"),
+        ("rem", 32, "elements of this block's pass from the current chunk on"),
+        ("ra", rw, "logits address of the chunk"),
+        ("wa", rw, "gradient address of the chunk"),
+        ("bsrc", rw, "block start: logits"),
+        ("bdst", rw, "block start: gradients"),
+        ("blab", rw, "block start: labels"),
+    ] {
+        m.reg(n, w, d);
+    }
+    for l in 0..vl {
+        m.reg(&format!("lr0_{l}"), rb, if l == 0 { "lane l's row and class on a pass's first chunk" } else { "" });
+        m.reg(&format!("lc0_{l}"), 32, "");
+        m.reg(&format!("lr_{l}"), rb, if l == 0 { "lane l's row and class in the current chunk" } else { "" });
+        m.reg(&format!("lc_{l}"), 32, "");
+    }
+    // Lane advance by `lanes` elements.
+    for l in 0..vl {
+        m.wire_assign(&format!("nc_{l}"), 32, format!("(lc_{l} + lmod)"));
+        m.wire_assign(&format!("nw_{l}"), 1, format!("(nc_{l} >= c)"));
+    }
+    m.wire_assign("first", 1, "(rem == be)");
+    m.wire_assign("last_chunk", 1, format!("(rem <= 32'd{vl})"));
+    m.wire_assign("left2", 32, "(left - be)");
+    m.wire_assign("be2", 32, "((left2 < bc) ? left2 : bc)");
+    m.assign("rd1_en", "act");
+    m.assign("rd1_addr", "ra");
+    m.assign("rd2_en", "(act & (pass == 2'd0) & first)");
+    m.assign("rd2_addr", "blab");
+    let reset_lanes = |v: &mut Vec<Stmt>| {
+        for l in 0..vl {
+            v.push(nb(format!("lr_{l}"), format!("lr0_{l}")));
+            v.push(nb(format!("lc_{l}"), format!("lc0_{l}")));
+        }
+    };
+    let mut start = vec![
+        nb("act", "(i_len != 32'd0)"),
+        nb("c", "i_c"),
+        nb("kb", "i_k"),
+        nb("bc", "i_bc"),
+        nb("brows", "i_rows"),
+        nb("ldiv", "i_ldiv"),
+        nb("lmod", "i_lmod"),
+        nb("frac", vfield("instr", "p1", 8)),
+        nb("gfrac", vfield("instr", "p2", 8)),
+        nb("pass", "2'd0"),
+        nb("left", "i_len"),
+        nb("be", "((i_len < i_bc) ? i_len : i_bc)"),
+        nb("rem", "((i_len < i_bc) ? i_len : i_bc)"),
+        nb("ra", vfield("instr", "src", rw)),
+        nb("wa", vfield("instr", "dst", rw)),
+        nb("bsrc", vfield("instr", "src", rw)),
+        nb("bdst", vfield("instr", "dst", rw)),
+        nb("blab", vfield("instr", "src2", rw)),
+    ];
+    for l in 0..vl {
+        let row = format!("((i_c > 32'd{l}) ? {} : ({} / i_c[{}:0]))", k(rb, 0), k(rb, u64::from(l)), rb - 1);
+        let col =
+            format!("((i_c > 32'd{l}) ? 32'd{l} : {{{}'d0, ({} % i_c[{}:0])}})", 32 - rb, k(rb, u64::from(l)), rb - 1);
+        m.wire_assign(&format!("ir_{l}"), rb, row);
+        m.wire_assign(&format!("ic_{l}"), 32, col);
+        start.push(nb(format!("lr0_{l}"), format!("ir_{l}")));
+        start.push(nb(format!("lc0_{l}"), format!("ic_{l}")));
+        start.push(nb(format!("lr_{l}"), format!("ir_{l}")));
+        start.push(nb(format!("lc_{l}"), format!("ic_{l}")));
+    }
+    let mut next_chunk = vec![
+        nb("rem", format!("(rem - 32'd{vl})")),
+        nb("ra", format!("(ra + {})", k(rw, u64::from(vl)))),
+        nb("wa", format!("(wa + {})", k(rw, u64::from(vl)))),
+    ];
+    for l in 0..vl {
+        next_chunk.push(nb(format!("lc_{l}"), format!("(nw_{l} ? (nc_{l} - c) : nc_{l})")));
+        next_chunk.push(nb(format!("lr_{l}"), format!("(lr_{l} + ldiv + {{{}'d0, nw_{l}}})", rb - 1)));
+    }
+    let mut next_pass = vec![nb("pass", "(pass + 2'd1)"), nb("rem", "be"), nb("ra", "bsrc"), nb("wa", "bdst")];
+    reset_lanes(&mut next_pass);
+    let bc_rw = format!("bc[{}:0]", rw.min(32) - 1);
+    let mut next_block = vec![
+        nb("pass", "2'd0"),
+        nb("left", "left2"),
+        nb("be", "be2"),
+        nb("rem", "be2"),
+        nb("ra", format!("(bsrc + {bc_rw})")),
+        nb("wa", format!("(bdst + {bc_rw})")),
+        nb("bsrc", format!("(bsrc + {bc_rw})")),
+        nb("bdst", format!("(bdst + {bc_rw})")),
+        nb("blab", format!("(blab + {})", zx("brows", rb, rw))),
+        if_("left2 == 32'd0", vec![nb("act", "1'b0")]),
+    ];
+    reset_lanes(&mut next_block);
+    let seq = if_else(
+        "start",
+        start,
+        vec![if_(
+            "act",
+            vec![if_else("~last_chunk", next_chunk, vec![if_else("pass != 2'd2", next_pass, next_block)])],
+        )],
+    );
+    // Stage D: the chunk's logits (and a block's labels) arrive.
+    m.reg("d_v", 1, "stage D: a chunk's logits arrive");
+    m.reg("d_pass", 2, "");
+    m.reg("d_first", 1, "first chunk of its pass");
+    m.reg("d_mask", vl, "lanes inside the block");
+    m.reg("d_wa", rw, "");
+    for l in 0..vl {
+        m.reg(&format!("d_r{l}"), rb, "");
+        m.reg(&format!("d_c{l}"), 32, "");
+    }
+    let lane_mask: Vec<String> = (0..vl).rev().map(|l| format!("(rem > 32'd{l})")).collect();
+    let mut stage_d = vec![
+        nb("d_v", "act"),
+        nb("d_pass", "pass"),
+        nb("d_first", "first"),
+        nb("d_mask", format!("{{{}}}", lane_mask.join(", "))),
+        nb("d_wa", "wa"),
+    ];
+    for l in 0..vl {
+        stage_d.push(nb(format!("d_r{l}"), format!("lr_{l}")));
+        stage_d.push(nb(format!("d_c{l}"), format!("lc_{l}")));
+    }
+    // Per row slot: running max, sum, label.
+    for b in 0..vl {
+        m.reg(&format!("mx{b}"), 16, if b == 0 { "row slot b: running maximum of the block's row b" } else { "" });
+        m.reg(&format!("sm{b}"), 40, if b == 0 { "row slot b: sum of its exponentials" } else { "" });
+        m.reg(&format!("lab{b}"), 32, if b == 0 { "row slot b: its label, clamped to 0..classes" } else { "" });
+        m.reg(&format!("seen{b}"), 1, "");
+    }
+    for l in 0..vl {
+        m.wire_assign(&format!("z{l}"), 16, format!("rd1_data[{}:{}]", 16 * l + 15, 16 * l));
+        // The row maximum of lane l's row.
+        let mut mxl = "16'd0".to_string();
+        for b in (0..vl).rev() {
+            mxl = format!("((d_r{l} == {}) ? mx{b} : {mxl})", k(rb, u64::from(b)));
+        }
+        m.wire_assign(&format!("mxl{l}"), 16, mxl);
+        m.wire_assign(&format!("dz{l}"), 17, format!("({{mxl{l}[15], mxl{l}}} - {{z{l}[15], z{l}}})"));
+        m.wire_assign(&format!("e{l}"), 16, format!("exp_neg(dz{l}[15:0], frac)"));
+        m.wire_assign(&format!("in{l}_ok"), 1, format!("(d_v & d_mask[{l}])"));
+    }
+    let mut stage_rows = Vec::new();
+    for b in 0..vl {
+        let rbk = k(rb, u64::from(b));
+        let hit: Vec<String> = (0..vl).map(|l| format!("(in{l}_ok & (d_r{l} == {rbk}))")).collect();
+        m.wire_assign(&format!("hit{b}"), 1, format!("({})", hit.join(" | ")));
+        // Max over the lanes of row b (signed); -32768 for other lanes.
+        let mut cur = String::new();
+        for l in 0..vl {
+            let cand = format!("cm{b}_{l}");
+            m.wire_assign(&cand, 16, format!("((in{l}_ok & (d_r{l} == {rbk})) ? z{l} : 16'h8000)"));
+            if l == 0 {
+                cur = cand;
+            } else {
+                let nxt = format!("mt{b}_{l}");
+                m.wire_assign(&nxt, 16, format!("(($signed({cand}) > $signed({cur})) ? {cand} : {cur})"));
+                cur = nxt;
+            }
+        }
+        m.wire_assign(&format!("rowmax{b}"), 16, cur);
+        let terms: Vec<String> =
+            (0..vl).map(|l| format!("((in{l}_ok & (d_r{l} == {rbk})) ? {{24'd0, e{l}}} : 40'd0)")).collect();
+        m.wire_assign(&format!("rowsum{b}"), 40, format!("({})", terms.join(" + ")));
+        let lab = format!("rd2_data[{}:{}]", 16 * b + 15, 16 * b);
+        let lab_sign = format!("rd2_data[{}]", 16 * b + 15);
+        stage_rows.push(if_(
+            "d_v & (d_pass == 2'd0)",
+            vec![
+                if_(
+                    format!("hit{b}"),
+                    vec![nb(
+                        format!("mx{b}"),
+                        format!(
+                            "((seen{b} & ~d_first) ? (($signed(rowmax{b}) > $signed(mx{b})) ? rowmax{b} : mx{b}) : rowmax{b})"
+                        ),
+                    )],
+                ),
+                nb(format!("seen{b}"), format!("(d_first ? hit{b} : (seen{b} | hit{b}))")),
+                if_(
+                    "d_first",
+                    vec![nb(
+                        format!("lab{b}"),
+                        format!(
+                            "({lab_sign} ? 32'd0 : (({{16'd0, {lab}}} >= c) ? (c - 32'd1) : {{16'd0, {lab}}}))"
+                        ),
+                    )],
+                ),
+            ],
+        ));
+        stage_rows.push(if_(
+            "d_v & (d_pass == 2'd1)",
+            vec![nb(format!("sm{b}"), format!("((d_first ? 40'd0 : sm{b}) + rowsum{b})"))],
+        ));
+    }
+    // Stage E (output pass): divide and requantize.
+    m.reg("x_v", 1, "stage E: the output pass's exponentials");
+    m.reg("x_mask", vl, "");
+    m.reg("x_wa", rw, "");
+    let mut stage_e = vec![nb("x_v", "(d_v & (d_pass == 2'd2))"), nb("x_mask", "d_mask"), nb("x_wa", "d_wa")];
+    let mut out = Vec::new();
+    m.wire_assign("gs", 8, "((gfrac > 8'd15) ? 8'd0 : (8'd15 - gfrac))");
+    for l in 0..vl {
+        m.reg(&format!("x_e{l}"), 16, "");
+        m.reg(&format!("x_r{l}"), rb, "");
+        m.reg(&format!("x_c{l}"), 32, "");
+        stage_e.push(nb(format!("x_e{l}"), format!("e{l}")));
+        stage_e.push(nb(format!("x_r{l}"), format!("d_r{l}")));
+        stage_e.push(nb(format!("x_c{l}"), format!("d_c{l}")));
+        let (mut sum, mut lab) = ("40'd1".to_string(), "32'd0".to_string());
+        for b in (0..vl).rev() {
+            let rbk = k(rb, u64::from(b));
+            sum = format!("((x_r{l} == {rbk}) ? sm{b} : {sum})");
+            lab = format!("((x_r{l} == {rbk}) ? lab{b} : {lab})");
+        }
+        m.wire_assign(&format!("xs{l}"), 40, sum);
+        m.wire_assign(&format!("xl{l}"), 32, lab);
+        m.wire_assign(&format!("pq{l}"), 32, format!("rdiv({{1'b0, x_e{l}, 15'd0}}, xs{l})"));
+        // p - [class = label]·2^15, 17 bits signed (p <= 2^15).
+        m.wire_assign(&format!("gd{l}"), 17, format!("(pq{l}[16:0] - ((x_c{l} == xl{l}) ? 17'd32768 : 17'd0))"));
+        out.push(format!("sat17_16(rshift17(gd{l}, gs))"));
+    }
+    out.reverse();
+    m.assign("wr_en", "x_v");
+    m.assign("wr_addr", "x_wa");
+    m.assign("wr_mask", "x_mask");
+    m.assign("wr_data", format!("{{{}}}", out.join(",\n    ")));
+    let mut body = vec![seq];
+    body.extend(stage_d);
+    body.extend(stage_rows);
+    body.extend(stage_e);
+    m.push(Item::Always(
+        Always::Posedge("clk".into()),
+        vec![if_else("rst", vec![nb("act", "1'b0"), nb("d_v", "1'b0"), nb("x_v", "1'b0")], body)],
+    ));
+    m.lint_off.push(("UNUSED".into(), "reads a few fields of the instruction and bits of wide intermediates".into()));
+    m
+}
