@@ -32,9 +32,27 @@ fn cosim_random_and_a_training_step() {
     let (code, out, err) = nmsat(&["cosim", "--arch", "tiny", "--random", "3", "--seed", "11"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("3 program(s), 183 instructions: every issue and retirement cycle"), "{out}");
-    let (code, out, err) = nmsat(&["cosim", "--arch", "tiny", "digits-mlp", "--method", "bdwp", "--nm", "2:8"]);
+    assert!(out.contains("every final DRAM image is bit-exact"), "{out}");
+    // A whole training step with the int16 reference's memory image: cycles
+    // and the final DRAM (master weights, momentum, next step's operands).
+    for method in ["bdwp", "dense"] {
+        let (code, out, err) = nmsat(&["cosim", "--arch", "tiny", "digits-mlp", "--method", method, "--nm", "2:8"]);
+        assert_eq!(code, 0, "{out}{err}");
+        assert!(
+            out.contains(&format!("digits-mlp ({method} 2:8)")) && out.contains(": match; DRAM bit-exact"),
+            "{out}"
+        );
+        assert!(out.contains("every final DRAM image is bit-exact"), "{out}");
+    }
+}
+
+#[test]
+fn cosim_of_a_model_without_a_step_image_says_timing_only() {
+    let (code, out, err) = nmsat(&["cosim", "--arch", "tiny", "digits-cnn", "--method", "bdwp", "--nm", "2:8"]);
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("digits-mlp (bdwp 2:8)") && out.contains(": match;"), "{out}");
+    assert!(out.contains(": match; DRAM not compared: no step image for the CNN"), "{out}");
+    assert!(out.contains("no DRAM image compared (timing only)"), "{out}");
+    assert!(err.contains("co-simulated on timing only"), "{err}");
 }
 
 #[test]

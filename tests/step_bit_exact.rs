@@ -2,28 +2,20 @@
 //! single SAT program and executed on the simulator's datapath, updates the
 //! master weights and momentum exactly as the int16 reference step does, and
 //! pre-generates the next step's compressed W_ff and W_bp exactly as the
-//! reference selects and compresses them.
+//! reference selects and compresses them. The memory image comes from
+//! `nmsat_sim::step_image`, which `nmsat cosim` uses too.
 
 use nmsat_compiler::{LowerOptions, Method as CMethod, load_model, step_workload};
-use nmsat_dataflow::nm::{CompressedNm, GroupAxis, NmPattern, apply_mask, select_mask};
+use nmsat_dataflow::ArchConfig;
+use nmsat_dataflow::nm::NmPattern;
 use nmsat_dataflow::program::Program;
 use nmsat_dataflow::schedule::{DataflowOptions, StepNumerics, compile_step};
-use nmsat_dataflow::{ArchConfig, Matrix};
-use nmsat_sim::datapath::pack_nm_rows;
-use nmsat_sim::reference::backend::{Backend, Hyper};
-use nmsat_sim::reference::{CpuInt16, Dataset, Method, ModelKind, NumericsKind, TrainConfig, Trainer};
+use nmsat_sim::reference::{Dataset, Method, ModelKind};
+use nmsat_sim::step_image::{StepImageError, StepSetup, compressed_operands, pack_nm, split_nm, step_image};
 use nmsat_sim::{SimMode, SimOptions, simulate};
 
 fn region(p: &Program, name: &str) -> u64 {
     p.regions.iter().find(|r| r.name == name).unwrap_or_else(|| panic!("no region {name}")).addr
-}
-
-fn i16_bytes(v: &[i16]) -> Vec<u8> {
-    v.iter().flat_map(|x| x.to_le_bytes()).collect()
-}
-
-fn i32_bytes(v: &[i32]) -> Vec<u8> {
-    v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
 
 fn read_i32s(dram: &[u8], addr: u64, n: usize) -> Vec<i32> {
@@ -31,109 +23,30 @@ fn read_i32s(dram: &[u8], addr: u64, n: usize) -> Vec<i32> {
     dram[a..a + 4 * n].chunks_exact(4).map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
 }
 
-/// The compressed operands the reference derives from master weights (None
-/// along a dimension that is not a multiple of M).
-fn operands(
-    be: &CpuInt16,
-    master: &Matrix<i32>,
-    p: NmPattern,
-) -> (Option<CompressedNm<i16>>, Option<CompressedNm<i16>>) {
-    let w = be.weight_operand(master);
-    let c = |axis| {
-        let mask = select_mask(master, p, axis).ok()?;
-        CompressedNm::compress(&apply_mask(&w, &mask), p, axis).ok()
-    };
-    (c(GroupAxis::Rows), c(GroupAxis::Cols))
-}
-
-/// The non-interleaved layout: values, then indices packed per row.
-fn split(c: &CompressedNm<i16>) -> (Vec<u8>, Vec<u8>) {
-    let v = c.values();
-    let bits = c.pattern().index_bits() as usize;
-    let row_bytes = (v.cols() * bits).div_ceil(8);
-    let mut idx = vec![0u8; v.rows() * row_bytes];
-    for r in 0..v.rows() {
-        for col in 0..v.cols() {
-            let x = c.indices().get(r, col);
-            for b in 0..bits {
-                let bit = col * bits + b;
-                if x >> b & 1 == 1 {
-                    idx[r * row_bytes + bit / 8] |= 1 << (bit % 8);
-                }
-            }
-        }
-    }
-    (i16_bytes(v.data()), idx)
-}
-
-fn packed(c: &CompressedNm<i16>) -> Vec<u8> {
-    let v = c.values();
-    pack_nm_rows(v.data(), c.indices().data(), v.rows(), v.cols(), c.pattern().index_bits())
-}
-
 fn step_matches(method: Method, arch: &str, opts: DataflowOptions) {
     let data = Dataset::digits().unwrap();
     let p = NmPattern::new(2, 8).unwrap();
-    let mut cfg = TrainConfig::new(ModelKind::Mlp, method);
-    cfg.nm = p;
-    cfg.numerics = NumericsKind::Int16;
-    let hyper = Hyper {
-        lr: cfg.lr,
-        momentum: cfg.momentum,
-        weight_decay: cfg.weight_decay,
-        lambda_w: cfg.lambda_w,
-        batch: cfg.batch,
-    };
-    let be = CpuInt16::new(cfg.formats, &hyper).unwrap();
-    let mut t = Trainer::new(be.clone(), &data, &cfg).unwrap();
-    let b = t.batch();
-    // The same step, compiled for SAT.
+    let mut setup = StepSetup::new(&data, ModelKind::Mlp, method, p, 32).unwrap();
+    // The same step, compiled for SAT with the reference's numerics.
     let model = load_model("digits-mlp").unwrap();
     let cm = match method {
         Method::Dense => CMethod::Dense,
         Method::Srste => CMethod::Srste,
         Method::Bdwp => CMethod::Bdwp,
     };
-    let mut step = step_workload(&model, &LowerOptions::new(cm, p, b as u64)).unwrap();
-    step.numerics = StepNumerics { formats: be.formats, shifts: be.shifts };
+    let mut step = step_workload(&model, &LowerOptions::new(cm, p, setup.batch.len() as u64)).unwrap();
+    let (formats, shifts) = setup.numerics();
+    step.numerics = StepNumerics { formats, shifts };
     let arch = ArchConfig::preset(arch).unwrap();
     let mut prog = compile_step(&arch, &step, &opts).unwrap();
-    // Memory image: the batch, the labels, and every layer's state.
-    let idx: Vec<usize> = (0..b).collect();
-    let f = data.features;
-    let x: Vec<i16> = idx.iter().flat_map(|&i| data.train.x[i * f..(i + 1) * f].iter().map(|&v| be.input(v))).collect();
-    let labels: Vec<i16> = idx.iter().map(|&i| data.train.y[i] as i16).collect();
-    prog.image.push((region(&prog, "fc1.FF.in"), i16_bytes(&x)));
-    prog.image.push((region(&prog, "labels"), i16_bytes(&labels)));
-    let names: Vec<String> = t.net.weight_layers().map(|l| l.name.clone()).collect();
-    let gemms = prog.info.gemms.clone();
-    for l in t.net.weight_layers() {
-        let n = &l.name;
-        prog.image.push((region(&prog, &format!("{n}.master")), i32_bytes(l.master.data())));
-        prog.image.push((region(&prog, &format!("{n}.momentum")), i32_bytes(l.velocity.data())));
-        let (ff, bp) = operands(&be, &l.master, p);
-        let sparse = |pass: &str| gemms.iter().any(|g| g.layer == *n && g.pass.name() == pass && g.mode != "dense");
-        if let Some(r) = prog.regions.iter().find(|r| r.name == format!("{n}.w")) {
-            prog.image.push((r.addr, i16_bytes(be.weight_operand(&l.master).data())));
-        }
-        let find = |name: String| prog.regions.iter().find(|r| r.name == name).map(|r| r.addr);
-        for (pass, op, dir) in [("FF", &ff, "w_ff"), ("BP", &bp, "w_bp")] {
-            let (true, Some(op)) = (sparse(pass), op) else { continue };
-            if let Some(at) = find(format!("{n}.{dir}")) {
-                prog.image.push((at, packed(op)));
-            }
-            if let (Some(v), Some(i)) = (find(format!("{n}.{dir}.values")), find(format!("{n}.{dir}.indices"))) {
-                let (vb, ib) = split(op);
-                prog.image.push((v, vb));
-                prog.image.push((i, ib));
-            }
-        }
-    }
+    prog.image = step_image(&prog, &setup).unwrap();
     let run = simulate(&prog, &arch, SimMode::Cycle, SimOptions { data: true, ..SimOptions::default() }).unwrap();
     let dram = run.machine.unwrap().dram;
     // The reference step.
-    t.step(&idx).unwrap();
-    for (l, name) in t.net.weight_layers().zip(&names) {
+    setup.step().unwrap();
+    let be = setup.backend.clone();
+    for l in setup.trainer.net.weight_layers() {
+        let name = &l.name;
         let len = l.master.data().len();
         assert_eq!(read_i32s(&dram, region(&prog, &format!("{name}.master")), len), l.master.data(), "{name} master");
         assert_eq!(
@@ -141,18 +54,18 @@ fn step_matches(method: Method, arch: &str, opts: DataflowOptions) {
             l.velocity.data(),
             "{name} momentum"
         );
-        let (ff, bp) = operands(&be, &l.master, p);
+        let (ff, bp) = compressed_operands(&be, &l.master, p);
         let at = |n: String| prog.regions.iter().find(|r| r.name == n).map(|r| r.addr as usize);
         for (op, dir) in [(&ff, "w_ff"), (&bp, "w_bp")] {
             let Some(op) = op else { continue };
             if let Some(a) = at(format!("{name}.{dir}.next")) {
-                let want = packed(op);
+                let want = pack_nm(op);
                 assert_eq!(&dram[a..a + want.len()], &want[..], "{name} {dir} for the next step");
             }
             if let (Some(v), Some(i)) =
                 (at(format!("{name}.{dir}.next.values")), at(format!("{name}.{dir}.next.indices")))
             {
-                let (vb, ib) = split(op);
+                let (vb, ib) = split_nm(op);
                 assert_eq!(&dram[v..v + vb.len()], &vb[..], "{name} {dir} values for the next step");
                 assert_eq!(&dram[i..i + ib.len()], &ib[..], "{name} {dir} indices for the next step");
             }
@@ -181,4 +94,12 @@ fn ablated_schedules_compute_the_same_step() {
     ] {
         step_matches(Method::Bdwp, "tiny", opts);
     }
+}
+
+#[test]
+fn models_without_a_step_image_say_why() {
+    let data = Dataset::digits().unwrap();
+    let p = NmPattern::new(2, 8).unwrap();
+    let err = StepSetup::new(&data, ModelKind::Cnn, Method::Bdwp, p, 4).err().expect("the CNN has no image yet");
+    assert!(matches!(err, StepImageError::Unsupported { .. }) && err.to_string().contains("im2col"), "{err}");
 }

@@ -9,6 +9,9 @@
 //! - [`datapath`]: what each instruction does to DRAM and the buffers (the
 //!   int16 arithmetic of `numerics`), applied when a run carries data.
 //! - [`trace`]: a Chrome-trace/Perfetto timeline of a run.
+//! - [`testgen`]: seeded random, race-free programs with random memory images.
+//! - [`step_image`]: the memory image of a whole training step from the
+//!   int16 reference's state.
 //! - [`reference`](mod@reference): N:M sparse training (dense, SR-STE, BDWP) on the CPU in
 //!   `f32` or the SAT's int16 arithmetic, the golden model the simulator
 //!   must match.
@@ -19,6 +22,7 @@ pub mod error;
 pub mod reference;
 pub mod sat_backend;
 pub mod stats;
+pub mod step_image;
 pub mod testgen;
 pub mod trace;
 

@@ -1,15 +1,23 @@
 //! `nmsat cosim`: run a program on the Verilated RTL and on the Rust
 //! cycle-mode simulator, and compare every instruction's issue and
 //! retirement cycle, the total cycles and the final DRAM image.
+//!
+//! A model's training step carries the memory image of the int16
+//! reference's first step (`nmsat_sim::step_image`) when one can be built
+//! (the digits MLP, `dense` or `bdwp`), so its DRAM is compared too; other
+//! models and methods are compared on timing only, and the output says why.
 
 use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
-use nmsat_compiler::{LowerOptions, load_model};
+use nmsat_compiler::{LowerOptions, Method as CMethod, Model, load_model, step_workload};
 use nmsat_dataflow::NmPattern;
 use nmsat_dataflow::program::Program;
+use nmsat_dataflow::schedule::{StepNumerics, compile_step};
 use nmsat_rtl::RtlError;
-use nmsat_rtl::cosim::{CosimReport, RunOptions, cosim_program, model_for};
+use nmsat_rtl::cosim::{CosimReport, DramCheck, RunOptions, cosim_program, model_for};
+use nmsat_sim::reference::{Dataset, Method, ModelKind};
+use nmsat_sim::step_image::{StepImageError, StepSetup, step_image};
 use nmsat_sim::testgen::random_program;
 use serde::Serialize;
 
@@ -80,6 +88,7 @@ struct ProgramResult {
     passed: bool,
     problems: Vec<String>,
     dram: String,
+    dram_compared: bool,
     rtl_cycles_per_second: f64,
     vcd: Option<PathBuf>,
 }
@@ -94,17 +103,64 @@ fn is_program(path: &Path) -> bool {
     std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut magic)).is_ok() && &magic == b"NMSATPRG"
 }
 
+/// The reference model of a built-in model that has a step image.
+fn reference_model(model: &Model) -> Option<ModelKind> {
+    match model.source.as_str() {
+        "builtin:digits_mlp" => Some(ModelKind::Mlp),
+        "builtin:digits_cnn" => Some(ModelKind::Cnn),
+        _ => None,
+    }
+}
+
+/// One training step of `model` on `arch` with the memory image of the int16
+/// reference's first step, or (when none can be built) timing only and why.
+fn model_program(
+    model: &Model,
+    args: &CosimArgs,
+    arch: &nmsat_dataflow::ArchConfig,
+) -> Result<(Program, Option<String>), CliError> {
+    let method: CMethod = args.method.into();
+    let opts = LowerOptions::new(method, args.nm, args.batch);
+    let timing_only = |why: String| -> Result<(Program, Option<String>), CliError> {
+        let p = compile_program(model, &opts, arch, args.dataflow.options())?;
+        Ok((p, Some(why)))
+    };
+    let Some(kind) = reference_model(model) else {
+        return timing_only(format!(
+            "no step image for `{}`: step images are built for the built-in digits models",
+            model.name
+        ));
+    };
+    let data = Dataset::digits().map_err(CliError::input)?;
+    let rmethod = match method {
+        CMethod::Dense => Method::Dense,
+        CMethod::Srste => Method::Srste,
+        CMethod::Bdwp => Method::Bdwp,
+    };
+    let setup = match StepSetup::new(&data, kind, rmethod, args.nm, args.batch as usize) {
+        Ok(s) => s,
+        Err(e @ StepImageError::Unsupported { .. }) => return timing_only(e.to_string()),
+        Err(e) => return Err(CliError::input(e)),
+    };
+    let mut step = step_workload(model, &opts).map_err(CliError::input)?;
+    let (formats, shifts) = setup.numerics();
+    step.numerics = StepNumerics { formats, shifts };
+    let mut p = compile_step(arch, &step, &args.dataflow.options()).map_err(CliError::input)?;
+    p.image = step_image(&p, &setup).map_err(CliError::input)?;
+    Ok((p, None))
+}
+
 /// Runs `nmsat cosim`.
 pub fn run(args: CosimArgs) -> CliResult {
-    // The programs to run, with their names.
-    let (arch, programs): (_, Vec<(String, Program)>) = match (&args.input, args.random) {
+    // The programs to run, with their names and why their DRAM is not compared.
+    let (arch, programs): (_, Vec<(String, Program, Option<String>)>) = match (&args.input, args.random) {
         (None, None) => return Err(CliError::input(anyhow::anyhow!("give a MODEL or PROGRAM, or --random N"))),
         (_, Some(n)) => {
             let arch = load_arch(args.arch.as_deref())?;
             let progs = (0..n)
                 .map(|i| {
                     let seed = args.seed + i;
-                    (format!("random seed {seed}"), random_program(&arch, seed, args.length))
+                    (format!("random seed {seed}"), random_program(&arch, seed, args.length), None)
                 })
                 .collect();
             (arch, progs)
@@ -117,13 +173,16 @@ pub fn run(args: CosimArgs) -> CliResult {
                     Some(a) => load_arch(Some(a))?,
                     None => p.arch.clone(),
                 };
-                (arch, vec![(input.clone(), p)])
+                let why = p.image.is_empty().then(|| "the program file has no memory image".to_string());
+                (arch, vec![(input.clone(), p, why)])
             } else {
                 let model = load_model(input).map_err(CliError::input)?;
                 let arch = load_arch(args.arch.as_deref())?;
-                let opts = LowerOptions::new(args.method.into(), args.nm, args.batch);
-                let p = compile_program(&model, &opts, &arch, args.dataflow.options())?;
-                (arch, vec![(format!("{input} ({} {})", p.info.method, args.nm), p)])
+                let (p, why) = model_program(&model, &args, &arch)?;
+                if let Some(why) = &why {
+                    eprintln!("note: {input} is co-simulated on timing only ({why})");
+                }
+                (arch, vec![(format!("{input} ({} {})", p.info.method, args.nm), p, why)])
             }
         }
     };
@@ -141,19 +200,20 @@ pub fn run(args: CosimArgs) -> CliResult {
     let single = programs.len() == 1;
     let mut results = Vec::new();
     let mut failed: Option<(String, CosimReport)> = None;
-    let (mut instrs, mut cycles, mut secs) = (0usize, 0u64, 0f64);
-    for (name, p) in &programs {
+    let (mut instrs, mut cycles, mut secs, mut compared) = (0usize, 0u64, 0f64, 0usize);
+    for (name, p, why) in &programs {
         let opts = RunOptions { vcd: if single { args.vcd.clone() } else { None }, ..RunOptions::default() };
-        let r = cosim_program(&model, &arch, p, &opts, Some(&fail_vcd)).map_err(rtl_error)?;
+        let mut r = cosim_program(&model, &arch, p, &opts, Some(&fail_vcd)).map_err(rtl_error)?;
+        if let (Some(why), DramCheck::Skipped(_)) = (why, &r.comparison.dram) {
+            r.comparison.dram = DramCheck::Skipped(why.clone());
+        }
         let c = &r.comparison;
+        let dram_compared = !matches!(c.dram, DramCheck::Skipped(_));
+        compared += usize::from(dram_compared);
         instrs += c.instructions;
         cycles += r.rtl.sim_cycles;
         secs += r.rtl.seconds;
-        let dram = match &c.dram {
-            nmsat_rtl::cosim::DramCheck::Skipped(why) => format!("not compared: {why}"),
-            nmsat_rtl::cosim::DramCheck::Equal => "bit-exact".into(),
-            nmsat_rtl::cosim::DramCheck::Differs { addr, .. } => format!("differs at {addr:#x}"),
-        };
+        let dram = c.dram.summary();
         results.push(ProgramResult {
             name: name.clone(),
             instructions: c.instructions,
@@ -162,6 +222,7 @@ pub fn run(args: CosimArgs) -> CliResult {
             passed: c.passed(),
             problems: c.problems(),
             dram,
+            dram_compared,
             rtl_cycles_per_second: if r.rtl.seconds > 0.0 { r.rtl.sim_cycles as f64 / r.rtl.seconds } else { 0.0 },
             vcd: r.vcd.clone(),
         });
@@ -185,8 +246,13 @@ pub fn run(args: CosimArgs) -> CliResult {
                 );
             }
             if failed.is_none() {
+                let dram = match compared {
+                    0 => "no DRAM image compared (timing only)".to_string(),
+                    n if n == results.len() => "every final DRAM image is bit-exact".to_string(),
+                    n => format!("the final DRAM images of {n} of {} program(s) are bit-exact", results.len()),
+                };
                 println!(
-                    "cosim `{}`: {} program(s), {} instructions: every issue and retirement cycle and every total matches; Verilator {:.2} M cycles/s",
+                    "cosim `{}`: {} program(s), {} instructions: every issue and retirement cycle and every total matches; {dram}; Verilator {:.2} M cycles/s",
                     arch.name,
                     results.len(),
                     instrs,
