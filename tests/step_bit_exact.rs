@@ -182,3 +182,11 @@ fn ablated_schedules_compute_the_same_step() {
         step_matches(Method::Bdwp, "tiny", opts);
     }
 }
+
+#[test]
+fn digits_mlp_srste_step_is_bit_exact() {
+    // SR-STE's decay of FF-pruned weights: the sparsifier writes the FF mask,
+    // `vec sgd` applies the term where it is set.
+    step_matches(Method::Srste, "tiny", DataflowOptions::default());
+    step_matches(Method::Srste, "sat-vu9p", DataflowOptions::default());
+}

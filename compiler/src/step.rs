@@ -2,7 +2,7 @@
 //! GEMMs grouped by layer, with the convolution geometry the mapping needs
 //! and which layers a ReLU follows.
 
-use nmsat_dataflow::schedule::{ConvShape, LayerWork, StepWorkload};
+use nmsat_dataflow::schedule::{ConvShape, LayerWork, StepNumerics, StepWorkload};
 use nmsat_dataflow::workload::Pass;
 
 use crate::error::CompileError;
@@ -59,6 +59,21 @@ pub fn step_workload(model: &Model, opts: &LowerOptions) -> Result<StepWorkload,
         batch: opts.batch,
         layers,
         classes,
-        numerics: Default::default(),
+        numerics: step_numerics(opts.method, opts.batch),
     })
+}
+
+/// SR-STE's default `λ_W` (Zhou et al. 2021), which the int16 path rounds to
+/// a power of two per summed gradient: `λ_W·B = 2^-shift`.
+pub const SR_STE_LAMBDA_W: f64 = 2e-4;
+
+/// The default int16 settings of a step; SR-STE turns on its decay term of
+/// pruned weights (which costs a mask pass of the sparsifier per update tile).
+fn step_numerics(method: crate::lower::Method, batch: u64) -> StepNumerics {
+    let mut n = StepNumerics::default();
+    if method == crate::lower::Method::Srste {
+        let shift = -(SR_STE_LAMBDA_W * batch.max(1) as f64).log2().round();
+        n.shifts.sr_ste_shift = Some(shift.clamp(0.0, 30.0) as u32);
+    }
+    n
 }

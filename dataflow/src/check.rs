@@ -95,7 +95,7 @@ pub fn check_instr(i: &Instr, arch: &ArchConfig, dram_bytes: u64) -> Vec<String>
             fits(&mut v, arch, Buf::W, u64::from(w), k_eff * n, "weight operand");
             fits(&mut v, arch, Buf::O, u64::from(o), m * n, "output tile");
         }
-        Instr::Vec { op, len, src, src2, dst, aux, .. } => {
+        Instr::Vec { op, len, src, src2, dst, aux, mask, p5, .. } => {
             let (len, src, src2, dst, aux) =
                 (u64::from(len), u64::from(src), u64::from(src2), u64::from(dst), u64::from(aux));
             match op {
@@ -118,6 +118,9 @@ pub fn check_instr(i: &Instr, arch: &ArchConfig, dram_bytes: u64) -> Vec<String>
                     fits(&mut v, arch, Buf::O, src2, len, "momentum");
                     fits(&mut v, arch, Buf::O, dst, len, "master weights");
                     fits(&mut v, arch, Buf::A, aux, len, "operand weights");
+                    if p5 != crate::isa::NO_SHIFT {
+                        fits(&mut v, arch, Buf::A, u64::from(mask), len, "pruned mask");
+                    }
                 }
                 VecOp::LossGrad => {
                     // `aux` holds the number of classes (a row of logits).
@@ -132,7 +135,7 @@ pub fn check_instr(i: &Instr, arch: &ArchConfig, dram_bytes: u64) -> Vec<String>
                 VecOp::Clear => fits(&mut v, arch, Buf::O, dst, len, "destination"),
             }
         }
-        Instr::Sparsify { pattern, axis, master, rows, cols, src, dst, .. } => {
+        Instr::Sparsify { pattern, axis, master, mask_out, rows, cols, src, dst, .. } => {
             let (rows, cols) = (u64::from(rows), u64::from(cols));
             if !arch.supports(pattern) {
                 v.push(format!("pattern {pattern} is not supported by `{}`", arch.name));
@@ -143,14 +146,18 @@ pub fn check_instr(i: &Instr, arch: &ArchConfig, dram_bytes: u64) -> Vec<String>
             }
             let sbuf = if master { Buf::O } else { Buf::A };
             fits(&mut v, arch, sbuf, u64::from(src), rows * cols, "dense weights");
-            fits(
-                &mut v,
-                arch,
-                Buf::W,
-                u64::from(dst),
-                rows * cols * u64::from(pattern.n()) / u64::from(pattern.m()),
-                "compressed weights",
-            );
+            if mask_out {
+                fits(&mut v, arch, Buf::A, u64::from(dst), rows * cols, "pruned mask");
+            } else {
+                fits(
+                    &mut v,
+                    arch,
+                    Buf::W,
+                    u64::from(dst),
+                    rows * cols * u64::from(pattern.n()) / u64::from(pattern.m()),
+                    "compressed weights",
+                );
+            }
         }
         Instr::Sync { .. } | Instr::Halt { .. } => {}
     }

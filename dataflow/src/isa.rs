@@ -27,6 +27,10 @@ pub const INSTR_BYTES: usize = 32;
 /// Columns per chunk of the interleaved compressed layout ([`DmaFormat::NmRow`]).
 pub const NM_CHUNK: u64 = 16;
 
+/// A shift parameter of `vec sgd` (`p4` weight decay, `p5` SR-STE) that
+/// switches its term off.
+pub const NO_SHIFT: u8 = 0xFF;
+
 /// The queue an instruction runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -229,7 +233,8 @@ pub enum VecOp {
     Add = 2,
     /// SGD with momentum and weight decay on master weights in `O`
     /// (`O[dst]` master, `O[src2]` momentum, `O[src]` gradient), writing
-    /// the new int16 operand weights to `A[aux]`.
+    /// the new int16 operand weights to `A[aux]`; with SR-STE (`p5` a
+    /// shift) the pruned flags `A[mask]` select where its term applies.
     Sgd = 3,
     /// Softmax cross-entropy gradient: logits `A[src]` (rows of `aux` classes),
     /// labels `A[src2]` (one per row), into `A[dst]`.
@@ -380,6 +385,11 @@ pub enum Instr {
         p3: u8,
         /// Fifth parameter (op-specific).
         p4: u8,
+        /// Activation-buffer address of per-element flags (`sgd`: SR-STE's
+        /// pruned mask, non-zero = pruned by the FF mask).
+        mask: u32,
+        /// Sixth parameter (`sgd`: SR-STE shift, [`NO_SHIFT`] = off).
+        p5: u8,
     },
     /// The sparsifier: top-N-of-M over the dense int16 weights `A[src]`
     /// (`rows×cols`, row-major), writing compressed values and indices to
@@ -395,6 +405,10 @@ pub enum Instr {
         /// Read master weights from `O` (select by their magnitude, write the
         /// int16 operand `weight_from_master`) instead of int16 weights from `A`.
         master: bool,
+        /// Write the dense pruned mask (1 where the group's top-N dropped the
+        /// element, 0 where it kept it; `rows×cols` row-major) to `A[dst]`
+        /// instead of compressed weights to `W[dst]`: SR-STE's operand.
+        mask_out: bool,
         /// Rows of the dense block.
         rows: u32,
         /// Columns of the dense block.
@@ -509,6 +523,8 @@ pub const OPCODES: &[OpcodeSpec] = &[
             f("p2", 8, "parameter 2"),
             f("p3", 8, "parameter 3"),
             f("p4", 8, "parameter 4"),
+            f("mask", 24, "flag address in a (sgd: SR-STE pruned mask)"),
+            f("p5", 8, "parameter 5 (sgd: SR-STE shift, 255 off)"),
         ],
     },
     OpcodeSpec {
@@ -520,6 +536,7 @@ pub const OPCODES: &[OpcodeSpec] = &[
             f("m_of", 5, "M"),
             f("axis", 1, "0: groups along rows (W_ff), 1: along columns, transposed out (W_bp)"),
             f("master", 1, "1: source is master weights in o (select on them, write weight_from_master)"),
+            f("mask_out", 1, "1: write the dense pruned mask (1 = pruned) to a at dst instead"),
             f("rows", 20, "rows of the dense block"),
             f("cols", 20, "columns of the dense block"),
             f("src", 24, "dense int16 weights in the activation buffer"),
@@ -619,7 +636,7 @@ impl Instr {
                     u64::from(o),
                 ]
             }
-            Instr::Vec { op, len, src, src2, dst, aux, shift, p1, p2, p3, p4, .. } => vec![
+            Instr::Vec { op, len, src, src2, dst, aux, shift, p1, p2, p3, p4, mask, p5, .. } => vec![
                 op as u64,
                 u64::from(len),
                 u64::from(src),
@@ -631,12 +648,15 @@ impl Instr {
                 u64::from(p2),
                 u64::from(p3),
                 u64::from(p4),
+                u64::from(mask),
+                u64::from(p5),
             ],
-            Instr::Sparsify { pattern, axis, master, rows, cols, src, dst, .. } => vec![
+            Instr::Sparsify { pattern, axis, master, mask_out, rows, cols, src, dst, .. } => vec![
                 u64::from(pattern.n()),
                 u64::from(pattern.m()),
                 u64::from(axis),
                 u64::from(master),
+                u64::from(mask_out),
                 u64::from(rows),
                 u64::from(cols),
                 u64::from(src),
@@ -733,16 +753,19 @@ impl Instr {
                 p2: v[8] as u8,
                 p3: v[9] as u8,
                 p4: v[10] as u8,
+                mask: u32_of(11)?,
+                p5: v[12] as u8,
             },
             5 => Instr::Sparsify {
                 deps,
                 pattern: pattern(v[0], v[1])?.ok_or_else(|| bad("n_of", "sparsify needs a pattern"))?,
                 axis: v[2] as u8,
                 master: v[3] != 0,
-                rows: u32_of(4)?,
-                cols: u32_of(5)?,
-                src: u32_of(6)?,
-                dst: u32_of(7)?,
+                mask_out: v[4] != 0,
+                rows: u32_of(5)?,
+                cols: u32_of(6)?,
+                src: u32_of(7)?,
+                dst: u32_of(8)?,
             },
             6 => Instr::Sync { deps },
             15 => Instr::Halt { deps },
@@ -1031,28 +1054,34 @@ mod tests {
                 0u64..6,
                 a24.clone(),
                 (a24.clone(), a24.clone(), a24.clone(), a24.clone()),
-                any::<(i8, u8, u8, u8, u8)>()
+                any::<(i8, u8, u8, u8, u8)>(),
+                (a24.clone(), any::<u8>())
             )
-                .prop_map(|(deps, op, len, (src, src2, dst, aux), (shift, p1, p2, p3, p4))| Instr::Vec {
-                    deps,
-                    op: VecOp::from_u64(op).unwrap(),
-                    len,
-                    src,
-                    src2,
-                    dst,
-                    aux,
-                    shift,
-                    p1,
-                    p2,
-                    p3,
-                    p4
+                .prop_map(|(deps, op, len, (src, src2, dst, aux), (shift, p1, p2, p3, p4), (mask, p5))| {
+                    Instr::Vec {
+                        deps,
+                        op: VecOp::from_u64(op).unwrap(),
+                        len,
+                        src,
+                        src2,
+                        dst,
+                        aux,
+                        shift,
+                        p1,
+                        p2,
+                        p3,
+                        p4,
+                        mask,
+                        p5,
+                    }
                 }),
-            (deps(), pattern(), (0u8..2, any::<bool>()), d20.clone(), d20, a24.clone(), a24).prop_map(
-                |(deps, pattern, (axis, master), rows, cols, src, dst)| Instr::Sparsify {
+            (deps(), pattern(), (0u8..2, any::<bool>(), any::<bool>()), d20.clone(), d20, a24.clone(), a24).prop_map(
+                |(deps, pattern, (axis, master, mask_out), rows, cols, src, dst)| Instr::Sparsify {
                     deps,
                     pattern,
                     axis,
                     master,
+                    mask_out,
                     rows,
                     cols,
                     src,

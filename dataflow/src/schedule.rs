@@ -41,7 +41,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::arch::ArchConfig;
 use crate::check::capacity;
-use crate::isa::{Buf, Deps, DmaFormat, GemmMode, Instr, NM_CHUNK, Queue, VecOp};
+use crate::isa::{Buf, Deps, DmaFormat, GemmMode, Instr, NM_CHUNK, NO_SHIFT, Queue, VecOp};
 use crate::nm::NmPattern;
 use crate::program::{CompileInfo, GemmRecord, NO_LAYER, Program, RegionKind, Tag};
 use crate::timing;
@@ -505,7 +505,7 @@ type SlotKey = (Tag, u64, u64);
 const TILE_ALTERNATION: bool = false;
 
 /// `p4` of `vec sgd` that disables weight decay.
-pub const NO_WEIGHT_DECAY: u8 = 0xFF;
+pub const NO_WEIGHT_DECAY: u8 = crate::isa::NO_SHIFT;
 
 /// How many tiles a tile's epilogue may trail its GEMMs by (software
 /// pipelining depth); the output buffer has this many slots plus two.
@@ -684,6 +684,9 @@ struct WuPlan {
     dense_w: Option<(usize, u64)>,
     ff: Option<PregenTarget>,
     bp: Option<PregenTarget>,
+    /// SR-STE: the FF pattern whose pruned mask (chosen on the master
+    /// weights before the update, as FF chose it) gates the decay term.
+    sr_ste: Option<NmPattern>,
     /// Columns of the full weight (`N`).
     cols: u64,
     /// Rows of the full weight (`K`).
@@ -896,6 +899,9 @@ pub fn compile_step(arch: &ArchConfig, step: &StepWorkload, opts: &DataflowOptio
                         dense_w,
                         ff: ffp,
                         bp: bpp,
+                        sr_ste: ff_sparse
+                            .filter(|_| step.method == "srste" && step.numerics.shifts.sr_ste_shift.is_some())
+                            .map(|s| s.pattern),
                         cols: nn,
                         rows: kk,
                     }))
@@ -1269,6 +1275,7 @@ fn emit_tile(
                         pattern: *pattern,
                         axis: *axis,
                         master: true,
+                        mask_out: false,
                         rows: u32c(rows),
                         cols: u32c(cols),
                         src: u32c(s_base),
@@ -1341,6 +1348,8 @@ fn emit_tile(
                         p2: 0,
                         p3: 0,
                         p4: 0,
+                        mask: 0,
+                        p5: NO_SHIFT,
                     },
                     tag,
                     &[o_res, a_res],
@@ -1411,6 +1420,42 @@ fn emit_wu(
     let s_slot = Builder::next(&mut b.s_ring, slots);
     let s_res = Res::Stage(s_slot);
     let s_base = 2 * b.budget.a_slot + s_slot * b.budget.stage_slot;
+    // SR-STE: the sparsifier writes the FF mask's pruned flags where the
+    // SGD then writes the new operand weights (it reads each flag first).
+    let sr_ste = match (wu.sr_ste, b.numerics.shifts.sr_ste_shift) {
+        (Some(p), Some(shift)) => {
+            if tm % u64::from(p.m()) != 0 {
+                return Err(ScheduleError::NoTiling {
+                    layer: j.layer.clone(),
+                    pass: Pass::Wu,
+                    m: tm,
+                    n: tn,
+                    k: 0,
+                    arch: b.arch.name.clone(),
+                    reason: format!("an SR-STE weight-update tile of {tm} rows splits N:M groups of {}", p.m()),
+                });
+            }
+            b.defer(
+                Instr::Sparsify {
+                    deps: Deps::default(),
+                    pattern: p,
+                    axis: 0,
+                    master: true,
+                    mask_out: true,
+                    rows: u32c(tm),
+                    cols: u32c(tn),
+                    src: u32c(master),
+                    dst: u32c(s_base),
+                },
+                tag,
+                &[o_res],
+                &[s_res],
+            );
+            Some(u8::try_from(shift).unwrap_or(NO_SHIFT - 1))
+        }
+        _ => None,
+    };
+    let sgd_reads = if sr_ste.is_some() { vec![o_res, s_res] } else { vec![o_res] };
     b.defer(
         Instr::Vec {
             deps: Deps::default(),
@@ -1425,9 +1470,11 @@ fn emit_wu(
             p2: b.numerics.shifts.momentum_shift.map_or(0, |x| x as u8),
             p3: b.numerics.shifts.grad_align as u8,
             p4: b.numerics.shifts.weight_decay_shift.map_or(NO_WEIGHT_DECAY, |x| x as u8),
+            mask: if sr_ste.is_some() { u32c(s_base) } else { 0 },
+            p5: sr_ste.unwrap_or(NO_SHIFT),
         },
         tag,
-        &[o_res],
+        &sgd_reads,
         &[o_res, s_res],
     );
     for (src, at) in [(&wu.master, master), (&wu.momentum, mom)] {
@@ -1487,6 +1534,7 @@ fn emit_wu(
                 pattern: *p,
                 axis,
                 master: true,
+                mask_out: false,
                 rows: u32c(tm),
                 cols: u32c(tn),
                 src: u32c(master),
@@ -1638,6 +1686,8 @@ fn emit_loss(b: &mut Builder, step: &StepWorkload, ff_jobs: &[GemmJob]) -> Resul
                 p2: step.numerics.formats.grad_frac as u8,
                 p3: 0,
                 p4: 0,
+                mask: 0,
+                p5: NO_SHIFT,
             },
             tag,
             &[a_res],
@@ -1828,7 +1878,9 @@ fn dma1(buf: Buf, fmt: DmaFormat, dram: u64, sram: u64, n: u64, store: bool) -> 
 /// momentum in place and the int16 operand weights at `output`. `params` are
 /// `vec sgd`'s `p1..p4`: learning-rate shift, momentum shift (0: none),
 /// gradient alignment (left shift), weight-decay shift (0xFF: none).
-pub fn compile_sgd(arch: &ArchConfig, len: u64, grad_shift: i8, params: [u8; 4]) -> KernelProgram {
+/// With `sr_ste` (SR-STE's shift), a fourth input holds one int16 flag per
+/// weight (non-zero: pruned by the FF mask) that gates SR-STE's decay term.
+pub fn compile_sgd(arch: &ArchConfig, len: u64, grad_shift: i8, params: [u8; 4], sr_ste: Option<u8>) -> KernelProgram {
     let mut b = kernel_builder(arch);
     let layer = b.prog.layer_index("sgd");
     let tag = Tag { layer, pass: Pass::Wu };
@@ -1836,6 +1888,7 @@ pub fn compile_sgd(arch: &ArchConfig, len: u64, grad_shift: i8, params: [u8; 4])
     let w = b.region("master", RegionKind::MasterWeights, 4 * len);
     let v = b.region("momentum", RegionKind::Momentum, 4 * len);
     let q = b.region("weights", RegionKind::Weights, 2 * len);
+    let pruned = sr_ste.map(|_| b.region("pruned", RegionKind::Activation, 2 * len));
     let chunk = (b.budget.o_slot / 3).min(b.budget.stage_slot).max(1);
     let mut off = 0;
     while off < len {
@@ -1850,6 +1903,11 @@ pub fn compile_sgd(arch: &ArchConfig, len: u64, grad_shift: i8, params: [u8; 4])
             let instr = dma1(Buf::O, DmaFormat::I32, r.1 + 4 * off, o_base + i as u64 * n, n, false);
             b.emit(instr, tag, &[Res::Dram(r.0)], &[o_res]);
         }
+        // The flags go where the new operand weights will be written.
+        if let Some(r) = pruned {
+            b.emit(dma1(Buf::A, DmaFormat::I16, r.1 + 2 * off, s_base, n, false), tag, &[Res::Dram(r.0)], &[s_res]);
+        }
+        let sgd_reads = if pruned.is_some() { vec![o_res, s_res] } else { vec![o_res] };
         b.emit(
             Instr::Vec {
                 deps: Deps::default(),
@@ -1864,9 +1922,11 @@ pub fn compile_sgd(arch: &ArchConfig, len: u64, grad_shift: i8, params: [u8; 4])
                 p2: params[1],
                 p3: params[2],
                 p4: params[3],
+                mask: if sr_ste.is_some() { u32c(s_base) } else { 0 },
+                p5: sr_ste.unwrap_or(NO_SHIFT),
             },
             tag,
-            &[o_res],
+            &sgd_reads,
             &[o_res, s_res],
         );
         for (i, r) in [(1u64, w), (2, v)] {
@@ -1876,7 +1936,9 @@ pub fn compile_sgd(arch: &ArchConfig, len: u64, grad_shift: i8, params: [u8; 4])
         b.emit(dma1(Buf::A, DmaFormat::I16, q.1 + 2 * off, s_base, n, true), tag, &[s_res], &[Res::Dram(q.0)]);
         off += n;
     }
-    KernelProgram { program: finish_kernel(b), inputs: vec![g.1, w.1, v.1], output: q.1 }
+    let mut inputs = vec![g.1, w.1, v.1];
+    inputs.extend(pruned.map(|r| r.1));
+    KernelProgram { program: finish_kernel(b), inputs, output: q.1 }
 }
 
 /// The vector unit's softmax cross-entropy gradient of `rows × classes`
@@ -1926,6 +1988,8 @@ pub fn compile_loss_grad(arch: &ArchConfig, rows: u64, classes: u64, act_frac: u
                 p2: grad_frac,
                 p3: 0,
                 p4: 0,
+                mask: 0,
+                p5: NO_SHIFT,
             },
             tag,
             &[a_res],

@@ -7,7 +7,7 @@
 
 use nmsat_dataflow::ArchConfig;
 use nmsat_dataflow::check::{capacity, check_program};
-use nmsat_dataflow::isa::{Buf, Deps, GemmMode, Instr, VecOp};
+use nmsat_dataflow::isa::{Buf, Deps, GemmMode, Instr, NO_SHIFT, VecOp};
 use nmsat_dataflow::program::{Program, RegionKind, Tag};
 use nmsat_dataflow::workload::Pass;
 use nmsat_rtl::cosim::{RunOptions, cosim_program, model_for};
@@ -111,6 +111,7 @@ fn gemm_program(arch: &ArchConfig, rng: &mut Rng, count: usize) -> Program {
                 pattern,
                 axis,
                 master: false,
+                mask_out: false,
                 rows: rows as u32,
                 cols: cols as u32,
                 src,
@@ -143,6 +144,8 @@ fn gemm_program(arch: &ArchConfig, rng: &mut Rng, count: usize) -> Program {
                 p2: 0,
                 p3: 0,
                 p4: 0,
+                mask: 0,
+                p5: NO_SHIFT,
             };
             p.push(instr, Tag { layer: 0, pass: Pass::Ff });
             continue;

@@ -11,7 +11,7 @@
 
 use nmsat_dataflow::ArchConfig;
 use nmsat_dataflow::check::capacity;
-use nmsat_dataflow::isa::{Buf, DmaFormat, GemmMode, Instr, NM_CHUNK, VecOp};
+use nmsat_dataflow::isa::{Buf, DmaFormat, GemmMode, Instr, NM_CHUNK, NO_SHIFT, VecOp};
 use nmsat_dataflow::nm::top_n_in_group;
 use nmsat_dataflow::numerics::{self, ACCUMULATOR_BITS, SgdShifts};
 use nmsat_dataflow::program::Program;
@@ -157,7 +157,7 @@ impl Machine {
                     }
                 }
             }
-            Instr::Vec { op, len, src, src2, dst, aux, shift, p1, p2, p3, p4, .. } => {
+            Instr::Vec { op, len, src, src2, dst, aux, shift, p1, p2, p3, p4, mask, p5, .. } => {
                 let (len, src, src2, dst, aux) =
                     (len as usize, src as usize, src2 as usize, dst as usize, aux as usize);
                 match op {
@@ -180,19 +180,22 @@ impl Machine {
                     VecOp::Clear => self.o[dst..dst + len].fill(0),
                     VecOp::Sgd => {
                         // src: gradient accumulators (requantized by `shift`), src2: momentum,
-                        // dst: master weights, aux: the new int16 operand weights.
+                        // dst: master weights, aux: the new int16 operand weights,
+                        // mask: SR-STE's pruned flags (read before aux is written).
                         let shifts = SgdShifts {
                             grad_align: u32::from(p3),
                             lr_shift: u32::from(p1),
                             momentum_shift: (p2 != 0).then_some(u32::from(p2)),
-                            weight_decay_shift: (p4 != NO_WEIGHT_DECAY).then_some(u32::from(p4)),
-                            sr_ste_shift: None,
+                            weight_decay_shift: (p4 != NO_SHIFT).then_some(u32::from(p4)),
+                            sr_ste_shift: (p5 != NO_SHIFT).then_some(u32::from(p5)),
                         };
+                        let mask = mask as usize;
                         for i in 0..len {
                             let dw = numerics::requantize(self.o[src + i], shift.max(0) as u32);
                             let wv = numerics::saturate_i32(self.o[dst + i]);
                             let vv = numerics::saturate_i32(self.o[src2 + i]);
-                            let (nw, nv) = numerics::sgd_update(wv, vv, dw, false, &shifts);
+                            let pruned = p5 != NO_SHIFT && self.a[mask + i] != 0;
+                            let (nw, nv) = numerics::sgd_update(wv, vv, dw, pruned, &shifts);
                             self.o[dst + i] = i64::from(nw);
                             self.o[src2 + i] = i64::from(nv);
                             self.a[aux + i] = numerics::weight_from_master(nw);
@@ -210,7 +213,7 @@ impl Machine {
                     }
                 }
             }
-            Instr::Sparsify { pattern, axis, master, rows, cols, src, dst, .. } => {
+            Instr::Sparsify { pattern, axis, master, mask_out, rows, cols, src, dst, .. } => {
                 let (rows, cols, src, dst) = (rows as usize, cols as usize, src as usize, dst as usize);
                 let (pm, pn) = (pattern.m() as usize, pattern.n() as usize);
                 // axis 0: groups down each column; axis 1: along each row, output transposed.
@@ -234,7 +237,15 @@ impl Machine {
                         }
                         let keys: Vec<i32> =
                             key.iter().map(|&k| k.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32).collect();
-                        for (j, &i) in top_n_in_group(&keys, pn).iter().enumerate() {
+                        let kept = top_n_in_group(&keys, pn);
+                        if mask_out {
+                            for i in 0..pm {
+                                let (r, c) = if axis == 0 { (g * pm + i, o) } else { (o, g * pm + i) };
+                                self.a[dst + r * cols + c] = i16::from(!kept.contains(&i));
+                            }
+                            continue;
+                        }
+                        for (j, &i) in kept.iter().enumerate() {
                             let slot = dst + (g * pn + j) * outer + o;
                             self.w[slot] = val[i];
                             self.widx[slot] = i as u8;

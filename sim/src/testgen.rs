@@ -22,7 +22,7 @@ use std::collections::BTreeSet;
 use nmsat_dataflow::ArchConfig;
 use nmsat_dataflow::NmPattern;
 use nmsat_dataflow::check::{capacity, check_program};
-use nmsat_dataflow::isa::{Buf, Deps, DmaFormat, GemmMode, Instr, Queue, VecOp};
+use nmsat_dataflow::isa::{Buf, Deps, DmaFormat, GemmMode, Instr, NO_SHIFT, Queue, VecOp};
 use nmsat_dataflow::program::{Program, RegionKind, Tag};
 use nmsat_dataflow::workload::Pass;
 
@@ -122,11 +122,20 @@ impl Coverage {
                         self.features.insert("il".into());
                     }
                 }
-                Instr::Vec { op, .. } => {
+                Instr::Vec { op, p5, .. } => {
                     self.vec_ops.insert(op.name().into());
+                    if op == VecOp::Sgd && p5 != NO_SHIFT {
+                        self.features.insert("sgd sr-ste".into());
+                    }
                 }
-                Instr::Sparsify { pattern, axis, .. } => {
+                Instr::Sparsify { pattern, axis, master, mask_out, .. } => {
                     self.sparsify.insert(format!("{pattern} axis {axis}"));
+                    if master {
+                        self.features.insert("sparsify master".into());
+                    }
+                    if mask_out {
+                        self.features.insert("sparsify mask".into());
+                    }
                 }
                 Instr::Sync { .. } => {
                     self.features.insert("sync".into());
@@ -196,7 +205,8 @@ impl Coverage {
                 missing.push(format!("token {t}"));
             }
         }
-        for f in ["acc", "il", "sync", "requant store", "relu store"] {
+        for f in ["acc", "il", "sync", "requant store", "relu store", "sgd sr-ste", "sparsify master", "sparsify mask"]
+        {
             if !self.features.contains(f) {
                 missing.push(f.to_string());
             }
@@ -372,7 +382,29 @@ impl Gen<'_> {
         let src2 = self.addr(src2_b, len);
         let dst = self.addr(dst_b, len);
         let aux = if op == VecOp::LossGrad { aux_classes as u32 } else { self.addr(Buf::A, len) };
-        Instr::Vec { deps: Deps::default(), op, len: len as u32, src, src2, dst, aux, shift, p1, p2, p3: 0, p4: 0 }
+        // SR-STE's pruned flags on half of the SGDs.
+        let (mask, p5) = if op == VecOp::Sgd && self.rng.chance(1, 2) {
+            let s = self.rng.range(0, 20) as u8;
+            (self.addr(Buf::A, len), s)
+        } else {
+            (0, NO_SHIFT)
+        };
+        Instr::Vec {
+            deps: Deps::default(),
+            op,
+            len: len as u32,
+            src,
+            src2,
+            dst,
+            aux,
+            shift,
+            p1,
+            p2,
+            p3: 0,
+            p4: 0,
+            mask,
+            p5,
+        }
     }
 
     fn sparsify(&mut self) -> Instr {
@@ -382,14 +414,16 @@ impl Gen<'_> {
         let mm = u64::from(p.m());
         let (rows, cols) =
             if axis == 0 { (mm * r.range(1, 3), r.range(1, 12)) } else { (r.range(1, 12), mm * r.range(1, 3)) };
+        let (master, mask_out) = (r.chance(1, 3), r.chance(1, 4));
         let n = rows * cols;
-        let src = self.addr(Buf::A, n);
-        let dst = self.addr(Buf::W, n * u64::from(p.n()) / mm);
+        let src = self.addr(if master { Buf::O } else { Buf::A }, n);
+        let dst = if mask_out { self.addr(Buf::A, n) } else { self.addr(Buf::W, n * u64::from(p.n()) / mm) };
         Instr::Sparsify {
             deps: Deps::default(),
             pattern: p,
             axis,
-            master: false,
+            master,
+            mask_out,
             rows: rows as u32,
             cols: cols as u32,
             src,

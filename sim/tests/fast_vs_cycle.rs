@@ -4,7 +4,7 @@
 
 use nmsat_dataflow::ArchConfig;
 use nmsat_dataflow::NmPattern;
-use nmsat_dataflow::isa::{Buf, Deps, DmaFormat, GemmMode, Instr, Queue, VecOp};
+use nmsat_dataflow::isa::{Buf, Deps, DmaFormat, GemmMode, Instr, NO_SHIFT, Queue, VecOp};
 use nmsat_dataflow::program::{Program, RegionKind, Tag};
 use nmsat_dataflow::workload::Pass;
 use nmsat_sim::{SimMode, SimOptions, simulate};
@@ -169,13 +169,16 @@ fn build(arch: &ArchConfig, choices: &[Choice]) -> Program {
                 p2: 0,
                 p3: 0,
                 p4: 0,
+                mask: 0,
+                p5: if ch.flags & 2 != 0 { 5 } else { NO_SHIFT },
             },
             7 => match mode {
                 GemmMode::Nm(pat) => Instr::Sparsify {
                     deps,
                     pattern: pat,
                     axis: ch.flags & 1,
-                    master: false,
+                    master: ch.flags & 2 != 0,
+                    mask_out: ch.flags & 4 != 0,
                     rows: (rows % 8 + 1) * pat.m(),
                     cols: (cols % 8 + 1) * pat.m(),
                     src: 0,

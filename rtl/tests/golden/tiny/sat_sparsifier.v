@@ -28,9 +28,9 @@ module sat_sparsifier (
   wire i_axis;
   assign i_axis = instr[18:18];
   wire [13:0] i_rows;
-  assign i_rows = instr[33:20];
+  assign i_rows = instr[34:21];
   wire [13:0] i_cols;
-  assign i_cols = instr[53:40];
+  assign i_cols = instr[54:41];
   wire [2:0] i_ib;
   assign i_ib = ((i_m == 5'd16) ? 3'd4 : (i_m == 5'd8) ? 3'd3 : (i_m == 5'd4) ? 3'd2 : (i_m == 5'd2) ? 3'd1 : 3'd0);
   wire [13:0] i_lg;
@@ -249,8 +249,8 @@ module sat_sparsifier (
       if (start) begin
         left <= i_groups;
         lo0 <= 14'd0;
-        base0 <= instr[73:60];
-        obase0 <= instr[97:84];
+        base0 <= instr[74:61];
+        obase0 <= instr[98:85];
         g_line <= i_line;
         g_inc_nw <= i_inc_nw;
         g_inc_w <= i_inc_w;
