@@ -60,6 +60,9 @@ pub fn accesses(i: &Instr, _arch: &ArchConfig) -> Accesses {
         Instr::Load { buf, sram, rows, cols, .. } => {
             a.writes.push(Range::new(buf, u64::from(sram), u64::from(rows) * u64::from(cols)));
         }
+        Instr::Load2col { sram, rows, cols, .. } => {
+            a.writes.push(Range::new(Buf::A, u64::from(sram), u64::from(rows) * u64::from(cols)));
+        }
         Instr::Store { buf, sram, rows, cols, .. } => {
             a.reads.push(Range::new(buf, u64::from(sram), u64::from(rows) * u64::from(cols)));
         }

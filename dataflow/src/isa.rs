@@ -418,6 +418,35 @@ pub enum Instr {
         /// Destination address in the weight buffer.
         dst: u32,
     },
+    /// The DMA engine's im2col gather (load queue): the `rows × cols` tile
+    /// of the im2col matrix of the NHWC int16 tensor at `dram`, from output
+    /// pixel `p0` and column `k0`, into `A[sram]` row-major, zeros where the
+    /// kernel reaches into padding or between dilated pixels. `wrows` and
+    /// `wcols` describe the raw window fetched (rows of the input and
+    /// elements per row, [`crate::im2col::ConvGeom::window`]); they time the
+    /// transfer like a load of `wrows` rows of `wcols` int16 elements.
+    Load2col {
+        /// Token flags.
+        deps: Deps,
+        /// DRAM byte address of the tensor (image 0, row 0, column 0).
+        dram: u64,
+        /// Activation buffer element address.
+        sram: u32,
+        /// Tile rows (output pixels).
+        rows: u32,
+        /// Tile columns (im2col columns).
+        cols: u32,
+        /// First output pixel (over batch, rows and columns).
+        p0: u32,
+        /// First im2col column.
+        k0: u32,
+        /// Convolution geometry.
+        geom: crate::im2col::ConvGeom,
+        /// Input rows fetched.
+        wrows: u32,
+        /// Elements fetched per input row.
+        wcols: u32,
+    },
     /// A compute-queue barrier with no work: it exists to carry tokens
     /// between the store and load queues (which are not neighbours).
     Sync {
@@ -544,6 +573,30 @@ pub const OPCODES: &[OpcodeSpec] = &[
         ],
     },
     OpcodeSpec { code: 6, mnemonic: "sync", queue: Queue::Compute, fields: &[] },
+    OpcodeSpec {
+        code: 7,
+        mnemonic: "load2col",
+        queue: Queue::Load,
+        fields: &[
+            f("dram", 40, "DRAM byte address of the NHWC int16 tensor"),
+            f("sram", 24, "activation buffer element address"),
+            f("rows", 20, "tile rows (output pixels)"),
+            f("cols", 20, "tile columns (im2col columns (ky*kw + kx)*ic + c)"),
+            f("p0", 24, "first output pixel (over batch, rows, columns)"),
+            f("k0", 20, "first im2col column"),
+            f("ih", 10, "input height"),
+            f("iw", 10, "input width"),
+            f("ic", 12, "input channels"),
+            f("kh", 4, "kernel height"),
+            f("kw", 4, "kernel width"),
+            f("cs", 3, "stride"),
+            f("padh", 4, "zero padding top and bottom"),
+            f("padw", 4, "zero padding left and right"),
+            f("dil", 3, "input dilation (1 none; transposed convolution: the stride)"),
+            f("wrows", 16, "input rows fetched (the raw window)"),
+            f("wcols", 24, "elements fetched per input row"),
+        ],
+    },
     OpcodeSpec { code: 15, mnemonic: "halt", queue: Queue::Compute, fields: &[] },
 ];
 
@@ -558,6 +611,7 @@ impl Instr {
             Instr::Sparsify { .. } => 5,
             Instr::Sync { .. } => 6,
             Instr::Halt { .. } => 15,
+            Instr::Load2col { .. } => 7,
         };
         OPCODES.iter().find(|s| s.code == code).expect("every instruction has a row")
     }
@@ -576,6 +630,7 @@ impl Instr {
             | Instr::Vec { deps, .. }
             | Instr::Sparsify { deps, .. }
             | Instr::Sync { deps }
+            | Instr::Load2col { deps, .. }
             | Instr::Halt { deps } => *deps,
         }
     }
@@ -589,6 +644,7 @@ impl Instr {
             | Instr::Vec { deps, .. }
             | Instr::Sparsify { deps, .. }
             | Instr::Sync { deps }
+            | Instr::Load2col { deps, .. }
             | Instr::Halt { deps } => deps,
         }
     }
@@ -661,6 +717,25 @@ impl Instr {
                 u64::from(cols),
                 u64::from(src),
                 u64::from(dst),
+            ],
+            Instr::Load2col { dram, sram, rows, cols, p0, k0, geom: g, wrows, wcols, .. } => vec![
+                dram,
+                u64::from(sram),
+                u64::from(rows),
+                u64::from(cols),
+                u64::from(p0),
+                u64::from(k0),
+                u64::from(g.ih),
+                u64::from(g.iw),
+                u64::from(g.ic),
+                u64::from(g.kh),
+                u64::from(g.kw),
+                u64::from(g.cs),
+                u64::from(g.pad_h),
+                u64::from(g.pad_w),
+                u64::from(g.dil),
+                u64::from(wrows),
+                u64::from(wcols),
             ],
             Instr::Sync { .. } | Instr::Halt { .. } => vec![],
         }
@@ -768,6 +843,28 @@ impl Instr {
                 dst: u32_of(8)?,
             },
             6 => Instr::Sync { deps },
+            7 => Instr::Load2col {
+                deps,
+                dram: v[0],
+                sram: u32_of(1)?,
+                rows: u32_of(2)?,
+                cols: u32_of(3)?,
+                p0: u32_of(4)?,
+                k0: u32_of(5)?,
+                geom: crate::im2col::ConvGeom {
+                    ih: u32_of(6)?,
+                    iw: u32_of(7)?,
+                    ic: u32_of(8)?,
+                    kh: u32_of(9)?,
+                    kw: u32_of(10)?,
+                    cs: u32_of(11)?,
+                    pad_h: u32_of(12)?,
+                    pad_w: u32_of(13)?,
+                    dil: u32_of(14)?,
+                },
+                wrows: u32_of(15)?,
+                wcols: u32_of(16)?,
+            },
             15 => Instr::Halt { deps },
             _ => return Err(IsaError::Opcode(spec.code)),
         })
@@ -1075,19 +1172,50 @@ mod tests {
                         p5,
                     }
                 }),
-            (deps(), pattern(), (0u8..2, any::<bool>(), any::<bool>()), d20.clone(), d20, a24.clone(), a24).prop_map(
-                |(deps, pattern, (axis, master, mask_out), rows, cols, src, dst)| Instr::Sparsify {
-                    deps,
-                    pattern,
-                    axis,
-                    master,
-                    mask_out,
-                    rows,
-                    cols,
-                    src,
-                    dst
-                }
-            ),
+            (
+                deps(),
+                pattern(),
+                (0u8..2, any::<bool>(), any::<bool>()),
+                d20.clone(),
+                d20.clone(),
+                a24.clone(),
+                a24.clone()
+            )
+                .prop_map(|(deps, pattern, (axis, master, mask_out), rows, cols, src, dst)| {
+                    Instr::Sparsify { deps, pattern, axis, master, mask_out, rows, cols, src, dst }
+                }),
+            (
+                deps(),
+                any::<u32>(),
+                (a24.clone(), d20.clone(), d20.clone()),
+                (a24.clone(), d20.clone()),
+                any::<[u16; 9]>(),
+                (0u32..1 << 16, a24.clone())
+            )
+                .prop_map(|(deps, dram, (sram, rows, cols), (p0, k0), g, (wrows, wcols))| {
+                    Instr::Load2col {
+                        deps,
+                        dram: u64::from(dram),
+                        sram,
+                        rows,
+                        cols,
+                        p0,
+                        k0,
+                        geom: crate::im2col::ConvGeom {
+                            ih: u32::from(g[0]) % 1024,
+                            iw: u32::from(g[1]) % 1024,
+                            ic: u32::from(g[2]) % 4096,
+                            kh: u32::from(g[3]) % 16,
+                            kw: u32::from(g[4]) % 16,
+                            cs: u32::from(g[5]) % 8,
+                            pad_h: u32::from(g[6]) % 16,
+                            pad_w: u32::from(g[7]) % 16,
+                            dil: u32::from(g[8]) % 8,
+                        },
+                        wrows,
+                        wcols,
+                    }
+                }),
             deps().prop_map(|deps| Instr::Halt { deps }),
             deps().prop_map(|deps| Instr::Sync { deps }),
         ]

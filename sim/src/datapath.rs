@@ -103,6 +103,16 @@ impl Machine {
                     }
                 }
             }
+            Instr::Load2col { dram, sram, rows, cols, p0, k0, geom, .. } => {
+                for i in 0..u64::from(rows) {
+                    for j in 0..u64::from(cols) {
+                        let v = geom
+                            .element(u64::from(p0) + i, u64::from(k0) + j)
+                            .map_or(0, |e| self.read_i16(dram + 2 * e));
+                        self.a[(u64::from(sram) + i * u64::from(cols) + j) as usize] = v;
+                    }
+                }
+            }
             Instr::Store { buf, fmt, index_bits, dram, sram, rows, cols, stride, shift, relu, .. } => {
                 let ib = u32::from(index_bits);
                 for r in 0..u64::from(rows) {
@@ -308,6 +318,74 @@ pub fn pack_nm_rows(values: &[i16], indices: &[u8], rows: usize, cols: usize, in
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn load2col_gathers_the_im2col_tile_with_padding_zeros() {
+        use nmsat_dataflow::im2col::ConvGeom;
+        use nmsat_dataflow::isa::Deps;
+        let arch = ArchConfig::preset("tiny").unwrap();
+        let g = ConvGeom { ih: 4, iw: 3, ic: 2, kh: 3, kw: 3, cs: 2, pad_h: 1, pad_w: 1, dil: 1 };
+        // Two images; x[b, y, x, c] = 1000·b + 100·y + 10·x + c + 1.
+        let mut p = Program::new(arch.clone());
+        let base = p.alloc("x", nmsat_dataflow::program::RegionKind::Input, 2 * 2 * g.image_elems());
+        let mut bytes = Vec::new();
+        for b in 0..2 {
+            for y in 0..4 {
+                for x in 0..3 {
+                    for c in 0..2 {
+                        bytes.extend_from_slice(&((1000 * b + 100 * y + 10 * x + c + 1) as i16).to_le_bytes());
+                    }
+                }
+            }
+        }
+        p.image.push((base, bytes));
+        let mut m = Machine::new(&p, &arch);
+        // Pixels 2..6 (image 0's last two, image 1's first two), columns 4..13.
+        let (wrows, wcols) = g.window(2, 4, 4, 9);
+        let i = Instr::Load2col {
+            deps: Deps::default(),
+            dram: base,
+            sram: 7,
+            rows: 4,
+            cols: 9,
+            p0: 2,
+            k0: 4,
+            geom: g,
+            wrows: wrows as u32,
+            wcols: wcols as u32,
+        };
+        m.execute(&i);
+        assert_eq!(g.out_hw(), (2, 2));
+        // Pixel 2 = image 0, (oy, ox) = (1, 0); column 4 = tap (0, 2) channel 0: y = 1, x = 1.
+        assert_eq!(m.a[7], 111);
+        // Column 6 = tap (1, 0) channel 0: y = 2, x = −1, padding.
+        assert_eq!(m.a[7 + 2], 0);
+        // Pixel 4 = image 1, (0, 0); column 12 = tap (2, 0) channel 0: y = 1, x = −1: padding;
+        // column 8 = tap (1, 1) channel 0: y = 0, x = 0.
+        assert_eq!(m.a[7 + 2 * 9 + 8], 0);
+        assert_eq!(m.a[7 + 2 * 9 + 4], 1001);
+        for r in 0..4u64 {
+            for c in 0..9u64 {
+                let want = g.element(2 + r, 4 + c).map_or(0, |e| m.read_i16(base + 2 * e));
+                assert_eq!(m.a[(7 + r * 9 + c) as usize], want);
+            }
+        }
+        assert!(
+            nmsat_dataflow::check::check_program(
+                &{
+                    let mut q = p.clone();
+                    q.push(i, nmsat_dataflow::program::Tag { layer: 0, pass: nmsat_dataflow::workload::Pass::Ff });
+                    q.push(
+                        Instr::Halt { deps: Deps::default() },
+                        nmsat_dataflow::program::Tag { layer: 0, pass: nmsat_dataflow::workload::Pass::Ff },
+                    );
+                    q
+                },
+                &arch
+            )
+            .is_empty()
+        );
+    }
 
     #[test]
     fn index_packing_roundtrips() {

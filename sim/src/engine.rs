@@ -153,8 +153,8 @@ enum Cost {
 
 fn cost(arch: &ArchConfig, i: &Instr) -> Cost {
     match *i {
-        Instr::Load { fmt, index_bits, rows, cols, .. } | Instr::Store { fmt, index_bits, rows, cols, .. } => {
-            Cost::Dma { beats: timing::dma(arch, fmt, u32::from(index_bits), u64::from(rows), u64::from(cols)).beats }
+        Instr::Load { .. } | Instr::Store { .. } | Instr::Load2col { .. } => {
+            Cost::Dma { beats: timing::transfer(arch, i).map_or(1, |d| d.beats) }
         }
         Instr::Gemm { mode, m, n, k, .. } => {
             let t = timing::gemm(arch, mode, u64::from(m), u64::from(n), u64::from(k));
@@ -544,6 +544,16 @@ impl<'a> Engine<'a> {
                 b.writes += n;
                 b.write_bytes += n * elem_bytes(buf);
             }
+            Instr::Load2col { rows, cols, .. } => {
+                let d = timing::transfer(arch, instr).unwrap_or_default();
+                s.dma.loads += 1;
+                s.dma.dram_read_bytes += d.bytes;
+                s.dma.dram_burst_bytes += d.burst_bytes;
+                let n = u64::from(rows) * u64::from(cols);
+                let b = s.buffers.entry(buf_name(Buf::A).into()).or_default();
+                b.writes += n;
+                b.write_bytes += n * eb;
+            }
             Instr::Store { buf, fmt, index_bits, rows, cols, .. } => {
                 let d = timing::dma(arch, fmt, u32::from(index_bits), u64::from(rows), u64::from(cols));
                 s.dma.stores += 1;
@@ -703,9 +713,8 @@ impl<'a> Engine<'a> {
             sp.0 = sp.0.min(rt.start);
             sp.1 = sp.1.max(rt.done);
             match *instr {
-                Instr::Load { fmt, index_bits, rows: rr, cols, .. }
-                | Instr::Store { fmt, index_bits, rows: rr, cols, .. } => {
-                    r.dram_bytes += timing::dma(arch, fmt, u32::from(index_bits), u64::from(rr), u64::from(cols)).bytes;
+                Instr::Load { .. } | Instr::Store { .. } | Instr::Load2col { .. } => {
+                    r.dram_bytes += timing::transfer(arch, instr).map_or(0, |d| d.bytes);
                 }
                 Instr::Gemm { mode, m, n, k, .. } => {
                     let t = timing::gemm(arch, mode, u64::from(m), u64::from(n), u64::from(k));

@@ -101,6 +101,9 @@ impl Coverage {
                 Instr::Load { buf, fmt: f, .. } => {
                     self.dma.insert(format!("load {} {}", buf.name(), fmt(f)));
                 }
+                Instr::Load2col { .. } => {
+                    self.dma.insert("load2col a".into());
+                }
                 Instr::Store { buf, fmt: f, shift, relu, .. } => {
                     self.dma.insert(format!("store {} {}", buf.name(), fmt(f)));
                     if buf == Buf::O && f == DmaFormat::I16 {

@@ -100,6 +100,37 @@ fn build(arch: &ArchConfig, choices: &[Choice]) -> Program {
         let deps = Deps::default();
         let (rows, cols) = (ch.a, ch.b);
         let mut instr = match ch.kind {
+            1 if ch.flags & 8 != 0 => {
+                // An im2col gather of a small convolution (window from the geometry).
+                let geom = nmsat_dataflow::im2col::ConvGeom {
+                    ih: ch.a % 12 + 3,
+                    iw: ch.b % 12 + 3,
+                    ic: ch.c,
+                    kh: 3,
+                    kw: 3,
+                    cs: u32::from(ch.flags >> 6) % 2 + 1,
+                    pad_h: 1,
+                    pad_w: 1,
+                    dil: 1,
+                };
+                let (pp, qq) = geom.out_hw();
+                let rows = (u64::from(rows) % (pp * qq)).max(1);
+                let k0 = u64::from(ch.flags % 5);
+                let cols = (u64::from(cols)).min(geom.k() - k0);
+                let (wrows, wcols) = geom.window(0, rows, k0, cols);
+                Instr::Load2col {
+                    deps,
+                    dram: 0,
+                    sram: 0,
+                    rows: rows as u32,
+                    cols: cols as u32,
+                    p0: 0,
+                    k0: k0 as u32,
+                    geom,
+                    wrows: wrows as u32,
+                    wcols: wcols as u32,
+                }
+            }
             0 | 1 => Instr::Load {
                 deps,
                 buf: Buf::A,
