@@ -89,6 +89,11 @@ pub struct ConvShape {
     pub taps: u64,
     /// Stride (square).
     pub stride: u64,
+    /// The input geometry per sample (`ic × ih × iw`, kernel, stride,
+    /// padding), when known: FF and WG then gather their activation operand
+    /// with `load2col`; without it the operand's DRAM traffic is modelled
+    /// but its data is not the im2col matrix.
+    pub geom: Option<crate::im2col::ConvGeom>,
 }
 
 /// One layer of the step: its GEMMs and what the vector unit does around them.
@@ -231,6 +236,9 @@ struct Mapped {
     mode: GemmMode,
     /// Raw-input reuse of the activation operand: DRAM bytes = expanded · den / num.
     a_reuse: (u64, u64),
+    /// The operand is gathered by `load2col` (geometry; read transposed, as WG):
+    /// its DRAM bytes are the raw window of the tile.
+    gather: Option<(crate::im2col::ConvGeom, bool)>,
 }
 
 fn map_gemm(g: &Gemm, conv: Option<ConvShape>) -> Mapped {
@@ -251,13 +259,15 @@ fn map_gemm(g: &Gemm, conv: Option<ConvShape>) -> Mapped {
             let ok = ok && g.sparse.is_none_or(|s| k2 % u64::from(s.pattern.m()) == 0);
             if ok {
                 // Each dO element feeds `taps` positions of the transposed-conv im2col.
-                Mapped { m: m * s2, n: n2, k: k2, mode, a_reuse: (c.taps.max(1), 1) }
+                Mapped { m: m * s2, n: n2, k: k2, mode, a_reuse: (c.taps.max(1), 1), gather: None }
             } else {
-                Mapped { m, n: g.n, k: g.k, mode, a_reuse: (1, 1) }
+                Mapped { m, n: g.n, k: g.k, mode, a_reuse: (1, 1), gather: None }
             }
         }
-        (Pass::Ff | Pass::Wg, Some(c), GemmKind::Weight) => Mapped { m, n: g.n, k: g.k, mode, a_reuse: reuse(c) },
-        _ => Mapped { m, n: g.n, k: g.k, mode, a_reuse: (1, 1) },
+        (Pass::Ff | Pass::Wg, Some(c), GemmKind::Weight) => {
+            Mapped { m, n: g.n, k: g.k, mode, a_reuse: reuse(c), gather: None }
+        }
+        _ => Mapped { m, n: g.n, k: g.k, mode, a_reuse: (1, 1), gather: None },
     }
 }
 
@@ -349,7 +359,15 @@ fn tiling_cost(
     let burst = u64::from(arch.dram.burst_bytes);
     let lat = u64::from(arch.dram.latency_cycles);
     let beats = |rows: u64, row_bytes: u64| (rows * row_bytes.div_ceil(burst) * burst).div_ceil(bpc);
-    let a_beats = beats(t.tm, 2 * (t.tk * mp.a_reuse.1).div_ceil(mp.a_reuse.0));
+    let a_beats = match mp.gather {
+        // The first tile's raw window stands for every tile's.
+        Some((geom, trans)) => {
+            let (rows, cols) = if trans { (t.tk, t.tm) } else { (t.tm, t.tk) };
+            let (wr, wc) = geom.window(0, rows, 0, cols);
+            beats(wr, 2 * wc)
+        }
+        None => beats(t.tm, 2 * (t.tk * mp.a_reuse.1).div_ceil(mp.a_reuse.0)),
+    };
     let (num, den) = mp.mode.expansion();
     let (wn, wd) = w_bytes_per_elem;
     let w_beats = beats(t.tk * den / num, (t.tn * wn).div_ceil(wd));
@@ -648,6 +666,9 @@ struct GemmJob {
     /// The activation operand is read transposed from a row-major `K×M` block
     /// (WG of a linear layer: `Xᵀ` from `X` as stored).
     a_trans: bool,
+    /// The activation operand is the im2col matrix of the NHWC tensor at
+    /// `a_region`, gathered by `load2col` (FF and WG of a convolution).
+    im2col: Option<crate::im2col::ConvGeom>,
     /// Weight operand source.
     w_src: WSource,
     out: OutKind,
@@ -770,7 +791,7 @@ pub fn compile_step(arch: &ArchConfig, step: &StepWorkload, opts: &DataflowOptio
         let mut wg_main = None;
         let dout_elems = ff.map_or(0, |f| f.m * f.count * f.n);
         for g in &l.gemms {
-            let mp = map_gemm(g, l.conv);
+            let mut mp = map_gemm(g, l.conv);
             let tag = Tag { layer: layer_idx, pass: g.pass };
             let cap = |what: &str, v: u64| -> Result<(), ScheduleError> {
                 if v >= 1 << 20 {
@@ -778,7 +799,23 @@ pub fn compile_step(arch: &ArchConfig, step: &StepWorkload, opts: &DataflowOptio
                 }
                 Ok(())
             };
-            let elems_a = mp.m * mp.k * mp.a_reuse.1 / mp.a_reuse.0;
+            // FF and WG of a convolution with known geometry gather im2col tiles
+            // from the NHWC input tensor (its pixels are FF's rows, WG's reduction).
+            let im2col = l.conv.and_then(|c| c.geom).filter(|geo| {
+                let (p, q) = geo.out_hw();
+                let pixels = step.batch * p * q;
+                g.kind == GemmKind::Weight
+                    && match g.pass {
+                        Pass::Ff => mp.m == pixels && mp.k == geo.k(),
+                        Pass::Wg => mp.k == pixels && mp.m == geo.k(),
+                        _ => false,
+                    }
+            });
+            mp.gather = im2col.map(|geo| (geo, g.pass == Pass::Wg));
+            let elems_a = match im2col {
+                Some(geo) => step.batch * geo.image_elems(),
+                None => mp.m * mp.k * mp.a_reuse.1 / mp.a_reuse.0,
+            };
             // Activation operand region (aliasing the previous layer's output when the sizes match).
             let a_region = match g.pass {
                 Pass::Ff => match prev_out {
@@ -941,8 +978,10 @@ pub fn compile_step(arch: &ArchConfig, step: &StepWorkload, opts: &DataflowOptio
                     }
                 }
             };
-            let a_trans = g.pass == Pass::Wg && g.kind == GemmKind::Weight && mp.a_reuse == (1, 1);
-            let job = GemmJob { tag, layer: l.name.clone(), mp, tiling, a_region, a_row: mp.k, a_trans, w_src, out };
+            let a_trans =
+                g.pass == Pass::Wg && g.kind == GemmKind::Weight && (mp.a_reuse == (1, 1) || im2col.is_some());
+            let job =
+                GemmJob { tag, layer: l.name.clone(), mp, tiling, a_region, a_row: mp.k, a_trans, im2col, w_src, out };
             match g.pass {
                 Pass::Ff => {
                     if g.kind == GemmKind::Weight {
@@ -1137,8 +1176,25 @@ fn emit_tile(
             (j.a_region.1 + 2 * (m0 * a_row_raw + k0 * mp.a_reuse.1 / mp.a_reuse.0), tm, raw_cols, 2 * a_row_raw)
         };
         if a_hit.is_none() {
-            b.emit(
-                Instr::Load {
+            let load = match j.im2col {
+                // FF: pixels m0.. by columns k0..; WG (read transposed): pixels k0.. by columns m0...
+                Some(geom) => {
+                    let (p0, rows, c0, cols) = if a_trans { (k0, tk, m0, tm) } else { (m0, tm, k0, tk) };
+                    let (wrows, wcols) = geom.window(p0, rows, c0, cols);
+                    Instr::Load2col {
+                        deps: Deps::default(),
+                        dram: j.a_region.1,
+                        sram: u32c(a_base),
+                        rows: u32c(rows),
+                        cols: u32c(cols),
+                        p0: u32c(p0),
+                        k0: u32c(c0),
+                        geom,
+                        wrows: u32c(wrows),
+                        wcols: u32c(wcols),
+                    }
+                }
+                None => Instr::Load {
                     deps: Deps::default(),
                     buf: Buf::A,
                     fmt: DmaFormat::I16,
@@ -1149,10 +1205,8 @@ fn emit_tile(
                     cols: u32c(a_cols),
                     stride: a_stride_bytes,
                 },
-                tag,
-                &[Res::Dram(j.a_region.0)],
-                &[a_res],
-            );
+            };
+            b.emit(load, tag, &[Res::Dram(j.a_region.0)], &[a_res]);
         }
         // Weight operand.
         let tk_eff = tk * den / num;
@@ -1811,7 +1865,7 @@ pub fn compile_gemm(
         }
     };
     let c = b.region("c", RegionKind::Activation, 2 * m * n);
-    let mp = Mapped { m, n, k, mode, a_reuse: (1, 1) };
+    let mp = Mapped { m, n, k, mode, a_reuse: (1, 1), gather: None };
     let w_fmt = match operand {
         GemmOperand::Nm(p) => (2 * 16 + 2 * u64::from(p.index_bits()), 16),
         GemmOperand::Dense => (2, 1),
@@ -1834,6 +1888,7 @@ pub fn compile_gemm(
         a_region: a,
         a_row: k,
         a_trans: false,
+        im2col: None,
         w_src,
         out: OutKind::Activation { region: c, relu: false, mask: None, row: n, shift },
     };
