@@ -99,6 +99,8 @@ fn conv_geom(c: &ConvSpec, input: &Shape, stride: u64) -> Option<ConvGeom> {
         pad_h: f(c.pad.0)?,
         pad_w: f(c.pad.1)?,
         dil: 1,
+        opad_h: 0,
+        opad_w: 0,
     };
     (geom.out_hw().0 > 0).then_some(geom)
 }

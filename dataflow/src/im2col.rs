@@ -33,6 +33,11 @@ pub struct ConvGeom {
     pub pad_w: u32,
     /// Input dilation (1: none).
     pub dil: u32,
+    /// Extra zero rows at the bottom (a transposed convolution's output
+    /// padding: the rows the forward stride skipped past).
+    pub opad_h: u32,
+    /// Extra zero columns at the right.
+    pub opad_w: u32,
 }
 
 impl ConvGeom {
@@ -47,11 +52,42 @@ impl ConvGeom {
     pub fn out_hw(&self) -> (u64, u64) {
         let (h, w) = self.dilated();
         let cs = u64::from(self.cs.max(1));
-        let o = |x: u64, pad: u32, k: u32| {
-            let span = x + 2 * u64::from(pad);
+        let o = |x: u64, pad: u32, opad: u32, k: u32| {
+            let span = x + 2 * u64::from(pad) + u64::from(opad);
             if span < u64::from(k) || k == 0 { 0 } else { (span - u64::from(k)) / cs + 1 }
         };
-        (o(h, self.pad_h, self.kh), o(w, self.pad_w, self.kw))
+        (o(h, self.pad_h, self.opad_h, self.kh), o(w, self.pad_w, self.opad_w, self.kw))
+    }
+
+    /// The gather of this (forward) convolution's BP as a transposed
+    /// convolution over its output gradient (`P × Q × c_out` per sample):
+    /// kernel flipped (the weight side), gradient dilated by the stride and
+    /// padded by `k − 1 − pad`, plus the bottom/right rows the forward stride
+    /// skipped, so its output is this convolution's `ih × iw` input. `None`
+    /// when padding is wider than the kernel or the input is dilated.
+    pub fn transposed(&self, c_out: u32) -> Option<ConvGeom> {
+        let (p, q) = self.out_hw();
+        if self.dil != 1 || self.pad_h >= self.kh || self.pad_w >= self.kw || p == 0 || q == 0 {
+            return None;
+        }
+        let s = u64::from(self.cs.max(1));
+        let base = |o: u64, k: u32, pad: u32| ((o - 1) * s + u64::from(k)).checked_sub(2 * u64::from(pad));
+        let opad_h = u64::from(self.ih).checked_sub(base(p, self.kh, self.pad_h)?)?;
+        let opad_w = u64::from(self.iw).checked_sub(base(q, self.kw, self.pad_w)?)?;
+        let t = ConvGeom {
+            ih: u32::try_from(p).ok()?,
+            iw: u32::try_from(q).ok()?,
+            ic: c_out,
+            kh: self.kh,
+            kw: self.kw,
+            cs: 1,
+            pad_h: self.kh - 1 - self.pad_h,
+            pad_w: self.kw - 1 - self.pad_w,
+            dil: self.cs.max(1),
+            opad_h: u32::try_from(opad_h).ok()?,
+            opad_w: u32::try_from(opad_w).ok()?,
+        };
+        (t.out_hw() == (u64::from(self.ih), u64::from(self.iw))).then_some(t)
     }
 
     /// Columns of the im2col matrix: `kh·kw·ic`.
@@ -161,14 +197,26 @@ mod tests {
     }
 
     fn geom() -> impl Strategy<Value = ConvGeom> {
-        (1u32..7, 1u32..7, 1u32..5, 1u32..4, 1u32..4, 1u32..3, 0u32..3, 0u32..3, 1u32..3).prop_map(
-            |(ih, iw, ic, kh, kw, cs, pad_h, pad_w, dil)| ConvGeom { ih, iw, ic, kh, kw, cs, pad_h, pad_w, dil },
+        (1u32..7, 1u32..7, 1u32..5, 1u32..4, 1u32..4, 1u32..3, 0u32..3, 0u32..3, 1u32..3, 0u32..2).prop_map(
+            |(ih, iw, ic, kh, kw, cs, pad_h, pad_w, dil, opad)| ConvGeom {
+                ih,
+                iw,
+                ic,
+                kh,
+                kw,
+                cs,
+                pad_h,
+                pad_w,
+                dil,
+                opad_h: opad,
+                opad_w: 1 - opad,
+            },
         )
     }
 
     #[test]
     fn a_3x3_same_convolution_by_hand() {
-        let g = ConvGeom { ih: 4, iw: 4, ic: 2, kh: 3, kw: 3, cs: 1, pad_h: 1, pad_w: 1, dil: 1 };
+        let g = ConvGeom { ih: 4, iw: 4, ic: 2, kh: 3, kw: 3, cs: 1, pad_h: 1, pad_w: 1, dil: 1, opad_h: 0, opad_w: 0 };
         assert_eq!(g.out_hw(), (4, 4));
         // Pixel (0, 0, 0), tap (0, 0) is padding; tap (1, 1) channel 1 is x[0, 0, 0, 1].
         assert_eq!(g.element(0, 0), None);

@@ -324,7 +324,7 @@ mod tests {
         use nmsat_dataflow::im2col::ConvGeom;
         use nmsat_dataflow::isa::Deps;
         let arch = ArchConfig::preset("tiny").unwrap();
-        let g = ConvGeom { ih: 4, iw: 3, ic: 2, kh: 3, kw: 3, cs: 2, pad_h: 1, pad_w: 1, dil: 1 };
+        let g = ConvGeom { ih: 4, iw: 3, ic: 2, kh: 3, kw: 3, cs: 2, pad_h: 1, pad_w: 1, dil: 1, opad_h: 0, opad_w: 0 };
         // Two images; x[b, y, x, c] = 1000·b + 100·y + 10·x + c + 1.
         let mut p = Program::new(arch.clone());
         let base = p.alloc("x", nmsat_dataflow::program::RegionKind::Input, 2 * 2 * g.image_elems());

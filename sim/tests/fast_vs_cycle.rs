@@ -112,6 +112,8 @@ fn build(arch: &ArchConfig, choices: &[Choice]) -> Program {
                     pad_h: 1,
                     pad_w: 1,
                     dil: 1,
+                    opad_h: 0,
+                    opad_w: 0,
                 };
                 let (pp, qq) = geom.out_hw();
                 let rows = (u64::from(rows) % (pp * qq)).max(1);
