@@ -77,7 +77,7 @@ fn workload() -> impl Strategy<Value = StepWorkload> {
                         gemms.push(g(Pass::Bp, m, k, n, sp(Pass::Bp, n)));
                     }
                     gemms.push(g(Pass::Wg, k, n, m, None));
-                    let conv = (taps > 1).then_some(ConvShape { taps, stride });
+                    let conv = (taps > 1).then_some(ConvShape { taps, stride, geom: None });
                     LayerWork { name, gemms, conv, relu: i + 1 < n_layers }
                 })
                 .collect();

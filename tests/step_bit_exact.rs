@@ -97,9 +97,29 @@ fn ablated_schedules_compute_the_same_step() {
 }
 
 #[test]
-fn models_without_a_step_image_say_why() {
+fn digits_mlp_srste_step_is_bit_exact() {
+    // SR-STE's decay of FF-pruned weights: the sparsifier writes the FF mask,
+    // `vec sgd` applies the term where it is set.
+    step_matches(Method::Srste, "tiny", DataflowOptions::default());
+    step_matches(Method::Srste, "sat-vu9p", DataflowOptions::default());
+}
+
+#[test]
+fn the_cnn_step_image_fills_the_program_regions() {
     let data = Dataset::digits().unwrap();
     let p = NmPattern::new(2, 8).unwrap();
-    let err = StepSetup::new(&data, ModelKind::Cnn, Method::Bdwp, p, 4).err().expect("the CNN has no image yet");
-    assert!(matches!(err, StepImageError::Unsupported { .. }) && err.to_string().contains("im2col"), "{err}");
+    let setup = StepSetup::new(&data, ModelKind::Cnn, Method::Bdwp, p, 4).unwrap();
+    let model = load_model("digits-cnn").unwrap();
+    let mut step = step_workload(&model, &LowerOptions::new(CMethod::Bdwp, p, 4)).unwrap();
+    let (formats, shifts) = setup.numerics();
+    step.numerics = StepNumerics { formats, shifts };
+    let prog = compile_step(&ArchConfig::preset("tiny").unwrap(), &step, &DataflowOptions::default()).unwrap();
+    let image = step_image(&prog, &setup).unwrap();
+    for name in ["conv1.FF.in", "labels", "conv1.master", "fc.momentum"] {
+        assert!(image.iter().any(|(a, _)| *a == region(&prog, name)), "{name}");
+    }
+    // A program of another model lacks the regions, and says which.
+    let mlp = StepSetup::new(&data, ModelKind::Mlp, Method::Bdwp, p, 4).unwrap();
+    let err = step_image(&prog, &mlp).unwrap_err();
+    assert!(matches!(err, StepImageError::Region { .. }) && err.to_string().contains("fc1.FF.in"), "{err}");
 }

@@ -2,12 +2,13 @@
 //! GEMMs grouped by layer, with the convolution geometry the mapping needs
 //! and which layers a ReLU follows.
 
-use nmsat_dataflow::schedule::{ConvShape, LayerWork, StepWorkload};
+use nmsat_dataflow::im2col::ConvGeom;
+use nmsat_dataflow::schedule::{ConvShape, LayerWork, StepNumerics, StepWorkload};
 use nmsat_dataflow::workload::Pass;
 
 use crate::error::CompileError;
 use crate::lower::{LowerOptions, lower};
-use crate::model::{Connectivity, Input, LayerKind, Model, VectorOp};
+use crate::model::{Connectivity, ConvSpec, Input, LayerKind, Model, Shape, VectorOp};
 
 /// The training step of `model` under `opts`, ready for
 /// [`nmsat_dataflow::schedule::compile_step`].
@@ -40,7 +41,9 @@ pub fn step_workload(model: &Model, opts: &LowerOptions) -> Result<StepWorkload,
         let Some(id) = model.find(&lw.name) else { continue };
         let layer = model.layer(id);
         if let LayerKind::Conv(c) = layer.kind {
-            lw.conv = Some(ConvShape { taps: c.kernel.0 * c.kernel.1, stride: c.stride.0.max(c.stride.1).max(1) });
+            let stride = c.stride.0.max(c.stride.1).max(1);
+            let geom = conv_geom(&c, &layer.in_shape, stride);
+            lw.conv = Some(ConvShape { taps: c.kernel.0 * c.kernel.1, stride, geom });
         }
         lw.relu = match model.connectivity {
             Connectivity::Exact => relu_readers.contains(&id.index()),
@@ -59,6 +62,45 @@ pub fn step_workload(model: &Model, opts: &LowerOptions) -> Result<StepWorkload,
         batch: opts.batch,
         layers,
         classes,
-        numerics: Default::default(),
+        numerics: step_numerics(opts.method, opts.batch),
     })
+}
+
+/// SR-STE's default `λ_W` (Zhou et al. 2021), which the int16 path rounds to
+/// a power of two per summed gradient: `λ_W·B = 2^-shift`.
+pub const SR_STE_LAMBDA_W: f64 = 2e-4;
+
+/// The default int16 settings of a step; SR-STE turns on its decay term of
+/// pruned weights (which costs a mask pass of the sparsifier per update tile).
+fn step_numerics(method: crate::lower::Method, batch: u64) -> StepNumerics {
+    let mut n = StepNumerics::default();
+    if method == crate::lower::Method::Srste {
+        let shift = -(SR_STE_LAMBDA_W * batch.max(1) as f64).log2().round();
+        n.shifts.sr_ste_shift = Some(shift.clamp(0.0, 30.0) as u32);
+    }
+    n
+}
+
+/// The im2col geometry of an ordinary convolution (`None` for grouped or
+/// non-square-strided ones, whose operand the scheduler models by size only).
+fn conv_geom(c: &ConvSpec, input: &Shape, stride: u64) -> Option<ConvGeom> {
+    let Shape::Map { c: ic, h, w } = *input else { return None };
+    if c.groups != 1 || c.stride.0 != c.stride.1 || ic != c.c_in {
+        return None;
+    }
+    let f = |v: u64| u32::try_from(v).ok();
+    let geom = ConvGeom {
+        ih: f(h)?,
+        iw: f(w)?,
+        ic: f(ic)?,
+        kh: f(c.kernel.0)?,
+        kw: f(c.kernel.1)?,
+        cs: f(stride)?,
+        pad_h: f(c.pad.0)?,
+        pad_w: f(c.pad.1)?,
+        dil: 1,
+        opad_h: 0,
+        opad_w: 0,
+    };
+    (geom.out_hw().0 > 0).then_some(geom)
 }

@@ -60,6 +60,9 @@ pub fn accesses(i: &Instr, _arch: &ArchConfig) -> Accesses {
         Instr::Load { buf, sram, rows, cols, .. } => {
             a.writes.push(Range::new(buf, u64::from(sram), u64::from(rows) * u64::from(cols)));
         }
+        Instr::Load2col { sram, rows, cols, .. } => {
+            a.writes.push(Range::new(Buf::A, u64::from(sram), u64::from(rows) * u64::from(cols)));
+        }
         Instr::Store { buf, sram, rows, cols, .. } => {
             a.reads.push(Range::new(buf, u64::from(sram), u64::from(rows) * u64::from(cols)));
         }
@@ -77,7 +80,7 @@ pub fn accesses(i: &Instr, _arch: &ArchConfig) -> Accesses {
             }
             a.writes.push(Range::new(Buf::O, u64::from(o), m * n));
         }
-        Instr::Vec { op, len, src, src2, dst, aux, .. } => {
+        Instr::Vec { op, len, src, src2, dst, aux, mask, p5, .. } => {
             let (len, src, src2, dst, aux) =
                 (u64::from(len), u64::from(src), u64::from(src2), u64::from(dst), u64::from(aux));
             match op {
@@ -102,6 +105,9 @@ pub fn accesses(i: &Instr, _arch: &ArchConfig) -> Accesses {
                     a.writes.push(Range::new(Buf::O, src2, len));
                     a.writes.push(Range::new(Buf::O, dst, len));
                     a.writes.push(Range::new(Buf::A, aux, len));
+                    if p5 != crate::isa::NO_SHIFT {
+                        a.reads.push(Range::new(Buf::A, u64::from(mask), len));
+                    }
                 }
                 VecOp::LossGrad => {
                     let rows = len.checked_div(aux).unwrap_or(0);
@@ -112,10 +118,14 @@ pub fn accesses(i: &Instr, _arch: &ArchConfig) -> Accesses {
                 VecOp::Clear => a.writes.push(Range::new(Buf::O, dst, len)),
             }
         }
-        Instr::Sparsify { pattern, master, rows, cols, src, dst, .. } => {
+        Instr::Sparsify { pattern, master, mask_out, rows, cols, src, dst, .. } => {
             let n = u64::from(rows) * u64::from(cols);
             a.reads.push(Range::new(if master { Buf::O } else { Buf::A }, u64::from(src), n));
-            a.writes.push(Range::new(Buf::W, u64::from(dst), n * u64::from(pattern.n()) / u64::from(pattern.m())));
+            if mask_out {
+                a.writes.push(Range::new(Buf::A, u64::from(dst), n));
+            } else {
+                a.writes.push(Range::new(Buf::W, u64::from(dst), n * u64::from(pattern.n()) / u64::from(pattern.m())));
+            }
         }
         Instr::Sync { .. } | Instr::Halt { .. } => {}
     }

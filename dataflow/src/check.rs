@@ -69,6 +69,35 @@ pub fn check_instr(i: &Instr, arch: &ArchConfig, dram_bytes: u64) -> Vec<String>
                     Some(format!("DRAM [{dram:#x}, {end:#x}) is outside the program's {dram_bytes:#x} bytes"));
             }
         }
+        Instr::Load2col { dram, sram, rows, cols, p0, k0, geom: g, wrows, wcols, .. } => {
+            let (rows, cols, p0, k0) = (u64::from(rows), u64::from(cols), u64::from(p0), u64::from(k0));
+            fits(&mut v, arch, Buf::A, u64::from(sram), rows * cols, "im2col tile");
+            let (p, q) = g.out_hw();
+            if p == 0 || q == 0 || g.ic == 0 || g.cs == 0 || g.dil == 0 {
+                v.push(format!(
+                    "im2col geometry {}x{}x{} kernel {}x{} stride {} dilation {} has no output",
+                    g.ih, g.iw, g.ic, g.kh, g.kw, g.cs, g.dil
+                ));
+            } else {
+                if k0 + cols > g.k() {
+                    v.push(format!("im2col columns [{k0}, {}) exceed K = {}", k0 + cols, g.k()));
+                }
+                let (want_rows, want_cols) = g.window(p0, rows, k0, cols);
+                if (u64::from(wrows), u64::from(wcols)) != (want_rows, want_cols) {
+                    v.push(format!(
+                        "raw window {wrows}x{wcols} is not the tile's {want_rows}x{want_cols} (im2col::ConvGeom::window)"
+                    ));
+                }
+                if rows > 0 {
+                    let images = (p0 + rows - 1) / (p * q) + 1;
+                    let end = dram + 2 * images * g.image_elems();
+                    if end > dram_bytes {
+                        dram_problem =
+                            Some(format!("DRAM [{dram:#x}, {end:#x}) is outside the program's {dram_bytes:#x} bytes"));
+                    }
+                }
+            }
+        }
         Instr::Gemm { mode, at, wt, m, n, k, a, a_stride, w, o, .. } => {
             let (m, n, k) = (u64::from(m), u64::from(n), u64::from(k));
             let (rows, row_len) = if at { (k, m) } else { (m, k) };
@@ -95,7 +124,7 @@ pub fn check_instr(i: &Instr, arch: &ArchConfig, dram_bytes: u64) -> Vec<String>
             fits(&mut v, arch, Buf::W, u64::from(w), k_eff * n, "weight operand");
             fits(&mut v, arch, Buf::O, u64::from(o), m * n, "output tile");
         }
-        Instr::Vec { op, len, src, src2, dst, aux, .. } => {
+        Instr::Vec { op, len, src, src2, dst, aux, mask, p5, .. } => {
             let (len, src, src2, dst, aux) =
                 (u64::from(len), u64::from(src), u64::from(src2), u64::from(dst), u64::from(aux));
             match op {
@@ -118,6 +147,9 @@ pub fn check_instr(i: &Instr, arch: &ArchConfig, dram_bytes: u64) -> Vec<String>
                     fits(&mut v, arch, Buf::O, src2, len, "momentum");
                     fits(&mut v, arch, Buf::O, dst, len, "master weights");
                     fits(&mut v, arch, Buf::A, aux, len, "operand weights");
+                    if p5 != crate::isa::NO_SHIFT {
+                        fits(&mut v, arch, Buf::A, u64::from(mask), len, "pruned mask");
+                    }
                 }
                 VecOp::LossGrad => {
                     // `aux` holds the number of classes (a row of logits).
@@ -132,7 +164,7 @@ pub fn check_instr(i: &Instr, arch: &ArchConfig, dram_bytes: u64) -> Vec<String>
                 VecOp::Clear => fits(&mut v, arch, Buf::O, dst, len, "destination"),
             }
         }
-        Instr::Sparsify { pattern, axis, master, rows, cols, src, dst, .. } => {
+        Instr::Sparsify { pattern, axis, master, mask_out, rows, cols, src, dst, .. } => {
             let (rows, cols) = (u64::from(rows), u64::from(cols));
             if !arch.supports(pattern) {
                 v.push(format!("pattern {pattern} is not supported by `{}`", arch.name));
@@ -143,14 +175,18 @@ pub fn check_instr(i: &Instr, arch: &ArchConfig, dram_bytes: u64) -> Vec<String>
             }
             let sbuf = if master { Buf::O } else { Buf::A };
             fits(&mut v, arch, sbuf, u64::from(src), rows * cols, "dense weights");
-            fits(
-                &mut v,
-                arch,
-                Buf::W,
-                u64::from(dst),
-                rows * cols * u64::from(pattern.n()) / u64::from(pattern.m()),
-                "compressed weights",
-            );
+            if mask_out {
+                fits(&mut v, arch, Buf::A, u64::from(dst), rows * cols, "pruned mask");
+            } else {
+                fits(
+                    &mut v,
+                    arch,
+                    Buf::W,
+                    u64::from(dst),
+                    rows * cols * u64::from(pattern.n()) / u64::from(pattern.m()),
+                    "compressed weights",
+                );
+            }
         }
         Instr::Sync { .. } | Instr::Halt { .. } => {}
     }

@@ -27,6 +27,10 @@ pub const INSTR_BYTES: usize = 32;
 /// Columns per chunk of the interleaved compressed layout ([`DmaFormat::NmRow`]).
 pub const NM_CHUNK: u64 = 16;
 
+/// A shift parameter of `vec sgd` (`p4` weight decay, `p5` SR-STE) that
+/// switches its term off.
+pub const NO_SHIFT: u8 = 0xFF;
+
 /// The queue an instruction runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -229,7 +233,8 @@ pub enum VecOp {
     Add = 2,
     /// SGD with momentum and weight decay on master weights in `O`
     /// (`O[dst]` master, `O[src2]` momentum, `O[src]` gradient), writing
-    /// the new int16 operand weights to `A[aux]`.
+    /// the new int16 operand weights to `A[aux]`; with SR-STE (`p5` a
+    /// shift) the pruned flags `A[mask]` select where its term applies.
     Sgd = 3,
     /// Softmax cross-entropy gradient: logits `A[src]` (rows of `aux` classes),
     /// labels `A[src2]` (one per row), into `A[dst]`.
@@ -380,6 +385,11 @@ pub enum Instr {
         p3: u8,
         /// Fifth parameter (op-specific).
         p4: u8,
+        /// Activation-buffer address of per-element flags (`sgd`: SR-STE's
+        /// pruned mask, non-zero = pruned by the FF mask).
+        mask: u32,
+        /// Sixth parameter (`sgd`: SR-STE shift, [`NO_SHIFT`] = off).
+        p5: u8,
     },
     /// The sparsifier: top-N-of-M over the dense int16 weights `A[src]`
     /// (`rows×cols`, row-major), writing compressed values and indices to
@@ -395,6 +405,10 @@ pub enum Instr {
         /// Read master weights from `O` (select by their magnitude, write the
         /// int16 operand `weight_from_master`) instead of int16 weights from `A`.
         master: bool,
+        /// Write the dense pruned mask (1 where the group's top-N dropped the
+        /// element, 0 where it kept it; `rows×cols` row-major) to `A[dst]`
+        /// instead of compressed weights to `W[dst]`: SR-STE's operand.
+        mask_out: bool,
         /// Rows of the dense block.
         rows: u32,
         /// Columns of the dense block.
@@ -403,6 +417,35 @@ pub enum Instr {
         src: u32,
         /// Destination address in the weight buffer.
         dst: u32,
+    },
+    /// The DMA engine's im2col gather (load queue): the `rows × cols` tile
+    /// of the im2col matrix of the NHWC int16 tensor at `dram`, from output
+    /// pixel `p0` and column `k0`, into `A[sram]` row-major, zeros where the
+    /// kernel reaches into padding or between dilated pixels. `wrows` and
+    /// `wcols` describe the raw window fetched (rows of the input and
+    /// elements per row, [`crate::im2col::ConvGeom::window`]); they time the
+    /// transfer like a load of `wrows` rows of `wcols` int16 elements.
+    Load2col {
+        /// Token flags.
+        deps: Deps,
+        /// DRAM byte address of the tensor (image 0, row 0, column 0).
+        dram: u64,
+        /// Activation buffer element address.
+        sram: u32,
+        /// Tile rows (output pixels).
+        rows: u32,
+        /// Tile columns (im2col columns).
+        cols: u32,
+        /// First output pixel (over batch, rows and columns).
+        p0: u32,
+        /// First im2col column.
+        k0: u32,
+        /// Convolution geometry.
+        geom: crate::im2col::ConvGeom,
+        /// Input rows fetched.
+        wrows: u32,
+        /// Elements fetched per input row.
+        wcols: u32,
     },
     /// A compute-queue barrier with no work: it exists to carry tokens
     /// between the store and load queues (which are not neighbours).
@@ -509,6 +552,8 @@ pub const OPCODES: &[OpcodeSpec] = &[
             f("p2", 8, "parameter 2"),
             f("p3", 8, "parameter 3"),
             f("p4", 8, "parameter 4"),
+            f("mask", 24, "flag address in a (sgd: SR-STE pruned mask)"),
+            f("p5", 8, "parameter 5 (sgd: SR-STE shift, 255 off)"),
         ],
     },
     OpcodeSpec {
@@ -520,6 +565,7 @@ pub const OPCODES: &[OpcodeSpec] = &[
             f("m_of", 5, "M"),
             f("axis", 1, "0: groups along rows (W_ff), 1: along columns, transposed out (W_bp)"),
             f("master", 1, "1: source is master weights in o (select on them, write weight_from_master)"),
+            f("mask_out", 1, "1: write the dense pruned mask (1 = pruned) to a at dst instead"),
             f("rows", 20, "rows of the dense block"),
             f("cols", 20, "columns of the dense block"),
             f("src", 24, "dense int16 weights in the activation buffer"),
@@ -527,6 +573,32 @@ pub const OPCODES: &[OpcodeSpec] = &[
         ],
     },
     OpcodeSpec { code: 6, mnemonic: "sync", queue: Queue::Compute, fields: &[] },
+    OpcodeSpec {
+        code: 7,
+        mnemonic: "load2col",
+        queue: Queue::Load,
+        fields: &[
+            f("dram", 40, "DRAM byte address of the NHWC int16 tensor"),
+            f("sram", 24, "activation buffer element address"),
+            f("rows", 20, "tile rows (output pixels)"),
+            f("cols", 20, "tile columns (im2col columns (ky*kw + kx)*ic + c)"),
+            f("p0", 24, "first output pixel (over batch, rows, columns)"),
+            f("k0", 20, "first im2col column"),
+            f("ih", 10, "input height"),
+            f("iw", 10, "input width"),
+            f("ic", 12, "input channels"),
+            f("kh", 4, "kernel height"),
+            f("kw", 4, "kernel width"),
+            f("cs", 3, "stride"),
+            f("padh", 4, "zero padding top and bottom"),
+            f("padw", 4, "zero padding left and right"),
+            f("dil", 3, "input dilation (1 none; transposed convolution: the stride)"),
+            f("opadh", 3, "extra zero rows at the bottom (transposed convolution)"),
+            f("opadw", 3, "extra zero columns at the right"),
+            f("wrows", 16, "input rows fetched (the raw window)"),
+            f("wcols", 24, "elements fetched per input row"),
+        ],
+    },
     OpcodeSpec { code: 15, mnemonic: "halt", queue: Queue::Compute, fields: &[] },
 ];
 
@@ -541,6 +613,7 @@ impl Instr {
             Instr::Sparsify { .. } => 5,
             Instr::Sync { .. } => 6,
             Instr::Halt { .. } => 15,
+            Instr::Load2col { .. } => 7,
         };
         OPCODES.iter().find(|s| s.code == code).expect("every instruction has a row")
     }
@@ -559,6 +632,7 @@ impl Instr {
             | Instr::Vec { deps, .. }
             | Instr::Sparsify { deps, .. }
             | Instr::Sync { deps }
+            | Instr::Load2col { deps, .. }
             | Instr::Halt { deps } => *deps,
         }
     }
@@ -572,6 +646,7 @@ impl Instr {
             | Instr::Vec { deps, .. }
             | Instr::Sparsify { deps, .. }
             | Instr::Sync { deps }
+            | Instr::Load2col { deps, .. }
             | Instr::Halt { deps } => deps,
         }
     }
@@ -619,7 +694,7 @@ impl Instr {
                     u64::from(o),
                 ]
             }
-            Instr::Vec { op, len, src, src2, dst, aux, shift, p1, p2, p3, p4, .. } => vec![
+            Instr::Vec { op, len, src, src2, dst, aux, shift, p1, p2, p3, p4, mask, p5, .. } => vec![
                 op as u64,
                 u64::from(len),
                 u64::from(src),
@@ -631,16 +706,40 @@ impl Instr {
                 u64::from(p2),
                 u64::from(p3),
                 u64::from(p4),
+                u64::from(mask),
+                u64::from(p5),
             ],
-            Instr::Sparsify { pattern, axis, master, rows, cols, src, dst, .. } => vec![
+            Instr::Sparsify { pattern, axis, master, mask_out, rows, cols, src, dst, .. } => vec![
                 u64::from(pattern.n()),
                 u64::from(pattern.m()),
                 u64::from(axis),
                 u64::from(master),
+                u64::from(mask_out),
                 u64::from(rows),
                 u64::from(cols),
                 u64::from(src),
                 u64::from(dst),
+            ],
+            Instr::Load2col { dram, sram, rows, cols, p0, k0, geom: g, wrows, wcols, .. } => vec![
+                dram,
+                u64::from(sram),
+                u64::from(rows),
+                u64::from(cols),
+                u64::from(p0),
+                u64::from(k0),
+                u64::from(g.ih),
+                u64::from(g.iw),
+                u64::from(g.ic),
+                u64::from(g.kh),
+                u64::from(g.kw),
+                u64::from(g.cs),
+                u64::from(g.pad_h),
+                u64::from(g.pad_w),
+                u64::from(g.dil),
+                u64::from(g.opad_h),
+                u64::from(g.opad_w),
+                u64::from(wrows),
+                u64::from(wcols),
             ],
             Instr::Sync { .. } | Instr::Halt { .. } => vec![],
         }
@@ -733,18 +832,45 @@ impl Instr {
                 p2: v[8] as u8,
                 p3: v[9] as u8,
                 p4: v[10] as u8,
+                mask: u32_of(11)?,
+                p5: v[12] as u8,
             },
             5 => Instr::Sparsify {
                 deps,
                 pattern: pattern(v[0], v[1])?.ok_or_else(|| bad("n_of", "sparsify needs a pattern"))?,
                 axis: v[2] as u8,
                 master: v[3] != 0,
-                rows: u32_of(4)?,
-                cols: u32_of(5)?,
-                src: u32_of(6)?,
-                dst: u32_of(7)?,
+                mask_out: v[4] != 0,
+                rows: u32_of(5)?,
+                cols: u32_of(6)?,
+                src: u32_of(7)?,
+                dst: u32_of(8)?,
             },
             6 => Instr::Sync { deps },
+            7 => Instr::Load2col {
+                deps,
+                dram: v[0],
+                sram: u32_of(1)?,
+                rows: u32_of(2)?,
+                cols: u32_of(3)?,
+                p0: u32_of(4)?,
+                k0: u32_of(5)?,
+                geom: crate::im2col::ConvGeom {
+                    ih: u32_of(6)?,
+                    iw: u32_of(7)?,
+                    ic: u32_of(8)?,
+                    kh: u32_of(9)?,
+                    kw: u32_of(10)?,
+                    cs: u32_of(11)?,
+                    pad_h: u32_of(12)?,
+                    pad_w: u32_of(13)?,
+                    dil: u32_of(14)?,
+                    opad_h: u32_of(15)?,
+                    opad_w: u32_of(16)?,
+                },
+                wrows: u32_of(17)?,
+                wcols: u32_of(18)?,
+            },
             15 => Instr::Halt { deps },
             _ => return Err(IsaError::Opcode(spec.code)),
         })
@@ -1031,34 +1157,73 @@ mod tests {
                 0u64..6,
                 a24.clone(),
                 (a24.clone(), a24.clone(), a24.clone(), a24.clone()),
-                any::<(i8, u8, u8, u8, u8)>()
+                any::<(i8, u8, u8, u8, u8)>(),
+                (a24.clone(), any::<u8>())
             )
-                .prop_map(|(deps, op, len, (src, src2, dst, aux), (shift, p1, p2, p3, p4))| Instr::Vec {
-                    deps,
-                    op: VecOp::from_u64(op).unwrap(),
-                    len,
-                    src,
-                    src2,
-                    dst,
-                    aux,
-                    shift,
-                    p1,
-                    p2,
-                    p3,
-                    p4
+                .prop_map(|(deps, op, len, (src, src2, dst, aux), (shift, p1, p2, p3, p4), (mask, p5))| {
+                    Instr::Vec {
+                        deps,
+                        op: VecOp::from_u64(op).unwrap(),
+                        len,
+                        src,
+                        src2,
+                        dst,
+                        aux,
+                        shift,
+                        p1,
+                        p2,
+                        p3,
+                        p4,
+                        mask,
+                        p5,
+                    }
                 }),
-            (deps(), pattern(), (0u8..2, any::<bool>()), d20.clone(), d20, a24.clone(), a24).prop_map(
-                |(deps, pattern, (axis, master), rows, cols, src, dst)| Instr::Sparsify {
-                    deps,
-                    pattern,
-                    axis,
-                    master,
-                    rows,
-                    cols,
-                    src,
-                    dst
-                }
-            ),
+            (
+                deps(),
+                pattern(),
+                (0u8..2, any::<bool>(), any::<bool>()),
+                d20.clone(),
+                d20.clone(),
+                a24.clone(),
+                a24.clone()
+            )
+                .prop_map(|(deps, pattern, (axis, master, mask_out), rows, cols, src, dst)| {
+                    Instr::Sparsify { deps, pattern, axis, master, mask_out, rows, cols, src, dst }
+                }),
+            (
+                deps(),
+                any::<u32>(),
+                (a24.clone(), d20.clone(), d20.clone()),
+                (a24.clone(), d20.clone()),
+                any::<[u16; 9]>(),
+                (0u32..1 << 16, a24.clone())
+            )
+                .prop_map(|(deps, dram, (sram, rows, cols), (p0, k0), g, (wrows, wcols))| {
+                    Instr::Load2col {
+                        deps,
+                        dram: u64::from(dram),
+                        sram,
+                        rows,
+                        cols,
+                        p0,
+                        k0,
+                        geom: crate::im2col::ConvGeom {
+                            ih: u32::from(g[0]) % 1024,
+                            iw: u32::from(g[1]) % 1024,
+                            ic: u32::from(g[2]) % 4096,
+                            kh: u32::from(g[3]) % 16,
+                            kw: u32::from(g[4]) % 16,
+                            cs: u32::from(g[5]) % 8,
+                            pad_h: u32::from(g[6]) % 16,
+                            pad_w: u32::from(g[7]) % 16,
+                            dil: u32::from(g[8]) % 8,
+                            opad_h: u32::from(g[0] >> 12) % 8,
+                            opad_w: u32::from(g[1] >> 12) % 8,
+                        },
+                        wrows,
+                        wcols,
+                    }
+                }),
             deps().prop_map(|deps| Instr::Halt { deps }),
             deps().prop_map(|deps| Instr::Sync { deps }),
         ]

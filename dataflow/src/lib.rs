@@ -17,6 +17,7 @@ pub mod access;
 pub mod arch;
 pub mod check;
 pub mod error;
+pub mod im2col;
 pub mod isa;
 pub mod matrix;
 pub mod nm;

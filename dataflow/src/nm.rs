@@ -315,6 +315,38 @@ impl<T: Magnitude> CompressedNm<T> {
         Self::compress(&pruned, p, axis)
     }
 
+    /// The operand of a convolution's BP as a transposed convolution.
+    ///
+    /// `self` is the BP operand `Wᵀ` (`C_out × K`, groups along `C_out`,
+    /// `K = taps·C_in` with taps outer). The result is `W′` (`taps·C_out ×
+    /// C_in`): row block `t′` is `Wᵀ`'s column block of the flipped tap
+    /// `taps − 1 − t′`, so groups still run along `C_out` within each tap and
+    /// no group is re-selected. `None` when `K` is not `taps · c_in`.
+    pub fn tap_blocks(&self, taps: usize, c_in: usize) -> Option<Self>
+    where
+        T: Copy,
+    {
+        if taps == 0 || c_in == 0 || self.values.cols() != taps * c_in {
+            return None;
+        }
+        let rows = self.values.rows();
+        let mut values = Vec::with_capacity(rows * taps * c_in);
+        let mut indices = Vec::with_capacity(rows * taps * c_in);
+        for t in 0..taps {
+            let src = taps - 1 - t;
+            for r in 0..rows {
+                values.extend_from_slice(&self.values.row(r)[src * c_in..(src + 1) * c_in]);
+                indices.extend_from_slice(&self.indices.row(r)[src * c_in..(src + 1) * c_in]);
+            }
+        }
+        Some(Self {
+            pattern: self.pattern,
+            rows: taps * self.rows,
+            values: Matrix::from_vec(taps * rows, c_in, values).ok()?,
+            indices: Matrix::from_vec(taps * rows, c_in, indices).ok()?,
+        })
+    }
+
     /// Expands back to the dense logical operand (`rows × cols`, groups
     /// along rows; for a [`GroupAxis::Cols`] compression that is `wᵀ`).
     pub fn decompress(&self) -> Matrix<T> {

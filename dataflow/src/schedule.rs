@@ -41,7 +41,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::arch::ArchConfig;
 use crate::check::capacity;
-use crate::isa::{Buf, Deps, DmaFormat, GemmMode, Instr, NM_CHUNK, Queue, VecOp};
+use crate::isa::{Buf, Deps, DmaFormat, GemmMode, Instr, NM_CHUNK, NO_SHIFT, Queue, VecOp};
 use crate::nm::NmPattern;
 use crate::program::{CompileInfo, GemmRecord, NO_LAYER, Program, RegionKind, Tag};
 use crate::timing;
@@ -89,6 +89,11 @@ pub struct ConvShape {
     pub taps: u64,
     /// Stride (square).
     pub stride: u64,
+    /// The input geometry per sample (`ic × ih × iw`, kernel, stride,
+    /// padding), when known: FF and WG then gather their activation operand
+    /// with `load2col`; without it the operand's DRAM traffic is modelled
+    /// but its data is not the im2col matrix.
+    pub geom: Option<crate::im2col::ConvGeom>,
 }
 
 /// One layer of the step: its GEMMs and what the vector unit does around them.
@@ -231,6 +236,9 @@ struct Mapped {
     mode: GemmMode,
     /// Raw-input reuse of the activation operand: DRAM bytes = expanded · den / num.
     a_reuse: (u64, u64),
+    /// The operand is gathered by `load2col` (geometry; read transposed, as WG):
+    /// its DRAM bytes are the raw window of the tile.
+    gather: Option<(crate::im2col::ConvGeom, bool)>,
 }
 
 fn map_gemm(g: &Gemm, conv: Option<ConvShape>) -> Mapped {
@@ -251,13 +259,15 @@ fn map_gemm(g: &Gemm, conv: Option<ConvShape>) -> Mapped {
             let ok = ok && g.sparse.is_none_or(|s| k2 % u64::from(s.pattern.m()) == 0);
             if ok {
                 // Each dO element feeds `taps` positions of the transposed-conv im2col.
-                Mapped { m: m * s2, n: n2, k: k2, mode, a_reuse: (c.taps.max(1), 1) }
+                Mapped { m: m * s2, n: n2, k: k2, mode, a_reuse: (c.taps.max(1), 1), gather: None }
             } else {
-                Mapped { m, n: g.n, k: g.k, mode, a_reuse: (1, 1) }
+                Mapped { m, n: g.n, k: g.k, mode, a_reuse: (1, 1), gather: None }
             }
         }
-        (Pass::Ff | Pass::Wg, Some(c), GemmKind::Weight) => Mapped { m, n: g.n, k: g.k, mode, a_reuse: reuse(c) },
-        _ => Mapped { m, n: g.n, k: g.k, mode, a_reuse: (1, 1) },
+        (Pass::Ff | Pass::Wg, Some(c), GemmKind::Weight) => {
+            Mapped { m, n: g.n, k: g.k, mode, a_reuse: reuse(c), gather: None }
+        }
+        _ => Mapped { m, n: g.n, k: g.k, mode, a_reuse: (1, 1), gather: None },
     }
 }
 
@@ -349,7 +359,15 @@ fn tiling_cost(
     let burst = u64::from(arch.dram.burst_bytes);
     let lat = u64::from(arch.dram.latency_cycles);
     let beats = |rows: u64, row_bytes: u64| (rows * row_bytes.div_ceil(burst) * burst).div_ceil(bpc);
-    let a_beats = beats(t.tm, 2 * (t.tk * mp.a_reuse.1).div_ceil(mp.a_reuse.0));
+    let a_beats = match mp.gather {
+        // The first tile's raw window stands for every tile's.
+        Some((geom, trans)) => {
+            let (rows, cols) = if trans { (t.tk, t.tm) } else { (t.tm, t.tk) };
+            let (wr, wc) = geom.window(0, rows, 0, cols);
+            beats(wr, 2 * wc)
+        }
+        None => beats(t.tm, 2 * (t.tk * mp.a_reuse.1).div_ceil(mp.a_reuse.0)),
+    };
     let (num, den) = mp.mode.expansion();
     let (wn, wd) = w_bytes_per_elem;
     let w_beats = beats(t.tk * den / num, (t.tn * wn).div_ceil(wd));
@@ -505,7 +523,7 @@ type SlotKey = (Tag, u64, u64);
 const TILE_ALTERNATION: bool = false;
 
 /// `p4` of `vec sgd` that disables weight decay.
-pub const NO_WEIGHT_DECAY: u8 = 0xFF;
+pub const NO_WEIGHT_DECAY: u8 = crate::isa::NO_SHIFT;
 
 /// How many tiles a tile's epilogue may trail its GEMMs by (software
 /// pipelining depth); the output buffer has this many slots plus two.
@@ -648,6 +666,9 @@ struct GemmJob {
     /// The activation operand is read transposed from a row-major `K×M` block
     /// (WG of a linear layer: `Xᵀ` from `X` as stored).
     a_trans: bool,
+    /// The activation operand is the im2col matrix of the NHWC tensor at
+    /// `a_region`, gathered by `load2col` (FF and WG of a convolution).
+    im2col: Option<crate::im2col::ConvGeom>,
     /// Weight operand source.
     w_src: WSource,
     out: OutKind,
@@ -684,6 +705,9 @@ struct WuPlan {
     dense_w: Option<(usize, u64)>,
     ff: Option<PregenTarget>,
     bp: Option<PregenTarget>,
+    /// SR-STE: the FF pattern whose pruned mask (chosen on the master
+    /// weights before the update, as FF chose it) gates the decay term.
+    sr_ste: Option<NmPattern>,
     /// Columns of the full weight (`N`).
     cols: u64,
     /// Rows of the full weight (`K`).
@@ -767,7 +791,7 @@ pub fn compile_step(arch: &ArchConfig, step: &StepWorkload, opts: &DataflowOptio
         let mut wg_main = None;
         let dout_elems = ff.map_or(0, |f| f.m * f.count * f.n);
         for g in &l.gemms {
-            let mp = map_gemm(g, l.conv);
+            let mut mp = map_gemm(g, l.conv);
             let tag = Tag { layer: layer_idx, pass: g.pass };
             let cap = |what: &str, v: u64| -> Result<(), ScheduleError> {
                 if v >= 1 << 20 {
@@ -775,7 +799,23 @@ pub fn compile_step(arch: &ArchConfig, step: &StepWorkload, opts: &DataflowOptio
                 }
                 Ok(())
             };
-            let elems_a = mp.m * mp.k * mp.a_reuse.1 / mp.a_reuse.0;
+            // FF and WG of a convolution with known geometry gather im2col tiles
+            // from the NHWC input tensor (its pixels are FF's rows, WG's reduction).
+            let im2col = l.conv.and_then(|c| c.geom).filter(|geo| {
+                let (p, q) = geo.out_hw();
+                let pixels = step.batch * p * q;
+                g.kind == GemmKind::Weight
+                    && match g.pass {
+                        Pass::Ff => mp.m == pixels && mp.k == geo.k(),
+                        Pass::Wg => mp.k == pixels && mp.m == geo.k(),
+                        _ => false,
+                    }
+            });
+            mp.gather = im2col.map(|geo| (geo, g.pass == Pass::Wg));
+            let elems_a = match im2col {
+                Some(geo) => step.batch * geo.image_elems(),
+                None => mp.m * mp.k * mp.a_reuse.1 / mp.a_reuse.0,
+            };
             // Activation operand region (aliasing the previous layer's output when the sizes match).
             let a_region = match g.pass {
                 Pass::Ff => match prev_out {
@@ -896,6 +936,9 @@ pub fn compile_step(arch: &ArchConfig, step: &StepWorkload, opts: &DataflowOptio
                         dense_w,
                         ff: ffp,
                         bp: bpp,
+                        sr_ste: ff_sparse
+                            .filter(|_| step.method == "srste" && step.numerics.shifts.sr_ste_shift.is_some())
+                            .map(|s| s.pattern),
                         cols: nn,
                         rows: kk,
                     }))
@@ -935,8 +978,10 @@ pub fn compile_step(arch: &ArchConfig, step: &StepWorkload, opts: &DataflowOptio
                     }
                 }
             };
-            let a_trans = g.pass == Pass::Wg && g.kind == GemmKind::Weight && mp.a_reuse == (1, 1);
-            let job = GemmJob { tag, layer: l.name.clone(), mp, tiling, a_region, a_row: mp.k, a_trans, w_src, out };
+            let a_trans =
+                g.pass == Pass::Wg && g.kind == GemmKind::Weight && (mp.a_reuse == (1, 1) || im2col.is_some());
+            let job =
+                GemmJob { tag, layer: l.name.clone(), mp, tiling, a_region, a_row: mp.k, a_trans, im2col, w_src, out };
             match g.pass {
                 Pass::Ff => {
                     if g.kind == GemmKind::Weight {
@@ -1131,8 +1176,25 @@ fn emit_tile(
             (j.a_region.1 + 2 * (m0 * a_row_raw + k0 * mp.a_reuse.1 / mp.a_reuse.0), tm, raw_cols, 2 * a_row_raw)
         };
         if a_hit.is_none() {
-            b.emit(
-                Instr::Load {
+            let load = match j.im2col {
+                // FF: pixels m0.. by columns k0..; WG (read transposed): pixels k0.. by columns m0...
+                Some(geom) => {
+                    let (p0, rows, c0, cols) = if a_trans { (k0, tk, m0, tm) } else { (m0, tm, k0, tk) };
+                    let (wrows, wcols) = geom.window(p0, rows, c0, cols);
+                    Instr::Load2col {
+                        deps: Deps::default(),
+                        dram: j.a_region.1,
+                        sram: u32c(a_base),
+                        rows: u32c(rows),
+                        cols: u32c(cols),
+                        p0: u32c(p0),
+                        k0: u32c(c0),
+                        geom,
+                        wrows: u32c(wrows),
+                        wcols: u32c(wcols),
+                    }
+                }
+                None => Instr::Load {
                     deps: Deps::default(),
                     buf: Buf::A,
                     fmt: DmaFormat::I16,
@@ -1143,10 +1205,8 @@ fn emit_tile(
                     cols: u32c(a_cols),
                     stride: a_stride_bytes,
                 },
-                tag,
-                &[Res::Dram(j.a_region.0)],
-                &[a_res],
-            );
+            };
+            b.emit(load, tag, &[Res::Dram(j.a_region.0)], &[a_res]);
         }
         // Weight operand.
         let tk_eff = tk * den / num;
@@ -1269,6 +1329,7 @@ fn emit_tile(
                         pattern: *pattern,
                         axis: *axis,
                         master: true,
+                        mask_out: false,
                         rows: u32c(rows),
                         cols: u32c(cols),
                         src: u32c(s_base),
@@ -1341,6 +1402,8 @@ fn emit_tile(
                         p2: 0,
                         p3: 0,
                         p4: 0,
+                        mask: 0,
+                        p5: NO_SHIFT,
                     },
                     tag,
                     &[o_res, a_res],
@@ -1411,6 +1474,42 @@ fn emit_wu(
     let s_slot = Builder::next(&mut b.s_ring, slots);
     let s_res = Res::Stage(s_slot);
     let s_base = 2 * b.budget.a_slot + s_slot * b.budget.stage_slot;
+    // SR-STE: the sparsifier writes the FF mask's pruned flags where the
+    // SGD then writes the new operand weights (it reads each flag first).
+    let sr_ste = match (wu.sr_ste, b.numerics.shifts.sr_ste_shift) {
+        (Some(p), Some(shift)) => {
+            if tm % u64::from(p.m()) != 0 {
+                return Err(ScheduleError::NoTiling {
+                    layer: j.layer.clone(),
+                    pass: Pass::Wu,
+                    m: tm,
+                    n: tn,
+                    k: 0,
+                    arch: b.arch.name.clone(),
+                    reason: format!("an SR-STE weight-update tile of {tm} rows splits N:M groups of {}", p.m()),
+                });
+            }
+            b.defer(
+                Instr::Sparsify {
+                    deps: Deps::default(),
+                    pattern: p,
+                    axis: 0,
+                    master: true,
+                    mask_out: true,
+                    rows: u32c(tm),
+                    cols: u32c(tn),
+                    src: u32c(master),
+                    dst: u32c(s_base),
+                },
+                tag,
+                &[o_res],
+                &[s_res],
+            );
+            Some(u8::try_from(shift).unwrap_or(NO_SHIFT - 1))
+        }
+        _ => None,
+    };
+    let sgd_reads = if sr_ste.is_some() { vec![o_res, s_res] } else { vec![o_res] };
     b.defer(
         Instr::Vec {
             deps: Deps::default(),
@@ -1425,9 +1524,11 @@ fn emit_wu(
             p2: b.numerics.shifts.momentum_shift.map_or(0, |x| x as u8),
             p3: b.numerics.shifts.grad_align as u8,
             p4: b.numerics.shifts.weight_decay_shift.map_or(NO_WEIGHT_DECAY, |x| x as u8),
+            mask: if sr_ste.is_some() { u32c(s_base) } else { 0 },
+            p5: sr_ste.unwrap_or(NO_SHIFT),
         },
         tag,
-        &[o_res],
+        &sgd_reads,
         &[o_res, s_res],
     );
     for (src, at) in [(&wu.master, master), (&wu.momentum, mom)] {
@@ -1487,6 +1588,7 @@ fn emit_wu(
                 pattern: *p,
                 axis,
                 master: true,
+                mask_out: false,
                 rows: u32c(tm),
                 cols: u32c(tn),
                 src: u32c(master),
@@ -1638,6 +1740,8 @@ fn emit_loss(b: &mut Builder, step: &StepWorkload, ff_jobs: &[GemmJob]) -> Resul
                 p2: step.numerics.formats.grad_frac as u8,
                 p3: 0,
                 p4: 0,
+                mask: 0,
+                p5: NO_SHIFT,
             },
             tag,
             &[a_res],
@@ -1761,7 +1865,7 @@ pub fn compile_gemm(
         }
     };
     let c = b.region("c", RegionKind::Activation, 2 * m * n);
-    let mp = Mapped { m, n, k, mode, a_reuse: (1, 1) };
+    let mp = Mapped { m, n, k, mode, a_reuse: (1, 1), gather: None };
     let w_fmt = match operand {
         GemmOperand::Nm(p) => (2 * 16 + 2 * u64::from(p.index_bits()), 16),
         GemmOperand::Dense => (2, 1),
@@ -1784,6 +1888,7 @@ pub fn compile_gemm(
         a_region: a,
         a_row: k,
         a_trans: false,
+        im2col: None,
         w_src,
         out: OutKind::Activation { region: c, relu: false, mask: None, row: n, shift },
     };
@@ -1828,7 +1933,9 @@ fn dma1(buf: Buf, fmt: DmaFormat, dram: u64, sram: u64, n: u64, store: bool) -> 
 /// momentum in place and the int16 operand weights at `output`. `params` are
 /// `vec sgd`'s `p1..p4`: learning-rate shift, momentum shift (0: none),
 /// gradient alignment (left shift), weight-decay shift (0xFF: none).
-pub fn compile_sgd(arch: &ArchConfig, len: u64, grad_shift: i8, params: [u8; 4]) -> KernelProgram {
+/// With `sr_ste` (SR-STE's shift), a fourth input holds one int16 flag per
+/// weight (non-zero: pruned by the FF mask) that gates SR-STE's decay term.
+pub fn compile_sgd(arch: &ArchConfig, len: u64, grad_shift: i8, params: [u8; 4], sr_ste: Option<u8>) -> KernelProgram {
     let mut b = kernel_builder(arch);
     let layer = b.prog.layer_index("sgd");
     let tag = Tag { layer, pass: Pass::Wu };
@@ -1836,6 +1943,7 @@ pub fn compile_sgd(arch: &ArchConfig, len: u64, grad_shift: i8, params: [u8; 4])
     let w = b.region("master", RegionKind::MasterWeights, 4 * len);
     let v = b.region("momentum", RegionKind::Momentum, 4 * len);
     let q = b.region("weights", RegionKind::Weights, 2 * len);
+    let pruned = sr_ste.map(|_| b.region("pruned", RegionKind::Activation, 2 * len));
     let chunk = (b.budget.o_slot / 3).min(b.budget.stage_slot).max(1);
     let mut off = 0;
     while off < len {
@@ -1850,6 +1958,11 @@ pub fn compile_sgd(arch: &ArchConfig, len: u64, grad_shift: i8, params: [u8; 4])
             let instr = dma1(Buf::O, DmaFormat::I32, r.1 + 4 * off, o_base + i as u64 * n, n, false);
             b.emit(instr, tag, &[Res::Dram(r.0)], &[o_res]);
         }
+        // The flags go where the new operand weights will be written.
+        if let Some(r) = pruned {
+            b.emit(dma1(Buf::A, DmaFormat::I16, r.1 + 2 * off, s_base, n, false), tag, &[Res::Dram(r.0)], &[s_res]);
+        }
+        let sgd_reads = if pruned.is_some() { vec![o_res, s_res] } else { vec![o_res] };
         b.emit(
             Instr::Vec {
                 deps: Deps::default(),
@@ -1864,9 +1977,11 @@ pub fn compile_sgd(arch: &ArchConfig, len: u64, grad_shift: i8, params: [u8; 4])
                 p2: params[1],
                 p3: params[2],
                 p4: params[3],
+                mask: if sr_ste.is_some() { u32c(s_base) } else { 0 },
+                p5: sr_ste.unwrap_or(NO_SHIFT),
             },
             tag,
-            &[o_res],
+            &sgd_reads,
             &[o_res, s_res],
         );
         for (i, r) in [(1u64, w), (2, v)] {
@@ -1876,7 +1991,9 @@ pub fn compile_sgd(arch: &ArchConfig, len: u64, grad_shift: i8, params: [u8; 4])
         b.emit(dma1(Buf::A, DmaFormat::I16, q.1 + 2 * off, s_base, n, true), tag, &[s_res], &[Res::Dram(q.0)]);
         off += n;
     }
-    KernelProgram { program: finish_kernel(b), inputs: vec![g.1, w.1, v.1], output: q.1 }
+    let mut inputs = vec![g.1, w.1, v.1];
+    inputs.extend(pruned.map(|r| r.1));
+    KernelProgram { program: finish_kernel(b), inputs, output: q.1 }
 }
 
 /// The vector unit's softmax cross-entropy gradient of `rows × classes`
@@ -1926,6 +2043,8 @@ pub fn compile_loss_grad(arch: &ArchConfig, rows: u64, classes: u64, act_frac: u
                 p2: grad_frac,
                 p3: 0,
                 p4: 0,
+                mask: 0,
+                p5: NO_SHIFT,
             },
             tag,
             &[a_res],

@@ -159,6 +159,20 @@ pub fn dma(arch: &ArchConfig, fmt: DmaFormat, index_bits: u32, rows: u64, cols: 
     }
 }
 
+/// The DRAM transfer of a `load`, `store` or `load2col` (a `load2col` is
+/// timed as a load of its raw window: `wrows` rows of `wcols` int16
+/// elements); `None` for other instructions.
+pub fn transfer(arch: &ArchConfig, i: &crate::isa::Instr) -> Option<DmaTiming> {
+    use crate::isa::Instr;
+    match *i {
+        Instr::Load { fmt, index_bits, rows, cols, .. } | Instr::Store { fmt, index_bits, rows, cols, .. } => {
+            Some(dma(arch, fmt, u32::from(index_bits), u64::from(rows), u64::from(cols)))
+        }
+        Instr::Load2col { wrows, wcols, .. } => Some(dma(arch, DmaFormat::I16, 0, u64::from(wrows), u64::from(wcols))),
+        _ => None,
+    }
+}
+
 /// Cycles of a vector-unit op over `len` elements.
 pub fn vector(arch: &ArchConfig, op: VecOp, len: u64) -> u64 {
     let passes = match op {

@@ -4,6 +4,7 @@
 //
 // IN (text, written by nmsat-rtl's cosim harness):
 //   MAXC <cycles>                       give up after this many run cycles
+//   FAULT <code>                        switch a fault on (fault-injection builds only)
 //   I <index> <queue> <64 hex digits>   an instruction (bytes in order), program order
 //   DRAM <bytes>                        size of the DRAM image
 //   SEG <addr> <hex bytes>              initial DRAM contents
@@ -166,11 +167,14 @@ int main(int argc, char** argv) {
     std::vector<std::pair<int, uint64_t>> dumps;
     std::vector<uint8_t> dram;
     uint64_t maxc = 1000000;
+    unsigned fault = 0;
     std::vector<char> line(1 << 24);
     while (fgets(line.data(), (int)line.size(), in)) {
         char* s = line.data();
         if (!strncmp(s, "MAXC ", 5)) {
             maxc = strtoull(s + 5, nullptr, 10);
+        } else if (!strncmp(s, "FAULT ", 6)) {
+            fault = (unsigned)strtoul(s + 6, nullptr, 10);
         } else if (!strncmp(s, "I ", 2)) {
             Instr ins;
             char* p = s + 2;
@@ -238,6 +242,14 @@ int main(int argc, char** argv) {
         half(1);
     };
 
+#ifdef NMSAT_FAULTS
+    top->fault_sel = (uint8_t)fault;
+#else
+    if (fault) {
+        fprintf(stderr, "a fault was requested from a build without fault injection\n");
+        return 2;
+    }
+#endif
     top->rst = 1;
     top->host_we = 0;
     top->host_len_we = 0;

@@ -31,9 +31,10 @@ pub const COSIM_IMEM_BITS: u32 = 16;
 /// Environment variable that overrides the build cache directory.
 pub const CACHE_ENV: &str = "NMSAT_COSIM_DIR";
 
-/// The emit options of a co-simulation build (a larger instruction memory than the synthesis default).
-pub fn cosim_options(fault: Option<crate::Fault>) -> EmitOptions {
-    EmitOptions { imem_bits: COSIM_IMEM_BITS, fault }
+/// The emit options of a co-simulation build (a larger instruction memory
+/// than the synthesis default), with every fault built in when `fault_injection`.
+pub fn cosim_options(fault_injection: bool) -> EmitOptions {
+    EmitOptions { imem_bits: COSIM_IMEM_BITS, fault_injection }
 }
 
 /// Where Verilated models are cached: `$NMSAT_COSIM_DIR`, else the
@@ -70,6 +71,8 @@ pub struct Model {
     pub hash: u64,
     /// Whether this call built it (false: reused from the cache).
     pub built: bool,
+    /// The fault switched on in every run (a fault-injection build).
+    pub fault: Option<crate::Fault>,
 }
 
 /// Verilates `design` (or reuses the cached build) under `root`.
@@ -84,7 +87,7 @@ pub fn build(design: &Design, root: &Path) -> Result<Model, RtlError> {
     let dir = root.join(format!("{}-{hash:016x}", design.params.name));
     let exe = dir.join("obj").join("Vsat_top");
     if exe.is_file() {
-        return Ok(Model { exe, dir, hash, built: false });
+        return Ok(Model { exe, dir, hash, built: false, fault: None });
     }
     let io = |path: &Path, source| RtlError::Io { path: path.to_path_buf(), source };
     std::fs::create_dir_all(root).map_err(|e| io(root, e))?;
@@ -96,7 +99,7 @@ pub fn build(design: &Design, root: &Path) -> Result<Model, RtlError> {
             Ok(_) => break,
             Err(_) => {
                 if exe.is_file() {
-                    return Ok(Model { exe, dir, hash, built: false });
+                    return Ok(Model { exe, dir, hash, built: false, fault: None });
                 }
                 // A lock older than 20 minutes belongs to a builder that died.
                 let stale = std::fs::metadata(&lock)
@@ -112,7 +115,7 @@ pub fn build(design: &Design, root: &Path) -> Result<Model, RtlError> {
     }
     let result = build_locked(design, &dir, &exe);
     let _ = std::fs::remove_file(&lock);
-    result.map(|()| Model { exe, dir, hash, built: true })
+    result.map(|()| Model { exe, dir, hash, built: true, fault: None })
 }
 
 /// Verilator flags of every build: fast to compile, traced for VCDs.
@@ -138,12 +141,16 @@ const BUILD_FLAGS: &[&str] = &[
 /// units per cycle and DRAM window bytes (the memory interface's shape).
 fn design_flags(design: &Design) -> Vec<String> {
     let d = design.params.dma;
-    vec![
+    let mut v = vec![
         "-CFLAGS".into(),
         format!("-DNMSAT_DMA_UNITS={}", d.units),
         "-CFLAGS".into(),
         format!("-DNMSAT_DMA_WINDOW={}", d.window),
-    ]
+    ];
+    if design.fault_injection {
+        v.extend(["-CFLAGS".into(), "-DNMSAT_FAULTS=1".into()]);
+    }
+    v
 }
 
 fn build_locked(design: &Design, dir: &Path, exe: &Path) -> Result<(), RtlError> {
@@ -255,6 +262,9 @@ pub fn run(model: &Model, program: &Program, opts: &RunOptions, max_cycles: u64)
     }
     let mut input = String::new();
     let _ = writeln!(input, "MAXC {max_cycles}");
+    if let Some(f) = model.fault {
+        let _ = writeln!(input, "FAULT {}", f.code());
+    }
     for (i, ins) in program.instrs.iter().enumerate() {
         let bytes = ins.encode().map_err(|e| RtlError::Unsupported(format!("instruction {i}: {e}")))?;
         let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
@@ -582,8 +592,10 @@ pub fn cosim_program(
     Ok(CosimReport { comparison, rtl, model: model.clone(), vcd })
 }
 
-/// Emits and builds the co-simulation model of `arch` (with an optional fault) in the cache.
+/// Emits and builds the co-simulation model of `arch` in the cache; with a
+/// `fault`, the fault-injection build (shared by every fault) with that
+/// fault switched on in its runs.
 pub fn model_for(arch: &ArchConfig, fault: Option<crate::Fault>) -> Result<Model, RtlError> {
-    let design = emit(arch, &cosim_options(fault))?;
-    build(&design, &cache_root())
+    let design = emit(arch, &cosim_options(fault.is_some()))?;
+    Ok(Model { fault, ..build(&design, &cache_root())? })
 }

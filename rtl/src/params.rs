@@ -25,21 +25,23 @@ pub const DRAM_ADDR_BITS: u32 = 40;
 
 /// Geometry of the DMA data engine (see `emit::dma`). It moves a transfer
 /// as *units*: up to `E` consecutive columns of one row, `E` fixed per
-/// format. With `units` units per cycle and `E` chosen so that no row has
-/// more units than DRAM bursts, a transfer never needs more cycles than the
-/// channel beats `timing::dma` charges it.
+/// format and sized to a *slice* of `B` bytes (`B` the smaller of a burst
+/// and the largest power of two in the bytes per cycle, so it divides a
+/// burst). No row has more units than slices, and `units · B` covers the
+/// bytes per cycle, so a transfer never needs more cycles than the channel
+/// beats `timing::dma` charges it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DmaGeom {
-    /// Units per cycle: `ceil(bytes_per_cycle / burst_bytes)`.
+    /// Units per cycle: `ceil(bytes_per_cycle / B)`.
     pub units: u32,
-    /// Elements per unit of 16-bit rows (`i16`, `nm_values`, `o` stored as `i16`): `burst / 2`.
+    /// Elements per unit of 16-bit rows (`i16`, `nm_values`, `o` stored as `i16`): `B / 2`.
     pub e16: u32,
-    /// Elements per unit of `i32` rows: `max(1, burst / 4)`.
+    /// Elements per unit of `i32` rows: `max(1, B / 4)`.
     pub e32: u32,
     /// Elements per unit of `nm_indices` rows of `ib` = 1..=4 index bits:
-    /// `8 * ceil(burst / ib)` (a whole number of bytes, at least a burst's worth).
+    /// `8 * ceil(B / ib)` (a whole number of bytes, at least a slice's worth).
     pub eidx: [u32; 4],
-    /// Chunks of 16 columns per unit of `nm_row` rows: `ceil(burst / 34)`
+    /// Chunks of 16 columns per unit of `nm_row` rows: `ceil(B / 34)`
     /// (34 bytes is the smallest chunk, with 1-bit indices).
     pub krow: u32,
     /// Bytes of the DRAM window of one unit (the widest format).
@@ -49,12 +51,14 @@ pub struct DmaGeom {
 impl DmaGeom {
     /// The geometry for a DRAM channel of `bytes_per_cycle` and bursts of `burst` bytes.
     pub fn new(bytes_per_cycle: u32, burst: u32) -> Self {
-        let units = bytes_per_cycle.div_ceil(burst).max(1);
-        let e16 = (burst / 2).max(1);
-        let e32 = (burst / 4).max(1);
-        let eidx = [1u32, 2, 3, 4].map(|ib| 8 * burst.div_ceil(ib));
-        let krow = burst.div_ceil(34).max(1);
-        let idx_bytes = (1u32..=4).map(|ib| ib * burst.div_ceil(ib)).max().unwrap_or(burst);
+        let pow2 = if bytes_per_cycle == 0 { 1 } else { 1 << (31 - bytes_per_cycle.leading_zeros()) };
+        let b = burst.min(pow2).max(2);
+        let units = bytes_per_cycle.div_ceil(b).max(1);
+        let e16 = (b / 2).max(1);
+        let e32 = (b / 4).max(1);
+        let eidx = [1u32, 2, 3, 4].map(|ib| 8 * b.div_ceil(ib));
+        let krow = b.div_ceil(34).max(1);
+        let idx_bytes = (1u32..=4).map(|ib| ib * b.div_ceil(ib)).max().unwrap_or(b);
         let window = (2 * e16).max(4 * e32).max(idx_bytes).max(krow * (32 + 2 * 4));
         DmaGeom { units, e16, e32, eidx, krow, window }
     }
@@ -235,14 +239,13 @@ mod tests {
         assert_eq!((d.units, d.e16, d.e32, d.eidx, d.krow, d.window), (1, 8, 4, [128, 64, 48, 32], 1, 40));
     }
 
-    /// No row ever has more units than bursts, so a transfer of `rows` rows
-    /// needs at most `ceil(rows * units_per_row / units)` <= beats cycles.
+    /// A transfer of `rows` rows of `cols` moves in `ceil(rows · units_per_row
+    /// / units)` cycles, never more than its `timing::dma` beats.
     #[test]
     fn dma_units_never_exceed_the_beats() {
         use nmsat_dataflow::isa::DmaFormat;
-        for (bpc, burst) in [(16, 16), (32, 64), (128, 64), (8, 2), (24, 16), (100, 256), (4, 1024)] {
+        for (bpc, burst) in [(16, 16), (32, 64), (128, 64), (8, 2), (24, 16), (100, 256), (4, 1024), (200, 64)] {
             let d = DmaGeom::new(bpc, burst);
-            assert!(u64::from(d.units) * u64::from(burst) >= u64::from(bpc));
             for ib in 1..=4u32 {
                 let formats = [
                     (DmaFormat::I16, d.e16),
@@ -255,7 +258,11 @@ mod tests {
                     for cols in 1..600u64 {
                         let units = cols.div_ceil(u64::from(e));
                         let bursts = fmt.row_bytes(cols, ib).div_ceil(u64::from(burst));
-                        assert!(units <= bursts, "{fmt:?} ib {ib} cols {cols} burst {burst}");
+                        for rows in 1..=5u64 {
+                            let cycles = (rows * units).div_ceil(u64::from(d.units));
+                            let beats = (rows * bursts * u64::from(burst)).div_ceil(u64::from(bpc)).max(1);
+                            assert!(cycles <= beats, "{fmt:?} ib {ib} {rows}x{cols} bpc {bpc} burst {burst}");
+                        }
                     }
                     // The unit's bytes fit the window.
                     let bytes = match fmt {

@@ -9,7 +9,7 @@
 
 use nmsat_dataflow::ArchConfig;
 use nmsat_dataflow::check::{capacity, check_program};
-use nmsat_dataflow::isa::{Buf, Deps, GemmMode, Instr, VecOp};
+use nmsat_dataflow::isa::{Buf, Deps, GemmMode, Instr, NO_SHIFT, VecOp};
 use nmsat_dataflow::numerics::{self, SgdShifts};
 use nmsat_dataflow::program::{Program, RegionKind, Tag};
 use nmsat_dataflow::schedule::NO_WEIGHT_DECAY;
@@ -34,7 +34,7 @@ fn acc48(v: i64) -> u64 {
 /// Sequential reference of the data semantics on 48-bit accumulators.
 fn reference(p: &Program, bufs: &mut [Vec<u64>; 3]) {
     for i in &p.instrs {
-        if let Instr::Sparsify { pattern, axis, master, rows, cols, src, dst, .. } = *i {
+        if let Instr::Sparsify { pattern, axis, master, mask_out, rows, cols, src, dst, .. } = *i {
             let (nn, mm) = (pattern.n() as usize, pattern.m() as usize);
             let (rows, cols, src, dst) = (rows as usize, cols as usize, src as usize, dst as usize);
             // (line, group) -> element addresses and output address of kept value j.
@@ -64,6 +64,14 @@ fn reference(p: &Program, bufs: &mut [Vec<u64>; 3]) {
                     order.sort_by(|&x, &y| mag(y).cmp(&mag(x)).then(x.cmp(&y)));
                     let mut kept: Vec<usize> = order[..nn].to_vec();
                     kept.sort();
+                    if mask_out {
+                        // The dense pruned mask, at the group's own positions from dst.
+                        for x in 0..mm {
+                            let at_dst = at(x) - src + dst;
+                            bufs[0][at_dst] = u64::from(!kept.contains(&x));
+                        }
+                        continue;
+                    }
                     let outs: Vec<(usize, u64)> = kept
                         .iter()
                         .enumerate()
@@ -95,7 +103,7 @@ fn reference(p: &Program, bufs: &mut [Vec<u64>; 3]) {
             }
             continue;
         }
-        if let Instr::Vec { op, len, src, src2, dst, aux, shift, p1, p2, p3, p4, .. } = *i {
+        if let Instr::Vec { op, len, src, src2, dst, aux, shift, p1, p2, p3, p4, mask, p5, .. } = *i {
             for e in 0..len as usize {
                 let (s1, s2, d) = (src as usize + e, src2 as usize + e, dst as usize + e);
                 match op {
@@ -115,12 +123,13 @@ fn reference(p: &Program, bufs: &mut [Vec<u64>; 3]) {
                             lr_shift: u32::from(p1),
                             momentum_shift: (p2 != 0).then_some(u32::from(p2)),
                             weight_decay_shift: (p4 != NO_WEIGHT_DECAY).then_some(u32::from(p4)),
-                            sr_ste_shift: None,
+                            sr_ste_shift: (p5 != NO_SHIFT).then_some(u32::from(p5)),
                         };
+                        let pruned = p5 != NO_SHIFT && bufs[0][mask as usize + e] != 0;
                         let dw = numerics::requantize(sext48(bufs[2][s1]), shift.max(0) as u32);
                         let wv = numerics::saturate_i32(sext48(bufs[2][d]));
                         let vv = numerics::saturate_i32(sext48(bufs[2][s2]));
-                        let (nw, nv) = numerics::sgd_update(wv, vv, dw, false, &shifts);
+                        let (nw, nv) = numerics::sgd_update(wv, vv, dw, pruned, &shifts);
                         bufs[2][d] = acc48(i64::from(nw));
                         bufs[2][s2] = acc48(i64::from(nv));
                         bufs[0][aux as usize + e] = numerics::weight_from_master(nw) as u16 as u64;
@@ -175,14 +184,24 @@ fn gemm_program(arch: &ArchConfig, rng: &mut Rng, count: usize) -> Program {
             } else {
                 (rng.range(1, 9), mm * rng.range(1, 3))
             };
-            let master = rng.chance(1, 3);
+            let (master, mask_out) = (rng.chance(1, 3), rng.chance(1, 4));
             let src = rng.below(capacity(arch, if master { Buf::O } else { Buf::A }) - rows * cols) as u32;
-            let dst = rng.below(capacity(arch, Buf::W) - rows * cols) as u32;
+            // The pruned mask goes to A: over an A source or clear of it.
+            let dst = match (mask_out, master) {
+                (false, _) => rng.below(capacity(arch, Buf::W) - rows * cols) as u32,
+                (true, false) if rng.chance(1, 2) => src,
+                (true, false) => {
+                    let n = (rows * cols) as u32;
+                    if src >= n { rng.below(u64::from(src - n + 1)) as u32 } else { src + n }
+                }
+                (true, true) => rng.below(capacity(arch, Buf::A) - rows * cols) as u32,
+            };
             let instr = Instr::Sparsify {
                 deps: Deps::default(),
                 pattern,
                 axis,
                 master,
+                mask_out,
                 rows: rows as u32,
                 cols: cols as u32,
                 src,
@@ -224,8 +243,29 @@ fn gemm_program(arch: &ArchConfig, rng: &mut Rng, count: usize) -> Program {
                 }
                 _ => {}
             }
-            let instr =
-                Instr::Vec { deps: Deps::default(), op, len: len as u32, src, src2, dst, aux, shift, p1, p2, p3, p4 };
+            // SR-STE's pruned flags on half of the SGDs: the aux block or another one.
+            let (mask, p5) = if op == VecOp::Sgd && rng.chance(1, 2) {
+                let m = if rng.chance(1, 3) { aux } else { aux ^ 64 };
+                (m, rng.range(0, 20) as u8)
+            } else {
+                (0, NO_SHIFT)
+            };
+            let instr = Instr::Vec {
+                deps: Deps::default(),
+                op,
+                len: len as u32,
+                src,
+                src2,
+                dst,
+                aux,
+                shift,
+                p1,
+                p2,
+                p3,
+                p4,
+                mask,
+                p5,
+            };
             p.push(instr, Tag { layer: 0, pass: Pass::Ff });
             continue;
         }

@@ -11,7 +11,7 @@
 
 use nmsat_dataflow::ArchConfig;
 use nmsat_dataflow::check::capacity;
-use nmsat_dataflow::isa::{Buf, DmaFormat, GemmMode, Instr, NM_CHUNK, VecOp};
+use nmsat_dataflow::isa::{Buf, DmaFormat, GemmMode, Instr, NM_CHUNK, NO_SHIFT, VecOp};
 use nmsat_dataflow::nm::top_n_in_group;
 use nmsat_dataflow::numerics::{self, ACCUMULATOR_BITS, SgdShifts};
 use nmsat_dataflow::program::Program;
@@ -103,6 +103,16 @@ impl Machine {
                     }
                 }
             }
+            Instr::Load2col { dram, sram, rows, cols, p0, k0, geom, .. } => {
+                for i in 0..u64::from(rows) {
+                    for j in 0..u64::from(cols) {
+                        let v = geom
+                            .element(u64::from(p0) + i, u64::from(k0) + j)
+                            .map_or(0, |e| self.read_i16(dram + 2 * e));
+                        self.a[(u64::from(sram) + i * u64::from(cols) + j) as usize] = v;
+                    }
+                }
+            }
             Instr::Store { buf, fmt, index_bits, dram, sram, rows, cols, stride, shift, relu, .. } => {
                 let ib = u32::from(index_bits);
                 for r in 0..u64::from(rows) {
@@ -157,7 +167,7 @@ impl Machine {
                     }
                 }
             }
-            Instr::Vec { op, len, src, src2, dst, aux, shift, p1, p2, p3, p4, .. } => {
+            Instr::Vec { op, len, src, src2, dst, aux, shift, p1, p2, p3, p4, mask, p5, .. } => {
                 let (len, src, src2, dst, aux) =
                     (len as usize, src as usize, src2 as usize, dst as usize, aux as usize);
                 match op {
@@ -180,19 +190,22 @@ impl Machine {
                     VecOp::Clear => self.o[dst..dst + len].fill(0),
                     VecOp::Sgd => {
                         // src: gradient accumulators (requantized by `shift`), src2: momentum,
-                        // dst: master weights, aux: the new int16 operand weights.
+                        // dst: master weights, aux: the new int16 operand weights,
+                        // mask: SR-STE's pruned flags (read before aux is written).
                         let shifts = SgdShifts {
                             grad_align: u32::from(p3),
                             lr_shift: u32::from(p1),
                             momentum_shift: (p2 != 0).then_some(u32::from(p2)),
-                            weight_decay_shift: (p4 != NO_WEIGHT_DECAY).then_some(u32::from(p4)),
-                            sr_ste_shift: None,
+                            weight_decay_shift: (p4 != NO_SHIFT).then_some(u32::from(p4)),
+                            sr_ste_shift: (p5 != NO_SHIFT).then_some(u32::from(p5)),
                         };
+                        let mask = mask as usize;
                         for i in 0..len {
                             let dw = numerics::requantize(self.o[src + i], shift.max(0) as u32);
                             let wv = numerics::saturate_i32(self.o[dst + i]);
                             let vv = numerics::saturate_i32(self.o[src2 + i]);
-                            let (nw, nv) = numerics::sgd_update(wv, vv, dw, false, &shifts);
+                            let pruned = p5 != NO_SHIFT && self.a[mask + i] != 0;
+                            let (nw, nv) = numerics::sgd_update(wv, vv, dw, pruned, &shifts);
                             self.o[dst + i] = i64::from(nw);
                             self.o[src2 + i] = i64::from(nv);
                             self.a[aux + i] = numerics::weight_from_master(nw);
@@ -210,7 +223,7 @@ impl Machine {
                     }
                 }
             }
-            Instr::Sparsify { pattern, axis, master, rows, cols, src, dst, .. } => {
+            Instr::Sparsify { pattern, axis, master, mask_out, rows, cols, src, dst, .. } => {
                 let (rows, cols, src, dst) = (rows as usize, cols as usize, src as usize, dst as usize);
                 let (pm, pn) = (pattern.m() as usize, pattern.n() as usize);
                 // axis 0: groups down each column; axis 1: along each row, output transposed.
@@ -234,7 +247,15 @@ impl Machine {
                         }
                         let keys: Vec<i32> =
                             key.iter().map(|&k| k.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32).collect();
-                        for (j, &i) in top_n_in_group(&keys, pn).iter().enumerate() {
+                        let kept = top_n_in_group(&keys, pn);
+                        if mask_out {
+                            for i in 0..pm {
+                                let (r, c) = if axis == 0 { (g * pm + i, o) } else { (o, g * pm + i) };
+                                self.a[dst + r * cols + c] = i16::from(!kept.contains(&i));
+                            }
+                            continue;
+                        }
+                        for (j, &i) in kept.iter().enumerate() {
                             let slot = dst + (g * pn + j) * outer + o;
                             self.w[slot] = val[i];
                             self.widx[slot] = i as u8;
@@ -297,6 +318,74 @@ pub fn pack_nm_rows(values: &[i16], indices: &[u8], rows: usize, cols: usize, in
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn load2col_gathers_the_im2col_tile_with_padding_zeros() {
+        use nmsat_dataflow::im2col::ConvGeom;
+        use nmsat_dataflow::isa::Deps;
+        let arch = ArchConfig::preset("tiny").unwrap();
+        let g = ConvGeom { ih: 4, iw: 3, ic: 2, kh: 3, kw: 3, cs: 2, pad_h: 1, pad_w: 1, dil: 1, opad_h: 0, opad_w: 0 };
+        // Two images; x[b, y, x, c] = 1000·b + 100·y + 10·x + c + 1.
+        let mut p = Program::new(arch.clone());
+        let base = p.alloc("x", nmsat_dataflow::program::RegionKind::Input, 2 * 2 * g.image_elems());
+        let mut bytes = Vec::new();
+        for b in 0..2 {
+            for y in 0..4 {
+                for x in 0..3 {
+                    for c in 0..2 {
+                        bytes.extend_from_slice(&((1000 * b + 100 * y + 10 * x + c + 1) as i16).to_le_bytes());
+                    }
+                }
+            }
+        }
+        p.image.push((base, bytes));
+        let mut m = Machine::new(&p, &arch);
+        // Pixels 2..6 (image 0's last two, image 1's first two), columns 4..13.
+        let (wrows, wcols) = g.window(2, 4, 4, 9);
+        let i = Instr::Load2col {
+            deps: Deps::default(),
+            dram: base,
+            sram: 7,
+            rows: 4,
+            cols: 9,
+            p0: 2,
+            k0: 4,
+            geom: g,
+            wrows: wrows as u32,
+            wcols: wcols as u32,
+        };
+        m.execute(&i);
+        assert_eq!(g.out_hw(), (2, 2));
+        // Pixel 2 = image 0, (oy, ox) = (1, 0); column 4 = tap (0, 2) channel 0: y = 1, x = 1.
+        assert_eq!(m.a[7], 111);
+        // Column 6 = tap (1, 0) channel 0: y = 2, x = −1, padding.
+        assert_eq!(m.a[7 + 2], 0);
+        // Pixel 4 = image 1, (0, 0); column 12 = tap (2, 0) channel 0: y = 1, x = −1: padding;
+        // column 8 = tap (1, 1) channel 0: y = 0, x = 0.
+        assert_eq!(m.a[7 + 2 * 9 + 8], 0);
+        assert_eq!(m.a[7 + 2 * 9 + 4], 1001);
+        for r in 0..4u64 {
+            for c in 0..9u64 {
+                let want = g.element(2 + r, 4 + c).map_or(0, |e| m.read_i16(base + 2 * e));
+                assert_eq!(m.a[(7 + r * 9 + c) as usize], want);
+            }
+        }
+        assert!(
+            nmsat_dataflow::check::check_program(
+                &{
+                    let mut q = p.clone();
+                    q.push(i, nmsat_dataflow::program::Tag { layer: 0, pass: nmsat_dataflow::workload::Pass::Ff });
+                    q.push(
+                        Instr::Halt { deps: Deps::default() },
+                        nmsat_dataflow::program::Tag { layer: 0, pass: nmsat_dataflow::workload::Pass::Ff },
+                    );
+                    q
+                },
+                &arch
+            )
+            .is_empty()
+        );
+    }
 
     #[test]
     fn index_packing_roundtrips() {

@@ -29,7 +29,7 @@ use nmsat_dataflow::ArchConfig;
 use nmsat_dataflow::access::{Accesses, accesses};
 use nmsat_dataflow::check::check_program;
 use nmsat_dataflow::isa::GemmMode;
-use nmsat_dataflow::isa::{Buf, Instr, Queue, VecOp};
+use nmsat_dataflow::isa::{Buf, Instr, NO_SHIFT, Queue, VecOp};
 use nmsat_dataflow::program::{NO_LAYER, Program, Tag};
 use nmsat_dataflow::timing;
 use nmsat_dataflow::workload::Pass;
@@ -153,8 +153,8 @@ enum Cost {
 
 fn cost(arch: &ArchConfig, i: &Instr) -> Cost {
     match *i {
-        Instr::Load { fmt, index_bits, rows, cols, .. } | Instr::Store { fmt, index_bits, rows, cols, .. } => {
-            Cost::Dma { beats: timing::dma(arch, fmt, u32::from(index_bits), u64::from(rows), u64::from(cols)).beats }
+        Instr::Load { .. } | Instr::Store { .. } | Instr::Load2col { .. } => {
+            Cost::Dma { beats: timing::transfer(arch, i).map_or(1, |d| d.beats) }
         }
         Instr::Gemm { mode, m, n, k, .. } => {
             let t = timing::gemm(arch, mode, u64::from(m), u64::from(n), u64::from(k));
@@ -544,6 +544,16 @@ impl<'a> Engine<'a> {
                 b.writes += n;
                 b.write_bytes += n * elem_bytes(buf);
             }
+            Instr::Load2col { rows, cols, .. } => {
+                let d = timing::transfer(arch, instr).unwrap_or_default();
+                s.dma.loads += 1;
+                s.dma.dram_read_bytes += d.bytes;
+                s.dma.dram_burst_bytes += d.burst_bytes;
+                let n = u64::from(rows) * u64::from(cols);
+                let b = s.buffers.entry(buf_name(Buf::A).into()).or_default();
+                b.writes += n;
+                b.write_bytes += n * eb;
+            }
             Instr::Store { buf, fmt, index_bits, rows, cols, .. } => {
                 let d = timing::dma(arch, fmt, u32::from(index_bits), u64::from(rows), u64::from(cols));
                 s.dma.stores += 1;
@@ -595,8 +605,10 @@ impl<'a> Engine<'a> {
                     o.read_bytes += t.acc_writes * ab;
                 }
             }
-            Instr::Vec { op, len, .. } => {
+            Instr::Vec { op, len, p5, .. } => {
                 let len = u64::from(len);
+                // SR-STE's pruned flags are one more activation-buffer operand.
+                let mask_reads = if op == VecOp::Sgd && p5 != NO_SHIFT { len } else { 0 };
                 let v = &mut s.vector_unit;
                 *v.ops.entry(op.name().into()).or_insert(0) += 1;
                 *v.elements.entry(op.name().into()).or_insert(0) += len;
@@ -605,7 +617,7 @@ impl<'a> Engine<'a> {
                     VecOp::Requant => (0, len, len, 0),
                     VecOp::ReluBwd => (len, 0, len, len),
                     VecOp::Add => (2 * len, len, 0, 0),
-                    VecOp::Sgd => (0, len, 3 * len, 2 * len),
+                    VecOp::Sgd => (mask_reads, len, 3 * len, 2 * len),
                     VecOp::LossGrad => (2 * len, len, 0, 0),
                     VecOp::Clear => (0, 0, 0, len),
                 };
@@ -620,21 +632,33 @@ impl<'a> Engine<'a> {
                 o.read_bytes += o_r * ab;
                 o.write_bytes += o_w * ab;
             }
-            Instr::Sparsify { pattern, rows, cols, .. } => {
+            Instr::Sparsify { pattern, master, mask_out, rows, cols, .. } => {
                 let n = u64::from(rows) * u64::from(cols);
-                let out = n * u64::from(pattern.n()) / u64::from(pattern.m());
+                let out = if mask_out { 0 } else { n * u64::from(pattern.n()) / u64::from(pattern.m()) };
                 let sp = &mut s.sparsifier;
                 sp.ops += 1;
                 sp.groups += n / u64::from(pattern.m());
                 sp.weights_in += n;
                 sp.values_out += out;
                 sp.busy_cycles += timing::sparsify(arch, u64::from(pattern.m()), u64::from(rows), u64::from(cols));
-                let a = s.buffers.entry("activation".into()).or_default();
-                a.reads += n;
-                a.read_bytes += n * eb;
-                let w = s.buffers.entry("weight".into()).or_default();
-                w.writes += out;
-                w.write_bytes += out * eb + (out * u64::from(pattern.index_bits())).div_ceil(8);
+                if master {
+                    let o = s.buffers.entry("output".into()).or_default();
+                    o.reads += n;
+                    o.read_bytes += n * ab;
+                } else {
+                    let a = s.buffers.entry("activation".into()).or_default();
+                    a.reads += n;
+                    a.read_bytes += n * eb;
+                }
+                if mask_out {
+                    let a = s.buffers.entry("activation".into()).or_default();
+                    a.writes += n;
+                    a.write_bytes += n * eb;
+                } else {
+                    let w = s.buffers.entry("weight".into()).or_default();
+                    w.writes += out;
+                    w.write_bytes += out * eb + (out * u64::from(pattern.index_bits())).div_ceil(8);
+                }
             }
             Instr::Sync { .. } | Instr::Halt { .. } => {}
         }
@@ -689,9 +713,8 @@ impl<'a> Engine<'a> {
             sp.0 = sp.0.min(rt.start);
             sp.1 = sp.1.max(rt.done);
             match *instr {
-                Instr::Load { fmt, index_bits, rows: rr, cols, .. }
-                | Instr::Store { fmt, index_bits, rows: rr, cols, .. } => {
-                    r.dram_bytes += timing::dma(arch, fmt, u32::from(index_bits), u64::from(rr), u64::from(cols)).bytes;
+                Instr::Load { .. } | Instr::Store { .. } | Instr::Load2col { .. } => {
+                    r.dram_bytes += timing::transfer(arch, instr).map_or(0, |d| d.bytes);
                 }
                 Instr::Gemm { mode, m, n, k, .. } => {
                     let t = timing::gemm(arch, mode, u64::from(m), u64::from(n), u64::from(k));

@@ -123,18 +123,15 @@ impl Backend for SatBackend {
 
     fn weight_update(
         &mut self,
-        layer: usize,
+        _layer: usize,
         w: &mut Matrix<i32>,
         v: &mut Matrix<i32>,
         dw: &Matrix<i16>,
         pruned: Option<&Matrix<bool>>,
     ) {
-        if pruned.is_some() && self.int16.shifts.sr_ste_shift.is_some() {
-            // SR-STE's term needs the FF mask on the vector unit, which `vec sgd` does not take yet.
-            self.int16.weight_update(layer, w, v, dw, pruned);
-            return;
-        }
         let s = self.int16.shifts;
+        // SR-STE's term applies where the FF mask pruned (flags from the host's mask selection).
+        let sr_ste = pruned.and(s.sr_ste_shift).map(|x| x as u8);
         let params = [
             s.lr_shift as u8,
             s.momentum_shift.map_or(0, |x| x as u8),
@@ -142,13 +139,17 @@ impl Backend for SatBackend {
             s.weight_decay_shift.map_or(NO_WEIGHT_DECAY, |x| x as u8),
         ];
         let len = w.data().len();
-        let kernel = compile_sgd(&self.arch, len as u64, 0, params);
+        let kernel = compile_sgd(&self.arch, len as u64, 0, params, sr_ste);
         let (g_addr, w_addr, v_addr) = (kernel.inputs[0], kernel.inputs[1], kernel.inputs[2]);
-        let inputs = vec![
+        let mut inputs = vec![
             i32_bytes(dw.data().iter().map(|&x| i32::from(x))),
             i32_bytes(w.data().iter().copied()),
             i32_bytes(v.data().iter().copied()),
         ];
+        if let (Some(_), Some(p)) = (sr_ste, pruned) {
+            let flags: Vec<i16> = p.data().iter().map(|&x| i16::from(x)).collect();
+            inputs.push(i16_bytes(&flags));
+        }
         let _ = g_addr;
         let (dram, cycles) = self.run(kernel, inputs);
         self.cycles.update += cycles;
@@ -258,7 +259,20 @@ mod tests {
         let (mut w1, mut v1, mut w2, mut v2) = (w0.clone(), v0.clone(), w0, v0);
         sat.weight_update(0, &mut w1, &mut v1, &dw, None);
         cpu.weight_update(0, &mut w2, &mut v2, &dw, None);
-        assert_eq!((w1, v1), (w2, v2));
+        assert_eq!((&w1, &v1), (&w2, &v2));
+        // SR-STE: the decay of FF-pruned weights runs on the vector unit too.
+        let mut sr = int16();
+        sr.shifts.sr_ste_shift = Some(4);
+        let mut sat = SatBackend::new(sr.clone(), ArchConfig::preset("tiny").unwrap(), SimMode::Fast);
+        let pruned = Matrix::from_fn(48, 10, |i, j| (i + 3 * j) % 4 != 0);
+        let (mut w3, mut v3, mut w4, mut v4) = (w1.clone(), v1.clone(), w1.clone(), v1.clone());
+        sat.weight_update(0, &mut w3, &mut v3, &dw, Some(&pruned));
+        sr.weight_update(0, &mut w4, &mut v4, &dw, Some(&pruned));
+        assert_eq!((&w3, &v3), (&w4, &v4));
+        let (mut w5, mut v5) = (w1.clone(), v1.clone());
+        sr.weight_update(0, &mut w5, &mut v5, &dw, None);
+        assert_ne!(w3, w5, "the SR-STE term changes the update");
+        let mut sat = SatBackend::new(int16(), ArchConfig::preset("tiny").unwrap(), SimMode::Cycle);
         let logits = mat(7, 10, 9);
         let labels = [0, 3, 9, 2, 2, 5, 1];
         assert_eq!(sat.loss_grad(&logits, &labels), cpu.loss_grad(&logits, &labels));

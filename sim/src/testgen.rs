@@ -37,7 +37,7 @@ use nmsat_dataflow::ArchConfig;
 use nmsat_dataflow::NmPattern;
 use nmsat_dataflow::access::{Accesses, accesses};
 use nmsat_dataflow::check::{capacity, check_program};
-use nmsat_dataflow::isa::{Buf, Deps, DmaFormat, GemmMode, Instr, Queue, VecOp};
+use nmsat_dataflow::isa::{Buf, Deps, DmaFormat, GemmMode, Instr, NO_SHIFT, Queue, VecOp};
 use nmsat_dataflow::program::{Program, RegionKind, Tag};
 use nmsat_dataflow::schedule::NO_WEIGHT_DECAY;
 use nmsat_dataflow::workload::Pass;
@@ -117,6 +117,9 @@ impl Coverage {
                 Instr::Load { buf, fmt: f, .. } => {
                     self.dma.insert(format!("load {} {}", buf.name(), fmt(f)));
                 }
+                Instr::Load2col { .. } => {
+                    self.dma.insert("load2col a".into());
+                }
                 Instr::Store { buf, fmt: f, shift, relu, .. } => {
                     self.dma.insert(format!("store {} {}", buf.name(), fmt(f)));
                     if buf == Buf::O && f == DmaFormat::I16 {
@@ -137,13 +140,19 @@ impl Coverage {
                         }
                     }
                 }
-                Instr::Vec { op, .. } => {
+                Instr::Vec { op, p5, .. } => {
                     self.vec_ops.insert(op.name().into());
+                    if op == VecOp::Sgd && p5 != NO_SHIFT {
+                        self.features.insert("sgd sr-ste".into());
+                    }
                 }
-                Instr::Sparsify { pattern, axis, master, .. } => {
+                Instr::Sparsify { pattern, axis, master, mask_out, .. } => {
                     self.sparsify.insert(format!("{pattern} axis {axis}"));
                     if master {
                         self.features.insert("sparsify master".into());
+                    }
+                    if mask_out {
+                        self.features.insert("sparsify mask".into());
                     }
                 }
                 Instr::Sync { .. } => {
@@ -214,7 +223,18 @@ impl Coverage {
                 missing.push(format!("token {t}"));
             }
         }
-        for f in ["acc", "il", "gemm at", "gemm wt", "sparsify master", "sync", "requant store", "relu store"] {
+        for f in [
+            "acc",
+            "il",
+            "gemm at",
+            "gemm wt",
+            "sparsify master",
+            "sparsify mask",
+            "sgd sr-ste",
+            "sync",
+            "requant store",
+            "relu store",
+        ] {
             if !self.features.contains(f) {
                 missing.push(f.to_string());
             }
@@ -756,25 +776,39 @@ impl Gen<'_> {
             }
             VecOp::Clear => (0, 0, self.addr(Buf::O, len), 0),
         };
-        Instr::Vec { deps: Deps::default(), op, len: len as u32, src, src2, dst, aux, shift, p1, p2, p3, p4 }
+        // SR-STE's pruned flags on half of the SGDs (read before aux is written:
+        // the same range or a disjoint one).
+        let (mask, p5) = if op == VecOp::Sgd && self.rng.chance(1, 2) {
+            let s = self.rng.range(0, 20) as u8;
+            (self.apart(Buf::A, len, &[(aux, len)]), s)
+        } else {
+            (0, NO_SHIFT)
+        };
+        Instr::Vec { deps: Deps::default(), op, len: len as u32, src, src2, dst, aux, shift, p1, p2, p3, p4, mask, p5 }
     }
 
     fn sparsify(&mut self) -> Instr {
         let Some(p) = self.pattern() else { return Instr::Sync { deps: Deps::default() } };
         let r = &mut self.rng;
         let axis = r.below(2) as u8;
-        let master = r.chance(1, 3);
         let mm = u64::from(p.m());
         let (rows, cols) =
             if axis == 0 { (mm * r.range(1, 3), r.range(1, 12)) } else { (r.range(1, 12), mm * r.range(1, 3)) };
+        let (master, mask_out) = (r.chance(1, 3), r.chance(1, 4));
         let n = rows * cols;
         let src = self.src(if master { Buf::O } else { Buf::A }, n);
-        let dst = self.addr(Buf::W, n * u64::from(p.n()) / mm);
+        // The pruned mask goes to A: the same range as an A source, or a disjoint one.
+        let dst = match (mask_out, master) {
+            (true, false) => self.apart(Buf::A, n, &[(src, n)]),
+            (true, true) => self.addr(Buf::A, n),
+            (false, _) => self.addr(Buf::W, n * u64::from(p.n()) / mm),
+        };
         Instr::Sparsify {
             deps: Deps::default(),
             pattern: p,
             axis,
             master,
+            mask_out,
             rows: rows as u32,
             cols: cols as u32,
             src,

@@ -4,7 +4,7 @@
 
 use nmsat_dataflow::ArchConfig;
 use nmsat_dataflow::NmPattern;
-use nmsat_dataflow::isa::{Buf, Deps, DmaFormat, GemmMode, Instr, Queue, VecOp};
+use nmsat_dataflow::isa::{Buf, Deps, DmaFormat, GemmMode, Instr, NO_SHIFT, Queue, VecOp};
 use nmsat_dataflow::program::{Program, RegionKind, Tag};
 use nmsat_dataflow::workload::Pass;
 use nmsat_sim::{SimMode, SimOptions, simulate};
@@ -100,6 +100,39 @@ fn build(arch: &ArchConfig, choices: &[Choice]) -> Program {
         let deps = Deps::default();
         let (rows, cols) = (ch.a, ch.b);
         let mut instr = match ch.kind {
+            1 if ch.flags & 8 != 0 => {
+                // An im2col gather of a small convolution (window from the geometry).
+                let geom = nmsat_dataflow::im2col::ConvGeom {
+                    ih: ch.a % 12 + 3,
+                    iw: ch.b % 12 + 3,
+                    ic: ch.c,
+                    kh: 3,
+                    kw: 3,
+                    cs: u32::from(ch.flags >> 6) % 2 + 1,
+                    pad_h: 1,
+                    pad_w: 1,
+                    dil: 1,
+                    opad_h: 0,
+                    opad_w: 0,
+                };
+                let (pp, qq) = geom.out_hw();
+                let rows = (u64::from(rows) % (pp * qq)).max(1);
+                let k0 = u64::from(ch.flags % 5);
+                let cols = (u64::from(cols)).min(geom.k() - k0);
+                let (wrows, wcols) = geom.window(0, rows, k0, cols);
+                Instr::Load2col {
+                    deps,
+                    dram: 0,
+                    sram: 0,
+                    rows: rows as u32,
+                    cols: cols as u32,
+                    p0: 0,
+                    k0: k0 as u32,
+                    geom,
+                    wrows: wrows as u32,
+                    wcols: wcols as u32,
+                }
+            }
             0 | 1 => Instr::Load {
                 deps,
                 buf: Buf::A,
@@ -169,13 +202,16 @@ fn build(arch: &ArchConfig, choices: &[Choice]) -> Program {
                 p2: 0,
                 p3: 0,
                 p4: 0,
+                mask: 0,
+                p5: if ch.flags & 2 != 0 { 5 } else { NO_SHIFT },
             },
             7 => match mode {
                 GemmMode::Nm(pat) => Instr::Sparsify {
                     deps,
                     pattern: pat,
                     axis: ch.flags & 1,
-                    master: false,
+                    master: ch.flags & 2 != 0,
+                    mask_out: ch.flags & 4 != 0,
                     rows: (rows % 8 + 1) * pat.m(),
                     cols: (cols % 8 + 1) * pat.m(),
                     src: 0,

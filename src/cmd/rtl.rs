@@ -26,7 +26,8 @@ pub struct RtlArgs {
 /// Runs `nmsat rtl`.
 pub fn run(args: RtlArgs) -> CliResult {
     let arch = load_arch(args.arch.as_deref())?;
-    let design = emit(&arch, &EmitOptions { imem_bits: args.imem_bits, fault: None }).map_err(CliError::input)?;
+    let design =
+        emit(&arch, &EmitOptions { imem_bits: args.imem_bits, fault_injection: false }).map_err(CliError::input)?;
     let files = design.write(&args.out).map_err(CliError::input)?;
     println!(
         "wrote {} Verilog files and the file list {} to {} (top module `{}`, config `{}`)",

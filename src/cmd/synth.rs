@@ -44,7 +44,8 @@ fn tool_error(e: RtlError) -> CliError {
 /// Runs `nmsat synth`.
 pub fn run(args: SynthArgs) -> CliResult {
     let arch = load_arch(args.arch.as_deref())?;
-    let design = emit(&arch, &EmitOptions { imem_bits: args.imem_bits, fault: None }).map_err(CliError::input)?;
+    let design =
+        emit(&arch, &EmitOptions { imem_bits: args.imem_bits, fault_injection: false }).map_err(CliError::input)?;
     let dir = args
         .dir
         .unwrap_or_else(|| std::env::temp_dir().join(format!("nmsat-synth-{}-{}", arch.name, std::process::id())));

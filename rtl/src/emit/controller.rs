@@ -18,9 +18,9 @@
 //! - The scoreboard keeps the buffer ranges of every GEMM still in its tail
 //!   (a ring), of the vector op and of the sparsify in flight.
 
-use crate::emit::Fault;
 use crate::emit::decode::{BUF_A, BUF_O, BUF_W, SLOTS, UNIT_ARRAY, UNIT_CONTROL, UNIT_SPARSIFIER, UNIT_VECTOR};
 use crate::emit::util::{k, raw};
+use crate::emit::{FAULT_SEL_BITS, Fault, fault_mux};
 use crate::params::{COUNT_BITS, INSTR_BITS, Params, TIME_BITS};
 use crate::vast::{Always, Instance, Item, Module, Stmt, bl, id, if_, if_else, nb};
 
@@ -138,7 +138,7 @@ fn generic_slots(prefix: &str) -> Vec<Slot> {
 }
 
 /// `sat_controller`.
-pub fn controller(p: &Params, fault: Option<Fault>) -> Module {
+pub fn controller(p: &Params, faults: bool) -> Module {
     let ab = p.imem_bits;
     let rw = p.range_bits;
     let lat = p.dram_latency;
@@ -164,6 +164,9 @@ pub fn controller(p: &Params, fault: Option<Fault>) -> Module {
     m.input("host_len_we", 3, "set a queue's instruction count");
     m.input("host_len", ab + 1, "");
     m.input("start", 1, "begin the run");
+    if faults {
+        m.input("fault_sel", FAULT_SEL_BITS, "fault-injection build: the fault switched on (0 none)");
+    }
     m.output("running", 1, "cycle `t` is being executed");
     m.output("done", 1, "every instruction has retired");
     m.output("error", 1, "an internal bound was exceeded (retirement queue, scoreboard ring, token count)");
@@ -352,10 +355,8 @@ pub fn controller(p: &Params, fault: Option<Fault>) -> Module {
     m.comment("---- issue, load queue: unit free, token from compute; granted the channel at max(t, free) ----");
     m.reg("chan_free", T, "the DRAM channel is free from this cycle");
     m.assign("ld_issue", format!("(run & ld_hv & (t >= ld_busy) & (~ld_h_deps[1] | (tok_cl_av != {})))", k(C, 0)));
-    let grant_sel = |free: &str| match fault {
-        Some(Fault::DmaGrantIgnoresBusyChannel) => "t".to_string(),
-        _ => format!("((t > {free}) ? t : {free})"),
-    };
+    let grant_sel =
+        |free: &str| fault_mux(faults, Fault::DmaGrantIgnoresBusyChannel, "t", &format!("((t > {free}) ? t : {free})"));
     m.assign("ld_grant", grant_sel("chan_free"));
     m.wire_assign("ld_cend", T, "(ld_grant + ld_h_beats)");
     m.wire_assign("cf_mid", T, "(ld_issue ? ld_cend : chan_free)");
@@ -375,10 +376,7 @@ pub fn controller(p: &Params, fault: Option<Fault>) -> Module {
     m.reg("last_gemm_v", 1, "a GEMM has issued");
     m.reg("last_mode", 10, "its mode");
     m.reg("last_gemm_e", T, "its completion");
-    let mode_cmp = match fault {
-        Some(Fault::ModeSwitchNeverDrains) => "1'b0".to_string(),
-        _ => "(c_h_mode != last_mode)".to_string(),
-    };
+    let mode_cmp = fault_mux(faults, Fault::ModeSwitchNeverDrains, "1'b0", "(c_h_mode != last_mode)");
     m.wire_assign(
         "c_mode_blk",
         1,
@@ -406,6 +404,7 @@ pub fn controller(p: &Params, fault: Option<Fault>) -> Module {
     }
     m.reg("se_e", T, "sparsify in flight: completion");
     m.reg("se_ab", 2, "sparsify in flight: the buffer it reads (A, or O for master weights)");
+    m.reg("se_wb", 2, "sparsify in flight: the buffer it writes (W, or A for the pruned mask)");
     for n in ["se_as", "se_ae", "se_ws", "se_we"] {
         m.reg(n, rw, "");
     }
@@ -431,7 +430,7 @@ pub fn controller(p: &Params, fault: Option<Fault>) -> Module {
     m.wire_assign("ve_hit", 1, format!("(ve_e > t) & (\n      {})", conflict(&cand, &ve)));
     let se = vec![
         Slot { buf: Buf::Sig("se_ab".into()), s: "se_as".into(), e: "se_ae".into(), write: false },
-        Slot { buf: Buf::Const(BUF_W), s: "se_ws".into(), e: "se_we".into(), write: true },
+        Slot { buf: Buf::Sig("se_wb".into()), s: "se_ws".into(), e: "se_we".into(), write: true },
     ];
     m.wire_assign("se_hit", 1, format!("(se_e > t) & (\n      {})", conflict(&cand, &se)));
     m.wire_assign(
@@ -614,6 +613,7 @@ pub fn controller(p: &Params, fault: Option<Fault>) -> Module {
     let sp_write = vec![
         nb("se_e", "c_e"),
         nb("se_ab", "c_h_r0_b"),
+        nb("se_wb", "c_h_w0_b"),
         nb("se_as", "c_h_r0_s"),
         nb("se_ae", "c_h_r0_e"),
         nb("se_ws", "c_h_w0_s"),

@@ -21,8 +21,9 @@ use crate::emit::util::{k, raw};
 use crate::params::{Params, clog2};
 use crate::vast::{Always, Instance, Item, Module, Stmt, bl, id, if_, if_else, nb};
 
-/// Lanes up to which a buffer write port is a loop (Verilator unrolls loops
-/// of up to 64 iterations).
+/// Lanes (groups times lanes) up to which a buffer write port is a loop:
+/// Verilator unrolls loops of up to 64 iterations, and a non-blocking write
+/// to an array in a loop it keeps is not supported.
 const MAX_LOOP_LANES: u32 = 64;
 
 /// Bits of a weight's in-group index side-band.
@@ -52,6 +53,9 @@ pub struct BufPort {
     pub lanes: u32,
     /// The bits of an element it moves, `(low bit, width)`; `None`: all of them.
     pub field: Option<(u32, u32)>,
+    /// A read port whose data is lane-major: lane `l` of group `g` at
+    /// `l·groups + g` (group-major, `g·lanes + l`, otherwise).
+    pub lane_major: bool,
     /// What uses it.
     pub doc: String,
 }
@@ -103,6 +107,7 @@ pub fn buffers(p: &Params) -> Vec<BufSpec> {
         groups,
         lanes,
         field: None,
+        lane_major: false,
         doc: doc.into(),
     };
     let d = &p.dma;
@@ -113,6 +118,7 @@ pub fn buffers(p: &Params) -> Vec<BufSpec> {
         groups: u,
         lanes,
         field: Some((16, INDEX_BITS)),
+        lane_major: false,
         doc: doc.into(),
     };
     vec![
@@ -122,13 +128,16 @@ pub fn buffers(p: &Params) -> Vec<BufSpec> {
             width: 16,
             ports: vec![
                 port("gemm_rd", PortKind::Read, p.rows, act_window(p), "GEMM: each PE row's activations"),
-                port(
-                    "gemm_rdt",
-                    PortKind::Read,
-                    act_window(p),
-                    p.rows,
-                    "GEMM with A transposed (at): each reduction index's rows",
-                ),
+                BufPort {
+                    lane_major: true,
+                    ..port(
+                        "gemm_rdt",
+                        PortKind::Read,
+                        act_window(p),
+                        p.rows,
+                        "GEMM with A transposed (at): each reduction index's rows, in gemm_rd's layout",
+                    )
+                },
                 port("vec_rd1", PortKind::Read, 1, p.vec_lanes, "vector unit: first source"),
                 port("vec_rd2", PortKind::Read, 1, p.vec_lanes, "vector unit: second source"),
                 port("vec_wr", PortKind::Write, 1, p.vec_lanes, "vector unit: destination"),
@@ -138,6 +147,13 @@ pub fn buffers(p: &Params) -> Vec<BufSpec> {
                     sparsifier_groups(p) * p.patterns.iter().map(|q| q.m).max().unwrap_or(1),
                     1,
                     "sparsifier: the groups' elements",
+                ),
+                port(
+                    "sp_wr",
+                    PortKind::Write,
+                    sparsifier_groups(p) * p.patterns.iter().map(|q| q.m).max().unwrap_or(1),
+                    1,
+                    "sparsifier: the pruned mask (mask_out)",
                 ),
                 port("dma_wr", PortKind::Write, u, d.e16, "DMA load: a unit per group"),
                 port("dma_rd", PortKind::Read, u, d.e16, "DMA store: a unit per group"),
@@ -150,7 +166,16 @@ pub fn buffers(p: &Params) -> Vec<BufSpec> {
             width: 16 + INDEX_BITS,
             ports: vec![
                 port("gemm_rd", PortKind::Read, p.lanes, p.cols, "GEMM: one compressed row per lane"),
-                port("gemm_rdt", PortKind::Read, p.cols, p.lanes, "GEMM with W transposed (wt): one column's K-step"),
+                BufPort {
+                    lane_major: true,
+                    ..port(
+                        "gemm_rdt",
+                        PortKind::Read,
+                        p.cols,
+                        p.lanes,
+                        "GEMM with W transposed (wt): one column's K-step, in gemm_rd's layout",
+                    )
+                },
                 port(
                     "sp_wr",
                     PortKind::Write,
@@ -311,7 +336,11 @@ pub fn buffer(p: &Params, b: &BufSpec) -> Module {
                         vec![
                             bl(format!("{n}_ea"), format!("({n}_addr[{n}_g*{rw} +: {rw}] + {n}_l[{}:0])", rw - 1)),
                             nb(
-                                format!("{n}_data[({n}_g*{}+{n}_l)*{fw} +: {fw}]", port.lanes),
+                                if port.lane_major {
+                                    format!("{n}_data[({n}_l*{}+{n}_g)*{fw} +: {fw}]", port.groups)
+                                } else {
+                                    format!("{n}_data[({n}_g*{}+{n}_l)*{fw} +: {fw}]", port.lanes)
+                                },
                                 format!(
                                     "(ok({n}_ea) ? {} : {})",
                                     read(&format!("{n}_ea[{}:0]", iw - 1), flo, fhi),
@@ -372,8 +401,9 @@ pub fn buffer(p: &Params, b: &BufSpec) -> Module {
             ],
         });
         let ln = port.lanes;
-        if ln <= MAX_LOOP_LANES {
-            writes.push(Stmt::For(
+        let mut port_writes = Vec::new();
+        if slots <= MAX_LOOP_LANES {
+            port_writes.push(Stmt::For(
                 "g".into(),
                 0,
                 u64::from(port.groups),
@@ -398,7 +428,7 @@ pub fn buffer(p: &Params, b: &BufSpec) -> Module {
             // non-blocking write to an array inside a kept loop is not
             // supported: write out one statement per lane instead.
             for i in 0..slots {
-                writes.push(if_(
+                port_writes.push(if_(
                     format!("{n}_we[{i}]"),
                     write(&format!("{n}_wa[{}:{}]", (i + 1) * iw - 1, i * iw), flo, fhi, &|off, b| {
                         format!("{n}_wd[{}:{}]", i * fw + off + b - 1, i * fw + off)
@@ -406,6 +436,8 @@ pub fn buffer(p: &Params, b: &BufSpec) -> Module {
                 ));
             }
         }
+        // An idle port skips its lanes (the simulation's cost).
+        writes.push(if_(format!("|{n}_en"), port_writes));
     }
     m.push(Item::Always(Always::Posedge("clk".into()), writes));
     m.lint_off.push(("UNUSED".into(), "address bits above the buffer size are only range-checked".into()));
@@ -414,7 +446,7 @@ pub fn buffer(p: &Params, b: &BufSpec) -> Module {
 }
 
 /// `sat_pe`: one processing element.
-pub fn pe(p: &Params, fault: Option<crate::Fault>) -> Module {
+pub fn pe(p: &Params, faults: bool) -> Module {
     let lanes = p.lanes;
     let mux = p.mux_inputs;
     let sel_bits = clog2(u64::from(mux)).max(1);
@@ -431,6 +463,10 @@ pub fn pe(p: &Params, fault: Option<crate::Fault>) -> Module {
     m.doc.push("Stage 1 registers the products, stage 2 adds the tree into the accumulator.".into());
     m.input("clk", 1, "");
     m.input("en", 1, "a K-step's operands are on the inputs");
+    if faults {
+        m.input("fault_sel", crate::emit::FAULT_SEL_BITS, "fault-injection build: the fault switched on");
+    }
+
     m.input("first", 1, "first K-step of a sub-tile: the accumulator restarts");
     m.input("win", lanes * mux * 16, "per lane, the activations its mux selects from");
     m.input("wv", lanes * 16, "per lane, the weight value (0 for an idle lane)");
@@ -443,8 +479,13 @@ pub fn pe(p: &Params, fault: Option<crate::Fault>) -> Module {
     for l in 0..lanes {
         // The lane's M:1 activation mux.
         let mut sel = format!("wi[{}:{}]", (l + 1) * sel_bits - 1, l * sel_bits);
-        if l == 0 && fault == Some(crate::Fault::ActivationMuxSelect) {
-            sel = format!("({sel} ^ {})", k(sel_bits, 1));
+        if l == 0 {
+            sel = crate::emit::fault_mux(
+                faults,
+                crate::Fault::ActivationMuxSelect,
+                &format!("({sel} ^ {})", k(sel_bits, 1)),
+                &sel,
+            );
         }
         m.wire_assign(&format!("s{l}"), sel_bits, sel);
         let mut mux_expr = format!("win[{}:{}]", (l * mux + mux - 1) * 16 + 15, (l * mux + mux - 1) * 16);
@@ -501,7 +542,7 @@ pub fn pe(p: &Params, fault: Option<crate::Fault>) -> Module {
 
 /// `sat_pe_array`: `rows × cols` PEs, the per-row activation routing into
 /// lane windows (which depends on the mode) and the per-column index decode.
-pub fn pe_array(p: &Params) -> Module {
+pub fn pe_array(p: &Params, faults: bool) -> Module {
     let (rows, cols, lanes, mux) = (p.rows, p.cols, p.lanes, p.mux_inputs);
     let lm = act_window(p);
     let nm = modes(p) as u32;
@@ -515,6 +556,10 @@ pub fn pe_array(p: &Params) -> Module {
         .collect();
     m.input("clk", 1, "");
     m.input("en", 1, "operands valid");
+    if faults {
+        m.input("fault_sel", crate::emit::FAULT_SEL_BITS, "fault-injection build: the fault switched on");
+    }
+
     m.input("first", 1, "first K-step of a sub-tile");
     m.input("mode", nm, &format!("one-hot: {}", mode_doc.join(", ")));
     m.input("act", rows * lm * 16, "row r: its activation window");
@@ -568,7 +613,7 @@ pub fn pe_array(p: &Params) -> Module {
             module: "sat_pe".into(),
             name: "u".into(),
             params: vec![],
-            conns: vec![
+            conns: [
                 ("clk".into(), id("clk")),
                 ("en".into(), id("en")),
                 ("first".into(), id("first")),
@@ -576,7 +621,10 @@ pub fn pe_array(p: &Params) -> Module {
                 ("wv".into(), raw(format!("wv[(i % {cols})*{} +: {}]", lanes * 16, lanes * 16))),
                 ("wi".into(), raw(format!("col[i % {cols}].sel"))),
                 ("acc".into(), raw(format!("acc[i*{acc} +: {acc}]"))),
-            ],
+            ]
+            .into_iter()
+            .chain(faults.then(|| ("fault_sel".to_string(), id("fault_sel"))))
+            .collect(),
         })],
     });
     if sel_bits < INDEX_BITS {
@@ -589,7 +637,7 @@ pub fn pe_array(p: &Params) -> Module {
 /// with the period and cycles per K-step of `timing::gemm`, reads the
 /// operands, drives the PE array and drains each sub-tile into the output
 /// buffer (adding to it when accumulating) three cycles after its last K-step.
-pub fn gemm(p: &Params) -> Module {
+pub fn gemm(p: &Params, faults: bool) -> Module {
     let (rows, cols, lanes) = (p.rows, p.cols, p.lanes);
     let rw = p.range_bits;
     let lm = act_window(p);
@@ -601,6 +649,10 @@ pub fn gemm(p: &Params) -> Module {
     m.input("clk", 1, "");
     m.input("rst", 1, "");
     m.input("start", 1, "a GEMM issues");
+    if faults {
+        m.input("fault_sel", crate::emit::FAULT_SEL_BITS, "fault-injection build: the fault switched on");
+    }
+
     m.input("instr", 256, "the GEMM");
     m.input("ksteps", 32, "K-steps per sub-tile");
     m.input("cpk", 32, "cycles per K-step");
@@ -773,24 +825,10 @@ pub fn gemm(p: &Params) -> Module {
     m.reg("s1_last", 1, "last K-step of the sub-tile");
     m.reg("s1_at", 1, "");
     m.reg("s1_wt", 1, "");
-    // Transposed reads, back in the layout of the plain ones.
-    let mut act_t = Vec::new();
-    for r in (0..rows).rev() {
-        for x in (0..lm).rev() {
-            let b = (x * rows + r) * 16;
-            act_t.push(format!("a_rdt_data[{}:{b}]", b + 15));
-        }
-    }
-    m.wire_assign("act_in", rows * lm * 16, format!("(s1_at ? {{{}}} : a_rd_data)", act_t.join(",\n    ")));
+    // The transposed reads come in the layout of the plain ones (lane-major ports).
     let ww = 16 + INDEX_BITS;
-    let mut w_t = Vec::new();
-    for l in (0..lanes).rev() {
-        for c in (0..cols).rev() {
-            let b = (c * lanes + l) * ww;
-            w_t.push(format!("w_rdt_data[{}:{b}]", b + ww - 1));
-        }
-    }
-    m.wire_assign("w_in", lanes * cols * ww, format!("(s1_wt ? {{{}}} : w_rd_data)", w_t.join(",\n    ")));
+    m.wire_assign("act_in", rows * lm * 16, "(s1_at ? a_rdt_data : a_rd_data)");
+    m.wire_assign("w_in", lanes * cols * ww, "(s1_wt ? w_rdt_data : w_rd_data)");
     for (n, w) in [("o_base", rw), ("n", rw), ("rows_v", 32), ("cols_v", 32)] {
         m.reg(&format!("s1_{n}"), w, "");
         m.reg(&format!("s2_{n}"), w, "");
@@ -820,7 +858,7 @@ pub fn gemm(p: &Params) -> Module {
         module: "sat_pe_array".into(),
         name: "array".into(),
         params: vec![],
-        conns: vec![
+        conns: [
             ("clk".into(), id("clk")),
             ("en".into(), id("s1_en")),
             ("first".into(), id("s1_first")),
@@ -829,7 +867,10 @@ pub fn gemm(p: &Params) -> Module {
             ("wv".into(), id("arr_wv")),
             ("wi".into(), id("arr_wi")),
             ("acc".into(), id("arr_acc")),
-        ],
+        ]
+        .into_iter()
+        .chain(faults.then(|| ("fault_sel".to_string(), id("fault_sel"))))
+        .collect(),
     }));
     // Drain on capture.
     let mut en_parts = Vec::new();
@@ -1037,6 +1078,10 @@ pub fn sparsifier(p: &Params) -> Module {
     m.output("a_rd_en", 1, "");
     m.output("a_rd_addr", g * mx * rw, "lane p, element x at (p*M + x)");
     m.input("a_rd_data", g * mx * 16, "");
+    m.output("a_wr_en", g * mx, "pruned mask (mask_out = 1): lane p, element x at (p*M + x)");
+    m.output("a_wr_addr", g * mx * rw, "");
+    m.output("a_wr_mask", g * mx, "");
+    m.output("a_wr_data", g * mx * 16, "1 pruned, 0 kept");
     m.output("o_rd_en", 1, "master weights (master = 1)");
     m.output("o_rd_addr", g * mx * rw, "");
     m.input("o_rd_data", g * mx * p.acc_bits, "");
@@ -1102,6 +1147,8 @@ pub fn sparsifier(p: &Params) -> Module {
         ("g_m", 5, ""),
         ("g_n", 5, ""),
         ("g_master", 1, "select on master weights in O"),
+        ("g_mask", 1, "write the pruned mask to A (mask_out)"),
+        ("g_moff", rw, "dst - src: a group element's mask address from its source address"),
     ] {
         m.reg(n, w, d);
     }
@@ -1138,6 +1185,12 @@ pub fn sparsifier(p: &Params) -> Module {
     m.reg("s1_n", 5, "");
     m.reg("s1_jstep", rw, "");
     m.reg("s1_master", 1, "");
+    m.reg("s1_mask", 1, "");
+    m.reg("s1_moff", rw, "");
+    m.reg("s1_xstep", rw, "");
+    for q in 0..g {
+        m.reg(&format!("s1_ba_{q}"), rw, "");
+    }
     for q in 0..g {
         m.reg(&format!("s1_ob_{q}"), rw, "");
     }
@@ -1202,9 +1255,27 @@ pub fn sparsifier(p: &Params) -> Module {
             m.wire_assign(&format!("out{q}_{j}"), ww, val);
         }
     }
+    // The pruned mask: every element of a group, at its source position shifted to dst.
+    let (mut men, mut maddr, mut mdata) = (Vec::new(), Vec::new(), Vec::new());
+    m.wire_assign("sxo_0", rw, k(rw, 0));
+    for x in 1..mx {
+        m.wire_assign(&format!("sxo_{x}"), rw, format!("(sxo_{} + s1_xstep)", x - 1));
+    }
+    for q in (0..g).rev() {
+        let v = if g == 1 { "s1_valid".to_string() } else { format!("s1_valid[{q}]") };
+        for x in (0..mx).rev() {
+            men.push(format!("({v} & s1_mask & in{q}_{x})"));
+            maddr.push(format!("((s1_ba_{q} + sxo_{x}) + s1_moff)"));
+            mdata.push(format!("{{15'd0, ~kept{q}_{x}}}"));
+        }
+    }
+    m.assign("a_wr_en", format!("{{{}}}", men.join(", ")));
+    m.assign("a_wr_addr", format!("{{{}}}", maddr.join(", ")));
+    m.assign("a_wr_mask", format!("{{{}{{1'b1}}}}", g * mx));
+    m.assign("a_wr_data", format!("{{{}}}", mdata.join(", ")));
     for q in (0..g).rev() {
         for j in (0..nx).rev() {
-            en.push(if g == 1 { "s1_valid".to_string() } else { format!("s1_valid[{q}]") });
+            en.push(if g == 1 { "(s1_valid & ~s1_mask)".to_string() } else { format!("(s1_valid[{q}] & ~s1_mask)") });
             addr.push(format!("(s1_ob_{q} + jo_{j})"));
             mask.push(format!("(5'd{j} < s1_n)"));
             data.push(format!("out{q}_{j}"));
@@ -1220,9 +1291,13 @@ pub fn sparsifier(p: &Params) -> Module {
         nb("s1_n", "g_n"),
         nb("s1_jstep", "g_jstep"),
         nb("s1_master", "g_master"),
+        nb("s1_mask", "g_mask"),
+        nb("s1_moff", "g_moff"),
+        nb("s1_xstep", "g_xstep"),
     ];
     for q in 0..g {
         s1.push(nb(format!("s1_ob_{q}"), format!("ob_{q}")));
+        s1.push(nb(format!("s1_ba_{q}"), format!("ba_{q}")));
     }
     let start = vec![
         nb("left", "i_groups"),
@@ -1239,6 +1314,8 @@ pub fn sparsifier(p: &Params) -> Module {
         nb("g_m", "i_m"),
         nb("g_n", "i_n"),
         nb("g_master", fbits("master")),
+        nb("g_mask", fbits("mask_out")),
+        nb("g_moff", format!("({} - {})", fit("dst"), fit("src"))),
     ];
     let step = vec![if_(
         "go",

@@ -31,20 +31,27 @@ pub const BUF_W: u64 = 1;
 /// Output buffer.
 pub const BUF_O: u64 = 2;
 
-/// `sat_dma_decode`: channel beats of a load or store (`timing::dma`).
+/// `sat_dma_decode`: channel beats of a load, store or load2col (`timing::transfer`).
 pub fn dma_decode(p: &Params) -> Module {
     let mut m = Module::new("sat_dma_decode");
-    m.doc.push("DMA decoder: channel beats of a load or store, as timing::dma computes them:".into());
-    m.doc.push("beats = max(1, ceil(rows * ceil(row_bytes / burst) * burst / bytes_per_cycle)).".into());
-    m.input("instr", INSTR_BITS, "a load or store");
+    m.doc.push("DMA decoder: channel beats of a load, store or load2col, as timing::transfer computes them:".into());
+    m.doc.push("beats = max(1, ceil(rows * ceil(row_bytes / burst) * burst / bytes_per_cycle)); a load2col".into());
+    m.doc.push("is timed as a load of its raw window (wrows rows of wcols int16 elements).".into());
+    m.input("instr", INSTR_BITS, "a load, store or load2col");
     m.output("beats", T, "cycles the DRAM channel is occupied");
     let mut body = Module::new("body");
     // load and store share the field layout of their first eight fields.
-    let fmt = field_wire(&mut body, "instr", "load", "fmt", "f");
+    let fmt0 = field_wire(&mut body, "instr", "load", "fmt", "f");
     let ib = field_wire(&mut body, "instr", "load", "ibits", "f");
-    let rows = field_wire(&mut body, "instr", "load", "rows", "f");
-    let cols = field_wire(&mut body, "instr", "load", "cols", "f");
-    body.wire_assign("cols_w", T, zx(&cols, 20, T));
+    let rows0 = field_wire(&mut body, "instr", "load", "rows", "f");
+    let cols0 = field_wire(&mut body, "instr", "load", "cols", "f");
+    let wrows = field_wire(&mut body, "instr", "load2col", "wrows", "g");
+    let wcols = field_wire(&mut body, "instr", "load2col", "wcols", "g");
+    body.wire_assign("is2col", 1, format!("(instr[3:0] == 4'd{})", opcode("load2col")));
+    let (fmt, rows) = ("fmt".to_string(), "rows".to_string());
+    body.wire_assign(&fmt, 3, format!("(is2col ? 3'd0 : {fmt0})"));
+    body.wire_assign(&rows, 20, format!("(is2col ? {{4'd0, {wrows}}} : {rows0})"));
+    body.wire_assign("cols_w", T, format!("(is2col ? {} : {})", zx(&wcols, 24, T), zx(&cols0, 20, T)));
     body.wire_assign("ibits_w", T, zx(&ib, 3, T));
     body.wire_assign("chunks", T, cdiv("cols_w", 16, T));
     body.push(Item::Reg { name: "row_bytes".into(), width: T, depth: 0, doc: "DRAM bytes of one row".into() });
@@ -210,7 +217,7 @@ pub fn compute_decode(p: &Params) -> Module {
     // ---- vec ----
     b.comment("vec: timing::vector");
     let vop = field_wire(&mut b, "instr", "vec", "op", "v");
-    for f in ["len", "src", "src2", "dst", "aux"] {
+    for f in ["len", "src", "src2", "dst", "aux", "mask"] {
         let name = field_wire(&mut b, "instr", "vec", f, "v");
         b.wire_assign(&format!("{name}_w"), T, zx(&name, 24, T));
     }
@@ -232,6 +239,7 @@ pub fn compute_decode(p: &Params) -> Module {
     let sn = field_wire(&mut b, "instr", "sparsify", "n_of", "s");
     let sm = field_wire(&mut b, "instr", "sparsify", "m_of", "s");
     let smaster = field_wire(&mut b, "instr", "sparsify", "master", "s");
+    let smask = field_wire(&mut b, "instr", "sparsify", "mask_out", "s");
     for (f, w) in [("rows", 20), ("cols", 20), ("src", 24), ("dst", 24)] {
         let name = field_wire(&mut b, "instr", "sparsify", f, "s");
         b.wire_assign(&format!("{name}_w"), T, zx(&name, w, T));
@@ -262,6 +270,8 @@ pub fn compute_decode(p: &Params) -> Module {
     b.wire_assign("v_len_end_src2", T, "(v_src2_w + v_len_w)");
     b.wire_assign("v_len_end_dst", T, "(v_dst_w + v_len_w)");
     b.wire_assign("v_len_end_aux", T, "(v_aux_w + v_len_w)");
+    b.wire_assign("v_len_end_mask", T, "(v_mask_w + v_len_w)");
+    let vp5 = field_wire(&mut b, "instr", "vec", "p5", "v");
     b.wire_assign("v_rows_end_src2", T, "(v_src2_w + v_rows)");
     let vec_arm = |op: u64, body: Vec<Stmt>| (vec![raw(format!("4'd{op}"))], body);
     let vec_case = Stmt::Case(
@@ -291,10 +301,16 @@ pub fn compute_decode(p: &Params) -> Module {
             ),
             vec_arm(
                 3,
+                // The momentum and master ranges are read and written: their
+                // write slots cover every conflict of their reads, so r1
+                // holds SR-STE's pruned flags (read when p5 is a shift).
                 [
                     slot("r0", BUF_O, "v_src_w", "v_len_end_src"),
-                    slot("r1", BUF_O, "v_src2_w", "v_len_end_src2"),
-                    slot("r2", BUF_O, "v_dst_w", "v_len_end_dst"),
+                    vec![Stmt::If(
+                        raw(format!("{vp5} != 8'd255")),
+                        slot("r1", BUF_A, "v_mask_w", "v_len_end_mask"),
+                        vec![],
+                    )],
                     slot("w0", BUF_O, "v_src2_w", "v_len_end_src2"),
                     slot("w1", BUF_O, "v_dst_w", "v_len_end_dst"),
                     slot("w2", BUF_A, "v_aux_w", "v_len_end_aux"),
@@ -316,6 +332,7 @@ pub fn compute_decode(p: &Params) -> Module {
     );
     b.wire_assign("s_a_end", T, "(s_src_w + s_rc)");
     b.wire_assign("s_w_end", T, "(s_dst_w + s_wlen)");
+    b.wire_assign("s_m_end", T, "(s_dst_w + s_rc)");
     let ops = vec![
         (
             vec![raw(format!("4'd{}", opcode("gemm")))],
@@ -355,7 +372,12 @@ pub fn compute_decode(p: &Params) -> Module {
                     slot("r0", BUF_O, "s_src_w", "s_a_end"),
                     slot("r0", BUF_A, "s_src_w", "s_a_end"),
                 )],
-                slot("w0", BUF_W, "s_dst_w", "s_w_end"),
+                // The pruned mask (mask_out) goes to A, compressed weights to W.
+                vec![Stmt::If(
+                    raw(smask.clone()),
+                    slot("w0", BUF_A, "s_dst_w", "s_m_end"),
+                    slot("w0", BUF_W, "s_dst_w", "s_w_end"),
+                )],
             ]
             .concat(),
         ),

@@ -4,13 +4,14 @@
 //! transfer's channel beats.
 //!
 //! **Units.** A transfer is moved as *units* of up to `E` consecutive
-//! columns of one row, `E` fixed per format ([`crate::params::DmaGeom`]):
-//! `burst/2` 16-bit values, `burst/4` 32-bit values, `8·ceil(burst/ib)`
-//! packed indices, or `ceil(burst/34)` interleaved `nm_row` chunks of 16
-//! columns. No row has more units than DRAM bursts, and the engine handles
-//! `ceil(bytes_per_cycle / burst)` units per cycle (lane 0's position is a
-//! register, the next units follow by one-unit steps that wrap to the next
-//! row), so a transfer needs at most its `timing::dma` beats.
+//! columns of one row, `E` fixed per format ([`crate::params::DmaGeom`],
+//! for slices of `B` bytes, `B` the smaller of a burst and the largest power
+//! of two in the bytes per cycle): `B/2` 16-bit values, `B/4` 32-bit
+//! values, `8·ceil(B/ib)` packed indices, or `ceil(B/34)` interleaved
+//! `nm_row` chunks of 16 columns. No row has more units than slices, and
+//! the engine handles `ceil(bytes_per_cycle / B)` units per cycle (lane 0's
+//! position is a register, the next units follow by one-unit steps that
+//! wrap to the next row), so a transfer needs at most its `timing::dma` beats.
 //!
 //! **Schedule.** The controller grants each transfer the channel for
 //! `beats` cycles from `grant`, and grants never overlap. The engine keeps
@@ -59,7 +60,7 @@ fn chunk_bytes(ib: u32) -> u32 {
 }
 
 /// Generates `sat_dma`.
-pub fn dma(p: &Params, fault: Option<crate::Fault>) -> Module {
+pub fn dma(p: &Params, faults: bool) -> Module {
     let d = p.dma;
     let u = d.units;
     let wb = d.window * 8;
@@ -87,6 +88,9 @@ pub fn dma(p: &Params, fault: Option<crate::Fault>) -> Module {
         m.input(&format!("{q}_grant"), TIME_BITS, "cycle it is granted the DRAM channel");
     }
     m.output("error", 1, "a transfer could not start in its grant cycle");
+    if faults {
+        m.input("fault_sel", crate::emit::FAULT_SEL_BITS, "fault-injection build: the fault switched on");
+    }
     m.output("dram_rd_en", u, "unit g reads DRAM");
     m.output("dram_rd_addr", u * A, "unit g: first byte of its window");
     m.input("dram_rd_data", u * wb, "unit g: its window, byte i at bits 8i+7:8i (same cycle)");
@@ -112,19 +116,16 @@ pub fn dma(p: &Params, fault: Option<crate::Fault>) -> Module {
     m.push(fn_saturate("sat48_16", acc, 16));
     m.push(fn_saturate("sat48_32", acc, 32));
     m.push(fn_requantize("requant"));
-    let requant = if fault == Some(crate::Fault::DmaStoreTruncates) {
+    if faults {
         m.push(Item::Function {
             name: "requant_trunc".into(),
             width: 16,
             inputs: vec![("x".into(), acc), ("s".into(), 8)],
             locals: vec![("v".into(), acc)],
             body: vec![bl("v", "($signed(x) >>> s)"), bl("requant_trunc", "sat48_16(v)")],
-            doc: "FAULT: requantization without rounding".into(),
+            doc: "FAULT (dma-store-truncates): requantization without rounding".into(),
         });
-        "requant_trunc"
-    } else {
-        "requant"
-    };
+    }
 
     // ---- pending transfers ----
     m.comment("pending transfers: at most one load and one store (each waits for its queue's previous beats)");
@@ -155,6 +156,9 @@ pub fn dma(p: &Params, fault: Option<crate::Fault>) -> Module {
     let (fstride, _) = f("stride");
     let (fshift, _) = f("shift");
     let (frelu, _) = f("relu");
+    // A load2col (the im2col gather) moves no data here yet: it only holds
+    // the channel for its beats (see docs/rtl.md, "Not built yet").
+    m.wire_assign("i_2col", 1, format!("(si[3:0] == 4'd{})", crate::emit::util::opcode("load2col")));
     m.wire_assign("i_buf", 2, fbuf);
     m.wire_assign("i_fmt", 3, ffmt);
     m.wire_assign("i_ib", 3, fib);
@@ -260,7 +264,7 @@ pub fn dma(p: &Params, fault: Option<crate::Fault>) -> Module {
         nb("stride", fstride),
         nb("e", "i_e"),
         nb("ub", "i_ub"),
-        nb("rl", format!("((i_cols == {}) ? 20'd0 : {frows})", k(CW, 0))),
+        nb("rl", format!("(((i_cols == {}) | i_2col) ? 20'd0 : {frows})", k(CW, 0))),
         nb("c", k(CW, 0)),
         nb("off", k(A, 0)),
         nb("rd", fdram),
@@ -402,11 +406,15 @@ pub fn dma(p: &Params, fault: Option<crate::Fault>) -> Module {
     }
     m.assign("dram_rd_en", format!("{{{}}}", rd_en.join(", ")));
     m.assign("dram_rd_addr", format!("{{{}}}", rd_addr.join(", ")));
-    for (pi, (n, _, _)) in wports.iter().enumerate() {
+    for (pi, (n, _, w)) in wports.iter().enumerate() {
         m.assign(format!("{n}_en"), format!("{{{}}}", port_en[pi].join(", ")));
         m.assign(format!("{n}_addr"), format!("{{{}}}", port_addr[pi].join(", ")));
-        m.assign(format!("{n}_mask"), format!("{{{}}}", port_mask[pi].join(",\n    ")));
-        m.assign(format!("{n}_data"), format!("{{{}}}", port_data[pi].join(",\n    ")));
+        // Pieces were pushed most significant first.
+        let (mut mask, mut data) = (port_mask[pi].clone(), port_data[pi].clone());
+        mask.reverse();
+        data.reverse();
+        crate::emit::util::assign_pieces(&mut m, &format!("{n}_mask"), 1, &mask);
+        crate::emit::util::assign_pieces(&mut m, &format!("{n}_data"), *w, &data);
     }
 
     // ---- stores: buffer -> DRAM window, the cycle after the unit ----
@@ -449,10 +457,16 @@ pub fn dma(p: &Params, fault: Option<crate::Fault>) -> Module {
         let mut w16 = Vec::new();
         for x in 0..e16 {
             set(&mut a16, 16 * x, 16, a_lane(x), on(x, 16));
+            let args = format!("({}, (s2_shift[7] ? 8'd0 : s2_shift))", o_lane(x));
             m.wire_assign(
                 &format!("q{g}_{x}"),
                 16,
-                format!("{requant}({}, (s2_shift[7] ? 8'd0 : s2_shift))", o_lane(x)),
+                crate::emit::fault_mux(
+                    faults,
+                    crate::Fault::DmaStoreTruncates,
+                    &format!("requant_trunc{args}"),
+                    &format!("requant{args}"),
+                ),
             );
             set(&mut o16, 16 * x, 16, format!("((s2_relu & q{g}_{x}[15]) ? 16'd0 : q{g}_{x})"), on(x, 16));
             set(&mut w16, 16 * x, 16, w_lane(x, 15, 0), on(x, 16));

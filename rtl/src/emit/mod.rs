@@ -19,6 +19,9 @@ use crate::params::{DEFAULT_IMEM_BITS, MAX_IMEM_BITS, Params};
 use crate::vast::Module;
 
 /// A deliberate bug, for tests that show co-simulation catches RTL faults.
+/// A fault-injection build ([`EmitOptions::fault_injection`]) has all of
+/// them, each switched on at run time by the `fault_sel` input of `sat_top`
+/// ([`Fault::code`]), so one Verilated build serves every fault.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
     /// The DMA grant mux selects `t` instead of `max(t, channel_free)`: a
@@ -45,6 +48,16 @@ impl Fault {
         Fault::DmaStoreTruncates,
     ];
 
+    /// Its `fault_sel` value (0 selects no fault).
+    pub fn code(self) -> u8 {
+        match self {
+            Fault::DmaGrantIgnoresBusyChannel => 1,
+            Fault::ModeSwitchNeverDrains => 2,
+            Fault::ActivationMuxSelect => 3,
+            Fault::DmaStoreTruncates => 4,
+        }
+    }
+
     /// Short name.
     pub fn name(self) -> &'static str {
         match self {
@@ -61,13 +74,26 @@ impl Fault {
 pub struct EmitOptions {
     /// Instruction-memory address bits per queue.
     pub imem_bits: u32,
-    /// A deliberate bug to inject (tests only).
-    pub fault: Option<Fault>,
+    /// Build in every [`Fault`], selected at run time by a `fault_sel`
+    /// input of `sat_top` (tests only).
+    pub fault_injection: bool,
 }
 
 impl Default for EmitOptions {
     fn default() -> Self {
-        EmitOptions { imem_bits: DEFAULT_IMEM_BITS, fault: None }
+        EmitOptions { imem_bits: DEFAULT_IMEM_BITS, fault_injection: false }
+    }
+}
+
+/// Bits of the `fault_sel` input of a fault-injection build.
+pub const FAULT_SEL_BITS: u32 = 3;
+
+/// `(fault_sel == f) ? faulty : normal` in a fault-injection build, else `normal`.
+pub fn fault_mux(faults: bool, f: Fault, faulty: &str, normal: &str) -> String {
+    if faults {
+        format!("((fault_sel == {FAULT_SEL_BITS}'d{}) ? {faulty} : {normal})", f.code())
+    } else {
+        normal.to_string()
     }
 }
 
@@ -89,6 +115,8 @@ pub struct Design {
     pub top: String,
     /// The parameters it was generated from.
     pub params: Params,
+    /// Whether it is a fault-injection build (`fault_sel` input on `sat_top`).
+    pub fault_injection: bool,
 }
 
 /// Name of the file list written next to the Verilog.
@@ -177,19 +205,19 @@ pub fn emit(arch: &ArchConfig, opts: &EmitOptions) -> Result<Design, RtlError> {
         decode::dma_decode(&p),
         decode::compute_decode(&p),
         controller::iqueue(&p),
-        controller::controller(&p, opts.fault),
+        controller::controller(&p, opts.fault_injection),
     ];
     modules.extend(bufs.iter().map(|b| datapath::buffer(&p, b)));
     modules.extend([
-        datapath::pe(&p, opts.fault),
-        datapath::pe_array(&p),
-        datapath::gemm(&p),
+        datapath::pe(&p, opts.fault_injection),
+        datapath::pe_array(&p, opts.fault_injection),
+        datapath::gemm(&p, opts.fault_injection),
         vector::lossgrad(&p),
         vector::vector(&p),
         datapath::sparsifier(&p),
-        dma::dma(&p, opts.fault),
+        dma::dma(&p, opts.fault_injection),
     ]);
-    modules.push(top::top(&p, &bufs));
+    modules.push(top::top(&p, &bufs, opts.fault_injection));
     let files = modules
         .into_iter()
         .map(|m| {
@@ -198,8 +226,9 @@ pub fn emit(arch: &ArchConfig, opts: &EmitOptions) -> Result<Design, RtlError> {
             for l in p.header() {
                 let _ = writeln!(text, "// {l}");
             }
-            if let Some(f) = opts.fault {
-                let _ = writeln!(text, "// FAULT INJECTED (test build): {}", f.name());
+            if opts.fault_injection {
+                let names: Vec<&str> = Fault::ALL.iter().map(|f| f.name()).collect();
+                let _ = writeln!(text, "// FAULT-INJECTION BUILD (tests only): fault_sel selects {}", names.join(", "));
             }
             text.push_str("//\n");
             text.push_str(&m.render());
@@ -209,5 +238,5 @@ pub fn emit(arch: &ArchConfig, opts: &EmitOptions) -> Result<Design, RtlError> {
             RtlFile { name: format!("{}.{ext}", m.name), text }
         })
         .collect();
-    Ok(Design { files, top: "sat_top".into(), params: p })
+    Ok(Design { files, top: "sat_top".into(), params: p, fault_injection: opts.fault_injection })
 }

@@ -12,7 +12,7 @@ pub fn host_buf_bits(p: &Params) -> u32 {
 }
 
 /// The top module.
-pub fn top(p: &Params, bufs: &[BufSpec]) -> Module {
+pub fn top(p: &Params, bufs: &[BufSpec], faults: bool) -> Module {
     let ab = p.imem_bits;
     let mut m = Module::new("sat_top");
     m.doc.extend(
@@ -33,6 +33,13 @@ pub fn top(p: &Params, bufs: &[BufSpec]) -> Module {
     m.input("host_len_we", 3, "set the instruction count of a queue");
     m.input("host_len", ab + 1, "");
     m.input("start", 1, "start the run (after reset and loading)");
+    if faults {
+        m.input(
+            "fault_sel",
+            crate::emit::FAULT_SEL_BITS,
+            "fault-injection build: the fault switched on (Fault::code, 0 none)",
+        );
+    }
     m.input("host_buf_we", 1, "test access: write a buffer element");
     m.input("host_buf_sel", 2, "buffer: 0 A, 1 W ({index, value}), 2 O");
     m.input("host_buf_addr", p.range_bits, "element address");
@@ -108,6 +115,7 @@ pub fn top(p: &Params, bufs: &[BufSpec]) -> Module {
         ("st_retire".to_string(), id("tr_retire_st")),
         ("c_retire_n".to_string(), id("tr_retire_c")),
     ])
+    .chain(faults.then(|| ("fault_sel".to_string(), id("fault_sel"))))
     .collect();
     m.wire("ctrl_error", 1, "");
     m.wire("dma_error", 1, "");
@@ -115,7 +123,7 @@ pub fn top(p: &Params, bufs: &[BufSpec]) -> Module {
     m.push(Item::Instance(Instance { module: "sat_controller".into(), name: "ctrl".into(), params: vec![], conns }));
     m.assign("error", "(ctrl_error | dma_error | gemm_error)");
     m.assign("tr_issue", raw("{st_issue, c_issue, ld_issue}"));
-    datapath(p, bufs, &mut m);
+    datapath(p, bufs, faults, &mut m);
     m
 }
 
@@ -130,7 +138,7 @@ fn inst(module: &str, name: &str, conns: &[(&str, String)]) -> Item {
 }
 
 /// The buffers and units, wired to the controller.
-fn datapath(p: &Params, bufs: &[BufSpec], m: &mut Module) {
+fn datapath(p: &Params, bufs: &[BufSpec], faults: bool, m: &mut Module) {
     let rw = p.range_bits;
     m.comment("---- datapath: buffers and units ----");
     // Declare every buffer port signal as a wire named <buffer>_<port>_<signal>.
@@ -179,6 +187,7 @@ fn datapath(p: &Params, bufs: &[BufSpec], m: &mut Module) {
         ),
     );
     // The GEMM engine.
+    let fault_sel: Vec<(&str, String)> = if faults { vec![("fault_sel", "fault_sel".into())] } else { vec![] };
     m.push(inst(
         "sat_gemm",
         "gemm",
@@ -213,7 +222,10 @@ fn datapath(p: &Params, bufs: &[BufSpec], m: &mut Module) {
             ("o_wr_mask", "o_gemm_wr_mask".into()),
             ("o_wr_data", "o_gemm_wr_data".into()),
             ("o_wr_acc", "o_gemm_wr_acc".into()),
-        ],
+        ]
+        .into_iter()
+        .chain(fault_sel)
+        .collect::<Vec<_>>(),
     ));
     // The vector unit.
     m.push(inst(
@@ -269,6 +281,9 @@ fn datapath(p: &Params, bufs: &[BufSpec], m: &mut Module) {
     .iter()
     .map(|(a, b)| (a.to_string(), b.to_string()))
     .collect();
+    if faults {
+        dma.push(("fault_sel".into(), "fault_sel".into()));
+    }
     for s in ["rd_en", "rd_addr", "rd_data", "wr_en", "wr_addr", "wr_data", "wr_mask"] {
         dma.push((format!("dram_{s}"), format!("dram_{s}")));
     }
@@ -306,6 +321,10 @@ fn datapath(p: &Params, bufs: &[BufSpec], m: &mut Module) {
             ("a_rd_en", "a_sp_rd_en".into()),
             ("a_rd_addr", "a_sp_rd_addr".into()),
             ("a_rd_data", "a_sp_rd_data".into()),
+            ("a_wr_en", "a_sp_wr_en".into()),
+            ("a_wr_addr", "a_sp_wr_addr".into()),
+            ("a_wr_mask", "a_sp_wr_mask".into()),
+            ("a_wr_data", "a_sp_wr_data".into()),
             ("o_rd_en", "o_sp_rd_en".into()),
             ("o_rd_addr", "o_sp_rd_addr".into()),
             ("o_rd_data", "o_sp_rd_data".into()),

@@ -82,6 +82,17 @@ pub fn min2(a: &str, b: &str) -> String {
     format!("(({a} < {b}) ? {a} : {b})")
 }
 
+/// Assigns `pieces` (least significant first, `w` bits each) to the slices
+/// of `name`, one statement each: Verilator builds a wide concatenation piece
+/// by piece every cycle, which is quadratic in the number of pieces.
+pub fn assign_pieces(m: &mut Module, name: &str, w: u32, pieces: &[String]) {
+    for (i, p) in pieces.iter().enumerate() {
+        let lo = i as u32 * w;
+        let lhs = if w == 1 { format!("{name}[{lo}]") } else { format!("{name}[{}:{lo}]", lo + w - 1) };
+        m.assign(lhs, p.clone());
+    }
+}
+
 /// A raw expression.
 pub fn raw(s: impl Into<String>) -> Expr {
     Expr::Raw(s.into())

@@ -89,6 +89,8 @@ pub fn vector(p: &Params) -> Module {
         ("p2", 8, "sgd: momentum shift (0: none)"),
         ("p3", 8, "sgd: gradient alignment (left shift)"),
         ("p4", 8, "sgd: weight-decay shift (255: none)"),
+        ("p5", 8, "sgd: SR-STE shift (255: none)"),
+        ("mk", rw, "sgd: SR-STE's pruned flags (A)"),
         ("s1_v", 1, "a chunk's operands arrive"),
         ("s1_op", 4, ""),
         ("s1_dst", rw, ""),
@@ -136,7 +138,7 @@ pub fn vector(p: &Params) -> Module {
         .collect(),
     }));
     m.assign("a_rd1_en", "(go | lg_rd1_en)");
-    m.assign("a_rd1_addr", "(go ? src : lg_rd1_addr)");
+    m.assign("a_rd1_addr", "(go ? (sgd ? mk : src) : lg_rd1_addr)");
     m.assign("a_rd2_en", "(go | lg_rd2_en)");
     m.assign("a_rd2_addr", "(go ? src2 : lg_rd2_addr)");
     m.assign("o_rd_en", "go");
@@ -169,11 +171,15 @@ pub fn vector(p: &Params) -> Module {
         // weight_from_master(w') = sat16(round_shift(w', 12)).
         m.wire_assign(&format!("w{l}"), 32, format!("sat48_32({})", o("o_rd3_data")));
         m.wire_assign(&format!("v{l}"), 32, format!("sat48_32({})", o("o_rd2_data")));
+        // SR-STE (p5 a shift): where the FF mask pruned the weight (A[mask] != 0),
+        // g gains round_shift(w, p5).
+        m.wire_assign(&format!("pr{l}"), 1, format!("((p5 != 8'd255) & ({a1} != 16'd0))"));
+        m.wire_assign(&format!("rs{l}"), 32, format!("rshift32(w{l}, p5)"));
         m.wire_assign(
             &format!("g{l}"),
             64,
             format!(
-                "(({{{{48{{q{l}[15]}}}}, q{l}}} << p3) + ((p4 == 8'd255) ? 64'd0 : {{{{32{{rw{l}[31]}}}}, rw{l}}}))"
+                "((({{{{48{{q{l}[15]}}}}, q{l}}} << p3) + ((p4 == 8'd255) ? 64'd0 : {{{{32{{rw{l}[31]}}}}, rw{l}}})) + (pr{l} ? {{{{32{{rs{l}[31]}}}}, rs{l}}} : 64'd0))"
             ),
         );
         m.wire_assign(&format!("rw{l}"), 32, format!("rshift32(w{l}, p4)"));
@@ -249,6 +255,8 @@ pub fn vector(p: &Params) -> Module {
         nb("p2", vfield("instr", "p2", 8)),
         nb("p3", vfield("instr", "p3", 8)),
         nb("p4", vfield("instr", "p4", 8)),
+        nb("p5", vfield("instr", "p5", 8)),
+        nb("mk", vfield("instr", "mask", rw)),
     ];
     m.push(Item::Always(
         Always::Posedge("clk".into()),
@@ -273,6 +281,7 @@ pub fn vector(p: &Params) -> Module {
                             nb("src2", format!("(src2 + {vstep})")),
                             nb("dst", format!("(dst + {vstep})")),
                             nb("aux", format!("(aux + {vstep})")),
+                            nb("mk", format!("(mk + {vstep})")),
                         ],
                     )],
                 ),

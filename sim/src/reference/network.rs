@@ -320,10 +320,23 @@ impl<B: Backend> WeightLayer<B> {
         let op = bp.as_operand();
         self.zeros.bp_zeros += op.zeros() as u64;
         self.zeros.bp_total += (self.k() * self.c_out) as u64;
-        let d_a = be.gemm(GemmInfo { layer: idx, pass: Pass::Bp }, &d_out, op);
+        let info = GemmInfo { layer: idx, pass: Pass::Bp };
         Some(match self.conv {
-            None => Tensor::new(n, h, w, c, d_a.into_vec()),
-            Some(g) => col2im(&d_a, g, (n, h, w, c), p, q),
+            None => Tensor::new(n, h, w, c, be.gemm(info, &d_out, op).into_vec()),
+            Some(g) => match transposed_gather(g, (h, w, c), (p, q), self.c_out) {
+                // The transposed convolution: one accumulation over every tap and
+                // output channel, requantized once (what the SAT computes).
+                Some(tg) => {
+                    let cols = gather(d_out.data(), &tg, n * h * w);
+                    let taps = g.kernel.0 * g.kernel.1;
+                    let w2 = match bp {
+                        StoredOperand::Dense(m) => StoredOperand::Dense(tap_blocks_dense(m, taps, c)),
+                        StoredOperand::Nm(cn) => StoredOperand::Nm(cn.tap_blocks(taps, c).expect("K = taps·C_in")),
+                    };
+                    Tensor::new(n, h, w, c, be.gemm(info, &cols, w2.as_operand()).into_vec())
+                }
+                None => col2im(&be.gemm(info, &d_out, op), g, (n, h, w, c), p, q),
+            },
         })
     }
 
@@ -353,6 +366,67 @@ fn transpose<T: Element>(a: &Matrix<T>) -> Matrix<T> {
         }
     }
     Matrix::from_vec(c, r, out).expect("transpose shape")
+}
+
+/// The gather of a convolution's BP as a transposed convolution over its
+/// output gradient (`p × q × c_out` per sample): the kernel flipped, the
+/// gradient dilated by the stride, padded by `k − 1 − pad` (plus the rows the
+/// forward stride skipped), so that its output is the `h × w` input.
+/// `None` for geometries the SAT does not run this way (unequal strides,
+/// padding wider than the kernel), which keep the col2im formulation.
+pub fn transposed_gather(
+    g: ConvGeom,
+    (h, w, c): (usize, usize, usize),
+    (p, q): (usize, usize),
+    c_out: usize,
+) -> Option<nmsat_dataflow::im2col::ConvGeom> {
+    if g.stride.0 != g.stride.1 {
+        return None;
+    }
+    let f = |v: usize| u32::try_from(v).ok();
+    let ff = nmsat_dataflow::im2col::ConvGeom {
+        ih: f(h)?,
+        iw: f(w)?,
+        ic: f(c)?,
+        kh: f(g.kernel.0)?,
+        kw: f(g.kernel.1)?,
+        cs: f(g.stride.0)?,
+        pad_h: f(g.pad.0)?,
+        pad_w: f(g.pad.1)?,
+        dil: 1,
+        opad_h: 0,
+        opad_w: 0,
+    };
+    (ff.out_hw() == (p as u64, q as u64)).then_some(())?;
+    ff.transposed(f(c_out)?)
+}
+
+/// The im2col matrix (`pixels × g.k()`) of the NHWC tensor `x` under `g`.
+fn gather<T: Element>(x: &[T], g: &nmsat_dataflow::im2col::ConvGeom, pixels: usize) -> Matrix<T> {
+    let k = g.k() as usize;
+    let mut out = vec![T::default(); pixels * k];
+    for (i, row) in out.chunks_exact_mut(k.max(1)).enumerate() {
+        for (j, v) in row.iter_mut().enumerate() {
+            if let Some(e) = g.element(i as u64, j as u64) {
+                *v = x[e as usize];
+            }
+        }
+    }
+    Matrix::from_vec(pixels, k, out).expect("gather shape")
+}
+
+/// The dense counterpart of [`CompressedNm::tap_blocks`]: `Wᵀ` (`C_out ×
+/// taps·C_in`) to `W′` (`taps·C_out × C_in`), taps flipped.
+fn tap_blocks_dense<T: Element>(wt: &Matrix<T>, taps: usize, c_in: usize) -> Matrix<T> {
+    let rows = wt.rows();
+    let mut out = Vec::with_capacity(taps * rows * c_in);
+    for t in 0..taps {
+        let src = taps - 1 - t;
+        for r in 0..rows {
+            out.extend_from_slice(&wt.row(r)[src * c_in..(src + 1) * c_in]);
+        }
+    }
+    Matrix::from_vec(taps * rows, c_in, out).expect("tap blocks shape")
 }
 
 /// im2col of an NHWC batch: row `(n, p, q)`, column `(r·S + s)·C + c`.
@@ -752,6 +826,54 @@ impl OtherLayer {
                     }
                 }
                 Tensor::new(*n, *h, *w, *c, out)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod transposed_tests {
+    use super::*;
+
+    /// The transposed-convolution BP (gather of dO, taps flipped) equals the
+    /// col2im formulation (dO·Wᵀ, then overlapping contributions added), in
+    /// exact integer-valued f32 arithmetic, for padded and strided kernels,
+    /// dense and N:M operands.
+    #[test]
+    fn transposed_gather_equals_col2im() {
+        let cases = [
+            (8, 8, 3, 1, 1, 2, 4),
+            (8, 8, 3, 2, 1, 3, 8),
+            (7, 5, 3, 2, 0, 2, 8),
+            (6, 6, 1, 2, 0, 4, 8),
+            (5, 5, 5, 1, 2, 1, 4),
+        ];
+        for (h, w, k, s, pad, c_in, c_out) in cases {
+            let g = ConvGeom { kernel: (k, k), stride: (s, s), pad: (pad, pad) };
+            let (p, q) = ((h + 2 * pad - k) / s + 1, (w + 2 * pad - k) / s + 1);
+            let n = 2;
+            let kk = k * k * c_in;
+            let val = |i: usize, m: usize| ((i * 7919 + m * 31) % 13) as f32 - 6.0;
+            let wmat = Matrix::from_fn(kk, c_out, |i, j| val(i * c_out + j, 1));
+            let d_out = Matrix::from_fn(n * p * q, c_out, |i, j| val(i * c_out + j, 2));
+            let tg = transposed_gather(g, (h, w, c_in), (p, q), c_out).expect("geometry");
+            let cols = gather(d_out.data(), &tg, n * h * w);
+            let p28 = NmPattern::new(2, 4).unwrap();
+            let dense = transpose(&wmat);
+            let pruned = nm::prune(&wmat, p28, GroupAxis::Cols).unwrap();
+            let cn = CompressedNm::compress(&pruned, p28, GroupAxis::Cols).unwrap();
+            for (wt, w2) in [
+                (dense.clone(), tap_blocks_dense(&dense, k * k, c_in)),
+                (transpose(&pruned), cn.tap_blocks(k * k, c_in).unwrap().decompress()),
+            ] {
+                let mm = |a: &Matrix<f32>, b: &Matrix<f32>| {
+                    Matrix::from_fn(a.rows(), b.cols(), |i, j| {
+                        (0..a.cols()).map(|x| a.get(i, x) * b.get(x, j)).sum::<f32>()
+                    })
+                };
+                let want = col2im(&mm(&d_out, &wt), g, (n, h, w, c_in), p, q);
+                let got = mm(&cols, &w2);
+                assert_eq!(got.data(), &want.data[..], "h{h} w{w} k{k} s{s} pad{pad}");
             }
         }
     }

@@ -20,7 +20,7 @@ module sat_buf_a (
   input  wire gemm_rd_en,  // GEMM: each PE row's activations
   input  wire [27:0] gemm_rd_addr,  // 2 start address(es)
   output reg  [1023:0] gemm_rd_data,  // 32 consecutive elements per start, next cycle
-  input  wire gemm_rdt_en,  // GEMM with A transposed (at): each reduction index's rows
+  input  wire gemm_rdt_en,  // GEMM with A transposed (at): each reduction index's rows, in gemm_rd's layout
   input  wire [447:0] gemm_rdt_addr,  // 32 start address(es)
   output reg  [1023:0] gemm_rdt_data,  // 2 consecutive elements per start, next cycle
   input  wire vec_rd1_en,  // vector unit: first source
@@ -36,6 +36,10 @@ module sat_buf_a (
   input  wire sp_rd_en,  // sparsifier: the groups' elements
   input  wire [111:0] sp_rd_addr,  // 8 start address(es)
   output reg  [127:0] sp_rd_data,  // 1 consecutive elements per start, next cycle
+  input  wire [7:0] sp_wr_en,  // sparsifier: the pruned mask (mask_out)
+  input  wire [111:0] sp_wr_addr,  // 8 start address(es)
+  input  wire [7:0] sp_wr_mask,  // lanes to write
+  input  wire [127:0] sp_wr_data,
   input  wire dma_wr_en,  // DMA load: a unit per group
   input  wire [13:0] dma_wr_addr,  // 1 start address(es)
   input  wire [7:0] dma_wr_mask,  // lanes to write
@@ -76,7 +80,7 @@ module sat_buf_a (
       for (gemm_rdt_g = 0; gemm_rdt_g < 32; gemm_rdt_g = gemm_rdt_g + 1) begin
         for (gemm_rdt_l = 0; gemm_rdt_l < 2; gemm_rdt_l = gemm_rdt_l + 1) begin
           gemm_rdt_ea = (gemm_rdt_addr[gemm_rdt_g*14 +: 14] + gemm_rdt_l[13:0]);
-          gemm_rdt_data[(gemm_rdt_g*2+gemm_rdt_l)*16 +: 16] <= (ok(gemm_rdt_ea) ? mem[gemm_rdt_ea[11:0]] : 16'd0);
+          gemm_rdt_data[(gemm_rdt_l*32+gemm_rdt_g)*16 +: 16] <= (ok(gemm_rdt_ea) ? mem[gemm_rdt_ea[11:0]] : 16'd0);
         end
       end
     end
@@ -146,6 +150,19 @@ module sat_buf_a (
       assign vec_wr_wd[i_vec_wr*16 +: 16] = vec_wr_data[i_vec_wr*16 +: 16];
     end
   endgenerate
+  wire [7:0] sp_wr_we;  // per lane: write enable
+  wire [95:0] sp_wr_wa;  // per lane: element index
+  wire [127:0] sp_wr_wd;  // per lane: value written
+  genvar i_sp_wr;
+  generate
+    for (i_sp_wr = 0; i_sp_wr < 8; i_sp_wr = i_sp_wr + 1) begin : sp_wr_lane
+      wire [13:0] wea;
+      assign wea = (sp_wr_addr[(i_sp_wr/1)*14 +: 14] + (i_sp_wr % 1));
+      assign sp_wr_we[i_sp_wr] = (sp_wr_en[i_sp_wr/1] & sp_wr_mask[i_sp_wr] & ok(wea));
+      assign sp_wr_wa[i_sp_wr*12 +: 12] = wea[11:0];
+      assign sp_wr_wd[i_sp_wr*16 +: 16] = sp_wr_data[i_sp_wr*16 +: 16];
+    end
+  endgenerate
   wire [7:0] dma_wr_we;  // per lane: write enable
   wire [95:0] dma_wr_wa;  // per lane: element index
   wire [127:0] dma_wr_wd;  // per lane: value written
@@ -163,17 +180,30 @@ module sat_buf_a (
     if (host_we & ok(host_addr)) begin
       mem[host_addr[11:0]] <= host_wdata;
     end
-    for (g = 0; g < 1; g = g + 1) begin
-      for (l = 0; l < 4; l = l + 1) begin
-        if (vec_wr_we[g*4+l]) begin
-          mem[vec_wr_wa[(g*4+l)*12 +: 12]] <= vec_wr_wd[(g*4+l)*16 +: 16];
+    if (|vec_wr_en) begin
+      for (g = 0; g < 1; g = g + 1) begin
+        for (l = 0; l < 4; l = l + 1) begin
+          if (vec_wr_we[g*4+l]) begin
+            mem[vec_wr_wa[(g*4+l)*12 +: 12]] <= vec_wr_wd[(g*4+l)*16 +: 16];
+          end
         end
       end
     end
-    for (g = 0; g < 1; g = g + 1) begin
-      for (l = 0; l < 8; l = l + 1) begin
-        if (dma_wr_we[g*8+l]) begin
-          mem[dma_wr_wa[(g*8+l)*12 +: 12]] <= dma_wr_wd[(g*8+l)*16 +: 16];
+    if (|sp_wr_en) begin
+      for (g = 0; g < 8; g = g + 1) begin
+        for (l = 0; l < 1; l = l + 1) begin
+          if (sp_wr_we[g*1+l]) begin
+            mem[sp_wr_wa[(g*1+l)*12 +: 12]] <= sp_wr_wd[(g*1+l)*16 +: 16];
+          end
+        end
+      end
+    end
+    if (|dma_wr_en) begin
+      for (g = 0; g < 1; g = g + 1) begin
+        for (l = 0; l < 8; l = l + 1) begin
+          if (dma_wr_we[g*8+l]) begin
+            mem[dma_wr_wa[(g*8+l)*12 +: 12]] <= dma_wr_wd[(g*8+l)*16 +: 16];
+          end
         end
       end
     end

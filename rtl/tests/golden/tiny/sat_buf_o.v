@@ -199,38 +199,48 @@ module sat_buf_o (
     if (host_we & ok(host_addr)) begin
       mem[host_addr[11:0]] <= host_wdata;
     end
-    for (g = 0; g < 2; g = g + 1) begin
-      for (l = 0; l < 2; l = l + 1) begin
-        if (gemm_wr_we[g*2+l]) begin
-          mem[gemm_wr_wa[(g*2+l)*12 +: 12]] <= gemm_wr_wd[(g*2+l)*48 +: 48];
+    if (|gemm_wr_en) begin
+      for (g = 0; g < 2; g = g + 1) begin
+        for (l = 0; l < 2; l = l + 1) begin
+          if (gemm_wr_we[g*2+l]) begin
+            mem[gemm_wr_wa[(g*2+l)*12 +: 12]] <= gemm_wr_wd[(g*2+l)*48 +: 48];
+          end
         end
       end
     end
-    for (g = 0; g < 1; g = g + 1) begin
-      for (l = 0; l < 4; l = l + 1) begin
-        if (gemm_clr_we[g*4+l]) begin
-          mem[gemm_clr_wa[(g*4+l)*12 +: 12]] <= gemm_clr_wd[(g*4+l)*48 +: 48];
+    if (|gemm_clr_en) begin
+      for (g = 0; g < 1; g = g + 1) begin
+        for (l = 0; l < 4; l = l + 1) begin
+          if (gemm_clr_we[g*4+l]) begin
+            mem[gemm_clr_wa[(g*4+l)*12 +: 12]] <= gemm_clr_wd[(g*4+l)*48 +: 48];
+          end
         end
       end
     end
-    for (g = 0; g < 1; g = g + 1) begin
-      for (l = 0; l < 4; l = l + 1) begin
-        if (vec_wr_we[g*4+l]) begin
-          mem[vec_wr_wa[(g*4+l)*12 +: 12]] <= vec_wr_wd[(g*4+l)*48 +: 48];
+    if (|vec_wr_en) begin
+      for (g = 0; g < 1; g = g + 1) begin
+        for (l = 0; l < 4; l = l + 1) begin
+          if (vec_wr_we[g*4+l]) begin
+            mem[vec_wr_wa[(g*4+l)*12 +: 12]] <= vec_wr_wd[(g*4+l)*48 +: 48];
+          end
         end
       end
     end
-    for (g = 0; g < 1; g = g + 1) begin
-      for (l = 0; l < 4; l = l + 1) begin
-        if (vec_wr2_we[g*4+l]) begin
-          mem[vec_wr2_wa[(g*4+l)*12 +: 12]] <= vec_wr2_wd[(g*4+l)*48 +: 48];
+    if (|vec_wr2_en) begin
+      for (g = 0; g < 1; g = g + 1) begin
+        for (l = 0; l < 4; l = l + 1) begin
+          if (vec_wr2_we[g*4+l]) begin
+            mem[vec_wr2_wa[(g*4+l)*12 +: 12]] <= vec_wr2_wd[(g*4+l)*48 +: 48];
+          end
         end
       end
     end
-    for (g = 0; g < 1; g = g + 1) begin
-      for (l = 0; l < 4; l = l + 1) begin
-        if (dma_wr_we[g*4+l]) begin
-          mem[dma_wr_wa[(g*4+l)*12 +: 12]] <= dma_wr_wd[(g*4+l)*48 +: 48];
+    if (|dma_wr_en) begin
+      for (g = 0; g < 1; g = g + 1) begin
+        for (l = 0; l < 4; l = l + 1) begin
+          if (dma_wr_we[g*4+l]) begin
+            mem[dma_wr_wa[(g*4+l)*12 +: 12]] <= dma_wr_wd[(g*4+l)*48 +: 48];
+          end
         end
       end
     end

@@ -20,7 +20,7 @@ module sat_buf_w (
   input  wire gemm_rd_en,  // GEMM: one compressed row per lane
   input  wire [55:0] gemm_rd_addr,  // 4 start address(es)
   output reg  [159:0] gemm_rd_data,  // 2 consecutive elements per start, next cycle
-  input  wire gemm_rdt_en,  // GEMM with W transposed (wt): one column's K-step
+  input  wire gemm_rdt_en,  // GEMM with W transposed (wt): one column's K-step, in gemm_rd's layout
   input  wire [27:0] gemm_rdt_addr,  // 2 start address(es)
   output reg  [159:0] gemm_rdt_data,  // 4 consecutive elements per start, next cycle
   input  wire [3:0] sp_wr_en,  // sparsifier: kept values with their indices
@@ -75,7 +75,7 @@ module sat_buf_w (
       for (gemm_rdt_g = 0; gemm_rdt_g < 2; gemm_rdt_g = gemm_rdt_g + 1) begin
         for (gemm_rdt_l = 0; gemm_rdt_l < 4; gemm_rdt_l = gemm_rdt_l + 1) begin
           gemm_rdt_ea = (gemm_rdt_addr[gemm_rdt_g*14 +: 14] + gemm_rdt_l[13:0]);
-          gemm_rdt_data[(gemm_rdt_g*4+gemm_rdt_l)*20 +: 20] <= (ok(gemm_rdt_ea) ? {mem_b16[gemm_rdt_ea[11:0]], mem_b0[gemm_rdt_ea[11:0]]} : 20'd0);
+          gemm_rdt_data[(gemm_rdt_l*2+gemm_rdt_g)*20 +: 20] <= (ok(gemm_rdt_ea) ? {mem_b16[gemm_rdt_ea[11:0]], mem_b0[gemm_rdt_ea[11:0]]} : 20'd0);
         end
       end
     end
@@ -150,405 +150,411 @@ module sat_buf_w (
       mem_b0[host_addr[11:0]] <= host_wdata[15:0];
       mem_b16[host_addr[11:0]] <= host_wdata[19:16];
     end
-    for (g = 0; g < 4; g = g + 1) begin
-      for (l = 0; l < 1; l = l + 1) begin
-        if (sp_wr_we[g*1+l]) begin
-          mem_b0[sp_wr_wa[(g*1+l)*12 +: 12]] <= sp_wr_wd[(g*1+l)*20 +: 16];
-          mem_b16[sp_wr_wa[(g*1+l)*12 +: 12]] <= sp_wr_wd[(g*1+l)*20 + 16 +: 4];
+    if (|sp_wr_en) begin
+      for (g = 0; g < 4; g = g + 1) begin
+        for (l = 0; l < 1; l = l + 1) begin
+          if (sp_wr_we[g*1+l]) begin
+            mem_b0[sp_wr_wa[(g*1+l)*12 +: 12]] <= sp_wr_wd[(g*1+l)*20 +: 16];
+            mem_b16[sp_wr_wa[(g*1+l)*12 +: 12]] <= sp_wr_wd[(g*1+l)*20 + 16 +: 4];
+          end
         end
       end
     end
-    for (g = 0; g < 1; g = g + 1) begin
-      for (l = 0; l < 16; l = l + 1) begin
-        if (dma_wr_we[g*16+l]) begin
-          mem_b0[dma_wr_wa[(g*16+l)*12 +: 12]] <= dma_wr_wd[(g*16+l)*20 +: 16];
-          mem_b16[dma_wr_wa[(g*16+l)*12 +: 12]] <= dma_wr_wd[(g*16+l)*20 + 16 +: 4];
+    if (|dma_wr_en) begin
+      for (g = 0; g < 1; g = g + 1) begin
+        for (l = 0; l < 16; l = l + 1) begin
+          if (dma_wr_we[g*16+l]) begin
+            mem_b0[dma_wr_wa[(g*16+l)*12 +: 12]] <= dma_wr_wd[(g*16+l)*20 +: 16];
+            mem_b16[dma_wr_wa[(g*16+l)*12 +: 12]] <= dma_wr_wd[(g*16+l)*20 + 16 +: 4];
+          end
         end
       end
     end
-    if (dma_wri_we[0]) begin
-      mem_b16[dma_wri_wa[11:0]] <= dma_wri_wd[3:0];
-    end
-    if (dma_wri_we[1]) begin
-      mem_b16[dma_wri_wa[23:12]] <= dma_wri_wd[7:4];
-    end
-    if (dma_wri_we[2]) begin
-      mem_b16[dma_wri_wa[35:24]] <= dma_wri_wd[11:8];
-    end
-    if (dma_wri_we[3]) begin
-      mem_b16[dma_wri_wa[47:36]] <= dma_wri_wd[15:12];
-    end
-    if (dma_wri_we[4]) begin
-      mem_b16[dma_wri_wa[59:48]] <= dma_wri_wd[19:16];
-    end
-    if (dma_wri_we[5]) begin
-      mem_b16[dma_wri_wa[71:60]] <= dma_wri_wd[23:20];
-    end
-    if (dma_wri_we[6]) begin
-      mem_b16[dma_wri_wa[83:72]] <= dma_wri_wd[27:24];
-    end
-    if (dma_wri_we[7]) begin
-      mem_b16[dma_wri_wa[95:84]] <= dma_wri_wd[31:28];
-    end
-    if (dma_wri_we[8]) begin
-      mem_b16[dma_wri_wa[107:96]] <= dma_wri_wd[35:32];
-    end
-    if (dma_wri_we[9]) begin
-      mem_b16[dma_wri_wa[119:108]] <= dma_wri_wd[39:36];
-    end
-    if (dma_wri_we[10]) begin
-      mem_b16[dma_wri_wa[131:120]] <= dma_wri_wd[43:40];
-    end
-    if (dma_wri_we[11]) begin
-      mem_b16[dma_wri_wa[143:132]] <= dma_wri_wd[47:44];
-    end
-    if (dma_wri_we[12]) begin
-      mem_b16[dma_wri_wa[155:144]] <= dma_wri_wd[51:48];
-    end
-    if (dma_wri_we[13]) begin
-      mem_b16[dma_wri_wa[167:156]] <= dma_wri_wd[55:52];
-    end
-    if (dma_wri_we[14]) begin
-      mem_b16[dma_wri_wa[179:168]] <= dma_wri_wd[59:56];
-    end
-    if (dma_wri_we[15]) begin
-      mem_b16[dma_wri_wa[191:180]] <= dma_wri_wd[63:60];
-    end
-    if (dma_wri_we[16]) begin
-      mem_b16[dma_wri_wa[203:192]] <= dma_wri_wd[67:64];
-    end
-    if (dma_wri_we[17]) begin
-      mem_b16[dma_wri_wa[215:204]] <= dma_wri_wd[71:68];
-    end
-    if (dma_wri_we[18]) begin
-      mem_b16[dma_wri_wa[227:216]] <= dma_wri_wd[75:72];
-    end
-    if (dma_wri_we[19]) begin
-      mem_b16[dma_wri_wa[239:228]] <= dma_wri_wd[79:76];
-    end
-    if (dma_wri_we[20]) begin
-      mem_b16[dma_wri_wa[251:240]] <= dma_wri_wd[83:80];
-    end
-    if (dma_wri_we[21]) begin
-      mem_b16[dma_wri_wa[263:252]] <= dma_wri_wd[87:84];
-    end
-    if (dma_wri_we[22]) begin
-      mem_b16[dma_wri_wa[275:264]] <= dma_wri_wd[91:88];
-    end
-    if (dma_wri_we[23]) begin
-      mem_b16[dma_wri_wa[287:276]] <= dma_wri_wd[95:92];
-    end
-    if (dma_wri_we[24]) begin
-      mem_b16[dma_wri_wa[299:288]] <= dma_wri_wd[99:96];
-    end
-    if (dma_wri_we[25]) begin
-      mem_b16[dma_wri_wa[311:300]] <= dma_wri_wd[103:100];
-    end
-    if (dma_wri_we[26]) begin
-      mem_b16[dma_wri_wa[323:312]] <= dma_wri_wd[107:104];
-    end
-    if (dma_wri_we[27]) begin
-      mem_b16[dma_wri_wa[335:324]] <= dma_wri_wd[111:108];
-    end
-    if (dma_wri_we[28]) begin
-      mem_b16[dma_wri_wa[347:336]] <= dma_wri_wd[115:112];
-    end
-    if (dma_wri_we[29]) begin
-      mem_b16[dma_wri_wa[359:348]] <= dma_wri_wd[119:116];
-    end
-    if (dma_wri_we[30]) begin
-      mem_b16[dma_wri_wa[371:360]] <= dma_wri_wd[123:120];
-    end
-    if (dma_wri_we[31]) begin
-      mem_b16[dma_wri_wa[383:372]] <= dma_wri_wd[127:124];
-    end
-    if (dma_wri_we[32]) begin
-      mem_b16[dma_wri_wa[395:384]] <= dma_wri_wd[131:128];
-    end
-    if (dma_wri_we[33]) begin
-      mem_b16[dma_wri_wa[407:396]] <= dma_wri_wd[135:132];
-    end
-    if (dma_wri_we[34]) begin
-      mem_b16[dma_wri_wa[419:408]] <= dma_wri_wd[139:136];
-    end
-    if (dma_wri_we[35]) begin
-      mem_b16[dma_wri_wa[431:420]] <= dma_wri_wd[143:140];
-    end
-    if (dma_wri_we[36]) begin
-      mem_b16[dma_wri_wa[443:432]] <= dma_wri_wd[147:144];
-    end
-    if (dma_wri_we[37]) begin
-      mem_b16[dma_wri_wa[455:444]] <= dma_wri_wd[151:148];
-    end
-    if (dma_wri_we[38]) begin
-      mem_b16[dma_wri_wa[467:456]] <= dma_wri_wd[155:152];
-    end
-    if (dma_wri_we[39]) begin
-      mem_b16[dma_wri_wa[479:468]] <= dma_wri_wd[159:156];
-    end
-    if (dma_wri_we[40]) begin
-      mem_b16[dma_wri_wa[491:480]] <= dma_wri_wd[163:160];
-    end
-    if (dma_wri_we[41]) begin
-      mem_b16[dma_wri_wa[503:492]] <= dma_wri_wd[167:164];
-    end
-    if (dma_wri_we[42]) begin
-      mem_b16[dma_wri_wa[515:504]] <= dma_wri_wd[171:168];
-    end
-    if (dma_wri_we[43]) begin
-      mem_b16[dma_wri_wa[527:516]] <= dma_wri_wd[175:172];
-    end
-    if (dma_wri_we[44]) begin
-      mem_b16[dma_wri_wa[539:528]] <= dma_wri_wd[179:176];
-    end
-    if (dma_wri_we[45]) begin
-      mem_b16[dma_wri_wa[551:540]] <= dma_wri_wd[183:180];
-    end
-    if (dma_wri_we[46]) begin
-      mem_b16[dma_wri_wa[563:552]] <= dma_wri_wd[187:184];
-    end
-    if (dma_wri_we[47]) begin
-      mem_b16[dma_wri_wa[575:564]] <= dma_wri_wd[191:188];
-    end
-    if (dma_wri_we[48]) begin
-      mem_b16[dma_wri_wa[587:576]] <= dma_wri_wd[195:192];
-    end
-    if (dma_wri_we[49]) begin
-      mem_b16[dma_wri_wa[599:588]] <= dma_wri_wd[199:196];
-    end
-    if (dma_wri_we[50]) begin
-      mem_b16[dma_wri_wa[611:600]] <= dma_wri_wd[203:200];
-    end
-    if (dma_wri_we[51]) begin
-      mem_b16[dma_wri_wa[623:612]] <= dma_wri_wd[207:204];
-    end
-    if (dma_wri_we[52]) begin
-      mem_b16[dma_wri_wa[635:624]] <= dma_wri_wd[211:208];
-    end
-    if (dma_wri_we[53]) begin
-      mem_b16[dma_wri_wa[647:636]] <= dma_wri_wd[215:212];
-    end
-    if (dma_wri_we[54]) begin
-      mem_b16[dma_wri_wa[659:648]] <= dma_wri_wd[219:216];
-    end
-    if (dma_wri_we[55]) begin
-      mem_b16[dma_wri_wa[671:660]] <= dma_wri_wd[223:220];
-    end
-    if (dma_wri_we[56]) begin
-      mem_b16[dma_wri_wa[683:672]] <= dma_wri_wd[227:224];
-    end
-    if (dma_wri_we[57]) begin
-      mem_b16[dma_wri_wa[695:684]] <= dma_wri_wd[231:228];
-    end
-    if (dma_wri_we[58]) begin
-      mem_b16[dma_wri_wa[707:696]] <= dma_wri_wd[235:232];
-    end
-    if (dma_wri_we[59]) begin
-      mem_b16[dma_wri_wa[719:708]] <= dma_wri_wd[239:236];
-    end
-    if (dma_wri_we[60]) begin
-      mem_b16[dma_wri_wa[731:720]] <= dma_wri_wd[243:240];
-    end
-    if (dma_wri_we[61]) begin
-      mem_b16[dma_wri_wa[743:732]] <= dma_wri_wd[247:244];
-    end
-    if (dma_wri_we[62]) begin
-      mem_b16[dma_wri_wa[755:744]] <= dma_wri_wd[251:248];
-    end
-    if (dma_wri_we[63]) begin
-      mem_b16[dma_wri_wa[767:756]] <= dma_wri_wd[255:252];
-    end
-    if (dma_wri_we[64]) begin
-      mem_b16[dma_wri_wa[779:768]] <= dma_wri_wd[259:256];
-    end
-    if (dma_wri_we[65]) begin
-      mem_b16[dma_wri_wa[791:780]] <= dma_wri_wd[263:260];
-    end
-    if (dma_wri_we[66]) begin
-      mem_b16[dma_wri_wa[803:792]] <= dma_wri_wd[267:264];
-    end
-    if (dma_wri_we[67]) begin
-      mem_b16[dma_wri_wa[815:804]] <= dma_wri_wd[271:268];
-    end
-    if (dma_wri_we[68]) begin
-      mem_b16[dma_wri_wa[827:816]] <= dma_wri_wd[275:272];
-    end
-    if (dma_wri_we[69]) begin
-      mem_b16[dma_wri_wa[839:828]] <= dma_wri_wd[279:276];
-    end
-    if (dma_wri_we[70]) begin
-      mem_b16[dma_wri_wa[851:840]] <= dma_wri_wd[283:280];
-    end
-    if (dma_wri_we[71]) begin
-      mem_b16[dma_wri_wa[863:852]] <= dma_wri_wd[287:284];
-    end
-    if (dma_wri_we[72]) begin
-      mem_b16[dma_wri_wa[875:864]] <= dma_wri_wd[291:288];
-    end
-    if (dma_wri_we[73]) begin
-      mem_b16[dma_wri_wa[887:876]] <= dma_wri_wd[295:292];
-    end
-    if (dma_wri_we[74]) begin
-      mem_b16[dma_wri_wa[899:888]] <= dma_wri_wd[299:296];
-    end
-    if (dma_wri_we[75]) begin
-      mem_b16[dma_wri_wa[911:900]] <= dma_wri_wd[303:300];
-    end
-    if (dma_wri_we[76]) begin
-      mem_b16[dma_wri_wa[923:912]] <= dma_wri_wd[307:304];
-    end
-    if (dma_wri_we[77]) begin
-      mem_b16[dma_wri_wa[935:924]] <= dma_wri_wd[311:308];
-    end
-    if (dma_wri_we[78]) begin
-      mem_b16[dma_wri_wa[947:936]] <= dma_wri_wd[315:312];
-    end
-    if (dma_wri_we[79]) begin
-      mem_b16[dma_wri_wa[959:948]] <= dma_wri_wd[319:316];
-    end
-    if (dma_wri_we[80]) begin
-      mem_b16[dma_wri_wa[971:960]] <= dma_wri_wd[323:320];
-    end
-    if (dma_wri_we[81]) begin
-      mem_b16[dma_wri_wa[983:972]] <= dma_wri_wd[327:324];
-    end
-    if (dma_wri_we[82]) begin
-      mem_b16[dma_wri_wa[995:984]] <= dma_wri_wd[331:328];
-    end
-    if (dma_wri_we[83]) begin
-      mem_b16[dma_wri_wa[1007:996]] <= dma_wri_wd[335:332];
-    end
-    if (dma_wri_we[84]) begin
-      mem_b16[dma_wri_wa[1019:1008]] <= dma_wri_wd[339:336];
-    end
-    if (dma_wri_we[85]) begin
-      mem_b16[dma_wri_wa[1031:1020]] <= dma_wri_wd[343:340];
-    end
-    if (dma_wri_we[86]) begin
-      mem_b16[dma_wri_wa[1043:1032]] <= dma_wri_wd[347:344];
-    end
-    if (dma_wri_we[87]) begin
-      mem_b16[dma_wri_wa[1055:1044]] <= dma_wri_wd[351:348];
-    end
-    if (dma_wri_we[88]) begin
-      mem_b16[dma_wri_wa[1067:1056]] <= dma_wri_wd[355:352];
-    end
-    if (dma_wri_we[89]) begin
-      mem_b16[dma_wri_wa[1079:1068]] <= dma_wri_wd[359:356];
-    end
-    if (dma_wri_we[90]) begin
-      mem_b16[dma_wri_wa[1091:1080]] <= dma_wri_wd[363:360];
-    end
-    if (dma_wri_we[91]) begin
-      mem_b16[dma_wri_wa[1103:1092]] <= dma_wri_wd[367:364];
-    end
-    if (dma_wri_we[92]) begin
-      mem_b16[dma_wri_wa[1115:1104]] <= dma_wri_wd[371:368];
-    end
-    if (dma_wri_we[93]) begin
-      mem_b16[dma_wri_wa[1127:1116]] <= dma_wri_wd[375:372];
-    end
-    if (dma_wri_we[94]) begin
-      mem_b16[dma_wri_wa[1139:1128]] <= dma_wri_wd[379:376];
-    end
-    if (dma_wri_we[95]) begin
-      mem_b16[dma_wri_wa[1151:1140]] <= dma_wri_wd[383:380];
-    end
-    if (dma_wri_we[96]) begin
-      mem_b16[dma_wri_wa[1163:1152]] <= dma_wri_wd[387:384];
-    end
-    if (dma_wri_we[97]) begin
-      mem_b16[dma_wri_wa[1175:1164]] <= dma_wri_wd[391:388];
-    end
-    if (dma_wri_we[98]) begin
-      mem_b16[dma_wri_wa[1187:1176]] <= dma_wri_wd[395:392];
-    end
-    if (dma_wri_we[99]) begin
-      mem_b16[dma_wri_wa[1199:1188]] <= dma_wri_wd[399:396];
-    end
-    if (dma_wri_we[100]) begin
-      mem_b16[dma_wri_wa[1211:1200]] <= dma_wri_wd[403:400];
-    end
-    if (dma_wri_we[101]) begin
-      mem_b16[dma_wri_wa[1223:1212]] <= dma_wri_wd[407:404];
-    end
-    if (dma_wri_we[102]) begin
-      mem_b16[dma_wri_wa[1235:1224]] <= dma_wri_wd[411:408];
-    end
-    if (dma_wri_we[103]) begin
-      mem_b16[dma_wri_wa[1247:1236]] <= dma_wri_wd[415:412];
-    end
-    if (dma_wri_we[104]) begin
-      mem_b16[dma_wri_wa[1259:1248]] <= dma_wri_wd[419:416];
-    end
-    if (dma_wri_we[105]) begin
-      mem_b16[dma_wri_wa[1271:1260]] <= dma_wri_wd[423:420];
-    end
-    if (dma_wri_we[106]) begin
-      mem_b16[dma_wri_wa[1283:1272]] <= dma_wri_wd[427:424];
-    end
-    if (dma_wri_we[107]) begin
-      mem_b16[dma_wri_wa[1295:1284]] <= dma_wri_wd[431:428];
-    end
-    if (dma_wri_we[108]) begin
-      mem_b16[dma_wri_wa[1307:1296]] <= dma_wri_wd[435:432];
-    end
-    if (dma_wri_we[109]) begin
-      mem_b16[dma_wri_wa[1319:1308]] <= dma_wri_wd[439:436];
-    end
-    if (dma_wri_we[110]) begin
-      mem_b16[dma_wri_wa[1331:1320]] <= dma_wri_wd[443:440];
-    end
-    if (dma_wri_we[111]) begin
-      mem_b16[dma_wri_wa[1343:1332]] <= dma_wri_wd[447:444];
-    end
-    if (dma_wri_we[112]) begin
-      mem_b16[dma_wri_wa[1355:1344]] <= dma_wri_wd[451:448];
-    end
-    if (dma_wri_we[113]) begin
-      mem_b16[dma_wri_wa[1367:1356]] <= dma_wri_wd[455:452];
-    end
-    if (dma_wri_we[114]) begin
-      mem_b16[dma_wri_wa[1379:1368]] <= dma_wri_wd[459:456];
-    end
-    if (dma_wri_we[115]) begin
-      mem_b16[dma_wri_wa[1391:1380]] <= dma_wri_wd[463:460];
-    end
-    if (dma_wri_we[116]) begin
-      mem_b16[dma_wri_wa[1403:1392]] <= dma_wri_wd[467:464];
-    end
-    if (dma_wri_we[117]) begin
-      mem_b16[dma_wri_wa[1415:1404]] <= dma_wri_wd[471:468];
-    end
-    if (dma_wri_we[118]) begin
-      mem_b16[dma_wri_wa[1427:1416]] <= dma_wri_wd[475:472];
-    end
-    if (dma_wri_we[119]) begin
-      mem_b16[dma_wri_wa[1439:1428]] <= dma_wri_wd[479:476];
-    end
-    if (dma_wri_we[120]) begin
-      mem_b16[dma_wri_wa[1451:1440]] <= dma_wri_wd[483:480];
-    end
-    if (dma_wri_we[121]) begin
-      mem_b16[dma_wri_wa[1463:1452]] <= dma_wri_wd[487:484];
-    end
-    if (dma_wri_we[122]) begin
-      mem_b16[dma_wri_wa[1475:1464]] <= dma_wri_wd[491:488];
-    end
-    if (dma_wri_we[123]) begin
-      mem_b16[dma_wri_wa[1487:1476]] <= dma_wri_wd[495:492];
-    end
-    if (dma_wri_we[124]) begin
-      mem_b16[dma_wri_wa[1499:1488]] <= dma_wri_wd[499:496];
-    end
-    if (dma_wri_we[125]) begin
-      mem_b16[dma_wri_wa[1511:1500]] <= dma_wri_wd[503:500];
-    end
-    if (dma_wri_we[126]) begin
-      mem_b16[dma_wri_wa[1523:1512]] <= dma_wri_wd[507:504];
-    end
-    if (dma_wri_we[127]) begin
-      mem_b16[dma_wri_wa[1535:1524]] <= dma_wri_wd[511:508];
+    if (|dma_wri_en) begin
+      if (dma_wri_we[0]) begin
+        mem_b16[dma_wri_wa[11:0]] <= dma_wri_wd[3:0];
+      end
+      if (dma_wri_we[1]) begin
+        mem_b16[dma_wri_wa[23:12]] <= dma_wri_wd[7:4];
+      end
+      if (dma_wri_we[2]) begin
+        mem_b16[dma_wri_wa[35:24]] <= dma_wri_wd[11:8];
+      end
+      if (dma_wri_we[3]) begin
+        mem_b16[dma_wri_wa[47:36]] <= dma_wri_wd[15:12];
+      end
+      if (dma_wri_we[4]) begin
+        mem_b16[dma_wri_wa[59:48]] <= dma_wri_wd[19:16];
+      end
+      if (dma_wri_we[5]) begin
+        mem_b16[dma_wri_wa[71:60]] <= dma_wri_wd[23:20];
+      end
+      if (dma_wri_we[6]) begin
+        mem_b16[dma_wri_wa[83:72]] <= dma_wri_wd[27:24];
+      end
+      if (dma_wri_we[7]) begin
+        mem_b16[dma_wri_wa[95:84]] <= dma_wri_wd[31:28];
+      end
+      if (dma_wri_we[8]) begin
+        mem_b16[dma_wri_wa[107:96]] <= dma_wri_wd[35:32];
+      end
+      if (dma_wri_we[9]) begin
+        mem_b16[dma_wri_wa[119:108]] <= dma_wri_wd[39:36];
+      end
+      if (dma_wri_we[10]) begin
+        mem_b16[dma_wri_wa[131:120]] <= dma_wri_wd[43:40];
+      end
+      if (dma_wri_we[11]) begin
+        mem_b16[dma_wri_wa[143:132]] <= dma_wri_wd[47:44];
+      end
+      if (dma_wri_we[12]) begin
+        mem_b16[dma_wri_wa[155:144]] <= dma_wri_wd[51:48];
+      end
+      if (dma_wri_we[13]) begin
+        mem_b16[dma_wri_wa[167:156]] <= dma_wri_wd[55:52];
+      end
+      if (dma_wri_we[14]) begin
+        mem_b16[dma_wri_wa[179:168]] <= dma_wri_wd[59:56];
+      end
+      if (dma_wri_we[15]) begin
+        mem_b16[dma_wri_wa[191:180]] <= dma_wri_wd[63:60];
+      end
+      if (dma_wri_we[16]) begin
+        mem_b16[dma_wri_wa[203:192]] <= dma_wri_wd[67:64];
+      end
+      if (dma_wri_we[17]) begin
+        mem_b16[dma_wri_wa[215:204]] <= dma_wri_wd[71:68];
+      end
+      if (dma_wri_we[18]) begin
+        mem_b16[dma_wri_wa[227:216]] <= dma_wri_wd[75:72];
+      end
+      if (dma_wri_we[19]) begin
+        mem_b16[dma_wri_wa[239:228]] <= dma_wri_wd[79:76];
+      end
+      if (dma_wri_we[20]) begin
+        mem_b16[dma_wri_wa[251:240]] <= dma_wri_wd[83:80];
+      end
+      if (dma_wri_we[21]) begin
+        mem_b16[dma_wri_wa[263:252]] <= dma_wri_wd[87:84];
+      end
+      if (dma_wri_we[22]) begin
+        mem_b16[dma_wri_wa[275:264]] <= dma_wri_wd[91:88];
+      end
+      if (dma_wri_we[23]) begin
+        mem_b16[dma_wri_wa[287:276]] <= dma_wri_wd[95:92];
+      end
+      if (dma_wri_we[24]) begin
+        mem_b16[dma_wri_wa[299:288]] <= dma_wri_wd[99:96];
+      end
+      if (dma_wri_we[25]) begin
+        mem_b16[dma_wri_wa[311:300]] <= dma_wri_wd[103:100];
+      end
+      if (dma_wri_we[26]) begin
+        mem_b16[dma_wri_wa[323:312]] <= dma_wri_wd[107:104];
+      end
+      if (dma_wri_we[27]) begin
+        mem_b16[dma_wri_wa[335:324]] <= dma_wri_wd[111:108];
+      end
+      if (dma_wri_we[28]) begin
+        mem_b16[dma_wri_wa[347:336]] <= dma_wri_wd[115:112];
+      end
+      if (dma_wri_we[29]) begin
+        mem_b16[dma_wri_wa[359:348]] <= dma_wri_wd[119:116];
+      end
+      if (dma_wri_we[30]) begin
+        mem_b16[dma_wri_wa[371:360]] <= dma_wri_wd[123:120];
+      end
+      if (dma_wri_we[31]) begin
+        mem_b16[dma_wri_wa[383:372]] <= dma_wri_wd[127:124];
+      end
+      if (dma_wri_we[32]) begin
+        mem_b16[dma_wri_wa[395:384]] <= dma_wri_wd[131:128];
+      end
+      if (dma_wri_we[33]) begin
+        mem_b16[dma_wri_wa[407:396]] <= dma_wri_wd[135:132];
+      end
+      if (dma_wri_we[34]) begin
+        mem_b16[dma_wri_wa[419:408]] <= dma_wri_wd[139:136];
+      end
+      if (dma_wri_we[35]) begin
+        mem_b16[dma_wri_wa[431:420]] <= dma_wri_wd[143:140];
+      end
+      if (dma_wri_we[36]) begin
+        mem_b16[dma_wri_wa[443:432]] <= dma_wri_wd[147:144];
+      end
+      if (dma_wri_we[37]) begin
+        mem_b16[dma_wri_wa[455:444]] <= dma_wri_wd[151:148];
+      end
+      if (dma_wri_we[38]) begin
+        mem_b16[dma_wri_wa[467:456]] <= dma_wri_wd[155:152];
+      end
+      if (dma_wri_we[39]) begin
+        mem_b16[dma_wri_wa[479:468]] <= dma_wri_wd[159:156];
+      end
+      if (dma_wri_we[40]) begin
+        mem_b16[dma_wri_wa[491:480]] <= dma_wri_wd[163:160];
+      end
+      if (dma_wri_we[41]) begin
+        mem_b16[dma_wri_wa[503:492]] <= dma_wri_wd[167:164];
+      end
+      if (dma_wri_we[42]) begin
+        mem_b16[dma_wri_wa[515:504]] <= dma_wri_wd[171:168];
+      end
+      if (dma_wri_we[43]) begin
+        mem_b16[dma_wri_wa[527:516]] <= dma_wri_wd[175:172];
+      end
+      if (dma_wri_we[44]) begin
+        mem_b16[dma_wri_wa[539:528]] <= dma_wri_wd[179:176];
+      end
+      if (dma_wri_we[45]) begin
+        mem_b16[dma_wri_wa[551:540]] <= dma_wri_wd[183:180];
+      end
+      if (dma_wri_we[46]) begin
+        mem_b16[dma_wri_wa[563:552]] <= dma_wri_wd[187:184];
+      end
+      if (dma_wri_we[47]) begin
+        mem_b16[dma_wri_wa[575:564]] <= dma_wri_wd[191:188];
+      end
+      if (dma_wri_we[48]) begin
+        mem_b16[dma_wri_wa[587:576]] <= dma_wri_wd[195:192];
+      end
+      if (dma_wri_we[49]) begin
+        mem_b16[dma_wri_wa[599:588]] <= dma_wri_wd[199:196];
+      end
+      if (dma_wri_we[50]) begin
+        mem_b16[dma_wri_wa[611:600]] <= dma_wri_wd[203:200];
+      end
+      if (dma_wri_we[51]) begin
+        mem_b16[dma_wri_wa[623:612]] <= dma_wri_wd[207:204];
+      end
+      if (dma_wri_we[52]) begin
+        mem_b16[dma_wri_wa[635:624]] <= dma_wri_wd[211:208];
+      end
+      if (dma_wri_we[53]) begin
+        mem_b16[dma_wri_wa[647:636]] <= dma_wri_wd[215:212];
+      end
+      if (dma_wri_we[54]) begin
+        mem_b16[dma_wri_wa[659:648]] <= dma_wri_wd[219:216];
+      end
+      if (dma_wri_we[55]) begin
+        mem_b16[dma_wri_wa[671:660]] <= dma_wri_wd[223:220];
+      end
+      if (dma_wri_we[56]) begin
+        mem_b16[dma_wri_wa[683:672]] <= dma_wri_wd[227:224];
+      end
+      if (dma_wri_we[57]) begin
+        mem_b16[dma_wri_wa[695:684]] <= dma_wri_wd[231:228];
+      end
+      if (dma_wri_we[58]) begin
+        mem_b16[dma_wri_wa[707:696]] <= dma_wri_wd[235:232];
+      end
+      if (dma_wri_we[59]) begin
+        mem_b16[dma_wri_wa[719:708]] <= dma_wri_wd[239:236];
+      end
+      if (dma_wri_we[60]) begin
+        mem_b16[dma_wri_wa[731:720]] <= dma_wri_wd[243:240];
+      end
+      if (dma_wri_we[61]) begin
+        mem_b16[dma_wri_wa[743:732]] <= dma_wri_wd[247:244];
+      end
+      if (dma_wri_we[62]) begin
+        mem_b16[dma_wri_wa[755:744]] <= dma_wri_wd[251:248];
+      end
+      if (dma_wri_we[63]) begin
+        mem_b16[dma_wri_wa[767:756]] <= dma_wri_wd[255:252];
+      end
+      if (dma_wri_we[64]) begin
+        mem_b16[dma_wri_wa[779:768]] <= dma_wri_wd[259:256];
+      end
+      if (dma_wri_we[65]) begin
+        mem_b16[dma_wri_wa[791:780]] <= dma_wri_wd[263:260];
+      end
+      if (dma_wri_we[66]) begin
+        mem_b16[dma_wri_wa[803:792]] <= dma_wri_wd[267:264];
+      end
+      if (dma_wri_we[67]) begin
+        mem_b16[dma_wri_wa[815:804]] <= dma_wri_wd[271:268];
+      end
+      if (dma_wri_we[68]) begin
+        mem_b16[dma_wri_wa[827:816]] <= dma_wri_wd[275:272];
+      end
+      if (dma_wri_we[69]) begin
+        mem_b16[dma_wri_wa[839:828]] <= dma_wri_wd[279:276];
+      end
+      if (dma_wri_we[70]) begin
+        mem_b16[dma_wri_wa[851:840]] <= dma_wri_wd[283:280];
+      end
+      if (dma_wri_we[71]) begin
+        mem_b16[dma_wri_wa[863:852]] <= dma_wri_wd[287:284];
+      end
+      if (dma_wri_we[72]) begin
+        mem_b16[dma_wri_wa[875:864]] <= dma_wri_wd[291:288];
+      end
+      if (dma_wri_we[73]) begin
+        mem_b16[dma_wri_wa[887:876]] <= dma_wri_wd[295:292];
+      end
+      if (dma_wri_we[74]) begin
+        mem_b16[dma_wri_wa[899:888]] <= dma_wri_wd[299:296];
+      end
+      if (dma_wri_we[75]) begin
+        mem_b16[dma_wri_wa[911:900]] <= dma_wri_wd[303:300];
+      end
+      if (dma_wri_we[76]) begin
+        mem_b16[dma_wri_wa[923:912]] <= dma_wri_wd[307:304];
+      end
+      if (dma_wri_we[77]) begin
+        mem_b16[dma_wri_wa[935:924]] <= dma_wri_wd[311:308];
+      end
+      if (dma_wri_we[78]) begin
+        mem_b16[dma_wri_wa[947:936]] <= dma_wri_wd[315:312];
+      end
+      if (dma_wri_we[79]) begin
+        mem_b16[dma_wri_wa[959:948]] <= dma_wri_wd[319:316];
+      end
+      if (dma_wri_we[80]) begin
+        mem_b16[dma_wri_wa[971:960]] <= dma_wri_wd[323:320];
+      end
+      if (dma_wri_we[81]) begin
+        mem_b16[dma_wri_wa[983:972]] <= dma_wri_wd[327:324];
+      end
+      if (dma_wri_we[82]) begin
+        mem_b16[dma_wri_wa[995:984]] <= dma_wri_wd[331:328];
+      end
+      if (dma_wri_we[83]) begin
+        mem_b16[dma_wri_wa[1007:996]] <= dma_wri_wd[335:332];
+      end
+      if (dma_wri_we[84]) begin
+        mem_b16[dma_wri_wa[1019:1008]] <= dma_wri_wd[339:336];
+      end
+      if (dma_wri_we[85]) begin
+        mem_b16[dma_wri_wa[1031:1020]] <= dma_wri_wd[343:340];
+      end
+      if (dma_wri_we[86]) begin
+        mem_b16[dma_wri_wa[1043:1032]] <= dma_wri_wd[347:344];
+      end
+      if (dma_wri_we[87]) begin
+        mem_b16[dma_wri_wa[1055:1044]] <= dma_wri_wd[351:348];
+      end
+      if (dma_wri_we[88]) begin
+        mem_b16[dma_wri_wa[1067:1056]] <= dma_wri_wd[355:352];
+      end
+      if (dma_wri_we[89]) begin
+        mem_b16[dma_wri_wa[1079:1068]] <= dma_wri_wd[359:356];
+      end
+      if (dma_wri_we[90]) begin
+        mem_b16[dma_wri_wa[1091:1080]] <= dma_wri_wd[363:360];
+      end
+      if (dma_wri_we[91]) begin
+        mem_b16[dma_wri_wa[1103:1092]] <= dma_wri_wd[367:364];
+      end
+      if (dma_wri_we[92]) begin
+        mem_b16[dma_wri_wa[1115:1104]] <= dma_wri_wd[371:368];
+      end
+      if (dma_wri_we[93]) begin
+        mem_b16[dma_wri_wa[1127:1116]] <= dma_wri_wd[375:372];
+      end
+      if (dma_wri_we[94]) begin
+        mem_b16[dma_wri_wa[1139:1128]] <= dma_wri_wd[379:376];
+      end
+      if (dma_wri_we[95]) begin
+        mem_b16[dma_wri_wa[1151:1140]] <= dma_wri_wd[383:380];
+      end
+      if (dma_wri_we[96]) begin
+        mem_b16[dma_wri_wa[1163:1152]] <= dma_wri_wd[387:384];
+      end
+      if (dma_wri_we[97]) begin
+        mem_b16[dma_wri_wa[1175:1164]] <= dma_wri_wd[391:388];
+      end
+      if (dma_wri_we[98]) begin
+        mem_b16[dma_wri_wa[1187:1176]] <= dma_wri_wd[395:392];
+      end
+      if (dma_wri_we[99]) begin
+        mem_b16[dma_wri_wa[1199:1188]] <= dma_wri_wd[399:396];
+      end
+      if (dma_wri_we[100]) begin
+        mem_b16[dma_wri_wa[1211:1200]] <= dma_wri_wd[403:400];
+      end
+      if (dma_wri_we[101]) begin
+        mem_b16[dma_wri_wa[1223:1212]] <= dma_wri_wd[407:404];
+      end
+      if (dma_wri_we[102]) begin
+        mem_b16[dma_wri_wa[1235:1224]] <= dma_wri_wd[411:408];
+      end
+      if (dma_wri_we[103]) begin
+        mem_b16[dma_wri_wa[1247:1236]] <= dma_wri_wd[415:412];
+      end
+      if (dma_wri_we[104]) begin
+        mem_b16[dma_wri_wa[1259:1248]] <= dma_wri_wd[419:416];
+      end
+      if (dma_wri_we[105]) begin
+        mem_b16[dma_wri_wa[1271:1260]] <= dma_wri_wd[423:420];
+      end
+      if (dma_wri_we[106]) begin
+        mem_b16[dma_wri_wa[1283:1272]] <= dma_wri_wd[427:424];
+      end
+      if (dma_wri_we[107]) begin
+        mem_b16[dma_wri_wa[1295:1284]] <= dma_wri_wd[431:428];
+      end
+      if (dma_wri_we[108]) begin
+        mem_b16[dma_wri_wa[1307:1296]] <= dma_wri_wd[435:432];
+      end
+      if (dma_wri_we[109]) begin
+        mem_b16[dma_wri_wa[1319:1308]] <= dma_wri_wd[439:436];
+      end
+      if (dma_wri_we[110]) begin
+        mem_b16[dma_wri_wa[1331:1320]] <= dma_wri_wd[443:440];
+      end
+      if (dma_wri_we[111]) begin
+        mem_b16[dma_wri_wa[1343:1332]] <= dma_wri_wd[447:444];
+      end
+      if (dma_wri_we[112]) begin
+        mem_b16[dma_wri_wa[1355:1344]] <= dma_wri_wd[451:448];
+      end
+      if (dma_wri_we[113]) begin
+        mem_b16[dma_wri_wa[1367:1356]] <= dma_wri_wd[455:452];
+      end
+      if (dma_wri_we[114]) begin
+        mem_b16[dma_wri_wa[1379:1368]] <= dma_wri_wd[459:456];
+      end
+      if (dma_wri_we[115]) begin
+        mem_b16[dma_wri_wa[1391:1380]] <= dma_wri_wd[463:460];
+      end
+      if (dma_wri_we[116]) begin
+        mem_b16[dma_wri_wa[1403:1392]] <= dma_wri_wd[467:464];
+      end
+      if (dma_wri_we[117]) begin
+        mem_b16[dma_wri_wa[1415:1404]] <= dma_wri_wd[471:468];
+      end
+      if (dma_wri_we[118]) begin
+        mem_b16[dma_wri_wa[1427:1416]] <= dma_wri_wd[475:472];
+      end
+      if (dma_wri_we[119]) begin
+        mem_b16[dma_wri_wa[1439:1428]] <= dma_wri_wd[479:476];
+      end
+      if (dma_wri_we[120]) begin
+        mem_b16[dma_wri_wa[1451:1440]] <= dma_wri_wd[483:480];
+      end
+      if (dma_wri_we[121]) begin
+        mem_b16[dma_wri_wa[1463:1452]] <= dma_wri_wd[487:484];
+      end
+      if (dma_wri_we[122]) begin
+        mem_b16[dma_wri_wa[1475:1464]] <= dma_wri_wd[491:488];
+      end
+      if (dma_wri_we[123]) begin
+        mem_b16[dma_wri_wa[1487:1476]] <= dma_wri_wd[495:492];
+      end
+      if (dma_wri_we[124]) begin
+        mem_b16[dma_wri_wa[1499:1488]] <= dma_wri_wd[499:496];
+      end
+      if (dma_wri_we[125]) begin
+        mem_b16[dma_wri_wa[1511:1500]] <= dma_wri_wd[503:500];
+      end
+      if (dma_wri_we[126]) begin
+        mem_b16[dma_wri_wa[1523:1512]] <= dma_wri_wd[507:504];
+      end
+      if (dma_wri_we[127]) begin
+        mem_b16[dma_wri_wa[1535:1524]] <= dma_wri_wd[511:508];
+      end
     end
   end
 endmodule

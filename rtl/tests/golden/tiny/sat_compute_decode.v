@@ -200,6 +200,10 @@ module sat_compute_decode (
   assign v_aux = instr[131:108];
   wire [47:0] v_aux_w;
   assign v_aux_w = {24'd0, v_aux};
+  wire [23:0] v_mask;
+  assign v_mask = instr[195:172];
+  wire [47:0] v_mask_w;
+  assign v_mask_w = {24'd0, v_mask};
   wire [47:0] v_passes;
   assign v_passes = ((v_op == 4'd3) ? 48'd2 : ((v_op == 4'd4) ? 48'd3 : 48'd1));
   wire [47:0] v_cycles;
@@ -213,20 +217,22 @@ module sat_compute_decode (
   assign s_m_of = instr[17:13];
   wire s_master;
   assign s_master = instr[19];
+  wire s_mask_out;
+  assign s_mask_out = instr[20];
   wire [19:0] s_rows;
-  assign s_rows = instr[39:20];
+  assign s_rows = instr[40:21];
   wire [47:0] s_rows_w;
   assign s_rows_w = {28'd0, s_rows};
   wire [19:0] s_cols;
-  assign s_cols = instr[59:40];
+  assign s_cols = instr[60:41];
   wire [47:0] s_cols_w;
   assign s_cols_w = {28'd0, s_cols};
   wire [23:0] s_src;
-  assign s_src = instr[83:60];
+  assign s_src = instr[84:61];
   wire [47:0] s_src_w;
   assign s_src_w = {24'd0, s_src};
   wire [23:0] s_dst;
-  assign s_dst = instr[107:84];
+  assign s_dst = instr[108:85];
   wire [47:0] s_dst_w;
   assign s_dst_w = {24'd0, s_dst};
   wire [2:0] s_ib;
@@ -247,12 +253,18 @@ module sat_compute_decode (
   assign v_len_end_dst = (v_dst_w + v_len_w);
   wire [47:0] v_len_end_aux;
   assign v_len_end_aux = (v_aux_w + v_len_w);
+  wire [47:0] v_len_end_mask;
+  assign v_len_end_mask = (v_mask_w + v_len_w);
+  wire [7:0] v_p5;
+  assign v_p5 = instr[203:196];
   wire [47:0] v_rows_end_src2;
   assign v_rows_end_src2 = (v_src2_w + v_rows);
   wire [47:0] s_a_end;
   assign s_a_end = (s_src_w + s_rc);
   wire [47:0] s_w_end;
   assign s_w_end = (s_dst_w + s_wlen);
+  wire [47:0] s_m_end;
+  assign s_m_end = (s_dst_w + s_rc);
   always @* begin
     unit = 2'd3;
     busy_cycles = 48'd1;
@@ -334,12 +346,11 @@ module sat_compute_decode (
             r0_b = 2'd2;
             r0_s = v_src_w[13:0];
             r0_e = v_len_end_src[13:0];
-            r1_b = 2'd2;
-            r1_s = v_src2_w[13:0];
-            r1_e = v_len_end_src2[13:0];
-            r2_b = 2'd2;
-            r2_s = v_dst_w[13:0];
-            r2_e = v_len_end_dst[13:0];
+            if (v_p5 != 8'd255) begin
+              r1_b = 2'd0;
+              r1_s = v_mask_w[13:0];
+              r1_e = v_len_end_mask[13:0];
+            end
             w0_b = 2'd2;
             w0_s = v_src2_w[13:0];
             w0_e = v_len_end_src2[13:0];
@@ -384,9 +395,15 @@ module sat_compute_decode (
           r0_s = s_src_w[13:0];
           r0_e = s_a_end[13:0];
         end
-        w0_b = 2'd1;
-        w0_s = s_dst_w[13:0];
-        w0_e = s_w_end[13:0];
+        if (s_mask_out) begin
+          w0_b = 2'd0;
+          w0_s = s_dst_w[13:0];
+          w0_e = s_m_end[13:0];
+        end else begin
+          w0_b = 2'd1;
+          w0_s = s_dst_w[13:0];
+          w0_e = s_w_end[13:0];
+        end
       end
       default: begin
         // sync, halt: one cycle on the control unit

@@ -329,6 +329,7 @@ module sat_controller (
   reg [13:0] ve_w2_e;
   reg [47:0] se_e;  // sparsify in flight: completion
   reg [1:0] se_ab;  // sparsify in flight: the buffer it reads (A, or O for master weights)
+  reg [1:0] se_wb;  // sparsify in flight: the buffer it writes (W, or A for the pruned mask)
   reg [13:0] se_as;
   reg [13:0] se_ae;
   reg [13:0] se_ws;
@@ -383,15 +384,15 @@ module sat_controller (
       | ov((c_h_w2_b == ve_w2_b), c_h_w2_s, c_h_w2_e, ve_w2_s, ve_w2_e));
   wire se_hit;
   assign se_hit = (se_e > t) & (
-      ov((c_h_r0_b == 2'd1), c_h_r0_s, c_h_r0_e, se_ws, se_we)
-      | ov((c_h_r1_b == 2'd1), c_h_r1_s, c_h_r1_e, se_ws, se_we)
-      | ov((c_h_r2_b == 2'd1), c_h_r2_s, c_h_r2_e, se_ws, se_we)
+      ov((c_h_r0_b == se_wb), c_h_r0_s, c_h_r0_e, se_ws, se_we)
+      | ov((c_h_r1_b == se_wb), c_h_r1_s, c_h_r1_e, se_ws, se_we)
+      | ov((c_h_r2_b == se_wb), c_h_r2_s, c_h_r2_e, se_ws, se_we)
       | ov((c_h_w0_b == se_ab), c_h_w0_s, c_h_w0_e, se_as, se_ae)
-      | ov((c_h_w0_b == 2'd1), c_h_w0_s, c_h_w0_e, se_ws, se_we)
+      | ov((c_h_w0_b == se_wb), c_h_w0_s, c_h_w0_e, se_ws, se_we)
       | ov((c_h_w1_b == se_ab), c_h_w1_s, c_h_w1_e, se_as, se_ae)
-      | ov((c_h_w1_b == 2'd1), c_h_w1_s, c_h_w1_e, se_ws, se_we)
+      | ov((c_h_w1_b == se_wb), c_h_w1_s, c_h_w1_e, se_ws, se_we)
       | ov((c_h_w2_b == se_ab), c_h_w2_s, c_h_w2_e, se_as, se_ae)
-      | ov((c_h_w2_b == 2'd1), c_h_w2_s, c_h_w2_e, se_ws, se_we));
+      | ov((c_h_w2_b == se_wb), c_h_w2_s, c_h_w2_e, se_ws, se_we));
   wire c_hazard;
   assign c_hazard = (((c_h_unit != 2'd0) & (|gq_hit)) | ((c_h_unit != 2'd1) & ve_hit) | ((c_h_unit != 2'd2) & se_hit));
   wire c_tok_ok;
@@ -615,6 +616,7 @@ module sat_controller (
             busy_sparsifier <= c_b;
             se_e <= c_e;
             se_ab <= c_h_r0_b;
+            se_wb <= c_h_w0_b;
             se_as <= c_h_r0_s;
             se_ae <= c_h_r0_e;
             se_ws <= c_h_w0_s;

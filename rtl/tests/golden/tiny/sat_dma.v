@@ -126,6 +126,8 @@ module sat_dma (
   assign start = (s_ld | s_st);
   wire [255:0] si;
   assign si = (s_ld ? i_ld : i_st);
+  wire i_2col;
+  assign i_2col = (si[3:0] == 4'd7);
   wire [1:0] i_buf;
   assign i_buf = si[9:8];
   wire [2:0] i_fmt;
@@ -237,7 +239,7 @@ module sat_dma (
         stride <= si[159:120];
         e <= i_e;
         ub <= i_ub;
-        rl <= ((i_cols == 22'd0) ? 20'd0 : si[99:80]);
+        rl <= (((i_cols == 22'd0) | i_2col) ? 20'd0 : si[99:80]);
         c <= 22'd0;
         off <= 40'd0;
         rd <= si[55:16];
@@ -557,324 +559,324 @@ module sat_dma (
   assign dram_rd_addr = {da0};
   assign a_wr_en = {(v0 & (~dir & ((kind == 3'd0))))};
   assign a_wr_addr = {ea0};
-  assign a_wr_mask = {(nv0 > 22'd7),
-    (nv0 > 22'd6),
-    (nv0 > 22'd5),
-    (nv0 > 22'd4),
-    (nv0 > 22'd3),
-    (nv0 > 22'd2),
-    (nv0 > 22'd1),
-    (nv0 > 22'd0)};
-  assign a_wr_data = {win0[127:112],
-    win0[111:96],
-    win0[95:80],
-    win0[79:64],
-    win0[63:48],
-    win0[47:32],
-    win0[31:16],
-    win0[15:0]};
+  assign a_wr_mask[0] = (nv0 > 22'd0);
+  assign a_wr_mask[1] = (nv0 > 22'd1);
+  assign a_wr_mask[2] = (nv0 > 22'd2);
+  assign a_wr_mask[3] = (nv0 > 22'd3);
+  assign a_wr_mask[4] = (nv0 > 22'd4);
+  assign a_wr_mask[5] = (nv0 > 22'd5);
+  assign a_wr_mask[6] = (nv0 > 22'd6);
+  assign a_wr_mask[7] = (nv0 > 22'd7);
+  assign a_wr_data[15:0] = win0[15:0];
+  assign a_wr_data[31:16] = win0[31:16];
+  assign a_wr_data[47:32] = win0[47:32];
+  assign a_wr_data[63:48] = win0[63:48];
+  assign a_wr_data[79:64] = win0[79:64];
+  assign a_wr_data[95:80] = win0[95:80];
+  assign a_wr_data[111:96] = win0[111:96];
+  assign a_wr_data[127:112] = win0[127:112];
   assign o_wr_en = {(v0 & (~dir & ((kind == 3'd1))))};
   assign o_wr_addr = {ea0};
-  assign o_wr_mask = {(nv0 > 22'd3),
-    (nv0 > 22'd2),
-    (nv0 > 22'd1),
-    (nv0 > 22'd0)};
-  assign o_wr_data = {{{16{win0[127]}}, win0[127:96]},
-    {{16{win0[95]}}, win0[95:64]},
-    {{16{win0[63]}}, win0[63:32]},
-    {{16{win0[31]}}, win0[31:0]}};
+  assign o_wr_mask[0] = (nv0 > 22'd0);
+  assign o_wr_mask[1] = (nv0 > 22'd1);
+  assign o_wr_mask[2] = (nv0 > 22'd2);
+  assign o_wr_mask[3] = (nv0 > 22'd3);
+  assign o_wr_data[47:0] = {{16{win0[31]}}, win0[31:0]};
+  assign o_wr_data[95:48] = {{16{win0[63]}}, win0[63:32]};
+  assign o_wr_data[143:96] = {{16{win0[95]}}, win0[95:64]};
+  assign o_wr_data[191:144] = {{16{win0[127]}}, win0[127:96]};
   assign w_wr_en = {(v0 & (~dir & ((kind == 3'd3) | (kind == 3'd4))))};
   assign w_wr_addr = {ea0};
-  assign w_wr_mask = {(nv0 > 22'd15),
-    (nv0 > 22'd14),
-    (nv0 > 22'd13),
-    (nv0 > 22'd12),
-    (nv0 > 22'd11),
-    (nv0 > 22'd10),
-    (nv0 > 22'd9),
-    (nv0 > 22'd8),
-    (nv0 > 22'd7),
-    (nv0 > 22'd6),
-    (nv0 > 22'd5),
-    (nv0 > 22'd4),
-    (nv0 > 22'd3),
-    (nv0 > 22'd2),
-    (nv0 > 22'd1),
-    (nv0 > 22'd0)};
-  assign w_wr_data = {lw0_15,
-    lw0_14,
-    lw0_13,
-    lw0_12,
-    lw0_11,
-    lw0_10,
-    lw0_9,
-    lw0_8,
-    lw0_7,
-    lw0_6,
-    lw0_5,
-    lw0_4,
-    lw0_3,
-    lw0_2,
-    lw0_1,
-    lw0_0};
+  assign w_wr_mask[0] = (nv0 > 22'd0);
+  assign w_wr_mask[1] = (nv0 > 22'd1);
+  assign w_wr_mask[2] = (nv0 > 22'd2);
+  assign w_wr_mask[3] = (nv0 > 22'd3);
+  assign w_wr_mask[4] = (nv0 > 22'd4);
+  assign w_wr_mask[5] = (nv0 > 22'd5);
+  assign w_wr_mask[6] = (nv0 > 22'd6);
+  assign w_wr_mask[7] = (nv0 > 22'd7);
+  assign w_wr_mask[8] = (nv0 > 22'd8);
+  assign w_wr_mask[9] = (nv0 > 22'd9);
+  assign w_wr_mask[10] = (nv0 > 22'd10);
+  assign w_wr_mask[11] = (nv0 > 22'd11);
+  assign w_wr_mask[12] = (nv0 > 22'd12);
+  assign w_wr_mask[13] = (nv0 > 22'd13);
+  assign w_wr_mask[14] = (nv0 > 22'd14);
+  assign w_wr_mask[15] = (nv0 > 22'd15);
+  assign w_wr_data[19:0] = lw0_0;
+  assign w_wr_data[39:20] = lw0_1;
+  assign w_wr_data[59:40] = lw0_2;
+  assign w_wr_data[79:60] = lw0_3;
+  assign w_wr_data[99:80] = lw0_4;
+  assign w_wr_data[119:100] = lw0_5;
+  assign w_wr_data[139:120] = lw0_6;
+  assign w_wr_data[159:140] = lw0_7;
+  assign w_wr_data[179:160] = lw0_8;
+  assign w_wr_data[199:180] = lw0_9;
+  assign w_wr_data[219:200] = lw0_10;
+  assign w_wr_data[239:220] = lw0_11;
+  assign w_wr_data[259:240] = lw0_12;
+  assign w_wr_data[279:260] = lw0_13;
+  assign w_wr_data[299:280] = lw0_14;
+  assign w_wr_data[319:300] = lw0_15;
   assign wi_wr_en = {(v0 & (~dir & ((kind == 3'd5))))};
   assign wi_wr_addr = {ea0};
-  assign wi_wr_mask = {(nv0 > 22'd127),
-    (nv0 > 22'd126),
-    (nv0 > 22'd125),
-    (nv0 > 22'd124),
-    (nv0 > 22'd123),
-    (nv0 > 22'd122),
-    (nv0 > 22'd121),
-    (nv0 > 22'd120),
-    (nv0 > 22'd119),
-    (nv0 > 22'd118),
-    (nv0 > 22'd117),
-    (nv0 > 22'd116),
-    (nv0 > 22'd115),
-    (nv0 > 22'd114),
-    (nv0 > 22'd113),
-    (nv0 > 22'd112),
-    (nv0 > 22'd111),
-    (nv0 > 22'd110),
-    (nv0 > 22'd109),
-    (nv0 > 22'd108),
-    (nv0 > 22'd107),
-    (nv0 > 22'd106),
-    (nv0 > 22'd105),
-    (nv0 > 22'd104),
-    (nv0 > 22'd103),
-    (nv0 > 22'd102),
-    (nv0 > 22'd101),
-    (nv0 > 22'd100),
-    (nv0 > 22'd99),
-    (nv0 > 22'd98),
-    (nv0 > 22'd97),
-    (nv0 > 22'd96),
-    (nv0 > 22'd95),
-    (nv0 > 22'd94),
-    (nv0 > 22'd93),
-    (nv0 > 22'd92),
-    (nv0 > 22'd91),
-    (nv0 > 22'd90),
-    (nv0 > 22'd89),
-    (nv0 > 22'd88),
-    (nv0 > 22'd87),
-    (nv0 > 22'd86),
-    (nv0 > 22'd85),
-    (nv0 > 22'd84),
-    (nv0 > 22'd83),
-    (nv0 > 22'd82),
-    (nv0 > 22'd81),
-    (nv0 > 22'd80),
-    (nv0 > 22'd79),
-    (nv0 > 22'd78),
-    (nv0 > 22'd77),
-    (nv0 > 22'd76),
-    (nv0 > 22'd75),
-    (nv0 > 22'd74),
-    (nv0 > 22'd73),
-    (nv0 > 22'd72),
-    (nv0 > 22'd71),
-    (nv0 > 22'd70),
-    (nv0 > 22'd69),
-    (nv0 > 22'd68),
-    (nv0 > 22'd67),
-    (nv0 > 22'd66),
-    (nv0 > 22'd65),
-    (nv0 > 22'd64),
-    (nv0 > 22'd63),
-    (nv0 > 22'd62),
-    (nv0 > 22'd61),
-    (nv0 > 22'd60),
-    (nv0 > 22'd59),
-    (nv0 > 22'd58),
-    (nv0 > 22'd57),
-    (nv0 > 22'd56),
-    (nv0 > 22'd55),
-    (nv0 > 22'd54),
-    (nv0 > 22'd53),
-    (nv0 > 22'd52),
-    (nv0 > 22'd51),
-    (nv0 > 22'd50),
-    (nv0 > 22'd49),
-    (nv0 > 22'd48),
-    (nv0 > 22'd47),
-    (nv0 > 22'd46),
-    (nv0 > 22'd45),
-    (nv0 > 22'd44),
-    (nv0 > 22'd43),
-    (nv0 > 22'd42),
-    (nv0 > 22'd41),
-    (nv0 > 22'd40),
-    (nv0 > 22'd39),
-    (nv0 > 22'd38),
-    (nv0 > 22'd37),
-    (nv0 > 22'd36),
-    (nv0 > 22'd35),
-    (nv0 > 22'd34),
-    (nv0 > 22'd33),
-    (nv0 > 22'd32),
-    (nv0 > 22'd31),
-    (nv0 > 22'd30),
-    (nv0 > 22'd29),
-    (nv0 > 22'd28),
-    (nv0 > 22'd27),
-    (nv0 > 22'd26),
-    (nv0 > 22'd25),
-    (nv0 > 22'd24),
-    (nv0 > 22'd23),
-    (nv0 > 22'd22),
-    (nv0 > 22'd21),
-    (nv0 > 22'd20),
-    (nv0 > 22'd19),
-    (nv0 > 22'd18),
-    (nv0 > 22'd17),
-    (nv0 > 22'd16),
-    (nv0 > 22'd15),
-    (nv0 > 22'd14),
-    (nv0 > 22'd13),
-    (nv0 > 22'd12),
-    (nv0 > 22'd11),
-    (nv0 > 22'd10),
-    (nv0 > 22'd9),
-    (nv0 > 22'd8),
-    (nv0 > 22'd7),
-    (nv0 > 22'd6),
-    (nv0 > 22'd5),
-    (nv0 > 22'd4),
-    (nv0 > 22'd3),
-    (nv0 > 22'd2),
-    (nv0 > 22'd1),
-    (nv0 > 22'd0)};
-  assign wi_wr_data = {li0_127,
-    li0_126,
-    li0_125,
-    li0_124,
-    li0_123,
-    li0_122,
-    li0_121,
-    li0_120,
-    li0_119,
-    li0_118,
-    li0_117,
-    li0_116,
-    li0_115,
-    li0_114,
-    li0_113,
-    li0_112,
-    li0_111,
-    li0_110,
-    li0_109,
-    li0_108,
-    li0_107,
-    li0_106,
-    li0_105,
-    li0_104,
-    li0_103,
-    li0_102,
-    li0_101,
-    li0_100,
-    li0_99,
-    li0_98,
-    li0_97,
-    li0_96,
-    li0_95,
-    li0_94,
-    li0_93,
-    li0_92,
-    li0_91,
-    li0_90,
-    li0_89,
-    li0_88,
-    li0_87,
-    li0_86,
-    li0_85,
-    li0_84,
-    li0_83,
-    li0_82,
-    li0_81,
-    li0_80,
-    li0_79,
-    li0_78,
-    li0_77,
-    li0_76,
-    li0_75,
-    li0_74,
-    li0_73,
-    li0_72,
-    li0_71,
-    li0_70,
-    li0_69,
-    li0_68,
-    li0_67,
-    li0_66,
-    li0_65,
-    li0_64,
-    li0_63,
-    li0_62,
-    li0_61,
-    li0_60,
-    li0_59,
-    li0_58,
-    li0_57,
-    li0_56,
-    li0_55,
-    li0_54,
-    li0_53,
-    li0_52,
-    li0_51,
-    li0_50,
-    li0_49,
-    li0_48,
-    li0_47,
-    li0_46,
-    li0_45,
-    li0_44,
-    li0_43,
-    li0_42,
-    li0_41,
-    li0_40,
-    li0_39,
-    li0_38,
-    li0_37,
-    li0_36,
-    li0_35,
-    li0_34,
-    li0_33,
-    li0_32,
-    li0_31,
-    li0_30,
-    li0_29,
-    li0_28,
-    li0_27,
-    li0_26,
-    li0_25,
-    li0_24,
-    li0_23,
-    li0_22,
-    li0_21,
-    li0_20,
-    li0_19,
-    li0_18,
-    li0_17,
-    li0_16,
-    li0_15,
-    li0_14,
-    li0_13,
-    li0_12,
-    li0_11,
-    li0_10,
-    li0_9,
-    li0_8,
-    li0_7,
-    li0_6,
-    li0_5,
-    li0_4,
-    li0_3,
-    li0_2,
-    li0_1,
-    li0_0};
+  assign wi_wr_mask[0] = (nv0 > 22'd0);
+  assign wi_wr_mask[1] = (nv0 > 22'd1);
+  assign wi_wr_mask[2] = (nv0 > 22'd2);
+  assign wi_wr_mask[3] = (nv0 > 22'd3);
+  assign wi_wr_mask[4] = (nv0 > 22'd4);
+  assign wi_wr_mask[5] = (nv0 > 22'd5);
+  assign wi_wr_mask[6] = (nv0 > 22'd6);
+  assign wi_wr_mask[7] = (nv0 > 22'd7);
+  assign wi_wr_mask[8] = (nv0 > 22'd8);
+  assign wi_wr_mask[9] = (nv0 > 22'd9);
+  assign wi_wr_mask[10] = (nv0 > 22'd10);
+  assign wi_wr_mask[11] = (nv0 > 22'd11);
+  assign wi_wr_mask[12] = (nv0 > 22'd12);
+  assign wi_wr_mask[13] = (nv0 > 22'd13);
+  assign wi_wr_mask[14] = (nv0 > 22'd14);
+  assign wi_wr_mask[15] = (nv0 > 22'd15);
+  assign wi_wr_mask[16] = (nv0 > 22'd16);
+  assign wi_wr_mask[17] = (nv0 > 22'd17);
+  assign wi_wr_mask[18] = (nv0 > 22'd18);
+  assign wi_wr_mask[19] = (nv0 > 22'd19);
+  assign wi_wr_mask[20] = (nv0 > 22'd20);
+  assign wi_wr_mask[21] = (nv0 > 22'd21);
+  assign wi_wr_mask[22] = (nv0 > 22'd22);
+  assign wi_wr_mask[23] = (nv0 > 22'd23);
+  assign wi_wr_mask[24] = (nv0 > 22'd24);
+  assign wi_wr_mask[25] = (nv0 > 22'd25);
+  assign wi_wr_mask[26] = (nv0 > 22'd26);
+  assign wi_wr_mask[27] = (nv0 > 22'd27);
+  assign wi_wr_mask[28] = (nv0 > 22'd28);
+  assign wi_wr_mask[29] = (nv0 > 22'd29);
+  assign wi_wr_mask[30] = (nv0 > 22'd30);
+  assign wi_wr_mask[31] = (nv0 > 22'd31);
+  assign wi_wr_mask[32] = (nv0 > 22'd32);
+  assign wi_wr_mask[33] = (nv0 > 22'd33);
+  assign wi_wr_mask[34] = (nv0 > 22'd34);
+  assign wi_wr_mask[35] = (nv0 > 22'd35);
+  assign wi_wr_mask[36] = (nv0 > 22'd36);
+  assign wi_wr_mask[37] = (nv0 > 22'd37);
+  assign wi_wr_mask[38] = (nv0 > 22'd38);
+  assign wi_wr_mask[39] = (nv0 > 22'd39);
+  assign wi_wr_mask[40] = (nv0 > 22'd40);
+  assign wi_wr_mask[41] = (nv0 > 22'd41);
+  assign wi_wr_mask[42] = (nv0 > 22'd42);
+  assign wi_wr_mask[43] = (nv0 > 22'd43);
+  assign wi_wr_mask[44] = (nv0 > 22'd44);
+  assign wi_wr_mask[45] = (nv0 > 22'd45);
+  assign wi_wr_mask[46] = (nv0 > 22'd46);
+  assign wi_wr_mask[47] = (nv0 > 22'd47);
+  assign wi_wr_mask[48] = (nv0 > 22'd48);
+  assign wi_wr_mask[49] = (nv0 > 22'd49);
+  assign wi_wr_mask[50] = (nv0 > 22'd50);
+  assign wi_wr_mask[51] = (nv0 > 22'd51);
+  assign wi_wr_mask[52] = (nv0 > 22'd52);
+  assign wi_wr_mask[53] = (nv0 > 22'd53);
+  assign wi_wr_mask[54] = (nv0 > 22'd54);
+  assign wi_wr_mask[55] = (nv0 > 22'd55);
+  assign wi_wr_mask[56] = (nv0 > 22'd56);
+  assign wi_wr_mask[57] = (nv0 > 22'd57);
+  assign wi_wr_mask[58] = (nv0 > 22'd58);
+  assign wi_wr_mask[59] = (nv0 > 22'd59);
+  assign wi_wr_mask[60] = (nv0 > 22'd60);
+  assign wi_wr_mask[61] = (nv0 > 22'd61);
+  assign wi_wr_mask[62] = (nv0 > 22'd62);
+  assign wi_wr_mask[63] = (nv0 > 22'd63);
+  assign wi_wr_mask[64] = (nv0 > 22'd64);
+  assign wi_wr_mask[65] = (nv0 > 22'd65);
+  assign wi_wr_mask[66] = (nv0 > 22'd66);
+  assign wi_wr_mask[67] = (nv0 > 22'd67);
+  assign wi_wr_mask[68] = (nv0 > 22'd68);
+  assign wi_wr_mask[69] = (nv0 > 22'd69);
+  assign wi_wr_mask[70] = (nv0 > 22'd70);
+  assign wi_wr_mask[71] = (nv0 > 22'd71);
+  assign wi_wr_mask[72] = (nv0 > 22'd72);
+  assign wi_wr_mask[73] = (nv0 > 22'd73);
+  assign wi_wr_mask[74] = (nv0 > 22'd74);
+  assign wi_wr_mask[75] = (nv0 > 22'd75);
+  assign wi_wr_mask[76] = (nv0 > 22'd76);
+  assign wi_wr_mask[77] = (nv0 > 22'd77);
+  assign wi_wr_mask[78] = (nv0 > 22'd78);
+  assign wi_wr_mask[79] = (nv0 > 22'd79);
+  assign wi_wr_mask[80] = (nv0 > 22'd80);
+  assign wi_wr_mask[81] = (nv0 > 22'd81);
+  assign wi_wr_mask[82] = (nv0 > 22'd82);
+  assign wi_wr_mask[83] = (nv0 > 22'd83);
+  assign wi_wr_mask[84] = (nv0 > 22'd84);
+  assign wi_wr_mask[85] = (nv0 > 22'd85);
+  assign wi_wr_mask[86] = (nv0 > 22'd86);
+  assign wi_wr_mask[87] = (nv0 > 22'd87);
+  assign wi_wr_mask[88] = (nv0 > 22'd88);
+  assign wi_wr_mask[89] = (nv0 > 22'd89);
+  assign wi_wr_mask[90] = (nv0 > 22'd90);
+  assign wi_wr_mask[91] = (nv0 > 22'd91);
+  assign wi_wr_mask[92] = (nv0 > 22'd92);
+  assign wi_wr_mask[93] = (nv0 > 22'd93);
+  assign wi_wr_mask[94] = (nv0 > 22'd94);
+  assign wi_wr_mask[95] = (nv0 > 22'd95);
+  assign wi_wr_mask[96] = (nv0 > 22'd96);
+  assign wi_wr_mask[97] = (nv0 > 22'd97);
+  assign wi_wr_mask[98] = (nv0 > 22'd98);
+  assign wi_wr_mask[99] = (nv0 > 22'd99);
+  assign wi_wr_mask[100] = (nv0 > 22'd100);
+  assign wi_wr_mask[101] = (nv0 > 22'd101);
+  assign wi_wr_mask[102] = (nv0 > 22'd102);
+  assign wi_wr_mask[103] = (nv0 > 22'd103);
+  assign wi_wr_mask[104] = (nv0 > 22'd104);
+  assign wi_wr_mask[105] = (nv0 > 22'd105);
+  assign wi_wr_mask[106] = (nv0 > 22'd106);
+  assign wi_wr_mask[107] = (nv0 > 22'd107);
+  assign wi_wr_mask[108] = (nv0 > 22'd108);
+  assign wi_wr_mask[109] = (nv0 > 22'd109);
+  assign wi_wr_mask[110] = (nv0 > 22'd110);
+  assign wi_wr_mask[111] = (nv0 > 22'd111);
+  assign wi_wr_mask[112] = (nv0 > 22'd112);
+  assign wi_wr_mask[113] = (nv0 > 22'd113);
+  assign wi_wr_mask[114] = (nv0 > 22'd114);
+  assign wi_wr_mask[115] = (nv0 > 22'd115);
+  assign wi_wr_mask[116] = (nv0 > 22'd116);
+  assign wi_wr_mask[117] = (nv0 > 22'd117);
+  assign wi_wr_mask[118] = (nv0 > 22'd118);
+  assign wi_wr_mask[119] = (nv0 > 22'd119);
+  assign wi_wr_mask[120] = (nv0 > 22'd120);
+  assign wi_wr_mask[121] = (nv0 > 22'd121);
+  assign wi_wr_mask[122] = (nv0 > 22'd122);
+  assign wi_wr_mask[123] = (nv0 > 22'd123);
+  assign wi_wr_mask[124] = (nv0 > 22'd124);
+  assign wi_wr_mask[125] = (nv0 > 22'd125);
+  assign wi_wr_mask[126] = (nv0 > 22'd126);
+  assign wi_wr_mask[127] = (nv0 > 22'd127);
+  assign wi_wr_data[3:0] = li0_0;
+  assign wi_wr_data[7:4] = li0_1;
+  assign wi_wr_data[11:8] = li0_2;
+  assign wi_wr_data[15:12] = li0_3;
+  assign wi_wr_data[19:16] = li0_4;
+  assign wi_wr_data[23:20] = li0_5;
+  assign wi_wr_data[27:24] = li0_6;
+  assign wi_wr_data[31:28] = li0_7;
+  assign wi_wr_data[35:32] = li0_8;
+  assign wi_wr_data[39:36] = li0_9;
+  assign wi_wr_data[43:40] = li0_10;
+  assign wi_wr_data[47:44] = li0_11;
+  assign wi_wr_data[51:48] = li0_12;
+  assign wi_wr_data[55:52] = li0_13;
+  assign wi_wr_data[59:56] = li0_14;
+  assign wi_wr_data[63:60] = li0_15;
+  assign wi_wr_data[67:64] = li0_16;
+  assign wi_wr_data[71:68] = li0_17;
+  assign wi_wr_data[75:72] = li0_18;
+  assign wi_wr_data[79:76] = li0_19;
+  assign wi_wr_data[83:80] = li0_20;
+  assign wi_wr_data[87:84] = li0_21;
+  assign wi_wr_data[91:88] = li0_22;
+  assign wi_wr_data[95:92] = li0_23;
+  assign wi_wr_data[99:96] = li0_24;
+  assign wi_wr_data[103:100] = li0_25;
+  assign wi_wr_data[107:104] = li0_26;
+  assign wi_wr_data[111:108] = li0_27;
+  assign wi_wr_data[115:112] = li0_28;
+  assign wi_wr_data[119:116] = li0_29;
+  assign wi_wr_data[123:120] = li0_30;
+  assign wi_wr_data[127:124] = li0_31;
+  assign wi_wr_data[131:128] = li0_32;
+  assign wi_wr_data[135:132] = li0_33;
+  assign wi_wr_data[139:136] = li0_34;
+  assign wi_wr_data[143:140] = li0_35;
+  assign wi_wr_data[147:144] = li0_36;
+  assign wi_wr_data[151:148] = li0_37;
+  assign wi_wr_data[155:152] = li0_38;
+  assign wi_wr_data[159:156] = li0_39;
+  assign wi_wr_data[163:160] = li0_40;
+  assign wi_wr_data[167:164] = li0_41;
+  assign wi_wr_data[171:168] = li0_42;
+  assign wi_wr_data[175:172] = li0_43;
+  assign wi_wr_data[179:176] = li0_44;
+  assign wi_wr_data[183:180] = li0_45;
+  assign wi_wr_data[187:184] = li0_46;
+  assign wi_wr_data[191:188] = li0_47;
+  assign wi_wr_data[195:192] = li0_48;
+  assign wi_wr_data[199:196] = li0_49;
+  assign wi_wr_data[203:200] = li0_50;
+  assign wi_wr_data[207:204] = li0_51;
+  assign wi_wr_data[211:208] = li0_52;
+  assign wi_wr_data[215:212] = li0_53;
+  assign wi_wr_data[219:216] = li0_54;
+  assign wi_wr_data[223:220] = li0_55;
+  assign wi_wr_data[227:224] = li0_56;
+  assign wi_wr_data[231:228] = li0_57;
+  assign wi_wr_data[235:232] = li0_58;
+  assign wi_wr_data[239:236] = li0_59;
+  assign wi_wr_data[243:240] = li0_60;
+  assign wi_wr_data[247:244] = li0_61;
+  assign wi_wr_data[251:248] = li0_62;
+  assign wi_wr_data[255:252] = li0_63;
+  assign wi_wr_data[259:256] = li0_64;
+  assign wi_wr_data[263:260] = li0_65;
+  assign wi_wr_data[267:264] = li0_66;
+  assign wi_wr_data[271:268] = li0_67;
+  assign wi_wr_data[275:272] = li0_68;
+  assign wi_wr_data[279:276] = li0_69;
+  assign wi_wr_data[283:280] = li0_70;
+  assign wi_wr_data[287:284] = li0_71;
+  assign wi_wr_data[291:288] = li0_72;
+  assign wi_wr_data[295:292] = li0_73;
+  assign wi_wr_data[299:296] = li0_74;
+  assign wi_wr_data[303:300] = li0_75;
+  assign wi_wr_data[307:304] = li0_76;
+  assign wi_wr_data[311:308] = li0_77;
+  assign wi_wr_data[315:312] = li0_78;
+  assign wi_wr_data[319:316] = li0_79;
+  assign wi_wr_data[323:320] = li0_80;
+  assign wi_wr_data[327:324] = li0_81;
+  assign wi_wr_data[331:328] = li0_82;
+  assign wi_wr_data[335:332] = li0_83;
+  assign wi_wr_data[339:336] = li0_84;
+  assign wi_wr_data[343:340] = li0_85;
+  assign wi_wr_data[347:344] = li0_86;
+  assign wi_wr_data[351:348] = li0_87;
+  assign wi_wr_data[355:352] = li0_88;
+  assign wi_wr_data[359:356] = li0_89;
+  assign wi_wr_data[363:360] = li0_90;
+  assign wi_wr_data[367:364] = li0_91;
+  assign wi_wr_data[371:368] = li0_92;
+  assign wi_wr_data[375:372] = li0_93;
+  assign wi_wr_data[379:376] = li0_94;
+  assign wi_wr_data[383:380] = li0_95;
+  assign wi_wr_data[387:384] = li0_96;
+  assign wi_wr_data[391:388] = li0_97;
+  assign wi_wr_data[395:392] = li0_98;
+  assign wi_wr_data[399:396] = li0_99;
+  assign wi_wr_data[403:400] = li0_100;
+  assign wi_wr_data[407:404] = li0_101;
+  assign wi_wr_data[411:408] = li0_102;
+  assign wi_wr_data[415:412] = li0_103;
+  assign wi_wr_data[419:416] = li0_104;
+  assign wi_wr_data[423:420] = li0_105;
+  assign wi_wr_data[427:424] = li0_106;
+  assign wi_wr_data[431:428] = li0_107;
+  assign wi_wr_data[435:432] = li0_108;
+  assign wi_wr_data[439:436] = li0_109;
+  assign wi_wr_data[443:440] = li0_110;
+  assign wi_wr_data[447:444] = li0_111;
+  assign wi_wr_data[451:448] = li0_112;
+  assign wi_wr_data[455:452] = li0_113;
+  assign wi_wr_data[459:456] = li0_114;
+  assign wi_wr_data[463:460] = li0_115;
+  assign wi_wr_data[467:464] = li0_116;
+  assign wi_wr_data[471:468] = li0_117;
+  assign wi_wr_data[475:472] = li0_118;
+  assign wi_wr_data[479:476] = li0_119;
+  assign wi_wr_data[483:480] = li0_120;
+  assign wi_wr_data[487:484] = li0_121;
+  assign wi_wr_data[491:488] = li0_122;
+  assign wi_wr_data[495:492] = li0_123;
+  assign wi_wr_data[499:496] = li0_124;
+  assign wi_wr_data[503:500] = li0_125;
+  assign wi_wr_data[507:504] = li0_126;
+  assign wi_wr_data[511:508] = li0_127;
   // stores: read the buffer in the unit's cycle, pack and write DRAM the next cycle
   assign a_rd_en = (act & dir & ((kind == 3'd0)));
   assign a_rd_addr = {ea0};

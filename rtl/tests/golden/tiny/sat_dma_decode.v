@@ -7,11 +7,12 @@
 //   DMA engine: 1 unit(s) per cycle, 40-byte DRAM windows
 //   controller: 48-bit time, 1024 instructions per queue, 16 GEMM scoreboard slots, 16-entry retirement queue
 //
-// DMA decoder: channel beats of a load or store, as timing::dma computes them:
-// beats = max(1, ceil(rows * ceil(row_bytes / burst) * burst / bytes_per_cycle)).
+// DMA decoder: channel beats of a load, store or load2col, as timing::transfer computes them:
+// beats = max(1, ceil(rows * ceil(row_bytes / burst) * burst / bytes_per_cycle)); a load2col
+// is timed as a load of its raw window (wrows rows of wcols int16 elements).
 /* verilator lint_off UNUSED */  // reads a few fields of the instruction; intermediates are wider than needed
 module sat_dma_decode (
-  input  wire [255:0] instr,  // a load or store
+  input  wire [255:0] instr,  // a load, store or load2col
   output wire [47:0] beats  // cycles the DRAM channel is occupied
 );
   wire [2:0] f_fmt;
@@ -22,15 +23,25 @@ module sat_dma_decode (
   assign f_rows = instr[99:80];
   wire [19:0] f_cols;
   assign f_cols = instr[119:100];
+  wire [15:0] g_wrows;
+  assign g_wrows = instr[231:216];
+  wire [23:0] g_wcols;
+  assign g_wcols = instr[255:232];
+  wire is2col;
+  assign is2col = (instr[3:0] == 4'd7);
+  wire [2:0] fmt;
+  assign fmt = (is2col ? 3'd0 : f_fmt);
+  wire [19:0] rows;
+  assign rows = (is2col ? {4'd0, g_wrows} : f_rows);
   wire [47:0] cols_w;
-  assign cols_w = {28'd0, f_cols};
+  assign cols_w = (is2col ? {24'd0, g_wcols} : {28'd0, f_cols});
   wire [47:0] ibits_w;
   assign ibits_w = {45'd0, f_ibits};
   wire [47:0] chunks;
   assign chunks = ((cols_w + 48'd15) >> 4);
   reg [47:0] row_bytes;  // DRAM bytes of one row
   always @* begin
-    case (f_fmt)
+    case (fmt)
       3'd0, 3'd3: begin
         row_bytes = (cols_w << 1);
       end
@@ -49,7 +60,7 @@ module sat_dma_decode (
     endcase
   end
   wire [47:0] bursts;
-  assign bursts = ({28'd0, f_rows} * ((row_bytes + 48'd15) >> 4));
+  assign bursts = ({28'd0, rows} * ((row_bytes + 48'd15) >> 4));
   wire [47:0] burst_bytes;
   assign burst_bytes = (bursts << 4);
   wire [47:0] raw_beats;

@@ -17,6 +17,10 @@ module sat_sparsifier (
   output wire a_rd_en,
   output wire [111:0] a_rd_addr,  // lane p, element x at (p*M + x)
   input  wire [127:0] a_rd_data,
+  output wire [7:0] a_wr_en,  // pruned mask (mask_out = 1): lane p, element x at (p*M + x)
+  output wire [111:0] a_wr_addr,
+  output wire [7:0] a_wr_mask,
+  output wire [127:0] a_wr_data,  // 1 pruned, 0 kept
   output wire o_rd_en,  // master weights (master = 1)
   output wire [111:0] o_rd_addr,
   input  wire [383:0] o_rd_data,
@@ -63,9 +67,9 @@ module sat_sparsifier (
   wire i_axis;
   assign i_axis = instr[18:18];
   wire [13:0] i_rows;
-  assign i_rows = instr[33:20];
+  assign i_rows = instr[34:21];
   wire [13:0] i_cols;
-  assign i_cols = instr[53:40];
+  assign i_cols = instr[54:41];
   wire [2:0] i_ib;
   assign i_ib = ((i_m == 5'd16) ? 3'd4 : (i_m == 5'd8) ? 3'd3 : (i_m == 5'd4) ? 3'd2 : (i_m == 5'd2) ? 3'd1 : 3'd0);
   wire [13:0] i_lg;
@@ -104,6 +108,8 @@ module sat_sparsifier (
   reg [4:0] g_m;
   reg [4:0] g_n;
   reg g_master;  // select on master weights in O
+  reg g_mask;  // write the pruned mask to A (mask_out)
+  reg [13:0] g_moff;  // dst - src: a group element's mask address from its source address
   wire [13:0] lo_0;
   assign lo_0 = lo0;
   wire [13:0] ba_0;
@@ -153,6 +159,10 @@ module sat_sparsifier (
   reg [4:0] s1_n;
   reg [13:0] s1_jstep;
   reg s1_master;
+  reg s1_mask;
+  reg [13:0] s1_moff;
+  reg [13:0] s1_xstep;
+  reg [13:0] s1_ba_0;
   reg [13:0] s1_ob_0;
   wire valid;
   assign valid = {(left > 32'd0)};
@@ -316,7 +326,27 @@ module sat_sparsifier (
   assign out0_2 = ((kept0_0 & (pos0_0 == 5'd2)) ? {4'd0, v0_0} : ((kept0_1 & (pos0_1 == 5'd2)) ? {4'd1, v0_1} : ((kept0_2 & (pos0_2 == 5'd2)) ? {4'd2, v0_2} : ((kept0_3 & (pos0_3 == 5'd2)) ? {4'd3, v0_3} : ((kept0_4 & (pos0_4 == 5'd2)) ? {4'd4, v0_4} : ((kept0_5 & (pos0_5 == 5'd2)) ? {4'd5, v0_5} : ((kept0_6 & (pos0_6 == 5'd2)) ? {4'd6, v0_6} : ((kept0_7 & (pos0_7 == 5'd2)) ? {4'd7, v0_7} : 20'd0))))))));
   wire [19:0] out0_3;
   assign out0_3 = ((kept0_0 & (pos0_0 == 5'd3)) ? {4'd0, v0_0} : ((kept0_1 & (pos0_1 == 5'd3)) ? {4'd1, v0_1} : ((kept0_2 & (pos0_2 == 5'd3)) ? {4'd2, v0_2} : ((kept0_3 & (pos0_3 == 5'd3)) ? {4'd3, v0_3} : ((kept0_4 & (pos0_4 == 5'd3)) ? {4'd4, v0_4} : ((kept0_5 & (pos0_5 == 5'd3)) ? {4'd5, v0_5} : ((kept0_6 & (pos0_6 == 5'd3)) ? {4'd6, v0_6} : ((kept0_7 & (pos0_7 == 5'd3)) ? {4'd7, v0_7} : 20'd0))))))));
-  assign w_wr_en = {s1_valid, s1_valid, s1_valid, s1_valid};
+  wire [13:0] sxo_0;
+  assign sxo_0 = 14'd0;
+  wire [13:0] sxo_1;
+  assign sxo_1 = (sxo_0 + s1_xstep);
+  wire [13:0] sxo_2;
+  assign sxo_2 = (sxo_1 + s1_xstep);
+  wire [13:0] sxo_3;
+  assign sxo_3 = (sxo_2 + s1_xstep);
+  wire [13:0] sxo_4;
+  assign sxo_4 = (sxo_3 + s1_xstep);
+  wire [13:0] sxo_5;
+  assign sxo_5 = (sxo_4 + s1_xstep);
+  wire [13:0] sxo_6;
+  assign sxo_6 = (sxo_5 + s1_xstep);
+  wire [13:0] sxo_7;
+  assign sxo_7 = (sxo_6 + s1_xstep);
+  assign a_wr_en = {(s1_valid & s1_mask & in0_7), (s1_valid & s1_mask & in0_6), (s1_valid & s1_mask & in0_5), (s1_valid & s1_mask & in0_4), (s1_valid & s1_mask & in0_3), (s1_valid & s1_mask & in0_2), (s1_valid & s1_mask & in0_1), (s1_valid & s1_mask & in0_0)};
+  assign a_wr_addr = {((s1_ba_0 + sxo_7) + s1_moff), ((s1_ba_0 + sxo_6) + s1_moff), ((s1_ba_0 + sxo_5) + s1_moff), ((s1_ba_0 + sxo_4) + s1_moff), ((s1_ba_0 + sxo_3) + s1_moff), ((s1_ba_0 + sxo_2) + s1_moff), ((s1_ba_0 + sxo_1) + s1_moff), ((s1_ba_0 + sxo_0) + s1_moff)};
+  assign a_wr_mask = {8{1'b1}};
+  assign a_wr_data = {{15'd0, ~kept0_7}, {15'd0, ~kept0_6}, {15'd0, ~kept0_5}, {15'd0, ~kept0_4}, {15'd0, ~kept0_3}, {15'd0, ~kept0_2}, {15'd0, ~kept0_1}, {15'd0, ~kept0_0}};
+  assign w_wr_en = {(s1_valid & ~s1_mask), (s1_valid & ~s1_mask), (s1_valid & ~s1_mask), (s1_valid & ~s1_mask)};
   assign w_wr_addr = {(s1_ob_0 + jo_3), (s1_ob_0 + jo_2), (s1_ob_0 + jo_1), (s1_ob_0 + jo_0)};
   assign w_wr_mask = {(5'd3 < s1_n), (5'd2 < s1_n), (5'd1 < s1_n), (5'd0 < s1_n)};
   assign w_wr_data = {out0_3,
@@ -333,12 +363,16 @@ module sat_sparsifier (
       s1_n <= g_n;
       s1_jstep <= g_jstep;
       s1_master <= g_master;
+      s1_mask <= g_mask;
+      s1_moff <= g_moff;
+      s1_xstep <= g_xstep;
       s1_ob_0 <= ob_0;
+      s1_ba_0 <= ba_0;
       if (start) begin
         left <= i_groups;
         lo0 <= 14'd0;
-        base0 <= instr[73:60];
-        obase0 <= instr[97:84];
+        base0 <= instr[74:61];
+        obase0 <= instr[98:85];
         g_line <= i_line;
         g_inc_nw <= i_inc_nw;
         g_inc_w <= i_inc_w;
@@ -349,6 +383,8 @@ module sat_sparsifier (
         g_m <= i_m;
         g_n <= i_n;
         g_master <= instr[19:19];
+        g_mask <= instr[20:20];
+        g_moff <= (instr[98:85] - instr[74:61]);
       end else if (go) begin
         left <= ((left > 32'd1) ? (left - 32'd1) : 32'd0);
         lo0 <= lo_1;

@@ -114,6 +114,10 @@ module sat_top (
   wire a_sp_rd_en;
   wire [111:0] a_sp_rd_addr;
   wire [127:0] a_sp_rd_data;
+  wire [7:0] a_sp_wr_en;
+  wire [111:0] a_sp_wr_addr;
+  wire [7:0] a_sp_wr_mask;
+  wire [127:0] a_sp_wr_data;
   wire a_dma_wr_en;
   wire [13:0] a_dma_wr_addr;
   wire [7:0] a_dma_wr_mask;
@@ -146,6 +150,10 @@ module sat_top (
     .sp_rd_en(a_sp_rd_en),
     .sp_rd_addr(a_sp_rd_addr),
     .sp_rd_data(a_sp_rd_data),
+    .sp_wr_en(a_sp_wr_en),
+    .sp_wr_addr(a_sp_wr_addr),
+    .sp_wr_mask(a_sp_wr_mask),
+    .sp_wr_data(a_sp_wr_data),
     .dma_wr_en(a_dma_wr_en),
     .dma_wr_addr(a_dma_wr_addr),
     .dma_wr_mask(a_dma_wr_mask),
@@ -411,6 +419,10 @@ module sat_top (
     .a_rd_en(a_sp_rd_en),
     .a_rd_addr(a_sp_rd_addr),
     .a_rd_data(a_sp_rd_data),
+    .a_wr_en(a_sp_wr_en),
+    .a_wr_addr(a_sp_wr_addr),
+    .a_wr_mask(a_sp_wr_mask),
+    .a_wr_data(a_sp_wr_data),
     .o_rd_en(o_sp_rd_en),
     .o_rd_addr(o_sp_rd_addr),
     .o_rd_data(o_sp_rd_data),

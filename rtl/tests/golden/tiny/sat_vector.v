@@ -123,6 +123,8 @@ module sat_vector (
   reg [7:0] p2;  // sgd: momentum shift (0: none)
   reg [7:0] p3;  // sgd: gradient alignment (left shift)
   reg [7:0] p4;  // sgd: weight-decay shift (255: none)
+  reg [7:0] p5;  // sgd: SR-STE shift (255: none)
+  reg [13:0] mk;  // sgd: SR-STE's pruned flags (A)
   reg s1_v;  // a chunk's operands arrive
   reg [3:0] s1_op;
   reg [13:0] s1_dst;
@@ -160,7 +162,7 @@ module sat_vector (
     .wr_data(lg_wr_data)
   );
   assign a_rd1_en = (go | lg_rd1_en);
-  assign a_rd1_addr = (go ? src : lg_rd1_addr);
+  assign a_rd1_addr = (go ? (sgd ? mk : src) : lg_rd1_addr);
   assign a_rd2_en = (go | lg_rd2_en);
   assign a_rd2_addr = (go ? src2 : lg_rd2_addr);
   assign o_rd_en = go;
@@ -179,8 +181,12 @@ module sat_vector (
   assign w3 = sat48_32(o_rd3_data[191:144]);
   wire [31:0] v3;
   assign v3 = sat48_32(o_rd2_data[191:144]);
+  wire pr3;
+  assign pr3 = ((p5 != 8'd255) & (a_rd1_data[63:48] != 16'd0));
+  wire [31:0] rs3;
+  assign rs3 = rshift32(w3, p5);
   wire [63:0] g3;
-  assign g3 = (({{48{q3[15]}}, q3} << p3) + ((p4 == 8'd255) ? 64'd0 : {{32{rw3[31]}}, rw3}));
+  assign g3 = ((({{48{q3[15]}}, q3} << p3) + ((p4 == 8'd255) ? 64'd0 : {{32{rw3[31]}}, rw3})) + (pr3 ? {{32{rs3[31]}}, rs3} : 64'd0));
   wire [31:0] rw3;
   assign rw3 = rshift32(w3, p4);
   wire [31:0] rv3;
@@ -199,8 +205,12 @@ module sat_vector (
   assign w2 = sat48_32(o_rd3_data[143:96]);
   wire [31:0] v2;
   assign v2 = sat48_32(o_rd2_data[143:96]);
+  wire pr2;
+  assign pr2 = ((p5 != 8'd255) & (a_rd1_data[47:32] != 16'd0));
+  wire [31:0] rs2;
+  assign rs2 = rshift32(w2, p5);
   wire [63:0] g2;
-  assign g2 = (({{48{q2[15]}}, q2} << p3) + ((p4 == 8'd255) ? 64'd0 : {{32{rw2[31]}}, rw2}));
+  assign g2 = ((({{48{q2[15]}}, q2} << p3) + ((p4 == 8'd255) ? 64'd0 : {{32{rw2[31]}}, rw2})) + (pr2 ? {{32{rs2[31]}}, rs2} : 64'd0));
   wire [31:0] rw2;
   assign rw2 = rshift32(w2, p4);
   wire [31:0] rv2;
@@ -219,8 +229,12 @@ module sat_vector (
   assign w1 = sat48_32(o_rd3_data[95:48]);
   wire [31:0] v1;
   assign v1 = sat48_32(o_rd2_data[95:48]);
+  wire pr1;
+  assign pr1 = ((p5 != 8'd255) & (a_rd1_data[31:16] != 16'd0));
+  wire [31:0] rs1;
+  assign rs1 = rshift32(w1, p5);
   wire [63:0] g1;
-  assign g1 = (({{48{q1[15]}}, q1} << p3) + ((p4 == 8'd255) ? 64'd0 : {{32{rw1[31]}}, rw1}));
+  assign g1 = ((({{48{q1[15]}}, q1} << p3) + ((p4 == 8'd255) ? 64'd0 : {{32{rw1[31]}}, rw1})) + (pr1 ? {{32{rs1[31]}}, rs1} : 64'd0));
   wire [31:0] rw1;
   assign rw1 = rshift32(w1, p4);
   wire [31:0] rv1;
@@ -239,8 +253,12 @@ module sat_vector (
   assign w0 = sat48_32(o_rd3_data[47:0]);
   wire [31:0] v0;
   assign v0 = sat48_32(o_rd2_data[47:0]);
+  wire pr0;
+  assign pr0 = ((p5 != 8'd255) & (a_rd1_data[15:0] != 16'd0));
+  wire [31:0] rs0;
+  assign rs0 = rshift32(w0, p5);
   wire [63:0] g0;
-  assign g0 = (({{48{q0[15]}}, q0} << p3) + ((p4 == 8'd255) ? 64'd0 : {{32{rw0[31]}}, rw0}));
+  assign g0 = ((({{48{q0[15]}}, q0} << p3) + ((p4 == 8'd255) ? 64'd0 : {{32{rw0[31]}}, rw0})) + (pr0 ? {{32{rs0[31]}}, rs0} : 64'd0));
   wire [31:0] rw0;
   assign rw0 = rshift32(w0, p4);
   wire [31:0] rv0;
@@ -304,12 +322,15 @@ module sat_vector (
         p2 <= instr[155:148];
         p3 <= instr[163:156];
         p4 <= instr[171:164];
+        p5 <= instr[203:196];
+        mk <= instr[185:172];
       end else if (go) begin
         left <= ((left > 32'd4) ? (left - 32'd4) : 32'd0);
         src <= (src + 14'd4);
         src2 <= (src2 + 14'd4);
         dst <= (dst + 14'd4);
         aux <= (aux + 14'd4);
+        mk <= (mk + 14'd4);
       end
     end
   end

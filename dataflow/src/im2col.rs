@@ -1,0 +1,265 @@
+//! The im2col gather of the DMA engine (`load2col`): which element of an
+//! NHWC tensor in DRAM each entry of an im2col tile is, and which raw input
+//! rows the engine fetches for a tile (its timing).
+//!
+//! Rows of the im2col matrix are output pixels `(b, oy, ox)`, counted over
+//! the whole batch; columns are `κ = (ky·kw + kx)·ic + c`, the order of the
+//! functional reference, so N:M groups along `K` run over channels of one
+//! kernel tap. See `docs/adr-001-conv-datapath.md`.
+
+use serde::{Deserialize, Serialize};
+
+/// Geometry of a convolution's input as the gather sees it.
+///
+/// `dil > 1` inserts `dil − 1` zeros between input pixels: the transposed
+/// convolution of a strided layer's BP gathers its output gradient that way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ConvGeom {
+    /// Input height.
+    pub ih: u32,
+    /// Input width.
+    pub iw: u32,
+    /// Input channels.
+    pub ic: u32,
+    /// Kernel height.
+    pub kh: u32,
+    /// Kernel width.
+    pub kw: u32,
+    /// Stride (both dimensions).
+    pub cs: u32,
+    /// Zero padding at the top (and bottom).
+    pub pad_h: u32,
+    /// Zero padding at the left (and right).
+    pub pad_w: u32,
+    /// Input dilation (1: none).
+    pub dil: u32,
+    /// Extra zero rows at the bottom (a transposed convolution's output
+    /// padding: the rows the forward stride skipped past).
+    pub opad_h: u32,
+    /// Extra zero columns at the right.
+    pub opad_w: u32,
+}
+
+impl ConvGeom {
+    /// Height and width of the (dilated) input.
+    fn dilated(&self) -> (u64, u64) {
+        let d = u64::from(self.dil.max(1));
+        let f = |x: u32| if x == 0 { 0 } else { (u64::from(x) - 1) * d + 1 };
+        (f(self.ih), f(self.iw))
+    }
+
+    /// Output height and width `(P, Q)` (0 when the kernel does not fit).
+    pub fn out_hw(&self) -> (u64, u64) {
+        let (h, w) = self.dilated();
+        let cs = u64::from(self.cs.max(1));
+        let o = |x: u64, pad: u32, opad: u32, k: u32| {
+            let span = x + 2 * u64::from(pad) + u64::from(opad);
+            if span < u64::from(k) || k == 0 { 0 } else { (span - u64::from(k)) / cs + 1 }
+        };
+        (o(h, self.pad_h, self.opad_h, self.kh), o(w, self.pad_w, self.opad_w, self.kw))
+    }
+
+    /// The gather of this (forward) convolution's BP as a transposed
+    /// convolution over its output gradient (`P × Q × c_out` per sample):
+    /// kernel flipped (the weight side), gradient dilated by the stride and
+    /// padded by `k − 1 − pad`, plus the bottom/right rows the forward stride
+    /// skipped, so its output is this convolution's `ih × iw` input. `None`
+    /// when padding is wider than the kernel or the input is dilated.
+    pub fn transposed(&self, c_out: u32) -> Option<ConvGeom> {
+        let (p, q) = self.out_hw();
+        if self.dil != 1 || self.pad_h >= self.kh || self.pad_w >= self.kw || p == 0 || q == 0 {
+            return None;
+        }
+        let s = u64::from(self.cs.max(1));
+        let base = |o: u64, k: u32, pad: u32| ((o - 1) * s + u64::from(k)).checked_sub(2 * u64::from(pad));
+        let opad_h = u64::from(self.ih).checked_sub(base(p, self.kh, self.pad_h)?)?;
+        let opad_w = u64::from(self.iw).checked_sub(base(q, self.kw, self.pad_w)?)?;
+        let t = ConvGeom {
+            ih: u32::try_from(p).ok()?,
+            iw: u32::try_from(q).ok()?,
+            ic: c_out,
+            kh: self.kh,
+            kw: self.kw,
+            cs: 1,
+            pad_h: self.kh - 1 - self.pad_h,
+            pad_w: self.kw - 1 - self.pad_w,
+            dil: self.cs.max(1),
+            opad_h: u32::try_from(opad_h).ok()?,
+            opad_w: u32::try_from(opad_w).ok()?,
+        };
+        (t.out_hw() == (u64::from(self.ih), u64::from(self.iw))).then_some(t)
+    }
+
+    /// Columns of the im2col matrix: `kh·kw·ic`.
+    pub fn k(&self) -> u64 {
+        u64::from(self.kh) * u64::from(self.kw) * u64::from(self.ic)
+    }
+
+    /// Elements of one input image.
+    pub fn image_elems(&self) -> u64 {
+        u64::from(self.ih) * u64::from(self.iw) * u64::from(self.ic)
+    }
+
+    /// Input coordinate of a (dilated, padded) position, `None` in padding
+    /// or between dilated pixels.
+    fn source(&self, pos: u64, k: u64, pad: u32, extent: u32) -> Option<u64> {
+        let y = (pos * u64::from(self.cs.max(1)) + k).checked_sub(u64::from(pad))?;
+        let d = u64::from(self.dil.max(1));
+        if y % d != 0 || y / d >= u64::from(extent) {
+            return None;
+        }
+        Some(y / d)
+    }
+
+    /// Element offset in the NHWC tensor of im2col entry `(pixel, col)`, or
+    /// `None` where the entry is a zero (padding or dilation).
+    pub fn element(&self, pixel: u64, col: u64) -> Option<u64> {
+        let (p, q) = self.out_hw();
+        if p == 0 || q == 0 {
+            return None;
+        }
+        let (b, oy, ox) = (pixel / (p * q), (pixel / q) % p, pixel % q);
+        let ic = u64::from(self.ic.max(1));
+        let c = col % ic;
+        let tap = col / ic;
+        let (ky, kx) = (tap / u64::from(self.kw.max(1)), tap % u64::from(self.kw.max(1)));
+        if ky >= u64::from(self.kh) {
+            return None;
+        }
+        let iy = self.source(oy, ky, self.pad_h, self.ih)?;
+        let ix = self.source(ox, kx, self.pad_w, self.iw)?;
+        Some(((b * u64::from(self.ih) + iy) * u64::from(self.iw) + ix) * ic + c)
+    }
+
+    /// The raw window the DMA engine fetches for the tile of `rows` pixels
+    /// from `p0` and `cols` columns from `k0`: the number of distinct input
+    /// rows `(b, iy)` its output rows and kernel rows reach, and the elements
+    /// fetched per row (`iw · min(ic, cols)`, the channels of its columns).
+    /// The transfer is timed as a load of that many rows.
+    pub fn window(&self, p0: u64, rows: u64, k0: u64, cols: u64) -> (u64, u64) {
+        let (p, q) = self.out_hw();
+        if rows == 0 || cols == 0 || p == 0 || q == 0 {
+            return (0, 0);
+        }
+        let tap_cols = u64::from(self.kw.max(1)) * u64::from(self.ic.max(1));
+        let ky_lo = k0 / tap_cols;
+        let ky_hi = ((k0 + cols - 1) / tap_cols).min(u64::from(self.kh).saturating_sub(1));
+        let mut seen: Vec<(u64, u64)> = Vec::new();
+        for r in p0 / q..=(p0 + rows - 1) / q {
+            let (b, oy) = (r / p, r % p);
+            for ky in ky_lo..=ky_hi {
+                if let Some(iy) = self.source(oy, ky, self.pad_h, self.ih) {
+                    seen.push((b, iy));
+                }
+            }
+        }
+        seen.sort_unstable();
+        seen.dedup();
+        (seen.len() as u64, u64::from(self.iw) * u64::from(self.ic).min(cols))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The reference's im2col (sim::reference::network), restated over offsets.
+    fn naive(g: &ConvGeom, batch: u64) -> Vec<Vec<Option<u64>>> {
+        let (p, q) = g.out_hw();
+        let mut out = Vec::new();
+        for b in 0..batch {
+            for oy in 0..p {
+                for ox in 0..q {
+                    let mut row = vec![None; g.k() as usize];
+                    for ky in 0..u64::from(g.kh) {
+                        for kx in 0..u64::from(g.kw) {
+                            for c in 0..u64::from(g.ic) {
+                                let y = (oy * u64::from(g.cs) + ky) as i64 - i64::from(g.pad_h);
+                                let x = (ox * u64::from(g.cs) + kx) as i64 - i64::from(g.pad_w);
+                                let d = i64::from(g.dil);
+                                let ok = y >= 0 && x >= 0 && y % d == 0 && x % d == 0;
+                                let (iy, ix) = (y / d, x / d);
+                                if ok && iy < i64::from(g.ih) && ix < i64::from(g.iw) {
+                                    let off = ((b * u64::from(g.ih) + iy as u64) * u64::from(g.iw) + ix as u64)
+                                        * u64::from(g.ic)
+                                        + c;
+                                    row[((ky * u64::from(g.kw) + kx) * u64::from(g.ic) + c) as usize] = Some(off);
+                                }
+                            }
+                        }
+                    }
+                    out.push(row);
+                }
+            }
+        }
+        out
+    }
+
+    fn geom() -> impl Strategy<Value = ConvGeom> {
+        (1u32..7, 1u32..7, 1u32..5, 1u32..4, 1u32..4, 1u32..3, 0u32..3, 0u32..3, 1u32..3, 0u32..2).prop_map(
+            |(ih, iw, ic, kh, kw, cs, pad_h, pad_w, dil, opad)| ConvGeom {
+                ih,
+                iw,
+                ic,
+                kh,
+                kw,
+                cs,
+                pad_h,
+                pad_w,
+                dil,
+                opad_h: opad,
+                opad_w: 1 - opad,
+            },
+        )
+    }
+
+    #[test]
+    fn a_3x3_same_convolution_by_hand() {
+        let g = ConvGeom { ih: 4, iw: 4, ic: 2, kh: 3, kw: 3, cs: 1, pad_h: 1, pad_w: 1, dil: 1, opad_h: 0, opad_w: 0 };
+        assert_eq!(g.out_hw(), (4, 4));
+        // Pixel (0, 0, 0), tap (0, 0) is padding; tap (1, 1) channel 1 is x[0, 0, 0, 1].
+        assert_eq!(g.element(0, 0), None);
+        assert_eq!(g.element(0, 4 * 2 + 1), Some(1));
+        // Pixel 5 = (0, 1, 1), tap (2, 2) channel 0 is x[0, 2, 2, 0].
+        assert_eq!(g.element(5, 8 * 2), Some((2 * 4 + 2) * 2));
+        // A whole-image tile touches the image's 4 rows, every channel.
+        assert_eq!(g.window(0, 16, 0, 18), (4, 8));
+        // One output row, kernel row 0 only: input row oy − 1 = 0 for oy = 1.
+        assert_eq!(g.window(4, 4, 0, 6), (1, 8));
+    }
+
+    proptest! {
+        #[test]
+        fn element_is_the_reference_im2col(g in geom(), batch in 1u64..3) {
+            let want = naive(&g, batch);
+            for (i, row) in want.iter().enumerate() {
+                for (j, &e) in row.iter().enumerate() {
+                    prop_assert_eq!(g.element(i as u64, j as u64), e, "pixel {} col {}", i, j);
+                }
+            }
+        }
+
+        #[test]
+        fn window_covers_every_element_read(g in geom(), batch in 1u64..3, a in 0u64..1000, b in 0u64..1000, c in 0u64..1000, d in 0u64..1000) {
+            let (p, q) = g.out_hw();
+            let pixels = batch * p * q;
+            prop_assume!(pixels > 0);
+            let p0 = a % pixels;
+            let rows = 1 + b % (pixels - p0);
+            let k0 = c % g.k();
+            let cols = 1 + d % (g.k() - k0);
+            let (wrows, wcols) = g.window(p0, rows, k0, cols);
+            let mut rows_read = std::collections::BTreeSet::new();
+            for i in p0..p0 + rows {
+                for j in k0..k0 + cols {
+                    if let Some(off) = g.element(i, j) {
+                        rows_read.insert(off / (u64::from(g.iw) * u64::from(g.ic)));
+                    }
+                }
+            }
+            prop_assert!(rows_read.len() as u64 <= wrows);
+            prop_assert!(wcols <= u64::from(g.iw) * u64::from(g.ic));
+        }
+    }
+}
