@@ -208,8 +208,7 @@ impl Coverage {
                 missing.push(format!("token {t}"));
             }
         }
-        for f in ["acc", "il", "sync", "requant store", "relu store", "sgd sr-ste", "sparsify master", "sparsify mask"]
-        {
+        for f in ["acc", "il", "sync", "requant store", "relu store"] {
             if !self.features.contains(f) {
                 missing.push(f.to_string());
             }
@@ -218,9 +217,31 @@ impl Coverage {
     }
 }
 
-/// A seeded random program of `len` instructions (plus the final `halt`) for `arch`.
+/// Instruction features beyond the base set that random programs may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Features {
+    /// `vec sgd` with SR-STE's pruned mask (`mask`, `p5`).
+    pub sr_ste: bool,
+    /// `sparsify` from master weights and to a pruned mask.
+    pub sparsify_modes: bool,
+}
+
+impl Features {
+    /// Every feature of the ISA (the Rust simulator implements them all).
+    pub const ALL: Features = Features { sr_ste: true, sparsify_modes: true };
+    /// The base set, which the generated RTL implements today.
+    pub const BASE: Features = Features { sr_ste: false, sparsify_modes: false };
+}
+
+/// A seeded random program of `len` instructions (plus the final `halt`) for
+/// `arch`, from the base feature set ([`Features::BASE`]).
 pub fn random_program(arch: &ArchConfig, seed: u64, len: usize) -> Program {
-    let mut g = Gen { arch, rng: Rng::new(seed) };
+    random_program_with(arch, seed, len, Features::BASE)
+}
+
+/// A seeded random program that may also use `features`.
+pub fn random_program_with(arch: &ArchConfig, seed: u64, len: usize, features: Features) -> Program {
+    let mut g = Gen { arch, rng: Rng::new(seed), features };
     let mut p = Program::new(arch.clone());
     p.alloc("scratch", RegionKind::Activation, DRAM_BYTES);
     let layers = [p.layer_index("l0"), p.layer_index("l1")];
@@ -263,6 +284,7 @@ pub fn random_program(arch: &ArchConfig, seed: u64, len: usize) -> Program {
 struct Gen<'a> {
     arch: &'a ArchConfig,
     rng: Rng,
+    features: Features,
 }
 
 impl Gen<'_> {
@@ -386,7 +408,7 @@ impl Gen<'_> {
         let dst = self.addr(dst_b, len);
         let aux = if op == VecOp::LossGrad { aux_classes as u32 } else { self.addr(Buf::A, len) };
         // SR-STE's pruned flags on half of the SGDs.
-        let (mask, p5) = if op == VecOp::Sgd && self.rng.chance(1, 2) {
+        let (mask, p5) = if op == VecOp::Sgd && self.features.sr_ste && self.rng.chance(1, 2) {
             let s = self.rng.range(0, 20) as u8;
             (self.addr(Buf::A, len), s)
         } else {
@@ -417,7 +439,8 @@ impl Gen<'_> {
         let mm = u64::from(p.m());
         let (rows, cols) =
             if axis == 0 { (mm * r.range(1, 3), r.range(1, 12)) } else { (r.range(1, 12), mm * r.range(1, 3)) };
-        let (master, mask_out) = (r.chance(1, 3), r.chance(1, 4));
+        let (master, mask_out) =
+            if self.features.sparsify_modes { (r.chance(1, 3), r.chance(1, 4)) } else { (false, false) };
         let n = rows * cols;
         let src = self.addr(if master { Buf::O } else { Buf::A }, n);
         let dst = if mask_out { self.addr(Buf::A, n) } else { self.addr(Buf::W, n * u64::from(p.n()) / mm) };
