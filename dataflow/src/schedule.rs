@@ -397,6 +397,7 @@ fn choose_tiling(
     pass: Pass,
     masked: bool,
     on_the_fly: bool,
+    k_block: Option<u64>,
 ) -> Result<Tiling, ScheduleError> {
     // Vector-unit work per output tile (it drains the array pipeline first).
     let fill = u64::from(arch.pipeline_fill_drain_cycles());
@@ -417,7 +418,14 @@ fn choose_tiling(
     let mut best: Option<(u64, Tiling)> = None;
     let tms = candidates(mp.m, u64::from(pe.rows), if pass == Pass::Wg { NM_CHUNK } else { 1 });
     let tns = candidates(mp.n, u64::from(pe.cols), if mp.mode.pattern().is_some() { NM_CHUNK } else { n_align });
-    let tks = candidates(mp.k, k_unit, m_align);
+    let mut tks = candidates(mp.k, k_unit, m_align);
+    // A reduction tile stays inside one block (a transposed convolution's tap).
+    if let Some(kb) = k_block {
+        tks.push(kb);
+        tks.retain(|&t| t <= kb && kb % t == 0);
+        tks.sort_unstable();
+        tks.dedup();
+    }
     for &tm in &tms {
         for &tn in &tns {
             if tm * tn * o_tiles > b.o_slot || tm * tn > b.stage_slot || (o_tiles > 1 && tm * tn > b.pregen_slot) {
@@ -669,6 +677,11 @@ struct GemmJob {
     /// The activation operand is the im2col matrix of the NHWC tensor at
     /// `a_region`, gathered by `load2col` (FF and WG of a convolution).
     im2col: Option<crate::im2col::ConvGeom>,
+    /// BP of a convolution as a transposed convolution: `(taps, C_out, C_in)`.
+    /// Its weight tile (rows `(t′, k)`, columns `c`) is read from the stored
+    /// `W_bp` (`C_out × taps·C_in`) or `W` (`taps·C_in × C_out`) at the
+    /// flipped tap's block; a reduction tile never spans two taps.
+    tap_blocks: Option<(u64, u64, u64)>,
     /// Weight operand source.
     w_src: WSource,
     out: OutKind,
@@ -705,6 +718,10 @@ struct WuPlan {
     dense_w: Option<(usize, u64)>,
     ff: Option<PregenTarget>,
     bp: Option<PregenTarget>,
+    /// A convolution whose dense BP runs as a transposed convolution: its
+    /// weights are also stored as `W′ᵀ` (`C_in × taps·C_out`, taps flipped)
+    /// in this region, `(region, taps, C_in, C_out)`.
+    bp_dense_taps: Option<((usize, u64), u64, u64, u64)>,
     /// SR-STE: the FF pattern whose pruned mask (chosen on the master
     /// weights before the update, as FF chose it) gates the decay term.
     sr_ste: Option<NmPattern>,
@@ -712,6 +729,24 @@ struct WuPlan {
     cols: u64,
     /// Rows of the full weight (`K`).
     rows: u64,
+}
+
+/// A convolution's BP as the transposed convolution over dO: the gather's
+/// geometry and `(taps, C_out, C_in)`, when the layer's geometry is known and
+/// `g` is its BP GEMM (`None` keeps the size-only model).
+fn bp_tap_blocks(l: &LayerWork, g: &Gemm, batch: u64) -> Option<(crate::im2col::ConvGeom, (u64, u64, u64))> {
+    let geo = l.conv.and_then(|c| c.geom)?;
+    if g.pass != Pass::Bp || g.kind != GemmKind::Weight || g.n != geo.k() {
+        return None;
+    }
+    let tg = geo.transposed(u32::try_from(g.k).ok()?)?;
+    let (p, q) = geo.out_hw();
+    let c_in = u64::from(geo.ic);
+    // Compressed tap blocks start on whole 16-column chunks.
+    if g.m * g.count != batch * p * q || (g.sparse.is_some() && c_in % NM_CHUNK != 0) {
+        return None;
+    }
+    Some((tg, (u64::from(geo.kh) * u64::from(geo.kw), g.k, c_in)))
 }
 
 /// Compiles one training step into a SAT program.
@@ -812,6 +847,19 @@ pub fn compile_step(arch: &ArchConfig, step: &StepWorkload, opts: &DataflowOptio
                     }
             });
             mp.gather = im2col.map(|geo| (geo, g.pass == Pass::Wg));
+            // BP of a convolution with known geometry: the transposed convolution
+            // over dO, gathered by load2col (rows: input pixels, reduction: taps·C_out).
+            let bp_gather = bp_tap_blocks(l, g, step.batch);
+            if let Some((tg, (taps, c_out, c_in))) = bp_gather {
+                mp = Mapped {
+                    m: step.batch * tg.out_hw().0 * tg.out_hw().1,
+                    n: c_in,
+                    k: taps * c_out,
+                    mode: mp.mode,
+                    a_reuse: (1, 1),
+                    gather: Some((tg, false)),
+                };
+            }
             let elems_a = match im2col {
                 Some(geo) => step.batch * geo.image_elems(),
                 None => mp.m * mp.k * mp.a_reuse.1 / mp.a_reuse.0,
@@ -850,7 +898,9 @@ pub fn compile_step(arch: &ArchConfig, step: &StepWorkload, opts: &DataflowOptio
             let o_tiles = if g.pass == Pass::Wg && weighted { 3 } else { 1 };
             let masked = li > 0 && step.layers[li - 1].relu;
             let on_the_fly = g.sparse.is_some() && !opts.pregen && g.pass != Pass::Wg;
-            let tiling = choose_tiling(arch, &mp, &b.budget, o_tiles, w_fmt, &l.name, g.pass, masked, on_the_fly)?;
+            let k_block = None;
+            let tiling =
+                choose_tiling(arch, &mp, &b.budget, o_tiles, w_fmt, &l.name, g.pass, masked, on_the_fly, k_block)?;
             cap("tile rows", tiling.tm)?;
             cap("tile columns", tiling.tn)?;
             cap("tile reduction", tiling.tk)?;
@@ -869,6 +919,11 @@ pub fn compile_step(arch: &ArchConfig, step: &StepWorkload, opts: &DataflowOptio
                 (pass, GemmKind::Weight) => {
                     let dense = b.region(&format!("{}.w", l.name), RegionKind::Weights, 2 * mp.k * mp.n);
                     match g.sparse {
+                        // The transposed convolution reads W′ᵀ (C_in × taps·C_out) as stored.
+                        None if bp_gather.is_some() => WSource::Dense {
+                            region: b.region(&format!("{}.w_bpT", l.name), RegionKind::Weights, 2 * mp.k * mp.n),
+                            transposed: true,
+                        },
                         None => WSource::Dense { region: dense, transposed: pass == Pass::Bp },
                         Some(s) => {
                             let dir = if pass == Pass::Ff { "w_ff" } else { "w_bp" };
@@ -930,10 +985,20 @@ pub fn compile_step(arch: &ArchConfig, step: &StepWorkload, opts: &DataflowOptio
                         };
                     let ffp = pre(&mut b, ff_sparse, "w_ff", kk, nn);
                     let bpp = pre(&mut b, bp_sparse, "w_bp", nn, kk);
+                    let bp_dense_taps = l
+                        .gemms
+                        .iter()
+                        .find(|x| x.pass == Pass::Bp && x.sparse.is_none())
+                        .and_then(|x| bp_tap_blocks(l, x, step.batch))
+                        .map(|(_, (taps, c_out, c_in))| {
+                            let r = b.region(&format!("{}.w_bpT", l.name), RegionKind::Weights, 2 * kk * nn);
+                            (r, taps, c_in, c_out)
+                        });
                     OutKind::WeightUpdate(Box::new(WuPlan {
                         master,
                         momentum,
                         dense_w,
+                        bp_dense_taps,
                         ff: ffp,
                         bp: bpp,
                         sr_ste: ff_sparse
@@ -980,8 +1045,19 @@ pub fn compile_step(arch: &ArchConfig, step: &StepWorkload, opts: &DataflowOptio
             };
             let a_trans =
                 g.pass == Pass::Wg && g.kind == GemmKind::Weight && (mp.a_reuse == (1, 1) || im2col.is_some());
-            let job =
-                GemmJob { tag, layer: l.name.clone(), mp, tiling, a_region, a_row: mp.k, a_trans, im2col, w_src, out };
+            let job = GemmJob {
+                tag,
+                layer: l.name.clone(),
+                mp,
+                tiling,
+                a_region,
+                a_row: mp.k,
+                a_trans,
+                im2col: im2col.or(bp_gather.map(|(tg, _)| tg)),
+                tap_blocks: bp_gather.map(|(_, tb)| tb),
+                w_src,
+                out,
+            };
             match g.pass {
                 Pass::Ff => {
                     if g.kind == GemmKind::Weight {
@@ -1039,16 +1115,11 @@ pub fn compile_step(arch: &ArchConfig, step: &StepWorkload, opts: &DataflowOptio
             }
         }
     } else {
-        // Without it, sparse and dense GEMMs are kept apart to limit
-        // reconfigurations: the BP chain of every layer first, then every
-        // WG with its weight update.
-        for (bp, _, extra) in back.iter().rev() {
-            for j in bp.iter().chain(extra.iter().filter(|j| j.tag.pass == Pass::Bp)) {
-                emit_gemm_job(&mut b, j, opts)?;
-            }
-        }
-        for (_, wg, extra) in back.iter().rev() {
-            for j in wg.iter().chain(extra.iter().filter(|j| j.tag.pass != Pass::Bp)) {
+        // Without it: the same layer order, but every mode switch (sparse BP
+        // to dense WG and back) drains the array (`il = 0`), and compressed
+        // weights come as separate value and index arrays (two DMAs).
+        for (bp, wg, extra) in back.iter().rev() {
+            for j in bp.iter().chain(wg.iter()).chain(extra.iter()) {
                 emit_gemm_job(&mut b, j, opts)?;
             }
         }
@@ -1208,137 +1279,164 @@ fn emit_tile(
             };
             b.emit(load, tag, &[Res::Dram(j.a_region.0)], &[a_res]);
         }
-        // Weight operand.
-        let tk_eff = tk * den / num;
-        match &j.w_src {
-            _ if w_hit.is_some() => {}
-            WSource::Dense { region, transposed } => {
-                let (dram, rows, cols, stride) = if *transposed {
-                    (region.1 + 2 * (n0 * mp.k + k0), tn, tk, 2 * mp.k)
-                } else {
-                    (region.1 + 2 * (k0 * mp.n + n0), tk, tn, 2 * mp.n)
-                };
-                b.emit(
-                    Instr::Load {
-                        deps: Deps::default(),
-                        buf: Buf::W,
-                        fmt: DmaFormat::I16,
-                        index_bits: 0,
-                        dram,
-                        sram: u32c(w_base),
-                        rows: u32c(rows),
-                        cols: u32c(cols),
-                        stride,
-                    },
-                    tag,
-                    &[Res::Dram(region.0)],
-                    &[w_res],
-                );
+        // Weight operand. A transposed convolution's tile is read tap by tap
+        // (each segment of its reduction from the flipped tap's block of the
+        // stored `C_out × taps·C_in` operand); its dense operand is stored
+        // as `W′ᵀ` already and reads in one piece.
+        let segments: Vec<(u64, u64)> = match (j.tap_blocks, &j.w_src) {
+            (Some((_, c_out, _)), WSource::Compressed { .. } | WSource::SparsifyOnTheFly { .. }) => {
+                let mut v = Vec::new();
+                let mut a = k0;
+                while a < k0 + tk {
+                    let e = ((a / c_out + 1) * c_out).min(k0 + tk);
+                    v.push((a, e - a));
+                    a = e;
+                }
+                v
             }
-            WSource::Compressed { pattern, values, indices } => {
-                let ib = pattern.index_bits();
-                let r0 = k0 * u64::from(pattern.n()) / u64::from(pattern.m());
-                match indices {
-                    None => {
-                        let row = DmaFormat::NmRow.row_bytes(mp.n, ib);
-                        let off = DmaFormat::NmRow.row_bytes(n0, ib);
-                        b.emit(
-                            Instr::Load {
-                                deps: Deps::default(),
-                                buf: Buf::W,
-                                fmt: DmaFormat::NmRow,
-                                index_bits: ib as u8,
-                                dram: values.1 + r0 * row + off,
-                                sram: u32c(w_base),
-                                rows: u32c(tk_eff),
-                                cols: u32c(tn),
-                                stride: row,
-                            },
-                            tag,
-                            &[Res::Dram(values.0)],
-                            &[w_res],
-                        );
-                    }
-                    Some(ix) => {
-                        b.emit(
-                            Instr::Load {
-                                deps: Deps::default(),
-                                buf: Buf::W,
-                                fmt: DmaFormat::NmValues,
-                                index_bits: ib as u8,
-                                dram: values.1 + 2 * (r0 * mp.n + n0),
-                                sram: u32c(w_base),
-                                rows: u32c(tk_eff),
-                                cols: u32c(tn),
-                                stride: 2 * mp.n,
-                            },
-                            tag,
-                            &[Res::Dram(values.0)],
-                            &[w_res],
-                        );
-                        let row = DmaFormat::NmIndices.row_bytes(mp.n, ib);
-                        b.emit(
-                            Instr::Load {
-                                deps: Deps::default(),
-                                buf: Buf::W,
-                                fmt: DmaFormat::NmIndices,
-                                index_bits: ib as u8,
-                                dram: ix.1
-                                    + r0 * row
-                                    + DmaFormat::NmIndices.row_bytes(n0, ib).min(row.saturating_sub(1)),
-                                sram: u32c(w_base),
-                                rows: u32c(tk_eff),
-                                cols: u32c(tn),
-                                stride: row,
-                            },
-                            tag,
-                            &[Res::Dram(ix.0)],
-                            &[w_res],
-                        );
+            _ => vec![(k0, tk)],
+        };
+        for &(sk0, stk) in &segments {
+            let (k0, tk) = (sk0, stk);
+            let tk_eff = tk * den / num;
+            // Segments stack as consecutive compressed rows of the weight tile.
+            let w_base = w_base + (sk0 - segments[0].0) * den / num * tn;
+            let (wk0, wn0, wk_full, wn_full) = match (j.tap_blocks, &j.w_src) {
+                (Some((taps, c_out, c_in)), WSource::Compressed { .. } | WSource::SparsifyOnTheFly { .. }) => {
+                    (k0 % c_out, (taps - 1 - k0 / c_out) * c_in + n0, c_out, taps * c_in)
+                }
+                _ => (k0, n0, mp.k, mp.n),
+            };
+            match &j.w_src {
+                _ if w_hit.is_some() => {}
+                WSource::Dense { region, transposed } => {
+                    let (dram, rows, cols, stride) = if *transposed {
+                        (region.1 + 2 * (wn0 * wk_full + wk0), tn, tk, 2 * wk_full)
+                    } else {
+                        (region.1 + 2 * (wk0 * wn_full + wn0), tk, tn, 2 * wn_full)
+                    };
+                    b.emit(
+                        Instr::Load {
+                            deps: Deps::default(),
+                            buf: Buf::W,
+                            fmt: DmaFormat::I16,
+                            index_bits: 0,
+                            dram,
+                            sram: u32c(w_base),
+                            rows: u32c(rows),
+                            cols: u32c(cols),
+                            stride,
+                        },
+                        tag,
+                        &[Res::Dram(region.0)],
+                        &[w_res],
+                    );
+                }
+                WSource::Compressed { pattern, values, indices } => {
+                    let ib = pattern.index_bits();
+                    let r0 = wk0 * u64::from(pattern.n()) / u64::from(pattern.m());
+                    match indices {
+                        None => {
+                            let row = DmaFormat::NmRow.row_bytes(wn_full, ib);
+                            let off = DmaFormat::NmRow.row_bytes(wn0, ib);
+                            b.emit(
+                                Instr::Load {
+                                    deps: Deps::default(),
+                                    buf: Buf::W,
+                                    fmt: DmaFormat::NmRow,
+                                    index_bits: ib as u8,
+                                    dram: values.1 + r0 * row + off,
+                                    sram: u32c(w_base),
+                                    rows: u32c(tk_eff),
+                                    cols: u32c(tn),
+                                    stride: row,
+                                },
+                                tag,
+                                &[Res::Dram(values.0)],
+                                &[w_res],
+                            );
+                        }
+                        Some(ix) => {
+                            b.emit(
+                                Instr::Load {
+                                    deps: Deps::default(),
+                                    buf: Buf::W,
+                                    fmt: DmaFormat::NmValues,
+                                    index_bits: ib as u8,
+                                    dram: values.1 + 2 * (r0 * wn_full + wn0),
+                                    sram: u32c(w_base),
+                                    rows: u32c(tk_eff),
+                                    cols: u32c(tn),
+                                    stride: 2 * wn_full,
+                                },
+                                tag,
+                                &[Res::Dram(values.0)],
+                                &[w_res],
+                            );
+                            let row = DmaFormat::NmIndices.row_bytes(wn_full, ib);
+                            b.emit(
+                                Instr::Load {
+                                    deps: Deps::default(),
+                                    buf: Buf::W,
+                                    fmt: DmaFormat::NmIndices,
+                                    index_bits: ib as u8,
+                                    dram: ix.1
+                                        + r0 * row
+                                        + DmaFormat::NmIndices.row_bytes(wn0, ib).min(row.saturating_sub(1)),
+                                    sram: u32c(w_base),
+                                    rows: u32c(tk_eff),
+                                    cols: u32c(tn),
+                                    stride: row,
+                                },
+                                tag,
+                                &[Res::Dram(ix.0)],
+                                &[w_res],
+                            );
+                        }
                     }
                 }
-            }
-            WSource::SparsifyOnTheFly { pattern, region, axis } => {
-                // No pre-generation: the master-weight tile comes from DRAM and
-                // the sparsifier selects and compresses it on the critical path.
-                // FF prunes W (k×n) along k; BP prunes the K×N master block of
-                // Wᵀ (n×k) along its columns and writes it transposed.
-                let scratch = Res::OScratch;
-                let s_base = b.budget.o_slots * b.budget.o_slot;
-                let (r0, c0, rows, cols, full) =
-                    if *axis == 0 { (k0, n0, tk, tn, mp.n) } else { (n0, k0, tn, tk, mp.k) };
-                b.emit(
-                    Instr::Load {
-                        deps: Deps::default(),
-                        buf: Buf::O,
-                        fmt: DmaFormat::I32,
-                        index_bits: 0,
-                        dram: region.1 + 4 * (r0 * full + c0),
-                        sram: u32c(s_base),
-                        rows: u32c(rows),
-                        cols: u32c(cols),
-                        stride: 4 * full,
-                    },
-                    tag,
-                    &[Res::Dram(region.0)],
-                    &[scratch],
-                );
-                b.emit(
-                    Instr::Sparsify {
-                        deps: Deps::default(),
-                        pattern: *pattern,
-                        axis: *axis,
-                        master: true,
-                        mask_out: false,
-                        rows: u32c(rows),
-                        cols: u32c(cols),
-                        src: u32c(s_base),
-                        dst: u32c(w_base),
-                    },
-                    tag,
-                    &[scratch],
-                    &[w_res],
-                );
+                WSource::SparsifyOnTheFly { pattern, region, axis } => {
+                    // No pre-generation: the master-weight tile comes from DRAM and
+                    // the sparsifier selects and compresses it on the critical path.
+                    // FF prunes W (k×n) along k; BP prunes the K×N master block of
+                    // Wᵀ (n×k) along its columns and writes it transposed.
+                    let scratch = Res::OScratch;
+                    let s_base = b.budget.o_slots * b.budget.o_slot;
+                    let (r0, c0, rows, cols, full) =
+                        if *axis == 0 { (wk0, wn0, tk, tn, wn_full) } else { (wn0, wk0, tn, tk, wk_full) };
+                    b.emit(
+                        Instr::Load {
+                            deps: Deps::default(),
+                            buf: Buf::O,
+                            fmt: DmaFormat::I32,
+                            index_bits: 0,
+                            dram: region.1 + 4 * (r0 * full + c0),
+                            sram: u32c(s_base),
+                            rows: u32c(rows),
+                            cols: u32c(cols),
+                            stride: 4 * full,
+                        },
+                        tag,
+                        &[Res::Dram(region.0)],
+                        &[scratch],
+                    );
+                    b.emit(
+                        Instr::Sparsify {
+                            deps: Deps::default(),
+                            pattern: *pattern,
+                            axis: *axis,
+                            master: true,
+                            mask_out: false,
+                            rows: u32c(rows),
+                            cols: u32c(cols),
+                            src: u32c(s_base),
+                            dst: u32c(w_base),
+                        },
+                        tag,
+                        &[scratch],
+                        &[w_res],
+                    );
+                }
             }
         }
         b.emit(
@@ -1550,6 +1648,34 @@ fn emit_wu(
             &[o_res],
             &[Res::Dram(src.0)],
         );
+    }
+    if let Some((region, taps, c_in, c_out)) = wu.bp_dense_taps {
+        // Row (t, c) of the tile goes to row c, column block taps − 1 − t of W′ᵀ.
+        let kp = taps * c_out;
+        let mut r = m0;
+        while r < m0 + tm {
+            let (t, c) = (r / c_in, r % c_in);
+            let run = (c_in - c).min(m0 + tm - r);
+            b.defer(
+                Instr::Store {
+                    deps: Deps::default(),
+                    buf: Buf::A,
+                    fmt: DmaFormat::I16,
+                    index_bits: 0,
+                    dram: region.1 + 2 * (c * kp + (taps - 1 - t) * c_out + n0),
+                    sram: u32c(s_base + (r - m0) * tn),
+                    rows: u32c(run),
+                    cols: u32c(tn),
+                    stride: 2 * kp,
+                    shift: 0,
+                    relu: false,
+                },
+                tag,
+                &[s_res],
+                &[Res::Dram(region.0)],
+            );
+            r += run;
+        }
     }
     if let Some(dw) = &wu.dense_w {
         b.defer(
@@ -1870,7 +1996,7 @@ pub fn compile_gemm(
         GemmOperand::Nm(p) => (2 * 16 + 2 * u64::from(p.index_bits()), 16),
         GemmOperand::Dense => (2, 1),
     };
-    let tiling = choose_tiling(arch, &mp, &b.budget, 1, w_fmt, "gemm", pass, false, false)?;
+    let tiling = choose_tiling(arch, &mp, &b.budget, 1, w_fmt, "gemm", pass, false, false, None)?;
     let b_addr = match &w_src {
         WSource::Dense { region, .. } | WSource::SparsifyOnTheFly { region, .. } => region.1,
         WSource::Compressed { values, .. } => values.1,
@@ -1889,6 +2015,7 @@ pub fn compile_gemm(
         a_row: k,
         a_trans: false,
         im2col: None,
+        tap_blocks: None,
         w_src,
         out: OutKind::Activation { region: c, relu: false, mask: None, row: n, shift },
     };

@@ -243,12 +243,35 @@ impl Coverage {
     }
 }
 
+/// Instruction features beyond the base set that random programs may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Features {
+    /// `vec sgd` with SR-STE's pruned mask (`mask`, `p5`).
+    pub sr_ste: bool,
+    /// `sparsify` from master weights and to a pruned mask.
+    pub sparsify_modes: bool,
+}
+
+impl Features {
+    /// Every feature of the ISA: what the Rust simulator and the generated RTL implement.
+    pub const ALL: Features = Features { sr_ste: true, sparsify_modes: true };
+    /// The base set, without SR-STE's mask and the sparsify modes.
+    pub const BASE: Features = Features { sr_ste: false, sparsify_modes: false };
+}
+
 /// A seeded random program of `len` instructions (plus the final `halt`) for
-/// `arch`, with a seeded random memory image (see the module docs).
+/// `arch`, with a seeded random memory image (see the module docs), using
+/// every feature ([`Features::ALL`]).
 pub fn random_program(arch: &ArchConfig, seed: u64, len: usize) -> Program {
+    random_program_with(arch, seed, len, Features::ALL)
+}
+
+/// A seeded random program that uses `features` beyond the base set.
+pub fn random_program_with(arch: &ArchConfig, seed: u64, len: usize, features: Features) -> Program {
     let mut g = Gen {
         arch,
         rng: Rng::new(seed),
+        features,
         wbound: vec![1; capacity(arch, Buf::W) as usize],
         recent: Default::default(),
         computed: Default::default(),
@@ -519,6 +542,7 @@ impl Ordering {
 struct Gen<'a> {
     arch: &'a ArchConfig,
     rng: Rng,
+    features: Features,
     /// Per weight-buffer element: an exclusive bound of its in-group index
     /// (1 after a dense load, `2^ib` after a compressed one, `M` after a sparsify).
     wbound: Vec<u8>,
@@ -778,7 +802,7 @@ impl Gen<'_> {
         };
         // SR-STE's pruned flags on half of the SGDs (read before aux is written:
         // the same range or a disjoint one).
-        let (mask, p5) = if op == VecOp::Sgd && self.rng.chance(1, 2) {
+        let (mask, p5) = if op == VecOp::Sgd && self.features.sr_ste && self.rng.chance(1, 2) {
             let s = self.rng.range(0, 20) as u8;
             (self.apart(Buf::A, len, &[(aux, len)]), s)
         } else {
@@ -794,7 +818,8 @@ impl Gen<'_> {
         let mm = u64::from(p.m());
         let (rows, cols) =
             if axis == 0 { (mm * r.range(1, 3), r.range(1, 12)) } else { (r.range(1, 12), mm * r.range(1, 3)) };
-        let (master, mask_out) = (r.chance(1, 3), r.chance(1, 4));
+        let (master, mask_out) =
+            if self.features.sparsify_modes { (r.chance(1, 3), r.chance(1, 4)) } else { (false, false) };
         let n = rows * cols;
         let src = self.src(if master { Buf::O } else { Buf::A }, n);
         // The pruned mask goes to A: the same range as an A source, or a disjoint one.

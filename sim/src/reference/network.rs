@@ -401,14 +401,32 @@ pub fn transposed_gather(
     ff.transposed(f(c_out)?)
 }
 
-/// The im2col matrix (`pixels × g.k()`) of the NHWC tensor `x` under `g`.
+/// The im2col matrix (`pixels × g.k()`) of the NHWC tensor `x` under `g`
+/// (entries as [`nmsat_dataflow::im2col::ConvGeom::element`], a tap's
+/// channels copied at once).
 fn gather<T: Element>(x: &[T], g: &nmsat_dataflow::im2col::ConvGeom, pixels: usize) -> Matrix<T> {
     let k = g.k() as usize;
+    let (p, q) = g.out_hw();
+    let (p, q) = (p as usize, q as usize);
+    let (ih, iw, ic) = (g.ih as usize, g.iw as usize, g.ic as usize);
+    let (kh, kw, cs, dil) = (g.kh as usize, g.kw as usize, g.cs.max(1) as usize, g.dil.max(1) as usize);
+    let src = |pos: usize, k: usize, pad: usize, extent: usize| -> Option<usize> {
+        let y = (pos * cs + k).checked_sub(pad)?;
+        (y % dil == 0 && y / dil < extent).then_some(y / dil)
+    };
     let mut out = vec![T::default(); pixels * k];
+    if p == 0 || q == 0 {
+        return Matrix::from_vec(pixels, k, out).expect("gather shape");
+    }
     for (i, row) in out.chunks_exact_mut(k.max(1)).enumerate() {
-        for (j, v) in row.iter_mut().enumerate() {
-            if let Some(e) = g.element(i as u64, j as u64) {
-                *v = x[e as usize];
+        let (b, oy, ox) = (i / (p * q), (i / q) % p, i % q);
+        for ky in 0..kh {
+            let Some(iy) = src(oy, ky, g.pad_h as usize, ih) else { continue };
+            for kx in 0..kw {
+                let Some(ix) = src(ox, kx, g.pad_w as usize, iw) else { continue };
+                let from = ((b * ih + iy) * iw + ix) * ic;
+                let to = (ky * kw + kx) * ic;
+                row[to..to + ic].copy_from_slice(&x[from..from + ic]);
             }
         }
     }
