@@ -338,6 +338,8 @@ pub fn dma(p: &Params, faults: bool) -> Module {
     let mut port_addr: [Vec<String>; 4] = Default::default();
     let mut port_mask: [Vec<String>; 4] = Default::default();
     let mut port_data: [Vec<String>; 4] = Default::default();
+    // The weight buffer's lanes unpack in a block that only a moving load enters.
+    let (mut unpack, mut idle) = (Vec::new(), Vec::new());
     for g in (0..u).rev() {
         rd_en.push(format!("(v{g} & ~dir & (kind != 3'd{KIND_NONE}))"));
         rd_addr.push(format!("da{g}"));
@@ -384,7 +386,9 @@ pub fn dma(p: &Params, faults: bool) -> Module {
                 }
             }
             let plain = if x < e16 { format!("{{4'd0, win{g}[{}:{}]}}", 16 * x + 15, 16 * x) } else { "20'd0".into() };
-            m.wire_assign(&format!("lw{g}_{x}"), 20, format!("((kind == 3'd{KIND_WROW}) ? {row} : {plain})"));
+            m.reg(&format!("lw{g}_{x}"), 20, "");
+            unpack.push(bl(format!("lw{g}_{x}"), format!("((kind == 3'd{KIND_WROW}) ? {row} : {plain})")));
+            idle.push(bl(format!("lw{g}_{x}"), "20'd0"));
             port_data[2].push(format!("lw{g}_{x}"));
         }
         for x in (0..li).rev() {
@@ -400,10 +404,13 @@ pub fn dma(p: &Params, faults: bool) -> Module {
                     idx = format!("((ib == 3'd{ib}) ? {bits} : {idx})");
                 }
             }
-            m.wire_assign(&format!("li{g}_{x}"), 4, idx);
+            m.reg(&format!("li{g}_{x}"), 4, "");
+            unpack.push(bl(format!("li{g}_{x}"), idx));
+            idle.push(bl(format!("li{g}_{x}"), "4'd0"));
             port_data[3].push(format!("li{g}_{x}"));
         }
     }
+    m.push(Item::Always(Always::Comb, vec![if_else("act & ~dir", unpack, idle)]));
     m.assign("dram_rd_en", format!("{{{}}}", rd_en.join(", ")));
     m.assign("dram_rd_addr", format!("{{{}}}", rd_addr.join(", ")));
     for (pi, (n, _, w)) in wports.iter().enumerate() {
@@ -492,20 +499,24 @@ pub fn dma(p: &Params, faults: bool) -> Module {
             }
             widx.push((vec![raw(format!("3'd{ib}"))], r));
         }
+        // Only a unit in stage 2 packs (an idle engine skips the lanes: the simulation's cost).
         let body = vec![
             bl(wd.clone(), k(wb, 0)),
             bl(wm.clone(), k(wb, 0)),
-            Stmt::Case(
-                raw("s2_kind"),
-                vec![
-                    (vec![raw(format!("3'd{KIND_A16}"))], a16),
-                    (vec![raw(format!("3'd{KIND_O16}"))], o16),
-                    (vec![raw(format!("3'd{KIND_O32}"))], o32),
-                    (vec![raw(format!("3'd{KIND_W16}"))], w16),
-                    (vec![raw(format!("3'd{KIND_WROW}"))], vec![Stmt::Case(raw("s2_ib"), wrow, vec![])]),
-                    (vec![raw(format!("3'd{KIND_WIDX}"))], vec![Stmt::Case(raw("s2_ib"), widx, vec![])]),
-                ],
-                vec![],
+            if_(
+                format!("s2_v{g}"),
+                vec![Stmt::Case(
+                    raw("s2_kind"),
+                    vec![
+                        (vec![raw(format!("3'd{KIND_A16}"))], a16),
+                        (vec![raw(format!("3'd{KIND_O16}"))], o16),
+                        (vec![raw(format!("3'd{KIND_O32}"))], o32),
+                        (vec![raw(format!("3'd{KIND_W16}"))], w16),
+                        (vec![raw(format!("3'd{KIND_WROW}"))], vec![Stmt::Case(raw("s2_ib"), wrow, vec![])]),
+                        (vec![raw(format!("3'd{KIND_WIDX}"))], vec![Stmt::Case(raw("s2_ib"), widx, vec![])]),
+                    ],
+                    vec![],
+                )],
             ),
         ];
         m.push(Item::Always(Always::Comb, body));
