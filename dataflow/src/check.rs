@@ -69,7 +69,7 @@ pub fn check_instr(i: &Instr, arch: &ArchConfig, dram_bytes: u64) -> Vec<String>
                     Some(format!("DRAM [{dram:#x}, {end:#x}) is outside the program's {dram_bytes:#x} bytes"));
             }
         }
-        Instr::Load2col { dram, sram, rows, cols, p0, k0, geom: g, wrows, wcols, .. } => {
+        Instr::Load2col { dram, sram, rows, cols, p0, k0, geom: g, bursts, .. } => {
             let (rows, cols, p0, k0) = (u64::from(rows), u64::from(cols), u64::from(p0), u64::from(k0));
             fits(&mut v, arch, Buf::A, u64::from(sram), rows * cols, "im2col tile");
             let (p, q) = g.out_hw();
@@ -82,10 +82,10 @@ pub fn check_instr(i: &Instr, arch: &ArchConfig, dram_bytes: u64) -> Vec<String>
                 if k0 + cols > g.k() {
                     v.push(format!("im2col columns [{k0}, {}) exceed K = {}", k0 + cols, g.k()));
                 }
-                let (want_rows, want_cols) = g.window(p0, rows, k0, cols);
-                if (u64::from(wrows), u64::from(wcols)) != (want_rows, want_cols) {
+                let want = g.row_bursts(k0, cols, u64::from(arch.dram.burst_bytes));
+                if u64::from(bursts) != want {
                     v.push(format!(
-                        "raw window {wrows}x{wcols} is not the tile's {want_rows}x{want_cols} (im2col::ConvGeom::window)"
+                        "bursts {bursts} per tile row is not the tile's {want} (im2col::ConvGeom::row_bursts)"
                     ));
                 }
                 if rows > 0 {

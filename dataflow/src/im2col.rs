@@ -1,6 +1,6 @@
 //! The im2col gather of the DMA engine (`load2col`): which element of an
-//! NHWC tensor in DRAM each entry of an im2col tile is, and which raw input
-//! rows the engine fetches for a tile (its timing).
+//! NHWC tensor in DRAM each entry of an im2col tile is, and the runs the
+//! engine reads a tile row as (its segments at kernel taps, which time it).
 //!
 //! Rows of the im2col matrix are output pixels `(b, oy, ox)`, counted over
 //! the whole batch; columns are `κ = (ky·kw + kx)·ic + c`, the order of the
@@ -131,31 +131,35 @@ impl ConvGeom {
         Some(((b * u64::from(self.ih) + iy) * u64::from(self.iw) + ix) * ic + c)
     }
 
-    /// The raw window the DMA engine fetches for the tile of `rows` pixels
-    /// from `p0` and `cols` columns from `k0`: the number of distinct input
-    /// rows `(b, iy)` its output rows and kernel rows reach, and the elements
-    /// fetched per row (`iw · min(ic, cols)`, the channels of its columns).
-    /// The transfer is timed as a load of that many rows.
-    pub fn window(&self, p0: u64, rows: u64, k0: u64, cols: u64) -> (u64, u64) {
-        let (p, q) = self.out_hw();
-        if rows == 0 || cols == 0 || p == 0 || q == 0 {
-            return (0, 0);
+    /// The segments of a tile row over columns `[k0, k0 + cols)`: the
+    /// range split where a kernel tap ends (the channels of one tap are
+    /// contiguous in DRAM, or all padding), as `(first column, length)`.
+    /// The DMA engine reads each segment as one run.
+    pub fn segments(&self, k0: u64, cols: u64) -> Vec<(u64, u64)> {
+        let ic = u64::from(self.ic.max(1));
+        let mut v = Vec::new();
+        let mut c = k0;
+        while c < k0 + cols {
+            let n = (ic - c % ic).min(k0 + cols - c);
+            v.push((c, n));
+            c += n;
         }
-        let tap_cols = u64::from(self.kw.max(1)) * u64::from(self.ic.max(1));
-        let ky_lo = k0 / tap_cols;
-        let ky_hi = ((k0 + cols - 1) / tap_cols).min(u64::from(self.kh).saturating_sub(1));
-        let mut seen: Vec<(u64, u64)> = Vec::new();
-        for r in p0 / q..=(p0 + rows - 1) / q {
-            let (b, oy) = (r / p, r % p);
-            for ky in ky_lo..=ky_hi {
-                if let Some(iy) = self.source(oy, ky, self.pad_h, self.ih) {
-                    seen.push((b, iy));
-                }
-            }
+        v
+    }
+
+    /// DRAM bursts of one tile row over columns `[k0, k0 + cols)`: each of
+    /// its [segments](Self::segments) rounded up to whole bursts of
+    /// `burst` bytes (int16 elements). Every row of a tile has the same.
+    pub fn row_bursts(&self, k0: u64, cols: u64, burst: u64) -> u64 {
+        if cols == 0 {
+            return 0;
         }
-        seen.sort_unstable();
-        seen.dedup();
-        (seen.len() as u64, u64::from(self.iw) * u64::from(self.ic).min(cols))
+        let ic = u64::from(self.ic.max(1));
+        let burst = burst.max(1);
+        let b = |n: u64| (2 * n).div_ceil(burst);
+        let first = (ic - k0 % ic).min(cols);
+        let rest = cols - first;
+        b(first) + (rest / ic) * b(ic) + if rest % ic > 0 { b(rest % ic) } else { 0 }
     }
 }
 
@@ -223,10 +227,12 @@ mod tests {
         assert_eq!(g.element(0, 4 * 2 + 1), Some(1));
         // Pixel 5 = (0, 1, 1), tap (2, 2) channel 0 is x[0, 2, 2, 0].
         assert_eq!(g.element(5, 8 * 2), Some((2 * 4 + 2) * 2));
-        // A whole-image tile touches the image's 4 rows, every channel.
-        assert_eq!(g.window(0, 16, 0, 18), (4, 8));
-        // One output row, kernel row 0 only: input row oy − 1 = 0 for oy = 1.
-        assert_eq!(g.window(4, 4, 0, 6), (1, 8));
+        // Columns 3..12 split at taps (2 channels each): 3, 4..6, 6..8, 8..10, 10..12.
+        assert_eq!(g.segments(3, 9), vec![(3, 1), (4, 2), (6, 2), (8, 2), (10, 2)]);
+        // 16-byte bursts: every segment (2 or 4 bytes) is one burst.
+        assert_eq!(g.row_bursts(3, 9, 16), 5);
+        // 2-byte bursts: one per element.
+        assert_eq!(g.row_bursts(3, 9, 2), 9);
     }
 
     proptest! {
@@ -241,25 +247,25 @@ mod tests {
         }
 
         #[test]
-        fn window_covers_every_element_read(g in geom(), batch in 1u64..3, a in 0u64..1000, b in 0u64..1000, c in 0u64..1000, d in 0u64..1000) {
+        fn segments_are_contiguous_runs_and_bursts_their_rounded_sum(g in geom(), a in 0u64..1000, b in 0u64..1000, burst in 1u64..70) {
+            let k0 = a % g.k();
+            let cols = 1 + b % (g.k() - k0);
+            let segs = g.segments(k0, cols);
+            prop_assert_eq!(segs.iter().map(|s| s.1).sum::<u64>(), cols);
+            prop_assert_eq!(segs[0].0, k0);
             let (p, q) = g.out_hw();
-            let pixels = batch * p * q;
-            prop_assume!(pixels > 0);
-            let p0 = a % pixels;
-            let rows = 1 + b % (pixels - p0);
-            let k0 = c % g.k();
-            let cols = 1 + d % (g.k() - k0);
-            let (wrows, wcols) = g.window(p0, rows, k0, cols);
-            let mut rows_read = std::collections::BTreeSet::new();
-            for i in p0..p0 + rows {
-                for j in k0..k0 + cols {
-                    if let Some(off) = g.element(i, j) {
-                        rows_read.insert(off / (u64::from(g.iw) * u64::from(g.ic)));
+            for &(c, n) in &segs {
+                // One tap per segment: its elements are consecutive in DRAM for every pixel, or all padding.
+                prop_assert_eq!(c / u64::from(g.ic), (c + n - 1) / u64::from(g.ic));
+                for px in 0..p * q {
+                    let e0 = g.element(px, c);
+                    for j in 0..n {
+                        prop_assert_eq!(g.element(px, c + j), e0.map(|e| e + j));
                     }
                 }
             }
-            prop_assert!(rows_read.len() as u64 <= wrows);
-            prop_assert!(wcols <= u64::from(g.iw) * u64::from(g.ic));
+            let want: u64 = segs.iter().map(|s| (2 * s.1).div_ceil(burst)).sum();
+            prop_assert_eq!(g.row_bursts(k0, cols, burst), want);
         }
     }
 }

@@ -421,10 +421,11 @@ pub enum Instr {
     /// The DMA engine's im2col gather (load queue): the `rows × cols` tile
     /// of the im2col matrix of the NHWC int16 tensor at `dram`, from output
     /// pixel `p0` and column `k0`, into `A[sram]` row-major, zeros where the
-    /// kernel reaches into padding or between dilated pixels. `wrows` and
-    /// `wcols` describe the raw window fetched (rows of the input and
-    /// elements per row, [`crate::im2col::ConvGeom::window`]); they time the
-    /// transfer like a load of `wrows` rows of `wcols` int16 elements.
+    /// kernel reaches into padding or between dilated pixels. The engine
+    /// reads each tile row as its segments (the column range split at kernel
+    /// taps: channels of one tap are contiguous in DRAM), each rounded up to
+    /// whole bursts; `bursts` is that count per tile row
+    /// ([`crate::im2col::ConvGeom::row_bursts`]), which times the transfer.
     Load2col {
         /// Token flags.
         deps: Deps,
@@ -442,10 +443,8 @@ pub enum Instr {
         k0: u32,
         /// Convolution geometry.
         geom: crate::im2col::ConvGeom,
-        /// Input rows fetched.
-        wrows: u32,
-        /// Elements fetched per input row.
-        wcols: u32,
+        /// DRAM bursts per tile row (its tap segments, each rounded up).
+        bursts: u32,
     },
     /// A compute-queue barrier with no work: it exists to carry tokens
     /// between the store and load queues (which are not neighbours).
@@ -595,8 +594,7 @@ pub const OPCODES: &[OpcodeSpec] = &[
             f("dil", 3, "input dilation (1 none; transposed convolution: the stride)"),
             f("opadh", 3, "extra zero rows at the bottom (transposed convolution)"),
             f("opadw", 3, "extra zero columns at the right"),
-            f("wrows", 16, "input rows fetched (the raw window)"),
-            f("wcols", 24, "elements fetched per input row"),
+            f("bursts", 32, "DRAM bursts per tile row (each tap segment rounded up to bursts)"),
         ],
     },
     OpcodeSpec { code: 15, mnemonic: "halt", queue: Queue::Compute, fields: &[] },
@@ -720,7 +718,7 @@ impl Instr {
                 u64::from(src),
                 u64::from(dst),
             ],
-            Instr::Load2col { dram, sram, rows, cols, p0, k0, geom: g, wrows, wcols, .. } => vec![
+            Instr::Load2col { dram, sram, rows, cols, p0, k0, geom: g, bursts, .. } => vec![
                 dram,
                 u64::from(sram),
                 u64::from(rows),
@@ -738,8 +736,7 @@ impl Instr {
                 u64::from(g.dil),
                 u64::from(g.opad_h),
                 u64::from(g.opad_w),
-                u64::from(wrows),
-                u64::from(wcols),
+                u64::from(bursts),
             ],
             Instr::Sync { .. } | Instr::Halt { .. } => vec![],
         }
@@ -868,8 +865,7 @@ impl Instr {
                     opad_h: u32_of(15)?,
                     opad_w: u32_of(16)?,
                 },
-                wrows: u32_of(17)?,
-                wcols: u32_of(18)?,
+                bursts: u32_of(17)?,
             },
             15 => Instr::Halt { deps },
             _ => return Err(IsaError::Opcode(spec.code)),
@@ -1196,9 +1192,9 @@ mod tests {
                 (a24.clone(), d20.clone(), d20.clone()),
                 (a24.clone(), d20.clone()),
                 any::<[u16; 9]>(),
-                (0u32..1 << 16, a24.clone())
+                any::<u32>()
             )
-                .prop_map(|(deps, dram, (sram, rows, cols), (p0, k0), g, (wrows, wcols))| {
+                .prop_map(|(deps, dram, (sram, rows, cols), (p0, k0), g, bursts)| {
                     Instr::Load2col {
                         deps,
                         dram: u64::from(dram),
@@ -1220,8 +1216,7 @@ mod tests {
                             opad_h: u32::from(g[0] >> 12) % 8,
                             opad_w: u32::from(g[1] >> 12) % 8,
                         },
-                        wrows,
-                        wcols,
+                        bursts,
                     }
                 }),
             deps().prop_map(|deps| Instr::Halt { deps }),

@@ -381,7 +381,7 @@ impl Program {
             Instr::Store { fmt, index_bits, rows, cols, .. } => {
                 u64::from(*rows) * fmt.row_bytes(u64::from(*cols), u32::from(*index_bits))
             }
-            Instr::Load2col { wrows, wcols, .. } => 2 * u64::from(*wrows) * u64::from(*wcols),
+            Instr::Load2col { rows, cols, .. } => 2 * u64::from(*rows) * u64::from(*cols),
             _ => 0,
         };
         for (i, t) in self.instrs.iter().zip(&self.tags) {

@@ -360,11 +360,10 @@ fn tiling_cost(
     let lat = u64::from(arch.dram.latency_cycles);
     let beats = |rows: u64, row_bytes: u64| (rows * row_bytes.div_ceil(burst) * burst).div_ceil(bpc);
     let a_beats = match mp.gather {
-        // The first tile's raw window stands for every tile's.
+        // The first tile's tap segments stand for every tile's.
         Some((geom, trans)) => {
             let (rows, cols) = if trans { (t.tk, t.tm) } else { (t.tm, t.tk) };
-            let (wr, wc) = geom.window(0, rows, 0, cols);
-            beats(wr, 2 * wc)
+            (rows * geom.row_bursts(0, cols, burst) * burst).div_ceil(bpc)
         }
         None => beats(t.tm, 2 * (t.tk * mp.a_reuse.1).div_ceil(mp.a_reuse.0)),
     };
@@ -1251,7 +1250,7 @@ fn emit_tile(
                 // FF: pixels m0.. by columns k0..; WG (read transposed): pixels k0.. by columns m0...
                 Some(geom) => {
                     let (p0, rows, c0, cols) = if a_trans { (k0, tk, m0, tm) } else { (m0, tm, k0, tk) };
-                    let (wrows, wcols) = geom.window(p0, rows, c0, cols);
+                    let bursts = geom.row_bursts(c0, cols, u64::from(arch.dram.burst_bytes));
                     Instr::Load2col {
                         deps: Deps::default(),
                         dram: j.a_region.1,
@@ -1261,8 +1260,7 @@ fn emit_tile(
                         p0: u32c(p0),
                         k0: u32c(c0),
                         geom,
-                        wrows: u32c(wrows),
-                        wcols: u32c(wcols),
+                        bursts: u32c(bursts),
                     }
                 }
                 None => Instr::Load {

@@ -341,7 +341,7 @@ mod tests {
         p.image.push((base, bytes));
         let mut m = Machine::new(&p, &arch);
         // Pixels 2..6 (image 0's last two, image 1's first two), columns 4..13.
-        let (wrows, wcols) = g.window(2, 4, 4, 9);
+        let bursts = g.row_bursts(4, 9, u64::from(arch.dram.burst_bytes));
         let i = Instr::Load2col {
             deps: Deps::default(),
             dram: base,
@@ -351,8 +351,7 @@ mod tests {
             p0: 2,
             k0: 4,
             geom: g,
-            wrows: wrows as u32,
-            wcols: wcols as u32,
+            bursts: bursts as u32,
         };
         m.execute(&i);
         assert_eq!(g.out_hw(), (2, 2));

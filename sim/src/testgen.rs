@@ -37,6 +37,7 @@ use nmsat_dataflow::ArchConfig;
 use nmsat_dataflow::NmPattern;
 use nmsat_dataflow::access::{Accesses, accesses};
 use nmsat_dataflow::check::{capacity, check_program};
+use nmsat_dataflow::im2col::ConvGeom;
 use nmsat_dataflow::isa::{Buf, Deps, DmaFormat, GemmMode, Instr, NO_SHIFT, Queue, VecOp};
 use nmsat_dataflow::program::{Program, RegionKind, Tag};
 use nmsat_dataflow::schedule::NO_WEIGHT_DECAY;
@@ -117,8 +118,17 @@ impl Coverage {
                 Instr::Load { buf, fmt: f, .. } => {
                     self.dma.insert(format!("load {} {}", buf.name(), fmt(f)));
                 }
-                Instr::Load2col { .. } => {
-                    self.dma.insert("load2col a".into());
+                Instr::Load2col { geom, rows, cols, p0, k0, .. } => {
+                    self.features.insert("load2col".into());
+                    let pad = (u64::from(p0)..u64::from(p0) + u64::from(rows)).any(|px| {
+                        (u64::from(k0)..u64::from(k0) + u64::from(cols)).any(|c| geom.element(px, c).is_none())
+                    });
+                    if pad {
+                        self.features.insert("load2col padding".into());
+                    }
+                    if geom.dil > 1 {
+                        self.features.insert("load2col dilated".into());
+                    }
                 }
                 Instr::Store { buf, fmt: f, shift, relu, .. } => {
                     self.dma.insert(format!("store {} {}", buf.name(), fmt(f)));
@@ -232,6 +242,9 @@ impl Coverage {
             "sparsify mask",
             "sgd sr-ste",
             "sync",
+            "load2col",
+            "load2col padding",
+            "load2col dilated",
             "requant store",
             "relu store",
         ] {
@@ -250,13 +263,15 @@ pub struct Features {
     pub sr_ste: bool,
     /// `sparsify` from master weights and to a pruned mask.
     pub sparsify_modes: bool,
+    /// `load2col`, the DMA engine's im2col gather.
+    pub gather: bool,
 }
 
 impl Features {
     /// Every feature of the ISA: what the Rust simulator and the generated RTL implement.
-    pub const ALL: Features = Features { sr_ste: true, sparsify_modes: true };
+    pub const ALL: Features = Features { sr_ste: true, sparsify_modes: true, gather: true };
     /// The base set, without SR-STE's mask and the sparsify modes.
-    pub const BASE: Features = Features { sr_ste: false, sparsify_modes: false };
+    pub const BASE: Features = Features { sr_ste: false, sparsify_modes: false, gather: false };
 }
 
 /// A seeded random program of `len` instructions (plus the final `halt`) for
@@ -402,6 +417,11 @@ fn dram_ranges(i: &Instr) -> (Vec<(u64, u64)>, bool) {
             let row = fmt.row_bytes(u64::from(cols), u32::from(index_bits));
             let ext = if rows == 0 || row == 0 { 0 } else { (u64::from(rows) - 1) * stride + row };
             (vec![(dram, dram + ext)], matches!(i, Instr::Store { .. }))
+        }
+        Instr::Load2col { dram, rows, p0, geom: g, .. } => {
+            let (p, q) = g.out_hw();
+            let images = if rows == 0 || p * q == 0 { 0 } else { (u64::from(p0) + u64::from(rows) - 1) / (p * q) + 1 };
+            (vec![(dram, dram + 2 * images * g.image_elems())], false)
         }
         _ => (Vec::new(), false),
     }
@@ -686,6 +706,49 @@ impl Gen<'_> {
         }
     }
 
+    /// A `load2col` over a random small convolution (forward, or the
+    /// transposed one of a strided layer's BP) in the DRAM scratch region.
+    fn gather(&mut self) -> Instr {
+        let r = &mut self.rng;
+        let (kh, kw) = (r.range(1, 3) as u32, r.range(1, 3) as u32);
+        let fwd = ConvGeom {
+            ih: r.range(kh.into(), 9) as u32,
+            iw: r.range(kw.into(), 9) as u32,
+            ic: r.pick(&[1, 2, 3, 8, 16, 20]),
+            kh,
+            kw,
+            cs: r.range(1, 2) as u32,
+            pad_h: r.range(0, (kh - 1).into()) as u32,
+            pad_w: r.range(0, (kw - 1).into()) as u32,
+            dil: 1,
+            opad_h: 0,
+            opad_w: 0,
+        };
+        let geom = if r.chance(1, 3) { fwd.transposed(r.range(1, 9) as u32).unwrap_or(fwd) } else { fwd };
+        let (p, q) = geom.out_hw();
+        let images = r.range(1, 2);
+        let pixels = images * p * q;
+        let p0 = r.range(0, pixels - 1);
+        let rows = r.range(1, (pixels - p0).min(12));
+        let k0 = r.range(0, geom.k() - 1);
+        let cols = r.range(1, (geom.k() - k0).min(40));
+        let bytes = 2 * images * geom.image_elems();
+        let dram = r.range(0, DRAM_BYTES - bytes);
+        let sram = self.addr(Buf::A, rows * cols);
+        let bursts = geom.row_bursts(k0, cols, u64::from(self.arch.dram.burst_bytes));
+        Instr::Load2col {
+            deps: Deps::default(),
+            dram,
+            sram,
+            rows: rows as u32,
+            cols: cols as u32,
+            p0: p0 as u32,
+            k0: k0 as u32,
+            geom,
+            bursts: bursts as u32,
+        }
+    }
+
     /// A start for `len` elements of `buf` that, against each `(start, len)`
     /// of `others`, is the same range or a disjoint one (a vector op's
     /// written range and its other ranges of the same buffer).
@@ -843,6 +906,7 @@ impl Gen<'_> {
 
     fn instr(&mut self) -> Instr {
         match self.rng.below(16) {
+            0..=2 if self.features.gather && self.rng.chance(1, 4) => self.gather(),
             0..=2 => self.dma(false),
             3..=5 => self.dma(true),
             6..=9 => self.gemm(),

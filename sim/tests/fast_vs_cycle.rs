@@ -119,7 +119,7 @@ fn build(arch: &ArchConfig, choices: &[Choice]) -> Program {
                 let rows = (u64::from(rows) % (pp * qq)).max(1);
                 let k0 = u64::from(ch.flags % 5);
                 let cols = (u64::from(cols)).min(geom.k() - k0);
-                let (wrows, wcols) = geom.window(0, rows, k0, cols);
+                let bursts = geom.row_bursts(k0, cols, u64::from(arch.dram.burst_bytes));
                 Instr::Load2col {
                     deps,
                     dram: 0,
@@ -129,8 +129,7 @@ fn build(arch: &ArchConfig, choices: &[Choice]) -> Program {
                     p0: 0,
                     k0: k0 as u32,
                     geom,
-                    wrows: wrows as u32,
-                    wcols: wcols as u32,
+                    bursts: bursts as u32,
                 }
             }
             0 | 1 => Instr::Load {

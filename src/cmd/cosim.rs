@@ -4,16 +4,14 @@
 //!
 //! A model's training step carries the memory image of the int16
 //! reference's first step (`nmsat_sim::step_image`, the built-in digits
-//! models), so its DRAM is compared too, unless the RTL cannot move its
-//! data yet (a convolution's `load2col` gather); other models are compared
-//! on timing only, and the output says why.
+//! models), so its DRAM is compared too; other models are compared on
+//! timing only, and the output says why.
 
 use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 use nmsat_compiler::{LowerOptions, Method as CMethod, Model, load_model, step_workload};
 use nmsat_dataflow::NmPattern;
-use nmsat_dataflow::isa::Instr;
 use nmsat_dataflow::program::Program;
 use nmsat_dataflow::schedule::{StepNumerics, compile_step};
 use nmsat_rtl::RtlError;
@@ -148,9 +146,6 @@ fn model_program(
     let (formats, shifts) = setup.numerics();
     step.numerics = StepNumerics { formats, shifts };
     let mut p = compile_step(arch, &step, &args.dataflow.options()).map_err(CliError::input)?;
-    if p.instrs.iter().any(|i| matches!(i, Instr::Load2col { .. })) {
-        return Ok((p, Some("the RTL's DMA engine does not gather load2col (im2col) tiles yet".into())));
-    }
     p.image = step_image(&p, &setup).map_err(CliError::input)?;
     Ok((p, None))
 }

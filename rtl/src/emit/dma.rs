@@ -156,9 +156,8 @@ pub fn dma(p: &Params, faults: bool) -> Module {
     let (fstride, _) = f("stride");
     let (fshift, _) = f("shift");
     let (frelu, _) = f("relu");
-    // A load2col (the im2col gather) moves no data here yet: it only holds
-    // the channel for its beats (see docs/rtl.md, "Not built yet").
     m.wire_assign("i_2col", 1, format!("(si[3:0] == 4'd{})", crate::emit::util::opcode("load2col")));
+    gather_start(&mut m, rw);
     m.wire_assign("i_buf", 2, fbuf);
     m.wire_assign("i_fmt", 3, ffmt);
     m.wire_assign("i_ib", 3, fib);
@@ -234,11 +233,14 @@ pub fn dma(p: &Params, faults: bool) -> Module {
     m.wire_assign("u0_re", rw, "re");
     m.wire_assign("u0_rl", 20, "rl");
     let cw_rw = |s: &str| if rw <= CW { format!("{s}[{}:0]", rw - 1) } else { crate::emit::util::zx(s, CW, rw) };
+    gather_regs(&mut m);
     for g in 0..u {
         let n = g + 1;
         m.wire_assign(&format!("v{g}"), 1, format!("(act & (u{g}_rl != 20'd0))"));
-        m.wire_assign(&format!("c2_{g}"), CW, format!("(u{g}_c + e)"));
+        gather_unit(&mut m, g);
+        m.wire_assign(&format!("c2_{g}"), CW, format!("(u{g}_c + (is2 ? n2_{g} : e))"));
         m.wire_assign(&format!("wrap{g}"), 1, format!("(c2_{g} >= cols)"));
+        gather_next(&mut m, g);
         m.wire_assign(&format!("u{n}_c"), CW, format!("(wrap{g} ? {} : c2_{g})", k(CW, 0)));
         m.wire_assign(&format!("u{n}_off"), A, format!("(wrap{g} ? {} : (u{g}_off + {{{}'d0, ub}}))", k(A, 0), A - CW));
         m.wire_assign(&format!("u{n}_rd"), A, format!("(wrap{g} ? (u{g}_rd + stride) : u{g}_rd)"));
@@ -249,30 +251,50 @@ pub fn dma(p: &Params, faults: bool) -> Module {
             format!("((wrap{g} & (u{g}_rl != 20'd0)) ? (u{g}_rl - 20'd1) : u{g}_rl)"),
         );
         m.wire_assign(&format!("left{g}"), CW, format!("(cols - u{g}_c)"));
-        m.wire_assign(&format!("nv{g}"), CW, format!("((left{g} < e) ? left{g} : e)"));
+        m.wire_assign(&format!("nv{g}"), CW, format!("(is2 ? n2_{g} : (left{g} < e) ? left{g} : e)"));
         m.wire_assign(&format!("ea{g}"), rw, format!("(u{g}_re + {})", cw_rw(&format!("u{g}_c"))));
-        m.wire_assign(&format!("da{g}"), A, format!("(u{g}_rd + u{g}_off)"));
+        m.wire_assign(&format!("da{g}"), A, format!("(is2 ? ga{g} : (u{g}_rd + u{g}_off))"));
     }
     let start = vec![
         nb("act", "1'b1"),
         nb("dir", "~s_ld"),
-        nb("kind", "i_kind"),
+        nb("kind", format!("(i_2col ? 3'd{KIND_A16} : i_kind)")),
         nb("ib", "i_ib"),
         nb("shift", fshift),
         nb("relu", frelu),
-        nb("cols", "i_cols"),
+        nb("cols", "(i_2col ? g_cols_w : i_cols)"),
         nb("stride", fstride),
-        nb("e", "i_e"),
+        nb("e", format!("(i_2col ? {} : i_e)", k(CW, e16.into()))),
         nb("ub", "i_ub"),
-        nb("rl", format!("(((i_cols == {}) | i_2col) ? 20'd0 : {frows})", k(CW, 0))),
+        nb(
+            "rl",
+            format!(
+                "(i_2col ? ((g_cols_w == {z}) ? 20'd0 : g_rows) : ((i_cols == {z}) ? 20'd0 : {frows}))",
+                z = k(CW, 0)
+            ),
+        ),
         nb("c", k(CW, 0)),
         nb("off", k(A, 0)),
         nb("rd", fdram),
-        nb("re", "i_sram"),
+        nb("re", "(i_2col ? g_sram_w : i_sram)"),
+        nb("is2", "i_2col"),
+    ]
+    .into_iter()
+    .chain(GATHER_REGS.iter().map(|(n, _, _)| nb(*n, format!("g0_{n}"))))
+    .chain([
         // The previous transfer may move its last unit in this cycle, not more.
         if_(format!("(act & (u{u}_rl != 20'd0)) | (s_ld & s_st)"), vec![nb("err", "1'b1")]),
-    ];
+    ])
+    .collect::<Vec<_>>();
     let advance = vec![
+        nb("cc", format!("u{u}_cc")),
+        nb("kx", format!("u{u}_kx")),
+        nb("ky", format!("u{u}_ky")),
+        nb("ox", format!("u{u}_ox")),
+        nb("oy", format!("u{u}_oy")),
+        nb("xb", format!("u{u}_xb")),
+        nb("yb", format!("u{u}_yb")),
+        nb("img", format!("u{u}_img")),
         nb("c", format!("u{u}_c")),
         nb("off", format!("u{u}_off")),
         nb("rd", format!("u{u}_rd")),
@@ -341,7 +363,7 @@ pub fn dma(p: &Params, faults: bool) -> Module {
     // The weight buffer's lanes unpack in a block that only a moving load enters.
     let (mut unpack, mut idle) = (Vec::new(), Vec::new());
     for g in (0..u).rev() {
-        rd_en.push(format!("(v{g} & ~dir & (kind != 3'd{KIND_NONE}))"));
+        rd_en.push(format!("(v{g} & ~dir & (kind != 3'd{KIND_NONE}) & (~is2 | gv{g}))"));
         rd_addr.push(format!("da{g}"));
         let win = format!("dram_rd_data[{}:{}]", (g + 1) * wb - 1, g * wb);
         m.wire_assign(&format!("win{g}"), wb, win);
@@ -357,7 +379,7 @@ pub fn dma(p: &Params, faults: bool) -> Module {
             }
         }
         for x in (0..e16).rev() {
-            port_data[0].push(format!("win{g}[{}:{}]", 16 * x + 15, 16 * x));
+            port_data[0].push(format!("((is2 & ~gv{g}) ? 16'd0 : win{g}[{}:{}])", 16 * x + 15, 16 * x));
         }
         for x in (0..e32).rev() {
             port_data[1].push(format!(
@@ -530,4 +552,210 @@ pub fn dma(p: &Params, faults: bool) -> Module {
         "reads a few fields of the instructions; buffer lanes beyond a format's unit are unused".into(),
     ));
     m
+}
+
+// ---- load2col: the im2col gather ----
+//
+// A tile row (one output pixel) is read as its segments: the column range
+// split where a kernel tap ends, since the channels of one tap are
+// contiguous in DRAM (or all padding). A unit moves at most `E` elements of
+// one segment. Lane 0 keeps the position as counters (channel in the tap,
+// tap, output pixel) that advance by additions only; the divisions and
+// products that turn `p0`, `k0` and the geometry into the first position and
+// the pitches happen once, when the transfer starts. A unit's DRAM address
+// is `image + iy·row_pitch + ix·pixel_pitch + 2·channel`, where `(iy, ix)`
+// are the input coordinates the tap reaches (the dilated position divided by
+// the dilation); a unit in padding or between dilated pixels reads nothing
+// and writes zeros.
+
+/// Bits of gather coordinates (dilated, padded input positions).
+const DW: u32 = 16;
+
+/// Registers of the gather: `(name, width, doc)`. Set when a transfer starts
+/// (from `g0_<name>`); the position counters advance with the units.
+const GATHER_REGS: &[(&str, u32, &str)] = &[
+    ("ic", 12, "load2col: input channels"),
+    ("kw", 4, "kernel width"),
+    ("cs", 3, "stride"),
+    ("dil", 3, "input dilation"),
+    ("padh", 4, "zero padding top"),
+    ("padw", 4, "zero padding left"),
+    ("ihd", DW, "dilated input height"),
+    ("iwd", DW, "dilated input width"),
+    ("gp", DW, "output height P"),
+    ("gq", DW, "output width Q"),
+    ("pc", DRAM_ADDR_BITS, "bytes per input pixel (2·ic)"),
+    ("pr", DRAM_ADDR_BITS, "bytes per input row"),
+    ("pb", DRAM_ADDR_BITS, "bytes per image"),
+    ("cc0", 12, "a tile row's first channel (k0 mod ic)"),
+    ("kx0", 4, "a tile row's first tap column"),
+    ("ky0", 4, "a tile row's first tap row"),
+    ("cc", 12, "lane 0: channel in its tap"),
+    ("kx", 4, "lane 0: tap column"),
+    ("ky", 4, "lane 0: tap row"),
+    ("ox", DW, "lane 0: output column of its pixel"),
+    ("oy", DW, "lane 0: output row of its pixel"),
+    ("xb", DW, "lane 0: ox·stride"),
+    ("yb", DW, "lane 0: oy·stride"),
+    ("img", DRAM_ADDR_BITS, "lane 0: DRAM address of its pixel's image"),
+];
+
+/// Field `name` of a `load2col` in the starting instruction `si`.
+fn gfield(m: &mut Module, name: &str) -> (String, u32) {
+    let (lo, bits) = field("load2col", name);
+    let w = format!("g_{name}");
+    m.wire_assign(&w, bits, format!("si[{}:{lo}]", lo + bits - 1));
+    (w, bits)
+}
+
+/// The start of a `load2col`: its fields and the first position.
+fn gather_start(m: &mut Module, rw: u32) {
+    let a = DRAM_ADDR_BITS;
+    let zx = crate::emit::util::zx;
+    let mut f = |n: &str| gfield(m, n);
+    let (dram, _) = f("dram");
+    let (sram, sb) = f("sram");
+    let (_, _) = f("rows");
+    let (cols, cb) = f("cols");
+    let (p0, _) = f("p0");
+    let (k0, _) = f("k0");
+    let (ih, _) = f("ih");
+    let (iw, _) = f("iw");
+    let (ic, _) = f("ic");
+    let (kh, _) = f("kh");
+    let (kw, _) = f("kw");
+    let (cs, _) = f("cs");
+    let (padh, _) = f("padh");
+    let (padw, _) = f("padw");
+    let (dil, _) = f("dil");
+    let (opadh, _) = f("opadh");
+    let (opadw, _) = f("opadw");
+    m.wire_assign("g_cols_w", CW, zx(&cols, cb, CW));
+    m.wire_assign("g_sram_w", rw, if rw <= sb { format!("{sram}[{}:0]", rw - 1) } else { zx(&sram, sb, rw) });
+    let d16 = |s: &str, b: u32| zx(s, b, DW);
+    m.wire_assign("g0_ic", 12, ic.clone());
+    m.wire_assign("g0_kw", 4, kw.clone());
+    m.wire_assign("g0_cs", 3, cs.clone());
+    m.wire_assign("g0_dil", 3, dil.clone());
+    m.wire_assign("g0_padh", 4, padh.clone());
+    m.wire_assign("g0_padw", 4, padw.clone());
+    for (x, ext, pad, opad, out) in [("h", &ih, &padh, &opadh, "gp"), ("w", &iw, &padw, &opadw, "gq")] {
+        let kk = if x == "h" { &kh } else { &kw };
+        m.wire_assign(&format!("g0_i{x}d"), DW, format!("((({} - 16'd1) * {}) + 16'd1)", d16(ext, 10), d16(&dil, 3)));
+        m.wire_assign(
+            &format!("g_span{x}"),
+            DW,
+            format!("(g0_i{x}d + ({} << 1) + {} - {})", d16(pad, 4), d16(opad, 3), d16(kk, 4)),
+        );
+        m.wire_assign(&format!("g0_{out}"), DW, format!("((g_span{x} / {}) + 16'd1)", d16(&cs, 3)));
+    }
+    m.wire_assign("g_pq", 32, "({16'd0, g0_gp} * {16'd0, g0_gq})");
+    m.wire_assign("g_p0w", 32, zx(&p0, 24, 32));
+    m.wire_assign("g_b0", 32, "(g_p0w / g_pq)");
+    m.wire_assign("g_rem", 32, "(g_p0w % g_pq)");
+    m.wire_assign("g_oy0", 32, "(g_rem / {16'd0, g0_gq})");
+    m.wire_assign("g_ox0", 32, "(g_rem % {16'd0, g0_gq})");
+    m.wire_assign("g0_oy", DW, "g_oy0[15:0]");
+    m.wire_assign("g0_ox", DW, "g_ox0[15:0]");
+    m.wire_assign("g0_yb", DW, format!("(g0_oy * {})", d16(&cs, 3)));
+    m.wire_assign("g0_xb", DW, format!("(g0_ox * {})", d16(&cs, 3)));
+    m.wire_assign("g_icw", 20, zx(&ic, 12, 20));
+    m.wire_assign("g_tap0", 20, format!("({k0} / g_icw)"));
+    m.wire_assign("g_cc0w", 20, format!("({k0} % g_icw)"));
+    m.wire_assign("g_kww", 20, zx(&kw, 4, 20));
+    m.wire_assign("g_ky0w", 20, "(g_tap0 / g_kww)");
+    m.wire_assign("g_kx0w", 20, "(g_tap0 % g_kww)");
+    m.wire_assign("g0_cc0", 12, "g_cc0w[11:0]");
+    m.wire_assign("g0_kx0", 4, "g_kx0w[3:0]");
+    m.wire_assign("g0_ky0", 4, "g_ky0w[3:0]");
+    m.wire_assign("g0_cc", 12, "g0_cc0");
+    m.wire_assign("g0_kx", 4, "g0_kx0");
+    m.wire_assign("g0_ky", 4, "g0_ky0");
+    m.wire_assign("g0_pc", a, format!("{{{}'d0, {ic}, 1'b0}}", a - 13));
+    m.wire_assign("g0_pr", a, format!("({} * g0_pc)", zx(&iw, 10, a)));
+    m.wire_assign("g0_pb", a, format!("({} * g0_pr)", zx(&ih, 10, a)));
+    m.wire_assign("g0_img", a, format!("({dram} + ({} * g0_pb))", zx("g_b0", 32, a)));
+}
+
+/// The gather's registers and lane 0's position as unit 0's.
+fn gather_regs(m: &mut Module) {
+    m.reg("is2", 1, "the transfer is a load2col");
+    for (n, w, doc) in GATHER_REGS {
+        m.reg(n, *w, doc);
+    }
+    for n in ["cc", "kx", "ky", "ox", "oy", "xb", "yb", "img"] {
+        let w = GATHER_REGS.iter().find(|r| r.0 == n).map_or(1, |r| r.1);
+        m.wire_assign(&format!("u0_{n}"), w, n);
+    }
+}
+
+/// Unit `g` of a gather: its elements `n2_g`, DRAM address `ga_g` and
+/// whether it reads input (`gv_g`, not padding).
+fn gather_unit(m: &mut Module, g: u32) {
+    let a = DRAM_ADDR_BITS;
+    m.wire_assign(&format!("gseg{g}"), CW, format!("({{10'd0, ic}} - {{10'd0, u{g}_cc}})"));
+    m.wire_assign(&format!("gleft{g}"), CW, format!("(cols - u{g}_c)"));
+    m.wire_assign(&format!("gmin{g}"), CW, format!("((gseg{g} < gleft{g}) ? gseg{g} : gleft{g})"));
+    m.wire_assign(&format!("n2_{g}"), CW, format!("((gmin{g} < e) ? gmin{g} : e)"));
+    for (x, base, kk, pad, ext) in [("y", "yb", "ky", "padh", "ihd"), ("x", "xb", "kx", "padw", "iwd")] {
+        m.wire_assign(&format!("g{x}o{g}"), DW, format!("(u{g}_{base} + {{12'd0, u{g}_{kk}}})"));
+        m.wire_assign(&format!("g{x}{x}{g}"), DW, format!("(g{x}o{g} - {{12'd0, {pad}}})"));
+        m.wire_assign(
+            &format!("gv{x}{g}"),
+            1,
+            format!(
+                "((g{x}o{g} >= {{12'd0, {pad}}}) & (g{x}{x}{g} < {ext}) & ((g{x}{x}{g} % {{13'd0, dil}}) == 16'd0))"
+            ),
+        );
+        m.wire_assign(&format!("gi{x}{g}"), DW, format!("(g{x}{x}{g} / {{13'd0, dil}})"));
+    }
+    m.wire_assign(&format!("gv{g}"), 1, format!("(gvy{g} & gvx{g})"));
+    m.wire_assign(
+        &format!("ga{g}"),
+        a,
+        format!(
+            "(u{g}_img + ({{{z}'d0, giy{g}}} * pr) + ({{{z}'d0, gix{g}}} * pc) + {{{c}'d0, u{g}_cc, 1'b0}})",
+            z = a - DW,
+            c = a - 13
+        ),
+    );
+}
+
+/// Unit `g + 1`'s gather position: unit `g`'s advanced by its elements (to
+/// the next tap when the segment ends, the next pixel when the row wraps).
+fn gather_next(m: &mut Module, g: u32) {
+    let n = g + 1;
+    m.wire_assign(&format!("gsw{g}"), 1, format!("(n2_{g} == gseg{g})"));
+    m.wire_assign(&format!("gkxw{g}"), 1, format!("((u{g}_kx + 4'd1) == kw)"));
+    m.wire_assign(&format!("goxw{g}"), 1, format!("((u{g}_ox + 16'd1) == gq)"));
+    m.wire_assign(&format!("goyw{g}"), 1, format!("((u{g}_oy + 16'd1) == gp)"));
+    let wrap = format!("wrap{g}");
+    m.wire_assign(&format!("u{n}_cc"), 12, format!("({wrap} ? cc0 : gsw{g} ? 12'd0 : (u{g}_cc + n2_{g}[11:0]))"));
+    m.wire_assign(
+        &format!("u{n}_kx"),
+        4,
+        format!("({wrap} ? kx0 : gsw{g} ? (gkxw{g} ? 4'd0 : (u{g}_kx + 4'd1)) : u{g}_kx)"),
+    );
+    m.wire_assign(&format!("u{n}_ky"), 4, format!("({wrap} ? ky0 : (gsw{g} & gkxw{g}) ? (u{g}_ky + 4'd1) : u{g}_ky)"));
+    m.wire_assign(&format!("u{n}_ox"), DW, format!("({wrap} ? (goxw{g} ? 16'd0 : (u{g}_ox + 16'd1)) : u{g}_ox)"));
+    m.wire_assign(
+        &format!("u{n}_xb"),
+        DW,
+        format!("({wrap} ? (goxw{g} ? 16'd0 : (u{g}_xb + {{13'd0, cs}})) : u{g}_xb)"),
+    );
+    m.wire_assign(
+        &format!("u{n}_oy"),
+        DW,
+        format!("(({wrap} & goxw{g}) ? (goyw{g} ? 16'd0 : (u{g}_oy + 16'd1)) : u{g}_oy)"),
+    );
+    m.wire_assign(
+        &format!("u{n}_yb"),
+        DW,
+        format!("(({wrap} & goxw{g}) ? (goyw{g} ? 16'd0 : (u{g}_yb + {{13'd0, cs}})) : u{g}_yb)"),
+    );
+    m.wire_assign(
+        &format!("u{n}_img"),
+        DRAM_ADDR_BITS,
+        format!("(({wrap} & goxw{g} & goyw{g}) ? (u{g}_img + pb) : u{g}_img)"),
+    );
 }

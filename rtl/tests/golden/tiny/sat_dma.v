@@ -128,6 +128,120 @@ module sat_dma (
   assign si = (s_ld ? i_ld : i_st);
   wire i_2col;
   assign i_2col = (si[3:0] == 4'd7);
+  wire [39:0] g_dram;
+  assign g_dram = si[47:8];
+  wire [23:0] g_sram;
+  assign g_sram = si[71:48];
+  wire [19:0] g_rows;
+  assign g_rows = si[91:72];
+  wire [19:0] g_cols;
+  assign g_cols = si[111:92];
+  wire [23:0] g_p0;
+  assign g_p0 = si[135:112];
+  wire [19:0] g_k0;
+  assign g_k0 = si[155:136];
+  wire [9:0] g_ih;
+  assign g_ih = si[165:156];
+  wire [9:0] g_iw;
+  assign g_iw = si[175:166];
+  wire [11:0] g_ic;
+  assign g_ic = si[187:176];
+  wire [3:0] g_kh;
+  assign g_kh = si[191:188];
+  wire [3:0] g_kw;
+  assign g_kw = si[195:192];
+  wire [2:0] g_cs;
+  assign g_cs = si[198:196];
+  wire [3:0] g_padh;
+  assign g_padh = si[202:199];
+  wire [3:0] g_padw;
+  assign g_padw = si[206:203];
+  wire [2:0] g_dil;
+  assign g_dil = si[209:207];
+  wire [2:0] g_opadh;
+  assign g_opadh = si[212:210];
+  wire [2:0] g_opadw;
+  assign g_opadw = si[215:213];
+  wire [21:0] g_cols_w;
+  assign g_cols_w = {2'd0, g_cols};
+  wire [13:0] g_sram_w;
+  assign g_sram_w = g_sram[13:0];
+  wire [11:0] g0_ic;
+  assign g0_ic = g_ic;
+  wire [3:0] g0_kw;
+  assign g0_kw = g_kw;
+  wire [2:0] g0_cs;
+  assign g0_cs = g_cs;
+  wire [2:0] g0_dil;
+  assign g0_dil = g_dil;
+  wire [3:0] g0_padh;
+  assign g0_padh = g_padh;
+  wire [3:0] g0_padw;
+  assign g0_padw = g_padw;
+  wire [15:0] g0_ihd;
+  assign g0_ihd = ((({6'd0, g_ih} - 16'd1) * {13'd0, g_dil}) + 16'd1);
+  wire [15:0] g_spanh;
+  assign g_spanh = (g0_ihd + ({12'd0, g_padh} << 1) + {13'd0, g_opadh} - {12'd0, g_kh});
+  wire [15:0] g0_gp;
+  assign g0_gp = ((g_spanh / {13'd0, g_cs}) + 16'd1);
+  wire [15:0] g0_iwd;
+  assign g0_iwd = ((({6'd0, g_iw} - 16'd1) * {13'd0, g_dil}) + 16'd1);
+  wire [15:0] g_spanw;
+  assign g_spanw = (g0_iwd + ({12'd0, g_padw} << 1) + {13'd0, g_opadw} - {12'd0, g_kw});
+  wire [15:0] g0_gq;
+  assign g0_gq = ((g_spanw / {13'd0, g_cs}) + 16'd1);
+  wire [31:0] g_pq;
+  assign g_pq = ({16'd0, g0_gp} * {16'd0, g0_gq});
+  wire [31:0] g_p0w;
+  assign g_p0w = {8'd0, g_p0};
+  wire [31:0] g_b0;
+  assign g_b0 = (g_p0w / g_pq);
+  wire [31:0] g_rem;
+  assign g_rem = (g_p0w % g_pq);
+  wire [31:0] g_oy0;
+  assign g_oy0 = (g_rem / {16'd0, g0_gq});
+  wire [31:0] g_ox0;
+  assign g_ox0 = (g_rem % {16'd0, g0_gq});
+  wire [15:0] g0_oy;
+  assign g0_oy = g_oy0[15:0];
+  wire [15:0] g0_ox;
+  assign g0_ox = g_ox0[15:0];
+  wire [15:0] g0_yb;
+  assign g0_yb = (g0_oy * {13'd0, g_cs});
+  wire [15:0] g0_xb;
+  assign g0_xb = (g0_ox * {13'd0, g_cs});
+  wire [19:0] g_icw;
+  assign g_icw = {8'd0, g_ic};
+  wire [19:0] g_tap0;
+  assign g_tap0 = (g_k0 / g_icw);
+  wire [19:0] g_cc0w;
+  assign g_cc0w = (g_k0 % g_icw);
+  wire [19:0] g_kww;
+  assign g_kww = {16'd0, g_kw};
+  wire [19:0] g_ky0w;
+  assign g_ky0w = (g_tap0 / g_kww);
+  wire [19:0] g_kx0w;
+  assign g_kx0w = (g_tap0 % g_kww);
+  wire [11:0] g0_cc0;
+  assign g0_cc0 = g_cc0w[11:0];
+  wire [3:0] g0_kx0;
+  assign g0_kx0 = g_kx0w[3:0];
+  wire [3:0] g0_ky0;
+  assign g0_ky0 = g_ky0w[3:0];
+  wire [11:0] g0_cc;
+  assign g0_cc = g0_cc0;
+  wire [3:0] g0_kx;
+  assign g0_kx = g0_kx0;
+  wire [3:0] g0_ky;
+  assign g0_ky = g0_ky0;
+  wire [39:0] g0_pc;
+  assign g0_pc = {27'd0, g_ic, 1'b0};
+  wire [39:0] g0_pr;
+  assign g0_pr = ({30'd0, g_iw} * g0_pc);
+  wire [39:0] g0_pb;
+  assign g0_pb = ({30'd0, g_ih} * g0_pr);
+  wire [39:0] g0_img;
+  assign g0_img = (g_dram + ({8'd0, g_b0} * g0_pb));
   wire [1:0] i_buf;
   assign i_buf = si[9:8];
   wire [2:0] i_fmt;
@@ -170,12 +284,105 @@ module sat_dma (
   assign u0_re = re;
   wire [19:0] u0_rl;
   assign u0_rl = rl;
+  reg is2;  // the transfer is a load2col
+  reg [11:0] ic;  // load2col: input channels
+  reg [3:0] kw;  // kernel width
+  reg [2:0] cs;  // stride
+  reg [2:0] dil;  // input dilation
+  reg [3:0] padh;  // zero padding top
+  reg [3:0] padw;  // zero padding left
+  reg [15:0] ihd;  // dilated input height
+  reg [15:0] iwd;  // dilated input width
+  reg [15:0] gp;  // output height P
+  reg [15:0] gq;  // output width Q
+  reg [39:0] pc;  // bytes per input pixel (2·ic)
+  reg [39:0] pr;  // bytes per input row
+  reg [39:0] pb;  // bytes per image
+  reg [11:0] cc0;  // a tile row's first channel (k0 mod ic)
+  reg [3:0] kx0;  // a tile row's first tap column
+  reg [3:0] ky0;  // a tile row's first tap row
+  reg [11:0] cc;  // lane 0: channel in its tap
+  reg [3:0] kx;  // lane 0: tap column
+  reg [3:0] ky;  // lane 0: tap row
+  reg [15:0] ox;  // lane 0: output column of its pixel
+  reg [15:0] oy;  // lane 0: output row of its pixel
+  reg [15:0] xb;  // lane 0: ox·stride
+  reg [15:0] yb;  // lane 0: oy·stride
+  reg [39:0] img;  // lane 0: DRAM address of its pixel's image
+  wire [11:0] u0_cc;
+  assign u0_cc = cc;
+  wire [3:0] u0_kx;
+  assign u0_kx = kx;
+  wire [3:0] u0_ky;
+  assign u0_ky = ky;
+  wire [15:0] u0_ox;
+  assign u0_ox = ox;
+  wire [15:0] u0_oy;
+  assign u0_oy = oy;
+  wire [15:0] u0_xb;
+  assign u0_xb = xb;
+  wire [15:0] u0_yb;
+  assign u0_yb = yb;
+  wire [39:0] u0_img;
+  assign u0_img = img;
   wire v0;
   assign v0 = (act & (u0_rl != 20'd0));
+  wire [21:0] gseg0;
+  assign gseg0 = ({10'd0, ic} - {10'd0, u0_cc});
+  wire [21:0] gleft0;
+  assign gleft0 = (cols - u0_c);
+  wire [21:0] gmin0;
+  assign gmin0 = ((gseg0 < gleft0) ? gseg0 : gleft0);
+  wire [21:0] n2_0;
+  assign n2_0 = ((gmin0 < e) ? gmin0 : e);
+  wire [15:0] gyo0;
+  assign gyo0 = (u0_yb + {12'd0, u0_ky});
+  wire [15:0] gyy0;
+  assign gyy0 = (gyo0 - {12'd0, padh});
+  wire gvy0;
+  assign gvy0 = ((gyo0 >= {12'd0, padh}) & (gyy0 < ihd) & ((gyy0 % {13'd0, dil}) == 16'd0));
+  wire [15:0] giy0;
+  assign giy0 = (gyy0 / {13'd0, dil});
+  wire [15:0] gxo0;
+  assign gxo0 = (u0_xb + {12'd0, u0_kx});
+  wire [15:0] gxx0;
+  assign gxx0 = (gxo0 - {12'd0, padw});
+  wire gvx0;
+  assign gvx0 = ((gxo0 >= {12'd0, padw}) & (gxx0 < iwd) & ((gxx0 % {13'd0, dil}) == 16'd0));
+  wire [15:0] gix0;
+  assign gix0 = (gxx0 / {13'd0, dil});
+  wire gv0;
+  assign gv0 = (gvy0 & gvx0);
+  wire [39:0] ga0;
+  assign ga0 = (u0_img + ({24'd0, giy0} * pr) + ({24'd0, gix0} * pc) + {27'd0, u0_cc, 1'b0});
   wire [21:0] c2_0;
-  assign c2_0 = (u0_c + e);
+  assign c2_0 = (u0_c + (is2 ? n2_0 : e));
   wire wrap0;
   assign wrap0 = (c2_0 >= cols);
+  wire gsw0;
+  assign gsw0 = (n2_0 == gseg0);
+  wire gkxw0;
+  assign gkxw0 = ((u0_kx + 4'd1) == kw);
+  wire goxw0;
+  assign goxw0 = ((u0_ox + 16'd1) == gq);
+  wire goyw0;
+  assign goyw0 = ((u0_oy + 16'd1) == gp);
+  wire [11:0] u1_cc;
+  assign u1_cc = (wrap0 ? cc0 : gsw0 ? 12'd0 : (u0_cc + n2_0[11:0]));
+  wire [3:0] u1_kx;
+  assign u1_kx = (wrap0 ? kx0 : gsw0 ? (gkxw0 ? 4'd0 : (u0_kx + 4'd1)) : u0_kx);
+  wire [3:0] u1_ky;
+  assign u1_ky = (wrap0 ? ky0 : (gsw0 & gkxw0) ? (u0_ky + 4'd1) : u0_ky);
+  wire [15:0] u1_ox;
+  assign u1_ox = (wrap0 ? (goxw0 ? 16'd0 : (u0_ox + 16'd1)) : u0_ox);
+  wire [15:0] u1_xb;
+  assign u1_xb = (wrap0 ? (goxw0 ? 16'd0 : (u0_xb + {13'd0, cs})) : u0_xb);
+  wire [15:0] u1_oy;
+  assign u1_oy = ((wrap0 & goxw0) ? (goyw0 ? 16'd0 : (u0_oy + 16'd1)) : u0_oy);
+  wire [15:0] u1_yb;
+  assign u1_yb = ((wrap0 & goxw0) ? (goyw0 ? 16'd0 : (u0_yb + {13'd0, cs})) : u0_yb);
+  wire [39:0] u1_img;
+  assign u1_img = ((wrap0 & goxw0 & goyw0) ? (u0_img + pb) : u0_img);
   wire [21:0] u1_c;
   assign u1_c = (wrap0 ? 22'd0 : c2_0);
   wire [39:0] u1_off;
@@ -189,11 +396,11 @@ module sat_dma (
   wire [21:0] left0;
   assign left0 = (cols - u0_c);
   wire [21:0] nv0;
-  assign nv0 = ((left0 < e) ? left0 : e);
+  assign nv0 = (is2 ? n2_0 : (left0 < e) ? left0 : e);
   wire [13:0] ea0;
   assign ea0 = (u0_re + u0_c[13:0]);
   wire [39:0] da0;
-  assign da0 = (u0_rd + u0_off);
+  assign da0 = (is2 ? ga0 : (u0_rd + u0_off));
   reg err;  // sticky: a transfer started late or while another moved
   assign error = err;
   reg [2:0] s2_kind;  // store stage 2: the buffer data arrives, DRAM is written
@@ -231,23 +438,56 @@ module sat_dma (
       if (start) begin
         act <= 1'b1;
         dir <= ~s_ld;
-        kind <= i_kind;
+        kind <= (i_2col ? 3'd0 : i_kind);
         ib <= i_ib;
         shift <= si[167:160];
         relu <= si[168:168];
-        cols <= i_cols;
+        cols <= (i_2col ? g_cols_w : i_cols);
         stride <= si[159:120];
-        e <= i_e;
+        e <= (i_2col ? 22'd8 : i_e);
         ub <= i_ub;
-        rl <= (((i_cols == 22'd0) | i_2col) ? 20'd0 : si[99:80]);
+        rl <= (i_2col ? ((g_cols_w == 22'd0) ? 20'd0 : g_rows) : ((i_cols == 22'd0) ? 20'd0 : si[99:80]));
         c <= 22'd0;
         off <= 40'd0;
         rd <= si[55:16];
-        re <= i_sram;
+        re <= (i_2col ? g_sram_w : i_sram);
+        is2 <= i_2col;
+        ic <= g0_ic;
+        kw <= g0_kw;
+        cs <= g0_cs;
+        dil <= g0_dil;
+        padh <= g0_padh;
+        padw <= g0_padw;
+        ihd <= g0_ihd;
+        iwd <= g0_iwd;
+        gp <= g0_gp;
+        gq <= g0_gq;
+        pc <= g0_pc;
+        pr <= g0_pr;
+        pb <= g0_pb;
+        cc0 <= g0_cc0;
+        kx0 <= g0_kx0;
+        ky0 <= g0_ky0;
+        cc <= g0_cc;
+        kx <= g0_kx;
+        ky <= g0_ky;
+        ox <= g0_ox;
+        oy <= g0_oy;
+        xb <= g0_xb;
+        yb <= g0_yb;
+        img <= g0_img;
         if ((act & (u1_rl != 20'd0)) | (s_ld & s_st)) begin
           err <= 1'b1;
         end
       end else if (act) begin
+        cc <= u1_cc;
+        kx <= u1_kx;
+        ky <= u1_ky;
+        ox <= u1_ox;
+        oy <= u1_oy;
+        xb <= u1_xb;
+        yb <= u1_yb;
+        img <= u1_img;
         c <= u1_c;
         off <= u1_off;
         rd <= u1_rd;
@@ -704,7 +944,7 @@ module sat_dma (
       li0_0 = 4'd0;
     end
   end
-  assign dram_rd_en = {(v0 & ~dir & (kind != 3'd7))};
+  assign dram_rd_en = {(v0 & ~dir & (kind != 3'd7) & (~is2 | gv0))};
   assign dram_rd_addr = {da0};
   assign a_wr_en = {(v0 & (~dir & ((kind == 3'd0))))};
   assign a_wr_addr = {ea0};
@@ -716,14 +956,14 @@ module sat_dma (
   assign a_wr_mask[5] = (nv0 > 22'd5);
   assign a_wr_mask[6] = (nv0 > 22'd6);
   assign a_wr_mask[7] = (nv0 > 22'd7);
-  assign a_wr_data[15:0] = win0[15:0];
-  assign a_wr_data[31:16] = win0[31:16];
-  assign a_wr_data[47:32] = win0[47:32];
-  assign a_wr_data[63:48] = win0[63:48];
-  assign a_wr_data[79:64] = win0[79:64];
-  assign a_wr_data[95:80] = win0[95:80];
-  assign a_wr_data[111:96] = win0[111:96];
-  assign a_wr_data[127:112] = win0[127:112];
+  assign a_wr_data[15:0] = ((is2 & ~gv0) ? 16'd0 : win0[15:0]);
+  assign a_wr_data[31:16] = ((is2 & ~gv0) ? 16'd0 : win0[31:16]);
+  assign a_wr_data[47:32] = ((is2 & ~gv0) ? 16'd0 : win0[47:32]);
+  assign a_wr_data[63:48] = ((is2 & ~gv0) ? 16'd0 : win0[63:48]);
+  assign a_wr_data[79:64] = ((is2 & ~gv0) ? 16'd0 : win0[79:64]);
+  assign a_wr_data[95:80] = ((is2 & ~gv0) ? 16'd0 : win0[95:80]);
+  assign a_wr_data[111:96] = ((is2 & ~gv0) ? 16'd0 : win0[111:96]);
+  assign a_wr_data[127:112] = ((is2 & ~gv0) ? 16'd0 : win0[127:112]);
   assign o_wr_en = {(v0 & (~dir & ((kind == 3'd1))))};
   assign o_wr_addr = {ea0};
   assign o_wr_mask[0] = (nv0 > 22'd0);

@@ -9,7 +9,7 @@
 //
 // DMA decoder: channel beats of a load, store or load2col, as timing::transfer computes them:
 // beats = max(1, ceil(rows * ceil(row_bytes / burst) * burst / bytes_per_cycle)); a load2col
-// is timed as a load of its raw window (wrows rows of wcols int16 elements).
+// reads rows * bursts bursts (its tap segments, each rounded up to bursts; the field `bursts`).
 /* verilator lint_off UNUSED */  // reads a few fields of the instruction; intermediates are wider than needed
 module sat_dma_decode (
   input  wire [255:0] instr,  // a load, store or load2col
@@ -23,18 +23,18 @@ module sat_dma_decode (
   assign f_rows = instr[99:80];
   wire [19:0] f_cols;
   assign f_cols = instr[119:100];
-  wire [15:0] g_wrows;
-  assign g_wrows = instr[231:216];
-  wire [23:0] g_wcols;
-  assign g_wcols = instr[255:232];
+  wire [19:0] g_rows;
+  assign g_rows = instr[91:72];
+  wire [31:0] g_bursts;
+  assign g_bursts = instr[247:216];
   wire is2col;
   assign is2col = (instr[3:0] == 4'd7);
   wire [2:0] fmt;
-  assign fmt = (is2col ? 3'd0 : f_fmt);
+  assign fmt = f_fmt;
   wire [19:0] rows;
-  assign rows = (is2col ? {4'd0, g_wrows} : f_rows);
+  assign rows = (is2col ? g_rows : f_rows);
   wire [47:0] cols_w;
-  assign cols_w = (is2col ? {24'd0, g_wcols} : {28'd0, f_cols});
+  assign cols_w = {28'd0, f_cols};
   wire [47:0] ibits_w;
   assign ibits_w = {45'd0, f_ibits};
   wire [47:0] chunks;
@@ -59,8 +59,10 @@ module sat_dma_decode (
       end
     endcase
   end
+  wire [47:0] row_bursts;
+  assign row_bursts = (is2col ? {16'd0, g_bursts} : ((row_bytes + 48'd15) >> 4));
   wire [47:0] bursts;
-  assign bursts = ({28'd0, rows} * ((row_bytes + 48'd15) >> 4));
+  assign bursts = ({28'd0, rows} * row_bursts);
   wire [47:0] burst_bytes;
   assign burst_bytes = (bursts << 4);
   wire [47:0] raw_beats;
