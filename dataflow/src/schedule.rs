@@ -237,7 +237,7 @@ struct Mapped {
     /// Raw-input reuse of the activation operand: DRAM bytes = expanded · den / num.
     a_reuse: (u64, u64),
     /// The operand is gathered by `load2col` (geometry; read transposed, as WG):
-    /// its DRAM bytes are the raw window of the tile.
+    /// its DRAM bursts are the tile rows' tap segments (`ConvGeom::row_bursts`).
     gather: Option<(crate::im2col::ConvGeom, bool)>,
 }
 
