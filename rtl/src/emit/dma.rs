@@ -570,6 +570,13 @@ pub fn dma(p: &Params, faults: bool) -> Module {
 
 /// Bits of gather coordinates (dilated, padded input positions).
 const DW: u32 = 16;
+/// Bits of an input coordinate (`ih`, `iw` are 10-bit fields).
+const IW: u32 = 10;
+/// Bits of the pitches: `2·ic` (12-bit `ic`), `·iw`, `·ih`. Sized so the
+/// address products map onto one or two DSP slices, not a 40×40 multiplier.
+const PC_BITS: u32 = 13;
+const PR_BITS: u32 = PC_BITS + IW;
+const PB_BITS: u32 = PR_BITS + IW;
 
 /// Registers of the gather: `(name, width, doc)`. Set when a transfer starts
 /// (from `g0_<name>`); the position counters advance with the units.
@@ -584,9 +591,9 @@ const GATHER_REGS: &[(&str, u32, &str)] = &[
     ("iwd", DW, "dilated input width"),
     ("gp", DW, "output height P"),
     ("gq", DW, "output width Q"),
-    ("pc", DRAM_ADDR_BITS, "bytes per input pixel (2·ic)"),
-    ("pr", DRAM_ADDR_BITS, "bytes per input row"),
-    ("pb", DRAM_ADDR_BITS, "bytes per image"),
+    ("pc", PC_BITS, "bytes per input pixel (2·ic)"),
+    ("pr", PR_BITS, "bytes per input row (2·iw·ic)"),
+    ("pb", PB_BITS, "bytes per image (2·ih·iw·ic)"),
     ("cc0", 12, "a tile row's first channel (k0 mod ic)"),
     ("kx0", 4, "a tile row's first tap column"),
     ("ky0", 4, "a tile row's first tap row"),
@@ -671,10 +678,12 @@ fn gather_start(m: &mut Module, rw: u32) {
     m.wire_assign("g0_cc", 12, "g0_cc0");
     m.wire_assign("g0_kx", 4, "g0_kx0");
     m.wire_assign("g0_ky", 4, "g0_ky0");
-    m.wire_assign("g0_pc", a, format!("{{{}'d0, {ic}, 1'b0}}", a - 13));
-    m.wire_assign("g0_pr", a, format!("({} * g0_pc)", zx(&iw, 10, a)));
-    m.wire_assign("g0_pb", a, format!("({} * g0_pr)", zx(&ih, 10, a)));
-    m.wire_assign("g0_img", a, format!("({dram} + ({} * g0_pb))", zx("g_b0", 32, a)));
+    m.wire_assign("g0_pc", PC_BITS, format!("{{{ic}, 1'b0}}"));
+    m.wire_assign("g0_pr", PR_BITS, format!("({} * {})", zx(&iw, IW, PR_BITS), zx("g0_pc", PC_BITS, PR_BITS)));
+    m.wire_assign("g0_pb", PB_BITS, format!("({} * {})", zx(&ih, IW, PB_BITS), zx("g0_pr", PR_BITS, PB_BITS)));
+    // The first image's offset: b0 < 2^24 images of at most 2^PB_BITS bytes, in 40 address bits.
+    m.wire_assign("g_b0w", a, zx("g_b0", 32, a));
+    m.wire_assign("g0_img", a, format!("({dram} + (g_b0w * {}))", zx("g0_pb", PB_BITS, a)));
 }
 
 /// The gather's registers and lane 0's position as unit 0's.
@@ -710,13 +719,25 @@ fn gather_unit(m: &mut Module, g: u32) {
         m.wire_assign(&format!("gi{x}{g}"), DW, format!("(g{x}{x}{g} / {{13'd0, dil}})"));
     }
     m.wire_assign(&format!("gv{g}"), 1, format!("(gvy{g} & gvx{g})"));
+    // A valid coordinate is below ih (iw) < 2^10: narrow products.
+    m.wire_assign(
+        &format!("gry{g}"),
+        PB_BITS,
+        format!("({{{}'d0, giy{g}[{}:0]}} * {{{}'d0, pr}})", PB_BITS - IW, IW - 1, PB_BITS - PR_BITS),
+    );
+    m.wire_assign(
+        &format!("grx{g}"),
+        PR_BITS,
+        format!("({{{}'d0, gix{g}[{}:0]}} * {{{}'d0, pc}})", PR_BITS - IW, IW - 1, PR_BITS - PC_BITS),
+    );
     m.wire_assign(
         &format!("ga{g}"),
         a,
         format!(
-            "(u{g}_img + ({{{z}'d0, giy{g}}} * pr) + ({{{z}'d0, gix{g}}} * pc) + {{{c}'d0, u{g}_cc, 1'b0}})",
-            z = a - DW,
-            c = a - 13
+            "(u{g}_img + {{{}'d0, gry{g}}} + {{{}'d0, grx{g}}} + {{{}'d0, u{g}_cc, 1'b0}})",
+            a - PB_BITS,
+            a - PR_BITS,
+            a - 13
         ),
     );
 }
@@ -756,6 +777,6 @@ fn gather_next(m: &mut Module, g: u32) {
     m.wire_assign(
         &format!("u{n}_img"),
         DRAM_ADDR_BITS,
-        format!("(({wrap} & goxw{g} & goyw{g}) ? (u{g}_img + pb) : u{g}_img)"),
+        format!("(({wrap} & goxw{g} & goyw{g}) ? (u{g}_img + {{{}'d0, pb}}) : u{g}_img)", DRAM_ADDR_BITS - PB_BITS),
     );
 }

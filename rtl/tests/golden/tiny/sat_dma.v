@@ -234,14 +234,16 @@ module sat_dma (
   assign g0_kx = g0_kx0;
   wire [3:0] g0_ky;
   assign g0_ky = g0_ky0;
-  wire [39:0] g0_pc;
-  assign g0_pc = {27'd0, g_ic, 1'b0};
-  wire [39:0] g0_pr;
-  assign g0_pr = ({30'd0, g_iw} * g0_pc);
-  wire [39:0] g0_pb;
-  assign g0_pb = ({30'd0, g_ih} * g0_pr);
+  wire [12:0] g0_pc;
+  assign g0_pc = {g_ic, 1'b0};
+  wire [22:0] g0_pr;
+  assign g0_pr = ({13'd0, g_iw} * {10'd0, g0_pc});
+  wire [32:0] g0_pb;
+  assign g0_pb = ({23'd0, g_ih} * {10'd0, g0_pr});
+  wire [39:0] g_b0w;
+  assign g_b0w = {8'd0, g_b0};
   wire [39:0] g0_img;
-  assign g0_img = (g_dram + ({8'd0, g_b0} * g0_pb));
+  assign g0_img = (g_dram + (g_b0w * {7'd0, g0_pb}));
   wire [1:0] i_buf;
   assign i_buf = si[9:8];
   wire [2:0] i_fmt;
@@ -295,9 +297,9 @@ module sat_dma (
   reg [15:0] iwd;  // dilated input width
   reg [15:0] gp;  // output height P
   reg [15:0] gq;  // output width Q
-  reg [39:0] pc;  // bytes per input pixel (2·ic)
-  reg [39:0] pr;  // bytes per input row
-  reg [39:0] pb;  // bytes per image
+  reg [12:0] pc;  // bytes per input pixel (2·ic)
+  reg [22:0] pr;  // bytes per input row (2·iw·ic)
+  reg [32:0] pb;  // bytes per image (2·ih·iw·ic)
   reg [11:0] cc0;  // a tile row's first channel (k0 mod ic)
   reg [3:0] kx0;  // a tile row's first tap column
   reg [3:0] ky0;  // a tile row's first tap row
@@ -353,8 +355,12 @@ module sat_dma (
   assign gix0 = (gxx0 / {13'd0, dil});
   wire gv0;
   assign gv0 = (gvy0 & gvx0);
+  wire [32:0] gry0;
+  assign gry0 = ({23'd0, giy0[9:0]} * {10'd0, pr});
+  wire [22:0] grx0;
+  assign grx0 = ({13'd0, gix0[9:0]} * {10'd0, pc});
   wire [39:0] ga0;
-  assign ga0 = (u0_img + ({24'd0, giy0} * pr) + ({24'd0, gix0} * pc) + {27'd0, u0_cc, 1'b0});
+  assign ga0 = (u0_img + {7'd0, gry0} + {17'd0, grx0} + {27'd0, u0_cc, 1'b0});
   wire [21:0] c2_0;
   assign c2_0 = (u0_c + (is2 ? n2_0 : e));
   wire wrap0;
@@ -382,7 +388,7 @@ module sat_dma (
   wire [15:0] u1_yb;
   assign u1_yb = ((wrap0 & goxw0) ? (goyw0 ? 16'd0 : (u0_yb + {13'd0, cs})) : u0_yb);
   wire [39:0] u1_img;
-  assign u1_img = ((wrap0 & goxw0 & goyw0) ? (u0_img + pb) : u0_img);
+  assign u1_img = ((wrap0 & goxw0 & goyw0) ? (u0_img + {7'd0, pb}) : u0_img);
   wire [21:0] u1_c;
   assign u1_c = (wrap0 ? 22'd0 : c2_0);
   wire [39:0] u1_off;
