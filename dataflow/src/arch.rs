@@ -132,6 +132,25 @@ pub struct Dram {
     pub latency_cycles: u32,
     /// Burst size in bytes (a power of two); transfers are rounded up to bursts.
     pub burst_bytes: u32,
+    /// How the DMA engine gathers im2col tiles (`load2col`); optional in
+    /// TOML, `dram` when absent.
+    #[serde(default)]
+    pub im2col: Im2col,
+}
+
+/// How the DMA engine gathers an im2col tile (`load2col`, ADR 002).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Im2col {
+    /// Each tile row is read from DRAM as its kernel-tap segments, each
+    /// rounded up to bursts (up to `kh·kw` times the raw input's traffic).
+    /// What the generated RTL implements.
+    #[default]
+    Dram,
+    /// The raw input window is read once and expanded on chip by an im2col
+    /// line buffer (ADR 001's assumption); the RTL does not build it yet, so
+    /// co-simulation compares such configs' gathers on timing only.
+    LineBuffer,
 }
 
 /// The sparsifier (the paper's SORE): top-N-of-M lanes.
@@ -434,6 +453,9 @@ impl ArchConfig {
 
 /// The shape every config must have: the default preset as a TOML table
 /// (all fields are required, none optional).
+/// Fields a config may leave out (their serde default applies).
+const OPTIONAL: &[&str] = &["dram.im2col"];
+
 fn schema() -> toml::Table {
     DEFAULT_PRESET.parse().expect("default preset parses")
 }
@@ -458,7 +480,7 @@ fn schema_problems(have: &toml::Table, want: &toml::Table, prefix: &str, out: &m
         }
     }
     for k in want.keys() {
-        if !have.contains_key(k) {
+        if !have.contains_key(k) && !OPTIONAL.contains(&path(k).as_str()) {
             out.push(ConfigProblem { field: path(k), line: None, message: "missing field".into() });
         }
     }

@@ -82,10 +82,11 @@ pub fn check_instr(i: &Instr, arch: &ArchConfig, dram_bytes: u64) -> Vec<String>
                 if k0 + cols > g.k() {
                     v.push(format!("im2col columns [{k0}, {}) exceed K = {}", k0 + cols, g.k()));
                 }
-                let want = g.row_bursts(k0, cols, u64::from(arch.dram.burst_bytes));
+                let want = g.gather_bursts(arch.dram.im2col, p0, rows, k0, cols, u64::from(arch.dram.burst_bytes));
                 if u64::from(bursts) != want {
                     v.push(format!(
-                        "bursts {bursts} per tile row is not the tile's {want} (im2col::ConvGeom::row_bursts)"
+                        "bursts {bursts} is not the tile's {want} under dram.im2col = {:?} (im2col::ConvGeom::gather_bursts)",
+                        arch.dram.im2col
                     ));
                 }
                 if rows > 0 {

@@ -9,6 +9,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::arch::Im2col;
+
 /// Geometry of a convolution's input as the gather sees it.
 ///
 /// `dil > 1` inserts `dil − 1` zeros between input pixels: the transposed
@@ -147,6 +149,48 @@ impl ConvGeom {
         v
     }
 
+    /// The raw window the DMA engine fetches for the tile of `rows` pixels
+    /// from `p0` and `cols` columns from `k0`: the number of distinct input
+    /// rows `(b, iy)` its output rows and kernel rows reach, and the elements
+    /// fetched per row (`iw · min(ic, cols)`, the channels of its columns).
+    /// The transfer is timed as a load of that many rows.
+    pub fn window(&self, p0: u64, rows: u64, k0: u64, cols: u64) -> (u64, u64) {
+        let (p, q) = self.out_hw();
+        if rows == 0 || cols == 0 || p == 0 || q == 0 {
+            return (0, 0);
+        }
+        let tap_cols = u64::from(self.kw.max(1)) * u64::from(self.ic.max(1));
+        let ky_lo = k0 / tap_cols;
+        let ky_hi = ((k0 + cols - 1) / tap_cols).min(u64::from(self.kh).saturating_sub(1));
+        let mut seen: Vec<(u64, u64)> = Vec::new();
+        for r in p0 / q..=(p0 + rows - 1) / q {
+            let (b, oy) = (r / p, r % p);
+            for ky in ky_lo..=ky_hi {
+                if let Some(iy) = self.source(oy, ky, self.pad_h, self.ih) {
+                    seen.push((b, iy));
+                }
+            }
+        }
+        seen.sort_unstable();
+        seen.dedup();
+        (seen.len() as u64, u64::from(self.iw) * u64::from(self.ic).min(cols))
+    }
+
+    /// DRAM bursts of the gather of the `rows × cols` tile from pixel `p0`
+    /// and column `k0` under `mode`: every tile row's tap segments
+    /// ([`row_bursts`](Self::row_bursts)) for [`Im2col::Dram`], the raw
+    /// window's rows ([`window`](Self::window)) for [`Im2col::LineBuffer`].
+    /// The `bursts` field of a `load2col`; it times the transfer.
+    pub fn gather_bursts(&self, mode: Im2col, p0: u64, rows: u64, k0: u64, cols: u64, burst: u64) -> u64 {
+        match mode {
+            Im2col::Dram => rows * self.row_bursts(k0, cols, burst),
+            Im2col::LineBuffer => {
+                let (wrows, wcols) = self.window(p0, rows, k0, cols);
+                wrows * (2 * wcols).div_ceil(burst.max(1))
+            }
+        }
+    }
+
     /// DRAM bursts of one tile row over columns `[k0, k0 + cols)`: each of
     /// its [segments](Self::segments) rounded up to whole bursts of
     /// `burst` bytes (int16 elements). Every row of a tile has the same.
@@ -233,6 +277,13 @@ mod tests {
         assert_eq!(g.row_bursts(3, 9, 16), 5);
         // 2-byte bursts: one per element.
         assert_eq!(g.row_bursts(3, 9, 2), 9);
+        // A whole-image tile touches the image's 4 rows, every channel.
+        assert_eq!(g.window(0, 16, 0, 18), (4, 8));
+        // One output row, kernel row 0 only: input row oy − 1 = 0 for oy = 1.
+        assert_eq!(g.window(4, 4, 0, 6), (1, 8));
+        // The line buffer reads the window's 4 rows of 16 bytes: 4 bursts of 16; the DRAM gather 16 rows of 9 segments.
+        assert_eq!(g.gather_bursts(Im2col::LineBuffer, 0, 16, 0, 18, 16), 4);
+        assert_eq!(g.gather_bursts(Im2col::Dram, 0, 16, 0, 18, 16), 16 * 9);
     }
 
     proptest! {
@@ -266,6 +317,27 @@ mod tests {
             }
             let want: u64 = segs.iter().map(|s| (2 * s.1).div_ceil(burst)).sum();
             prop_assert_eq!(g.row_bursts(k0, cols, burst), want);
+        }
+        #[test]
+        fn window_covers_every_element_read(g in geom(), batch in 1u64..3, a in 0u64..1000, b in 0u64..1000, c in 0u64..1000, d in 0u64..1000) {
+            let (p, q) = g.out_hw();
+            let pixels = batch * p * q;
+            prop_assume!(pixels > 0);
+            let p0 = a % pixels;
+            let rows = 1 + b % (pixels - p0);
+            let k0 = c % g.k();
+            let cols = 1 + d % (g.k() - k0);
+            let (wrows, wcols) = g.window(p0, rows, k0, cols);
+            let mut rows_read = std::collections::BTreeSet::new();
+            for i in p0..p0 + rows {
+                for j in k0..k0 + cols {
+                    if let Some(off) = g.element(i, j) {
+                        rows_read.insert(off / (u64::from(g.iw) * u64::from(g.ic)));
+                    }
+                }
+            }
+            prop_assert!(rows_read.len() as u64 <= wrows);
+            prop_assert!(wcols <= u64::from(g.iw) * u64::from(g.ic));
         }
     }
 }

@@ -424,8 +424,9 @@ pub enum Instr {
     /// kernel reaches into padding or between dilated pixels. The engine
     /// reads each tile row as its segments (the column range split at kernel
     /// taps: channels of one tap are contiguous in DRAM), each rounded up to
-    /// whole bursts; `bursts` is that count per tile row
-    /// ([`crate::im2col::ConvGeom::row_bursts`]), which times the transfer.
+    /// whole bursts, or (`dram.im2col = "line_buffer"`) reads the raw window
+    /// once; `bursts` is the transfer's count
+    /// ([`crate::im2col::ConvGeom::gather_bursts`]), which times it.
     Load2col {
         /// Token flags.
         deps: Deps,
@@ -443,7 +444,7 @@ pub enum Instr {
         k0: u32,
         /// Convolution geometry.
         geom: crate::im2col::ConvGeom,
-        /// DRAM bursts per tile row (its tap segments, each rounded up).
+        /// DRAM bursts of the transfer (`ConvGeom::gather_bursts`).
         bursts: u32,
     },
     /// A compute-queue barrier with no work: it exists to carry tokens
@@ -594,7 +595,7 @@ pub const OPCODES: &[OpcodeSpec] = &[
             f("dil", 3, "input dilation (1 none; transposed convolution: the stride)"),
             f("opadh", 3, "extra zero rows at the bottom (transposed convolution)"),
             f("opadw", 3, "extra zero columns at the right"),
-            f("bursts", 32, "DRAM bursts per tile row (each tap segment rounded up to bursts)"),
+            f("bursts", 32, "DRAM bursts of the gather (ConvGeom::gather_bursts under dram.im2col)"),
         ],
     },
     OpcodeSpec { code: 15, mnemonic: "halt", queue: Queue::Compute, fields: &[] },

@@ -237,7 +237,7 @@ struct Mapped {
     /// Raw-input reuse of the activation operand: DRAM bytes = expanded · den / num.
     a_reuse: (u64, u64),
     /// The operand is gathered by `load2col` (geometry; read transposed, as WG):
-    /// its DRAM bursts are the tile rows' tap segments (`ConvGeom::row_bursts`).
+    /// its DRAM bursts are `ConvGeom::gather_bursts` of the tile.
     gather: Option<(crate::im2col::ConvGeom, bool)>,
 }
 
@@ -363,7 +363,7 @@ fn tiling_cost(
         // The first tile's tap segments stand for every tile's.
         Some((geom, trans)) => {
             let (rows, cols) = if trans { (t.tk, t.tm) } else { (t.tm, t.tk) };
-            (rows * geom.row_bursts(0, cols, burst) * burst).div_ceil(bpc)
+            (geom.gather_bursts(arch.dram.im2col, 0, rows, 0, cols, burst) * burst).div_ceil(bpc)
         }
         None => beats(t.tm, 2 * (t.tk * mp.a_reuse.1).div_ceil(mp.a_reuse.0)),
     };
@@ -1250,7 +1250,8 @@ fn emit_tile(
                 // FF: pixels m0.. by columns k0..; WG (read transposed): pixels k0.. by columns m0...
                 Some(geom) => {
                     let (p0, rows, c0, cols) = if a_trans { (k0, tk, m0, tm) } else { (m0, tm, k0, tk) };
-                    let bursts = geom.row_bursts(c0, cols, u64::from(arch.dram.burst_bytes));
+                    let bursts =
+                        geom.gather_bursts(arch.dram.im2col, p0, rows, c0, cols, u64::from(arch.dram.burst_bytes));
                     Instr::Load2col {
                         deps: Deps::default(),
                         dram: j.a_region.1,

@@ -160,20 +160,19 @@ pub fn dma(arch: &ArchConfig, fmt: DmaFormat, index_bits: u32, rows: u64, cols: 
 }
 
 /// The DRAM transfer of a `load`, `store` or `load2col` (a `load2col`
-/// reads each tile row as its tap segments, each rounded up to whole
-/// bursts: `rows · bursts` bursts; its bytes are the tile's, padding
-/// included, since the engine spends a padding segment's slots writing
-/// zeros); `None` for other instructions.
+/// reads `bursts` bursts, [`crate::im2col::ConvGeom::gather_bursts`] under
+/// the config's `dram.im2col`; its bytes are those bursts'); `None` for
+/// other instructions.
 pub fn transfer(arch: &ArchConfig, i: &crate::isa::Instr) -> Option<DmaTiming> {
     use crate::isa::Instr;
     match *i {
         Instr::Load { fmt, index_bits, rows, cols, .. } | Instr::Store { fmt, index_bits, rows, cols, .. } => {
             Some(dma(arch, fmt, u32::from(index_bits), u64::from(rows), u64::from(cols)))
         }
-        Instr::Load2col { rows, cols, bursts, .. } => {
-            let burst_bytes = u64::from(rows) * u64::from(bursts) * u64::from(arch.dram.burst_bytes);
+        Instr::Load2col { bursts, .. } => {
+            let burst_bytes = u64::from(bursts) * u64::from(arch.dram.burst_bytes);
             Some(DmaTiming {
-                bytes: 2 * u64::from(rows) * u64::from(cols),
+                bytes: burst_bytes,
                 burst_bytes,
                 beats: burst_bytes.div_ceil(u64::from(arch.dram.bytes_per_cycle)).max(1),
             })

@@ -125,6 +125,9 @@ pub struct Params {
     pub dram_latency: u32,
     /// DRAM burst bytes.
     pub dram_burst: u32,
+    /// The DMA engine moves a `load2col`'s data (`dram.im2col = "dram"`);
+    /// with a line buffer (not built) the gather holds the channel only.
+    pub gather_data: bool,
     /// The DMA data engine's geometry.
     pub dma: DmaGeom,
     /// Vector-unit lanes.
@@ -179,6 +182,7 @@ impl Params {
             dram_bpc: arch.dram.bytes_per_cycle,
             dram_latency: arch.dram.latency_cycles,
             dram_burst: arch.dram.burst_bytes,
+            gather_data: arch.dram.im2col == nmsat_dataflow::arch::Im2col::Dram,
             dma: DmaGeom::new(arch.dram.bytes_per_cycle, arch.dram.burst_bytes),
             vec_lanes: arch.vector_unit.lanes,
             sp_lanes: arch.sparsifier.lanes,

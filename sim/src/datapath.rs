@@ -341,7 +341,7 @@ mod tests {
         p.image.push((base, bytes));
         let mut m = Machine::new(&p, &arch);
         // Pixels 2..6 (image 0's last two, image 1's first two), columns 4..13.
-        let bursts = g.row_bursts(4, 9, u64::from(arch.dram.burst_bytes));
+        let bursts = g.gather_bursts(arch.dram.im2col, 2, 4, 4, 9, u64::from(arch.dram.burst_bytes));
         let i = Instr::Load2col {
             deps: Deps::default(),
             dram: base,

@@ -119,7 +119,7 @@ fn build(arch: &ArchConfig, choices: &[Choice]) -> Program {
                 let rows = (u64::from(rows) % (pp * qq)).max(1);
                 let k0 = u64::from(ch.flags % 5);
                 let cols = (u64::from(cols)).min(geom.k() - k0);
-                let bursts = geom.row_bursts(k0, cols, u64::from(arch.dram.burst_bytes));
+                let bursts = geom.gather_bursts(arch.dram.im2col, 0, rows, k0, cols, u64::from(arch.dram.burst_bytes));
                 Instr::Load2col {
                     deps,
                     dram: 0,

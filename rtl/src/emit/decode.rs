@@ -36,7 +36,7 @@ pub fn dma_decode(p: &Params) -> Module {
     let mut m = Module::new("sat_dma_decode");
     m.doc.push("DMA decoder: channel beats of a load, store or load2col, as timing::transfer computes them:".into());
     m.doc.push("beats = max(1, ceil(rows * ceil(row_bytes / burst) * burst / bytes_per_cycle)); a load2col".into());
-    m.doc.push("reads rows * bursts bursts (its tap segments, each rounded up to bursts; the field `bursts`).".into());
+    m.doc.push("reads its field `bursts` bursts (ConvGeom::gather_bursts).".into());
     m.input("instr", INSTR_BITS, "a load, store or load2col");
     m.output("beats", T, "cycles the DRAM channel is occupied");
     let mut body = Module::new("body");
@@ -45,12 +45,11 @@ pub fn dma_decode(p: &Params) -> Module {
     let ib = field_wire(&mut body, "instr", "load", "ibits", "f");
     let rows0 = field_wire(&mut body, "instr", "load", "rows", "f");
     let cols0 = field_wire(&mut body, "instr", "load", "cols", "f");
-    let rows2 = field_wire(&mut body, "instr", "load2col", "rows", "g");
     let gbursts = field_wire(&mut body, "instr", "load2col", "bursts", "g");
     body.wire_assign("is2col", 1, format!("(instr[3:0] == 4'd{})", opcode("load2col")));
     let (fmt, rows) = ("fmt".to_string(), "rows".to_string());
     body.wire_assign(&fmt, 3, fmt0.clone());
-    body.wire_assign(&rows, 20, format!("(is2col ? {rows2} : {rows0})"));
+    body.wire_assign(&rows, 20, rows0);
     body.wire_assign("cols_w", T, zx(&cols0, 20, T));
     body.wire_assign("ibits_w", T, zx(&ib, 3, T));
     body.wire_assign("chunks", T, cdiv("cols_w", 16, T));
@@ -70,8 +69,8 @@ pub fn dma_decode(p: &Params) -> Module {
     ));
     let burst = u64::from(p.dram_burst);
     let (_, bb) = crate::emit::util::field("load2col", "bursts");
-    body.wire_assign("row_bursts", T, format!("(is2col ? {} : {})", zx(&gbursts, bb, T), cdiv("row_bytes", burst, T)));
-    body.wire_assign("bursts", T, format!("({} * row_bursts)", zx(&rows, 20, T)));
+    body.wire_assign("row_bursts", T, cdiv("row_bytes", burst, T));
+    body.wire_assign("bursts", T, format!("(is2col ? {} : ({} * row_bursts))", zx(&gbursts, bb, T), zx(&rows, 20, T)));
     body.wire_assign("burst_bytes", T, cmul("bursts", burst, T));
     body.wire_assign("raw_beats", T, cdiv("burst_bytes", u64::from(p.dram_bpc), T));
     body.assign("beats", format!("((raw_beats == {}) ? {} : raw_beats)", k(T, 0), k(T, 1)));

@@ -269,8 +269,10 @@ pub fn dma(p: &Params, faults: bool) -> Module {
         nb(
             "rl",
             format!(
-                "(i_2col ? ((g_cols_w == {z}) ? 20'd0 : g_rows) : ((i_cols == {z}) ? 20'd0 : {frows}))",
-                z = k(CW, 0)
+                "(i_2col ? ((g_cols_w == {z}) ? 20'd0 : {g_rows}) : ((i_cols == {z}) ? 20'd0 : {frows}))",
+                z = k(CW, 0),
+                // Without a line buffer in the RTL, a line-buffer config's gather moves nothing.
+                g_rows = if p.gather_data { "g_rows" } else { "20'd0" }
             ),
         ),
         nb("c", k(CW, 0)),

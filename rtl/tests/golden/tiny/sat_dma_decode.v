@@ -9,7 +9,7 @@
 //
 // DMA decoder: channel beats of a load, store or load2col, as timing::transfer computes them:
 // beats = max(1, ceil(rows * ceil(row_bytes / burst) * burst / bytes_per_cycle)); a load2col
-// reads rows * bursts bursts (its tap segments, each rounded up to bursts; the field `bursts`).
+// reads its field `bursts` bursts (ConvGeom::gather_bursts).
 /* verilator lint_off UNUSED */  // reads a few fields of the instruction; intermediates are wider than needed
 module sat_dma_decode (
   input  wire [255:0] instr,  // a load, store or load2col
@@ -23,8 +23,6 @@ module sat_dma_decode (
   assign f_rows = instr[99:80];
   wire [19:0] f_cols;
   assign f_cols = instr[119:100];
-  wire [19:0] g_rows;
-  assign g_rows = instr[91:72];
   wire [31:0] g_bursts;
   assign g_bursts = instr[247:216];
   wire is2col;
@@ -32,7 +30,7 @@ module sat_dma_decode (
   wire [2:0] fmt;
   assign fmt = f_fmt;
   wire [19:0] rows;
-  assign rows = (is2col ? g_rows : f_rows);
+  assign rows = f_rows;
   wire [47:0] cols_w;
   assign cols_w = {28'd0, f_cols};
   wire [47:0] ibits_w;
@@ -60,9 +58,9 @@ module sat_dma_decode (
     endcase
   end
   wire [47:0] row_bursts;
-  assign row_bursts = (is2col ? {16'd0, g_bursts} : ((row_bytes + 48'd15) >> 4));
+  assign row_bursts = ((row_bytes + 48'd15) >> 4);
   wire [47:0] bursts;
-  assign bursts = ({28'd0, rows} * row_bursts);
+  assign bursts = (is2col ? {16'd0, g_bursts} : ({28'd0, rows} * row_bursts));
   wire [47:0] burst_bytes;
   assign burst_bytes = (bursts << 4);
   wire [47:0] raw_beats;
