@@ -560,6 +560,18 @@ mod tests {
     }
 
     #[test]
+    fn im2col_is_optional_and_checked() {
+        assert_eq!(ArchConfig::default_preset().dram.im2col, Im2col::LineBuffer);
+        let without = DEFAULT_PRESET.replacen("im2col = \"line_buffer\"\n", "", 1);
+        assert_ne!(without, DEFAULT_PRESET);
+        assert_eq!(ArchConfig::from_toml_str(&without, "f.toml").unwrap().dram.im2col, Im2col::Dram);
+        let bad = DEFAULT_PRESET.replacen("im2col = \"line_buffer\"", "im2col = \"sideways\"", 1);
+        let s = ArchConfig::from_toml_str(&bad, "f.toml").unwrap_err().to_string();
+        let line = bad.lines().position(|l| l.starts_with("im2col")).unwrap() + 1;
+        assert!(s.contains("sideways") && s.contains(&format!(":{line}:")), "{s}");
+    }
+
+    #[test]
     fn all_problems_reported_with_lines() {
         let text = DEFAULT_PRESET.replacen("rows = 16", "rows = 0", 1).replacen("lanes = 8", "lanes = 6", 1).replacen(
             "latency_cycles = 64",
