@@ -473,9 +473,44 @@ enum Res {
     Stage(u64),
     WSlot(u64),
     OSlot(u64),
+    /// The weight-update staging part of an output slot (master weights and
+    /// momentum, after the accumulators): apart from `OSlot` so the WU loads
+    /// of a tile need not wait for its GEMMs to finish.
+    OWu(u64),
     PSlot(u64),
     OScratch,
+    /// A whole DRAM region (by index in the memory map).
     Dram(usize),
+    /// One tile of a DRAM region (region, first element): disjoint from the
+    /// region's other tiles, overlapping the whole region. The weight update
+    /// reads and writes master weights and momentum tile by tile, so tile
+    /// j's loads need not wait for tile j−1's stores.
+    DramTile(usize, u64),
+}
+
+impl Res {
+    /// Whether two resources overlap.
+    fn overlaps(self, other: Res) -> bool {
+        match (self, other) {
+            (Res::Dram(a), Res::DramTile(b, _)) | (Res::DramTile(b, _), Res::Dram(a)) => a == b,
+            _ => self == other,
+        }
+    }
+
+    /// The resources whose hazard entries an access to `self` must consult,
+    /// beyond `self`: the tiles of a region, or a tile's region.
+    fn others(self, hz: &Hazards) -> Vec<Res> {
+        match self {
+            Res::Dram(r) => hz
+                .writer
+                .range(Res::DramTile(r, 0)..=Res::DramTile(r, u64::MAX))
+                .map(|(k, _)| *k)
+                .chain(hz.readers.range(Res::DramTile(r, 0)..=Res::DramTile(r, u64::MAX)).map(|(k, _)| *k))
+                .collect(),
+            Res::DramTile(r, _) => vec![Res::Dram(r)],
+            _ => Vec::new(),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -552,8 +587,9 @@ impl<'a> Builder<'a> {
     /// (with everything deferred before it), so deferral never reorders a
     /// dependent pair.
     fn emit(&mut self, instr: Instr, tag: Tag, reads: &[Res], writes: &[Res]) -> usize {
+        let hit = |set: &[Res], x: &Res| set.iter().any(|y| y.overlaps(*x));
         let touches = |r: &[Res], w: &[Res]| {
-            w.iter().any(|x| reads.contains(x) || writes.contains(x)) || r.iter().any(|x| writes.contains(x))
+            w.iter().any(|x| hit(reads, x) || hit(writes, x)) || r.iter().any(|x| hit(writes, x))
         };
         if let Some(last) = self.pending.iter().rposition(|p| touches(&p.3, &p.4)) {
             for _ in 0..=last {
@@ -571,16 +607,20 @@ impl<'a> Builder<'a> {
         let q = instr.queue();
         let mut d: Vec<usize> = Vec::new();
         for r in reads {
-            if let Some(&w) = self.hz.writer.get(r) {
-                d.push(w);
+            for x in std::iter::once(*r).chain(r.others(&self.hz)) {
+                if let Some(&w) = self.hz.writer.get(&x) {
+                    d.push(w);
+                }
             }
         }
         for r in writes {
-            if let Some(&w) = self.hz.writer.get(r) {
-                d.push(w);
-            }
-            if let Some(rs) = self.hz.readers.get(r) {
-                d.extend(rs.iter().copied());
+            for x in std::iter::once(*r).chain(r.others(&self.hz)) {
+                if let Some(&w) = self.hz.writer.get(&x) {
+                    d.push(w);
+                }
+                if let Some(rs) = self.hz.readers.get(&x) {
+                    d.extend(rs.iter().copied());
+                }
             }
         }
         // Load <-> store dependencies go through a compute sync, unless an
@@ -618,6 +658,14 @@ impl<'a> Builder<'a> {
             self.hz.readers.entry(*r).or_default().push(i);
         }
         for r in writes {
+            // A write of a whole region supersedes its tiles' entries (it
+            // depends on all of them).
+            if let Res::Dram(_) = r {
+                for x in r.others(&self.hz) {
+                    self.hz.writer.remove(&x);
+                    self.hz.readers.remove(&x);
+                }
+            }
             self.hz.writer.insert(*r, i);
             self.hz.readers.remove(r);
         }
@@ -637,6 +685,18 @@ impl<'a> Builder<'a> {
             if compute {
                 break;
             }
+        }
+    }
+
+    /// Emits the deferred DMA instructions at the front of the queue, up to
+    /// the first compute one. Called before a tile's GEMM so that an
+    /// epilogue's loads (and any sync they need) enter the compute order
+    /// before that GEMM: a sync retires in order, and behind the GEMM it
+    /// would hold the loads until the GEMM finished.
+    fn release_dma(&mut self) {
+        while self.pending.front().is_some_and(|p| p.1.queue() != Queue::Compute) {
+            let Some((_, i, t, r, w)) = self.pending.pop_front() else { break };
+            self.emit_now(i, t, &r, &w);
         }
     }
 
@@ -1438,6 +1498,11 @@ fn emit_tile(
                 }
             }
         }
+        b.release_dma();
+        // A weight update stages master weights and momentum in the top two
+        // thirds of a slot (`emit_wu`); accumulators that reach there wait for it.
+        let o_writes: Vec<Res> =
+            if tm * tn > b.budget.o_slot / 3 { vec![o_res, Res::OWu(o_slot)] } else { vec![o_res] };
         b.emit(
             Instr::Gemm {
                 deps: Deps::default(),
@@ -1456,7 +1521,7 @@ fn emit_tile(
             },
             tag,
             &[a_res, w_res],
-            &[o_res],
+            &o_writes,
         );
         b.release_one();
     }
@@ -1545,9 +1610,14 @@ fn emit_wu(
     let tag = Tag { layer: j.tag.layer, pass: Pass::Wu };
     let slots = b.budget.slots;
     let o_res = Res::OSlot(o_slot);
+    let u_res = Res::OWu(o_slot);
     let len = tm * tn;
     let o_base = o_slot * b.budget.o_slot;
-    let (grad, mom, master) = (o_base, o_base + len, o_base + 2 * len);
+    // Master weights and momentum are staged at the top of the slot, so a
+    // later tile's accumulators (at its bottom) can only reach them if they
+    // take more than a third of the slot (see `emit_tile`).
+    let top = o_base + b.budget.o_slot;
+    let (grad, mom, master) = (o_base, top - 2 * len, top - len);
     let cols = wu.cols;
     let d32 = |r: &(usize, u64)| r.1 + 4 * (m0 * cols + n0);
     for (src, at) in [(&wu.master, master), (&wu.momentum, mom)] {
@@ -1564,8 +1634,8 @@ fn emit_wu(
                 stride: 4 * cols,
             },
             tag,
-            &[Res::Dram(src.0)],
-            &[o_res],
+            &[Res::DramTile(src.0, m0 * cols + n0)],
+            &[u_res],
         );
     }
     let s_slot = Builder::next(&mut b.s_ring, slots);
@@ -1599,14 +1669,14 @@ fn emit_wu(
                     dst: u32c(s_base),
                 },
                 tag,
-                &[o_res],
+                &[u_res],
                 &[s_res],
             );
             Some(u8::try_from(shift).unwrap_or(NO_SHIFT - 1))
         }
         _ => None,
     };
-    let sgd_reads = if sr_ste.is_some() { vec![o_res, s_res] } else { vec![o_res] };
+    let sgd_reads = if sr_ste.is_some() { vec![o_res, u_res, s_res] } else { vec![o_res, u_res] };
     b.defer(
         Instr::Vec {
             deps: Deps::default(),
@@ -1626,7 +1696,7 @@ fn emit_wu(
         },
         tag,
         &sgd_reads,
-        &[o_res, s_res],
+        &[u_res, s_res],
     );
     for (src, at) in [(&wu.master, master), (&wu.momentum, mom)] {
         b.defer(
@@ -1644,8 +1714,8 @@ fn emit_wu(
                 relu: false,
             },
             tag,
-            &[o_res],
-            &[Res::Dram(src.0)],
+            &[u_res],
+            &[Res::DramTile(src.0, m0 * cols + n0)],
         );
     }
     if let Some((region, taps, c_in, c_out)) = wu.bp_dense_taps {
@@ -1720,7 +1790,7 @@ fn emit_wu(
                 dst: u32c(w_base),
             },
             tag,
-            &[o_res],
+            &[u_res],
             &[w_res],
         );
         // Compressed block: axis 0 → (tm·N/M) × tn at rows m0·N/M, cols n0 of a (K·N/M)×N matrix;
