@@ -23,12 +23,16 @@ fn read_i32s(dram: &[u8], addr: u64, n: usize) -> Vec<i32> {
     dram[a..a + 4 * n].chunks_exact(4).map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
 }
 
-fn step_matches(method: Method, arch: &str, opts: DataflowOptions) {
+fn step_matches(method: Method, arch: &str, opts: DataflowOptions) -> Program {
+    model_step_matches(ModelKind::Mlp, 32, method, arch, opts)
+}
+
+fn model_step_matches(kind: ModelKind, batch: usize, method: Method, arch: &str, opts: DataflowOptions) -> Program {
     let data = Dataset::digits().unwrap();
     let p = NmPattern::new(2, 8).unwrap();
-    let mut setup = StepSetup::new(&data, ModelKind::Mlp, method, p, 32).unwrap();
+    let mut setup = StepSetup::new(&data, kind, method, p, batch).unwrap();
     // The same step, compiled for SAT with the reference's numerics.
-    let model = load_model("digits-mlp").unwrap();
+    let model = load_model(if kind == ModelKind::Mlp { "digits-mlp" } else { "digits-cnn" }).unwrap();
     let cm = match method {
         Method::Dense => CMethod::Dense,
         Method::Srste => CMethod::Srste,
@@ -71,12 +75,49 @@ fn step_matches(method: Method, arch: &str, opts: DataflowOptions) {
             }
         }
     }
+    prog
+}
+
+/// Whether some layer's BP and WG GEMMs alternate on the array (the
+/// interleave mapping's tile interleaving), not run one after the other.
+fn interleaved(p: &Program) -> bool {
+    use nmsat_dataflow::isa::Instr;
+    use nmsat_dataflow::workload::Pass;
+    let gemms: Vec<_> =
+        p.instrs.iter().zip(&p.tags).filter(|(i, _)| matches!(i, Instr::Gemm { .. })).map(|(_, t)| *t).collect();
+    gemms.windows(3).any(|w| {
+        w[0].layer == w[1].layer
+            && w[1].layer == w[2].layer
+            && w[0].pass != w[1].pass
+            && w[1].pass != w[2].pass
+            && w.iter().all(|t| matches!(t.pass, Pass::Bp | Pass::Wg))
+    })
 }
 
 #[test]
 fn digits_mlp_bdwp_step_is_bit_exact_on_tiny_and_default() {
     step_matches(Method::Bdwp, "tiny", DataflowOptions::default());
     step_matches(Method::Bdwp, "sat-vu9p", DataflowOptions::default());
+}
+
+#[test]
+fn interleaved_bp_and_wg_tiles_compute_the_same_step() {
+    // On the default config the cost model interleaves the CNN's conv2 BP
+    // (sparse) with its WG (dense), so this comparison covers alternating
+    // tiles in flight at once.
+    let o = DataflowOptions::default();
+    let p = model_step_matches(ModelKind::Cnn, 32, Method::Bdwp, "sat-vu9p", o);
+    let seq: Vec<String> = p
+        .instrs
+        .iter()
+        .zip(&p.tags)
+        .filter(|(i, _)| matches!(i, nmsat_dataflow::isa::Instr::Gemm { .. }))
+        .map(|(_, t)| format!("{}{}", p.layer_name(*t), t.pass))
+        .collect();
+    assert!(interleaved(&p), "no BP/WG interleaving in the default program: {seq:?}");
+    let p =
+        model_step_matches(ModelKind::Cnn, 32, Method::Bdwp, "sat-vu9p", DataflowOptions { interleave: false, ..o });
+    assert!(!interleaved(&p));
 }
 
 #[test]

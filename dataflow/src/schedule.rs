@@ -285,6 +285,9 @@ struct Tiling {
 #[derive(Debug, Clone, Copy)]
 struct Budget {
     slots: u64,
+    /// Activation slot banks: two under the interleave mapping (one per
+    /// interleaved GEMM, each double-buffered), else one.
+    a_banks: u64,
     a_slot: u64,
     stage_slot: u64,
     w_slot: u64,
@@ -299,17 +302,21 @@ struct Budget {
     o_slot: u64,
 }
 
-fn budget(arch: &ArchConfig, offline: bool) -> Budget {
+fn budget(arch: &ArchConfig, offline: bool, interleave: bool) -> Budget {
     // Always sized for two slots so that the naive schedule differs only in
     // how many it uses, not in its tiles.
     let a = capacity(arch, Buf::A);
     let w = capacity(arch, Buf::W);
     let o = capacity(arch, Buf::O);
+    // Activation buffer: `a_banks` banks of two operand slots, then two
+    // staging slots, all of one size.
+    let a_banks = if interleave { 2 } else { 1 };
     Budget {
         slots: if offline { 2 } else { 1 },
+        a_banks,
         w_slots: if offline { 4 } else { 1 },
-        a_slot: a / 4,
-        stage_slot: a / 4,
+        a_slot: a / (2 * a_banks + 2),
+        stage_slot: a / (2 * a_banks + 2),
         w_slot: w / 6,
         pregen_slot: w / 6,
         o_slots: if offline { EPILOGUE_LAG + 2 } else { 1 },
@@ -353,11 +360,36 @@ fn tiling_cost(
     slots: u64,
     epilogue: u64,
 ) -> u64 {
+    let tr = traffic(arch, mp, t, w_bytes_per_elem);
+    let g = tr.gemm;
+    let lat = u64::from(arch.dram.latency_cycles);
+    let dma_step = tr.dma.div_ceil(tr.steps);
+    if slots > 1 {
+        let p = g.stream.max(dma_step).max((g.stream + g.tail + dma_step + lat).div_ceil(slots));
+        tr.steps * p + tr.tiles * epilogue + g.tail + lat
+    } else {
+        tr.steps * (g.stream + g.tail + dma_step + lat) + tr.tiles * (epilogue + tr.o_beats + lat)
+    }
+}
+
+/// What a GEMM under a tiling asks of the array and the DRAM channel.
+struct Traffic {
+    /// Reduction steps (GEMM instructions) and output tiles.
+    steps: u64,
+    tiles: u64,
+    /// Timing of one step.
+    gemm: timing::GemmTiming,
+    /// DRAM channel cycles of all operand loads and output stores.
+    dma: u64,
+    /// DRAM channel cycles of one output tile's store.
+    o_beats: u64,
+}
+
+fn traffic(arch: &ArchConfig, mp: &Mapped, t: &Tiling, w_bytes_per_elem: (u64, u64)) -> Traffic {
     let (mt, nt, kt) = (mp.m.div_ceil(t.tm), mp.n.div_ceil(t.tn), mp.k.div_ceil(t.tk));
     let g = timing::gemm(arch, mp.mode, t.tm, t.tn, t.tk);
     let bpc = u64::from(arch.dram.bytes_per_cycle);
     let burst = u64::from(arch.dram.burst_bytes);
-    let lat = u64::from(arch.dram.latency_cycles);
     let beats = |rows: u64, row_bytes: u64| (rows * row_bytes.div_ceil(burst) * burst).div_ceil(bpc);
     let a_beats = match mp.gather {
         // The first tile's tap segments stand for every tile's.
@@ -373,16 +405,48 @@ fn tiling_cost(
     let o_beats = beats(t.tm, 2 * t.tn);
     let (a_loads, w_loads) =
         if kt == 1 { if t.n_outer { (mt * nt, nt) } else { (mt, mt * nt) } } else { (mt * nt * kt, mt * nt * kt) };
-    let steps = mt * nt * kt;
-    let dma_total = a_loads * a_beats + w_loads * w_beats + mt * nt * o_beats;
-    let dma_step = dma_total.div_ceil(steps);
-    let tiles = mt * nt;
-    if slots > 1 {
-        let p = g.stream.max(dma_step).max((g.stream + g.tail + dma_step + lat).div_ceil(slots));
-        steps * p + tiles * epilogue + g.tail + lat
-    } else {
-        steps * (g.stream + g.tail + dma_step + lat) + tiles * (epilogue + o_beats + lat)
+    Traffic {
+        steps: mt * nt * kt,
+        tiles: mt * nt,
+        gemm: g,
+        dma: a_loads * a_beats + w_loads * w_beats + mt * nt * o_beats,
+        o_beats,
     }
+}
+
+/// Array cycles and DRAM channel cycles of a whole job by the cost model,
+/// its epilogue's traffic included (ReLU masks in; master weights and
+/// momentum in and out, compressed weights out).
+fn job_load(arch: &ArchConfig, j: &GemmJob) -> (u64, u64) {
+    let mut tr = traffic(arch, &j.mp, &j.tiling, j.w_fmt);
+    let bpc = u64::from(arch.dram.bytes_per_cycle);
+    // A gathered operand's tiles differ (padding, strides): count every
+    // distinct block instead of the first one, times its reloads.
+    if let Some((geom, trans)) = j.mp.gather {
+        let (t, mp) = (j.tiling, j.mp);
+        let (mt, nt, kt) = (mp.m.div_ceil(t.tm), mp.n.div_ceil(t.tn), mp.k.div_ceil(t.tk));
+        let burst = u64::from(arch.dram.burst_bytes);
+        let block = |m0: u64, k0: u64| {
+            let (tm, tk) = (t.tm.min(mp.m - m0), t.tk.min(mp.k - k0));
+            let (p0, rows, c0, cols) = if trans { (k0, tk, m0, tm) } else { (m0, tm, k0, tk) };
+            (geom.gather_bursts(arch.dram.im2col, p0, rows, c0, cols, burst) * burst).div_ceil(bpc)
+        };
+        let first = block(0, 0);
+        let a_loads_each = if kt == 1 && !t.n_outer { 1 } else { nt };
+        let exact: u64 =
+            (0..mt).flat_map(|mi| (0..kt).map(move |ki| (mi * t.tm, ki * t.tk))).map(|(m0, k0)| block(m0, k0)).sum();
+        let a_loads = if kt == 1 { if t.n_outer { mt * nt } else { mt } } else { mt * nt * kt };
+        tr.dma = tr.dma - a_loads * first + a_loads_each * exact;
+    }
+    let outputs = j.mp.m * j.mp.n;
+    let epilogue_bytes = match &j.out {
+        OutKind::Activation { mask: Some(_), .. } => 2 * outputs,
+        OutKind::Activation { .. } => 0,
+        // int32 master and momentum in and out, two compressed copies at most
+        // half the int16 weights each.
+        OutKind::WeightUpdate(_) => 16 * outputs + 2 * outputs,
+    };
+    (tr.steps * tr.gemm.stream, tr.dma + epilogue_bytes.div_ceil(bpc))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -527,8 +591,13 @@ struct Builder<'a> {
     hz: Hazards,
     region_ids: BTreeMap<String, usize>,
     budget: Budget,
-    a_ring: u64,
+    /// Round-robin position in each activation bank, and the bank in use.
+    a_ring: [u64; 2],
+    a_bank: u64,
     o_ring: u64,
+    /// Output slots held by open tiles (two are open at once under the
+    /// interleave mapping).
+    o_held: Vec<bool>,
     s_ring: u64,
     /// Epilogue instructions deferred into the next tile's reduction loop
     /// (software pipelining: the vector unit and sparsifier work of tile j
@@ -557,12 +626,6 @@ type Deferred = (u64, Instr, Tag, Vec<Res>, Vec<Res>);
 
 /// Identifies an operand tile: the GEMM (by tag) and the tile's origin.
 type SlotKey = (Tag, u64, u64);
-
-/// Whether the interleaved schedule alternates BP and WG tiles one by one.
-/// Measured on ResNet-18: alternation costs more in operand-slot sharing
-/// than it gains, so the layer order stays BP(l), WG(l) and the interleave
-/// mapping contributes its mode-switch-free mapping and burst layout.
-const TILE_ALTERNATION: bool = false;
 
 /// `p4` of `vec sgd` that disables weight decay.
 pub const NO_WEIGHT_DECAY: u8 = crate::isa::NO_SHIFT;
@@ -713,6 +776,20 @@ impl<'a> Builder<'a> {
         self.flush_before(u64::MAX);
     }
 
+    /// The next output slot in the ring that no open tile holds.
+    fn take_o_slot(&mut self) -> u64 {
+        let n = self.budget.o_slots;
+        let mut s = Builder::next(&mut self.o_ring, n);
+        for _ in 0..n {
+            if !self.o_held[s as usize] {
+                break;
+            }
+            s = Builder::next(&mut self.o_ring, n);
+        }
+        self.o_held[s as usize] = true;
+        s
+    }
+
     fn next(ring: &mut u64, slots: u64) -> u64 {
         let s = *ring % slots;
         *ring += 1;
@@ -727,6 +804,8 @@ struct GemmJob {
     layer: String,
     mp: Mapped,
     tiling: Tiling,
+    /// Weight operand bytes per element (numerator, denominator), as the tiling saw them.
+    w_fmt: (u64, u64),
     /// Activation operand region and row length in elements (raw).
     a_region: (usize, u64),
     a_row: u64,
@@ -823,7 +902,13 @@ pub fn compile_step(arch: &ArchConfig, step: &StepWorkload, opts: &DataflowOptio
             }
         }
     }
-    let budget = budget(arch, opts.offline_schedule);
+    // Tile interleaving pairs a sparse BP with its layer's dense WG. Where
+    // every BP is dense (dense training, SR-STE) there is no such pair, and
+    // the halved activation slots it needs cost more than interleaving two
+    // dense GEMMs gains (ResNet-18 CIFAR b32 on sat-vu9p: +0.8% cycles dense,
+    // +1.0% SR-STE), so those steps keep one bank.
+    let sparse_bp = step.layers.iter().flat_map(|l| &l.gemms).any(|g| g.pass == Pass::Bp && g.sparse.is_some());
+    let budget = budget(arch, opts.offline_schedule, opts.interleave && sparse_bp);
     let mut b = Builder {
         arch,
         prog: Program::new(arch.clone()),
@@ -831,8 +916,10 @@ pub fn compile_step(arch: &ArchConfig, step: &StepWorkload, opts: &DataflowOptio
         hz: Hazards::default(),
         region_ids: BTreeMap::new(),
         budget,
-        a_ring: 0,
+        a_ring: [0; 2],
+        a_bank: 0,
         o_ring: 0,
+        o_held: vec![false; budget.o_slots as usize],
         s_ring: 0,
         numerics: step.numerics,
         load_synced_with_store: None,
@@ -840,7 +927,7 @@ pub fn compile_step(arch: &ArchConfig, step: &StepWorkload, opts: &DataflowOptio
         pending: Default::default(),
         tile_seq: 0,
         p_ring: 0,
-        a_keys: vec![None; budget.slots as usize],
+        a_keys: vec![None; (budget.a_banks * budget.slots) as usize],
         w_keys: vec![None; budget.w_slots as usize],
         w_used: vec![0; budget.w_slots as usize],
         step: 0,
@@ -1109,6 +1196,7 @@ pub fn compile_step(arch: &ArchConfig, step: &StepWorkload, opts: &DataflowOptio
                 layer: l.name.clone(),
                 mp,
                 tiling,
+                w_fmt,
                 a_region,
                 a_row: mp.k,
                 a_trans,
@@ -1147,21 +1235,10 @@ pub fn compile_step(arch: &ArchConfig, step: &StepWorkload, opts: &DataflowOptio
         // WG of layer l fills the gap while BP of layer l-1 waits for dX_l.
         for (bp, wg, extra) in back.iter().rev() {
             match (bp, wg) {
-                (Some(bp), Some(wg)) if TILE_ALTERNATION => {
-                    let a = tile_list(bp);
-                    let w = tile_list(wg);
-                    let (mut ia, mut iw) = (0, 0);
-                    // Alternate in proportion to the number of output tiles.
-                    while ia < a.len() || iw < w.len() {
-                        let take_a = iw >= w.len() || (ia < a.len() && ia * w.len() <= iw * a.len());
-                        if take_a {
-                            emit_tile(&mut b, bp, a[ia], opts)?;
-                            ia += 1;
-                        } else {
-                            emit_tile(&mut b, wg, w[iw], opts)?;
-                            iw += 1;
-                        }
-                    }
+                (Some(bp), Some(wg))
+                    if b.budget.a_banks == 2 && b.budget.o_slots >= 3 && interleave_pays(arch, bp, wg) =>
+                {
+                    emit_interleaved(&mut b, bp, wg, opts)?;
                 }
                 _ => {
                     for j in bp.iter().chain(wg.iter()) {
@@ -1226,6 +1303,72 @@ fn emit_gemm_job(b: &mut Builder, j: &GemmJob, opts: &DataflowOptions) -> Result
     Ok(())
 }
 
+/// Whether interleaving two GEMMs is expected to save at least
+/// [`INTERLEAVE_MIN_GAIN`] of running them one after the other: back to
+/// back each takes the longer of its array and DRAM time; interleaved the
+/// pair takes the longer of the sums. A layer whose BP and WG are both
+/// compute-bound (or both memory-bound) gains nothing and would only lose
+/// the halved activation slots and the shared channel's jitter.
+fn interleave_pays(arch: &ArchConfig, x: &GemmJob, y: &GemmJob) -> bool {
+    let (px, dx) = job_load(arch, x);
+    let (py, dy) = job_load(arch, y);
+    let apart = px.max(dx) + py.max(dy);
+    let together = (px + py).max(dx + dy);
+    (apart - together) * INTERLEAVE_MIN_GAIN.1 >= apart * INTERLEAVE_MIN_GAIN.0
+}
+
+/// The least gain (numerator, denominator) for which a layer's BP and WG
+/// are interleaved.
+const INTERLEAVE_MIN_GAIN: (u64, u64) = (1, 20);
+
+/// The interleave mapping of two independent GEMMs (a layer's sparse BP and
+/// dense WG): their reduction steps alternate on the array so that each
+/// has done the same share of its MACs at any point. One tile of each is
+/// open at a time, in its own output slot; the operand loads of one
+/// stream while the other computes, so a compute-bound GEMM (the BP of a
+/// strided convolution) hides a memory-bound one (its WG with the fused
+/// weight update), and mode switches cost no drain (`il`).
+fn emit_interleaved(b: &mut Builder, x: &GemmJob, y: &GemmJob, opts: &DataflowOptions) -> Result<(), ScheduleError> {
+    let jobs = [x, y];
+    let tiles = [tile_list(x), tile_list(y)];
+    let total: [u64; 2] = [0, 1].map(|i| tiles[i].iter().map(|t| tile_work(jobs[i], *t)).sum::<u64>().max(1));
+    let mut next = [0usize; 2];
+    let mut done = [0u64; 2];
+    let mut open: [Option<OpenTile>; 2] = [None, None];
+    loop {
+        let live = |i: usize| open[i].is_some() || next[i] < tiles[i].len();
+        // The GEMM that is behind in its share of MACs goes next.
+        let i = match (live(0), live(1)) {
+            (false, false) => break,
+            (true, false) => 0,
+            (false, true) => 1,
+            (true, true) => {
+                usize::from(u128::from(done[1]) * u128::from(total[0]) < u128::from(done[0]) * u128::from(total[1]))
+            }
+        };
+        let j = jobs[i];
+        let mut t = match open[i].take() {
+            Some(t) => t,
+            None => {
+                let t = begin_tile(b, j, tiles[i][next[i]]);
+                next[i] += 1;
+                t
+            }
+        };
+        let before = t.work;
+        b.a_bank = i as u64;
+        tile_step(b, j, &mut t, opts)?;
+        b.a_bank = 0;
+        done[i] += t.work - before;
+        if t.ki < t.kt {
+            open[i] = Some(t);
+        } else {
+            end_tile(b, j, t, opts)?;
+        }
+    }
+    Ok(())
+}
+
 fn u32c(v: u64) -> u32 {
     u32::try_from(v).unwrap_or(u32::MAX)
 }
@@ -1234,25 +1377,62 @@ fn u32c(v: u64) -> u32 {
 fn emit_tile(
     b: &mut Builder,
     j: &GemmJob,
-    (m0, n0, tm, tn): (u64, u64, u64, u64),
+    tile: (u64, u64, u64, u64),
     opts: &DataflowOptions,
 ) -> Result<(), ScheduleError> {
-    let arch = b.arch;
-    let slots = b.budget.slots;
-    let mp = j.mp;
-    let t = j.tiling;
-    let (num, den) = mp.mode.expansion();
+    let mut open = begin_tile(b, j, tile);
+    while open.ki < open.kt {
+        tile_step(b, j, &mut open, opts)?;
+    }
+    end_tile(b, j, open, opts)
+}
+
+/// An output tile whose reduction steps are being emitted: it holds its
+/// output slot until its epilogue.
+#[derive(Debug, Clone, Copy)]
+struct OpenTile {
+    tile: (u64, u64, u64, u64),
+    o_slot: u64,
+    /// Next reduction step, and how many there are.
+    ki: u64,
+    kt: u64,
+    /// MACs of the steps emitted so far, and of the whole tile (the
+    /// interleave mapping balances two GEMMs by them).
+    work: u64,
+}
+
+fn tile_work(j: &GemmJob, (_, _, tm, tn): (u64, u64, u64, u64)) -> u64 {
+    let (num, den) = j.mp.mode.expansion();
+    (tm * tn * j.mp.k * num).div_ceil(den)
+}
+
+/// Opens an output tile: takes an output slot no other open tile holds.
+fn begin_tile(b: &mut Builder, j: &GemmJob, tile: (u64, u64, u64, u64)) -> OpenTile {
     // An epilogue may lag its tile by up to EPILOGUE_LAG tiles; older ones go out
     // now, before this tile reuses their output slot.
     b.tile_seq += 1;
     let seq = b.tile_seq;
     b.flush_before(seq.saturating_sub(EPILOGUE_LAG));
-    let o_slot = Builder::next(&mut b.o_ring, b.budget.o_slots);
+    let o_slot = b.take_o_slot();
+    OpenTile { tile, o_slot, ki: 0, kt: j.mp.k.div_ceil(j.tiling.tk), work: 0 }
+}
+
+/// Emits the next reduction step of an open tile: its operand loads and GEMM.
+#[allow(clippy::too_many_lines)]
+fn tile_step(b: &mut Builder, j: &GemmJob, open: &mut OpenTile, opts: &DataflowOptions) -> Result<(), ScheduleError> {
+    let arch = b.arch;
+    let slots = b.budget.slots;
+    let mp = j.mp;
+    let t = j.tiling;
+    let (num, den) = mp.mode.expansion();
+    let (m0, n0, tm, tn) = open.tile;
+    let o_slot = open.o_slot;
     let o_res = Res::OSlot(o_slot);
     let o_base = o_slot * b.budget.o_slot;
     let tag = j.tag;
-    let kt = mp.k.div_ceil(t.tk);
-    for ki in 0..kt {
+    let kt = open.kt;
+    let ki = open.ki;
+    {
         let k0 = ki * t.tk;
         let tk = t.tk.min(mp.k - k0);
         // Operands already in a slot (same job, same tile) are reused, not reloaded.
@@ -1263,7 +1443,7 @@ fn emit_tile(
         let a_slot = match a_hit {
             Some(s) => s as u64,
             None => {
-                let s = Builder::next(&mut b.a_ring, slots);
+                let s = b.a_bank * slots + Builder::next(&mut b.a_ring[b.a_bank as usize], slots);
                 b.a_keys[s as usize] = Some(a_key);
                 s
             }
@@ -1524,8 +1704,22 @@ fn emit_tile(
             &o_writes,
         );
         b.release_one();
+        open.work += (tm * tn * tk * num).div_ceil(den);
     }
-    // Epilogue.
+    open.ki += 1;
+    Ok(())
+}
+
+/// Closes an open tile: frees its output slot for the next tile and queues
+/// its epilogue (requantize and store, ReLU backward, or the weight update).
+fn end_tile(b: &mut Builder, j: &GemmJob, open: OpenTile, opts: &DataflowOptions) -> Result<(), ScheduleError> {
+    let slots = b.budget.slots;
+    let (m0, n0, tm, tn) = open.tile;
+    let o_slot = open.o_slot;
+    let o_res = Res::OSlot(o_slot);
+    let o_base = o_slot * b.budget.o_slot;
+    let tag = j.tag;
+    b.o_held[o_slot as usize] = false;
     match &j.out {
         OutKind::Activation { region, relu, mask, row, shift } => {
             let len = tm * tn;
@@ -1533,7 +1727,7 @@ fn emit_tile(
                 // ReLU backward: zero the gradient where the forward activation was not positive.
                 let m_slot = Builder::next(&mut b.s_ring, slots);
                 let a_res = Res::Stage(m_slot);
-                let a_base = 2 * b.budget.a_slot + m_slot * b.budget.stage_slot;
+                let a_base = b.budget.a_banks * b.budget.slots * b.budget.a_slot + m_slot * b.budget.stage_slot;
                 b.defer(
                     Instr::Load {
                         deps: Deps::default(),
@@ -1594,7 +1788,6 @@ fn emit_tile(
         }
         OutKind::WeightUpdate(wu) => emit_wu(b, wu, j, (m0, n0, tm, tn), o_slot, opts)?,
     }
-    let _ = arch;
     Ok(())
 }
 
@@ -1640,7 +1833,7 @@ fn emit_wu(
     }
     let s_slot = Builder::next(&mut b.s_ring, slots);
     let s_res = Res::Stage(s_slot);
-    let s_base = 2 * b.budget.a_slot + s_slot * b.budget.stage_slot;
+    let s_base = b.budget.a_banks * b.budget.slots * b.budget.a_slot + s_slot * b.budget.stage_slot;
     // SR-STE: the sparsifier writes the FF mask's pruned flags where the
     // SGD then writes the new operand weights (it reads each flag first).
     let sr_ste = match (wu.sr_ste, b.numerics.shifts.sr_ste_shift) {
@@ -1881,7 +2074,7 @@ fn emit_loss(b: &mut Builder, step: &StepWorkload, ff_jobs: &[GemmJob]) -> Resul
     let mut r0 = 0;
     while r0 < rows_total {
         let rows = per.min(rows_total - r0);
-        let a_slot = Builder::next(&mut b.a_ring, slots);
+        let a_slot = Builder::next(&mut b.a_ring[0], slots);
         b.a_keys[a_slot as usize] = None;
         let a_res = Res::ASlot(a_slot);
         let a_base = a_slot * b.budget.a_slot;
@@ -1920,7 +2113,7 @@ fn emit_loss(b: &mut Builder, step: &StepWorkload, ff_jobs: &[GemmJob]) -> Resul
         );
         let s_slot = Builder::next(&mut b.s_ring, slots);
         let s_res = Res::Stage(s_slot);
-        let s_base = 2 * b.budget.a_slot + s_slot * b.budget.stage_slot;
+        let s_base = b.budget.a_banks * b.budget.slots * b.budget.a_slot + s_slot * b.budget.stage_slot;
         b.emit(
             Instr::Vec {
                 deps: Deps::default(),
@@ -1987,7 +2180,7 @@ pub struct KernelProgram {
 }
 
 fn kernel_builder(arch: &ArchConfig) -> Builder<'_> {
-    let budget = budget(arch, true);
+    let budget = budget(arch, true, false);
     Builder {
         arch,
         prog: Program::new(arch.clone()),
@@ -1995,8 +2188,10 @@ fn kernel_builder(arch: &ArchConfig) -> Builder<'_> {
         hz: Hazards::default(),
         region_ids: BTreeMap::new(),
         budget,
-        a_ring: 0,
+        a_ring: [0; 2],
+        a_bank: 0,
         o_ring: 0,
+        o_held: vec![false; budget.o_slots as usize],
         s_ring: 0,
         numerics: StepNumerics::default(),
         load_synced_with_store: None,
@@ -2004,7 +2199,7 @@ fn kernel_builder(arch: &ArchConfig) -> Builder<'_> {
         pending: Default::default(),
         tile_seq: 0,
         p_ring: 0,
-        a_keys: vec![None; budget.slots as usize],
+        a_keys: vec![None; (budget.a_banks * budget.slots) as usize],
         w_keys: vec![None; budget.w_slots as usize],
         w_used: vec![0; budget.w_slots as usize],
         step: 0,
@@ -2080,6 +2275,7 @@ pub fn compile_gemm(
         layer: "gemm".into(),
         mp,
         tiling,
+        w_fmt,
         a_region: a,
         a_row: k,
         a_trans: false,
@@ -2149,7 +2345,7 @@ pub fn compile_sgd(arch: &ArchConfig, len: u64, grad_shift: i8, params: [u8; 4],
         let o_base = o_slot * b.budget.o_slot;
         let s_slot = Builder::next(&mut b.s_ring, b.budget.slots);
         let s_res = Res::Stage(s_slot);
-        let s_base = 2 * b.budget.a_slot + s_slot * b.budget.stage_slot;
+        let s_base = b.budget.a_banks * b.budget.slots * b.budget.a_slot + s_slot * b.budget.stage_slot;
         for (i, r) in [g, w, v].iter().enumerate() {
             let instr = dma1(Buf::O, DmaFormat::I32, r.1 + 4 * off, o_base + i as u64 * n, n, false);
             b.emit(instr, tag, &[Res::Dram(r.0)], &[o_res]);
@@ -2206,12 +2402,12 @@ pub fn compile_loss_grad(arch: &ArchConfig, rows: u64, classes: u64, act_frac: u
     let mut r0 = 0;
     while r0 < rows {
         let n = per.min(rows - r0);
-        let a_slot = Builder::next(&mut b.a_ring, b.budget.slots);
+        let a_slot = Builder::next(&mut b.a_ring[0], b.budget.slots);
         let a_res = Res::ASlot(a_slot);
         let a_base = a_slot * b.budget.a_slot;
         let s_slot = Builder::next(&mut b.s_ring, b.budget.slots);
         let s_res = Res::Stage(s_slot);
-        let s_base = 2 * b.budget.a_slot + s_slot * b.budget.stage_slot;
+        let s_base = b.budget.a_banks * b.budget.slots * b.budget.a_slot + s_slot * b.budget.stage_slot;
         let len = n * classes;
         b.emit(
             dma1(Buf::A, DmaFormat::I16, logits.1 + 2 * r0 * classes, a_base, len, false),
