@@ -897,6 +897,21 @@ fn bp_tap_blocks(l: &LayerWork, g: &Gemm, batch: u64) -> Option<(crate::im2col::
 
 /// Compiles one training step into a SAT program.
 pub fn compile_step(arch: &ArchConfig, step: &StepWorkload, opts: &DataflowOptions) -> Result<Program, ScheduleError> {
+    compile_step_with(arch, step, opts, true)
+}
+
+/// Compiles one training step, choosing whether the interleave mapping may
+/// alternate BP and WG tiles (`interleave_tiles`; it needs the activation
+/// buffer split into two banks, which can cost more than it gains). With it
+/// off and `opts.interleave` on, the GEMMs run in sequence but keep the
+/// drain-free mode switches and the one-burst weight layout.
+/// `nmsat_sim::compile_fastest` simulates both and keeps the faster.
+pub fn compile_step_with(
+    arch: &ArchConfig,
+    step: &StepWorkload,
+    opts: &DataflowOptions,
+    interleave_tiles: bool,
+) -> Result<Program, ScheduleError> {
     for l in &step.layers {
         for g in &l.gemms {
             if let Some(s) = g.sparse {
@@ -920,7 +935,7 @@ pub fn compile_step(arch: &ArchConfig, step: &StepWorkload, opts: &DataflowOptio
     // the compute queue through one scratch slot, which interleaving cannot
     // overlap (ResNet-18: 27.8 M cycles apart, 37.3 M interleaved). The
     // naive schedule (no offline scheduling) has no two tiles in flight.
-    let banks2 = opts.interleave && opts.pregen && opts.offline_schedule && sparse_bp;
+    let banks2 = interleave_tiles && opts.interleave && opts.pregen && opts.offline_schedule && sparse_bp;
     let budget = budget(arch, opts.offline_schedule, banks2);
     let mut b = Builder {
         arch,

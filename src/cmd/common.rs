@@ -6,7 +6,7 @@ use clap::Args;
 use nmsat_compiler::{LowerOptions, Model, step_workload};
 use nmsat_dataflow::ArchConfig;
 use nmsat_dataflow::program::Program;
-use nmsat_dataflow::schedule::{DataflowOptions, compile_step};
+use nmsat_dataflow::schedule::DataflowOptions;
 
 use crate::cli_error::CliError;
 
@@ -45,7 +45,9 @@ pub fn compile_program(
     dataflow: DataflowOptions,
 ) -> Result<Program, CliError> {
     let step = step_workload(model, opts).map_err(CliError::input)?;
-    compile_step(arch, &step, &dataflow).map_err(CliError::input)
+    // With the interleave mapping on, the step is compiled with and without
+    // tile interleaving and the faster by simulation is kept.
+    nmsat_sim::compile_fastest(arch, &step, &dataflow).map_err(CliError::input)
 }
 
 /// The disassembly followed by the per-layer, per-pass summary.

@@ -1,0 +1,31 @@
+//! Offline scheduling with the simulator in the loop: where the compiler has
+//! two candidate schedules whose difference its cost model cannot call, it
+//! simulates both (`fast` mode) and keeps the faster.
+
+use nmsat_dataflow::ArchConfig;
+use nmsat_dataflow::program::Program;
+use nmsat_dataflow::schedule::{DataflowOptions, ScheduleError, StepWorkload, compile_step_with};
+
+use crate::engine::{SimMode, SimOptions, simulate};
+
+/// Compiles a training step and, when the interleave mapping is on, also the
+/// variant without tile interleaving (one activation bank, GEMMs in
+/// sequence); both are simulated and the one with fewer cycles is returned
+/// (the interleaved one on a tie). With the mapping off there is one
+/// candidate.
+pub fn compile_fastest(
+    arch: &ArchConfig,
+    step: &StepWorkload,
+    opts: &DataflowOptions,
+) -> Result<Program, ScheduleError> {
+    let tiles = compile_step_with(arch, step, opts, true)?;
+    if !(opts.interleave && opts.pregen && opts.offline_schedule) {
+        return Ok(tiles);
+    }
+    let seq = compile_step_with(arch, step, opts, false)?;
+    let cycles = |p: &Program| simulate(p, arch, SimMode::Fast, SimOptions::default()).map(|r| r.stats.total_cycles);
+    match (cycles(&tiles), cycles(&seq)) {
+        (Ok(a), Ok(b)) if b < a => Ok(seq),
+        _ => Ok(tiles),
+    }
+}
