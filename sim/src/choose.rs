@@ -19,7 +19,11 @@ pub fn compile_fastest(
     opts: &DataflowOptions,
 ) -> Result<Program, ScheduleError> {
     let tiles = compile_step_with(arch, step, opts, true)?;
-    if !(opts.interleave && opts.pregen && opts.offline_schedule) {
+    let sparse_bp =
+        step.layers.iter().flat_map(|l| &l.gemms).any(|g| g.pass == nmsat_dataflow::Pass::Bp && g.sparse.is_some());
+    // Without a sparse BP (or with pre-generation or the offline schedule
+    // off) the compiler never splits the banks: one candidate.
+    if !(sparse_bp && opts.interleave && opts.pregen && opts.offline_schedule) {
         return Ok(tiles);
     }
     let seq = compile_step_with(arch, step, opts, false)?;
