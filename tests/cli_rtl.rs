@@ -47,6 +47,26 @@ fn cosim_random_and_a_training_step() {
 }
 
 #[test]
+fn a_compiled_step_file_carries_its_memory_image_into_cosim() {
+    // `nmsat compile -o` writes the reference's first-step image with the
+    // program, so the file alone co-simulates with its DRAM compared.
+    let path = std::env::temp_dir().join(format!("nmsat-step-{}.sat", std::process::id()));
+    let f = path.to_string_lossy().to_string();
+    let (code, _, err) =
+        nmsat(&["compile", "digits-mlp", "--arch", "tiny", "--method", "bdwp", "--nm", "2:8", "-o", &f]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("memory image of") && !err.contains("no memory image"), "{err}");
+    let (code, out, err) = nmsat(&["cosim", &f]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains(": match; DRAM bit-exact"), "{out}{err}");
+    // A model without a reference gets a program without an image, and says so.
+    let (code, _, err) = nmsat(&["compile", "resnet20-cifar10", "--batch", "2", "-o", &f]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("no memory image") && err.contains("note: no step image for"), "{err}");
+    let _ = std::fs::remove_file(&path);
+}
+
+#[test]
 fn cosim_of_a_cnn_step_compares_its_dram() {
     // The convolutions' operands come through the DMA engine's im2col gather
     // (`load2col`): the step's final DRAM must equal the simulator's.

@@ -3,10 +3,12 @@
 use std::path::Path;
 
 use clap::Args;
-use nmsat_compiler::{LowerOptions, Model, step_workload};
+use nmsat_compiler::{LowerOptions, Method as CMethod, Model, step_workload};
 use nmsat_dataflow::ArchConfig;
 use nmsat_dataflow::program::Program;
-use nmsat_dataflow::schedule::DataflowOptions;
+use nmsat_dataflow::schedule::{DataflowOptions, StepNumerics, compile_step};
+use nmsat_sim::reference::{Dataset, Method, ModelKind};
+use nmsat_sim::step_image::{StepImageError, StepSetup, step_image};
 
 use crate::cli_error::CliError;
 
@@ -35,6 +37,56 @@ impl DataflowFlags {
             offline_schedule: !self.no_offline_schedule,
         }
     }
+}
+
+/// The reference model of a built-in model that has a step image.
+fn reference_model(model: &Model) -> Option<ModelKind> {
+    match model.source.as_str() {
+        "builtin:digits_mlp" => Some(ModelKind::Mlp),
+        "builtin:digits_cnn" => Some(ModelKind::Cnn),
+        _ => None,
+    }
+}
+
+/// One training step of `model` on `arch` with the memory image of the int16
+/// reference's first step (digits data set, the reference's initial weights,
+/// pre-generated compressed weights, zero momentum), compiled with the
+/// reference's numerics; or, where no image can be built, the program
+/// without one and why. `fastest` picks the schedule by simulation
+/// ([`nmsat_sim::compile_fastest`]) instead of `compile_step`'s.
+pub fn step_program(
+    model: &Model,
+    opts: &LowerOptions,
+    arch: &ArchConfig,
+    dataflow: DataflowOptions,
+    fastest: bool,
+) -> Result<(Program, Option<String>), CliError> {
+    let Some(kind) = reference_model(model) else {
+        let p = compile_program(model, opts, arch, dataflow)?;
+        let why = format!("no step image for `{}`: step images are built for the built-in digits models", model.name);
+        return Ok((p, Some(why)));
+    };
+    let data = Dataset::digits().map_err(CliError::input)?;
+    let rmethod = match opts.method {
+        CMethod::Dense => Method::Dense,
+        CMethod::Srste => Method::Srste,
+        CMethod::Bdwp => Method::Bdwp,
+    };
+    let setup = match StepSetup::new(&data, kind, rmethod, opts.nm, opts.batch as usize) {
+        Ok(s) => s,
+        Err(e @ StepImageError::Unsupported { .. }) => {
+            return Ok((compile_program(model, opts, arch, dataflow)?, Some(e.to_string())));
+        }
+        Err(e) => return Err(CliError::input(e)),
+    };
+    let mut step = step_workload(model, opts).map_err(CliError::input)?;
+    let (formats, shifts) = setup.numerics();
+    step.numerics = StepNumerics { formats, shifts };
+    let mut p =
+        if fastest { nmsat_sim::compile_fastest(arch, &step, &dataflow) } else { compile_step(arch, &step, &dataflow) }
+            .map_err(CliError::input)?;
+    p.image = step_image(&p, &setup).map_err(CliError::input)?;
+    Ok((p, None))
 }
 
 /// Compiles one training step of `model` into a SAT program for `arch`.

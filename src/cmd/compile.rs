@@ -168,6 +168,11 @@ fn csv_line(cells: &[String]) -> String {
     cells.iter().map(|c| csv_field(c)).collect::<Vec<_>>().join(",")
 }
 
+/// Bytes of a program's memory image.
+fn image_bytes(p: &nmsat_dataflow::program::Program) -> usize {
+    p.image.iter().map(|(_, b)| b.len()).sum()
+}
+
 /// Runs `nmsat compile`.
 pub fn run(args: CompileArgs) -> CliResult {
     let model = load_model(&args.model).map_err(CliError::input)?;
@@ -176,17 +181,29 @@ pub fn run(args: CompileArgs) -> CliResult {
     let emit = args.emit.unwrap_or(if args.output.is_some() { Emit::Asm } else { Emit::Gemms });
     if args.output.is_some() || matches!(emit, Emit::Asm) {
         let arch = crate::cmd::common::load_arch(args.arch.as_deref())?;
-        let program = crate::cmd::common::compile_program(&model, &opts, &arch, args.dataflow.options())?;
+        let (program, no_image) = if args.output.is_some() {
+            // The program file carries the step's memory image where one can be built.
+            crate::cmd::common::step_program(&model, &opts, &arch, args.dataflow.options(), true)?
+        } else {
+            (crate::cmd::common::compile_program(&model, &opts, &arch, args.dataflow.options())?, None)
+        };
         if let Some(path) = &args.output {
             program.save(path).map_err(CliError::input)?;
+            let image = match &no_image {
+                None => format!(", memory image of {} bytes in {} blocks", image_bytes(&program), program.image.len()),
+                Some(_) => ", no memory image".to_string(),
+            };
             eprintln!(
-                "wrote {}: {} instructions, {} DRAM bytes in {} regions, for `{}`",
+                "wrote {}: {} instructions, {} DRAM bytes in {} regions{image}, for `{}`",
                 path.display(),
                 program.instrs.len(),
                 program.dram_bytes,
                 program.regions.len(),
                 arch.name
             );
+            if let Some(why) = &no_image {
+                eprintln!("note: {why}");
+            }
             if args.emit.is_none() {
                 return Ok(());
             }

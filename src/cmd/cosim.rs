@@ -11,19 +11,16 @@
 use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
-use nmsat_compiler::{LowerOptions, Method as CMethod, Model, load_model, step_workload};
+use nmsat_compiler::{LowerOptions, Model, load_model};
 use nmsat_dataflow::NmPattern;
 use nmsat_dataflow::program::Program;
-use nmsat_dataflow::schedule::{StepNumerics, compile_step};
 use nmsat_rtl::RtlError;
 use nmsat_rtl::cosim::{CosimReport, DramCheck, RunOptions, cosim_program, model_for};
-use nmsat_sim::reference::{Dataset, Method, ModelKind};
-use nmsat_sim::step_image::{StepImageError, StepSetup, step_image};
 use nmsat_sim::testgen::random_program;
 use serde::Serialize;
 
 use crate::cli_error::{CliError, CliResult};
-use crate::cmd::common::{DataflowFlags, compile_program, load_arch};
+use crate::cmd::common::{DataflowFlags, load_arch, step_program};
 use crate::cmd::compile::MethodArg;
 
 /// Arguments of `nmsat cosim`.
@@ -104,50 +101,18 @@ fn is_program(path: &Path) -> bool {
     std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut magic)).is_ok() && &magic == b"NMSATPRG"
 }
 
-/// The reference model of a built-in model that has a step image.
-fn reference_model(model: &Model) -> Option<ModelKind> {
-    match model.source.as_str() {
-        "builtin:digits_mlp" => Some(ModelKind::Mlp),
-        "builtin:digits_cnn" => Some(ModelKind::Cnn),
-        _ => None,
-    }
-}
-
 /// One training step of `model` on `arch` with the memory image of the int16
-/// reference's first step, or (when none can be built) timing only and why.
+/// reference's first step, or (when none can be built or the RTL cannot
+/// move its data) timing only and why.
 fn model_program(
     model: &Model,
     args: &CosimArgs,
     arch: &nmsat_dataflow::ArchConfig,
 ) -> Result<(Program, Option<String>), CliError> {
-    let method: CMethod = args.method.into();
-    let opts = LowerOptions::new(method, args.nm, args.batch);
-    let timing_only = |why: String| -> Result<(Program, Option<String>), CliError> {
-        let p = compile_program(model, &opts, arch, args.dataflow.options())?;
-        Ok((p, Some(why)))
-    };
-    let Some(kind) = reference_model(model) else {
-        return timing_only(format!(
-            "no step image for `{}`: step images are built for the built-in digits models",
-            model.name
-        ));
-    };
-    let data = Dataset::digits().map_err(CliError::input)?;
-    let rmethod = match method {
-        CMethod::Dense => Method::Dense,
-        CMethod::Srste => Method::Srste,
-        CMethod::Bdwp => Method::Bdwp,
-    };
-    let setup = match StepSetup::new(&data, kind, rmethod, args.nm, args.batch as usize) {
-        Ok(s) => s,
-        Err(e @ StepImageError::Unsupported { .. }) => return timing_only(e.to_string()),
-        Err(e) => return Err(CliError::input(e)),
-    };
-    let mut step = step_workload(model, &opts).map_err(CliError::input)?;
-    let (formats, shifts) = setup.numerics();
-    step.numerics = StepNumerics { formats, shifts };
-    let mut p = compile_step(arch, &step, &args.dataflow.options()).map_err(CliError::input)?;
-    if arch.dram.im2col == nmsat_dataflow::arch::Im2col::LineBuffer
+    let opts = LowerOptions::new(args.method.into(), args.nm, args.batch);
+    let (p, why) = step_program(model, &opts, arch, args.dataflow.options(), false)?;
+    if why.is_none()
+        && arch.dram.im2col == nmsat_dataflow::arch::Im2col::LineBuffer
         && p.instrs.iter().any(|i| matches!(i, nmsat_dataflow::isa::Instr::Load2col { .. }))
     {
         return Ok((
@@ -158,8 +123,7 @@ fn model_program(
             )),
         ));
     }
-    p.image = step_image(&p, &setup).map_err(CliError::input)?;
-    Ok((p, None))
+    Ok((p, why))
 }
 
 /// Runs `nmsat cosim`.
