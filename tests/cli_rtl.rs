@@ -95,3 +95,23 @@ fn rtl_rejects_a_bad_instruction_memory() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("instruction memory"), "{err}");
 }
+
+#[test]
+fn synth_of_one_pe_has_a_dsp_per_lane_and_an_unknown_top_is_refused() {
+    // `--top` synthesises one module's hierarchy: tiny's PE has 4 lanes, one
+    // DSP48E2 multiplier each.
+    let dir = std::env::temp_dir().join(format!("nmsat-synth-pe-{}", std::process::id()));
+    let d = dir.to_string_lossy().to_string();
+    let (code, out, err) = nmsat(&["synth", "--arch", "tiny", "--top", "sat_pe", "--format", "json", "--dir", &d]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["top"], "sat_pe");
+    assert_eq!(v["resources"]["dsps"], 4, "{out}");
+    assert_eq!(v["pes"], 1);
+    assert_eq!(v["dsps_per_pe"], 4);
+    assert_eq!(v["buffers_bram36"].as_array().map(Vec::len), Some(0));
+    let (code, _, err) = nmsat(&["synth", "--arch", "tiny", "--top", "sat_nope", "--dir", &d]);
+    assert_ne!(code, 0);
+    assert!(err.contains("no module `sat_nope`") && err.contains("sat_pe_array"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -60,6 +60,8 @@ pub fn buffer_bram36(design: &Design) -> Vec<(String, u64)> {
 pub struct SynthReport {
     /// Config name.
     pub config: String,
+    /// The module synthesised with its hierarchy (`sat_top`: the whole SAT).
+    pub top: String,
     /// Yosys version line.
     pub yosys: String,
     /// The command script that ran.
@@ -139,6 +141,21 @@ pub fn parse_modules(text: &str) -> Vec<(String, Vec<(String, u64)>)> {
     out
 }
 
+/// How many instances of `module` the "design hierarchy" block of `stat`
+/// output lists (0 when it lists none or there is no hierarchy).
+pub fn hierarchy_count(text: &str, module: &str) -> u64 {
+    let Some(start) = text.find("=== design hierarchy ===") else { return 0 };
+    text[start..]
+        .lines()
+        .skip(1)
+        .take_while(|l| !l.trim_start().starts_with("Number of"))
+        .filter_map(|l| match l.split_whitespace().collect::<Vec<_>>().as_slice() {
+            [name, n] if *name == module => n.parse::<u64>().ok(),
+            _ => None,
+        })
+        .sum()
+}
+
 /// Sums Xilinx primitives into [`Resources`].
 pub fn resources(cells: &[(String, u64)]) -> Resources {
     let mut r = Resources::default();
@@ -204,6 +221,15 @@ pub fn vu9p_share(r: &Resources) -> Share {
 
 /// Runs Yosys on `design` (written to `dir`) and returns its resource counts.
 pub fn synth(design: &Design, dir: &Path) -> Result<SynthReport, RtlError> {
+    synth_module(design, dir, &design.top)
+}
+
+/// Runs Yosys on the hierarchy under one module of `design` (`sat_top` for
+/// the whole SAT; e.g. `sat_pe_array` for the PE array alone, which
+/// synthesises in minutes where the whole design takes hours) and returns
+/// its resource counts. The operand buffers' block RAMs are counted only
+/// for the whole design.
+pub fn synth_module(design: &Design, dir: &Path, top: &str) -> Result<SynthReport, RtlError> {
     let version = crate::cosim::tool_version("yosys", "-V")?;
     let files = design.write(dir)?;
     let sources: Vec<String> = files
@@ -211,6 +237,14 @@ pub fn synth(design: &Design, dir: &Path) -> Result<SynthReport, RtlError> {
         .filter(|f| f.extension().is_some_and(|e| e == "v" || e == "sv"))
         .map(|f| f.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default())
         .collect();
+    let modules: Vec<&str> = sources.iter().filter_map(|s| s.split('.').next()).collect();
+    if !modules.contains(&top) {
+        return Err(RtlError::Unsupported(format!(
+            "no module `{top}` in the design of `{}`; modules: {}",
+            design.params.name,
+            modules.join(", ")
+        )));
+    }
     // The behavioural multi-port buffers are read as black boxes; their
     // block RAMs are counted from the buffer geometry.
     let (bufs, logic): (Vec<&String>, Vec<&String>) = sources.iter().partition(|s| s.starts_with("sat_buf_"));
@@ -219,7 +253,7 @@ pub fn synth(design: &Design, dir: &Path) -> Result<SynthReport, RtlError> {
         "read_verilog -lib {}; read_verilog -sv {}; synth_xilinx -family xcup -top {}; tee -o stat.txt stat",
         join(&bufs),
         join(&logic),
-        design.top
+        top
     );
     let log = dir.join("yosys.log");
     let t0 = Instant::now();
@@ -247,14 +281,16 @@ pub fn synth(design: &Design, dir: &Path) -> Result<SynthReport, RtlError> {
     let stat = std::fs::read_to_string(&stat_path).map_err(|e| RtlError::Io { path: stat_path, source: e })?;
     let cells = parse_stat(&stat);
     let logic = resources(&cells);
-    let buffers_bram36 = buffer_bram36(design);
+    let buffers_bram36 = if top == design.top { buffer_bram36(design) } else { Vec::new() };
     let modules: Vec<(String, Resources)> = parse_modules(&stat).into_iter().map(|(n, c)| (n, resources(&c))).collect();
     let dsps_per_pe = modules.iter().find(|(n, _)| n == "sat_pe").map_or(0, |(_, r)| r.dsps);
-    let pes = u64::from(design.params.rows) * u64::from(design.params.cols);
+    // PEs in the synthesised hierarchy: counted from Yosys's instance tree.
+    let pes = if top == "sat_pe" { 1 } else { hierarchy_count(&stat, "sat_pe") };
     let mut total = logic;
     total.bram36 += buffers_bram36.iter().map(|(_, n)| *n as f64).sum::<f64>();
     Ok(SynthReport {
         config: design.params.name.clone(),
+        top: top.to_string(),
         yosys: version,
         script,
         logic,
@@ -274,6 +310,14 @@ pub fn synth(design: &Design, dir: &Path) -> Result<SynthReport, RtlError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_instances_in_the_design_hierarchy() {
+        let text = "=== sat_pe ===\n   Number of cells: 3\n\n=== design hierarchy ===\n\n   sat_pe_array                      1\n     sat_pe                         64\n\n   Number of wires:  9\n";
+        assert_eq!(hierarchy_count(text, "sat_pe"), 64);
+        assert_eq!(hierarchy_count(text, "sat_dma"), 0);
+        assert_eq!(hierarchy_count("=== sat_pe ===\n", "sat_pe"), 0);
+    }
 
     #[test]
     fn parses_a_stat_block() {

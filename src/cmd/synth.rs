@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 use nmsat_rtl::params::DEFAULT_IMEM_BITS;
-use nmsat_rtl::synth::{VU9P, synth};
+use nmsat_rtl::synth::{VU9P, synth_module};
 use nmsat_rtl::{EmitOptions, RtlError, emit};
 
 use crate::cli_error::{CliError, CliResult};
@@ -26,6 +26,10 @@ pub struct SynthArgs {
     /// Instruction-memory address bits per queue.
     #[arg(long, default_value_t = DEFAULT_IMEM_BITS)]
     pub imem_bits: u32,
+    /// Synthesise only this module and its hierarchy (e.g. `sat_pe_array`;
+    /// default the whole SAT, `sat_top`).
+    #[arg(long)]
+    pub top: Option<String>,
 }
 
 /// `--format`.
@@ -49,14 +53,16 @@ pub fn run(args: SynthArgs) -> CliResult {
     let dir = args
         .dir
         .unwrap_or_else(|| std::env::temp_dir().join(format!("nmsat-synth-{}-{}", arch.name, std::process::id())));
-    let r = synth(&design, &dir).map_err(tool_error)?;
+    let top = args.top.clone().unwrap_or_else(|| design.top.clone());
+    let r = synth_module(&design, &dir, &top).map_err(tool_error)?;
     match args.format {
         SynthFormat::Json => println!("{}", serde_json::to_string_pretty(&r).map_err(CliError::input)?),
         SynthFormat::Table => {
             println!(
-                "{}: synth_xilinx -family xcup of `{}` in {:.0} s (log {})",
+                "{}: synth_xilinx -family xcup of `{}` (top `{}`) in {:.0} s (log {})",
                 r.yosys,
                 r.config,
+                r.top,
                 r.seconds,
                 r.log.display()
             );
@@ -79,6 +85,9 @@ pub fn run(args: SynthArgs) -> CliResult {
                 r.pes, r.dsps_per_pe, r.dsps_outside_array
             );
             let b: Vec<String> = r.buffers_bram36.iter().map(|(n, c)| format!("{n} {c}")).collect();
+            if b.is_empty() {
+                return Ok(());
+            }
             println!(
                 "BRAM36 = {} for the instruction memories (synthesised) + {} for the operand buffers ({}; from their geometry, the buffers are black boxes)",
                 r.logic.bram36,
