@@ -302,6 +302,13 @@ struct Budget {
     o_slot: u64,
 }
 
+impl Budget {
+    /// Activation-buffer address of staging slot `slot` (after the operand slots in use).
+    fn stage_base(&self, slot: u64) -> u64 {
+        self.a_banks * self.slots * self.a_slot + slot * self.stage_slot
+    }
+}
+
 fn budget(arch: &ArchConfig, offline: bool, interleave: bool) -> Budget {
     // Always sized for two slots so that the naive schedule differs only in
     // how many it uses, not in its tiles.
@@ -381,6 +388,10 @@ struct Traffic {
     gemm: timing::GemmTiming,
     /// DRAM channel cycles of all operand loads and output stores.
     dma: u64,
+    /// DRAM channel cycles of one activation tile (the first, standing for all).
+    a_beats: u64,
+    /// How often each activation tile is loaded (once, or once per column tile).
+    a_reloads: u64,
     /// DRAM channel cycles of one output tile's store.
     o_beats: u64,
 }
@@ -403,13 +414,17 @@ fn traffic(arch: &ArchConfig, mp: &Mapped, t: &Tiling, w_bytes_per_elem: (u64, u
     let (wn, wd) = w_bytes_per_elem;
     let w_beats = beats(t.tk * den / num, (t.tn * wn).div_ceil(wd));
     let o_beats = beats(t.tm, 2 * t.tn);
-    let (a_loads, w_loads) =
-        if kt == 1 { if t.n_outer { (mt * nt, nt) } else { (mt, mt * nt) } } else { (mt * nt * kt, mt * nt * kt) };
+    // Resident operands (the whole reduction in one step) load once per
+    // tile of the other dimension, streamed ones once per step.
+    let a_reloads = if kt == 1 && !t.n_outer { 1 } else { nt };
+    let w_loads = if kt == 1 && t.n_outer { nt } else { mt * nt * kt };
     Traffic {
         steps: mt * nt * kt,
         tiles: mt * nt,
         gemm: g,
-        dma: a_loads * a_beats + w_loads * w_beats + mt * nt * o_beats,
+        dma: a_reloads * mt * kt * a_beats + w_loads * w_beats + mt * nt * o_beats,
+        a_beats,
+        a_reloads,
         o_beats,
     }
 }
@@ -424,19 +439,16 @@ fn job_load(arch: &ArchConfig, j: &GemmJob) -> (u64, u64) {
     // distinct block instead of the first one, times its reloads.
     if let Some((geom, trans)) = j.mp.gather {
         let (t, mp) = (j.tiling, j.mp);
-        let (mt, nt, kt) = (mp.m.div_ceil(t.tm), mp.n.div_ceil(t.tn), mp.k.div_ceil(t.tk));
+        let (mt, kt) = (mp.m.div_ceil(t.tm), mp.k.div_ceil(t.tk));
         let burst = u64::from(arch.dram.burst_bytes);
         let block = |m0: u64, k0: u64| {
             let (tm, tk) = (t.tm.min(mp.m - m0), t.tk.min(mp.k - k0));
             let (p0, rows, c0, cols) = if trans { (k0, tk, m0, tm) } else { (m0, tm, k0, tk) };
             (geom.gather_bursts(arch.dram.im2col, p0, rows, c0, cols, burst) * burst).div_ceil(bpc)
         };
-        let first = block(0, 0);
-        let a_loads_each = if kt == 1 && !t.n_outer { 1 } else { nt };
         let exact: u64 =
             (0..mt).flat_map(|mi| (0..kt).map(move |ki| (mi * t.tm, ki * t.tk))).map(|(m0, k0)| block(m0, k0)).sum();
-        let a_loads = if kt == 1 { if t.n_outer { mt * nt } else { mt } } else { mt * nt * kt };
-        tr.dma = tr.dma - a_loads * first + a_loads_each * exact;
+        tr.dma = tr.dma - tr.a_reloads * mt * kt * tr.a_beats + tr.a_reloads * exact;
     }
     let outputs = j.mp.m * j.mp.n;
     let epilogue_bytes = match &j.out {
@@ -594,9 +606,8 @@ struct Builder<'a> {
     hz: Hazards,
     region_ids: BTreeMap<String, usize>,
     budget: Budget,
-    /// Round-robin position in each activation bank, and the bank in use.
+    /// Round-robin position in each activation bank.
     a_ring: [u64; 2],
-    a_bank: u64,
     o_ring: u64,
     /// Output slots held by open tiles (two are open at once under the
     /// interleave mapping).
@@ -895,6 +906,23 @@ fn bp_tap_blocks(l: &LayerWork, g: &Gemm, batch: u64) -> Option<(crate::im2col::
     Some((tg, (u64::from(geo.kh) * u64::from(geo.kw), g.k, c_in)))
 }
 
+/// Whether the interleave mapping may alternate BP and WG tiles in `step`
+/// (splitting the activation buffer into two banks), as opposed to only
+/// running its GEMMs drain-free in sequence.
+///
+/// Tile interleaving pairs a sparse BP with its layer's dense WG. Where
+/// every BP is dense (dense training, SR-STE) there is no such pair, and the
+/// halved activation slots cost more than interleaving two dense GEMMs gains
+/// (ResNet-18 CIFAR b32 on sat-vu9p: +0.8% cycles dense, +1.0% SR-STE).
+/// Without pre-generation the sparse BP sparsifies its weight tiles on the
+/// compute queue through one scratch slot, which interleaving cannot overlap
+/// (ResNet-18: 27.8 M cycles apart, 37.3 M interleaved). The naive schedule
+/// (no offline scheduling) has no two tiles in flight.
+pub fn can_interleave_tiles(step: &StepWorkload, opts: &DataflowOptions) -> bool {
+    let sparse_bp = step.layers.iter().flat_map(|l| &l.gemms).any(|g| g.pass == Pass::Bp && g.sparse.is_some());
+    opts.interleave && opts.pregen && opts.offline_schedule && sparse_bp
+}
+
 /// Compiles one training step into a SAT program.
 pub fn compile_step(arch: &ArchConfig, step: &StepWorkload, opts: &DataflowOptions) -> Result<Program, ScheduleError> {
     compile_step_with(arch, step, opts, true)
@@ -925,18 +953,7 @@ pub fn compile_step_with(
             }
         }
     }
-    // Tile interleaving pairs a sparse BP with its layer's dense WG. Where
-    // every BP is dense (dense training, SR-STE) there is no such pair, and
-    // the halved activation slots it needs cost more than interleaving two
-    // dense GEMMs gains (ResNet-18 CIFAR b32 on sat-vu9p: +0.8% cycles dense,
-    // +1.0% SR-STE), so those steps keep one bank.
-    let sparse_bp = step.layers.iter().flat_map(|l| &l.gemms).any(|g| g.pass == Pass::Bp && g.sparse.is_some());
-    // Without pre-generation the sparse BP sparsifies its weight tiles on
-    // the compute queue through one scratch slot, which interleaving cannot
-    // overlap (ResNet-18: 27.8 M cycles apart, 37.3 M interleaved). The
-    // naive schedule (no offline scheduling) has no two tiles in flight.
-    let banks2 = interleave_tiles && opts.interleave && opts.pregen && opts.offline_schedule && sparse_bp;
-    let budget = budget(arch, opts.offline_schedule, banks2);
+    let budget = budget(arch, opts.offline_schedule, interleave_tiles && can_interleave_tiles(step, opts));
     let mut b = Builder {
         arch,
         prog: Program::new(arch.clone()),
@@ -945,7 +962,6 @@ pub fn compile_step_with(
         region_ids: BTreeMap::new(),
         budget,
         a_ring: [0; 2],
-        a_bank: 0,
         o_ring: 0,
         o_held: vec![false; budget.o_slots as usize],
         s_ring: 0,
@@ -1359,7 +1375,11 @@ const INTERLEAVE_MIN_GAIN: (u64, u64) = (1, 20);
 fn emit_interleaved(b: &mut Builder, x: &GemmJob, y: &GemmJob, opts: &DataflowOptions) -> Result<(), ScheduleError> {
     let jobs = [x, y];
     let tiles = [tile_list(x), tile_list(y)];
-    let total: [u64; 2] = [0, 1].map(|i| tiles[i].iter().map(|t| tile_work(jobs[i], *t)).sum::<u64>().max(1));
+    let total: [u64; 2] = [0, 1].map(|i| {
+        let j = jobs[i];
+        let kt = j.mp.k.div_ceil(j.tiling.tk);
+        tiles[i].iter().flat_map(|t| (0..kt).map(move |ki| step_macs(j, *t, ki))).sum::<u64>().max(1)
+    });
     let mut next = [0usize; 2];
     let mut done = [0u64; 2];
     let mut open: [Option<OpenTile>; 2] = [None, None];
@@ -1378,16 +1398,13 @@ fn emit_interleaved(b: &mut Builder, x: &GemmJob, y: &GemmJob, opts: &DataflowOp
         let mut t = match open[i].take() {
             Some(t) => t,
             None => {
-                let t = begin_tile(b, j, tiles[i][next[i]]);
+                let t = begin_tile(b, j, tiles[i][next[i]], i as u64);
                 next[i] += 1;
                 t
             }
         };
-        let before = t.work;
-        b.a_bank = i as u64;
+        done[i] += step_macs(j, t.tile, t.ki);
         tile_step(b, j, &mut t, opts)?;
-        b.a_bank = 0;
-        done[i] += t.work - before;
         if t.ki < t.kt {
             open[i] = Some(t);
         } else {
@@ -1408,7 +1425,7 @@ fn emit_tile(
     tile: (u64, u64, u64, u64),
     opts: &DataflowOptions,
 ) -> Result<(), ScheduleError> {
-    let mut open = begin_tile(b, j, tile);
+    let mut open = begin_tile(b, j, tile, 0);
     while open.ki < open.kt {
         tile_step(b, j, &mut open, opts)?;
     }
@@ -1424,25 +1441,27 @@ struct OpenTile {
     /// Next reduction step, and how many there are.
     ki: u64,
     kt: u64,
-    /// MACs of the steps emitted so far, and of the whole tile (the
-    /// interleave mapping balances two GEMMs by them).
-    work: u64,
+    /// Activation bank its operands load into (one per interleaved GEMM).
+    bank: u64,
 }
 
-fn tile_work(j: &GemmJob, (_, _, tm, tn): (u64, u64, u64, u64)) -> u64 {
+/// MACs the array executes for reduction step `ki` of an output tile (the
+/// interleave mapping balances two GEMMs by them).
+fn step_macs(j: &GemmJob, (_, _, tm, tn): (u64, u64, u64, u64), ki: u64) -> u64 {
     let (num, den) = j.mp.mode.expansion();
-    (tm * tn * j.mp.k * num).div_ceil(den)
+    let tk = j.tiling.tk.min(j.mp.k - ki * j.tiling.tk);
+    (tm * tn * tk * num).div_ceil(den)
 }
 
 /// Opens an output tile: takes an output slot no other open tile holds.
-fn begin_tile(b: &mut Builder, j: &GemmJob, tile: (u64, u64, u64, u64)) -> OpenTile {
+fn begin_tile(b: &mut Builder, j: &GemmJob, tile: (u64, u64, u64, u64), bank: u64) -> OpenTile {
     // An epilogue may lag its tile by up to EPILOGUE_LAG tiles; older ones go out
     // now, before this tile reuses their output slot.
     b.tile_seq += 1;
     let seq = b.tile_seq;
     b.flush_before(seq.saturating_sub(EPILOGUE_LAG));
     let o_slot = b.take_o_slot();
-    OpenTile { tile, o_slot, ki: 0, kt: j.mp.k.div_ceil(j.tiling.tk), work: 0 }
+    OpenTile { tile, o_slot, ki: 0, kt: j.mp.k.div_ceil(j.tiling.tk), bank }
 }
 
 /// Emits the next reduction step of an open tile: its operand loads and GEMM.
@@ -1471,7 +1490,7 @@ fn tile_step(b: &mut Builder, j: &GemmJob, open: &mut OpenTile, opts: &DataflowO
         let a_slot = match a_hit {
             Some(s) => s as u64,
             None => {
-                let s = b.a_bank * slots + Builder::next(&mut b.a_ring[b.a_bank as usize], slots);
+                let s = open.bank * slots + Builder::next(&mut b.a_ring[open.bank as usize], slots);
                 b.a_keys[s as usize] = Some(a_key);
                 s
             }
@@ -1732,7 +1751,6 @@ fn tile_step(b: &mut Builder, j: &GemmJob, open: &mut OpenTile, opts: &DataflowO
             &o_writes,
         );
         b.release_one();
-        open.work += (tm * tn * tk * num).div_ceil(den);
     }
     open.ki += 1;
     Ok(())
@@ -1755,7 +1773,7 @@ fn end_tile(b: &mut Builder, j: &GemmJob, open: OpenTile, opts: &DataflowOptions
                 // ReLU backward: zero the gradient where the forward activation was not positive.
                 let m_slot = Builder::next(&mut b.s_ring, slots);
                 let a_res = Res::Stage(m_slot);
-                let a_base = b.budget.a_banks * b.budget.slots * b.budget.a_slot + m_slot * b.budget.stage_slot;
+                let a_base = b.budget.stage_base(m_slot);
                 b.defer(
                     Instr::Load {
                         deps: Deps::default(),
@@ -1861,7 +1879,7 @@ fn emit_wu(
     }
     let s_slot = Builder::next(&mut b.s_ring, slots);
     let s_res = Res::Stage(s_slot);
-    let s_base = b.budget.a_banks * b.budget.slots * b.budget.a_slot + s_slot * b.budget.stage_slot;
+    let s_base = b.budget.stage_base(s_slot);
     // SR-STE: the sparsifier writes the FF mask's pruned flags where the
     // SGD then writes the new operand weights (it reads each flag first).
     let sr_ste = match (wu.sr_ste, b.numerics.shifts.sr_ste_shift) {
@@ -2141,7 +2159,7 @@ fn emit_loss(b: &mut Builder, step: &StepWorkload, ff_jobs: &[GemmJob]) -> Resul
         );
         let s_slot = Builder::next(&mut b.s_ring, slots);
         let s_res = Res::Stage(s_slot);
-        let s_base = b.budget.a_banks * b.budget.slots * b.budget.a_slot + s_slot * b.budget.stage_slot;
+        let s_base = b.budget.stage_base(s_slot);
         b.emit(
             Instr::Vec {
                 deps: Deps::default(),
@@ -2217,7 +2235,6 @@ fn kernel_builder(arch: &ArchConfig) -> Builder<'_> {
         region_ids: BTreeMap::new(),
         budget,
         a_ring: [0; 2],
-        a_bank: 0,
         o_ring: 0,
         o_held: vec![false; budget.o_slots as usize],
         s_ring: 0,
@@ -2373,7 +2390,7 @@ pub fn compile_sgd(arch: &ArchConfig, len: u64, grad_shift: i8, params: [u8; 4],
         let o_base = o_slot * b.budget.o_slot;
         let s_slot = Builder::next(&mut b.s_ring, b.budget.slots);
         let s_res = Res::Stage(s_slot);
-        let s_base = b.budget.a_banks * b.budget.slots * b.budget.a_slot + s_slot * b.budget.stage_slot;
+        let s_base = b.budget.stage_base(s_slot);
         for (i, r) in [g, w, v].iter().enumerate() {
             let instr = dma1(Buf::O, DmaFormat::I32, r.1 + 4 * off, o_base + i as u64 * n, n, false);
             b.emit(instr, tag, &[Res::Dram(r.0)], &[o_res]);
@@ -2435,7 +2452,7 @@ pub fn compile_loss_grad(arch: &ArchConfig, rows: u64, classes: u64, act_frac: u
         let a_base = a_slot * b.budget.a_slot;
         let s_slot = Builder::next(&mut b.s_ring, b.budget.slots);
         let s_res = Res::Stage(s_slot);
-        let s_base = b.budget.a_banks * b.budget.slots * b.budget.a_slot + s_slot * b.budget.stage_slot;
+        let s_base = b.budget.stage_base(s_slot);
         let len = n * classes;
         b.emit(
             dma1(Buf::A, DmaFormat::I16, logits.1 + 2 * r0 * classes, a_base, len, false),

@@ -74,7 +74,7 @@ pub struct SynthReport {
     pub resources: Resources,
     /// DSP slices of one PE (`sat_pe`, synthesised once).
     pub dsps_per_pe: u64,
-    /// PEs in the array.
+    /// PEs in the synthesised hierarchy (from Yosys's instance tree).
     pub pes: u64,
     /// DSP slices outside the PE array (decoders, GEMM address arithmetic).
     pub dsps_outside_array: u64,

@@ -4,7 +4,7 @@
 
 use nmsat_dataflow::ArchConfig;
 use nmsat_dataflow::program::Program;
-use nmsat_dataflow::schedule::{DataflowOptions, ScheduleError, StepWorkload, compile_step_with};
+use nmsat_dataflow::schedule::{DataflowOptions, ScheduleError, StepWorkload, can_interleave_tiles, compile_step_with};
 
 use crate::engine::{SimMode, SimOptions, simulate};
 
@@ -19,11 +19,9 @@ pub fn compile_fastest(
     opts: &DataflowOptions,
 ) -> Result<Program, ScheduleError> {
     let tiles = compile_step_with(arch, step, opts, true)?;
-    let sparse_bp =
-        step.layers.iter().flat_map(|l| &l.gemms).any(|g| g.pass == nmsat_dataflow::Pass::Bp && g.sparse.is_some());
-    // Without a sparse BP (or with pre-generation or the offline schedule
-    // off) the compiler never splits the banks: one candidate.
-    if !(sparse_bp && opts.interleave && opts.pregen && opts.offline_schedule) {
+    // Without tile interleaving in reach the compiler never splits the banks:
+    // one candidate.
+    if !can_interleave_tiles(step, opts) {
         return Ok(tiles);
     }
     // The sequential variant has the larger activation slots, so it compiles
