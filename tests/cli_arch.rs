@@ -67,3 +67,16 @@ fn check_rejects_bad_configs_with_exit_2() {
     assert_eq!(code, 2);
     assert!(err.contains("/nonexistent/x.toml"), "{err}");
 }
+
+#[test]
+fn a_directory_named_like_a_preset_does_not_hide_it() {
+    // `nmsat synth --dir sat-mid --arch sat-mid` leaves a directory `sat-mid`
+    // behind; the next `--arch sat-mid` run from there still means the preset.
+    let dir = std::env::temp_dir().join(format!("nmsat-cli-arch-dir-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("tiny")).unwrap();
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_nmsat")).args(["arch", "show", "tiny"]).current_dir(&dir).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("tiny"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

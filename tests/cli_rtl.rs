@@ -115,3 +115,41 @@ fn synth_of_one_pe_has_a_dsp_per_lane_and_an_unknown_top_is_refused() {
     assert!(err.contains("no module `sat_nope`") && err.contains("sat_pe_array"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn per_module_synthesis_matches_a_single_run_and_resumes() {
+    // `synth_xilinx` maps each module on its own, so one Yosys run per module
+    // (submodules as black boxes) gives the single run's flip-flops and DSPs;
+    // LUTs differ only by ABC's sensitivity to netlist order.
+    let base = std::env::temp_dir().join(format!("nmsat-synth-hier-{}", std::process::id()));
+    let (h, s) = (base.join("hier"), base.join("single"));
+    let (hd, sd) = (h.to_string_lossy().to_string(), s.to_string_lossy().to_string());
+    let args = ["synth", "--arch", "tiny", "--top", "sat_pe_array", "--format", "json", "--dir"];
+    let (code, out, err) = nmsat(&[&args[..], &[hd.as_str()]].concat());
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("[2/2]"), "progress per module: {err}");
+    let hier: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let (code, out, err) = nmsat(&[&args[..], &[sd.as_str(), "--single"]].concat());
+    assert_eq!(code, 0, "{err}");
+    let single: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let runs = hier["runs"].as_array().unwrap();
+    let names: Vec<&str> = runs.iter().map(|r| r["module"].as_str().unwrap()).collect();
+    assert_eq!(names, ["sat_pe_array", "sat_pe"]);
+    assert_eq!(runs[1]["instances"], 4, "tiny has 2x2 PEs");
+    assert_eq!(hier["pes"], 4);
+    assert_eq!(single["runs"].as_array().map(Vec::len), Some(0));
+    for k in ["ffs", "dsps", "bram36"] {
+        assert_eq!(hier["resources"][k], single["resources"][k], "{k}");
+    }
+    assert_eq!(hier["resources"]["dsps"], 16);
+    let (lh, ls) = (hier["resources"]["luts"].as_f64().unwrap(), single["resources"]["luts"].as_f64().unwrap());
+    assert!((lh - ls).abs() <= 0.05 * ls, "LUTs {lh} per module vs {ls} single");
+    // A rerun reuses every module and reports the same counts.
+    let (code, out, err) = nmsat(&[&args[..], &[hd.as_str()]].concat());
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("reused"), "{err}");
+    let again: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(again["runs"].as_array().unwrap().iter().all(|r| r["cached"] == true));
+    assert_eq!(again["resources"], hier["resources"]);
+    let _ = std::fs::remove_dir_all(&base);
+}

@@ -84,9 +84,13 @@ pub struct SynthReport {
     pub vu9p_percent: Share,
     /// Every cell type and its count, as Yosys reported them.
     pub cells: Vec<(String, u64)>,
+    /// The per-module runs of a hierarchical synthesis, parents first
+    /// (empty for a single Yosys run).
+    pub runs: Vec<ModuleRun>,
     /// Wall seconds Yosys took.
     pub seconds: f64,
-    /// The Yosys log.
+    /// The Yosys log (the directory of the per-module logs for a
+    /// hierarchical synthesis).
     pub log: PathBuf,
 }
 
@@ -224,37 +228,41 @@ pub fn synth(design: &Design, dir: &Path) -> Result<SynthReport, RtlError> {
     synth_module(design, dir, &design.top)
 }
 
-/// Runs Yosys on the hierarchy under one module of `design` (`sat_top` for
-/// the whole SAT; e.g. `sat_pe_array` for the PE array alone, which
-/// synthesises in minutes where the whole design takes hours) and returns
-/// its resource counts. The operand buffers' block RAMs are counted only
-/// for the whole design.
-pub fn synth_module(design: &Design, dir: &Path, top: &str) -> Result<SynthReport, RtlError> {
-    let version = crate::cosim::tool_version("yosys", "-V")?;
-    let files = design.write(dir)?;
-    let sources: Vec<String> = files
+/// A module name and the name of its source file.
+type ModuleFile = (String, String);
+
+/// Module names of `design` (file stems) and their source file names.
+fn module_files(design: &Design) -> Vec<ModuleFile> {
+    design
+        .files
         .iter()
-        .filter(|f| f.extension().is_some_and(|e| e == "v" || e == "sv"))
-        .map(|f| f.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default())
-        .collect();
-    let modules: Vec<&str> = sources.iter().filter_map(|s| s.split('.').next()).collect();
-    if !modules.contains(&top) {
-        return Err(RtlError::Unsupported(format!(
-            "no module `{top}` in the design of `{}`; modules: {}",
-            design.params.name,
-            modules.join(", ")
-        )));
+        .filter(|f| f.name.ends_with(".v") || f.name.ends_with(".sv"))
+        .filter_map(|f| f.name.split('.').next().map(|stem| (stem.to_string(), f.name.clone())))
+        .collect()
+}
+
+fn check_top(design: &Design, top: &str) -> Result<(), RtlError> {
+    let modules = module_files(design);
+    if modules.iter().any(|(m, _)| m == top) {
+        return Ok(());
     }
-    // The behavioural multi-port buffers are read as black boxes; their
-    // block RAMs are counted from the buffer geometry.
-    let (bufs, logic): (Vec<&String>, Vec<&String>) = sources.iter().partition(|s| s.starts_with("sat_buf_"));
-    let join = |v: &[&String]| v.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ");
-    let script = format!(
-        "read_verilog -lib {}; read_verilog -sv {}; synth_xilinx -family xcup -top {}; tee -o stat.txt stat",
-        join(&bufs),
-        join(&logic),
-        top
-    );
+    let names: Vec<&str> = modules.iter().map(|(m, _)| m.as_str()).collect();
+    Err(RtlError::Unsupported(format!(
+        "no module `{top}` in the design of `{}`; modules: {}",
+        design.params.name,
+        names.join(", ")
+    )))
+}
+
+/// The behavioural multi-port operand buffers, read as black boxes (their
+/// block RAMs are counted from the buffer geometry).
+fn is_buffer(module: &str) -> bool {
+    module.starts_with("sat_buf_")
+}
+
+/// Runs `yosys -p script` in `dir`, logging to `yosys.log`; returns the
+/// wall seconds.
+fn run_yosys(dir: &Path, script: &str) -> Result<f64, RtlError> {
     let log = dir.join("yosys.log");
     let t0 = Instant::now();
     let out = Command::new("yosys")
@@ -263,7 +271,7 @@ pub fn synth_module(design: &Design, dir: &Path, top: &str) -> Result<SynthRepor
         .arg("-l")
         .arg("yosys.log")
         .arg("-p")
-        .arg(&script)
+        .arg(script)
         .output()
         .map_err(|_| RtlError::ToolMissing { tool: "yosys".into(), package: "yosys".into() })?;
     let seconds = t0.elapsed().as_secs_f64();
@@ -277,21 +285,70 @@ pub fn synth_module(design: &Design, dir: &Path, top: &str) -> Result<SynthRepor
             tail: lines[lines.len().saturating_sub(15)..].join("\n"),
         });
     }
-    let stat_path = dir.join("stat.txt");
-    let stat = std::fs::read_to_string(&stat_path).map_err(|e| RtlError::Io { path: stat_path, source: e })?;
+    Ok(seconds)
+}
+
+fn read(path: &Path) -> Result<String, RtlError> {
+    std::fs::read_to_string(path).map_err(|e| RtlError::Io { path: path.to_path_buf(), source: e })
+}
+
+fn write(path: &Path, text: &str) -> Result<(), RtlError> {
+    std::fs::write(path, text).map_err(|e| RtlError::Io { path: path.to_path_buf(), source: e })
+}
+
+/// Runs Yosys once on the hierarchy under one module of `design` (`sat_top`
+/// for the whole SAT; e.g. `sat_pe_array` for the PE array alone) and
+/// returns its resource counts. The operand buffers' block RAMs are counted
+/// only for the whole design. [`synth_hierarchical`] gives the same counts
+/// module by module, in parallel and resumable.
+pub fn synth_module(design: &Design, dir: &Path, top: &str) -> Result<SynthReport, RtlError> {
+    let version = crate::cosim::tool_version("yosys", "-V")?;
+    check_top(design, top)?;
+    design.write(dir)?;
+    let (bufs, logic): (Vec<ModuleFile>, Vec<ModuleFile>) =
+        module_files(design).into_iter().partition(|(m, _)| is_buffer(m));
+    let join = |v: &[ModuleFile]| v.iter().map(|(_, f)| f.as_str()).collect::<Vec<_>>().join(" ");
+    let script = format!(
+        "read_verilog -lib {}; read_verilog -sv {}; synth_xilinx -family xcup -top {}; tee -o stat.txt stat",
+        join(&bufs),
+        join(&logic),
+        top
+    );
+    let seconds = run_yosys(dir, &script)?;
+    let stat = read(&dir.join("stat.txt"))?;
     let cells = parse_stat(&stat);
-    let logic = resources(&cells);
-    let buffers_bram36 = if top == design.top { buffer_bram36(design) } else { Vec::new() };
     let modules: Vec<(String, Resources)> = parse_modules(&stat).into_iter().map(|(n, c)| (n, resources(&c))).collect();
     let dsps_per_pe = modules.iter().find(|(n, _)| n == "sat_pe").map_or(0, |(_, r)| r.dsps);
     // PEs in the synthesised hierarchy: counted from Yosys's instance tree.
     let pes = if top == "sat_pe" { 1 } else { hierarchy_count(&stat, "sat_pe") };
+    let log = dir.join("yosys.log");
+    let runs = Vec::new();
+    Ok(report(design, top, Found { yosys: version, script, cells, modules, dsps_per_pe, pes, runs, seconds, log }))
+}
+
+/// What a synthesis found, before the buffers and shares are added.
+struct Found {
+    yosys: String,
+    script: String,
+    cells: Vec<(String, u64)>,
+    modules: Vec<(String, Resources)>,
+    dsps_per_pe: u64,
+    pes: u64,
+    runs: Vec<ModuleRun>,
+    seconds: f64,
+    log: PathBuf,
+}
+
+fn report(design: &Design, top: &str, f: Found) -> SynthReport {
+    let Found { yosys, script, cells, modules, dsps_per_pe, pes, runs, seconds, log } = f;
+    let logic = resources(&cells);
+    let buffers_bram36 = if top == design.top { buffer_bram36(design) } else { Vec::new() };
     let mut total = logic;
     total.bram36 += buffers_bram36.iter().map(|(_, n)| *n as f64).sum::<f64>();
-    Ok(SynthReport {
+    SynthReport {
         config: design.params.name.clone(),
         top: top.to_string(),
-        yosys: version,
+        yosys,
         script,
         logic,
         buffers_bram36,
@@ -302,9 +359,236 @@ pub fn synth_module(design: &Design, dir: &Path, top: &str) -> Result<SynthRepor
         modules,
         vu9p_percent: vu9p_share(&total),
         cells,
+        runs,
         seconds,
         log,
-    })
+    }
+}
+
+/// One module's Yosys run in a [`synth_hierarchical`] synthesis.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModuleRun {
+    /// The module.
+    pub module: String,
+    /// Its instances in the synthesised hierarchy.
+    pub instances: u64,
+    /// Resources of one instance, its submodules excluded.
+    pub own: Resources,
+    /// Wall seconds of its Yosys run (of the cached run when reused).
+    pub seconds: f64,
+    /// Whether the result was reused from an earlier run in the same directory.
+    pub cached: bool,
+    /// Its Yosys log.
+    pub log: PathBuf,
+}
+
+/// The modules of `design` that `module`'s text instantiates (an instance
+/// line starts with the module's name), in design order.
+pub fn children(design: &Design, module: &str) -> Vec<String> {
+    let files = module_files(design);
+    let Some(text) = files
+        .iter()
+        .find(|(m, _)| m == module)
+        .and_then(|(_, f)| design.files.iter().find(|x| &x.name == f))
+        .map(|f| &f.text)
+    else {
+        return Vec::new();
+    };
+    let mut out: Vec<String> = Vec::new();
+    for line in text.lines() {
+        let first = line.split_whitespace().next().unwrap_or("");
+        if first != module && files.iter().any(|(m, _)| m == first) && !out.iter().any(|o| o == first) {
+            out.push(first.to_string());
+        }
+    }
+    out
+}
+
+/// Instances of each of `modules` in one module's `stat` block (black-box
+/// cells are listed by module name).
+pub fn parse_instances(text: &str, modules: &[String]) -> Vec<(String, u64)> {
+    let mut out: Vec<(String, u64)> = Vec::new();
+    for line in text.lines() {
+        if line.trim_start().starts_with("===") && line.contains("design hierarchy") {
+            break;
+        }
+        if let [name, n] = line.split_whitespace().collect::<Vec<_>>().as_slice()
+            && modules.iter().any(|m| m == name)
+            && let Ok(n) = n.parse::<u64>()
+        {
+            match out.iter_mut().find(|(m, _)| m == name) {
+                Some(e) => e.1 += n,
+                None => out.push((name.to_string(), n)),
+            }
+        }
+    }
+    out
+}
+
+/// Synthesises every module of the hierarchy under `top` in its own Yosys
+/// run, its submodules read as black boxes, on `jobs` threads, and sums the
+/// counts by instance. `synth_xilinx` does not flatten, so each module is
+/// mapped on its own in a single run too: the totals are those of
+/// [`synth_module`], but the runs proceed in parallel, report progress
+/// through `on_done` (the run, runs finished, runs in all) and are kept in
+/// `dir/<module>/`: a rerun after an interruption reuses every module whose
+/// sources, Yosys version and script are unchanged.
+pub fn synth_hierarchical(
+    design: &Design,
+    dir: &Path,
+    top: &str,
+    jobs: usize,
+    on_done: &(dyn Fn(&ModuleRun, usize, usize) + Sync),
+) -> Result<SynthReport, RtlError> {
+    let version = crate::cosim::tool_version("yosys", "-V")?;
+    check_top(design, top)?;
+    let t0 = Instant::now();
+    let files = module_files(design);
+    let text_of = |m: &str| -> &str {
+        files
+            .iter()
+            .find(|(n, _)| n == m)
+            .and_then(|(_, f)| design.files.iter().find(|x| &x.name == f))
+            .map_or("", |f| f.text.as_str())
+    };
+    // The modules under `top`, parents before children.
+    let mut order: Vec<String> = vec![top.to_string()];
+    let mut i = 0;
+    while i < order.len() {
+        for c in children(design, &order[i]) {
+            if !order.contains(&c) {
+                order.push(c);
+            }
+        }
+        i += 1;
+    }
+    let synthesised: Vec<String> = order.iter().filter(|m| !is_buffer(m)).cloned().collect();
+    // Longest first (by source size) so the two cores finish together.
+    let mut queue: Vec<String> = synthesised.clone();
+    queue.sort_by_key(|m| std::cmp::Reverse(text_of(m).len()));
+    let module_names: Vec<String> = files.iter().map(|(m, _)| m.clone()).collect();
+    let total = queue.len();
+    let queue = std::sync::Mutex::new(queue);
+    let done: std::sync::Mutex<Vec<(ModuleRun, String)>> = std::sync::Mutex::new(Vec::new());
+    let failed: std::sync::Mutex<Option<RtlError>> = std::sync::Mutex::new(None);
+    let run_one = |m: &str| -> Result<(ModuleRun, String), RtlError> {
+        let sub = dir.join(m);
+        std::fs::create_dir_all(&sub).map_err(|e| RtlError::Io { path: sub.clone(), source: e })?;
+        let kids = children(design, m);
+        let mut lib: Vec<String> = Vec::new();
+        for k in &kids {
+            let f = files.iter().find(|(n, _)| n == k).map(|(_, f)| f.clone()).unwrap_or_default();
+            write(&sub.join(&f), text_of(k))?;
+            lib.push(f);
+        }
+        let own = files.iter().find(|(n, _)| n == m).map(|(_, f)| f.clone()).unwrap_or_default();
+        write(&sub.join(&own), text_of(m))?;
+        let script = if lib.is_empty() {
+            format!("read_verilog -sv {own}; synth_xilinx -family xcup -top {m}; tee -o stat.txt stat")
+        } else {
+            format!(
+                "read_verilog -lib {}; read_verilog -sv {own}; synth_xilinx -family xcup -top {m}; tee -o stat.txt stat",
+                lib.join(" ")
+            )
+        };
+        let mut h = crate::emit::Fnv::default();
+        for part in [version.as_str(), script.as_str(), text_of(m)].into_iter().chain(kids.iter().map(|k| text_of(k))) {
+            h.write(part.as_bytes());
+            h.write(&[0]);
+        }
+        let key = format!("{:016x}", h.0);
+        let (key_path, stat_path, secs_path) = (sub.join("key.txt"), sub.join("stat.txt"), sub.join("seconds.txt"));
+        let cached = read(&key_path).ok().is_some_and(|k| k.trim() == key) && stat_path.exists();
+        let seconds = if cached {
+            read(&secs_path).ok().and_then(|s| s.trim().parse::<f64>().ok()).unwrap_or(0.0)
+        } else {
+            // A stale key must not vouch for a half-finished run.
+            let _ = std::fs::remove_file(&key_path);
+            let _ = std::fs::remove_file(&stat_path);
+            let s = run_yosys(&sub, &script)?;
+            write(&secs_path, &format!("{s:.1}\n"))?;
+            write(&key_path, &format!("{key}\n"))?;
+            s
+        };
+        let stat = read(&stat_path)?;
+        let run = ModuleRun {
+            module: m.to_string(),
+            instances: 0,
+            own: resources(&parse_stat(&stat)),
+            seconds,
+            cached,
+            log: sub.join("yosys.log"),
+        };
+        Ok((run, stat))
+    };
+    let threads = jobs.clamp(1, total.max(1));
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                loop {
+                    if failed.lock().map(|f| f.is_some()).unwrap_or(true) {
+                        return;
+                    }
+                    let next = queue.lock().ok().and_then(|mut q| if q.is_empty() { None } else { Some(q.remove(0)) });
+                    let Some(m) = next else { return };
+                    match run_one(&m) {
+                        Ok(r) => {
+                            if let Ok(mut d) = done.lock() {
+                                d.push(r);
+                                on_done(&d[d.len() - 1].0, d.len(), total);
+                            }
+                        }
+                        Err(e) => {
+                            if let Ok(mut f) = failed.lock() {
+                                f.get_or_insert(e);
+                            }
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    if let Some(e) = failed.into_inner().ok().flatten() {
+        return Err(e);
+    }
+    let mut done = done.into_inner().unwrap_or_default();
+    // Instances, parents first.
+    let mut count: Vec<(String, u64)> = vec![(top.to_string(), 1)];
+    for m in &order {
+        let n = count.iter().find(|(x, _)| x == m).map_or(0, |(_, n)| *n);
+        let Some((_, stat)) = done.iter().find(|(r, _)| &r.module == m) else { continue };
+        for (c, k) in parse_instances(stat, &module_names) {
+            match count.iter_mut().find(|(x, _)| *x == c) {
+                Some(e) => e.1 += n * k,
+                None => count.push((c, n * k)),
+            }
+        }
+    }
+    let mut runs: Vec<ModuleRun> = Vec::new();
+    let mut cells: Vec<(String, u64)> = Vec::new();
+    for m in &synthesised {
+        let Some(pos) = done.iter().position(|(r, _)| &r.module == m) else { continue };
+        let (mut run, stat) = done.swap_remove(pos);
+        run.instances = count.iter().find(|(x, _)| x == m).map_or(0, |(_, n)| *n);
+        for (c, k) in parse_stat(&stat) {
+            match cells.iter_mut().find(|(x, _)| *x == c) {
+                Some(e) => e.1 += run.instances * k,
+                None => cells.push((c, run.instances * k)),
+            }
+        }
+        runs.push(run);
+    }
+    cells.sort();
+    let modules: Vec<(String, Resources)> = runs.iter().map(|r| (r.module.clone(), r.own)).collect();
+    let dsps_per_pe = runs.iter().find(|r| r.module == "sat_pe").map_or(0, |r| r.own.dsps);
+    let pes = runs.iter().find(|r| r.module == "sat_pe").map_or(0, |r| r.instances);
+    let script = format!(
+        "per module M under {top}: read_verilog -lib <M's submodules>; read_verilog -sv M; synth_xilinx -family xcup -top M; tee -o stat.txt stat"
+    );
+    design.write(dir)?;
+    let (seconds, log) = (t0.elapsed().as_secs_f64(), dir.to_path_buf());
+    Ok(report(design, top, Found { yosys: version, script, cells, modules, dsps_per_pe, pes, runs, seconds, log }))
 }
 
 #[cfg(test)]
@@ -335,6 +619,27 @@ mod tests {
         assert_eq!(m.len(), 1);
         assert_eq!(resources(&m[0].1).dsps, 4);
         assert_eq!(resources(&parse_stat(text)).dsps, 16);
+    }
+
+    #[test]
+    fn instances_of_black_box_children() {
+        let text = "=== sat_gemm ===\n   Number of cells:  9\n     FDRE  4\n     sat_pe_array  1\n\n=== design hierarchy ===\n   sat_pe 4\n";
+        let m = vec!["sat_pe_array".to_string(), "sat_pe".to_string()];
+        assert_eq!(parse_instances(text, &m), vec![("sat_pe_array".to_string(), 1)]);
+    }
+
+    #[test]
+    fn the_hierarchy_of_tiny() {
+        let arch = nmsat_dataflow::ArchConfig::preset("tiny").unwrap();
+        let d = crate::emit(&arch, &crate::EmitOptions { imem_bits: 10, fault_injection: false }).unwrap();
+        assert_eq!(children(&d, "sat_pe_array"), ["sat_pe"]);
+        assert_eq!(children(&d, "sat_gemm"), ["sat_pe_array"]);
+        assert!(children(&d, "sat_pe").is_empty());
+        let top = children(&d, "sat_top");
+        for m in ["sat_controller", "sat_dma", "sat_gemm", "sat_vector", "sat_sparsifier", "sat_buf_a"] {
+            assert!(top.iter().any(|t| t == m), "{m} in {top:?}");
+        }
+        assert!(check_top(&d, "sat_nope").is_err());
     }
 
     #[test]

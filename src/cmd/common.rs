@@ -140,7 +140,9 @@ pub fn load_arch(arg: Option<&str>) -> Result<ArchConfig, CliError> {
         None => Ok(ArchConfig::default_preset()),
         Some(a) => {
             if let Some(c) = ArchConfig::preset(a) {
-                if !Path::new(a).exists() {
+                // A file of that name wins (a directory does not: `--dir
+                // sat-mid` must not hide the preset `sat-mid`).
+                if !Path::new(a).is_file() {
                     return Ok(c);
                 }
             }

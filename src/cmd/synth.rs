@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 use nmsat_rtl::params::DEFAULT_IMEM_BITS;
-use nmsat_rtl::synth::{VU9P, synth_module};
+use nmsat_rtl::synth::{ModuleRun, VU9P, synth_hierarchical, synth_module};
 use nmsat_rtl::{EmitOptions, RtlError, emit};
 
 use crate::cli_error::{CliError, CliResult};
@@ -30,6 +30,14 @@ pub struct SynthArgs {
     /// default the whole SAT, `sat_top`).
     #[arg(long)]
     pub top: Option<String>,
+    /// One Yosys run over the whole hierarchy instead of one run per module
+    /// (same counts: `synth_xilinx` does not flatten; slower, no progress,
+    /// nothing reused after an interruption).
+    #[arg(long)]
+    pub single: bool,
+    /// Yosys runs at a time in the per-module synthesis (default: the cores).
+    #[arg(long, short = 'j')]
+    pub jobs: Option<usize>,
 }
 
 /// `--format`.
@@ -54,7 +62,20 @@ pub fn run(args: SynthArgs) -> CliResult {
         .dir
         .unwrap_or_else(|| std::env::temp_dir().join(format!("nmsat-synth-{}-{}", arch.name, std::process::id())));
     let top = args.top.clone().unwrap_or_else(|| design.top.clone());
-    let r = synth_module(&design, &dir, &top).map_err(tool_error)?;
+    let r = if args.single {
+        synth_module(&design, &dir, &top).map_err(tool_error)?
+    } else {
+        let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        eprintln!("synth: one Yosys run per module under `{top}`, {jobs} at a time, in {}", dir.display());
+        let progress = |r: &ModuleRun, done: usize, total: usize| {
+            let how = if r.cached { "reused".to_string() } else { format!("{:.0} s", r.seconds) };
+            eprintln!(
+                "synth: [{done}/{total}] {} ({how}): {} LUT, {} FF, {} DSP",
+                r.module, r.own.luts, r.own.ffs, r.own.dsps
+            );
+        };
+        synth_hierarchical(&design, &dir, &top, jobs, &progress).map_err(tool_error)?
+    };
     match args.format {
         SynthFormat::Json => println!("{}", serde_json::to_string_pretty(&r).map_err(CliError::input)?),
         SynthFormat::Table => {
@@ -80,6 +101,25 @@ pub fn run(args: SynthArgs) -> CliResult {
                 vec!["URAM".into(), res.uram.to_string(), VU9P.uram.to_string(), format!("{:.3} %", share.uram)],
             ];
             print!("{}", table(&["resource", "used", "VU9P", "share"], &rows));
+            if !r.runs.is_empty() {
+                let rows: Vec<Vec<String>> = r
+                    .runs
+                    .iter()
+                    .map(|m| {
+                        vec![
+                            m.module.clone(),
+                            m.instances.to_string(),
+                            m.own.luts.to_string(),
+                            m.own.ffs.to_string(),
+                            m.own.dsps.to_string(),
+                            format!("{}", m.own.bram36),
+                            format!("{:.0}", m.seconds),
+                        ]
+                    })
+                    .collect();
+                println!("per module (one instance, submodules excluded):");
+                print!("{}", table(&["module", "instances", "LUT", "FF", "DSP48E2", "BRAM36", "Yosys s"], &rows));
+            }
             println!(
                 "DSP48E2 = {} PEs x {} per PE (one per lane) + {} outside the PE array",
                 r.pes, r.dsps_per_pe, r.dsps_outside_array
