@@ -18,6 +18,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// The whole pipeline in one run: BDWP training on digits, a simulated training step per method, the dataflow ablation, and RTL co-simulation.
+    Demo(cmd::demo::DemoArgs),
     /// Show or validate an architecture config (ArchConfig TOML).
     #[command(subcommand)]
     Arch(cmd::arch::ArchCmd),
@@ -57,6 +59,7 @@ fn main() -> ExitCode {
     }));
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Demo(a) => cmd::demo::run(a),
         Command::Arch(c) => cmd::arch::run(c),
         Command::Compile(a) => cmd::compile::run(a),
         Command::Models(a) => cmd::models::run(a),

@@ -4,6 +4,7 @@ pub mod arch;
 pub mod common;
 pub mod compile;
 pub mod cosim;
+pub mod demo;
 pub mod disasm;
 pub mod models;
 pub mod rtl;
