@@ -95,3 +95,24 @@ fn bad_program_files_are_clear_errors() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("3:8"), "{err}");
 }
+
+#[test]
+fn csv_rows_carry_stalls_by_cause_that_sum_to_the_json() {
+    let (code, csv, err) = nmsat(&["sim", "digits-cnn", "--batch", "8", "--format", "csv"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, json, err) = nmsat(&["sim", "digits-cnn", "--batch", "8", "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), v["layers"].as_array().unwrap().len());
+    for cause in
+        ["token_from_load", "token_from_compute", "token_from_store", "unit_busy", "data_hazard", "mode_switch"]
+    {
+        let col = header.iter().position(|h| *h == format!("stall_{cause}")).unwrap_or_else(|| panic!("{cause}"));
+        let sum: u64 = rows.iter().map(|r| r[col].parse::<u64>().unwrap()).sum();
+        assert_eq!(Some(sum), v["stalls"][cause].as_u64(), "{cause}");
+    }
+    assert!(rows.iter().all(|r| r.len() == header.len()));
+}

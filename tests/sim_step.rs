@@ -128,3 +128,46 @@ fn compile_fastest_keeps_the_faster_of_the_two_schedules() {
         assert_eq!(best, tiles.min(seq));
     }
 }
+
+#[test]
+fn per_layer_stalls_and_events_sum_to_the_run() {
+    // The reports read per-layer, per-pass events (energy) and stalls
+    // (bottlenecks): every count must land in exactly one row.
+    let sat = ArchConfig::default_preset();
+    let tiny = ArchConfig::preset("tiny").unwrap();
+    let full = DataflowOptions::default();
+    let naive = DataflowOptions { pregen: false, offline_schedule: false, interleave: false };
+    for (arch, model, method, batch, opts) in [
+        (&sat, "resnet9_cifar10", "bdwp", 8, full),
+        (&sat, "digits_cnn", "srste", 32, naive),
+        (&tiny, "digits_mlp", "dense", 8, full),
+    ] {
+        let w = workload(model, method, None, batch);
+        let p = compile_step(arch, &w, &opts).unwrap();
+        let s = simulate(&p, arch, SimMode::Fast, SimOptions::default()).unwrap().stats;
+        let what = format!("{model} {method} on {}", arch.name);
+        for c in nmsat_sim::StallCause::ALL {
+            let rows: u64 = s.layers.iter().map(|l| l.stalls[&c]).sum();
+            assert_eq!(rows, s.stalls[&c], "{what}: {c:?}");
+        }
+        let sum = |f: &dyn Fn(&nmsat_sim::UnitEvents) -> u64| s.layers.iter().map(|l| f(&l.events)).sum::<u64>();
+        assert_eq!(sum(&|e| e.pe_array.gemms), s.pe_array.gemms, "{what}");
+        assert_eq!(sum(&|e| e.pe_array.macs_sparse_mode + e.pe_array.macs_dense_mode), s.macs_executed, "{what}");
+        assert_eq!(sum(&|e| e.pe_array.mux_selects), s.pe_array.mux_selects, "{what}");
+        assert_eq!(sum(&|e| e.pe_array.stream_cycles), s.pe_array.stream_cycles, "{what}");
+        assert_eq!(sum(&|e| e.dma.dram_read_bytes + e.dma.dram_write_bytes), s.dram_bytes, "{what}");
+        assert_eq!(sum(&|e| e.dma.channel_busy_cycles), s.dma.channel_busy_cycles, "{what}");
+        assert_eq!(sum(&|e| e.dma.channel_wait_cycles), s.dma.channel_wait_cycles, "{what}");
+        assert_eq!(sum(&|e| e.vector_unit.busy_cycles), s.vector_unit.busy_cycles, "{what}");
+        assert_eq!(sum(&|e| e.sparsifier.groups), s.sparsifier.groups, "{what}");
+        for (name, b) in &s.buffers {
+            let get = |e: &nmsat_sim::UnitEvents| e.buffers.get(name).map_or(0, |x| x.reads + x.writes);
+            assert_eq!(sum(&get), b.reads + b.writes, "{what}: {name}");
+        }
+        for l in &s.layers {
+            assert_eq!(l.events.pe_array.macs_dense_mode + l.events.pe_array.macs_sparse_mode, l.macs_executed);
+            assert_eq!(l.events.dma.dram_read_bytes + l.events.dma.dram_write_bytes, l.dram_bytes);
+        }
+        assert!(s.stalls.values().sum::<u64>() > 0, "{what}: some stalls to attribute");
+    }
+}

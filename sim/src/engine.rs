@@ -36,7 +36,7 @@ use nmsat_dataflow::workload::Pass;
 
 use crate::datapath::Machine;
 use crate::error::SimError;
-use crate::stats::{LayerPassStats, QueueStats, StallCause, Stats};
+use crate::stats::{LayerPassStats, QueueStats, StallCause, Stats, UnitEvents};
 
 /// How simulated time advances.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -220,6 +220,14 @@ struct Engine<'a> {
     qstats: [QueueStats; 3],
     /// Attributed cycles per tag.
     attributed: BTreeMap<(u32, Pass), u64>,
+    /// The (layer, pass) of each bucket of per-layer statistics.
+    buckets: Vec<(u32, Pass)>,
+    /// Each instruction's bucket.
+    bucket_of: Vec<usize>,
+    /// Stall queue-cycles per bucket, by cause (in `StallCause::ALL` order).
+    bucket_stalls: Vec<[u64; 6]>,
+    /// Event counts per bucket.
+    bucket_events: Vec<UnitEvents>,
     last_compute_tag: Tag,
     machine: Option<Machine>,
 }
@@ -249,9 +257,26 @@ impl<'a> Engine<'a> {
         for (i, instr) in prog.instrs.iter().enumerate() {
             queues[instr.queue().index()].order.push(i);
         }
+        let mut buckets: Vec<(u32, Pass)> = Vec::new();
+        let mut index: BTreeMap<(u32, Pass), usize> = BTreeMap::new();
+        let bucket_of: Vec<usize> = prog
+            .tags
+            .iter()
+            .map(|t| {
+                *index.entry((t.layer, t.pass)).or_insert_with(|| {
+                    buckets.push((t.layer, t.pass));
+                    buckets.len() - 1
+                })
+            })
+            .collect();
+        let n = buckets.len();
         Engine {
             arch,
             prog,
+            buckets,
+            bucket_of,
+            bucket_stalls: vec![[0; 6]; n],
+            bucket_events: vec![UnitEvents::default(); n],
             costs: prog.instrs.iter().map(|i| cost(arch, i)).collect(),
             queues,
             tokens: [0; 4],
@@ -331,6 +356,9 @@ impl<'a> Engine<'a> {
                 self.channel_free = grant + beats;
                 self.stats.dma.channel_busy_cycles += beats;
                 self.stats.dma.channel_wait_cycles += grant - t;
+                let dma = &mut self.bucket_events[self.bucket_of[i]].dma;
+                dma.channel_busy_cycles += beats;
+                dma.channel_wait_cycles += grant - t;
                 (grant + beats, grant + beats + u64::from(self.arch.dram.latency_cycles))
             }
             Cost::Gemm { stream, tail } => (t + stream, t + stream + tail),
@@ -432,6 +460,7 @@ impl<'a> Engine<'a> {
                     let st = &mut self.qstats[q.index()];
                     if let Some(c) = cause {
                         *st.stalls.entry(c).or_insert(0) += len;
+                        self.bucket_stalls[self.bucket_of[i]][c as usize] += len;
                     } else if t >= qs.busy_until {
                         st.idle_cycles += len;
                     }
@@ -522,8 +551,24 @@ impl<'a> Engine<'a> {
     }
 
     fn count_events(&mut self, i: usize) {
-        let arch = self.arch;
-        let instr = &self.prog.instrs[i];
+        let mut ev = UnitEvents {
+            pe_array: std::mem::take(&mut self.stats.pe_array),
+            buffers: std::mem::take(&mut self.stats.buffers),
+            dma: std::mem::take(&mut self.stats.dma),
+            vector_unit: std::mem::take(&mut self.stats.vector_unit),
+            sparsifier: std::mem::take(&mut self.stats.sparsifier),
+        };
+        Self::count_into(self.arch, &self.prog.instrs[i], &mut ev);
+        self.stats.pe_array = ev.pe_array;
+        self.stats.buffers = ev.buffers;
+        self.stats.dma = ev.dma;
+        self.stats.vector_unit = ev.vector_unit;
+        self.stats.sparsifier = ev.sparsifier;
+        Self::count_into(self.arch, &self.prog.instrs[i], &mut self.bucket_events[self.bucket_of[i]]);
+    }
+
+    /// Adds the events of one instruction to `s`.
+    fn count_into(arch: &ArchConfig, instr: &Instr, s: &mut UnitEvents) {
         let eb = u64::from(arch.element_bytes());
         let ab = u64::from(arch.accumulator_bytes());
         let buf_name = |b: Buf| match b {
@@ -532,7 +577,6 @@ impl<'a> Engine<'a> {
             Buf::O => "output",
         };
         let elem_bytes = |b: Buf| if b == Buf::O { ab } else { eb };
-        let s = &mut self.stats;
         match *instr {
             Instr::Load { buf, fmt, index_bits, rows, cols, .. } => {
                 let d = timing::dma(arch, fmt, u32::from(index_bits), u64::from(rows), u64::from(cols));
@@ -742,6 +786,15 @@ impl<'a> Engine<'a> {
                 r.m = g.k;
                 r.n = g.n;
                 r.k = 1;
+            }
+        }
+        for (b, key) in self.buckets.iter().enumerate() {
+            if let Some(r) = rows.get_mut(key) {
+                for (c, v) in StallCause::ALL.iter().zip(self.bucket_stalls[b]) {
+                    r.stalls.insert(*c, v);
+                }
+                r.events = std::mem::take(&mut self.bucket_events[b]);
+                r.events.derive();
             }
         }
         for (key, r) in rows.iter_mut() {

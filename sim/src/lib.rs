@@ -31,4 +31,4 @@ pub mod trace;
 pub use choose::compile_fastest;
 pub use engine::{Retire, RunResult, SimMode, SimOptions, simulate};
 pub use error::SimError;
-pub use stats::Stats;
+pub use stats::{LayerPassStats, StallCause, Stats, UnitEvents};

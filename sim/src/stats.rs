@@ -138,6 +138,35 @@ pub struct SparsifierEvents {
     pub busy_cycles: u64,
 }
 
+/// Event counts per unit and action (the energy model's input), of a whole
+/// run or of one layer and pass.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct UnitEvents {
+    /// PE array events.
+    pub pe_array: PeArrayEvents,
+    /// Buffer events by buffer name (`activation`, `weight`, `output`).
+    pub buffers: BTreeMap<String, BufferEvents>,
+    /// DMA and DRAM events.
+    pub dma: DmaEvents,
+    /// Vector-unit events.
+    pub vector_unit: VectorEvents,
+    /// Sparsifier events.
+    pub sparsifier: SparsifierEvents,
+}
+
+impl UnitEvents {
+    /// Fills in the PE array's derived ratios from its counts.
+    pub(crate) fn derive(&mut self) {
+        let pe = &mut self.pe_array;
+        if pe.lane_slots > 0 {
+            pe.lane_utilization = (pe.macs_dense_mode + pe.macs_sparse_mode) as f64 / pe.lane_slots as f64;
+        }
+        if pe.pe_positions > 0 {
+            pe.spatial_utilization = pe.outputs as f64 / pe.pe_positions as f64;
+        }
+    }
+}
+
 /// Busy and stall cycles of one queue.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct QueueStats {
@@ -185,6 +214,13 @@ pub struct LayerPassStats {
     pub macs_executed: u64,
     /// Instructions.
     pub instructions: u64,
+    /// Queue-cycles its instructions waited at the head of their queue, by
+    /// cause (summed over queues; the layers' rows sum to the run's
+    /// `stalls`).
+    pub stalls: BTreeMap<StallCause, u64>,
+    /// Event counts of its instructions, per unit and action (the layers'
+    /// rows sum to the run's counts).
+    pub events: UnitEvents,
 }
 
 /// Everything a run measured.

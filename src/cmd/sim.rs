@@ -106,12 +106,29 @@ pub fn run(args: SimArgs) -> CliResult {
     match args.format {
         SimFormat::Json => println!("{}", serde_json::to_string_pretty(s).map_err(CliError::input)?),
         SimFormat::Csv => {
+            // One row per layer and pass: cycles, work, stalls by cause and
+            // the busy cycles of each unit (every count is in the JSON too).
+            let causes: Vec<String> = nmsat_sim::StallCause::ALL
+                .iter()
+                .map(|c| {
+                    format!(
+                        "stall_{}",
+                        serde_json::to_value(c).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
+                    )
+                })
+                .collect();
             println!(
-                "layer,pass,M,N,K,mode,cycles,span_cycles,pe_utilization,dram_bytes,macs_dense_equivalent,macs_executed"
+                "layer,pass,M,N,K,mode,cycles,span_cycles,pe_utilization,dram_bytes,macs_dense_equivalent,macs_executed,instructions,{},array_stream_cycles,dma_channel_cycles,vector_busy_cycles,sparsifier_busy_cycles",
+                causes.join(",")
             );
             for l in &s.layers {
+                let stalls: Vec<String> = nmsat_sim::StallCause::ALL
+                    .iter()
+                    .map(|c| l.stalls.get(c).copied().unwrap_or(0).to_string())
+                    .collect();
+                let e = &l.events;
                 println!(
-                    "{},{},{},{},{},{},{},{},{:.4},{},{},{}",
+                    "{},{},{},{},{},{},{},{},{:.4},{},{},{},{},{},{},{},{},{}",
                     l.name,
                     l.pass,
                     l.m,
@@ -123,7 +140,13 @@ pub fn run(args: SimArgs) -> CliResult {
                     l.pe_utilization,
                     l.dram_bytes,
                     l.macs_dense_equivalent,
-                    l.macs_executed
+                    l.macs_executed,
+                    l.instructions,
+                    stalls.join(","),
+                    e.pe_array.stream_cycles,
+                    e.dma.channel_busy_cycles,
+                    e.vector_unit.busy_cycles,
+                    e.sparsifier.busy_cycles
                 );
             }
         }
