@@ -59,11 +59,33 @@ fn a_compiled_step_file_carries_its_memory_image_into_cosim() {
     let (code, out, err) = nmsat(&["cosim", &f]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains(": match; DRAM bit-exact"), "{out}{err}");
-    // A model without a reference gets a program without an image, and says so.
+    // A model without a reference gets a seeded synthetic image, and says so.
     let (code, _, err) = nmsat(&["compile", "resnet20-cifar10", "--batch", "2", "-o", &f]);
     assert_eq!(code, 0, "{err}");
-    assert!(err.contains("no memory image") && err.contains("note: no step image for"), "{err}");
+    assert!(err.contains("memory image of") && err.contains("note: the memory image is synthetic"), "{err}");
     let _ = std::fs::remove_file(&path);
+}
+
+#[test]
+fn cosim_of_a_model_file_compares_its_dram_on_a_synthetic_image() {
+    // Any model co-simulates with data: a network written in the DSL (convs
+    // with a stride, two linear layers, 7 classes) on seeded random state.
+    let dir = std::env::temp_dir().join(format!("nmsat-cosim-nm-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let model = dir.join("small.nm");
+    std::fs::write(
+        &model,
+        "model small {\n  input 3x8x8\n  conv c1 out=16 k=3 pad=1\n  relu\n  conv c2 out=32 k=3 stride=2 pad=1\n  relu\n  flatten\n  linear fc1 out=64\n  relu\n  linear fc2 out=7\n}\n",
+    )
+    .unwrap();
+    let m = model.to_string_lossy().to_string();
+    for method in ["bdwp", "dense"] {
+        let (code, out, err) = nmsat(&["cosim", "--arch", "tiny", &m, "--batch", "4", "--method", method]);
+        assert_eq!(code, 0, "{out}{err}");
+        assert!(err.contains("synthetic"), "{err}");
+        assert!(out.contains(": match; DRAM bit-exact"), "{out}{err}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -189,37 +189,114 @@ pub fn step_image(program: &Program, setup: &StepSetup<'_>) -> Result<Vec<(u64, 
         (region(program, &format!("{}.FF.in", first.name), Some(2 * x.len()))?, i16_bytes(&x)),
         (region(program, "labels", Some(2 * labels.len()))?, i16_bytes(&labels)),
     ];
+    for l in net.weight_layers() {
+        layer_image(program, be, &l.name, &l.master, &l.velocity, setup.pattern, &mut image)?;
+    }
+    Ok(image)
+}
+
+/// Appends one weight layer's state to `image`: master weights, momentum,
+/// the int16 operand weights where the program has them, and the
+/// compressed FF and BP operands in the layouts the program loads them in.
+fn layer_image(
+    program: &Program,
+    be: &CpuInt16,
+    n: &str,
+    master: &Matrix<i32>,
+    velocity: &Matrix<i32>,
+    pattern: NmPattern,
+    image: &mut Vec<(u64, Vec<u8>)>,
+) -> Result<(), StepImageError> {
     let gemms = &program.info.gemms;
     let find = |name: String| program.regions.iter().find(|r| r.name == name).map(|r| r.addr);
-    for l in net.weight_layers() {
-        let n = &l.name;
-        let len = l.master.data().len();
-        image.push((region(program, &format!("{n}.master"), Some(4 * len))?, i32_bytes(l.master.data())));
-        image.push((region(program, &format!("{n}.momentum"), Some(4 * len))?, i32_bytes(l.velocity.data())));
-        if let Some(at) = find(format!("{n}.w")) {
-            image.push((at, i16_bytes(be.weight_operand(&l.master).data())));
+    let len = master.data().len();
+    image.push((region(program, &format!("{n}.master"), Some(4 * len))?, i32_bytes(master.data())));
+    image.push((region(program, &format!("{n}.momentum"), Some(4 * len))?, i32_bytes(velocity.data())));
+    if let Some(at) = find(format!("{n}.w")) {
+        image.push((at, i16_bytes(be.weight_operand(master).data())));
+    }
+    let (ff, bp) = compressed_operands(be, master, pattern);
+    let sparse = |pass: &str| gemms.iter().any(|g| g.layer == n && g.pass.name() == pass && g.mode != "dense");
+    for (pass, op, dir) in [("FF", &ff, "w_ff"), ("BP", &bp, "w_bp")] {
+        if !sparse(pass) {
+            continue;
         }
-        let (ff, bp) = compressed_operands(be, &l.master, setup.pattern);
-        let sparse = |pass: &str| gemms.iter().any(|g| g.layer == *n && g.pass.name() == pass && g.mode != "dense");
-        for (pass, op, dir) in [("FF", &ff, "w_ff"), ("BP", &bp, "w_bp")] {
-            if !sparse(pass) {
-                continue;
-            }
-            let Some(op) = op else {
-                return Err(StepImageError::Unsupported {
-                    what: format!("layer `{n}`"),
-                    why: format!("its {pass} operand is sparse in the program but not a whole number of groups"),
-                });
-            };
-            if let Some(at) = find(format!("{n}.{dir}")) {
-                image.push((at, pack_nm(op)));
-            }
-            if let (Some(v), Some(i)) = (find(format!("{n}.{dir}.values")), find(format!("{n}.{dir}.indices"))) {
-                let (vb, ib) = split_nm(op);
-                image.push((v, vb));
-                image.push((i, ib));
-            }
+        let Some(op) = op else {
+            return Err(StepImageError::Unsupported {
+                what: format!("layer `{n}`"),
+                why: format!("its {pass} operand is sparse in the program but not a whole number of groups"),
+            });
+        };
+        if let Some(at) = find(format!("{n}.{dir}")) {
+            image.push((at, pack_nm(op)));
         }
+        if let (Some(v), Some(i)) = (find(format!("{n}.{dir}.values")), find(format!("{n}.{dir}.indices"))) {
+            let (vb, ib) = split_nm(op);
+            image.push((v, vb));
+            image.push((i, ib));
+        }
+    }
+    Ok(())
+}
+
+/// A seeded memory image for any step program compiled with the default
+/// numerics ([`nmsat_dataflow::schedule::StepNumerics::default`]): random
+/// inputs (|x| < 0.5), random labels of the last layer's classes, random
+/// master weights (|w| < 0.25) and momentum, and the operand and compressed
+/// weights derived from them as pre-generation would. It is not a trained
+/// network's state, but every operand the step reads is defined, so the
+/// simulator's datapath and the RTL compute the same step on it and their
+/// final DRAM images can be compared. Grouped layers (`count > 1`) keep
+/// their weights zero.
+pub fn synthetic_image(program: &Program, seed: u64) -> Result<Vec<(u64, Vec<u8>)>, StepImageError> {
+    use nmsat_dataflow::program::RegionKind;
+    use nmsat_dataflow::workload::Pass;
+    let numerics = nmsat_dataflow::schedule::StepNumerics::default();
+    let formats = numerics.formats;
+    let be = CpuInt16 { formats, shifts: numerics.shifts, batch: program.info.batch.max(1) as usize };
+    let pattern = match program.info.nm.as_deref() {
+        Some(s) => s.parse::<NmPattern>().map_err(|e| StepImageError::Reference(format!("pattern `{s}`: {e}")))?,
+        None => NmPattern::new(2, 8).map_err(|e| StepImageError::Reference(e.to_string()))?,
+    };
+    let mut rng = crate::testgen::Rng::new(seed);
+    // Uniform in (-limit, limit) at `frac` fractional bits.
+    let mut uniform = |frac: u32, limit: f64| -> i64 {
+        let span = (limit * f64::from(1u32 << frac.min(30))) as u64;
+        rng.below(2 * span + 1) as i64 - span as i64
+    };
+    let ff: Vec<&nmsat_dataflow::program::GemmRecord> =
+        program.info.gemms.iter().filter(|g| g.pass == Pass::Ff).collect();
+    let classes = ff.last().map_or(1, |g| g.n.max(1));
+    let mut image = Vec::new();
+    for r in &program.regions {
+        let words = (r.bytes / 2) as usize;
+        match r.kind {
+            RegionKind::Input => {
+                let x: Vec<i16> = (0..words).map(|_| uniform(formats.act_frac, 0.5) as i16).collect();
+                image.push((r.addr, i16_bytes(&x)));
+            }
+            RegionKind::Labels => {
+                let y: Vec<i16> = (0..words).map(|_| (uniform(0, 1e9).unsigned_abs() % classes) as i16).collect();
+                image.push((r.addr, i16_bytes(&y)));
+            }
+            _ => {}
+        }
+    }
+    let master_frac = formats.weight_frac + nmsat_dataflow::numerics::MASTER_EXTRA_BITS;
+    let mut seen: Vec<&str> = Vec::new();
+    for g in &ff {
+        if g.count != 1 || seen.contains(&g.layer.as_str()) {
+            continue;
+        }
+        seen.push(&g.layer);
+        let Some(m) = program.regions.iter().find(|r| r.name == format!("{}.master", g.layer)) else { continue };
+        let (k, n) = (g.k as usize, g.n as usize);
+        if m.bytes < 4 * (k * n) as u64 {
+            continue;
+        }
+        let master = Matrix::from_fn(k, n, |_, _| uniform(master_frac, 0.25) as i32);
+        let velocity = Matrix::from_fn(k, n, |_, _| uniform(master_frac, 0.01) as i32);
+        layer_image(program, &be, &g.layer, &master, &velocity, pattern, &mut image)?;
     }
     Ok(image)
 }

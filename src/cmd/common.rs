@@ -8,7 +8,7 @@ use nmsat_dataflow::ArchConfig;
 use nmsat_dataflow::program::Program;
 use nmsat_dataflow::schedule::{DataflowOptions, StepNumerics, compile_step};
 use nmsat_sim::reference::{Dataset, Method, ModelKind};
-use nmsat_sim::step_image::{StepImageError, StepSetup, step_image};
+use nmsat_sim::step_image::{StepImageError, StepSetup, step_image, synthetic_image};
 
 use crate::cli_error::CliError;
 
@@ -48,23 +48,55 @@ fn reference_model(model: &Model) -> Option<ModelKind> {
     }
 }
 
-/// One training step of `model` on `arch` with the memory image of the int16
-/// reference's first step (digits data set, the reference's initial weights,
-/// pre-generated compressed weights, zero momentum), compiled with the
-/// reference's numerics; or, where no image can be built, the program
-/// without one and why. `fastest` picks the schedule by simulation
-/// ([`nmsat_sim::compile_fastest`]) instead of `compile_step`'s.
+/// Where a step program's memory image comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepImage {
+    /// The int16 reference's first step (the digits models).
+    Reference,
+    /// Seeded random state ([`nmsat_sim::step_image::synthetic_image`]), and why
+    /// the reference's is not available.
+    Synthetic(String),
+}
+
+impl StepImage {
+    /// A note for the user, for a synthetic image.
+    pub fn note(&self) -> Option<String> {
+        match self {
+            StepImage::Reference => None,
+            StepImage::Synthetic(why) => Some(format!(
+                "the memory image is synthetic (seeded random inputs, labels, master weights and momentum, with the operand and compressed weights derived from them; not a trained network's state): {why}"
+            )),
+        }
+    }
+}
+
+/// One training step of `model` on `arch` with a memory image: the int16
+/// reference's first step (digits data set, the reference's initial
+/// weights, pre-generated compressed weights, zero momentum), compiled with
+/// the reference's numerics, where the model is a built-in digits model;
+/// otherwise a seeded synthetic image with the default numerics. `fastest`
+/// picks the schedule by simulation ([`nmsat_sim::compile_fastest`]) instead
+/// of `compile_step`'s.
 pub fn step_program(
     model: &Model,
     opts: &LowerOptions,
     arch: &ArchConfig,
     dataflow: DataflowOptions,
     fastest: bool,
-) -> Result<(Program, Option<String>), CliError> {
+) -> Result<(Program, StepImage), CliError> {
+    let synthetic = |why: String| -> Result<(Program, StepImage), CliError> {
+        let step = step_workload(model, opts).map_err(CliError::input)?;
+        let mut p = if fastest {
+            nmsat_sim::compile_fastest(arch, &step, &dataflow)
+        } else {
+            compile_step(arch, &step, &dataflow)
+        }
+        .map_err(CliError::input)?;
+        p.image = synthetic_image(&p, 0).map_err(CliError::input)?;
+        Ok((p, StepImage::Synthetic(why)))
+    };
     let Some(kind) = reference_model(model) else {
-        let p = compile_program(model, opts, arch, dataflow)?;
-        let why = format!("no step image for `{}`: step images are built for the built-in digits models", model.name);
-        return Ok((p, Some(why)));
+        return synthetic(format!("`{}` has no int16 reference (the built-in digits models do)", model.name));
     };
     let data = Dataset::digits().map_err(CliError::input)?;
     let rmethod = match opts.method {
@@ -74,9 +106,7 @@ pub fn step_program(
     };
     let setup = match StepSetup::new(&data, kind, rmethod, opts.nm, opts.batch as usize) {
         Ok(s) => s,
-        Err(e @ StepImageError::Unsupported { .. }) => {
-            return Ok((compile_program(model, opts, arch, dataflow)?, Some(e.to_string())));
-        }
+        Err(e @ StepImageError::Unsupported { .. }) => return synthetic(e.to_string()),
         Err(e) => return Err(CliError::input(e)),
     };
     let mut step = step_workload(model, opts).map_err(CliError::input)?;
@@ -86,7 +116,7 @@ pub fn step_program(
         if fastest { nmsat_sim::compile_fastest(arch, &step, &dataflow) } else { compile_step(arch, &step, &dataflow) }
             .map_err(CliError::input)?;
     p.image = step_image(&p, &setup).map_err(CliError::input)?;
-    Ok((p, None))
+    Ok((p, StepImage::Reference))
 }
 
 /// Compiles one training step of `model` into a SAT program for `arch`.

@@ -181,18 +181,16 @@ pub fn run(args: CompileArgs) -> CliResult {
     let emit = args.emit.unwrap_or(if args.output.is_some() { Emit::Asm } else { Emit::Gemms });
     if args.output.is_some() || matches!(emit, Emit::Asm) {
         let arch = crate::cmd::common::load_arch(args.arch.as_deref())?;
-        let (program, no_image) = if args.output.is_some() {
-            // The program file carries the step's memory image where one can be built.
-            crate::cmd::common::step_program(&model, &opts, &arch, args.dataflow.options(), true)?
+        let (program, image_note) = if args.output.is_some() {
+            // The program file carries the step's memory image.
+            let (p, image) = crate::cmd::common::step_program(&model, &opts, &arch, args.dataflow.options(), true)?;
+            (p, image.note())
         } else {
             (crate::cmd::common::compile_program(&model, &opts, &arch, args.dataflow.options())?, None)
         };
         if let Some(path) = &args.output {
             program.save(path).map_err(CliError::input)?;
-            let image = match &no_image {
-                None => format!(", memory image of {} bytes in {} blocks", image_bytes(&program), program.image.len()),
-                Some(_) => ", no memory image".to_string(),
-            };
+            let image = format!(", memory image of {} bytes in {} blocks", image_bytes(&program), program.image.len());
             eprintln!(
                 "wrote {}: {} instructions, {} DRAM bytes in {} regions{image}, for `{}`",
                 path.display(),
@@ -201,8 +199,8 @@ pub fn run(args: CompileArgs) -> CliResult {
                 program.regions.len(),
                 arch.name
             );
-            if let Some(why) = &no_image {
-                eprintln!("note: {why}");
+            if let Some(note) = &image_note {
+                eprintln!("note: {note}");
             }
             if args.emit.is_none() {
                 return Ok(());

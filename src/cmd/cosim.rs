@@ -2,11 +2,11 @@
 //! cycle-mode simulator, and compare every instruction's issue and
 //! retirement cycle, the total cycles and the final DRAM image.
 //!
-//! A model's training step carries the memory image of the int16
-//! reference's first step (`nmsat_sim::step_image`, the built-in digits
-//! models), so its DRAM is compared too, unless the config gathers im2col
-//! tiles with a line buffer the RTL does not build yet; other models are
-//! compared on timing only, and the output says why.
+//! A model's training step carries a memory image (`nmsat_sim::step_image`:
+//! the int16 reference's first step for the built-in digits models, seeded
+//! synthetic state for any other model), so its DRAM is compared too,
+//! unless the config gathers im2col tiles with a line buffer the RTL does
+//! not build yet (then timing only, and the output says why).
 
 use std::path::{Path, PathBuf};
 
@@ -101,18 +101,19 @@ fn is_program(path: &Path) -> bool {
     std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut magic)).is_ok() && &magic == b"NMSATPRG"
 }
 
-/// One training step of `model` on `arch` with the memory image of the int16
-/// reference's first step, or (when none can be built or the RTL cannot
-/// move its data) timing only and why.
+/// One training step of `model` on `arch` with its memory image, and why
+/// its DRAM cannot be compared when the RTL cannot move its data.
 fn model_program(
     model: &Model,
     args: &CosimArgs,
     arch: &nmsat_dataflow::ArchConfig,
 ) -> Result<(Program, Option<String>), CliError> {
     let opts = LowerOptions::new(args.method.into(), args.nm, args.batch);
-    let (p, why) = step_program(model, &opts, arch, args.dataflow.options(), false)?;
-    if why.is_none()
-        && arch.dram.im2col == nmsat_dataflow::arch::Im2col::LineBuffer
+    let (p, image) = step_program(model, &opts, arch, args.dataflow.options(), false)?;
+    if let Some(note) = image.note() {
+        eprintln!("note: {note}");
+    }
+    if arch.dram.im2col == nmsat_dataflow::arch::Im2col::LineBuffer
         && p.instrs.iter().any(|i| matches!(i, nmsat_dataflow::isa::Instr::Load2col { .. }))
     {
         return Ok((
@@ -123,7 +124,7 @@ fn model_program(
             )),
         ));
     }
-    Ok((p, why))
+    Ok((p, None))
 }
 
 /// Runs `nmsat cosim`.
