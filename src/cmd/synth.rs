@@ -19,8 +19,9 @@ pub struct SynthArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = SynthFormat::Table)]
     pub format: SynthFormat,
-    /// Working directory for the Verilog, the Yosys log and `stat.txt`
-    /// (default: a fresh directory under the system temporary directory).
+    /// Working directory for the Verilog, the Yosys logs and `stat.txt`
+    /// files (default: one under the system temporary directory named by the
+    /// config and the design's hash, so an interrupted run resumes).
     #[arg(long)]
     pub dir: Option<PathBuf>,
     /// Instruction-memory address bits per queue.
@@ -58,9 +59,11 @@ pub fn run(args: SynthArgs) -> CliResult {
     let arch = load_arch(args.arch.as_deref())?;
     let design =
         emit(&arch, &EmitOptions { imem_bits: args.imem_bits, fault_injection: false }).map_err(CliError::input)?;
+    // The default directory is named by the design's hash, so rerunning the
+    // same command after an interruption reuses every finished module.
     let dir = args
         .dir
-        .unwrap_or_else(|| std::env::temp_dir().join(format!("nmsat-synth-{}-{}", arch.name, std::process::id())));
+        .unwrap_or_else(|| std::env::temp_dir().join(format!("nmsat-synth-{}-{:016x}", arch.name, design.hash())));
     let top = args.top.clone().unwrap_or_else(|| design.top.clone());
     let r = if args.single {
         synth_module(&design, &dir, &top).map_err(tool_error)?
