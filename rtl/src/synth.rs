@@ -382,6 +382,12 @@ pub struct ModuleRun {
     pub log: PathBuf,
 }
 
+/// I/O and global clock buffers, which `synth_xilinx` puts on a top
+/// module's ports.
+fn is_port_buffer(cell: &str) -> bool {
+    matches!(cell, "IBUF" | "OBUF" | "OBUFT" | "IOBUF" | "BUFG" | "BUFGCTRL" | "IBUFG")
+}
+
 /// The modules of `design` that `module`'s text instantiates (an instance
 /// line starts with the module's name), in design order.
 pub fn children(design: &Design, module: &str) -> Vec<String> {
@@ -572,6 +578,11 @@ pub fn synth_hierarchical(
         let (mut run, stat) = done.swap_remove(pos);
         run.instances = count.iter().find(|(x, _)| x == m).map_or(0, |(_, n)| *n);
         for (c, k) in parse_stat(&stat) {
+            // Each run maps its module as a top, with I/O and clock buffers on
+            // its ports; in the whole design only `top`'s ports have them.
+            if m != top && is_port_buffer(&c) {
+                continue;
+            }
             match cells.iter_mut().find(|(x, _)| *x == c) {
                 Some(e) => e.1 += run.instances * k,
                 None => cells.push((c, run.instances * k)),

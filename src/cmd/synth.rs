@@ -82,12 +82,22 @@ pub fn run(args: SynthArgs) -> CliResult {
     match args.format {
         SynthFormat::Json => println!("{}", serde_json::to_string_pretty(&r).map_err(CliError::input)?),
         SynthFormat::Table => {
+            let how = if r.runs.is_empty() {
+                format!("in {:.0} s", r.seconds)
+            } else {
+                let reused = r.runs.iter().filter(|m| m.cached).count();
+                let yosys: f64 = r.runs.iter().map(|m| m.seconds).sum();
+                format!(
+                    "one run per module: {} runs ({reused} reused), {yosys:.0} s of Yosys time, {:.0} s wall",
+                    r.runs.len(),
+                    r.seconds
+                )
+            };
             println!(
-                "{}: synth_xilinx -family xcup of `{}` (top `{}`) in {:.0} s (log {})",
+                "{}: synth_xilinx -family xcup of `{}` (top `{}`), {how} (logs {})",
                 r.yosys,
                 r.config,
                 r.top,
-                r.seconds,
                 r.log.display()
             );
             let (res, share) = (&r.resources, &r.vu9p_percent);
