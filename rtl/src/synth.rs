@@ -365,6 +365,25 @@ fn report(design: &Design, top: &str, f: Found) -> SynthReport {
     }
 }
 
+/// Progress of a [`synth_hierarchical`] synthesis.
+#[derive(Debug, Clone, Copy)]
+pub enum SynthProgress<'a> {
+    /// A module's run begins (or its cached result is checked).
+    Started {
+        /// The module.
+        module: &'a str,
+    },
+    /// A module's run ended.
+    Finished {
+        /// The run.
+        run: &'a ModuleRun,
+        /// Runs finished so far.
+        done: usize,
+        /// Runs in all.
+        total: usize,
+    },
+}
+
 /// One module's Yosys run in a [`synth_hierarchical`] synthesis.
 #[derive(Debug, Clone, Serialize)]
 pub struct ModuleRun {
@@ -436,7 +455,7 @@ pub fn parse_instances(text: &str, modules: &[String]) -> Vec<(String, u64)> {
 /// counts by instance. `synth_xilinx` does not flatten, so each module is
 /// mapped on its own in a single run too: the totals are those of
 /// [`synth_module`], but the runs proceed in parallel, report progress
-/// through `on_done` (the run, runs finished, runs in all) and are kept in
+/// through `progress` (a module starting or finished) and are kept in
 /// `dir/<module>/`: a rerun after an interruption reuses every module whose
 /// sources, Yosys version and script are unchanged.
 pub fn synth_hierarchical(
@@ -444,7 +463,7 @@ pub fn synth_hierarchical(
     dir: &Path,
     top: &str,
     jobs: usize,
-    on_done: &(dyn Fn(&ModuleRun, usize, usize) + Sync),
+    progress: &(dyn Fn(SynthProgress<'_>) + Sync),
 ) -> Result<SynthReport, RtlError> {
     let version = crate::cosim::tool_version("yosys", "-V")?;
     check_top(design, top)?;
@@ -537,11 +556,12 @@ pub fn synth_hierarchical(
                     }
                     let next = queue.lock().ok().and_then(|mut q| if q.is_empty() { None } else { Some(q.remove(0)) });
                     let Some(m) = next else { return };
+                    progress(SynthProgress::Started { module: &m });
                     match run_one(&m) {
                         Ok(r) => {
                             if let Ok(mut d) = done.lock() {
                                 d.push(r);
-                                on_done(&d[d.len() - 1].0, d.len(), total);
+                                progress(SynthProgress::Finished { run: &d[d.len() - 1].0, done: d.len(), total });
                             }
                         }
                         Err(e) => {

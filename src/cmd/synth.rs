@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 use nmsat_rtl::params::DEFAULT_IMEM_BITS;
-use nmsat_rtl::synth::{ModuleRun, VU9P, synth_hierarchical, synth_module};
+use nmsat_rtl::synth::{SynthProgress, VU9P, synth_hierarchical, synth_module};
 use nmsat_rtl::{EmitOptions, RtlError, emit};
 
 use crate::cli_error::{CliError, CliResult};
@@ -70,12 +70,15 @@ pub fn run(args: SynthArgs) -> CliResult {
     } else {
         let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
         eprintln!("synth: one Yosys run per module under `{top}`, {jobs} at a time, in {}", dir.display());
-        let progress = |r: &ModuleRun, done: usize, total: usize| {
-            let how = if r.cached { "reused".to_string() } else { format!("{:.0} s", r.seconds) };
-            eprintln!(
-                "synth: [{done}/{total}] {} ({how}): {} LUT, {} FF, {} DSP",
-                r.module, r.own.luts, r.own.ffs, r.own.dsps
-            );
+        let progress = |p: SynthProgress<'_>| match p {
+            SynthProgress::Started { module } => eprintln!("synth: {module} ..."),
+            SynthProgress::Finished { run: r, done, total } => {
+                let how = if r.cached { "reused".to_string() } else { format!("{:.0} s", r.seconds) };
+                eprintln!(
+                    "synth: [{done}/{total}] {} ({how}): {} LUT, {} FF, {} DSP",
+                    r.module, r.own.luts, r.own.ffs, r.own.dsps
+                );
+            }
         };
         synth_hierarchical(&design, &dir, &top, jobs, &progress).map_err(tool_error)?
     };
