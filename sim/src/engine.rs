@@ -36,7 +36,7 @@ use nmsat_dataflow::workload::Pass;
 
 use crate::datapath::Machine;
 use crate::error::SimError;
-use crate::stats::{LayerPassStats, QueueStats, StallCause, Stats, UnitEvents};
+use crate::stats::{BufferEvents, LayerPassStats, QueueStats, StallCause, Stats, UnitEvents};
 
 /// How simulated time advances.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,6 +140,23 @@ fn unit_of(i: &Instr) -> Unit {
         Instr::Sparsify { .. } => Unit::Sparsifier,
         _ => Unit::Control,
     }
+}
+
+/// One buffer's counters, created on first use (without allocating a key
+/// on every instruction).
+fn buf_mut<'m>(m: &'m mut BTreeMap<String, BufferEvents>, name: &str) -> &'m mut BufferEvents {
+    if !m.contains_key(name) {
+        m.insert(name.to_string(), BufferEvents::default());
+    }
+    m.get_mut(name).expect("inserted above")
+}
+
+/// A named counter, created on first use.
+fn count_mut<'m>(m: &'m mut BTreeMap<String, u64>, name: &str) -> &'m mut u64 {
+    if !m.contains_key(name) {
+        m.insert(name.to_string(), 0);
+    }
+    m.get_mut(name).expect("inserted above")
 }
 
 /// Precomputed occupancy of one instruction.
@@ -354,8 +371,6 @@ impl<'a> Engine<'a> {
             Cost::Dma { beats } => {
                 let grant = t.max(self.channel_free);
                 self.channel_free = grant + beats;
-                self.stats.dma.channel_busy_cycles += beats;
-                self.stats.dma.channel_wait_cycles += grant - t;
                 let dma = &mut self.bucket_events[self.bucket_of[i]].dma;
                 dma.channel_busy_cycles += beats;
                 dma.channel_wait_cycles += grant - t;
@@ -550,20 +565,9 @@ impl<'a> Engine<'a> {
         SimError::Deadlock { cycle: t, waiting }
     }
 
+    /// Counts one instruction's events in its layer/pass bucket (the run's
+    /// totals are the buckets' sum, formed once in `finish`).
     fn count_events(&mut self, i: usize) {
-        let mut ev = UnitEvents {
-            pe_array: std::mem::take(&mut self.stats.pe_array),
-            buffers: std::mem::take(&mut self.stats.buffers),
-            dma: std::mem::take(&mut self.stats.dma),
-            vector_unit: std::mem::take(&mut self.stats.vector_unit),
-            sparsifier: std::mem::take(&mut self.stats.sparsifier),
-        };
-        Self::count_into(self.arch, &self.prog.instrs[i], &mut ev);
-        self.stats.pe_array = ev.pe_array;
-        self.stats.buffers = ev.buffers;
-        self.stats.dma = ev.dma;
-        self.stats.vector_unit = ev.vector_unit;
-        self.stats.sparsifier = ev.sparsifier;
         Self::count_into(self.arch, &self.prog.instrs[i], &mut self.bucket_events[self.bucket_of[i]]);
     }
 
@@ -584,7 +588,7 @@ impl<'a> Engine<'a> {
                 s.dma.dram_read_bytes += d.bytes;
                 s.dma.dram_burst_bytes += d.burst_bytes;
                 let n = u64::from(rows) * u64::from(cols);
-                let b = s.buffers.entry(buf_name(buf).into()).or_default();
+                let b = buf_mut(&mut s.buffers, buf_name(buf));
                 b.writes += n;
                 b.write_bytes += n * elem_bytes(buf);
             }
@@ -594,7 +598,7 @@ impl<'a> Engine<'a> {
                 s.dma.dram_read_bytes += d.bytes;
                 s.dma.dram_burst_bytes += d.burst_bytes;
                 let n = u64::from(rows) * u64::from(cols);
-                let b = s.buffers.entry(buf_name(Buf::A).into()).or_default();
+                let b = buf_mut(&mut s.buffers, buf_name(Buf::A));
                 b.writes += n;
                 b.write_bytes += n * eb;
             }
@@ -604,7 +608,7 @@ impl<'a> Engine<'a> {
                 s.dma.dram_write_bytes += d.bytes;
                 s.dma.dram_burst_bytes += d.burst_bytes;
                 let n = u64::from(rows) * u64::from(cols);
-                let b = s.buffers.entry(buf_name(buf).into()).or_default();
+                let b = buf_mut(&mut s.buffers, buf_name(buf));
                 b.reads += n;
                 b.read_bytes += n * elem_bytes(buf);
             }
@@ -634,14 +638,14 @@ impl<'a> Engine<'a> {
                 pe.lane_slots += t.lane_slots;
                 pe.outputs += u64::from(m) * u64::from(n);
                 pe.pe_positions += t.subtiles * u64::from(arch.pe_array.rows) * u64::from(arch.pe_array.cols);
-                let a = s.buffers.entry("activation".into()).or_default();
+                let a = buf_mut(&mut s.buffers, "activation");
                 a.reads += t.act_reads;
                 a.read_bytes += t.act_reads * eb;
-                let w = s.buffers.entry("weight".into()).or_default();
+                let w = buf_mut(&mut s.buffers, "weight");
                 w.reads += t.weight_reads;
                 let ibits = mode.pattern().map_or(0, |p| u64::from(p.index_bits()));
                 w.read_bytes += t.weight_reads * eb + (t.weight_reads * ibits).div_ceil(8);
-                let o = s.buffers.entry("output".into()).or_default();
+                let o = buf_mut(&mut s.buffers, "output");
                 o.writes += t.acc_writes;
                 o.write_bytes += t.acc_writes * ab;
                 if acc {
@@ -654,8 +658,8 @@ impl<'a> Engine<'a> {
                 // SR-STE's pruned flags are one more activation-buffer operand.
                 let mask_reads = if op == VecOp::Sgd && p5 != NO_SHIFT { len } else { 0 };
                 let v = &mut s.vector_unit;
-                *v.ops.entry(op.name().into()).or_insert(0) += 1;
-                *v.elements.entry(op.name().into()).or_insert(0) += len;
+                *count_mut(&mut v.ops, op.name()) += 1;
+                *count_mut(&mut v.elements, op.name()) += len;
                 v.busy_cycles += timing::vector(arch, op, len);
                 let (a_r, a_w, o_r, o_w) = match op {
                     VecOp::Requant => (0, len, len, 0),
@@ -665,12 +669,12 @@ impl<'a> Engine<'a> {
                     VecOp::LossGrad => (2 * len, len, 0, 0),
                     VecOp::Clear => (0, 0, 0, len),
                 };
-                let a = s.buffers.entry("activation".into()).or_default();
+                let a = buf_mut(&mut s.buffers, "activation");
                 a.reads += a_r;
                 a.writes += a_w;
                 a.read_bytes += a_r * eb;
                 a.write_bytes += a_w * eb;
-                let o = s.buffers.entry("output".into()).or_default();
+                let o = buf_mut(&mut s.buffers, "output");
                 o.reads += o_r;
                 o.writes += o_w;
                 o.read_bytes += o_r * ab;
@@ -686,20 +690,20 @@ impl<'a> Engine<'a> {
                 sp.values_out += out;
                 sp.busy_cycles += timing::sparsify(arch, u64::from(pattern.m()), u64::from(rows), u64::from(cols));
                 if master {
-                    let o = s.buffers.entry("output".into()).or_default();
+                    let o = buf_mut(&mut s.buffers, "output");
                     o.reads += n;
                     o.read_bytes += n * ab;
                 } else {
-                    let a = s.buffers.entry("activation".into()).or_default();
+                    let a = buf_mut(&mut s.buffers, "activation");
                     a.reads += n;
                     a.read_bytes += n * eb;
                 }
                 if mask_out {
-                    let a = s.buffers.entry("activation".into()).or_default();
+                    let a = buf_mut(&mut s.buffers, "activation");
                     a.writes += n;
                     a.write_bytes += n * eb;
                 } else {
-                    let w = s.buffers.entry("weight".into()).or_default();
+                    let w = buf_mut(&mut s.buffers, "weight");
                     w.writes += out;
                     w.write_bytes += out * eb + (out * u64::from(pattern.index_bits())).div_ceil(8);
                 }
@@ -712,6 +716,15 @@ impl<'a> Engine<'a> {
         let arch = self.arch;
         let prog = self.prog;
         let mut s = std::mem::take(&mut self.stats);
+        let mut total = UnitEvents::default();
+        for e in &self.bucket_events {
+            total.add(e);
+        }
+        s.pe_array = total.pe_array;
+        s.buffers = total.buffers;
+        s.dma = total.dma;
+        s.vector_unit = total.vector_unit;
+        s.sparsifier = total.sparsifier;
         s.arch = arch.name.clone();
         s.mode = mode.name().into();
         s.instructions = self.retired as u64;

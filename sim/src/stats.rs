@@ -155,6 +155,56 @@ pub struct UnitEvents {
 }
 
 impl UnitEvents {
+    /// Adds `o`'s counts (not the derived ratios, see [`UnitEvents::derive`]).
+    pub(crate) fn add(&mut self, o: &UnitEvents) {
+        let (p, q) = (&mut self.pe_array, &o.pe_array);
+        p.gemms += q.gemms;
+        p.gemms_dense += q.gemms_dense;
+        p.gemms_sparse += q.gemms_sparse;
+        p.macs_dense_mode += q.macs_dense_mode;
+        p.macs_sparse_mode += q.macs_sparse_mode;
+        p.macs_dense_equivalent += q.macs_dense_equivalent;
+        p.mux_selects += q.mux_selects;
+        p.subtiles += q.subtiles;
+        p.stream_cycles += q.stream_cycles;
+        p.port_stall_cycles += q.port_stall_cycles;
+        p.drain_stall_cycles += q.drain_stall_cycles;
+        p.fill_drain_cycles += q.fill_drain_cycles;
+        p.mac_slots += q.mac_slots;
+        p.lane_slots += q.lane_slots;
+        p.outputs += q.outputs;
+        p.pe_positions += q.pe_positions;
+        for (name, b) in &o.buffers {
+            let a = self.buffers.entry(name.clone()).or_default();
+            a.reads += b.reads;
+            a.writes += b.writes;
+            a.read_bytes += b.read_bytes;
+            a.write_bytes += b.write_bytes;
+        }
+        let (d, e) = (&mut self.dma, &o.dma);
+        d.loads += e.loads;
+        d.stores += e.stores;
+        d.dram_read_bytes += e.dram_read_bytes;
+        d.dram_write_bytes += e.dram_write_bytes;
+        d.dram_burst_bytes += e.dram_burst_bytes;
+        d.channel_busy_cycles += e.channel_busy_cycles;
+        d.channel_wait_cycles += e.channel_wait_cycles;
+        let (v, w) = (&mut self.vector_unit, &o.vector_unit);
+        for (op, n) in &w.ops {
+            *v.ops.entry(op.clone()).or_insert(0) += n;
+        }
+        for (op, n) in &w.elements {
+            *v.elements.entry(op.clone()).or_insert(0) += n;
+        }
+        v.busy_cycles += w.busy_cycles;
+        let (a, b) = (&mut self.sparsifier, &o.sparsifier);
+        a.ops += b.ops;
+        a.groups += b.groups;
+        a.weights_in += b.weights_in;
+        a.values_out += b.values_out;
+        a.busy_cycles += b.busy_cycles;
+    }
+
     /// Fills in the PE array's derived ratios from its counts.
     pub(crate) fn derive(&mut self) {
         let pe = &mut self.pe_array;
