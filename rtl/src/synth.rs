@@ -407,18 +407,20 @@ fn is_port_buffer(cell: &str) -> bool {
     matches!(cell, "IBUF" | "OBUF" | "OBUFT" | "IOBUF" | "BUFG" | "BUFGCTRL" | "IBUFG")
 }
 
+/// The Verilog text of `module` (empty when the design has no such module).
+fn module_text<'d>(design: &'d Design, module: &str) -> &'d str {
+    design
+        .files
+        .iter()
+        .find(|f| f.name.split('.').next() == Some(module) && (f.name.ends_with(".v") || f.name.ends_with(".sv")))
+        .map_or("", |f| f.text.as_str())
+}
+
 /// The modules of `design` that `module`'s text instantiates (an instance
 /// line starts with the module's name), in design order.
 pub fn children(design: &Design, module: &str) -> Vec<String> {
     let files = module_files(design);
-    let Some(text) = files
-        .iter()
-        .find(|(m, _)| m == module)
-        .and_then(|(_, f)| design.files.iter().find(|x| &x.name == f))
-        .map(|f| &f.text)
-    else {
-        return Vec::new();
-    };
+    let text = module_text(design, module);
     let mut out: Vec<String> = Vec::new();
     for line in text.lines() {
         let first = line.split_whitespace().next().unwrap_or("");
@@ -469,13 +471,7 @@ pub fn synth_hierarchical(
     check_top(design, top)?;
     let t0 = Instant::now();
     let files = module_files(design);
-    let text_of = |m: &str| -> &str {
-        files
-            .iter()
-            .find(|(n, _)| n == m)
-            .and_then(|(_, f)| design.files.iter().find(|x| &x.name == f))
-            .map_or("", |f| f.text.as_str())
-    };
+    let text_of = |m: &str| module_text(design, m);
     // The modules under `top`, parents before children.
     let mut order: Vec<String> = vec![top.to_string()];
     let mut i = 0;

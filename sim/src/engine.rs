@@ -720,6 +720,7 @@ impl<'a> Engine<'a> {
         for e in &self.bucket_events {
             total.add(e);
         }
+        total.derive();
         s.pe_array = total.pe_array;
         s.buffers = total.buffers;
         s.dma = total.dma;
@@ -732,10 +733,6 @@ impl<'a> Engine<'a> {
         s.macs_dense_equivalent = s.pe_array.macs_dense_equivalent;
         s.macs_executed = s.pe_array.macs_dense_mode + s.pe_array.macs_sparse_mode;
         s.dram_bytes = s.dma.dram_read_bytes + s.dma.dram_write_bytes;
-        if s.pe_array.lane_slots > 0 {
-            s.pe_array.lane_utilization = s.macs_executed as f64 / s.pe_array.lane_slots as f64;
-            s.pe_array.spatial_utilization = s.pe_array.outputs as f64 / s.pe_array.pe_positions as f64;
-        }
         let mult = arch.derived().multipliers as f64;
         if s.total_cycles > 0 {
             s.throughput_gops = 2.0 * s.macs_dense_equivalent as f64 / s.seconds / 1e9;

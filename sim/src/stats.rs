@@ -210,8 +210,6 @@ impl UnitEvents {
         let pe = &mut self.pe_array;
         if pe.lane_slots > 0 {
             pe.lane_utilization = (pe.macs_dense_mode + pe.macs_sparse_mode) as f64 / pe.lane_slots as f64;
-        }
-        if pe.pe_positions > 0 {
             pe.spatial_utilization = pe.outputs as f64 / pe.pe_positions as f64;
         }
     }

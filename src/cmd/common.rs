@@ -84,14 +84,12 @@ pub fn step_program(
     dataflow: DataflowOptions,
     fastest: bool,
 ) -> Result<(Program, StepImage), CliError> {
+    let compile = |step: &nmsat_dataflow::schedule::StepWorkload| {
+        if fastest { nmsat_sim::compile_fastest(arch, step, &dataflow) } else { compile_step(arch, step, &dataflow) }
+            .map_err(CliError::input)
+    };
     let synthetic = |why: String| -> Result<(Program, StepImage), CliError> {
-        let step = step_workload(model, opts).map_err(CliError::input)?;
-        let mut p = if fastest {
-            nmsat_sim::compile_fastest(arch, &step, &dataflow)
-        } else {
-            compile_step(arch, &step, &dataflow)
-        }
-        .map_err(CliError::input)?;
+        let mut p = compile(&step_workload(model, opts).map_err(CliError::input)?)?;
         p.image = synthetic_image(&p, 0).map_err(CliError::input)?;
         Ok((p, StepImage::Synthetic(why)))
     };
@@ -112,9 +110,7 @@ pub fn step_program(
     let mut step = step_workload(model, opts).map_err(CliError::input)?;
     let (formats, shifts) = setup.numerics();
     step.numerics = StepNumerics { formats, shifts };
-    let mut p =
-        if fastest { nmsat_sim::compile_fastest(arch, &step, &dataflow) } else { compile_step(arch, &step, &dataflow) }
-            .map_err(CliError::input)?;
+    let mut p = compile(&step)?;
     p.image = step_image(&p, &setup).map_err(CliError::input)?;
     Ok((p, StepImage::Reference))
 }

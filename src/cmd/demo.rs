@@ -211,7 +211,7 @@ pub fn run(args: DemoArgs) -> CliResult {
 
     // 2. One training step on SAT.
     let mut step = Vec::new();
-    let full = DataflowOptions { interleave: true, pregen: true, offline_schedule: true };
+    let full = DataflowOptions::default();
     for (name, method) in [("dense", CMethod::Dense), ("SR-STE", CMethod::Srste), ("BDWP", CMethod::Bdwp)] {
         say(&format!("compiling and simulating one batch-{} step of {} ({name})", args.batch, model.name));
         let s = simulate_step(&model, &arch, method, nm, args.batch, full)?;
@@ -364,7 +364,7 @@ fn cosim_step(nm: NmPattern) -> Result<RtlRow, RtlSkip> {
     let arch = load_arch(Some("tiny")).map_err(fail)?;
     let model = load_model("digits-mlp").map_err(|e| fail(CliError::input(e)))?;
     let opts = LowerOptions::new(CMethod::Bdwp, nm, 8);
-    let full = DataflowOptions { interleave: true, pregen: true, offline_schedule: true };
+    let full = DataflowOptions::default();
     let (p, _) = step_program(&model, &opts, &arch, full, false).map_err(fail)?;
     say("building the Verilated model of `tiny` (cached after the first run)");
     let t0 = Instant::now();
