@@ -653,8 +653,10 @@ impl<'a> Engine<'a> {
                     o.read_bytes += t.acc_writes * ab;
                 }
             }
-            Instr::Vec { op, len, p5, .. } => {
+            Instr::Vec { op, len, p5, aux, .. } => {
                 let len = u64::from(len);
+                // The loss gradient's whole rows: read three times (max, sum, output), one label each.
+                let (lg_rows, classes) = (len / u64::from(aux.max(1)), u64::from(aux.max(1)));
                 // SR-STE's pruned flags are one more activation-buffer operand.
                 let mask_reads = if op == VecOp::Sgd && p5 != NO_SHIFT { len } else { 0 };
                 let v = &mut s.vector_unit;
@@ -666,7 +668,7 @@ impl<'a> Engine<'a> {
                     VecOp::ReluBwd => (len, 0, len, len),
                     VecOp::Add => (2 * len, len, 0, 0),
                     VecOp::Sgd => (mask_reads, len, 3 * len, 2 * len),
-                    VecOp::LossGrad => (2 * len, len, 0, 0),
+                    VecOp::LossGrad => (3 * lg_rows * classes + lg_rows, lg_rows * classes, 0, 0),
                     VecOp::Clear => (0, 0, 0, len),
                 };
                 let a = buf_mut(&mut s.buffers, "activation");

@@ -222,15 +222,17 @@ pub fn compute_decode(p: &Params) -> Module {
         let name = field_wire(&mut b, "instr", "vec", f, "v");
         b.wire_assign(&format!("{name}_w"), T, zx(&name, 24, T));
     }
-    b.wire_assign(
-        "v_passes",
-        T,
-        format!("(({vop} == 4'd3) ? {} : (({vop} == 4'd4) ? {} : {}))", k(T, 2), k(T, 3), k(T, 1)),
-    );
+    // The loss gradient: one element per cycle, three passes.
+    b.wire_assign("v_passes", T, format!("(({vop} == 4'd3) ? {} : {})", k(T, 2), k(T, 1)));
     b.wire_assign(
         "v_cycles",
         T,
-        format!("((v_passes * {}) + {})", cdiv("v_len_w", u64::from(p.vec_lanes), T), k(T, 4)),
+        format!(
+            "((({vop} == 4'd4) ? ({} * v_len_w) : (v_passes * {})) + {})",
+            k(T, 3),
+            cdiv("v_len_w", u64::from(p.vec_lanes), T),
+            k(T, 4)
+        ),
     );
     // Rows of a loss gradient (its label range): a 24-bit divider, the only divider.
     b.wire_assign("v_rows", T, format!("{{{}'d0, ((v_aux == 24'd0) ? 24'd0 : (v_len / v_aux))}}", T - 24));

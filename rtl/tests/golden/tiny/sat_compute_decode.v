@@ -205,9 +205,9 @@ module sat_compute_decode (
   wire [47:0] v_mask_w;
   assign v_mask_w = {24'd0, v_mask};
   wire [47:0] v_passes;
-  assign v_passes = ((v_op == 4'd3) ? 48'd2 : ((v_op == 4'd4) ? 48'd3 : 48'd1));
+  assign v_passes = ((v_op == 4'd3) ? 48'd2 : 48'd1);
   wire [47:0] v_cycles;
-  assign v_cycles = ((v_passes * ((v_len_w + 48'd3) >> 2)) + 48'd4);
+  assign v_cycles = (((v_op == 4'd4) ? (48'd3 * v_len_w) : (v_passes * ((v_len_w + 48'd3) >> 2))) + 48'd4);
   wire [47:0] v_rows;
   assign v_rows = {24'd0, ((v_aux == 24'd0) ? 24'd0 : (v_len / v_aux))};
   // sparsify: timing::sparsify

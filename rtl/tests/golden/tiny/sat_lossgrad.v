@@ -7,8 +7,8 @@
 //   DMA engine: 1 unit(s) per cycle, 40-byte DRAM windows
 //   controller: 48-bit time, 1024 instructions per queue, 16 GEMM scoreboard slots, 16-entry retirement queue
 //
-// Softmax cross-entropy gradient: 4 lanes, blocks of up to 4 rows, three passes (max, sum, output).
-/* verilator lint_off UNUSED */  // reads a few fields of the instruction and bits of wide intermediates
+// Softmax cross-entropy gradient: one element per cycle, three passes per row (max, sum, output).
+/* verilator lint_off UNUSED */  // reads a few fields of the instruction, lane 0 of its ports and bits of wide intermediates
 module sat_lossgrad (
   input  wire clk,
   input  wire rst,
@@ -16,13 +16,13 @@ module sat_lossgrad (
   input  wire [255:0] instr,
   output wire rd1_en,  // logits
   output wire [13:0] rd1_addr,
-  input  wire [63:0] rd1_data,
-  output wire rd2_en,  // labels of a block
+  input  wire [63:0] rd1_data,  // lane 0: the logit at rd1_addr
+  output wire rd2_en,  // the row's label
   output wire [13:0] rd2_addr,
-  input  wire [63:0] rd2_data,
-  output wire wr_en,  // gradients
+  input  wire [63:0] rd2_data,  // lane 0: the label at rd2_addr
+  output wire wr_en,  // one gradient
   output wire [13:0] wr_addr,
-  output wire [3:0] wr_mask,
+  output wire [3:0] wr_mask,  // lane 0 only
   output wire [63:0] wr_data
 );
   // numerics::exp_neg: e^(-d / 2^frac) in Q15
@@ -184,303 +184,52 @@ module sat_lossgrad (
   assign i_c0 = {8'd0, instr[131:108]};
   wire [31:0] i_c;
   assign i_c = ((i_c0 == 32'd0) ? 32'd1 : i_c0);
-  wire [4:0] i_tz;
-  assign i_tz = (i_c[0] ? 5'd0 : (i_c[1] ? 5'd1 : 5'd2));
-  wire [2:0] i_rows;
-  assign i_rows = (3'd4 >> i_tz);
-  wire [31:0] i_k;
-  assign i_k = (i_c >> i_tz);
-  wire [31:0] i_bc;
-  assign i_bc = (i_k << 2);
-  wire i_small;
-  assign i_small = (i_c < 32'd4);
-  wire [2:0] i_ldiv;
-  assign i_ldiv = (i_small ? (3'd4 / i_c[2:0]) : 3'd0);
-  wire [31:0] i_lmod;
-  assign i_lmod = (i_small ? {29'd0, (3'd4 % i_c[2:0])} : 32'd4);
-  reg act;  // a loss gradient is running
+  reg act;  // a loss gradient is reading
   reg [31:0] c;  // classes
-  reg [31:0] kb;  // chunks of a full block
-  reg [31:0] bc;  // elements of a full block
-  reg [2:0] brows;  // rows of a full block
-  reg [2:0] ldiv;  // lanes / classes (0 when classes >= lanes)
-  reg [31:0] lmod;  // lanes % classes (lanes when classes >= lanes)
+  reg [31:0] left;  // elements from the current row on
   reg [7:0] frac;  // act_frac (p1)
   reg [7:0] gfrac;  // grad_frac (p2)
   reg [1:0] pass;  // 0 max, 1 sum, 2 output
-  reg [31:0] left;  // elements from the block start on
-  reg [31:0] be;  // elements of this block
-  reg [31:0] rem;  // elements of this block's pass from the current chunk on
-  reg [13:0] ra;  // logits address of the chunk
-  reg [13:0] wa;  // gradient address of the chunk
-  reg [13:0] bsrc;  // block start: logits
-  reg [13:0] bdst;  // block start: gradients
-  reg [13:0] blab;  // block start: labels
-  reg [2:0] lr0_0;  // lane l's row and class on a pass's first chunk
-  reg [31:0] lc0_0;
-  reg [2:0] lr_0;  // lane l's row and class in the current chunk
-  reg [31:0] lc_0;
-  reg [2:0] lr0_1;
-  reg [31:0] lc0_1;
-  reg [2:0] lr_1;
-  reg [31:0] lc_1;
-  reg [2:0] lr0_2;
-  reg [31:0] lc0_2;
-  reg [2:0] lr_2;
-  reg [31:0] lc_2;
-  reg [2:0] lr0_3;
-  reg [31:0] lc0_3;
-  reg [2:0] lr_3;
-  reg [31:0] lc_3;
-  wire [31:0] nc_0;
-  assign nc_0 = (lc_0 + lmod);
-  wire nw_0;
-  assign nw_0 = (nc_0 >= c);
-  wire [31:0] nc_1;
-  assign nc_1 = (lc_1 + lmod);
-  wire nw_1;
-  assign nw_1 = (nc_1 >= c);
-  wire [31:0] nc_2;
-  assign nc_2 = (lc_2 + lmod);
-  wire nw_2;
-  assign nw_2 = (nc_2 >= c);
-  wire [31:0] nc_3;
-  assign nc_3 = (lc_3 + lmod);
-  wire nw_3;
-  assign nw_3 = (nc_3 >= c);
-  wire first;
-  assign first = (rem == be);
-  wire last_chunk;
-  assign last_chunk = (rem <= 32'd4);
+  reg [31:0] col;  // class of the element read this cycle
+  reg [13:0] rsrc;  // the row's logits
+  reg [13:0] rdst;  // the row's gradients
+  reg [13:0] rlab;  // the row's label
+  wire row_end;
+  assign row_end = (col == (c - 32'd1));
   wire [31:0] left2;
-  assign left2 = (left - be);
-  wire [31:0] be2;
-  assign be2 = ((left2 < bc) ? left2 : bc);
+  assign left2 = (left - c);
   assign rd1_en = act;
-  assign rd1_addr = ra;
-  assign rd2_en = (act & (pass == 2'd0) & first);
-  assign rd2_addr = blab;
-  wire [2:0] ir_0;
-  assign ir_0 = ((i_c > 32'd0) ? 3'd0 : (3'd0 / i_c[2:0]));
-  wire [31:0] ic_0;
-  assign ic_0 = ((i_c > 32'd0) ? 32'd0 : {29'd0, (3'd0 % i_c[2:0])});
-  wire [2:0] ir_1;
-  assign ir_1 = ((i_c > 32'd1) ? 3'd0 : (3'd1 / i_c[2:0]));
-  wire [31:0] ic_1;
-  assign ic_1 = ((i_c > 32'd1) ? 32'd1 : {29'd0, (3'd1 % i_c[2:0])});
-  wire [2:0] ir_2;
-  assign ir_2 = ((i_c > 32'd2) ? 3'd0 : (3'd2 / i_c[2:0]));
-  wire [31:0] ic_2;
-  assign ic_2 = ((i_c > 32'd2) ? 32'd2 : {29'd0, (3'd2 % i_c[2:0])});
-  wire [2:0] ir_3;
-  assign ir_3 = ((i_c > 32'd3) ? 3'd0 : (3'd3 / i_c[2:0]));
-  wire [31:0] ic_3;
-  assign ic_3 = ((i_c > 32'd3) ? 32'd3 : {29'd0, (3'd3 % i_c[2:0])});
-  reg d_v;  // stage D: a chunk's logits arrive
+  assign rd1_addr = (rsrc + col[13:0]);
+  assign rd2_en = (act & (pass == 2'd0) & (col == 32'd0));
+  assign rd2_addr = rlab;
+  reg d_v;  // stage D: a logit arrives
   reg [1:0] d_pass;
-  reg d_first;  // first chunk of its pass
-  reg [3:0] d_mask;  // lanes inside the block
-  reg [13:0] d_wa;
-  reg [2:0] d_r0;
-  reg [31:0] d_c0;
-  reg [2:0] d_r1;
-  reg [31:0] d_c1;
-  reg [2:0] d_r2;
-  reg [31:0] d_c2;
-  reg [2:0] d_r3;
-  reg [31:0] d_c3;
-  reg [15:0] mx0;  // row slot b: running maximum of the block's row b
-  reg [39:0] sm0;  // row slot b: sum of its exponentials
-  reg [31:0] lab0;  // row slot b: its label, clamped to 0..classes
-  reg seen0;
-  reg [15:0] mx1;
-  reg [39:0] sm1;
-  reg [31:0] lab1;
-  reg seen1;
-  reg [15:0] mx2;
-  reg [39:0] sm2;
-  reg [31:0] lab2;
-  reg seen2;
-  reg [15:0] mx3;
-  reg [39:0] sm3;
-  reg [31:0] lab3;
-  reg seen3;
-  wire [15:0] z0;
-  assign z0 = rd1_data[15:0];
-  wire [15:0] mxl0;
-  assign mxl0 = ((d_r0 == 3'd0) ? mx0 : ((d_r0 == 3'd1) ? mx1 : ((d_r0 == 3'd2) ? mx2 : ((d_r0 == 3'd3) ? mx3 : 16'd0))));
-  wire [16:0] dz0;
-  assign dz0 = ({mxl0[15], mxl0} - {z0[15], z0});
-  wire [15:0] e0;
-  assign e0 = exp_neg(dz0[15:0], frac);
-  wire in0_ok;
-  assign in0_ok = (d_v & d_mask[0]);
-  wire [15:0] z1;
-  assign z1 = rd1_data[31:16];
-  wire [15:0] mxl1;
-  assign mxl1 = ((d_r1 == 3'd0) ? mx0 : ((d_r1 == 3'd1) ? mx1 : ((d_r1 == 3'd2) ? mx2 : ((d_r1 == 3'd3) ? mx3 : 16'd0))));
-  wire [16:0] dz1;
-  assign dz1 = ({mxl1[15], mxl1} - {z1[15], z1});
-  wire [15:0] e1;
-  assign e1 = exp_neg(dz1[15:0], frac);
-  wire in1_ok;
-  assign in1_ok = (d_v & d_mask[1]);
-  wire [15:0] z2;
-  assign z2 = rd1_data[47:32];
-  wire [15:0] mxl2;
-  assign mxl2 = ((d_r2 == 3'd0) ? mx0 : ((d_r2 == 3'd1) ? mx1 : ((d_r2 == 3'd2) ? mx2 : ((d_r2 == 3'd3) ? mx3 : 16'd0))));
-  wire [16:0] dz2;
-  assign dz2 = ({mxl2[15], mxl2} - {z2[15], z2});
-  wire [15:0] e2;
-  assign e2 = exp_neg(dz2[15:0], frac);
-  wire in2_ok;
-  assign in2_ok = (d_v & d_mask[2]);
-  wire [15:0] z3;
-  assign z3 = rd1_data[63:48];
-  wire [15:0] mxl3;
-  assign mxl3 = ((d_r3 == 3'd0) ? mx0 : ((d_r3 == 3'd1) ? mx1 : ((d_r3 == 3'd2) ? mx2 : ((d_r3 == 3'd3) ? mx3 : 16'd0))));
-  wire [16:0] dz3;
-  assign dz3 = ({mxl3[15], mxl3} - {z3[15], z3});
-  wire [15:0] e3;
-  assign e3 = exp_neg(dz3[15:0], frac);
-  wire in3_ok;
-  assign in3_ok = (d_v & d_mask[3]);
-  wire hit0;
-  assign hit0 = ((in0_ok & (d_r0 == 3'd0)) | (in1_ok & (d_r1 == 3'd0)) | (in2_ok & (d_r2 == 3'd0)) | (in3_ok & (d_r3 == 3'd0)));
-  wire [15:0] cm0_0;
-  assign cm0_0 = ((in0_ok & (d_r0 == 3'd0)) ? z0 : 16'h8000);
-  wire [15:0] cm0_1;
-  assign cm0_1 = ((in1_ok & (d_r1 == 3'd0)) ? z1 : 16'h8000);
-  wire [15:0] mt0_1;
-  assign mt0_1 = (($signed(cm0_1) > $signed(cm0_0)) ? cm0_1 : cm0_0);
-  wire [15:0] cm0_2;
-  assign cm0_2 = ((in2_ok & (d_r2 == 3'd0)) ? z2 : 16'h8000);
-  wire [15:0] mt0_2;
-  assign mt0_2 = (($signed(cm0_2) > $signed(mt0_1)) ? cm0_2 : mt0_1);
-  wire [15:0] cm0_3;
-  assign cm0_3 = ((in3_ok & (d_r3 == 3'd0)) ? z3 : 16'h8000);
-  wire [15:0] mt0_3;
-  assign mt0_3 = (($signed(cm0_3) > $signed(mt0_2)) ? cm0_3 : mt0_2);
-  wire [15:0] rowmax0;
-  assign rowmax0 = mt0_3;
-  wire [39:0] rowsum0;
-  assign rowsum0 = (((in0_ok & (d_r0 == 3'd0)) ? {24'd0, e0} : 40'd0) + ((in1_ok & (d_r1 == 3'd0)) ? {24'd0, e1} : 40'd0) + ((in2_ok & (d_r2 == 3'd0)) ? {24'd0, e2} : 40'd0) + ((in3_ok & (d_r3 == 3'd0)) ? {24'd0, e3} : 40'd0));
-  wire hit1;
-  assign hit1 = ((in0_ok & (d_r0 == 3'd1)) | (in1_ok & (d_r1 == 3'd1)) | (in2_ok & (d_r2 == 3'd1)) | (in3_ok & (d_r3 == 3'd1)));
-  wire [15:0] cm1_0;
-  assign cm1_0 = ((in0_ok & (d_r0 == 3'd1)) ? z0 : 16'h8000);
-  wire [15:0] cm1_1;
-  assign cm1_1 = ((in1_ok & (d_r1 == 3'd1)) ? z1 : 16'h8000);
-  wire [15:0] mt1_1;
-  assign mt1_1 = (($signed(cm1_1) > $signed(cm1_0)) ? cm1_1 : cm1_0);
-  wire [15:0] cm1_2;
-  assign cm1_2 = ((in2_ok & (d_r2 == 3'd1)) ? z2 : 16'h8000);
-  wire [15:0] mt1_2;
-  assign mt1_2 = (($signed(cm1_2) > $signed(mt1_1)) ? cm1_2 : mt1_1);
-  wire [15:0] cm1_3;
-  assign cm1_3 = ((in3_ok & (d_r3 == 3'd1)) ? z3 : 16'h8000);
-  wire [15:0] mt1_3;
-  assign mt1_3 = (($signed(cm1_3) > $signed(mt1_2)) ? cm1_3 : mt1_2);
-  wire [15:0] rowmax1;
-  assign rowmax1 = mt1_3;
-  wire [39:0] rowsum1;
-  assign rowsum1 = (((in0_ok & (d_r0 == 3'd1)) ? {24'd0, e0} : 40'd0) + ((in1_ok & (d_r1 == 3'd1)) ? {24'd0, e1} : 40'd0) + ((in2_ok & (d_r2 == 3'd1)) ? {24'd0, e2} : 40'd0) + ((in3_ok & (d_r3 == 3'd1)) ? {24'd0, e3} : 40'd0));
-  wire hit2;
-  assign hit2 = ((in0_ok & (d_r0 == 3'd2)) | (in1_ok & (d_r1 == 3'd2)) | (in2_ok & (d_r2 == 3'd2)) | (in3_ok & (d_r3 == 3'd2)));
-  wire [15:0] cm2_0;
-  assign cm2_0 = ((in0_ok & (d_r0 == 3'd2)) ? z0 : 16'h8000);
-  wire [15:0] cm2_1;
-  assign cm2_1 = ((in1_ok & (d_r1 == 3'd2)) ? z1 : 16'h8000);
-  wire [15:0] mt2_1;
-  assign mt2_1 = (($signed(cm2_1) > $signed(cm2_0)) ? cm2_1 : cm2_0);
-  wire [15:0] cm2_2;
-  assign cm2_2 = ((in2_ok & (d_r2 == 3'd2)) ? z2 : 16'h8000);
-  wire [15:0] mt2_2;
-  assign mt2_2 = (($signed(cm2_2) > $signed(mt2_1)) ? cm2_2 : mt2_1);
-  wire [15:0] cm2_3;
-  assign cm2_3 = ((in3_ok & (d_r3 == 3'd2)) ? z3 : 16'h8000);
-  wire [15:0] mt2_3;
-  assign mt2_3 = (($signed(cm2_3) > $signed(mt2_2)) ? cm2_3 : mt2_2);
-  wire [15:0] rowmax2;
-  assign rowmax2 = mt2_3;
-  wire [39:0] rowsum2;
-  assign rowsum2 = (((in0_ok & (d_r0 == 3'd2)) ? {24'd0, e0} : 40'd0) + ((in1_ok & (d_r1 == 3'd2)) ? {24'd0, e1} : 40'd0) + ((in2_ok & (d_r2 == 3'd2)) ? {24'd0, e2} : 40'd0) + ((in3_ok & (d_r3 == 3'd2)) ? {24'd0, e3} : 40'd0));
-  wire hit3;
-  assign hit3 = ((in0_ok & (d_r0 == 3'd3)) | (in1_ok & (d_r1 == 3'd3)) | (in2_ok & (d_r2 == 3'd3)) | (in3_ok & (d_r3 == 3'd3)));
-  wire [15:0] cm3_0;
-  assign cm3_0 = ((in0_ok & (d_r0 == 3'd3)) ? z0 : 16'h8000);
-  wire [15:0] cm3_1;
-  assign cm3_1 = ((in1_ok & (d_r1 == 3'd3)) ? z1 : 16'h8000);
-  wire [15:0] mt3_1;
-  assign mt3_1 = (($signed(cm3_1) > $signed(cm3_0)) ? cm3_1 : cm3_0);
-  wire [15:0] cm3_2;
-  assign cm3_2 = ((in2_ok & (d_r2 == 3'd3)) ? z2 : 16'h8000);
-  wire [15:0] mt3_2;
-  assign mt3_2 = (($signed(cm3_2) > $signed(mt3_1)) ? cm3_2 : mt3_1);
-  wire [15:0] cm3_3;
-  assign cm3_3 = ((in3_ok & (d_r3 == 3'd3)) ? z3 : 16'h8000);
-  wire [15:0] mt3_3;
-  assign mt3_3 = (($signed(cm3_3) > $signed(mt3_2)) ? cm3_3 : mt3_2);
-  wire [15:0] rowmax3;
-  assign rowmax3 = mt3_3;
-  wire [39:0] rowsum3;
-  assign rowsum3 = (((in0_ok & (d_r0 == 3'd3)) ? {24'd0, e0} : 40'd0) + ((in1_ok & (d_r1 == 3'd3)) ? {24'd0, e1} : 40'd0) + ((in2_ok & (d_r2 == 3'd3)) ? {24'd0, e2} : 40'd0) + ((in3_ok & (d_r3 == 3'd3)) ? {24'd0, e3} : 40'd0));
-  reg x_v;  // stage E: the output pass's exponentials
-  reg [3:0] x_mask;
+  reg d_first;  // first element of its pass
+  reg [31:0] d_col;
+  reg [13:0] d_wa;  // its gradient's address
+  reg [15:0] mx;  // the row's running maximum
+  reg [39:0] sm;  // the row's sum of exponentials
+  reg [31:0] lab;  // the row's label, clamped to 0..classes
+  wire [15:0] z;
+  assign z = rd1_data[15:0];
+  wire [16:0] dz;
+  assign dz = ({mx[15], mx} - {z[15], z});
+  wire [15:0] e;
+  assign e = exp_neg(dz[15:0], frac);
+  reg x_v;  // stage E: an output's exponential
+  reg [15:0] x_e;
+  reg [31:0] x_col;
   reg [13:0] x_wa;
   wire [7:0] gs;
   assign gs = ((gfrac > 8'd15) ? 8'd0 : (8'd15 - gfrac));
-  reg [15:0] x_e0;
-  reg [2:0] x_r0;
-  reg [31:0] x_c0;
-  wire [39:0] xs0;
-  assign xs0 = ((x_r0 == 3'd0) ? sm0 : ((x_r0 == 3'd1) ? sm1 : ((x_r0 == 3'd2) ? sm2 : ((x_r0 == 3'd3) ? sm3 : 40'd1))));
-  wire [31:0] xl0;
-  assign xl0 = ((x_r0 == 3'd0) ? lab0 : ((x_r0 == 3'd1) ? lab1 : ((x_r0 == 3'd2) ? lab2 : ((x_r0 == 3'd3) ? lab3 : 32'd0))));
-  wire [31:0] pq0;
-  assign pq0 = rdiv({1'b0, x_e0, 15'd0}, xs0);
-  wire [16:0] gd0;
-  assign gd0 = (pq0[16:0] - ((x_c0 == xl0) ? 17'd32768 : 17'd0));
-  reg [15:0] x_e1;
-  reg [2:0] x_r1;
-  reg [31:0] x_c1;
-  wire [39:0] xs1;
-  assign xs1 = ((x_r1 == 3'd0) ? sm0 : ((x_r1 == 3'd1) ? sm1 : ((x_r1 == 3'd2) ? sm2 : ((x_r1 == 3'd3) ? sm3 : 40'd1))));
-  wire [31:0] xl1;
-  assign xl1 = ((x_r1 == 3'd0) ? lab0 : ((x_r1 == 3'd1) ? lab1 : ((x_r1 == 3'd2) ? lab2 : ((x_r1 == 3'd3) ? lab3 : 32'd0))));
-  wire [31:0] pq1;
-  assign pq1 = rdiv({1'b0, x_e1, 15'd0}, xs1);
-  wire [16:0] gd1;
-  assign gd1 = (pq1[16:0] - ((x_c1 == xl1) ? 17'd32768 : 17'd0));
-  reg [15:0] x_e2;
-  reg [2:0] x_r2;
-  reg [31:0] x_c2;
-  wire [39:0] xs2;
-  assign xs2 = ((x_r2 == 3'd0) ? sm0 : ((x_r2 == 3'd1) ? sm1 : ((x_r2 == 3'd2) ? sm2 : ((x_r2 == 3'd3) ? sm3 : 40'd1))));
-  wire [31:0] xl2;
-  assign xl2 = ((x_r2 == 3'd0) ? lab0 : ((x_r2 == 3'd1) ? lab1 : ((x_r2 == 3'd2) ? lab2 : ((x_r2 == 3'd3) ? lab3 : 32'd0))));
-  wire [31:0] pq2;
-  assign pq2 = rdiv({1'b0, x_e2, 15'd0}, xs2);
-  wire [16:0] gd2;
-  assign gd2 = (pq2[16:0] - ((x_c2 == xl2) ? 17'd32768 : 17'd0));
-  reg [15:0] x_e3;
-  reg [2:0] x_r3;
-  reg [31:0] x_c3;
-  wire [39:0] xs3;
-  assign xs3 = ((x_r3 == 3'd0) ? sm0 : ((x_r3 == 3'd1) ? sm1 : ((x_r3 == 3'd2) ? sm2 : ((x_r3 == 3'd3) ? sm3 : 40'd1))));
-  wire [31:0] xl3;
-  assign xl3 = ((x_r3 == 3'd0) ? lab0 : ((x_r3 == 3'd1) ? lab1 : ((x_r3 == 3'd2) ? lab2 : ((x_r3 == 3'd3) ? lab3 : 32'd0))));
-  wire [31:0] pq3;
-  assign pq3 = rdiv({1'b0, x_e3, 15'd0}, xs3);
-  wire [16:0] gd3;
-  assign gd3 = (pq3[16:0] - ((x_c3 == xl3) ? 17'd32768 : 17'd0));
+  wire [31:0] pq;
+  assign pq = rdiv({1'b0, x_e, 15'd0}, sm);
+  wire [16:0] gd;
+  assign gd = (pq[16:0] - ((x_col == lab) ? 17'd32768 : 17'd0));
   assign wr_en = x_v;
   assign wr_addr = x_wa;
-  assign wr_mask = x_mask;
-  assign wr_data = {sat17_16(rshift17(gd3, gs)),
-    sat17_16(rshift17(gd2, gs)),
-    sat17_16(rshift17(gd1, gs)),
-    sat17_16(rshift17(gd0, gs))};
+  assign wr_mask = 4'd1;
+  assign wr_data = {48'd0, sat17_16(rshift17(gd, gs))};
   always @(posedge clk) begin
     if (rst) begin
       act <= 1'b0;
@@ -488,165 +237,53 @@ module sat_lossgrad (
       x_v <= 1'b0;
     end else begin
       if (start) begin
-        act <= (i_len != 32'd0);
+        act <= ((i_len != 32'd0) & (i_len >= i_c));
         c <= i_c;
-        kb <= i_k;
-        bc <= i_bc;
-        brows <= i_rows;
-        ldiv <= i_ldiv;
-        lmod <= i_lmod;
+        left <= i_len;
         frac <= instr[147:140];
         gfrac <= instr[155:148];
         pass <= 2'd0;
-        left <= i_len;
-        be <= ((i_len < i_bc) ? i_len : i_bc);
-        rem <= ((i_len < i_bc) ? i_len : i_bc);
-        ra <= instr[49:36];
-        wa <= instr[97:84];
-        bsrc <= instr[49:36];
-        bdst <= instr[97:84];
-        blab <= instr[73:60];
-        lr0_0 <= ir_0;
-        lc0_0 <= ic_0;
-        lr_0 <= ir_0;
-        lc_0 <= ic_0;
-        lr0_1 <= ir_1;
-        lc0_1 <= ic_1;
-        lr_1 <= ir_1;
-        lc_1 <= ic_1;
-        lr0_2 <= ir_2;
-        lc0_2 <= ic_2;
-        lr_2 <= ir_2;
-        lc_2 <= ic_2;
-        lr0_3 <= ir_3;
-        lc0_3 <= ic_3;
-        lr_3 <= ir_3;
-        lc_3 <= ic_3;
+        col <= 32'd0;
+        rsrc <= instr[49:36];
+        rdst <= instr[97:84];
+        rlab <= instr[73:60];
       end else if (act) begin
-        if (~last_chunk) begin
-          rem <= (rem - 32'd4);
-          ra <= (ra + 14'd4);
-          wa <= (wa + 14'd4);
-          lc_0 <= (nw_0 ? (nc_0 - c) : nc_0);
-          lr_0 <= (lr_0 + ldiv + {2'd0, nw_0});
-          lc_1 <= (nw_1 ? (nc_1 - c) : nc_1);
-          lr_1 <= (lr_1 + ldiv + {2'd0, nw_1});
-          lc_2 <= (nw_2 ? (nc_2 - c) : nc_2);
-          lr_2 <= (lr_2 + ldiv + {2'd0, nw_2});
-          lc_3 <= (nw_3 ? (nc_3 - c) : nc_3);
-          lr_3 <= (lr_3 + ldiv + {2'd0, nw_3});
-        end else if (pass != 2'd2) begin
-          pass <= (pass + 2'd1);
-          rem <= be;
-          ra <= bsrc;
-          wa <= bdst;
-          lr_0 <= lr0_0;
-          lc_0 <= lc0_0;
-          lr_1 <= lr0_1;
-          lc_1 <= lc0_1;
-          lr_2 <= lr0_2;
-          lc_2 <= lc0_2;
-          lr_3 <= lr0_3;
-          lc_3 <= lc0_3;
+        if (~row_end) begin
+          col <= (col + 32'd1);
         end else begin
-          pass <= 2'd0;
-          left <= left2;
-          be <= be2;
-          rem <= be2;
-          ra <= (bsrc + bc[13:0]);
-          wa <= (bdst + bc[13:0]);
-          bsrc <= (bsrc + bc[13:0]);
-          bdst <= (bdst + bc[13:0]);
-          blab <= (blab + {11'd0, brows});
-          if (left2 == 32'd0) begin
-            act <= 1'b0;
+          col <= 32'd0;
+          if (pass != 2'd2) begin
+            pass <= (pass + 2'd1);
+          end else begin
+            pass <= 2'd0;
+            left <= left2;
+            rsrc <= (rsrc + c[13:0]);
+            rdst <= (rdst + c[13:0]);
+            rlab <= (rlab + 14'd1);
+            if (left2 < c) begin
+              act <= 1'b0;
+            end
           end
-          lr_0 <= lr0_0;
-          lc_0 <= lc0_0;
-          lr_1 <= lr0_1;
-          lc_1 <= lc0_1;
-          lr_2 <= lr0_2;
-          lc_2 <= lc0_2;
-          lr_3 <= lr0_3;
-          lc_3 <= lc0_3;
         end
       end
       d_v <= act;
       d_pass <= pass;
-      d_first <= first;
-      d_mask <= {(rem > 32'd3), (rem > 32'd2), (rem > 32'd1), (rem > 32'd0)};
-      d_wa <= wa;
-      d_r0 <= lr_0;
-      d_c0 <= lc_0;
-      d_r1 <= lr_1;
-      d_c1 <= lc_1;
-      d_r2 <= lr_2;
-      d_c2 <= lc_2;
-      d_r3 <= lr_3;
-      d_c3 <= lc_3;
+      d_first <= (col == 32'd0);
+      d_col <= col;
+      d_wa <= (rdst + col[13:0]);
       if (d_v & (d_pass == 2'd0)) begin
-        if (hit0) begin
-          mx0 <= ((seen0 & ~d_first) ? (($signed(rowmax0) > $signed(mx0)) ? rowmax0 : mx0) : rowmax0);
-        end
-        seen0 <= (d_first ? hit0 : (seen0 | hit0));
+        mx <= ((d_first | ($signed(z) > $signed(mx))) ? z : mx);
         if (d_first) begin
-          lab0 <= (rd2_data[15] ? 32'd0 : (({16'd0, rd2_data[15:0]} >= c) ? (c - 32'd1) : {16'd0, rd2_data[15:0]}));
+          lab <= (rd2_data[15] ? 32'd0 : (({16'd0, rd2_data[15:0]} >= c) ? (c - 32'd1) : {16'd0, rd2_data[15:0]}));
         end
       end
       if (d_v & (d_pass == 2'd1)) begin
-        sm0 <= ((d_first ? 40'd0 : sm0) + rowsum0);
-      end
-      if (d_v & (d_pass == 2'd0)) begin
-        if (hit1) begin
-          mx1 <= ((seen1 & ~d_first) ? (($signed(rowmax1) > $signed(mx1)) ? rowmax1 : mx1) : rowmax1);
-        end
-        seen1 <= (d_first ? hit1 : (seen1 | hit1));
-        if (d_first) begin
-          lab1 <= (rd2_data[31] ? 32'd0 : (({16'd0, rd2_data[31:16]} >= c) ? (c - 32'd1) : {16'd0, rd2_data[31:16]}));
-        end
-      end
-      if (d_v & (d_pass == 2'd1)) begin
-        sm1 <= ((d_first ? 40'd0 : sm1) + rowsum1);
-      end
-      if (d_v & (d_pass == 2'd0)) begin
-        if (hit2) begin
-          mx2 <= ((seen2 & ~d_first) ? (($signed(rowmax2) > $signed(mx2)) ? rowmax2 : mx2) : rowmax2);
-        end
-        seen2 <= (d_first ? hit2 : (seen2 | hit2));
-        if (d_first) begin
-          lab2 <= (rd2_data[47] ? 32'd0 : (({16'd0, rd2_data[47:32]} >= c) ? (c - 32'd1) : {16'd0, rd2_data[47:32]}));
-        end
-      end
-      if (d_v & (d_pass == 2'd1)) begin
-        sm2 <= ((d_first ? 40'd0 : sm2) + rowsum2);
-      end
-      if (d_v & (d_pass == 2'd0)) begin
-        if (hit3) begin
-          mx3 <= ((seen3 & ~d_first) ? (($signed(rowmax3) > $signed(mx3)) ? rowmax3 : mx3) : rowmax3);
-        end
-        seen3 <= (d_first ? hit3 : (seen3 | hit3));
-        if (d_first) begin
-          lab3 <= (rd2_data[63] ? 32'd0 : (({16'd0, rd2_data[63:48]} >= c) ? (c - 32'd1) : {16'd0, rd2_data[63:48]}));
-        end
-      end
-      if (d_v & (d_pass == 2'd1)) begin
-        sm3 <= ((d_first ? 40'd0 : sm3) + rowsum3);
+        sm <= ((d_first ? 40'd0 : sm) + {24'd0, e});
       end
       x_v <= (d_v & (d_pass == 2'd2));
-      x_mask <= d_mask;
+      x_e <= e;
+      x_col <= d_col;
       x_wa <= d_wa;
-      x_e0 <= e0;
-      x_r0 <= d_r0;
-      x_c0 <= d_c0;
-      x_e1 <= e1;
-      x_r1 <= d_r1;
-      x_c1 <= d_c1;
-      x_e2 <= e2;
-      x_r2 <= d_r2;
-      x_c2 <= d_c2;
-      x_e3 <= e3;
-      x_r3 <= d_r3;
-      x_c3 <= d_c3;
     end
   end
 endmodule
