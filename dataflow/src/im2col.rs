@@ -162,18 +162,25 @@ impl ConvGeom {
         let tap_cols = u64::from(self.kw.max(1)) * u64::from(self.ic.max(1));
         let ky_lo = k0 / tap_cols;
         let ky_hi = ((k0 + cols - 1) / tap_cols).min(u64::from(self.kh).saturating_sub(1));
-        let mut seen: Vec<(u64, u64)> = Vec::new();
+        // Distinct input rows per image `b`: a bit per `iy`, counted when
+        // the output rows move on to the next image.
+        let mut seen = vec![0u64; (self.ih as usize).div_ceil(64).max(1)];
+        let (mut count, mut image) = (0u64, None);
         for r in p0 / q..=(p0 + rows - 1) / q {
             let (b, oy) = (r / p, r % p);
+            if image != Some(b) {
+                count += seen.iter().map(|w| u64::from(w.count_ones())).sum::<u64>();
+                seen.fill(0);
+                image = Some(b);
+            }
             for ky in ky_lo..=ky_hi {
                 if let Some(iy) = self.source(oy, ky, self.pad_h, self.ih) {
-                    seen.push((b, iy));
+                    seen[(iy / 64) as usize] |= 1 << (iy % 64);
                 }
             }
         }
-        seen.sort_unstable();
-        seen.dedup();
-        (seen.len() as u64, u64::from(self.iw) * u64::from(self.ic).min(cols))
+        count += seen.iter().map(|w| u64::from(w.count_ones())).sum::<u64>();
+        (count, u64::from(self.iw) * u64::from(self.ic).min(cols))
     }
 
     /// DRAM bursts of the gather of the `rows × cols` tile from pixel `p0`
@@ -338,6 +345,27 @@ mod tests {
             }
             prop_assert!(rows_read.len() as u64 <= wrows);
             prop_assert!(wcols <= u64::from(g.iw) * u64::from(g.ic));
+        }
+
+        #[test]
+        fn window_counts_the_distinct_input_rows_its_output_and_kernel_rows_reach(g in geom(), batch in 1u64..4, a in 0u64..1000, b in 0u64..1000, c in 0u64..1000, d in 0u64..1000) {
+            let (p, q) = g.out_hw();
+            let pixels = batch * p * q;
+            prop_assume!(pixels > 0);
+            let p0 = a % pixels;
+            let rows = 1 + b % (pixels - p0);
+            let k0 = c % g.k();
+            let cols = 1 + d % (g.k() - k0);
+            let tap_cols = u64::from(g.kw) * u64::from(g.ic);
+            let mut want = std::collections::BTreeSet::new();
+            for r in p0 / q..=(p0 + rows - 1) / q {
+                for ky in k0 / tap_cols..=(k0 + cols - 1) / tap_cols {
+                    if let Some(iy) = g.source(r % p, ky, g.pad_h, g.ih) {
+                        want.insert((r / p, iy));
+                    }
+                }
+            }
+            prop_assert_eq!(g.window(p0, rows, k0, cols).0, want.len() as u64);
         }
     }
 }

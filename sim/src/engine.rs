@@ -26,7 +26,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 
 use nmsat_dataflow::ArchConfig;
-use nmsat_dataflow::access::{Accesses, accesses};
+use nmsat_dataflow::access::{Range, accesses};
 use nmsat_dataflow::check::check_program;
 use nmsat_dataflow::isa::GemmMode;
 use nmsat_dataflow::isa::{Buf, Instr, NO_SHIFT, Queue, VecOp};
@@ -142,13 +142,22 @@ fn unit_of(i: &Instr) -> Unit {
     }
 }
 
-/// One buffer's counters, created on first use (without allocating a key
-/// on every instruction).
-fn buf_mut<'m>(m: &'m mut BTreeMap<String, BufferEvents>, name: &str) -> &'m mut BufferEvents {
-    if !m.contains_key(name) {
-        m.insert(name.to_string(), BufferEvents::default());
-    }
-    m.get_mut(name).expect("inserted above")
+/// The three buffers' counters of one layer/pass bucket, by [`Buf`] (as
+/// an array: a `String`-keyed map lookup per access was a tenth of `fast`
+/// mode's time); `None` until first used, like the map entries they become.
+type BufCounters = [Option<BufferEvents>; 3];
+
+/// The names of the buffers in the statistics, by [`Buf`].
+const BUF_NAMES: [&str; 3] = ["activation", "weight", "output"];
+
+/// One buffer's counters in `bufs`, created on first use.
+fn buf_at(bufs: &mut BufCounters, b: Buf) -> &mut BufferEvents {
+    let i = match b {
+        Buf::A => 0,
+        Buf::W => 1,
+        Buf::O => 2,
+    };
+    bufs[i].get_or_insert_with(BufferEvents::default)
 }
 
 /// A named counter, created on first use.
@@ -157,6 +166,49 @@ fn count_mut<'m>(m: &'m mut BTreeMap<String, u64>, name: &str) -> &'m mut u64 {
         m.insert(name.to_string(), 0);
     }
     m.get_mut(name).expect("inserted above")
+}
+
+/// The buffer ranges of every instruction in one flat table (a program
+/// has up to millions of instructions; two small vectors each, or inline
+/// arrays sized for the largest, cost more time or memory than the ranges).
+struct AccessTable {
+    ranges: Vec<Range>,
+    /// Per instruction: its first range, its reads, its writes (after the reads).
+    spans: Vec<(u32, u8, u8)>,
+}
+
+impl AccessTable {
+    fn new(prog: &Program, arch: &ArchConfig) -> Self {
+        let mut t = AccessTable { ranges: Vec::new(), spans: Vec::with_capacity(prog.instrs.len()) };
+        for i in &prog.instrs {
+            let a = accesses(i, arch);
+            let first = u32::try_from(t.ranges.len()).unwrap_or(u32::MAX);
+            t.ranges.extend_from_slice(&a.reads);
+            t.ranges.extend_from_slice(&a.writes);
+            // At most `RangeList::CAPACITY` of each.
+            t.spans.push((first, a.reads.len() as u8, a.writes.len() as u8));
+        }
+        t
+    }
+
+    fn reads(&self, i: usize) -> &[Range] {
+        let (f, r, _) = self.spans[i];
+        &self.ranges[f as usize..f as usize + r as usize]
+    }
+
+    fn writes(&self, i: usize) -> &[Range] {
+        let (f, r, w) = self.spans[i];
+        let s = f as usize + r as usize;
+        &self.ranges[s..s + w as usize]
+    }
+
+    /// True when instruction `i` must wait for the earlier `j` (RAW, WAR or
+    /// WAW on a common element): `access::Accesses::conflicts_with`.
+    fn conflict(&self, i: usize, j: usize) -> bool {
+        let any = |a: &[Range], b: &[Range]| a.iter().any(|x| b.iter().any(|y| x.overlaps(y)));
+        let (ri, wi) = (self.reads(i), self.writes(i));
+        any(ri, self.writes(j)) || any(wi, self.reads(j)) || any(wi, self.writes(j))
+    }
 }
 
 /// Precomputed occupancy of one instruction.
@@ -225,7 +277,7 @@ struct Engine<'a> {
     /// complete, unit.
     executing: Vec<(usize, u64, Unit)>,
     /// Buffer ranges of every instruction (for the scoreboard).
-    access: Vec<Accesses>,
+    access: AccessTable,
     /// Most recently started array instruction (for attribution).
     last_array: Option<usize>,
     /// Mode and completion of the most recent GEMM.
@@ -237,6 +289,9 @@ struct Engine<'a> {
     qstats: [QueueStats; 3],
     /// Attributed cycles per tag.
     attributed: BTreeMap<(u32, Pass), u64>,
+    /// The run of cycles not yet added to `attributed`: consecutive
+    /// accounting steps mostly share their tag.
+    attr_run: ((u32, Pass), u64),
     /// The (layer, pass) of each bucket of per-layer statistics.
     buckets: Vec<(u32, Pass)>,
     /// Each instruction's bucket.
@@ -245,6 +300,8 @@ struct Engine<'a> {
     bucket_stalls: Vec<[u64; 6]>,
     /// Event counts per bucket.
     bucket_events: Vec<UnitEvents>,
+    /// Buffer counters per bucket, moved into `bucket_events` at the end.
+    bucket_bufs: Vec<BufCounters>,
     last_compute_tag: Tag,
     machine: Option<Machine>,
 }
@@ -294,6 +351,7 @@ impl<'a> Engine<'a> {
             bucket_of,
             bucket_stalls: vec![[0; 6]; n],
             bucket_events: vec![UnitEvents::default(); n],
+            bucket_bufs: vec![Default::default(); n],
             costs: prog.instrs.iter().map(|i| cost(arch, i)).collect(),
             queues,
             tokens: [0; 4],
@@ -301,7 +359,7 @@ impl<'a> Engine<'a> {
             compute_retire_last: 0,
             unit_busy: [0; 4],
             executing: Vec::new(),
-            access: prog.instrs.iter().map(|i| accesses(i, arch)).collect(),
+            access: AccessTable::new(prog, arch),
             last_array: None,
             last_gemm: None,
             channel_free: 0,
@@ -310,6 +368,7 @@ impl<'a> Engine<'a> {
             stats: Stats::default(),
             qstats: Default::default(),
             attributed: BTreeMap::new(),
+            attr_run: ((NO_LAYER, Pass::Ff), 0),
             last_compute_tag: Tag { layer: NO_LAYER, pass: Pass::Ff },
             machine: None,
         }
@@ -336,9 +395,8 @@ impl<'a> Engine<'a> {
                     return Some(Block::ModeSwitch);
                 }
             }
-            let mine = &self.access[i];
             for &(j, done, uj) in &self.executing {
-                if done > t && uj != u && mine.conflicts_with(&self.access[j]) {
+                if done > t && uj != u && self.access.conflict(i, j) {
                     return Some(Block::Hazard);
                 }
             }
@@ -483,7 +541,21 @@ impl<'a> Engine<'a> {
             }
         }
         let tag = self.attribution(t);
-        *self.attributed.entry((tag.layer, tag.pass)).or_insert(0) += len;
+        let key = (tag.layer, tag.pass);
+        if self.attr_run.0 == key {
+            self.attr_run.1 += len;
+        } else {
+            self.flush_attribution();
+            self.attr_run = (key, len);
+        }
+    }
+
+    /// Adds the pending run of attributed cycles to `attributed`.
+    fn flush_attribution(&mut self) {
+        let (key, len) = std::mem::replace(&mut self.attr_run, ((NO_LAYER, Pass::Ff), 0));
+        if len > 0 {
+            *self.attributed.entry(key).or_insert(0) += len;
+        }
     }
 
     fn all_issued(&self) -> bool {
@@ -568,18 +640,14 @@ impl<'a> Engine<'a> {
     /// Counts one instruction's events in its layer/pass bucket (the run's
     /// totals are the buckets' sum, formed once in `finish`).
     fn count_events(&mut self, i: usize) {
-        Self::count_into(self.arch, &self.prog.instrs[i], &mut self.bucket_events[self.bucket_of[i]]);
+        let b = self.bucket_of[i];
+        Self::count_into(self.arch, &self.prog.instrs[i], &mut self.bucket_events[b], &mut self.bucket_bufs[b]);
     }
 
     /// Adds the events of one instruction to `s`.
-    fn count_into(arch: &ArchConfig, instr: &Instr, s: &mut UnitEvents) {
+    fn count_into(arch: &ArchConfig, instr: &Instr, s: &mut UnitEvents, bufs: &mut BufCounters) {
         let eb = u64::from(arch.element_bytes());
         let ab = u64::from(arch.accumulator_bytes());
-        let buf_name = |b: Buf| match b {
-            Buf::A => "activation",
-            Buf::W => "weight",
-            Buf::O => "output",
-        };
         let elem_bytes = |b: Buf| if b == Buf::O { ab } else { eb };
         match *instr {
             Instr::Load { buf, fmt, index_bits, rows, cols, .. } => {
@@ -588,7 +656,7 @@ impl<'a> Engine<'a> {
                 s.dma.dram_read_bytes += d.bytes;
                 s.dma.dram_burst_bytes += d.burst_bytes;
                 let n = u64::from(rows) * u64::from(cols);
-                let b = buf_mut(&mut s.buffers, buf_name(buf));
+                let b = buf_at(bufs, buf);
                 b.writes += n;
                 b.write_bytes += n * elem_bytes(buf);
             }
@@ -598,7 +666,7 @@ impl<'a> Engine<'a> {
                 s.dma.dram_read_bytes += d.bytes;
                 s.dma.dram_burst_bytes += d.burst_bytes;
                 let n = u64::from(rows) * u64::from(cols);
-                let b = buf_mut(&mut s.buffers, buf_name(Buf::A));
+                let b = buf_at(bufs, Buf::A);
                 b.writes += n;
                 b.write_bytes += n * eb;
             }
@@ -608,7 +676,7 @@ impl<'a> Engine<'a> {
                 s.dma.dram_write_bytes += d.bytes;
                 s.dma.dram_burst_bytes += d.burst_bytes;
                 let n = u64::from(rows) * u64::from(cols);
-                let b = buf_mut(&mut s.buffers, buf_name(buf));
+                let b = buf_at(bufs, buf);
                 b.reads += n;
                 b.read_bytes += n * elem_bytes(buf);
             }
@@ -638,14 +706,14 @@ impl<'a> Engine<'a> {
                 pe.lane_slots += t.lane_slots;
                 pe.outputs += u64::from(m) * u64::from(n);
                 pe.pe_positions += t.subtiles * u64::from(arch.pe_array.rows) * u64::from(arch.pe_array.cols);
-                let a = buf_mut(&mut s.buffers, "activation");
+                let a = buf_at(bufs, Buf::A);
                 a.reads += t.act_reads;
                 a.read_bytes += t.act_reads * eb;
-                let w = buf_mut(&mut s.buffers, "weight");
+                let w = buf_at(bufs, Buf::W);
                 w.reads += t.weight_reads;
                 let ibits = mode.pattern().map_or(0, |p| u64::from(p.index_bits()));
                 w.read_bytes += t.weight_reads * eb + (t.weight_reads * ibits).div_ceil(8);
-                let o = buf_mut(&mut s.buffers, "output");
+                let o = buf_at(bufs, Buf::O);
                 o.writes += t.acc_writes;
                 o.write_bytes += t.acc_writes * ab;
                 if acc {
@@ -671,12 +739,12 @@ impl<'a> Engine<'a> {
                     VecOp::LossGrad => (3 * lg_rows * classes + lg_rows, lg_rows * classes, 0, 0),
                     VecOp::Clear => (0, 0, 0, len),
                 };
-                let a = buf_mut(&mut s.buffers, "activation");
+                let a = buf_at(bufs, Buf::A);
                 a.reads += a_r;
                 a.writes += a_w;
                 a.read_bytes += a_r * eb;
                 a.write_bytes += a_w * eb;
-                let o = buf_mut(&mut s.buffers, "output");
+                let o = buf_at(bufs, Buf::O);
                 o.reads += o_r;
                 o.writes += o_w;
                 o.read_bytes += o_r * ab;
@@ -692,20 +760,20 @@ impl<'a> Engine<'a> {
                 sp.values_out += out;
                 sp.busy_cycles += timing::sparsify(arch, u64::from(pattern.m()), u64::from(rows), u64::from(cols));
                 if master {
-                    let o = buf_mut(&mut s.buffers, "output");
+                    let o = buf_at(bufs, Buf::O);
                     o.reads += n;
                     o.read_bytes += n * ab;
                 } else {
-                    let a = buf_mut(&mut s.buffers, "activation");
+                    let a = buf_at(bufs, Buf::A);
                     a.reads += n;
                     a.read_bytes += n * eb;
                 }
                 if mask_out {
-                    let a = buf_mut(&mut s.buffers, "activation");
+                    let a = buf_at(bufs, Buf::A);
                     a.writes += n;
                     a.write_bytes += n * eb;
                 } else {
-                    let w = buf_mut(&mut s.buffers, "weight");
+                    let w = buf_at(bufs, Buf::W);
                     w.writes += out;
                     w.write_bytes += out * eb + (out * u64::from(pattern.index_bits())).div_ceil(8);
                 }
@@ -715,9 +783,17 @@ impl<'a> Engine<'a> {
     }
 
     fn finish(mut self, mode: SimMode) -> RunResult {
+        self.flush_attribution();
         let arch = self.arch;
         let prog = self.prog;
         let mut s = std::mem::take(&mut self.stats);
+        for (e, bufs) in self.bucket_events.iter_mut().zip(&mut self.bucket_bufs) {
+            for (name, b) in BUF_NAMES.iter().zip(bufs.iter_mut()) {
+                if let Some(b) = b.take() {
+                    e.buffers.insert((*name).to_string(), b);
+                }
+            }
+        }
         let mut total = UnitEvents::default();
         for e in &self.bucket_events {
             total.add(e);

@@ -591,7 +591,7 @@ impl Gen<'_> {
     /// Updates the recent writes and the index bounds after `i`.
     fn written(&mut self, i: &Instr) {
         let compute = i.queue() == Queue::Compute;
-        for r in accesses(i, self.arch).writes {
+        for &r in accesses(i, self.arch).writes.iter() {
             if r.end > r.start {
                 for (on, v) in [(true, &mut self.recent[r.buf as usize]), (compute, &mut self.computed[r.buf as usize])]
                 {
