@@ -18,18 +18,32 @@ pub fn compile_fastest(
     step: &StepWorkload,
     opts: &DataflowOptions,
 ) -> Result<Program, ScheduleError> {
-    let tiles = compile_step_with(arch, step, opts, true)?;
     // Without tile interleaving in reach the compiler never splits the banks:
     // one candidate.
     if !can_interleave_tiles(step, opts) {
-        return Ok(tiles);
+        return compile_step_with(arch, step, opts, true);
     }
+    let cycles = |p: &Program| simulate(p, arch, SimMode::Fast, SimOptions::default()).map(|r| r.stats.total_cycles);
+    // Both candidates compile and simulate at once (one per core); the
+    // choice depends only on their cycles, not on which finishes first.
+    let (tiles, seq) = std::thread::scope(|s| {
+        let seq = s.spawn(|| {
+            compile_step_with(arch, step, opts, false).ok().map(|p| {
+                let c = cycles(&p);
+                (p, c)
+            })
+        });
+        let tiles = compile_step_with(arch, step, opts, true).map(|p| {
+            let c = cycles(&p);
+            (p, c)
+        });
+        (tiles, seq.join().ok().flatten())
+    });
+    let (tiles, tiles_cycles) = tiles?;
     // The sequential variant has the larger activation slots, so it compiles
     // wherever the interleaved one does; should it not, the latter stands.
-    let Ok(seq) = compile_step_with(arch, step, opts, false) else { return Ok(tiles) };
-    let cycles = |p: &Program| simulate(p, arch, SimMode::Fast, SimOptions::default()).map(|r| r.stats.total_cycles);
-    match (cycles(&tiles), cycles(&seq)) {
-        (Ok(a), Ok(b)) if b < a => Ok(seq),
+    match (tiles_cycles, seq) {
+        (Ok(a), Some((seq, Ok(b)))) if b < a => Ok(seq),
         _ => Ok(tiles),
     }
 }
