@@ -416,6 +416,30 @@ fn module_text<'d>(design: &'d Design, module: &str) -> &'d str {
         .map_or("", |f| f.text.as_str())
 }
 
+/// `module`'s declaration with its ports and no body: what `read_verilog
+/// -lib` keeps of a submodule anyway. A parent's run reads and is keyed by
+/// its children's stubs, so a change inside a child re-runs only the child.
+/// The whole text when the header is not found.
+pub fn black_box(text: &str, module: &str) -> String {
+    let head = format!("module {module} (");
+    let Some(start) = text.lines().position(|l| l.trim_start().starts_with(&head)) else {
+        return text.to_string();
+    };
+    let lines: Vec<&str> = text.lines().collect();
+    match lines[start..].iter().position(|l| l.trim() == ");") {
+        Some(n) => {
+            let mut out = format!("// black box of {module}: ports only\n");
+            for l in &lines[start..=start + n] {
+                out.push_str(l);
+                out.push('\n');
+            }
+            out.push_str("endmodule\n");
+            out
+        }
+        None => text.to_string(),
+    }
+}
+
 /// The modules of `design` that `module`'s text instantiates (an instance
 /// line starts with the module's name), in design order.
 pub fn children(design: &Design, module: &str) -> Vec<String> {
@@ -497,9 +521,10 @@ pub fn synth_hierarchical(
         std::fs::create_dir_all(&sub).map_err(|e| RtlError::Io { path: sub.clone(), source: e })?;
         let kids = children(design, m);
         let mut lib: Vec<String> = Vec::new();
-        for k in &kids {
+        let stubs: Vec<String> = kids.iter().map(|k| black_box(text_of(k), k)).collect();
+        for (k, stub) in kids.iter().zip(&stubs) {
             let f = files.iter().find(|(n, _)| n == k).map(|(_, f)| f.clone()).unwrap_or_default();
-            write(&sub.join(&f), text_of(k))?;
+            write(&sub.join(&f), stub)?;
             lib.push(f);
         }
         let own = files.iter().find(|(n, _)| n == m).map(|(_, f)| f.clone()).unwrap_or_default();
@@ -513,7 +538,8 @@ pub fn synth_hierarchical(
             )
         };
         let mut h = crate::emit::Fnv::default();
-        for part in [version.as_str(), script.as_str(), text_of(m)].into_iter().chain(kids.iter().map(|k| text_of(k))) {
+        for part in [version.as_str(), script.as_str(), text_of(m)].into_iter().chain(stubs.iter().map(String::as_str))
+        {
             h.write(part.as_bytes());
             h.write(&[0]);
         }
@@ -646,6 +672,23 @@ mod tests {
         assert_eq!(m.len(), 1);
         assert_eq!(resources(&m[0].1).dsps, 4);
         assert_eq!(resources(&parse_stat(text)).dsps, 16);
+    }
+
+    #[test]
+    fn a_black_box_keeps_the_ports_and_drops_the_body() {
+        let arch = nmsat_dataflow::ArchConfig::preset("tiny").unwrap();
+        let d = crate::emit(&arch, &crate::EmitOptions { imem_bits: 10, fault_injection: false }).unwrap();
+        let text = module_text(&d, "sat_lossgrad");
+        let stub = black_box(text, "sat_lossgrad");
+        assert!(stub.contains("module sat_lossgrad (") && stub.contains("output wire [63:0] wr_data"));
+        assert!(stub.trim_end().ends_with(");\nendmodule"), "{stub}");
+        assert!(!stub.contains("function") && stub.len() * 10 < text.len());
+        // Another body with the same ports gives the same stub.
+        let edited = text.replace("17'd32768", "17'd32767");
+        assert_ne!(edited, text);
+        assert_eq!(black_box(&edited, "sat_lossgrad"), stub);
+        // Text it cannot parse stays whole.
+        assert_eq!(black_box("module x; endmodule", "x"), "module x; endmodule");
     }
 
     #[test]
