@@ -28,9 +28,9 @@ impl Range {
     }
 }
 
-/// Up to [`RangeList::CAPACITY`] ranges, held inline: the simulator keeps
-/// one [`Accesses`] per instruction of programs of millions, and two heap
-/// vectors each were a tenth of its time.
+/// Up to [`RangeList::CAPACITY`] ranges, held inline: the checker and the
+/// simulator compute one [`Accesses`] per instruction of programs of
+/// millions, and two heap vectors each were a tenth of the simulator's time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RangeList {
     items: [Range; RangeList::CAPACITY],
@@ -80,9 +80,17 @@ impl Accesses {
     /// True when `self` must wait for `earlier` (read-after-write,
     /// write-after-read or write-after-write on a common element).
     pub fn conflicts_with(&self, earlier: &Accesses) -> bool {
-        let any = |a: &[Range], b: &[Range]| a.iter().any(|x| b.iter().any(|y| x.overlaps(y)));
-        any(&self.reads, &earlier.writes) || any(&self.writes, &earlier.reads) || any(&self.writes, &earlier.writes)
+        conflict(&self.reads, &self.writes, &earlier.reads, &earlier.writes)
     }
+}
+
+/// True when an instruction reading `reads` and writing `writes` must wait
+/// for an earlier one reading `earlier_reads` and writing `earlier_writes`
+/// (read-after-write, write-after-read or write-after-write on a common
+/// element); [`Accesses::conflicts_with`] on plain slices.
+pub fn conflict(reads: &[Range], writes: &[Range], earlier_reads: &[Range], earlier_writes: &[Range]) -> bool {
+    let any = |a: &[Range], b: &[Range]| a.iter().any(|x| b.iter().any(|y| x.overlaps(y)));
+    any(reads, earlier_writes) || any(writes, earlier_reads) || any(writes, earlier_writes)
 }
 
 /// Elements of the activation buffer a GEMM's `A` operand spans: `m` rows

@@ -251,6 +251,18 @@ mod tests {
         out
     }
 
+    /// A tile `(p0, rows, k0, cols)` of `batch` images' im2col matrix picked
+    /// by four random numbers; `None` when the output is empty.
+    fn tile(g: &ConvGeom, batch: u64, [a, b, c, d]: [u64; 4]) -> Option<(u64, u64, u64, u64)> {
+        let (p, q) = g.out_hw();
+        let pixels = batch * p * q;
+        if pixels == 0 {
+            return None;
+        }
+        let (p0, k0) = (a % pixels, c % g.k());
+        Some((p0, 1 + b % (pixels - p0), k0, 1 + d % (g.k() - k0)))
+    }
+
     fn geom() -> impl Strategy<Value = ConvGeom> {
         (1u32..7, 1u32..7, 1u32..5, 1u32..4, 1u32..4, 1u32..3, 0u32..3, 0u32..3, 1u32..3, 0u32..2).prop_map(
             |(ih, iw, ic, kh, kw, cs, pad_h, pad_w, dil, opad)| ConvGeom {
@@ -327,13 +339,7 @@ mod tests {
         }
         #[test]
         fn window_covers_every_element_read(g in geom(), batch in 1u64..3, a in 0u64..1000, b in 0u64..1000, c in 0u64..1000, d in 0u64..1000) {
-            let (p, q) = g.out_hw();
-            let pixels = batch * p * q;
-            prop_assume!(pixels > 0);
-            let p0 = a % pixels;
-            let rows = 1 + b % (pixels - p0);
-            let k0 = c % g.k();
-            let cols = 1 + d % (g.k() - k0);
+            let Some((p0, rows, k0, cols)) = tile(&g, batch, [a, b, c, d]) else { return Ok(()) };
             let (wrows, wcols) = g.window(p0, rows, k0, cols);
             let mut rows_read = std::collections::BTreeSet::new();
             for i in p0..p0 + rows {
@@ -349,13 +355,8 @@ mod tests {
 
         #[test]
         fn window_counts_the_distinct_input_rows_its_output_and_kernel_rows_reach(g in geom(), batch in 1u64..4, a in 0u64..1000, b in 0u64..1000, c in 0u64..1000, d in 0u64..1000) {
+            let Some((p0, rows, k0, cols)) = tile(&g, batch, [a, b, c, d]) else { return Ok(()) };
             let (p, q) = g.out_hw();
-            let pixels = batch * p * q;
-            prop_assume!(pixels > 0);
-            let p0 = a % pixels;
-            let rows = 1 + b % (pixels - p0);
-            let k0 = c % g.k();
-            let cols = 1 + d % (g.k() - k0);
             let tap_cols = u64::from(g.kw) * u64::from(g.ic);
             let mut want = std::collections::BTreeSet::new();
             for r in p0 / q..=(p0 + rows - 1) / q {

@@ -23,21 +23,18 @@ pub fn compile_fastest(
     if !can_interleave_tiles(step, opts) {
         return compile_step_with(arch, step, opts, true);
     }
-    let cycles = |p: &Program| simulate(p, arch, SimMode::Fast, SimOptions::default()).map(|r| r.stats.total_cycles);
+    // A candidate and its simulated cycles.
+    let candidate = |interleave: bool| {
+        compile_step_with(arch, step, opts, interleave).map(|p| {
+            let c = simulate(&p, arch, SimMode::Fast, SimOptions::default()).map(|r| r.stats.total_cycles);
+            (p, c)
+        })
+    };
     // Both candidates compile and simulate at once (one per core); the
     // choice depends only on their cycles, not on which finishes first.
     let (tiles, seq) = std::thread::scope(|s| {
-        let seq = s.spawn(|| {
-            compile_step_with(arch, step, opts, false).ok().map(|p| {
-                let c = cycles(&p);
-                (p, c)
-            })
-        });
-        let tiles = compile_step_with(arch, step, opts, true).map(|p| {
-            let c = cycles(&p);
-            (p, c)
-        });
-        (tiles, seq.join().ok().flatten())
+        let seq = s.spawn(|| candidate(false).ok());
+        (candidate(true), seq.join().ok().flatten())
     });
     let (tiles, tiles_cycles) = tiles?;
     // The sequential variant has the larger activation slots, so it compiles

@@ -26,7 +26,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 
 use nmsat_dataflow::ArchConfig;
-use nmsat_dataflow::access::{Range, accesses};
+use nmsat_dataflow::access::{Range, accesses, conflict};
 use nmsat_dataflow::check::check_program;
 use nmsat_dataflow::isa::GemmMode;
 use nmsat_dataflow::isa::{Buf, Instr, NO_SHIFT, Queue, VecOp};
@@ -147,17 +147,12 @@ fn unit_of(i: &Instr) -> Unit {
 /// mode's time); `None` until first used, like the map entries they become.
 type BufCounters = [Option<BufferEvents>; 3];
 
-/// The names of the buffers in the statistics, by [`Buf`].
+/// The names of the buffers in the statistics, by [`Buf`] (`Buf as usize`).
 const BUF_NAMES: [&str; 3] = ["activation", "weight", "output"];
 
 /// One buffer's counters in `bufs`, created on first use.
 fn buf_at(bufs: &mut BufCounters, b: Buf) -> &mut BufferEvents {
-    let i = match b {
-        Buf::A => 0,
-        Buf::W => 1,
-        Buf::O => 2,
-    };
-    bufs[i].get_or_insert_with(BufferEvents::default)
+    bufs[b as usize].get_or_insert_with(BufferEvents::default)
 }
 
 /// A named counter, created on first use.
@@ -203,11 +198,9 @@ impl AccessTable {
     }
 
     /// True when instruction `i` must wait for the earlier `j` (RAW, WAR or
-    /// WAW on a common element): `access::Accesses::conflicts_with`.
+    /// WAW on a common element).
     fn conflict(&self, i: usize, j: usize) -> bool {
-        let any = |a: &[Range], b: &[Range]| a.iter().any(|x| b.iter().any(|y| x.overlaps(y)));
-        let (ri, wi) = (self.reads(i), self.writes(i));
-        any(ri, self.writes(j)) || any(wi, self.reads(j)) || any(wi, self.writes(j))
+        conflict(self.reads(i), self.writes(i), self.reads(j), self.writes(j))
     }
 }
 
@@ -723,8 +716,6 @@ impl<'a> Engine<'a> {
             }
             Instr::Vec { op, len, p5, aux, .. } => {
                 let len = u64::from(len);
-                // The loss gradient's whole rows: read three times (max, sum, output), one label each.
-                let (lg_rows, classes) = (len / u64::from(aux.max(1)), u64::from(aux.max(1)));
                 // SR-STE's pruned flags are one more activation-buffer operand.
                 let mask_reads = if op == VecOp::Sgd && p5 != NO_SHIFT { len } else { 0 };
                 let v = &mut s.vector_unit;
@@ -736,7 +727,12 @@ impl<'a> Engine<'a> {
                     VecOp::ReluBwd => (len, 0, len, len),
                     VecOp::Add => (2 * len, len, 0, 0),
                     VecOp::Sgd => (mask_reads, len, 3 * len, 2 * len),
-                    VecOp::LossGrad => (3 * lg_rows * classes + lg_rows, lg_rows * classes, 0, 0),
+                    VecOp::LossGrad => {
+                        // Whole rows: each logit read three times (max, sum, output), one label per row.
+                        let classes = u64::from(aux.max(1));
+                        let rows = len / classes;
+                        (3 * rows * classes + rows, rows * classes, 0, 0)
+                    }
                     VecOp::Clear => (0, 0, 0, len),
                 };
                 let a = buf_at(bufs, Buf::A);
