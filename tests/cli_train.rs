@@ -89,13 +89,13 @@ fn json_has_the_promised_fields() {
     assert_eq!(layers.len(), 3);
     // fc1: first layer, dense FF, no BP. fc2: 2:8 both ways. fc3: BP dense (C_out = 10).
     assert_eq!(layers[0]["ff"]["operand"], "dense");
-    assert_eq!(layers[0]["ff"]["dense_reason"], "first layer");
+    assert_eq!(layers[0]["ff"]["dense_reason"], "first layer: kept dense by convention (its input is the data)");
     assert_eq!(layers[0]["bp"]["operand"], "skipped");
     assert_eq!(layers[1]["ff"]["sparsity"], 0.75);
     assert_eq!(layers[1]["bp"]["sparsity"], 0.75);
     assert_eq!(layers[2]["ff"]["sparsity"], 0.75);
     assert_eq!(layers[2]["bp"]["operand"], "dense");
-    assert!(layers[2]["bp"]["dense_reason"].as_str().unwrap().contains("C_out = 10"));
+    assert!(layers[2]["bp"]["dense_reason"].as_str().unwrap().contains("C_out=10"));
     for l in layers {
         assert!(l["dw_sparsity"].as_f64().unwrap() < 0.75, "WG is dense: {l}");
         assert_eq!(l["master_sparsity"], 0.0);

@@ -17,7 +17,7 @@
 
 use std::fmt::Write as _;
 
-use nmsat_dataflow::{Gemm, GroupDim, NmOperand, Pass};
+use nmsat_dataflow::{Gemm, NmOperand, Pass};
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
 use serde::Serialize;
@@ -374,7 +374,7 @@ impl TrainingGraph {
                     "from": from, "to": to, "tensor": t.name, "role": t.role, "shape": t.shape,
                     "elements": t.elements,
                     "nm": t.nm.map(|n| n.pattern.to_string()),
-                    "group_dim": t.nm.map(|n| group_dim_name(n.group_dim)),
+                    "group_dim": t.nm.map(|n| n.group_dim.name()),
                 })
             })
             .collect();
@@ -421,8 +421,7 @@ impl TrainingGraph {
             };
             let mut label = escape(&n.name);
             for g in &n.gemms {
-                let nm =
-                    g.sparse.map_or(String::new(), |o| format!(" {} along {}", o.pattern, group_dim_name(o.group_dim)));
+                let nm = g.sparse.map_or(String::new(), |o| format!(" {} along {}", o.pattern, o.group_dim.name()));
                 let _ = write!(label, "\\n{} {}x{}x{} x{}{}", g.what, g.m, g.n, g.k, g.count, nm);
             }
             let _ = writeln!(s, "  n{} [label=\"{}\", fillcolor={colour}];", i.index(), label);
@@ -430,7 +429,7 @@ impl TrainingGraph {
         for e in self.graph.edge_references() {
             let t = e.weight();
             let dims: Vec<String> = t.shape.iter().map(u64::to_string).collect();
-            let nm = t.nm.map_or(String::new(), |o| format!("\\n{} along {}", o.pattern, group_dim_name(o.group_dim)));
+            let nm = t.nm.map_or(String::new(), |o| format!("\\n{} along {}", o.pattern, o.group_dim.name()));
             let style = if t.nm.is_some() { ", color=orange, penwidth=2" } else { "" };
             let _ = writeln!(
                 s,
@@ -445,14 +444,6 @@ impl TrainingGraph {
         }
         s.push_str("}\n");
         s
-    }
-}
-
-/// Name of a group dimension as users read it (`C_in*R*S`, `C_out`).
-pub fn group_dim_name(d: GroupDim) -> &'static str {
-    match d {
-        GroupDim::CinRS => "C_in*R*S",
-        GroupDim::Cout => "C_out",
     }
 }
 

@@ -18,70 +18,21 @@
 //! stay dense.
 //!
 //! N:M applies to a weight GEMM when the method sparsifies its pass
-//! ([`Method::sparsifies`]), the layer is not a first layer (one whose input
+//! ([`Method::sparsifies`]; the rule is [`nmsat_dataflow::sparsity`]), the layer is not a first layer (one whose input
 //! does not depend on any weight; kept dense by convention) and the
 //! reduction dimension is a multiple of `M`. Otherwise the GEMM is dense and
 //! [`Gemm::dense_reason`] says why. A per-layer override (`nm=dense` or
 //! `nm=4:8` in the DSL, SCALE-Sim's `Sparsity` column) replaces the default
 //! pattern; an explicit pattern also lifts the first-layer convention.
 
-use std::fmt;
-use std::str::FromStr;
-
-use nmsat_dataflow::{Gemm, GemmKind, GroupDim, NmOperand, NmPattern, Pass};
+pub use nmsat_dataflow::Method;
+use nmsat_dataflow::sparsity::{LayerSparsity, NmDecision, decide};
+use nmsat_dataflow::{Gemm, GemmKind, NmPattern, Pass};
 use serde::Serialize;
 
 use crate::error::{CompileError, Location, mul};
 use crate::graph::TrainingGraph;
-use crate::model::{AttnOp, Input, Layer, LayerKind, Model, NmOverride};
-
-/// A training method: which passes use N:M weights.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Method {
-    /// Dense training: nothing is sparse.
-    Dense,
-    /// SR-STE-style forward-only N:M: FF sparse, BP and WG dense.
-    Srste,
-    /// BDWP (Fang et al.): FF and BP sparse (two masks), WG dense.
-    Bdwp,
-}
-
-impl Method {
-    /// All methods.
-    pub const ALL: [Method; 3] = [Method::Dense, Method::Srste, Method::Bdwp];
-
-    /// True when this method runs `pass` with N:M weights.
-    pub fn sparsifies(self, pass: Pass) -> bool {
-        matches!((self, pass), (Method::Srste | Method::Bdwp, Pass::Ff) | (Method::Bdwp, Pass::Bp))
-    }
-
-    /// Lower-case name (`dense`, `srste`, `bdwp`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Method::Dense => "dense",
-            Method::Srste => "srste",
-            Method::Bdwp => "bdwp",
-        }
-    }
-}
-
-impl fmt::Display for Method {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for Method {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Method::ALL
-            .into_iter()
-            .find(|m| m.name().eq_ignore_ascii_case(s.trim()))
-            .ok_or_else(|| format!("unknown method `{s}` (expected dense, srste or bdwp)"))
-    }
-}
+use crate::model::{AttnOp, Input, Layer, LayerKind, Model};
 
 /// What to lower for: method, default N:M pattern and batch size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -199,45 +150,18 @@ pub(crate) fn weight_dims(layer: &Layer) -> Result<Option<(u64, u64, u64, u64)>,
     })
 }
 
-/// Decides whether a weight GEMM of `pass` is N:M: `(operand, dense_reason)`.
-pub(crate) fn nm_choice(
-    opts: &LowerOptions,
-    layer: &Layer,
-    pass: Pass,
-    reduction: u64,
-    first: bool,
-) -> (Option<NmOperand>, Option<String>) {
-    if !opts.method.sparsifies(pass) {
-        return (None, None);
-    }
-    let (pattern, explicit) = match layer.nm {
-        NmOverride::Dense => return (None, Some("layer override: dense".to_string())),
-        NmOverride::Pattern(p) => (p, true),
-        NmOverride::Inherit => (opts.nm, false),
-    };
-    if first && !explicit {
-        return (None, Some("first layer: kept dense by convention (its input is the data)".to_string()));
-    }
-    let (group_dim, dim_name) = match pass {
-        Pass::Bp => (GroupDim::Cout, "C_out"),
-        _ => (GroupDim::CinRS, "C_in·R·S"),
-    };
-    if reduction % u64::from(pattern.m()) != 0 {
-        return (
-            None,
-            Some(format!("reduction {dim_name}={reduction} is not a multiple of M={} ({pattern})", pattern.m())),
-        );
-    }
-    (Some(NmOperand { pattern, group_dim }), None)
+/// Whether a weight GEMM of `pass` is N:M: the workspace's one sparsity
+/// policy ([`nmsat_dataflow::sparsity::decide`]) applied to the layer.
+pub(crate) fn nm_choice(opts: &LowerOptions, layer: &Layer, pass: Pass, reduction: u64, first: bool) -> NmDecision {
+    decide(opts.method, pass, opts.nm, LayerSparsity { nm: layer.nm, first }, reduction)
 }
 
-#[allow(clippy::too_many_arguments)]
 fn gemm(
     layer: &Layer,
     pass: Pass,
     kind: GemmKind,
     (m, n, k, count): (u64, u64, u64, u64),
-    choice: (Option<NmOperand>, Option<String>),
+    choice: NmDecision,
     what: &str,
 ) -> Result<Gemm, CompileError> {
     let loc = &layer.origin;
@@ -250,8 +174,8 @@ fn gemm(
         n,
         k,
         count,
-        sparse: choice.0,
-        dense_reason: choice.1,
+        sparse: choice.operand,
+        dense_reason: choice.dense_reason.map(|r| r.to_string()),
         what: what.to_string(),
     })
 }
@@ -273,7 +197,7 @@ pub(crate) fn layer_gemms(
             Pass::Bp => {
                 vec![gemm(layer, pass, w, (mb, k, n, g), nm_choice(opts, layer, pass, n, first), "dX=dO*W^T")?]
             }
-            Pass::Wg => vec![gemm(layer, pass, w, (k, n, mb, g), (None, None), "dW=X^T*dO")?],
+            Pass::Wg => vec![gemm(layer, pass, w, (k, n, mb, g), NmDecision::DENSE, "dW=X^T*dO")?],
             Pass::Wu => Vec::new(),
         });
     }
@@ -281,7 +205,7 @@ pub(crate) fn layer_gemms(
         let c = mul(a.heads, b, loc, "heads·batch")?;
         let (tq, tk, d) = (a.tokens_q, a.tokens_k, a.head_dim);
         let at = GemmKind::Attention;
-        let mk = |dims, what: &str| gemm(layer, pass, at, dims, (None, None), what);
+        let mk = |dims, what: &str| gemm(layer, pass, at, dims, NmDecision::DENSE, what);
         return match (a.op, pass) {
             (AttnOp::QkT, Pass::Ff) => Ok(vec![mk((tq, tk, d, c), "S=Q*K^T")?]),
             (AttnOp::QkT, Pass::Bp) => Ok(vec![mk((tq, d, tk, c), "dQ=dS*K")?, mk((tk, d, tq, c), "dK=dS^T*Q")?]),
@@ -309,22 +233,15 @@ pub(crate) fn pass_file_gemm(
         Pass::Bp => ((mul(m, b, loc, "M·batch")?, n, k, g), "dX=dO*W^T"),
         _ => ((mul(m, b, loc, "M·batch")?, n, k, g), "O=X*W"),
     };
-    let choice = if pass == Pass::Wg { (None, None) } else { nm_choice(opts, layer, pass, k, first) };
+    let choice = if pass == Pass::Wg { NmDecision::DENSE } else { nm_choice(opts, layer, pass, k, first) };
     Ok(vec![gemm(layer, pass, GemmKind::Weight, dims, choice, what)?])
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use nmsat_dataflow::{GroupDim, NmOperand};
 
-    #[test]
-    fn methods_parse_and_choose_passes() {
-        assert_eq!("BDWP".parse::<Method>().unwrap(), Method::Bdwp);
-        assert!("sparse".parse::<Method>().is_err());
-        assert!(Method::Bdwp.sparsifies(Pass::Bp) && !Method::Bdwp.sparsifies(Pass::Wg));
-        assert!(Method::Srste.sparsifies(Pass::Ff) && !Method::Srste.sparsifies(Pass::Bp));
-        assert!(!Method::Dense.sparsifies(Pass::Ff));
-    }
+    use super::*;
 
     #[test]
     fn totals_scale_sparse_gemms() {

@@ -11,7 +11,7 @@
 
 use std::fmt;
 
-use nmsat_dataflow::{NmPattern, Pass};
+use nmsat_dataflow::Pass;
 use serde::Serialize;
 
 use crate::error::Location;
@@ -250,18 +250,7 @@ impl LayerKind {
     }
 }
 
-/// A per-layer choice that overrides the method's default N:M pattern.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum NmOverride {
-    /// Use the method's pattern (`--nm`) and the default rules.
-    #[default]
-    Inherit,
-    /// Keep this layer dense in every pass.
-    Dense,
-    /// Use this pattern for this layer (also lifts the first-layer convention).
-    Pattern(NmPattern),
-}
+pub use nmsat_dataflow::NmOverride;
 
 /// One layer of a model.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -58,7 +58,7 @@ pub fn step_workload(model: &Model, opts: &LowerOptions) -> Result<StepWorkload,
     Ok(StepWorkload {
         model: model.name.clone(),
         method: opts.method.to_string(),
-        nm: (opts.method != crate::lower::Method::Dense).then_some(opts.nm),
+        nm: (opts.method != crate::Method::Dense).then_some(opts.nm),
         batch: opts.batch,
         layers,
         classes,
@@ -72,9 +72,9 @@ pub const SR_STE_LAMBDA_W: f64 = 2e-4;
 
 /// The default int16 settings of a step; SR-STE turns on its decay term of
 /// pruned weights (which costs a mask pass of the sparsifier per update tile).
-fn step_numerics(method: crate::lower::Method, batch: u64) -> StepNumerics {
+fn step_numerics(method: crate::Method, batch: u64) -> StepNumerics {
     let mut n = StepNumerics::default();
-    if method == crate::lower::Method::Srste {
+    if method == crate::Method::Srste {
         let shift = -(SR_STE_LAMBDA_W * batch.max(1) as f64).log2().round();
         n.shifts.sr_ste_shift = Some(shift.clamp(0.0, 30.0) as u32);
     }

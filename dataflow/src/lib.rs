@@ -5,6 +5,8 @@
 //! - [`nm`]: N:M patterns, mask selection along either matrix dimension,
 //!   the compressed values + indices format the PE array reads, checks.
 //! - [`matrix`]: the small row-major [`Matrix`] those work on.
+//! - [`sparsity`]: the training [`Method`]s and the one sparsity policy
+//!   (which GEMM operand is N:M along which dimension, or why it is dense).
 //! - [`numerics`]: the SAT's int16 fixed-point arithmetic (requantize,
 //!   ReLU, loss gradient, SGD update), the bit-exact definition shared by
 //!   the functional reference, the simulator and the RTL.
@@ -24,6 +26,7 @@ pub mod nm;
 pub mod numerics;
 pub mod program;
 pub mod schedule;
+pub mod sparsity;
 pub mod timing;
 pub mod tokens;
 pub mod workload;
@@ -32,4 +35,5 @@ pub use arch::ArchConfig;
 pub use error::{CheckError, ConfigError, ConfigProblem, IsaError, NmError, ProgramError, ShapeError};
 pub use matrix::Matrix;
 pub use nm::{CompressedNm, GroupAxis, NmPattern};
+pub use sparsity::{DenseReason, LayerSparsity, Method, NmDecision, NmOverride};
 pub use workload::{Gemm, GemmKind, GroupDim, NmOperand, Pass};

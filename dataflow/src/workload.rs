@@ -34,6 +34,9 @@ impl Pass {
     /// All passes in execution order.
     pub const ALL: [Pass; 4] = [Pass::Ff, Pass::Bp, Pass::Wg, Pass::Wu];
 
+    /// The three GEMM passes of a training step (WU runs on the vector unit).
+    pub const TRAINING: [Pass; 3] = [Pass::Ff, Pass::Bp, Pass::Wg];
+
     /// Upper-case short name (`FF`, `BP`, `WG`, `WU`).
     pub fn name(self) -> &'static str {
         match self {
@@ -81,6 +84,24 @@ pub enum GroupDim {
     CinRS,
     /// `C_out`: the BP reduction of `Wᵀ`.
     Cout,
+}
+
+impl GroupDim {
+    /// The name as users read it in tables and JSON (`C_in*R*S`, `C_out`).
+    pub fn name(self) -> &'static str {
+        match self {
+            GroupDim::CinRS => "C_in*R*S",
+            GroupDim::Cout => "C_out",
+        }
+    }
+
+    /// The name as written in prose and messages (`C_in·R·S`, `C_out`).
+    pub fn symbol(self) -> &'static str {
+        match self {
+            GroupDim::CinRS => "C_in·R·S",
+            GroupDim::Cout => "C_out",
+        }
+    }
 }
 
 /// One GEMM of a training step: `count` independent products of `M×K` by `K×N`.

@@ -16,6 +16,7 @@ use nmsat_dataflow::schedule::{GemmOperand, KernelProgram, compile_gemm, compile
 
 use crate::datapath::{NO_WEIGHT_DECAY, pack_nm_rows};
 use crate::engine::{SimMode, SimOptions, simulate};
+use crate::reference::TrainError;
 use crate::reference::backend::{Backend, CpuInt16, GemmInfo, NumericsKind, Operand};
 
 /// Cycles spent on the simulated SAT, per kind of kernel.
@@ -61,16 +62,22 @@ impl SatBackend {
 
     /// Runs `k` with `inputs` written at its input addresses; returns the
     /// final DRAM and the cycles.
-    fn run(&mut self, k: KernelProgram, inputs: Vec<Vec<u8>>) -> (Vec<u8>, u64) {
+    /// `what` names the kernel in an error.
+    fn run(&mut self, what: &str, k: KernelProgram, inputs: Vec<Vec<u8>>) -> Result<(Vec<u8>, u64), TrainError> {
         let mut program: Program = k.program;
         for (addr, bytes) in k.inputs.iter().zip(inputs) {
             program.image.push((*addr, bytes));
         }
         let r = simulate(&program, &self.arch, self.mode, SimOptions { data: true, ..SimOptions::default() })
-            .unwrap_or_else(|e| panic!("a SAT kernel failed to simulate (a scheduler bug): {e}"));
+            .map_err(|e| self.kernel_error(what, &e))?;
         self.cycles.kernels += 1;
-        let machine = r.machine.expect("run with data");
-        (machine.dram, r.stats.total_cycles)
+        let machine = r.machine.ok_or_else(|| self.kernel_error(what, &"the run carried no data"))?;
+        Ok((machine.dram, r.stats.total_cycles))
+    }
+
+    /// A kernel this config cannot run, named with the config.
+    fn kernel_error(&self, what: &str, e: &dyn std::fmt::Display) -> TrainError {
+        TrainError::Backend(format!("cannot run {what} on the SAT config `{}`: {e}", self.arch.name))
     }
 }
 
@@ -100,7 +107,7 @@ impl Backend for SatBackend {
         NumericsKind::Int16
     }
 
-    fn gemm(&mut self, info: GemmInfo, a: &Matrix<i16>, b: Operand<'_, i16>) -> Matrix<i16> {
+    fn gemm(&mut self, info: GemmInfo, a: &Matrix<i16>, b: Operand<'_, i16>) -> Result<Matrix<i16>, TrainError> {
         let (k, n) = b.logical_shape();
         let m = a.rows();
         assert_eq!(a.cols(), k, "GEMM inner dimensions differ");
@@ -113,22 +120,23 @@ impl Backend for SatBackend {
                 (GemmOperand::Nm(p), pack_nm_rows(v.data(), c.indices().data(), v.rows(), v.cols(), p.index_bits()))
             }
         };
+        let what = format!("the {} GEMM {m}x{n}x{k} of weight layer {}", info.pass, info.layer);
         let kernel = compile_gemm(&self.arch, m as u64, n as u64, k as u64, operand, shift, info.pass)
-            .unwrap_or_else(|e| panic!("cannot schedule a {m}x{n}x{k} GEMM on `{}`: {e}", self.arch.name));
+            .map_err(|e| self.kernel_error(&what, &e))?;
         let out = kernel.output;
-        let (dram, cycles) = self.run(kernel, vec![i16_bytes(a.data()), b_bytes]);
+        let (dram, cycles) = self.run(&what, kernel, vec![i16_bytes(a.data()), b_bytes])?;
         self.cycles.gemm += cycles;
-        Matrix::from_vec(m, n, read_i16s(&dram, out, m * n)).expect("shape")
+        Ok(Matrix::from_vec(m, n, read_i16s(&dram, out, m * n)).expect("shape"))
     }
 
     fn weight_update(
         &mut self,
-        _layer: usize,
+        layer: usize,
         w: &mut Matrix<i32>,
         v: &mut Matrix<i32>,
         dw: &Matrix<i16>,
         pruned: Option<&Matrix<bool>>,
-    ) {
+    ) -> Result<(), TrainError> {
         let s = self.int16.shifts;
         // SR-STE's term applies where the FF mask pruned (flags from the host's mask selection).
         let sr_ste = pruned.and(s.sr_ste_shift).map(|x| x as u8);
@@ -151,17 +159,19 @@ impl Backend for SatBackend {
             inputs.push(i16_bytes(&flags));
         }
         let _ = g_addr;
-        let (dram, cycles) = self.run(kernel, inputs);
+        let what = format!("the weight update of weight layer {layer} ({len} weights)");
+        let (dram, cycles) = self.run(&what, kernel, inputs)?;
         self.cycles.update += cycles;
         w.data_mut().copy_from_slice(&read_i32s(&dram, w_addr, len));
         v.data_mut().copy_from_slice(&read_i32s(&dram, v_addr, len));
+        Ok(())
     }
 
     fn weight_operand(&self, w: &Matrix<i32>) -> Matrix<i16> {
         self.int16.weight_operand(w)
     }
 
-    fn loss_grad(&mut self, logits: &Matrix<i16>, labels: &[usize]) -> Matrix<i16> {
+    fn loss_grad(&mut self, logits: &Matrix<i16>, labels: &[usize]) -> Result<Matrix<i16>, TrainError> {
         let f = self.formats();
         let kernel = compile_loss_grad(
             &self.arch,
@@ -172,10 +182,11 @@ impl Backend for SatBackend {
         );
         let out = kernel.output;
         let labels16: Vec<i16> = labels.iter().map(|&l| l as i16).collect();
-        let (dram, cycles) = self.run(kernel, vec![i16_bytes(logits.data()), i16_bytes(&labels16)]);
+        let what = format!("the loss gradient of {}x{} logits", logits.rows(), logits.cols());
+        let (dram, cycles) = self.run(&what, kernel, vec![i16_bytes(logits.data()), i16_bytes(&labels16)])?;
         self.cycles.loss += cycles;
-        Matrix::from_vec(logits.rows(), logits.cols(), read_i16s(&dram, out, logits.rows() * logits.cols()))
-            .expect("shape")
+        Ok(Matrix::from_vec(logits.rows(), logits.cols(), read_i16s(&dram, out, logits.rows() * logits.cols()))
+            .expect("shape"))
     }
 
     fn input(&self, x: f32) -> i16 {
@@ -238,12 +249,15 @@ mod tests {
             let b = mat(64, 40, 2);
             for pass in [Pass::Ff, Pass::Wg] {
                 let info = GemmInfo { layer: 1, pass };
-                assert_eq!(sat.gemm(info, &a, Operand::Dense(&b)), cpu.gemm(info, &a, Operand::Dense(&b)));
+                assert_eq!(
+                    sat.gemm(info, &a, Operand::Dense(&b)).unwrap(),
+                    cpu.gemm(info, &a, Operand::Dense(&b)).unwrap()
+                );
             }
             let p = NmPattern::new(2, 8).unwrap();
             let c = CompressedNm::prune_and_compress(&b, p, GroupAxis::Rows).unwrap();
             let info = GemmInfo { layer: 1, pass: Pass::Bp };
-            assert_eq!(sat.gemm(info, &a, Operand::Nm(&c)), cpu.gemm(info, &a, Operand::Nm(&c)));
+            assert_eq!(sat.gemm(info, &a, Operand::Nm(&c)).unwrap(), cpu.gemm(info, &a, Operand::Nm(&c)).unwrap());
             assert!(sat.cycles.gemm > 0);
         }
     }
@@ -257,8 +271,8 @@ mod tests {
         let v0 = Matrix::from_fn(48, 10, |i, j| ((i * 31 + j * 7) % 1000) as i32 * 1000 - 500_000);
         let dw = mat(48, 10, 5);
         let (mut w1, mut v1, mut w2, mut v2) = (w0.clone(), v0.clone(), w0, v0);
-        sat.weight_update(0, &mut w1, &mut v1, &dw, None);
-        cpu.weight_update(0, &mut w2, &mut v2, &dw, None);
+        sat.weight_update(0, &mut w1, &mut v1, &dw, None).unwrap();
+        cpu.weight_update(0, &mut w2, &mut v2, &dw, None).unwrap();
         assert_eq!((&w1, &v1), (&w2, &v2));
         // SR-STE: the decay of FF-pruned weights runs on the vector unit too.
         let mut sr = int16();
@@ -266,16 +280,16 @@ mod tests {
         let mut sat = SatBackend::new(sr.clone(), ArchConfig::preset("tiny").unwrap(), SimMode::Fast);
         let pruned = Matrix::from_fn(48, 10, |i, j| (i + 3 * j) % 4 != 0);
         let (mut w3, mut v3, mut w4, mut v4) = (w1.clone(), v1.clone(), w1.clone(), v1.clone());
-        sat.weight_update(0, &mut w3, &mut v3, &dw, Some(&pruned));
-        sr.weight_update(0, &mut w4, &mut v4, &dw, Some(&pruned));
+        sat.weight_update(0, &mut w3, &mut v3, &dw, Some(&pruned)).unwrap();
+        sr.weight_update(0, &mut w4, &mut v4, &dw, Some(&pruned)).unwrap();
         assert_eq!((&w3, &v3), (&w4, &v4));
         let (mut w5, mut v5) = (w1.clone(), v1.clone());
-        sr.weight_update(0, &mut w5, &mut v5, &dw, None);
+        sr.weight_update(0, &mut w5, &mut v5, &dw, None).unwrap();
         assert_ne!(w3, w5, "the SR-STE term changes the update");
         let mut sat = SatBackend::new(int16(), ArchConfig::preset("tiny").unwrap(), SimMode::Cycle);
         let logits = mat(7, 10, 9);
         let labels = [0, 3, 9, 2, 2, 5, 1];
-        assert_eq!(sat.loss_grad(&logits, &labels), cpu.loss_grad(&logits, &labels));
+        assert_eq!(sat.loss_grad(&logits, &labels).unwrap(), cpu.loss_grad(&logits, &labels).unwrap());
     }
 }
 
@@ -339,7 +353,7 @@ pub fn train_on_sat(
         t.backend.set_lr(lr);
         losses.push((t.epoch(e, progress)? * 1e6).round() / 1e6);
         let before = t.backend.cycles.total();
-        accs.push(t.evaluate());
+        accs.push(t.evaluate()?);
         eval_cycles += t.backend.cycles.total() - before;
     }
     let mut report = t.report(losses, accs);

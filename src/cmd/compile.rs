@@ -1,7 +1,6 @@
 //! `nmsat compile MODEL`: a model's training step as GEMMs, a graph, or DOT.
 
 use clap::{Args, ValueEnum};
-use nmsat_compiler::graph::group_dim_name;
 use nmsat_compiler::{LowerOptions, Method, TrainingGraph, load_model, totals};
 use nmsat_dataflow::{Gemm, GemmKind, NmPattern};
 use serde::Serialize;
@@ -127,7 +126,7 @@ impl<'a> GemmRow<'a> {
                 GemmKind::Weight => "weight",
                 GemmKind::Attention => "attention",
             },
-            group_dim: g.sparse.map(|s| group_dim_name(s.group_dim)),
+            group_dim: g.sparse.map(|s| s.group_dim.name()),
             what: &g.what,
         }
     }
@@ -260,7 +259,7 @@ pub fn run(args: CompileArgs) -> CliResult {
                             t.shape.iter().map(u64::to_string).collect::<Vec<_>>().join("x"),
                             t.elements.to_string(),
                             t.nm.map(|n| n.pattern.to_string()).unwrap_or_default(),
-                            t.nm.map(|n| group_dim_name(n.group_dim).to_string()).unwrap_or_default(),
+                            t.nm.map(|n| n.group_dim.name().to_string()).unwrap_or_default(),
                         ]
                     })
                     .collect();

@@ -16,6 +16,8 @@ use nmsat_dataflow::numerics::{self, Formats, SgdShifts};
 use nmsat_dataflow::{CompressedNm, Matrix, Pass};
 use serde::Serialize;
 
+use crate::reference::error::TrainError;
+
 /// An element of activations, gradients and weight operands (`f32` or `i16`).
 pub trait Element: Magnitude + PartialOrd + std::fmt::Debug + Send + Sync + 'static {
     /// True for the additive identity (what N:M pruning writes).
@@ -112,7 +114,13 @@ pub trait Backend {
     fn kind(&self) -> NumericsKind;
 
     /// `a[M×K] · b[K×N]`, requantized to `Act` as the pass demands.
-    fn gemm(&mut self, info: GemmInfo, a: &Matrix<Self::Act>, b: Operand<'_, Self::Act>) -> Matrix<Self::Act>;
+    /// Fails ([`TrainError::Backend`]) when the backend cannot run the kernel.
+    fn gemm(
+        &mut self,
+        info: GemmInfo,
+        a: &Matrix<Self::Act>,
+        b: Operand<'_, Self::Act>,
+    ) -> Result<Matrix<Self::Act>, TrainError>;
 
     /// One optimizer step of one layer's dense master weights `w` and their
     /// momentum `v` from the layer's weight gradient `dw` (batch sum).
@@ -125,13 +133,13 @@ pub trait Backend {
         v: &mut Matrix<Self::Master>,
         dw: &Matrix<Self::Act>,
         pruned: Option<&Matrix<bool>>,
-    );
+    ) -> Result<(), TrainError>;
 
     /// The GEMM weight operand derived from master weights (dense).
     fn weight_operand(&self, w: &Matrix<Self::Master>) -> Matrix<Self::Act>;
 
     /// `softmax(logits) − onehot(labels)` per row.
-    fn loss_grad(&mut self, logits: &Matrix<Self::Act>, labels: &[usize]) -> Matrix<Self::Act>;
+    fn loss_grad(&mut self, logits: &Matrix<Self::Act>, labels: &[usize]) -> Result<Matrix<Self::Act>, TrainError>;
 
     /// An input feature as an activation.
     fn input(&self, x: f32) -> Self::Act;
@@ -183,14 +191,14 @@ impl Backend for CpuF32 {
         NumericsKind::F32
     }
 
-    fn gemm(&mut self, _info: GemmInfo, a: &Matrix<f32>, b: Operand<'_, f32>) -> Matrix<f32> {
+    fn gemm(&mut self, _info: GemmInfo, a: &Matrix<f32>, b: Operand<'_, f32>) -> Result<Matrix<f32>, TrainError> {
         let n = b.logical_shape().1;
         let mut out = Matrix::filled(a.rows(), n, 0f32);
         match b {
             Operand::Dense(b) => gemm_dense(a, b, out.data_mut(), |acc: &mut f32, x, y| *acc += x * y),
             Operand::Nm(c) => gemm_nm(a, c, out.data_mut(), |acc: &mut f32, x, y| *acc += x * y),
         }
-        out
+        Ok(out)
     }
 
     fn weight_update(
@@ -200,7 +208,7 @@ impl Backend for CpuF32 {
         v: &mut Matrix<f32>,
         dw: &Matrix<f32>,
         pruned: Option<&Matrix<bool>>,
-    ) {
+    ) -> Result<(), TrainError> {
         let h = self.hyper;
         let inv_b = 1.0 / h.batch as f32;
         for i in 0..w.data().len() {
@@ -215,13 +223,14 @@ impl Backend for CpuF32 {
             v.data_mut()[i] = vi;
             w.data_mut()[i] = wi - h.lr * vi;
         }
+        Ok(())
     }
 
     fn weight_operand(&self, w: &Matrix<f32>) -> Matrix<f32> {
         w.clone()
     }
 
-    fn loss_grad(&mut self, logits: &Matrix<f32>, labels: &[usize]) -> Matrix<f32> {
+    fn loss_grad(&mut self, logits: &Matrix<f32>, labels: &[usize]) -> Result<Matrix<f32>, TrainError> {
         let mut out = Matrix::filled(logits.rows(), logits.cols(), 0f32);
         for (r, &label) in labels.iter().enumerate() {
             let p = softmax_f64(logits.row(r));
@@ -229,7 +238,7 @@ impl Backend for CpuF32 {
                 out.set(r, c, (pc - if c == label { 1.0 } else { 0.0 }) as f32);
             }
         }
-        out
+        Ok(out)
     }
 
     fn input(&self, x: f32) -> f32 {
@@ -342,7 +351,7 @@ impl Backend for CpuInt16 {
         NumericsKind::Int16
     }
 
-    fn gemm(&mut self, info: GemmInfo, a: &Matrix<i16>, b: Operand<'_, i16>) -> Matrix<i16> {
+    fn gemm(&mut self, info: GemmInfo, a: &Matrix<i16>, b: Operand<'_, i16>) -> Result<Matrix<i16>, TrainError> {
         let n = b.logical_shape().1;
         let mut acc = vec![0i64; a.rows() * n];
         let mac = |acc: &mut i64, x: i16, y: i16| *acc += i64::from(i32::from(x) * i32::from(y));
@@ -353,7 +362,7 @@ impl Backend for CpuInt16 {
         let shift = self.shift(info.pass);
         // Summing in i64 then wrapping once equals wrapping every addition.
         let data = acc.into_iter().map(|x| numerics::requantize(x, shift)).collect();
-        Matrix::from_vec(a.rows(), n, data).expect("shape")
+        Ok(Matrix::from_vec(a.rows(), n, data).expect("shape"))
     }
 
     fn weight_update(
@@ -363,7 +372,7 @@ impl Backend for CpuInt16 {
         v: &mut Matrix<i32>,
         dw: &Matrix<i16>,
         pruned: Option<&Matrix<bool>>,
-    ) {
+    ) -> Result<(), TrainError> {
         let mut shifts = self.shifts;
         if pruned.is_none() {
             shifts.sr_ste_shift = None;
@@ -374,13 +383,14 @@ impl Backend for CpuInt16 {
             w.data_mut()[i] = nw;
             v.data_mut()[i] = nv;
         }
+        Ok(())
     }
 
     fn weight_operand(&self, w: &Matrix<i32>) -> Matrix<i16> {
         w.map(numerics::weight_from_master)
     }
 
-    fn loss_grad(&mut self, logits: &Matrix<i16>, labels: &[usize]) -> Matrix<i16> {
+    fn loss_grad(&mut self, logits: &Matrix<i16>, labels: &[usize]) -> Result<Matrix<i16>, TrainError> {
         let mut data = Vec::with_capacity(logits.rows() * logits.cols());
         for (r, &label) in labels.iter().enumerate() {
             data.extend(numerics::softmax_xent_grad(
@@ -390,7 +400,7 @@ impl Backend for CpuInt16 {
                 self.formats.grad_frac,
             ));
         }
-        Matrix::from_vec(logits.rows(), logits.cols(), data).expect("shape")
+        Ok(Matrix::from_vec(logits.rows(), logits.cols(), data).expect("shape"))
     }
 
     fn input(&self, x: f32) -> i16 {
@@ -496,9 +506,9 @@ mod tests {
             let c = CompressedNm::compress(&w, p, GroupAxis::Rows).unwrap();
             let mut be = CpuInt16::new(Formats::default(), &hyper()).unwrap();
             let info = GemmInfo { layer: 0, pass: Pass::Ff };
-            prop_assert_eq!(be.gemm(info, &a, Operand::Nm(&c)), be.gemm(info, &a, Operand::Dense(&w)));
+            prop_assert_eq!(be.gemm(info, &a, Operand::Nm(&c)).unwrap(), be.gemm(info, &a, Operand::Dense(&w)).unwrap());
             // And the int16 GEMM is requantize(dot) element by element.
-            let d = be.gemm(info, &a, Operand::Dense(&w));
+            let d = be.gemm(info, &a, Operand::Dense(&w)).unwrap();
             for i in 0..3 { for j in 0..5 {
                 let col: Vec<i16> = (0..16).map(|k| w.get(k, j)).collect();
                 prop_assert_eq!(d.get(i, j), numerics::requantize(numerics::dot(a.row(i), &col), 12));
@@ -507,7 +517,7 @@ mod tests {
             let wf = w.map(f32::from);
             let cf = CompressedNm::compress(&wf, p, GroupAxis::Rows).unwrap();
             let mut f = CpuF32 { hyper: hyper() };
-            prop_assert_eq!(f.gemm(info, &af, Operand::Nm(&cf)), f.gemm(info, &af, Operand::Dense(&wf)));
+            prop_assert_eq!(f.gemm(info, &af, Operand::Nm(&cf)).unwrap(), f.gemm(info, &af, Operand::Dense(&wf)).unwrap());
         }
     }
 
@@ -529,7 +539,7 @@ mod tests {
         let mut v = Matrix::from_vec(1, 2, vec![2.0f32, 0.0]).unwrap();
         let dw = Matrix::from_vec(1, 2, vec![4.0f32, 4.0]).unwrap();
         let pruned = Matrix::from_vec(1, 2, vec![false, true]).unwrap();
-        be.weight_update(0, &mut w, &mut v, &dw, Some(&pruned));
+        be.weight_update(0, &mut w, &mut v, &dw, Some(&pruned)).unwrap();
         // v = 0.5·2 + 4/2 = 3 → w = 1 − 1.5; pruned: v = 0 + 2 + 1·1 = 3 → w = −0.5.
         assert_eq!(v.data(), &[3.0, 3.0]);
         assert_eq!(w.data(), &[-0.5, -0.5]);

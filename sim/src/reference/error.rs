@@ -93,6 +93,10 @@ pub enum TrainError {
     /// A data set problem.
     #[error(transparent)]
     Dataset(#[from] DatasetError),
+    /// A kernel the backend cannot run (e.g. a GEMM no tiling of the SAT
+    /// config can hold): names the kernel and the config.
+    #[error("{0}")]
+    Backend(String),
     /// An N:M format problem (a bug if it happens: layers are checked first).
     #[error(transparent)]
     Nm(#[from] nmsat_dataflow::NmError),

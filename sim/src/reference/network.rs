@@ -14,8 +14,10 @@
 //! WG: `dW = Xᵀ · dO`, always dense. The master weights stay dense; the
 //! operands are re-derived from them after every update ([`WeightLayer::refresh`]).
 
+pub use nmsat_dataflow::Method;
 use nmsat_dataflow::nm::{self, GroupAxis};
-use nmsat_dataflow::{CompressedNm, Matrix, NmPattern, Pass};
+use nmsat_dataflow::sparsity::{DenseReason, LayerSparsity, decide};
+use nmsat_dataflow::{CompressedNm, Matrix, NmOverride, NmPattern, Pass};
 use serde::Serialize;
 
 use crate::reference::backend::{Backend, Element, GemmInfo, Operand};
@@ -57,29 +59,6 @@ impl<T: Copy> Tensor<T> {
     fn into_matrix(self, cols: usize) -> Matrix<T> {
         let rows = self.data.len() / cols;
         Matrix::from_vec(rows, cols, self.data).expect("tensor reshapes exactly")
-    }
-}
-
-/// A training method: which GEMM operands are N:M.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Method {
-    /// No pruning.
-    Dense,
-    /// Forward-only N:M with SR-STE's sparse-refined term (Zhou et al. 2021).
-    Srste,
-    /// Bidirectional weight pruning: N:M `W` in FF, separately pruned N:M `Wᵀ` in BP.
-    Bdwp,
-}
-
-impl Method {
-    /// Lower-case name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Method::Dense => "dense",
-            Method::Srste => "srste",
-            Method::Bdwp => "bdwp",
-        }
     }
 }
 
@@ -291,7 +270,13 @@ impl<B: Backend> WeightLayer<B> {
         }
     }
 
-    fn forward(&mut self, be: &mut B, idx: usize, x: Tensor<B::Act>, train: bool) -> Tensor<B::Act> {
+    fn forward(
+        &mut self,
+        be: &mut B,
+        idx: usize,
+        x: Tensor<B::Act>,
+        train: bool,
+    ) -> Result<Tensor<B::Act>, TrainError> {
         let shape = (x.n, x.h, x.w, x.c);
         let (p, q) = self.out_hw(x.h, x.w);
         let a = match self.conv {
@@ -301,28 +286,28 @@ impl<B: Backend> WeightLayer<B> {
         let op = self.ff_operand.as_operand();
         self.zeros.ff_zeros += op.zeros() as u64;
         self.zeros.ff_total += (self.k() * self.c_out) as u64;
-        let out = be.gemm(GemmInfo { layer: idx, pass: Pass::Ff }, &a, op);
+        let out = be.gemm(GemmInfo { layer: idx, pass: Pass::Ff }, &a, op)?;
         if train {
             self.cache = Some((a, shape));
         }
-        Tensor::new(shape.0, p, q, self.c_out, out.into_vec())
+        Ok(Tensor::new(shape.0, p, q, self.c_out, out.into_vec()))
     }
 
-    fn backward(&mut self, be: &mut B, idx: usize, dy: Tensor<B::Act>) -> Option<Tensor<B::Act>> {
+    fn backward(&mut self, be: &mut B, idx: usize, dy: Tensor<B::Act>) -> Result<Option<Tensor<B::Act>>, TrainError> {
         let (a, (n, h, w, c)) = self.cache.take().expect("backward without a training forward");
         let (p, q) = (dy.h, dy.w);
         let d_out = dy.into_matrix(self.c_out);
-        let dw = be.gemm(GemmInfo { layer: idx, pass: Pass::Wg }, &transpose(&a), Operand::Dense(&d_out));
+        let dw = be.gemm(GemmInfo { layer: idx, pass: Pass::Wg }, &transpose(&a), Operand::Dense(&d_out))?;
         self.zeros.dw_zeros += dw.data().iter().filter(|v| v.is_zero()).count() as u64;
         self.zeros.dw_total += dw.data().len() as u64;
         self.grad = Some(dw);
-        let bp = self.bp_operand.as_ref()?;
+        let Some(bp) = self.bp_operand.as_ref() else { return Ok(None) };
         let op = bp.as_operand();
         self.zeros.bp_zeros += op.zeros() as u64;
         self.zeros.bp_total += (self.k() * self.c_out) as u64;
         let info = GemmInfo { layer: idx, pass: Pass::Bp };
-        Some(match self.conv {
-            None => Tensor::new(n, h, w, c, be.gemm(info, &d_out, op).into_vec()),
+        Ok(Some(match self.conv {
+            None => Tensor::new(n, h, w, c, be.gemm(info, &d_out, op)?.into_vec()),
             Some(g) => match transposed_gather(g, (h, w, c), (p, q), self.c_out) {
                 // The transposed convolution: one accumulation over every tap and
                 // output channel, requantized once (what the SAT computes).
@@ -333,17 +318,17 @@ impl<B: Backend> WeightLayer<B> {
                         StoredOperand::Dense(m) => StoredOperand::Dense(tap_blocks_dense(m, taps, c)),
                         StoredOperand::Nm(cn) => StoredOperand::Nm(cn.tap_blocks(taps, c).expect("K = taps·C_in")),
                     };
-                    Tensor::new(n, h, w, c, be.gemm(info, &cols, w2.as_operand()).into_vec())
+                    Tensor::new(n, h, w, c, be.gemm(info, &cols, w2.as_operand())?.into_vec())
                 }
-                None => col2im(&be.gemm(info, &d_out, op), g, (n, h, w, c), p, q),
+                None => col2im(&be.gemm(info, &d_out, op)?, g, (n, h, w, c), p, q),
             },
-        })
+        }))
     }
 
     fn update(&mut self, be: &mut B, idx: usize) -> Result<(), TrainError> {
         let dw = self.grad.take().expect("update without a gradient");
         let pruned = if self.sr_ste { self.ff_mask.as_ref().map(|m| m.map(|k| !k)) } else { None };
-        be.weight_update(idx, &mut self.master, &mut self.velocity, &dw, pruned.as_ref());
+        be.weight_update(idx, &mut self.master, &mut self.velocity, &dw, pruned.as_ref())?;
         self.grad = Some(dw);
         self.refresh(be)
     }
@@ -572,7 +557,6 @@ impl<B: Backend> Network<B> {
         let (mut h, mut w, mut c) = input;
         let mut layers = Vec::new();
         let mut first = true;
-        let m = opts.pattern.m() as usize;
         for spec in specs {
             let shape_err = |msg: String| TrainError::Shape(msg);
             match spec {
@@ -604,27 +588,22 @@ impl<B: Backend> Network<B> {
                         Some(g) => g.kernel.0 * g.kernel.1 * c_in,
                         None => *c_in,
                     };
-                    let plan = |red: usize, what: &str, pruned: bool| -> PassPlan {
-                        if opts.method == Method::Dense || !pruned {
-                            PassPlan { nm: None, dense_reason: None, executed: true }
-                        } else if first {
-                            PassPlan { nm: None, dense_reason: Some("first layer".into()), executed: true }
-                        } else if red % m != 0 {
-                            PassPlan {
-                                nm: None,
-                                dense_reason: Some(format!("{what} = {red} is not a multiple of M = {m}")),
-                                executed: true,
-                            }
-                        } else {
-                            PassPlan { nm: Some(opts.pattern), dense_reason: None, executed: true }
+                    // The workspace's one sparsity policy (as the compiler lowers).
+                    let plan = |pass: Pass, reduction: usize| -> PassPlan {
+                        let layer = LayerSparsity { nm: NmOverride::Inherit, first };
+                        let d = decide(opts.method, pass, opts.pattern, layer, reduction as u64);
+                        PassPlan {
+                            nm: d.operand.map(|o| o.pattern),
+                            dense_reason: d.dense_reason.map(|r| r.to_string()),
+                            executed: true,
                         }
                     };
-                    let ff = plan(k, "K", true);
-                    let mut bp = plan(*c_out, "C_out", opts.method == Method::Bdwp);
+                    let ff = plan(Pass::Ff, k);
+                    let mut bp = plan(Pass::Bp, *c_out);
                     if first && !opts.input_grad {
                         bp = PassPlan {
                             nm: None,
-                            dense_reason: Some("first layer: no input gradient needed".into()),
+                            dense_reason: Some(DenseReason::NoInputGradient.to_string()),
                             executed: false,
                         };
                     }
@@ -703,35 +682,36 @@ impl<B: Backend> Network<B> {
     }
 
     /// Runs the network; with `train` it keeps what backward needs.
-    pub fn forward(&mut self, be: &mut B, mut x: Tensor<B::Act>, train: bool) -> Tensor<B::Act> {
+    pub fn forward(&mut self, be: &mut B, mut x: Tensor<B::Act>, train: bool) -> Result<Tensor<B::Act>, TrainError> {
         let mut idx = 0;
         for layer in &mut self.layers {
             x = match layer {
                 Layer::Weight(wl) => {
                     idx += 1;
-                    wl.forward(be, idx - 1, x, train)
+                    wl.forward(be, idx - 1, x, train)?
                 }
                 Layer::Other(o) => o.forward(be, x),
             };
         }
-        x
+        Ok(x)
     }
 
     /// Back-propagates the logits' gradient; leaves each weight layer's
     /// gradient in [`WeightLayer::grad`]. Returns the input's gradient when
     /// the network was built with `input_grad`.
-    pub fn backward(&mut self, be: &mut B, mut dy: Tensor<B::Act>) -> Option<Tensor<B::Act>> {
+    pub fn backward(&mut self, be: &mut B, mut dy: Tensor<B::Act>) -> Result<Option<Tensor<B::Act>>, TrainError> {
         let mut idx = self.weight_layers().count();
         for layer in self.layers.iter_mut().rev() {
             dy = match layer {
                 Layer::Weight(wl) => {
                     idx -= 1;
-                    wl.backward(be, idx, dy)?
+                    let Some(d) = wl.backward(be, idx, dy)? else { return Ok(None) };
+                    d
                 }
                 Layer::Other(o) => o.backward(be, dy),
             };
         }
-        Some(dy)
+        Ok(Some(dy))
     }
 
     /// Applies every layer's weight update and re-derives its operands.

@@ -38,14 +38,19 @@ impl<B: Backend> Backend for Recorder<B> {
     fn kind(&self) -> NumericsKind {
         self.inner.kind()
     }
-    fn gemm(&mut self, info: GemmInfo, a: &Matrix<Self::Act>, b: Operand<'_, Self::Act>) -> Matrix<Self::Act> {
-        let out = self.inner.gemm(info, a, b);
+    fn gemm(
+        &mut self,
+        info: GemmInfo,
+        a: &Matrix<Self::Act>,
+        b: Operand<'_, Self::Act>,
+    ) -> Result<Matrix<Self::Act>, TrainError> {
+        let out = self.inner.gemm(info, a, b)?;
         let b = match b {
             Operand::Dense(m) => Rec::Dense(m.clone()),
             Operand::Nm(c) => Rec::Nm(c.clone()),
         };
         self.log.push(Call { info, a: a.clone(), b, out: out.clone() });
-        out
+        Ok(out)
     }
     fn weight_update(
         &mut self,
@@ -54,13 +59,13 @@ impl<B: Backend> Backend for Recorder<B> {
         v: &mut Matrix<Self::Master>,
         dw: &Matrix<Self::Act>,
         pruned: Option<&Matrix<bool>>,
-    ) {
+    ) -> Result<(), TrainError> {
         self.inner.weight_update(layer, w, v, dw, pruned)
     }
     fn weight_operand(&self, w: &Matrix<Self::Master>) -> Matrix<Self::Act> {
         self.inner.weight_operand(w)
     }
-    fn loss_grad(&mut self, logits: &Matrix<Self::Act>, labels: &[usize]) -> Matrix<Self::Act> {
+    fn loss_grad(&mut self, logits: &Matrix<Self::Act>, labels: &[usize]) -> Result<Matrix<Self::Act>, TrainError> {
         self.inner.loss_grad(logits, labels)
     }
     fn input(&self, x: f32) -> Self::Act {
@@ -114,10 +119,10 @@ fn crafted<B: Backend>(be: &B, method: Method) -> Network<B> {
 
 fn one_step<B: Backend>(be: &mut B, net: &mut Network<B>) {
     let x = Tensor::new(2, 1, 1, 4, [0.5f32, 1.0, 0.25, 0.75, 1.0, 0.0, 0.5, 0.5].map(|v| be.input(v)).to_vec());
-    let out = net.forward(be, x, true);
+    let out = net.forward(be, x, true).unwrap();
     let logits = Matrix::from_vec(2, 8, out.data).unwrap();
-    let d = be.loss_grad(&logits, &[3, 5]);
-    net.backward(be, Tensor::new(2, 1, 1, 8, d.into_vec()));
+    let d = be.loss_grad(&logits, &[3, 5]).unwrap();
+    net.backward(be, Tensor::new(2, 1, 1, 8, d.into_vec())).unwrap();
     net.update(be).unwrap();
 }
 
@@ -227,10 +232,10 @@ fn every_int16_gemm_of_a_training_step_is_requantized_48_bit_dots() {
     let mut net = Network::build(&be, &specs, (4, 4, 1), opts, |_| rng.gen_range(-0.5f32..0.5)).unwrap();
     for step in 0..3 {
         let x = Tensor::new(2, 4, 4, 1, (0..32).map(|i| be.input(((i * 7 + step) % 11) as f32 / 11.0)).collect());
-        let out = net.forward(&mut be, x, true);
+        let out = net.forward(&mut be, x, true).unwrap();
         let logits = Matrix::from_vec(2, 4, out.data).unwrap();
-        let d = be.loss_grad(&logits, &[1, 2]);
-        net.backward(&mut be, Tensor::new(2, 1, 1, 4, d.into_vec()));
+        let d = be.loss_grad(&logits, &[1, 2]).unwrap();
+        net.backward(&mut be, Tensor::new(2, 1, 1, 4, d.into_vec())).unwrap();
         net.update(&mut be).unwrap();
     }
     assert!(be.log.iter().any(|c| matches!(c.b, Rec::Nm(_))));
@@ -259,7 +264,7 @@ fn every_int16_gemm_of_a_training_step_is_requantized_48_bit_dots() {
 
 /// Σ r ⊙ f(x) in f64: the scalar whose gradient the checks compare.
 fn projected(net: &mut Network<CpuF32>, be: &mut CpuF32, x: &Tensor<f32>, r: &[f32]) -> f64 {
-    let out = net.forward(be, x.clone(), false);
+    let out = net.forward(be, x.clone(), false).unwrap();
     out.data.iter().zip(r).map(|(&o, &w)| f64::from(o) * f64::from(w)).sum()
 }
 
@@ -294,9 +299,9 @@ fn grad_check(specs: &[LayerSpec], input: (usize, usize, usize), sparse: bool) {
     }
     let (h, w, c) = input;
     let x = Tensor::new(2, h, w, c, (0..2 * h * w * c).map(|_| rng.gen_range(-1f32..1.0)).collect());
-    let out = net.forward(&mut be, x.clone(), true);
+    let out = net.forward(&mut be, x.clone(), true).unwrap();
     let r: Vec<f32> = (0..out.data.len()).map(|_| rng.gen_range(-1f32..1.0)).collect();
-    let dx = net.backward(&mut be, Tensor { data: r.clone(), ..out }).expect("input gradient");
+    let dx = net.backward(&mut be, Tensor { data: r.clone(), ..out }).unwrap().expect("input gradient");
     let eps = 1e-3f32;
     for i in 0..x.data.len() {
         let mut xp = x.clone();
@@ -389,7 +394,7 @@ fn grad_check_softmax_cross_entropy() {
     let mut rng = ChaCha8Rng::seed_from_u64(3);
     let logits = Matrix::from_fn(3, 5, |_, _| rng.gen_range(-2f32..2.0));
     let labels = [1, 4, 0];
-    let g = be.loss_grad(&logits, &labels);
+    let g = be.loss_grad(&logits, &labels).unwrap();
     let loss =
         |z: &Matrix<f32>| -> f64 { labels.iter().enumerate().map(|(r, &y)| -softmax_f64(z.row(r))[y].ln()).sum() };
     for r in 0..3 {
@@ -414,10 +419,10 @@ fn build_reports_why_passes_stay_dense() {
     let opts = BuildOptions { method: Method::Bdwp, pattern: NmPattern::new(2, 8).unwrap(), input_grad: false };
     let net = Network::build(&be, &specs, (1, 1, 8), opts, |_| 0.1).unwrap();
     let l: Vec<_> = net.weight_layers().collect();
-    assert_eq!(l[0].ff.dense_reason.as_deref(), Some("first layer"));
+    assert_eq!(l[0].ff.dense_reason.as_deref(), Some("first layer: kept dense by convention (its input is the data)"));
     assert!(!l[0].bp.executed && l[0].bp_operand.is_none());
-    assert_eq!(l[1].ff.dense_reason.as_deref(), Some("K = 12 is not a multiple of M = 8"));
-    assert_eq!(l[1].bp.dense_reason.as_deref(), Some("C_out = 10 is not a multiple of M = 8"));
+    assert_eq!(l[1].ff.dense_reason.as_deref(), Some("reduction C_in·R·S=12 is not a multiple of M=8 (2:8)"));
+    assert_eq!(l[1].bp.dense_reason.as_deref(), Some("reduction C_out=10 is not a multiple of M=8 (2:8)"));
     // Shape errors are typed, not panics.
     let bad = [LayerSpec::Linear { name: "a".into(), c_in: 9, c_out: 4 }];
     assert!(matches!(Network::build(&be, &bad, (1, 1, 8), opts, |_| 0.1), Err(TrainError::Shape(_))));

@@ -295,13 +295,13 @@ impl<'d, B: Backend> Trainer<'d, B> {
     /// loss.
     pub fn step(&mut self, idx: &[usize]) -> Result<f64, TrainError> {
         let x = self.inputs(&self.data.train, idx);
-        let logits = self.net.forward(&mut self.backend, x, true);
+        let logits = self.net.forward(&mut self.backend, x, true)?;
         let labels: Vec<usize> = idx.iter().map(|&i| self.data.train.y[i]).collect();
         let classes = logits.c;
         let logits_m = nmsat_dataflow::Matrix::from_vec(idx.len(), classes, logits.data).expect("logits shape");
         let loss = mean_loss(&self.backend, &logits_m, &labels);
-        let d = self.backend.loss_grad(&logits_m, &labels);
-        self.net.backward(&mut self.backend, Tensor::new(idx.len(), 1, 1, classes, d.into_vec()));
+        let d = self.backend.loss_grad(&logits_m, &labels)?;
+        self.net.backward(&mut self.backend, Tensor::new(idx.len(), 1, 1, classes, d.into_vec()))?;
         self.net.update(&mut self.backend)?;
         Ok(loss)
     }
@@ -320,13 +320,13 @@ impl<'d, B: Backend> Trainer<'d, B> {
     }
 
     /// Test accuracy (fraction); ties between logits go to the lower class.
-    pub fn evaluate(&mut self) -> f64 {
+    pub fn evaluate(&mut self) -> Result<f64, TrainError> {
         let test = &self.data.test;
         let mut correct = 0usize;
         let idx: Vec<usize> = (0..test.len()).collect();
         for chunk in idx.chunks(256) {
             let x = self.inputs(test, chunk);
-            let out = self.net.forward(&mut self.backend, x, false);
+            let out = self.net.forward(&mut self.backend, x, false)?;
             for (j, &i) in chunk.iter().enumerate() {
                 let row = &out.data[j * out.c..(j + 1) * out.c];
                 let mut best = 0;
@@ -338,7 +338,7 @@ impl<'d, B: Backend> Trainer<'d, B> {
                 correct += usize::from(best == test.y[i]);
             }
         }
-        correct as f64 / test.len() as f64
+        Ok(correct as f64 / test.len() as f64)
     }
 
     /// Trains for `cfg.epochs` and reports.
@@ -348,7 +348,7 @@ impl<'d, B: Backend> Trainer<'d, B> {
         for e in 0..self.cfg.epochs {
             self.backend.set_lr(self.cfg.schedule.lr(self.cfg.lr, e, self.cfg.epochs));
             train_loss.push(round6(self.epoch(e, progress)?));
-            accs.push(self.evaluate());
+            accs.push(self.evaluate()?);
         }
         Ok(self.report(train_loss, accs))
     }
