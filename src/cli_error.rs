@@ -32,5 +32,12 @@ impl CliError {
     }
 }
 
+impl From<nmsat_flow::FlowError> for CliError {
+    /// A failed check exits 1, anything else is bad input (exit 2).
+    fn from(e: nmsat_flow::FlowError) -> Self {
+        if e.is_check_failure() { Self::check(e) } else { Self::input(e) }
+    }
+}
+
 /// Result of a CLI command.
 pub type CliResult = Result<(), CliError>;

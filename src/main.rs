@@ -3,6 +3,7 @@
 
 mod cli_error;
 mod cmd;
+mod progress;
 
 use std::process::ExitCode;
 

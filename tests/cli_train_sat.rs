@@ -23,3 +23,29 @@ fn bdwp_2_8_on_sat_trains_like_the_int16_reference() {
     assert!(sat["sat"]["cycles_per_step"].as_f64().unwrap() > 0.0);
     assert!(sat["sat"]["kernels"].as_u64().unwrap() > 1000);
 }
+
+/// A config whose buffers cannot hold one tile of a training kernel is a
+/// clear error (exit 2) naming the kernel and the config, not a panic.
+#[test]
+fn a_config_too_small_for_a_kernel_is_refused_by_name() {
+    let dir = std::env::temp_dir().join(format!("nmsat-small-arch-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let tiny = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/configs/tiny.toml")).unwrap();
+    let small: String = tiny
+        .lines()
+        .map(|l| if l.starts_with("bytes = ") { "bytes = 4096".to_string() } else { l.to_string() })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let path = dir.join("small.toml");
+    std::fs::write(&path, small).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_nmsat"))
+        .args(["train", "--dataset", "digits", "--epochs", "1", "--on", "sat", "--arch"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(err.contains("cannot run the WG GEMM 64x10x32 of weight layer 2 on the SAT config `tiny`"), "{err}");
+}

@@ -365,6 +365,28 @@ impl TrainingGraph {
             .map(|e| (self.graph[e.source()].name.as_str(), self.graph[e.target()].name.as_str(), e.weight()))
     }
 
+    /// The column names of [`TrainingGraph::edge_cells`].
+    pub const EDGE_HEADER: [&'static str; 8] = ["from", "to", "tensor", "role", "shape", "elements", "nm", "group_dim"];
+
+    /// One row of cells per tensor edge (for tables and CSV): its nodes,
+    /// tensor, role, shape, elements and N:M pattern with group dimension.
+    pub fn edge_cells(&self) -> Vec<Vec<String>> {
+        self.edges()
+            .map(|(from, to, t)| {
+                vec![
+                    from.to_string(),
+                    to.to_string(),
+                    t.name.clone(),
+                    format!("{:?}", t.role).to_lowercase(),
+                    t.shape.iter().map(u64::to_string).collect::<Vec<_>>().join("x"),
+                    t.elements.to_string(),
+                    t.nm.map(|n| n.pattern.to_string()).unwrap_or_default(),
+                    t.nm.map(|n| n.group_dim.name().to_string()).unwrap_or_default(),
+                ]
+            })
+            .collect()
+    }
+
     /// A JSON-serialisable view: `{model, method, nm, batch, nodes: [...], edges: [...]}`.
     pub fn to_json(&self) -> serde_json::Value {
         let edges: Vec<serde_json::Value> = self

@@ -73,6 +73,14 @@ impl Method {
         }
     }
 
+    /// The name with the pattern of the sparse methods (`dense`, `bdwp 2:8`).
+    pub fn name_with(self, nm: NmPattern) -> String {
+        match self {
+            Method::Dense => self.name().to_string(),
+            m => format!("{} {nm}", m.name()),
+        }
+    }
+
     /// The dense-equivalent step time over this method's, from MAC counts
     /// alone: FF, BP and WG are a third of a dense step each and an N:M pass
     /// does `N/M` of its MACs. The bound a perfect N:M engine reaches.

@@ -7,7 +7,8 @@ use nmsat_dataflow::ArchConfig;
 use serde::Serialize;
 
 use crate::cli_error::{CliError, CliResult};
-use crate::cmd::common::{load_arch, table};
+use nmsat_flow::load_arch;
+use nmsat_reports::table;
 
 /// `arch` subcommands.
 #[derive(Debug, Subcommand)]

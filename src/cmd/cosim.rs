@@ -1,27 +1,16 @@
-//! `nmsat cosim`: run a program on the Verilated RTL and on the Rust
+//! `nmsat cosim`: run programs on the Verilated RTL and on the Rust
 //! cycle-mode simulator, and compare every instruction's issue and
-//! retirement cycle, the total cycles and the final DRAM image.
-//!
-//! A model's training step carries a memory image (`nmsat_sim::step_image`:
-//! the int16 reference's first step for the built-in digits models, seeded
-//! synthetic state for any other model), so its DRAM is compared too,
-//! unless the config gathers im2col tiles with a line buffer the RTL does
-//! not build yet (then timing only, and the output says why).
+//! retirement cycle, the total cycles and the final DRAM image
+//! ([`nmsat_flow::cosim`] decides what runs and what is compared).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
-use nmsat_compiler::{LowerOptions, Model, load_model};
-use nmsat_dataflow::NmPattern;
-use nmsat_dataflow::program::Program;
-use nmsat_rtl::RtlError;
-use nmsat_rtl::cosim::{CosimReport, DramCheck, RunOptions, cosim_program, model_for};
-use nmsat_sim::testgen::random_program;
-use serde::Serialize;
+use nmsat_flow::cosim::{model_job, program_job, random_jobs, rtl_model, run_jobs};
+use nmsat_flow::{FlowError, Input, load_arch, load_input};
 
 use crate::cli_error::{CliError, CliResult};
-use crate::cmd::common::{DataflowFlags, load_arch, step_program};
-use crate::cmd::compile::MethodArg;
+use crate::cmd::common::{DataflowFlags, StepFlags};
 
 /// Arguments of `nmsat cosim`.
 #[derive(Debug, Args)]
@@ -42,15 +31,9 @@ pub struct CosimArgs {
     /// Instructions per random program (before the final `halt`).
     #[arg(long, default_value_t = 60)]
     pub length: usize,
-    /// Training method (for a model).
-    #[arg(long, value_enum, default_value_t = MethodArg::Bdwp)]
-    pub method: MethodArg,
-    /// N:M pattern (for a model).
-    #[arg(long, default_value = "2:8", value_parser = parse_nm)]
-    pub nm: NmPattern,
-    /// Samples per training step (for a model).
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
-    pub batch: u64,
+    /// Method, pattern and batch (for a model).
+    #[command(flatten)]
+    pub step: StepFlags,
     /// Write a VCD of the RTL run here (of the first failing program with `--random`);
     /// without it a mismatch writes `cosim-fail.vcd`.
     #[arg(long)]
@@ -63,10 +46,6 @@ pub struct CosimArgs {
     pub dataflow: DataflowFlags,
 }
 
-fn parse_nm(s: &str) -> Result<NmPattern, String> {
-    s.parse::<NmPattern>().map_err(|e| e.to_string())
-}
-
 /// `--format`.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum CosimFormat {
@@ -76,95 +55,34 @@ pub enum CosimFormat {
     Table,
 }
 
-/// One program's result, for `--format json`.
-#[derive(Debug, Serialize)]
-struct ProgramResult {
-    name: String,
-    instructions: usize,
-    rtl_cycles: u64,
-    rust_cycles: u64,
-    passed: bool,
-    problems: Vec<String>,
-    dram: String,
-    dram_compared: bool,
-    rtl_cycles_per_second: f64,
-    vcd: Option<PathBuf>,
-}
-
-fn rtl_error(e: RtlError) -> CliError {
-    CliError::input(e)
-}
-
-fn is_program(path: &Path) -> bool {
-    use std::io::Read;
-    let mut magic = [0u8; 8];
-    std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut magic)).is_ok() && &magic == b"NMSATPRG"
-}
-
-/// One training step of `model` on `arch` with its memory image, and why
-/// its DRAM cannot be compared when the RTL cannot move its data.
-fn model_program(
-    model: &Model,
-    args: &CosimArgs,
-    arch: &nmsat_dataflow::ArchConfig,
-) -> Result<(Program, Option<String>), CliError> {
-    let opts = LowerOptions::new(args.method.into(), args.nm, args.batch);
-    let (p, image) = step_program(model, &opts, arch, args.dataflow.options(), false)?;
-    if let Some(note) = image.note() {
-        eprintln!("note: {note}");
-    }
-    if arch.dram.im2col == nmsat_dataflow::arch::Im2col::LineBuffer
-        && p.instrs.iter().any(|i| matches!(i, nmsat_dataflow::isa::Instr::Load2col { .. }))
-    {
-        return Ok((
-            p,
-            Some(format!(
-                "`{}` gathers im2col tiles with a line buffer (dram.im2col = \"line_buffer\"), which the RTL does not build yet; configs with dram.im2col = \"dram\" compare the data",
-                arch.name
-            )),
-        ));
-    }
-    Ok((p, None))
-}
-
 /// Runs `nmsat cosim`.
 pub fn run(args: CosimArgs) -> CliResult {
-    // The programs to run, with their names and why their DRAM is not compared.
-    let (arch, programs): (_, Vec<(String, Program, Option<String>)>) = match (&args.input, args.random) {
+    let (arch, jobs) = match (&args.input, args.random) {
         (None, None) => return Err(CliError::input(anyhow::anyhow!("give a MODEL or PROGRAM, or --random N"))),
         (_, Some(n)) => {
             let arch = load_arch(args.arch.as_deref())?;
-            let progs = (0..n)
-                .map(|i| {
-                    let seed = args.seed + i;
-                    (format!("random seed {seed}"), random_program(&arch, seed, args.length), None)
-                })
-                .collect();
-            (arch, progs)
+            let jobs = random_jobs(&arch, args.seed, n, args.length);
+            (arch, jobs)
         }
-        (Some(input), None) => {
-            let path = Path::new(input);
-            if path.is_file() && is_program(path) {
-                let p = Program::load(path).map_err(CliError::input)?;
+        (Some(input), None) => match load_input(input)? {
+            Input::Program(p) => {
                 let arch = match &args.arch {
                     Some(a) => load_arch(Some(a))?,
                     None => p.arch.clone(),
                 };
-                let why = p.image.is_empty().then(|| "the program file has no memory image".to_string());
-                (arch, vec![(input.clone(), p, why)])
-            } else {
-                let model = load_model(input).map_err(CliError::input)?;
-                let arch = load_arch(args.arch.as_deref())?;
-                let (p, why) = model_program(&model, &args, &arch)?;
-                if let Some(why) = &why {
-                    eprintln!("note: {input} is co-simulated on timing only ({why})");
-                }
-                (arch, vec![(format!("{input} ({} {})", p.info.method, args.nm), p, why)])
+                (arch, vec![program_job(input.clone(), *p)])
             }
-        }
+            Input::Model(m) => {
+                let req = args.step.request(*m, load_arch(args.arch.as_deref())?, &args.dataflow);
+                let name = format!("{input} ({} {})", req.method, req.nm);
+                let (job, notes) = model_job(&req, name)?;
+                notes.iter().for_each(|n| eprintln!("note: {n}"));
+                (req.arch, vec![job])
+            }
+        },
     };
     let t0 = std::time::Instant::now();
-    let model = model_for(&arch, None).map_err(rtl_error)?;
+    let model = rtl_model(&arch)?;
     if model.built {
         eprintln!(
             "built the Verilated model of `{}` in {:.0} s ({})",
@@ -174,77 +92,15 @@ pub fn run(args: CosimArgs) -> CliResult {
         );
     }
     let fail_vcd = args.vcd.clone().unwrap_or_else(|| PathBuf::from("cosim-fail.vcd"));
-    let single = programs.len() == 1;
-    let mut results = Vec::new();
-    let mut failed: Option<(String, CosimReport)> = None;
-    let (mut instrs, mut cycles, mut secs, mut compared) = (0usize, 0u64, 0f64, 0usize);
-    for (name, p, why) in &programs {
-        let opts = RunOptions { vcd: if single { args.vcd.clone() } else { None }, ..RunOptions::default() };
-        let mut r = cosim_program(&model, &arch, p, &opts, Some(&fail_vcd)).map_err(rtl_error)?;
-        if let (Some(why), DramCheck::Skipped(_)) = (why, &r.comparison.dram) {
-            r.comparison.dram = DramCheck::Skipped(why.clone());
-        }
-        let c = &r.comparison;
-        let dram_compared = !matches!(c.dram, DramCheck::Skipped(_));
-        compared += usize::from(dram_compared);
-        instrs += c.instructions;
-        cycles += r.rtl.sim_cycles;
-        secs += r.rtl.seconds;
-        let dram = c.dram.summary();
-        results.push(ProgramResult {
-            name: name.clone(),
-            instructions: c.instructions,
-            rtl_cycles: c.rtl_total,
-            rust_cycles: c.rust_total,
-            passed: c.passed(),
-            problems: c.problems(),
-            dram,
-            dram_compared,
-            rtl_cycles_per_second: if r.rtl.seconds > 0.0 { r.rtl.sim_cycles as f64 / r.rtl.seconds } else { 0.0 },
-            vcd: r.vcd.clone(),
-        });
-        if !c.passed() {
-            failed = Some((name.clone(), r));
-            break;
-        }
-    }
+    let run = run_jobs(&model, &arch, &jobs, args.vcd.as_deref(), &fail_vcd)?;
     match args.format {
-        CosimFormat::Json => println!("{}", serde_json::to_string_pretty(&results).map_err(CliError::input)?),
+        CosimFormat::Json => println!("{}", serde_json::to_string_pretty(&run.results).map_err(CliError::input)?),
         CosimFormat::Table => {
-            for r in &results {
-                println!(
-                    "{}: {} instructions, {} cycles (RTL) / {} (Rust cycle mode): {}; DRAM {}",
-                    r.name,
-                    r.instructions,
-                    r.rtl_cycles,
-                    r.rust_cycles,
-                    if r.passed { "match" } else { "MISMATCH" },
-                    r.dram
-                );
-            }
-            if failed.is_none() {
-                let dram = match compared {
-                    0 => "no DRAM image compared (timing only)".to_string(),
-                    n if n == results.len() => "every final DRAM image is bit-exact".to_string(),
-                    n => format!("the final DRAM images of {n} of {} program(s) are bit-exact", results.len()),
-                };
-                println!(
-                    "cosim `{}`: {} program(s), {} instructions: every issue and retirement cycle and every total matches; {dram}; Verilator {:.2} M cycles/s",
-                    arch.name,
-                    results.len(),
-                    instrs,
-                    if secs > 0.0 { cycles as f64 / secs / 1e6 } else { 0.0 }
-                );
-            }
+            print!("{}", nmsat_reports::cosim::text(&arch.name, &run.results, run.cycles_per_second()))
         }
     }
-    if let Some((name, r)) = failed {
-        let mut msg =
-            format!("{name} on `{}` does not co-simulate:\n  {}", arch.name, r.comparison.problems().join("\n  "));
-        if let Some(v) = &r.vcd {
-            msg.push_str(&format!("\n  VCD of the RTL run: {}", v.display()));
-        }
-        return Err(CliError::check(anyhow::anyhow!(msg)));
+    match run.failure(&arch.name) {
+        Some(e) => Err(FlowError::into(e)),
+        None => Ok(()),
     }
-    Ok(())
 }

@@ -6,7 +6,7 @@ use clap::Args;
 use nmsat_dataflow::program::Program;
 
 use crate::cli_error::{CliError, CliResult};
-use crate::cmd::common::asm_with_summary;
+use nmsat_reports::asm::asm_with_summary;
 
 /// Arguments of `nmsat disasm`.
 #[derive(Debug, Args)]

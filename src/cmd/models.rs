@@ -6,7 +6,7 @@ use nmsat_dataflow::{GemmKind, Pass};
 use serde::Serialize;
 
 use crate::cli_error::{CliError, CliResult};
-use crate::cmd::common::table;
+use nmsat_reports::table;
 
 /// Arguments of `nmsat models`.
 #[derive(Debug, Args)]

@@ -7,7 +7,7 @@ use nmsat_rtl::params::DEFAULT_IMEM_BITS;
 use nmsat_rtl::{EmitOptions, emit};
 
 use crate::cli_error::{CliError, CliResult};
-use crate::cmd::common::load_arch;
+use nmsat_flow::load_arch;
 
 /// Arguments of `nmsat rtl`.
 #[derive(Debug, Args)]

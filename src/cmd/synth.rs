@@ -8,7 +8,8 @@ use nmsat_rtl::synth::{SynthProgress, VU9P, synth_hierarchical, synth_module};
 use nmsat_rtl::{EmitOptions, RtlError, emit};
 
 use crate::cli_error::{CliError, CliResult};
-use crate::cmd::common::{load_arch, table};
+use nmsat_flow::load_arch;
+use nmsat_reports::table;
 
 /// Arguments of `nmsat synth`.
 #[derive(Debug, Args)]

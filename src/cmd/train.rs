@@ -1,17 +1,16 @@
 //! `nmsat train`: N:M sparse training on real data with the functional
 //! reference (`nmsat_sim::reference`), and `--sweep` for the accuracy table.
 
-use std::io::IsTerminal;
-use std::path::Path;
-
 use clap::{Args, ValueEnum};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use nmsat_dataflow::NmPattern;
+use nmsat_dataflow::{Method, NmPattern};
+use nmsat_flow::FlowError;
+use nmsat_flow::train::{load_dataset, on_cpu, on_sat, steps};
 use nmsat_sim::reference::train::Schedule;
-use nmsat_sim::reference::{Dataset, Method, ModelKind, NumericsKind, Progress, TrainConfig, TrainReport, train};
+use nmsat_sim::reference::{Dataset, ModelKind, NumericsKind, TrainConfig, TrainReport};
 
 use crate::cli_error::{CliError, CliResult};
-use crate::cmd::common::table;
+use crate::cmd::common::ModeArg;
+use crate::progress::{on_step, progress_bar};
 
 /// Arguments of `nmsat train`.
 #[derive(Debug, Args)]
@@ -24,11 +23,11 @@ pub struct TrainArgs {
     #[arg(long, value_enum, default_value_t = ModelArg::Mlp)]
     pub model: ModelArg,
     /// Training method.
-    #[arg(long, value_enum, default_value_t = MethodArg::Bdwp)]
-    pub method: MethodArg,
+    #[arg(long, value_enum, default_value_t = Method::Bdwp)]
+    pub method: Method,
     /// N:M pattern of `srste` and `bdwp`.
     #[arg(long, default_value = "2:8")]
-    pub nm: String,
+    pub nm: NmPattern,
     /// Epochs [default: 30 for mlp, 8 for cnn].
     #[arg(long)]
     pub epochs: Option<usize>,
@@ -65,8 +64,8 @@ pub struct TrainArgs {
     #[arg(long)]
     pub arch: Option<String>,
     /// Simulation mode for `--on sat` (identical results; `cycle` steps every cycle).
-    #[arg(long, value_enum, default_value_t = SimModeArg::Fast)]
-    pub sim_mode: SimModeArg,
+    #[arg(long, value_enum, default_value_t = ModeArg::Fast)]
+    pub sim_mode: ModeArg,
     /// Output format.
     #[arg(long, value_enum, default_value_t = FormatArg::Table)]
     pub format: FormatArg,
@@ -87,17 +86,6 @@ pub enum ModelArg {
     Cnn,
 }
 
-/// `--method`.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum MethodArg {
-    /// No pruning.
-    Dense,
-    /// Forward-only N:M with SR-STE's regulariser.
-    Srste,
-    /// N:M in FF and (separately pruned) in BP.
-    Bdwp,
-}
-
 /// `--schedule`.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum ScheduleArg {
@@ -114,15 +102,6 @@ pub enum OnArg {
     Cpu,
     /// The simulated SAT.
     Sat,
-}
-
-/// `--sim-mode`.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum SimModeArg {
-    /// Event-driven.
-    Fast,
-    /// Cycle by cycle.
-    Cycle,
 }
 
 /// `--numerics`.
@@ -150,21 +129,6 @@ fn model_kind(m: ModelArg) -> ModelKind {
     }
 }
 
-fn method(m: MethodArg) -> Method {
-    match m {
-        MethodArg::Dense => Method::Dense,
-        MethodArg::Srste => Method::Srste,
-        MethodArg::Bdwp => Method::Bdwp,
-    }
-}
-
-fn load_dataset(arg: &str) -> Result<Dataset, CliError> {
-    if arg == "digits" && !Path::new(arg).exists() {
-        return Dataset::digits().map_err(CliError::input);
-    }
-    Dataset::from_path(Path::new(arg)).map_err(CliError::input)
-}
-
 fn config(a: &TrainArgs, model: ModelKind, meth: Method, nm: NmPattern, seed: u64) -> TrainConfig {
     TrainConfig {
         nm,
@@ -187,200 +151,46 @@ fn config(a: &TrainArgs, model: ModelKind, meth: Method, nm: NmPattern, seed: u6
     }
 }
 
-/// A progress bar on stderr, hidden when stderr is not a terminal.
-fn progress_bar(len: u64, label: String) -> ProgressBar {
-    let target =
-        if std::io::stderr().is_terminal() { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() };
-    let bar = ProgressBar::with_draw_target(Some(len), target);
-    if let Ok(style) = ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} steps {msg}") {
-        bar.set_style(style.progress_chars("=> "));
-    }
-    bar.set_prefix(label);
-    bar
-}
-
-fn run_one(data: &Dataset, cfg: &TrainConfig, label: String) -> Result<TrainReport, CliError> {
-    let steps = cfg.epochs * (data.train.len() / cfg.batch.clamp(1, data.train.len().max(1))).max(1);
-    let bar = progress_bar(steps as u64, label);
-    let mut on_step = |p: &Progress| {
-        bar.inc(1);
-        if p.step == p.steps_per_epoch {
-            bar.set_message(format!("epoch {} loss {:.4}", p.epoch + 1, p.loss));
-        }
-    };
-    let report = train(data, cfg, &mut on_step).map_err(CliError::input);
+fn run_one(data: &Dataset, cfg: &TrainConfig, label: String) -> Result<TrainReport, FlowError> {
+    let bar = progress_bar(steps(data, cfg), label);
+    let report = on_cpu(data, cfg, &mut on_step(&bar));
     bar.finish_and_clear();
     report
 }
 
 /// Runs `nmsat train`.
 pub fn run(a: TrainArgs) -> CliResult {
-    let nm: NmPattern = a.nm.parse().map_err(CliError::input)?;
     let data = load_dataset(&a.dataset)?;
     if a.sweep {
-        return sweep(&a, &data);
+        let config = |model, method, nm, seed| config(&a, model, method, nm, seed);
+        let rows = nmsat_flow::train::sweep(&config, &mut |cfg, label| run_one(&data, cfg, label))?;
+        match a.format {
+            FormatArg::Json => println!("{}", serde_json::to_string_pretty(&rows).map_err(CliError::input)?),
+            FormatArg::Table => print!("{}", nmsat_reports::train::sweep_markdown(&rows)),
+        }
+        return Ok(());
     }
-    let mut cfg = config(&a, model_kind(a.model), method(a.method), nm, a.seed);
+    let cfg = config(&a, model_kind(a.model), a.method, a.nm, a.seed);
     let label = format!("{} {} {}", cfg.model.name(), cfg.method.name(), cfg.nm);
     if a.on == OnArg::Sat {
-        cfg.numerics = NumericsKind::Int16;
-        let arch = crate::cmd::common::load_arch(a.arch.as_deref())?;
-        let mode = match a.sim_mode {
-            SimModeArg::Fast => nmsat_sim::SimMode::Fast,
-            SimModeArg::Cycle => nmsat_sim::SimMode::Cycle,
-        };
-        let steps = cfg.epochs * (data.train.len() / cfg.batch.clamp(1, data.train.len().max(1))).max(1);
-        let bar = progress_bar(steps as u64, format!("{label} on SAT"));
-        let mut on_step = |p: &Progress| {
-            bar.inc(1);
-            if p.step == p.steps_per_epoch {
-                bar.set_message(format!("epoch {} loss {:.4}", p.epoch + 1, p.loss));
-            }
-        };
-        let r = nmsat_sim::sat_backend::train_on_sat(&data, &cfg, &arch, mode, &mut on_step).map_err(CliError::input);
+        let arch = nmsat_flow::load_arch(a.arch.as_deref())?;
+        let bar = progress_bar(steps(&data, &cfg), format!("{label} on SAT"));
+        let r = on_sat(&data, &cfg, &arch, a.sim_mode.into(), &mut on_step(&bar));
         bar.finish_and_clear();
         let r = r?;
         match a.format {
             FormatArg::Json => println!("{}", serde_json::to_string_pretty(&r).map_err(CliError::input)?),
             FormatArg::Table => {
-                print!("{}", render(&r.report));
-                let s = &r.sat;
-                println!(
-                    "on SAT `{}` ({} mode): {} kernels, {:.0} cycles per training step = {:.3} ms at the clock; {} training cycles, {} evaluation cycles",
-                    s.arch,
-                    s.mode,
-                    s.kernels,
-                    s.cycles_per_step,
-                    s.seconds_per_step * 1e3,
-                    s.train_cycles,
-                    s.eval_cycles
-                );
+                print!("{}", nmsat_reports::train::text(&r.report));
+                print!("{}", nmsat_reports::train::sat_summary(&r.sat));
             }
         }
         return Ok(());
     }
     let report = run_one(&data, &cfg, label)?;
     match a.format {
-        FormatArg::Json => {
-            println!("{}", serde_json::to_string_pretty(&report).map_err(CliError::input)?);
-        }
-        FormatArg::Table => print!("{}", render(&report)),
-    }
-    Ok(())
-}
-
-fn pct(x: f64) -> String {
-    format!("{:.1} %", 100.0 * x)
-}
-
-fn sparsity(x: Option<f64>) -> String {
-    x.map_or_else(|| "-".into(), |v| format!("{:.3}", v))
-}
-
-fn render(r: &TrainReport) -> String {
-    let mut out = format!(
-        "{} on {}: method {}{}, {} numerics, {} epochs x {} steps of {} (seed {})\n",
-        r.model.name(),
-        r.dataset,
-        r.method.name(),
-        r.nm.map(|p| format!(" {p}")).unwrap_or_default(),
-        match r.numerics {
-            NumericsKind::F32 => "f32",
-            NumericsKind::Int16 => "int16",
-        },
-        r.epochs,
-        r.steps / r.epochs.max(1),
-        r.batch,
-        r.seed
-    );
-    out.push_str(&format!(
-        "test accuracy {} ({} test / {} train samples); final train loss {:.4}\n\n",
-        pct(r.test_accuracy),
-        r.test_samples,
-        r.train_samples,
-        r.train_loss.last().copied().unwrap_or(f64::NAN)
-    ));
-    let rows: Vec<Vec<String>> = r
-        .layers
-        .iter()
-        .map(|l| {
-            let note = [&l.ff.dense_reason, &l.bp.dense_reason]
-                .iter()
-                .zip(["FF", "BP"])
-                .filter_map(|(r, p)| r.as_ref().map(|r| format!("{p}: {r}")))
-                .collect::<Vec<_>>()
-                .join("; ");
-            vec![
-                l.name.clone(),
-                format!("{}x{}", l.k, l.c_out),
-                l.ff.operand.clone(),
-                sparsity(l.ff.sparsity),
-                l.bp.operand.clone(),
-                sparsity(l.bp.sparsity),
-                format!("{:.3}", l.dw_sparsity),
-                note,
-            ]
-        })
-        .collect();
-    out.push_str(&table(&["layer", "KxN", "FF W", "FF zeros", "BP W^T", "BP zeros", "dW zeros", "note"], &rows));
-    out
-}
-
-/// One cell of the sweep.
-#[derive(serde::Serialize)]
-struct SweepRow {
-    model: ModelKind,
-    method: Method,
-    nm: Option<NmPattern>,
-    seeds: Vec<u64>,
-    test_accuracy: Vec<f64>,
-    mean: f64,
-}
-
-const SWEEP_SEEDS: [u64; 3] = [0, 1, 2];
-
-fn sweep(a: &TrainArgs, data: &Dataset) -> CliResult {
-    let patterns: Vec<NmPattern> =
-        ["2:4", "2:8", "1:8"].iter().map(|p| p.parse().map_err(CliError::input)).collect::<Result<_, _>>()?;
-    let mut rows = Vec::new();
-    for model in [ModelKind::Mlp, ModelKind::Cnn] {
-        let mut cells: Vec<(Method, Option<NmPattern>)> = vec![(Method::Dense, None)];
-        for m in [Method::Srste, Method::Bdwp] {
-            cells.extend(patterns.iter().map(|&p| (m, Some(p))));
-        }
-        for (meth, p) in cells {
-            let mut accs = Vec::new();
-            for seed in SWEEP_SEEDS {
-                let cfg = config(a, model, meth, p.unwrap_or(patterns[1]), seed);
-                let label = format!(
-                    "{} {} {} seed {seed}",
-                    model.name(),
-                    meth.name(),
-                    p.map(|p| p.to_string()).unwrap_or_default()
-                );
-                accs.push(run_one(data, &cfg, label)?.test_accuracy);
-            }
-            let mean = accs.iter().sum::<f64>() / accs.len() as f64;
-            rows.push(SweepRow { model, method: meth, nm: p, seeds: SWEEP_SEEDS.to_vec(), test_accuracy: accs, mean });
-        }
-    }
-    match a.format {
-        FormatArg::Json => println!("{}", serde_json::to_string_pretty(&rows).map_err(CliError::input)?),
-        FormatArg::Table => {
-            println!("| model | method | N:M | seed 0 | seed 1 | seed 2 | mean |");
-            println!("|---|---|---|---|---|---|---|");
-            for r in &rows {
-                let accs: Vec<String> = r.test_accuracy.iter().map(|&x| format!("{:.1}", 100.0 * x)).collect();
-                println!(
-                    "| {} | {} | {} | {} | {:.1} |",
-                    r.model.name(),
-                    r.method.name(),
-                    r.nm.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
-                    accs.join(" | "),
-                    100.0 * r.mean
-                );
-            }
-        }
+        FormatArg::Json => println!("{}", serde_json::to_string_pretty(&report).map_err(CliError::input)?),
+        FormatArg::Table => print!("{}", nmsat_reports::train::text(&report)),
     }
     Ok(())
 }

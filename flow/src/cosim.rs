@@ -1,0 +1,149 @@
+//! Co-simulation through the pipeline: which programs run (a program file,
+//! a model's step with its memory image, random programs), whether their
+//! DRAM can be compared, and the run on the Verilated RTL against the Rust
+//! cycle-mode simulator.
+
+use std::path::{Path, PathBuf};
+
+use nmsat_dataflow::ArchConfig;
+use nmsat_dataflow::arch::Im2col;
+use nmsat_dataflow::isa::Instr;
+use nmsat_dataflow::program::Program;
+use nmsat_reports::cosim::ProgramResult;
+use nmsat_rtl::cosim::{CosimReport, DramCheck, Model as RtlModel, RunOptions, cosim_program, model_for};
+use nmsat_sim::testgen::random_program;
+
+use crate::error::FlowError;
+use crate::step::{Schedule, StepRequest};
+
+/// A program to co-simulate.
+#[derive(Debug, Clone)]
+pub struct CosimJob {
+    /// What it is, for the report.
+    pub name: String,
+    /// The program.
+    pub program: Program,
+    /// Why its final DRAM cannot be compared, if it cannot.
+    pub timing_only: Option<String>,
+}
+
+/// The image policy of co-simulation: why the DRAM of `p` on `arch` cannot
+/// be compared, if it cannot (no memory image; `load2col` gathers through an
+/// im2col line buffer the RTL does not build yet).
+pub fn timing_only_reason(arch: &ArchConfig, p: &Program) -> Option<String> {
+    if p.image.is_empty() {
+        return Some("the program has no memory image".to_string());
+    }
+    if arch.dram.im2col == Im2col::LineBuffer && p.instrs.iter().any(|i| matches!(i, Instr::Load2col { .. })) {
+        return Some(format!(
+            "`{}` gathers im2col tiles with a line buffer (dram.im2col = \"line_buffer\"), which the RTL does not build yet; configs with dram.im2col = \"dram\" compare the data",
+            arch.name
+        ));
+    }
+    None
+}
+
+/// A model's training step with its memory image, and notes for the user
+/// (a synthetic image; timing only).
+pub fn model_job(req: &StepRequest, name: String) -> Result<(CosimJob, Vec<String>), FlowError> {
+    let step = req.compile_with_image(Schedule::CostModel)?;
+    let mut notes: Vec<String> = step.image.note().into_iter().collect();
+    let timing_only = timing_only_reason(&req.arch, &step.program);
+    if let Some(why) = &timing_only {
+        notes.push(format!("{name} is co-simulated on timing only ({why})"));
+    }
+    Ok((CosimJob { name, program: step.program, timing_only }, notes))
+}
+
+/// A program file's job (its DRAM is compared when it carries an image).
+pub fn program_job(name: String, program: Program) -> CosimJob {
+    let timing_only = program.image.is_empty().then(|| "the program file has no memory image".to_string());
+    CosimJob { name, program, timing_only }
+}
+
+/// `count` seeded random programs of `length` instructions, seeds from `seed` on.
+pub fn random_jobs(arch: &ArchConfig, seed: u64, count: u64, length: usize) -> Vec<CosimJob> {
+    (0..count)
+        .map(|i| {
+            let s = seed + i;
+            CosimJob { name: format!("random seed {s}"), program: random_program(arch, s, length), timing_only: None }
+        })
+        .collect()
+}
+
+/// The Verilated model of `arch` (built, or taken from the cache) and
+/// whether it was built now.
+pub fn rtl_model(arch: &ArchConfig) -> Result<RtlModel, FlowError> {
+    Ok(model_for(arch, None)?)
+}
+
+/// The results of a co-simulation run, in order; the run stops at the first
+/// mismatch, whose report comes last.
+#[derive(Debug)]
+pub struct CosimRun {
+    /// One result per program run.
+    pub results: Vec<ProgramResult>,
+    /// The failing program's report, if one failed.
+    pub failed: Option<(String, CosimReport)>,
+    /// RTL cycles simulated and Verilator's seconds, summed.
+    pub rtl_cycles: u64,
+    /// Verilator's seconds, summed.
+    pub rtl_seconds: f64,
+}
+
+impl CosimRun {
+    /// Verilator's speed over the run.
+    pub fn cycles_per_second(&self) -> f64 {
+        if self.rtl_seconds > 0.0 { self.rtl_cycles as f64 / self.rtl_seconds } else { 0.0 }
+    }
+
+    /// The failure as an error naming the program, the config, the problems and the VCD.
+    pub fn failure(&self, arch: &str) -> Option<FlowError> {
+        let (name, r) = self.failed.as_ref()?;
+        let mut msg = format!("{name} on `{arch}` does not co-simulate:\n  {}", r.comparison.problems().join("\n  "));
+        if let Some(v) = &r.vcd {
+            msg.push_str(&format!("\n  VCD of the RTL run: {}", v.display()));
+        }
+        Some(FlowError::CheckFailed(msg))
+    }
+}
+
+/// Runs `jobs` on `model` and the Rust cycle-mode simulator. `vcd` is the
+/// VCD of a single job's RTL run; a mismatch writes its VCD to `fail_vcd`.
+pub fn run_jobs(
+    model: &RtlModel,
+    arch: &ArchConfig,
+    jobs: &[CosimJob],
+    vcd: Option<&Path>,
+    fail_vcd: &Path,
+) -> Result<CosimRun, FlowError> {
+    let single = jobs.len() == 1;
+    let mut run = CosimRun { results: Vec::new(), failed: None, rtl_cycles: 0, rtl_seconds: 0.0 };
+    for job in jobs {
+        let opts = RunOptions { vcd: if single { vcd.map(PathBuf::from) } else { None }, ..RunOptions::default() };
+        let mut r = cosim_program(model, arch, &job.program, &opts, Some(fail_vcd))?;
+        if let (Some(why), DramCheck::Skipped(_)) = (&job.timing_only, &r.comparison.dram) {
+            r.comparison.dram = DramCheck::Skipped(why.clone());
+        }
+        let c = &r.comparison;
+        run.rtl_cycles += r.rtl.sim_cycles;
+        run.rtl_seconds += r.rtl.seconds;
+        run.results.push(ProgramResult {
+            name: job.name.clone(),
+            instructions: c.instructions,
+            rtl_cycles: c.rtl_total,
+            rust_cycles: c.rust_total,
+            passed: c.passed(),
+            problems: c.problems(),
+            dram: c.dram.summary(),
+            dram_compared: !matches!(c.dram, DramCheck::Skipped(_)),
+            rtl_cycles_per_second: if r.rtl.seconds > 0.0 { r.rtl.sim_cycles as f64 / r.rtl.seconds } else { 0.0 },
+            vcd: r.vcd.clone(),
+        });
+        if !c.passed() {
+            run.failed = Some((job.name.clone(), r));
+            break;
+        }
+    }
+    Ok(run)
+}

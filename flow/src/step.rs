@@ -1,0 +1,159 @@
+//! One training step through the pipeline: a [`StepRequest`] (model,
+//! method, N:M, batch, dataflow, config) compiles to a SAT program, with or
+//! without a memory image ([`CompiledStep`]), and simulates
+//! ([`simulate_step`]).
+
+use nmsat_compiler::{LowerOptions, Model, step_workload};
+use nmsat_dataflow::program::Program;
+use nmsat_dataflow::schedule::{DataflowOptions, StepNumerics, StepWorkload, compile_step};
+use nmsat_dataflow::{ArchConfig, Method, NmPattern};
+use nmsat_sim::reference::{Dataset, ModelKind};
+use nmsat_sim::step_image::{StepImageError, StepSetup, step_image, synthetic_image};
+use nmsat_sim::{SimMode, SimOptions, Stats, simulate};
+
+use crate::error::FlowError;
+
+/// What to compile: one training step of `model` under `method` at `nm` and
+/// `batch`, with the `dataflow` optimizations, for `arch`.
+#[derive(Debug, Clone)]
+pub struct StepRequest {
+    /// The model.
+    pub model: Model,
+    /// Training method.
+    pub method: Method,
+    /// N:M pattern of the sparse passes (layers may override it).
+    pub nm: NmPattern,
+    /// Samples per step (at least 1).
+    pub batch: u64,
+    /// Which dataflow optimizations are on.
+    pub dataflow: DataflowOptions,
+    /// The SAT config.
+    pub arch: ArchConfig,
+}
+
+/// How the schedule is chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Schedule {
+    /// The scheduler's own choice (its cost model), compiled once.
+    CostModel,
+    /// The scheduler's candidates compiled and simulated; the fastest kept
+    /// ([`crate::choose::compile_fastest`]). What the CLI's `compile -o`, `sim`
+    /// and `demo` use.
+    Fastest,
+}
+
+/// Where a compiled step's memory image comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepImage {
+    /// No memory image (timing only).
+    None,
+    /// The int16 reference's first step (the built-in digits models).
+    Reference,
+    /// Seeded random state ([`nmsat_sim::step_image::synthetic_image`]), and
+    /// why the reference's is not available.
+    Synthetic(String),
+}
+
+impl StepImage {
+    /// A note for the user, for a synthetic image.
+    pub fn note(&self) -> Option<String> {
+        match self {
+            StepImage::Synthetic(why) => Some(format!(
+                "the memory image is synthetic (seeded random inputs, labels, master weights and momentum, with the operand and compressed weights derived from them; not a trained network's state): {why}"
+            )),
+            _ => None,
+        }
+    }
+}
+
+/// A compiled step: the program and where its memory image came from.
+#[derive(Debug, Clone)]
+pub struct CompiledStep {
+    /// The SAT program (with `image` filled unless [`StepImage::None`]).
+    pub program: Program,
+    /// Where the image came from.
+    pub image: StepImage,
+}
+
+impl StepRequest {
+    /// What the compiler lowers for.
+    pub fn lower_options(&self) -> LowerOptions {
+        LowerOptions::new(self.method, self.nm, self.batch)
+    }
+
+    /// The same request under another method.
+    pub fn with_method(&self, method: Method) -> Self {
+        Self { method, ..self.clone() }
+    }
+
+    /// The step's GEMMs with their layers, ready for the scheduler.
+    pub fn workload(&self) -> Result<StepWorkload, FlowError> {
+        Ok(step_workload(&self.model, &self.lower_options())?)
+    }
+
+    fn schedule(&self, step: &StepWorkload, schedule: Schedule) -> Result<Program, FlowError> {
+        Ok(match schedule {
+            Schedule::CostModel => compile_step(&self.arch, step, &self.dataflow)?,
+            Schedule::Fastest => nmsat_sim::compile_fastest(&self.arch, step, &self.dataflow)?,
+        })
+    }
+
+    /// The step's program without a memory image (timing only).
+    pub fn compile(&self, schedule: Schedule) -> Result<Program, FlowError> {
+        self.schedule(&self.workload()?, schedule)
+    }
+
+    /// The step's program with a memory image: the int16 reference's first
+    /// step (digits data set, the reference's initial weights, pre-generated
+    /// compressed weights, zero momentum, compiled with the reference's
+    /// numerics) where the model is a built-in digits model and the
+    /// reference supports the request; otherwise seeded synthetic state with
+    /// the default numerics, and the reason.
+    pub fn compile_with_image(&self, schedule: Schedule) -> Result<CompiledStep, FlowError> {
+        let synthetic = |why: String| -> Result<CompiledStep, FlowError> {
+            let mut program = self.compile(schedule)?;
+            program.image = synthetic_image(&program, 0)?;
+            Ok(CompiledStep { program, image: StepImage::Synthetic(why) })
+        };
+        let Some(kind) = reference_model(&self.model) else {
+            return synthetic(format!("`{}` has no int16 reference (the built-in digits models do)", self.model.name));
+        };
+        let data = Dataset::digits()?;
+        let setup = match StepSetup::new(&data, kind, self.method, self.nm, self.batch as usize) {
+            Ok(s) => s,
+            Err(e @ StepImageError::Unsupported { .. }) => return synthetic(e.to_string()),
+            Err(e) => return Err(e.into()),
+        };
+        let mut step = self.workload()?;
+        let (formats, shifts) = setup.numerics();
+        step.numerics = StepNumerics { formats, shifts };
+        let mut program = self.schedule(&step, schedule)?;
+        program.image = step_image(&program, &setup)?;
+        Ok(CompiledStep { program, image: StepImage::Reference })
+    }
+}
+
+/// The reference model of a built-in model that has a step image.
+fn reference_model(model: &Model) -> Option<ModelKind> {
+    match model.source.as_str() {
+        "builtin:digits_mlp" => Some(ModelKind::Mlp),
+        "builtin:digits_cnn" => Some(ModelKind::Cnn),
+        _ => None,
+    }
+}
+
+/// A simulated step: its program and statistics.
+#[derive(Debug, Clone)]
+pub struct SimulatedStep {
+    /// The program simulated.
+    pub program: Program,
+    /// What the simulator counted.
+    pub stats: Stats,
+}
+
+/// Compiles `req` (the fastest schedule) and simulates it in fast mode.
+pub fn simulate_step(req: &StepRequest) -> Result<SimulatedStep, FlowError> {
+    let program = req.compile(Schedule::Fastest)?;
+    let stats = simulate(&program, &req.arch, SimMode::Fast, SimOptions::default())?.stats;
+    Ok(SimulatedStep { program, stats })
+}
