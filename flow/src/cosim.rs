@@ -147,3 +147,43 @@ pub fn run_jobs(
     }
     Ok(run)
 }
+
+#[cfg(test)]
+mod tests {
+    use nmsat_dataflow::Method;
+    use nmsat_dataflow::schedule::DataflowOptions;
+
+    use super::*;
+
+    fn cnn_on(arch: &str) -> StepRequest {
+        StepRequest {
+            model: nmsat_compiler::load_model("digits-cnn").unwrap(),
+            method: Method::Bdwp,
+            nm: "2:8".parse().unwrap(),
+            batch: 2,
+            dataflow: DataflowOptions::default(),
+            arch: ArchConfig::preset(arch).unwrap(),
+        }
+    }
+
+    #[test]
+    fn line_buffer_gathers_are_timing_only_and_dram_gathers_compare_data() {
+        let (job, notes) = model_job(&cnn_on("sat-vu9p"), "cnn".into()).unwrap();
+        assert!(job.timing_only.as_deref().unwrap().contains("line buffer"), "{:?}", job.timing_only);
+        assert!(notes.iter().any(|n| n.contains("timing only")));
+        let (job, notes) = model_job(&cnn_on("tiny"), "cnn".into()).unwrap();
+        assert_eq!(job.timing_only, None);
+        assert!(notes.is_empty(), "{notes:?}");
+    }
+
+    #[test]
+    fn program_files_without_an_image_are_timing_only_and_random_jobs_are_seeded() {
+        let arch = ArchConfig::preset("tiny").unwrap();
+        let jobs = random_jobs(&arch, 7, 2, 10);
+        assert_eq!(jobs[1].name, "random seed 8");
+        assert_eq!(jobs[0].program.instrs, random_jobs(&arch, 7, 1, 10)[0].program.instrs);
+        let mut p = jobs[0].program.clone();
+        p.image.clear();
+        assert!(program_job("p".into(), p).timing_only.is_some());
+    }
+}

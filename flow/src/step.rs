@@ -157,3 +157,53 @@ pub fn simulate_step(req: &StepRequest) -> Result<SimulatedStep, FlowError> {
     let stats = simulate(&program, &req.arch, SimMode::Fast, SimOptions::default())?.stats;
     Ok(SimulatedStep { program, stats })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(model: &str, arch: &str, method: Method) -> StepRequest {
+        StepRequest {
+            model: nmsat_compiler::load_model(model).unwrap(),
+            method,
+            nm: "2:8".parse().unwrap(),
+            batch: 4,
+            dataflow: DataflowOptions::default(),
+            arch: ArchConfig::preset(arch).unwrap(),
+        }
+    }
+
+    #[test]
+    fn digits_models_get_the_reference_image_and_others_a_synthetic_one() {
+        let mlp = request("digits-mlp", "tiny", Method::Bdwp).compile_with_image(Schedule::CostModel).unwrap();
+        assert_eq!(mlp.image, StepImage::Reference);
+        assert!(mlp.image.note().is_none() && !mlp.program.image.is_empty());
+        let r9 = request("resnet9-cifar10", "sat-mid", Method::Srste).compile_with_image(Schedule::CostModel).unwrap();
+        let StepImage::Synthetic(why) = &r9.image else { panic!("{:?}", r9.image) };
+        assert!(why.contains("no int16 reference"), "{why}");
+        assert!(r9.image.note().unwrap().starts_with("the memory image is synthetic"));
+        assert!(!r9.program.image.is_empty());
+    }
+
+    #[test]
+    fn the_cost_model_schedule_is_the_schedulers_and_fastest_is_never_slower() {
+        let req = request("resnet20-cifar10", "sat-mid", Method::Bdwp);
+        let direct = compile_step(&req.arch, &req.workload().unwrap(), &req.dataflow).unwrap();
+        let via = req.compile(Schedule::CostModel).unwrap();
+        assert_eq!(direct.instrs, via.instrs);
+        let cycles =
+            |p: &Program| simulate(p, &req.arch, SimMode::Fast, SimOptions::default()).unwrap().stats.total_cycles;
+        let fastest = simulate_step(&req).unwrap();
+        assert!(fastest.stats.total_cycles <= cycles(&via));
+        assert_eq!(fastest.stats.total_cycles, cycles(&fastest.program));
+    }
+
+    #[test]
+    fn requests_carry_their_method_to_the_compiler() {
+        let req = request("digits-cnn", "tiny", Method::Dense);
+        let info = req.with_method(Method::Srste).compile(Schedule::CostModel).unwrap().info;
+        assert_eq!(info.method, "srste");
+        assert_eq!(info.nm.as_deref(), Some("2:8"));
+        assert_eq!(req.compile(Schedule::CostModel).unwrap().info.nm, None);
+    }
+}

@@ -9,7 +9,7 @@ use nmsat_sim::{SimMode, SimOptions, simulate};
 /// The training step of a built-in model, through the compiler.
 fn workload(model: &str, method: &str, nm: Option<NmPattern>, batch: u64) -> StepWorkload {
     let m = nmsat_compiler::load_model(&model.replace('_', "-")).unwrap();
-    let method: nmsat_compiler::Method = method.parse().unwrap();
+    let method: nmsat_dataflow::Method = method.parse().unwrap();
     let opts = nmsat_compiler::LowerOptions::new(method, nm.unwrap_or(NmPattern::new(2, 8).unwrap()), batch);
     nmsat_compiler::step_workload(&m, &opts).unwrap()
 }

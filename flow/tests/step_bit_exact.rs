@@ -5,7 +5,7 @@
 //! reference selects and compresses them. The memory image comes from
 //! `nmsat_sim::step_image`, which `nmsat cosim` uses too.
 
-use nmsat_compiler::{LowerOptions, Method as CMethod, load_model, step_workload};
+use nmsat_compiler::{LowerOptions, load_model, step_workload};
 use nmsat_dataflow::ArchConfig;
 use nmsat_dataflow::nm::NmPattern;
 use nmsat_dataflow::program::Program;
@@ -33,12 +33,7 @@ fn model_step_matches(kind: ModelKind, batch: usize, method: Method, arch: &str,
     let mut setup = StepSetup::new(&data, kind, method, p, batch).unwrap();
     // The same step, compiled for SAT with the reference's numerics.
     let model = load_model(if kind == ModelKind::Mlp { "digits-mlp" } else { "digits-cnn" }).unwrap();
-    let cm = match method {
-        Method::Dense => CMethod::Dense,
-        Method::Srste => CMethod::Srste,
-        Method::Bdwp => CMethod::Bdwp,
-    };
-    let mut step = step_workload(&model, &LowerOptions::new(cm, p, setup.batch.len() as u64)).unwrap();
+    let mut step = step_workload(&model, &LowerOptions::new(method, p, setup.batch.len() as u64)).unwrap();
     let (formats, shifts) = setup.numerics();
     step.numerics = StepNumerics { formats, shifts };
     let arch = ArchConfig::preset(arch).unwrap();
@@ -151,7 +146,7 @@ fn the_cnn_step_image_fills_the_program_regions() {
     let p = NmPattern::new(2, 8).unwrap();
     let setup = StepSetup::new(&data, ModelKind::Cnn, Method::Bdwp, p, 4).unwrap();
     let model = load_model("digits-cnn").unwrap();
-    let mut step = step_workload(&model, &LowerOptions::new(CMethod::Bdwp, p, 4)).unwrap();
+    let mut step = step_workload(&model, &LowerOptions::new(Method::Bdwp, p, 4)).unwrap();
     let (formats, shifts) = setup.numerics();
     step.numerics = StepNumerics { formats, shifts };
     let prog = compile_step(&ArchConfig::preset("tiny").unwrap(), &step, &DataflowOptions::default()).unwrap();

@@ -5,7 +5,7 @@
 //! the int16 reference step does and pre-generates the next step's
 //! compressed W_ff and W_bp as the reference selects them.
 
-use nmsat_compiler::{LowerOptions, Method as CMethod, load_model, step_workload};
+use nmsat_compiler::{LowerOptions, load_model, step_workload};
 use nmsat_dataflow::nm::{CompressedNm, GroupAxis, NmPattern, apply_mask, select_mask};
 use nmsat_dataflow::program::Program;
 use nmsat_dataflow::schedule::{DataflowOptions, StepNumerics, compile_step};
@@ -95,12 +95,7 @@ fn cnn_step(method: Method, arch: &str, opts: DataflowOptions) -> (Program, Vec<
     let mut t = Trainer::new(be.clone(), &data, &cfg).unwrap();
     let b = t.batch();
     let model = load_model("digits-cnn").unwrap();
-    let cm = match method {
-        Method::Dense => CMethod::Dense,
-        Method::Srste => CMethod::Srste,
-        Method::Bdwp => CMethod::Bdwp,
-    };
-    let mut step = step_workload(&model, &LowerOptions::new(cm, p, b as u64)).unwrap();
+    let mut step = step_workload(&model, &LowerOptions::new(method, p, b as u64)).unwrap();
     step.numerics = StepNumerics { formats: be.formats, shifts: be.shifts };
     let arch = ArchConfig::preset(arch).unwrap();
     let mut prog = compile_step(&arch, &step, &opts).unwrap();
