@@ -21,6 +21,7 @@ pub mod cosim;
 pub mod demo;
 pub mod error;
 pub mod input;
+pub mod models;
 pub mod step;
 pub mod train;
 

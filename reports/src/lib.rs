@@ -5,10 +5,12 @@
 //! in. The energy model, charts and the HTML report come next
 //! (`docs/status.md`).
 
+pub mod arch;
 pub mod asm;
 pub mod cosim;
 pub mod demo;
 pub mod gemms;
+pub mod models;
 pub mod sim;
 pub mod table;
 pub mod train;

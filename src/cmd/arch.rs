@@ -4,11 +4,10 @@ use std::path::PathBuf;
 
 use clap::{Subcommand, ValueEnum};
 use nmsat_dataflow::ArchConfig;
-use serde::Serialize;
+use nmsat_flow::load_arch;
+use nmsat_reports::arch;
 
 use crate::cli_error::{CliError, CliResult};
-use nmsat_flow::load_arch;
-use nmsat_reports::table;
 
 /// `arch` subcommands.
 #[derive(Debug, Subcommand)]
@@ -39,89 +38,22 @@ pub enum ShowFormat {
     Table,
 }
 
-#[derive(Serialize)]
-struct Shown<'a> {
-    config: &'a ArchConfig,
-    derived: nmsat_dataflow::arch::Derived,
-}
-
 /// Runs an `arch` subcommand.
 pub fn run(cmd: ArchCmd) -> CliResult {
     match cmd {
         ArchCmd::Show { file, format } => {
             let cfg = load_arch(file.as_deref())?;
-            let derived = cfg.derived();
             match format {
-                ShowFormat::Json => {
-                    let s = serde_json::to_string_pretty(&Shown { config: &cfg, derived }).map_err(CliError::input)?;
-                    println!("{s}");
-                }
-                ShowFormat::Toml => {
-                    print!("{}", cfg.to_toml());
-                    println!();
-                    let d = serde_json::to_value(&derived).map_err(CliError::input)?;
-                    println!("# derived figures");
-                    if let Some(obj) = d.as_object() {
-                        for (k, v) in obj {
-                            println!("# {k} = {v}");
-                        }
-                    }
-                }
-                ShowFormat::Table => print!("{}", render_table(&cfg)),
+                ShowFormat::Json => println!("{}", arch::json(&cfg).map_err(CliError::input)?),
+                ShowFormat::Toml => print!("{}", arch::toml(&cfg).map_err(CliError::input)?),
+                ShowFormat::Table => print!("{}", arch::table(&cfg)),
             }
             Ok(())
         }
         ArchCmd::Check { file } => {
             let cfg = ArchConfig::from_file(&file).map_err(CliError::input)?;
-            println!("{}: valid ({} `{}`)", file.display(), describe(&cfg), cfg.name);
+            println!("{}: valid ({} `{}`)", file.display(), arch::pe_array(&cfg), cfg.name);
             Ok(())
         }
     }
-}
-
-fn describe(c: &ArchConfig) -> String {
-    format!("{}x{} PEs x {} lanes", c.pe_array.rows, c.pe_array.cols, c.pe_array.lanes)
-}
-
-fn render_table(c: &ArchConfig) -> String {
-    let d = c.derived();
-    let b = &c.buffers;
-    let kib = |x: u64| format!("{} KiB", x / 1024);
-    let mut rows = vec![
-        vec!["name".into(), c.name.clone()],
-        vec!["clock".into(), format!("{} MHz", c.clock_mhz)],
-        vec!["PE array".into(), describe(c)],
-        vec!["activation mux".into(), format!("{}:1 per lane", c.pe_array.mux_inputs)],
-        vec![
-            "dataflows".into(),
-            c.pe_array.dataflows.iter().map(|d| format!("{d:?}").to_uppercase()).collect::<Vec<_>>().join(", "),
-        ],
-        vec!["N:M patterns".into(), c.sparsity.patterns.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", ")],
-        vec![
-            "numerics".into(),
-            format!("{:?}, {}-bit accumulators", c.numerics.format, c.numerics.accumulator_bits).to_lowercase(),
-        ],
-        vec!["activation buffer".into(), format!("{}, {} banks", kib(b.activation.bytes), b.activation.banks)],
-        vec!["weight buffer".into(), format!("{}, {} banks", kib(b.weight.bytes), b.weight.banks)],
-        vec!["output buffer".into(), format!("{}, {} banks", kib(b.output.bytes), b.output.banks)],
-        vec![
-            "DRAM".into(),
-            format!(
-                "{} B/cycle ({:.1} GB/s), latency {} cycles, burst {} B",
-                c.dram.bytes_per_cycle, d.dram_gbytes_per_second, c.dram.latency_cycles, c.dram.burst_bytes
-            ),
-        ],
-        vec!["sparsifier".into(), format!("{} lanes", c.sparsifier.lanes)],
-        vec!["vector unit".into(), format!("{} lanes", c.vector_unit.lanes)],
-        vec!["peak dense".into(), format!("{} MACs/cycle, {:.1} GOPS", d.peak_dense_macs_per_cycle, d.peak_dense_gops)],
-    ];
-    for (p, v) in &d.peak_dense_equivalent_macs_per_cycle {
-        rows.push(vec![
-            format!("peak {p} (dense-eq.)"),
-            format!("{v} MACs/cycle, {:.1} GOPS", d.peak_dense_equivalent_gops[p]),
-        ]);
-    }
-    rows.push(vec!["on-chip bytes".into(), kib(d.on_chip_bytes)]);
-    rows.push(vec!["fill + drain".into(), format!("{} cycles per tile", d.pipeline_fill_drain_cycles)]);
-    table(&["field", "value"], &rows)
 }
