@@ -21,9 +21,25 @@ impl CliError {
         Self { code: 1, error: error.into() }
     }
 
-    /// Prints the error chain to stderr.
+    /// Prints the error and its causes to stderr, each once: a cause whose
+    /// text the message before it already includes is not repeated.
     pub fn report(&self) {
-        eprintln!("error: {:#}", self.error);
+        eprintln!("error: {}", self.message());
+    }
+
+    /// The error and its causes, joined by `: `, each cause said once.
+    pub fn message(&self) -> String {
+        let mut msg = String::new();
+        for cause in self.error.chain() {
+            let text = cause.to_string();
+            if !msg.contains(&text) {
+                if !msg.is_empty() {
+                    msg.push_str(": ");
+                }
+                msg.push_str(&text);
+            }
+        }
+        msg
     }
 
     /// The process exit code.
@@ -41,3 +57,20 @@ impl From<nmsat_flow::FlowError> for CliError {
 
 /// Result of a CLI command.
 pub type CliResult = Result<(), CliError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("cannot read x: {0}")]
+    struct Outer(#[source] std::io::Error);
+
+    #[test]
+    fn a_cause_already_in_the_message_is_said_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::IsADirectory, "Is a directory (os error 21)");
+        assert_eq!(CliError::input(Outer(io)).message(), "cannot read x: Is a directory (os error 21)");
+        let e = anyhow::anyhow!("inner").context("outer");
+        assert_eq!(CliError::check(e).message(), "outer: inner");
+    }
+}

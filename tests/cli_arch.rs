@@ -12,7 +12,7 @@ fn nmsat(args: &[&str]) -> (i32, String, String) {
 }
 
 fn temp_file(name: &str, text: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("nmsat-cli-arch-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("nmsat-cli-arch-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let p = dir.join(name);
     std::fs::write(&p, text).unwrap();
@@ -72,7 +72,8 @@ fn check_rejects_bad_configs_with_exit_2() {
 fn a_directory_named_like_a_preset_does_not_hide_it() {
     // `nmsat synth --dir sat-mid --arch sat-mid` leaves a directory `sat-mid`
     // behind; the next `--arch sat-mid` run from there still means the preset.
-    let dir = std::env::temp_dir().join(format!("nmsat-cli-arch-dir-{}", std::process::id()));
+    let dir =
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("nmsat-cli-arch-dir-{}", std::process::id()));
     std::fs::create_dir_all(dir.join("tiny")).unwrap();
     let out =
         Command::new(env!("CARGO_BIN_EXE_nmsat")).args(["arch", "show", "tiny"]).current_dir(&dir).output().unwrap();

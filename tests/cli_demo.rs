@@ -18,7 +18,7 @@ fn read(p: &Path) -> String {
 
 #[test]
 fn demo_runs_every_section_and_is_deterministic() {
-    let base = std::env::temp_dir().join(format!("nmsat-demo-{}", std::process::id()));
+    let base = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("nmsat-demo-{}", std::process::id()));
     let (a, b) = (base.join("a"), base.join("b"));
     let small = ["--model", "digits-cnn", "--arch", "tiny", "--batch", "8", "--epochs", "3"];
     let run = |dir: &Path, extra: &[&str]| {
@@ -66,7 +66,7 @@ fn demo_runs_every_section_and_is_deterministic() {
 
 #[test]
 fn demo_refuses_bad_input_and_writes_nothing() {
-    let dir = std::env::temp_dir().join(format!("nmsat-demo-bad-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("nmsat-demo-bad-{}", std::process::id()));
     let d = dir.to_string_lossy().to_string();
     let (code, _, err) = nmsat(&["demo", "-o", &d, "--nm", "3:2"]);
     assert_eq!(code, 2, "{err}");

@@ -14,7 +14,7 @@ fn nmsat(args: &[&str]) -> (i32, String, String) {
 
 #[test]
 fn rtl_writes_files_and_a_file_list() {
-    let dir = std::env::temp_dir().join(format!("nmsat-cli-rtl-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("nmsat-cli-rtl-{}", std::process::id()));
     let d = dir.to_string_lossy().to_string();
     let (code, out, err) = nmsat(&["rtl", "--arch", "tiny", "-o", &d]);
     assert_eq!(code, 0, "{err}");
@@ -50,7 +50,7 @@ fn cosim_random_and_a_training_step() {
 fn a_compiled_step_file_carries_its_memory_image_into_cosim() {
     // `nmsat compile -o` writes the reference's first-step image with the
     // program, so the file alone co-simulates with its DRAM compared.
-    let path = std::env::temp_dir().join(format!("nmsat-step-{}.sat", std::process::id()));
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("nmsat-step-{}.sat", std::process::id()));
     let f = path.to_string_lossy().to_string();
     let (code, _, err) =
         nmsat(&["compile", "digits-mlp", "--arch", "tiny", "--method", "bdwp", "--nm", "2:8", "-o", &f]);
@@ -70,7 +70,7 @@ fn a_compiled_step_file_carries_its_memory_image_into_cosim() {
 fn cosim_of_a_model_file_compares_its_dram_on_a_synthetic_image() {
     // Any model co-simulates with data: a network written in the DSL (convs
     // with a stride, two linear layers, 7 classes) on seeded random state.
-    let dir = std::env::temp_dir().join(format!("nmsat-cosim-nm-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("nmsat-cosim-nm-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let model = dir.join("small.nm");
     std::fs::write(
@@ -112,7 +112,8 @@ fn cosim_needs_an_input() {
 
 #[test]
 fn rtl_rejects_a_bad_instruction_memory() {
-    let dir = std::env::temp_dir().join(format!("nmsat-cli-rtl-bad-{}", std::process::id()));
+    let dir =
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("nmsat-cli-rtl-bad-{}", std::process::id()));
     let (code, _, err) = nmsat(&["rtl", "--arch", "tiny", "--imem-bits", "40", "-o", &dir.to_string_lossy()]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("instruction memory"), "{err}");
@@ -122,7 +123,7 @@ fn rtl_rejects_a_bad_instruction_memory() {
 fn synth_of_one_pe_has_a_dsp_per_lane_and_an_unknown_top_is_refused() {
     // `--top` synthesises one module's hierarchy: tiny's PE has 4 lanes, one
     // DSP48E2 multiplier each.
-    let dir = std::env::temp_dir().join(format!("nmsat-synth-pe-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("nmsat-synth-pe-{}", std::process::id()));
     let d = dir.to_string_lossy().to_string();
     let (code, out, err) = nmsat(&["synth", "--arch", "tiny", "--top", "sat_pe", "--format", "json", "--dir", &d]);
     assert_eq!(code, 0, "{err}");
@@ -143,7 +144,8 @@ fn per_module_synthesis_matches_a_single_run_and_resumes() {
     // `synth_xilinx` maps each module on its own, so one Yosys run per module
     // (submodules as black boxes) gives the single run's flip-flops and DSPs;
     // LUTs differ only by ABC's sensitivity to netlist order.
-    let base = std::env::temp_dir().join(format!("nmsat-synth-hier-{}", std::process::id()));
+    let base =
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("nmsat-synth-hier-{}", std::process::id()));
     let (h, s) = (base.join("hier"), base.join("single"));
     let (hd, sd) = (h.to_string_lossy().to_string(), s.to_string_lossy().to_string());
     let args = ["synth", "--arch", "tiny", "--top", "sat_pe_array", "--format", "json", "--dir"];

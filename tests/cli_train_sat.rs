@@ -28,7 +28,8 @@ fn bdwp_2_8_on_sat_trains_like_the_int16_reference() {
 /// clear error (exit 2) naming the kernel and the config, not a panic.
 #[test]
 fn a_config_too_small_for_a_kernel_is_refused_by_name() {
-    let dir = std::env::temp_dir().join(format!("nmsat-small-arch-{}", std::process::id()));
+    let dir =
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("nmsat-small-arch-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let tiny = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/configs/tiny.toml")).unwrap();
     let small: String = tiny

@@ -73,10 +73,8 @@ pub fn load_model(arg: &str) -> Result<Model, CompileError> {
     }
     let looks_like_path = arg.contains(['/', '\\']) || arg.ends_with(".nm") || arg.ends_with(".csv");
     if looks_like_path {
-        return Err(CompileError::Io {
-            loc: Location::File { file: arg.to_string() },
-            message: "no such file".to_string(),
-        });
+        let message = if path.is_dir() { "a directory, not a model file" } else { "no such file" };
+        return Err(CompileError::Io { loc: Location::File { file: arg.to_string() }, message: message.to_string() });
     }
     Err(CompileError::UnknownModel { loc: Location::Argument { arg: arg.to_string() }, known: builtin_names() })
 }

@@ -41,7 +41,7 @@ pub fn run(req: &DemoRequest, say: &mut dyn FnMut(&str)) -> Result<Demo, FlowErr
     for method in Method::ALL {
         let mut cfg = TrainConfig { nm, ..TrainConfig::new(ModelKind::Mlp, method) };
         if let Some(e) = req.epochs {
-            cfg.epochs = e.max(1);
+            cfg.epochs = e;
         }
         say(&format!("training the digits MLP with {} ({} epochs)", method.label(), cfg.epochs));
         let r = train(&data, &cfg, &mut |_| {})?;

@@ -24,6 +24,13 @@ pub fn load_arch(arg: Option<&str>) -> Result<ArchConfig, FlowError> {
             {
                 return Ok(c);
             }
+            if !Path::new(a).exists() {
+                let presets: Vec<&str> = nmsat_dataflow::arch::PRESETS.iter().map(|(n, _)| *n).collect();
+                return Err(FlowError::Request(format!(
+                    "`{a}` is neither a config file nor a preset (presets: {})",
+                    presets.join(", ")
+                )));
+            }
             Ok(ArchConfig::from_file(Path::new(a))?)
         }
     }

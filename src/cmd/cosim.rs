@@ -23,7 +23,7 @@ pub struct CosimArgs {
     #[arg(long)]
     pub arch: Option<String>,
     /// Co-simulate this many random programs instead of an input.
-    #[arg(long, conflicts_with = "input")]
+    #[arg(long, conflicts_with = "input", value_parser = clap::value_parser!(u64).range(1..))]
     pub random: Option<u64>,
     /// Seed of the first random program (the others use the following seeds).
     #[arg(long, default_value_t = 1)]

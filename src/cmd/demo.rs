@@ -40,7 +40,7 @@ pub struct DemoArgs {
     #[arg(long)]
     pub no_rtl: bool,
     /// Epochs of the digits training runs (section 1) [default: the MLP's 30].
-    #[arg(long)]
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub epochs: Option<usize>,
 }
 

@@ -29,7 +29,7 @@ pub struct TrainArgs {
     #[arg(long, default_value = "2:8")]
     pub nm: NmPattern,
     /// Epochs [default: 30 for mlp, 8 for cnn].
-    #[arg(long)]
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub epochs: Option<usize>,
     /// Mini-batch size.
     #[arg(long, default_value_t = 32)]
