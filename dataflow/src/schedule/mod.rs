@@ -22,6 +22,10 @@
 //! double-buffered when offline scheduling is on.
 //!
 //! # The dataflow optimizations (each can be switched off)
+//! Each is an [`Optimization`] that describes itself ([`Optimization::info`]);
+//! [`optimizations`] lists them, [`DataflowOptions`] switches them by value
+//! or by name ([`DataflowOptions::disable`]) and the scheduler asks
+//! [`DataflowOptions::is_on`].
 //! - **interleave mapping**: output tiles of BP(l) (sparse) and WG(l)
 //!   (dense, with the fused weight update) alternate on the array, so the
 //!   memory-bound sparse tiles overlap the compute-bound dense ones; compressed
@@ -47,6 +51,6 @@ mod wu;
 
 pub use contract::{ConvShape, LayerWork, ScheduleError, StepNumerics, StepWorkload};
 pub use kernels::{GemmOperand, KernelProgram, compile_gemm, compile_loss_grad, compile_sgd};
-pub use options::DataflowOptions;
+pub use options::{DataflowOptions, Optimization, PassInfo, UnknownPass, optimizations};
 pub use step::{can_interleave_tiles, compile_step, compile_step_with};
 pub use wu::NO_WEIGHT_DECAY;
