@@ -2,13 +2,15 @@
 //! buffer slots and DRAM regions between them, and defers tile epilogues
 //! (software pipelining) without reordering a dependent pair.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use super::StepNumerics;
 use super::tiling::Budget;
 use crate::arch::ArchConfig;
 use crate::isa::{Deps, Instr, Queue};
-use crate::program::{Program, RegionKind, Tag};
+use crate::program::{NO_LAYER, Program, RegionKind, Tag};
+use crate::tokens::assign_tokens;
+use crate::workload::Pass;
 
 /// A buffer or DRAM resource for hazard tracking.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -34,7 +36,7 @@ pub(super) enum Res {
 
 impl Res {
     /// Whether two resources overlap.
-    pub(super) fn overlaps(self, other: Res) -> bool {
+    fn overlaps(self, other: Res) -> bool {
         match (self, other) {
             (Res::Dram(a), Res::DramTile(b, _)) | (Res::DramTile(b, _), Res::Dram(a)) => a == b,
             _ => self == other,
@@ -43,7 +45,7 @@ impl Res {
 
     /// The resources whose hazard entries an access to `self` must consult,
     /// beyond `self`: the tiles of a region, or a tile's region.
-    pub(super) fn others(self, hz: &Hazards) -> Vec<Res> {
+    fn others(self, hz: &Hazards) -> Vec<Res> {
         match self {
             Res::Dram(r) if !hz.tiled.contains(&r) => Vec::new(),
             Res::Dram(r) => hz
@@ -59,11 +61,11 @@ impl Res {
 }
 
 #[derive(Default)]
-pub(super) struct Hazards {
-    pub(super) writer: BTreeMap<Res, usize>,
-    pub(super) readers: BTreeMap<Res, Vec<usize>>,
+struct Hazards {
+    writer: BTreeMap<Res, usize>,
+    readers: BTreeMap<Res, Vec<usize>>,
     /// DRAM regions accessed tile by tile (`Res::DramTile`) at some point.
-    pub(super) tiled: std::collections::BTreeSet<usize>,
+    tiled: BTreeSet<usize>,
 }
 
 /// Builds the program while tracking hazards.
@@ -71,7 +73,7 @@ pub(super) struct Builder<'a> {
     pub(super) arch: &'a ArchConfig,
     pub(super) prog: Program,
     pub(super) deps: Vec<Vec<usize>>,
-    pub(super) hz: Hazards,
+    hz: Hazards,
     pub(super) region_ids: BTreeMap<String, usize>,
     pub(super) budget: Budget,
     /// Round-robin position in each activation bank.
@@ -84,36 +86,73 @@ pub(super) struct Builder<'a> {
     /// Epilogue instructions deferred into the next tile's reduction loop
     /// (software pipelining: the vector unit and sparsifier work of tile j
     /// overlaps the GEMMs of tile j+1 instead of blocking in-order issue).
-    pub(super) pending: std::collections::VecDeque<Deferred>,
+    pending: VecDeque<Deferred>,
     /// Sequence number of the tile being emitted.
     pub(super) tile_seq: u64,
     pub(super) p_ring: u64,
     /// The int16 settings baked into epilogues.
     pub(super) numerics: StepNumerics,
     /// Latest store the load queue has synchronised with (through a sync).
-    pub(super) load_synced_with_store: Option<usize>,
+    load_synced_with_store: Option<usize>,
     /// Latest load the store queue has synchronised with.
-    pub(super) store_synced_with_load: Option<usize>,
+    store_synced_with_load: Option<usize>,
     /// Which operand tile each slot holds (for reuse).
     pub(super) a_keys: Vec<Option<SlotKey>>,
-    pub(super) w_keys: Vec<Option<SlotKey>>,
+    w_keys: Vec<Option<SlotKey>>,
     /// Last step each weight slot was used in (least recently used is replaced).
-    pub(super) w_used: Vec<u64>,
+    w_used: Vec<u64>,
     pub(super) step: u64,
 }
 
 /// A deferred instruction: its tile sequence number, the instruction, its
 /// tag and the resources it reads and writes.
-pub(super) type Deferred = (u64, Instr, Tag, Vec<Res>, Vec<Res>);
+type Deferred = (u64, Instr, Tag, Vec<Res>, Vec<Res>);
 
 /// Identifies an operand tile: the GEMM (by tag) and the tile's origin.
-pub(super) type SlotKey = (Tag, u64, u64);
+type SlotKey = (Tag, u64, u64);
 
 /// How many tiles a tile's epilogue may trail its GEMMs by (software
 /// pipelining depth); the output buffer has this many slots plus two.
 pub(super) const EPILOGUE_LAG: u64 = 2;
 
 impl<'a> Builder<'a> {
+    /// An empty program for `arch` with the buffers split as `budget` says.
+    pub(super) fn new(arch: &'a ArchConfig, budget: Budget, numerics: StepNumerics) -> Self {
+        Builder {
+            arch,
+            prog: Program::new(arch.clone()),
+            deps: Vec::new(),
+            hz: Hazards::default(),
+            region_ids: BTreeMap::new(),
+            budget,
+            a_ring: [0; 2],
+            o_ring: 0,
+            o_held: vec![false; budget.o_slots as usize],
+            s_ring: 0,
+            numerics,
+            load_synced_with_store: None,
+            store_synced_with_load: None,
+            pending: VecDeque::new(),
+            tile_seq: 0,
+            p_ring: 0,
+            a_keys: vec![None; (budget.a_banks * budget.slots) as usize],
+            w_keys: vec![None; budget.w_slots as usize],
+            w_used: vec![0; budget.w_slots as usize],
+            step: 0,
+        }
+    }
+
+    /// Emits what is still deferred and a `halt` (tagged `halt_pass`), and
+    /// turns the recorded dependencies into tokens.
+    pub(super) fn finish(mut self, halt_pass: Pass) -> Program {
+        self.flush();
+        self.prog.push(Instr::Halt { deps: Deps::default() }, Tag { layer: NO_LAYER, pass: halt_pass });
+        self.deps.push(Vec::new());
+        let mut prog = self.prog;
+        assign_tokens(&mut prog.instrs, &self.deps);
+        prog
+    }
+
     pub(super) fn region(&mut self, name: &str, kind: RegionKind, bytes: u64) -> (usize, u64) {
         if let Some(&id) = self.region_ids.get(name) {
             return (id, self.prog.regions[id].addr);
@@ -145,7 +184,7 @@ impl<'a> Builder<'a> {
 
     /// Emits `instr` right away (deferred instructions leave the queue in
     /// order through here, so none overtakes another).
-    pub(super) fn emit_now(&mut self, instr: Instr, tag: Tag, reads: &[Res], writes: &[Res]) -> usize {
+    fn emit_now(&mut self, instr: Instr, tag: Tag, reads: &[Res], writes: &[Res]) -> usize {
         let q = instr.queue();
         let mut d: Vec<usize> = Vec::new();
         for r in reads {
@@ -274,6 +313,47 @@ impl<'a> Builder<'a> {
         s
     }
 
+    /// The activation slot of `bank` for operand tile `key`, and whether
+    /// it holds that tile already (then it is reused, not reloaded);
+    /// otherwise the bank's next slot in turn.
+    pub(super) fn take_a_slot(&mut self, key: SlotKey, bank: u64) -> (u64, bool) {
+        if let Some(s) = self.a_keys.iter().position(|k| *k == Some(key)) {
+            return (s as u64, true);
+        }
+        let slots = self.budget.slots;
+        let s = bank * slots + Builder::next(&mut self.a_ring[bank as usize], slots);
+        self.a_keys[s as usize] = Some(key);
+        (s, false)
+    }
+
+    /// The weight slot for operand tile `key`, and whether it holds that
+    /// tile already. Weights `reused` by the following tiles (the whole
+    /// reduction in one tile) go to a resident slot, least recently used
+    /// first; weights used once stream through the other slots in turn.
+    pub(super) fn take_w_slot(&mut self, key: SlotKey, reused: bool) -> (u64, bool) {
+        let hit = self.w_keys.iter().position(|k| *k == Some(key));
+        let s = match hit {
+            Some(s) => s,
+            None => {
+                let n = self.w_keys.len();
+                let range = if n == 1 {
+                    0..1
+                } else if reused {
+                    n / 2..n
+                } else {
+                    0..n / 2
+                };
+                let s = range.min_by_key(|&s| (self.w_used[s], s)).unwrap_or(0);
+                self.w_keys[s] = Some(key);
+                s
+            }
+        };
+        self.step += 1;
+        self.w_used[s] = self.step;
+        (s as u64, hit.is_some())
+    }
+
+    /// The next slot of a ring of `slots`.
     pub(super) fn next(ring: &mut u64, slots: u64) -> u64 {
         let s = *ring % slots;
         *ring += 1;
@@ -281,6 +361,7 @@ impl<'a> Builder<'a> {
     }
 }
 
+/// An instruction field from a `u64` (saturated rather than wrapped).
 pub(super) fn u32c(v: u64) -> u32 {
     u32::try_from(v).unwrap_or(u32::MAX)
 }

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::arch::ArchConfig;
 use crate::nm::NmPattern;
 use crate::workload::{Gemm, Pass};
 
@@ -149,4 +150,15 @@ pub enum ScheduleError {
         /// Value.
         value: u64,
     },
+}
+
+impl ScheduleError {
+    /// `arch` does not run `pattern`.
+    pub(super) fn unsupported(arch: &ArchConfig, pattern: NmPattern) -> Self {
+        ScheduleError::Unsupported {
+            arch: arch.name.clone(),
+            pattern,
+            supported: arch.sparsity.patterns.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", "),
+        }
+    }
 }

@@ -2,18 +2,15 @@
 //! gradient) scheduled like a training step's, for running the reference
 //! trainer's operations on the simulated SAT.
 
-use std::collections::BTreeMap;
-
-use super::builder::{Builder, Hazards, Res, u32c};
+use super::builder::{Builder, Res, u32c};
 use super::job::{GemmJob, OutKind, WSource};
 use super::tile::emit_gemm_job;
-use super::tiling::{Mapped, budget, choose_tiling};
+use super::tiling::{Mapped, TileNeeds, budget, choose_tiling};
 use super::{DataflowOptions, ScheduleError, StepNumerics};
 use crate::arch::ArchConfig;
 use crate::isa::{Buf, Deps, DmaFormat, GemmMode, Instr, NO_SHIFT, VecOp};
 use crate::nm::NmPattern;
-use crate::program::{NO_LAYER, Program, RegionKind, Tag};
-use crate::tokens::assign_tokens;
+use crate::program::{Program, RegionKind, Tag};
 use crate::workload::Pass;
 
 /// The right-hand operand of a standalone GEMM.
@@ -37,39 +34,10 @@ pub struct KernelProgram {
     pub output: u64,
 }
 
-pub(super) fn kernel_builder(arch: &ArchConfig) -> Builder<'_> {
-    let budget = budget(arch, true, false);
-    Builder {
-        arch,
-        prog: Program::new(arch.clone()),
-        deps: Vec::new(),
-        hz: Hazards::default(),
-        region_ids: BTreeMap::new(),
-        budget,
-        a_ring: [0; 2],
-        o_ring: 0,
-        o_held: vec![false; budget.o_slots as usize],
-        s_ring: 0,
-        numerics: StepNumerics::default(),
-        load_synced_with_store: None,
-        store_synced_with_load: None,
-        pending: Default::default(),
-        tile_seq: 0,
-        p_ring: 0,
-        a_keys: vec![None; (budget.a_banks * budget.slots) as usize],
-        w_keys: vec![None; budget.w_slots as usize],
-        w_used: vec![0; budget.w_slots as usize],
-        step: 0,
-    }
-}
-
-pub(super) fn finish_kernel(mut b: Builder<'_>) -> Program {
-    b.flush();
-    b.prog.push(Instr::Halt { deps: Deps::default() }, Tag { layer: NO_LAYER, pass: Pass::Ff });
-    b.deps.push(Vec::new());
-    let mut prog = b.prog;
-    assign_tokens(&mut prog.instrs, &b.deps);
-    prog
+/// A builder for a standalone kernel: offline scheduling on, one
+/// activation bank, the default numerics.
+fn kernel_builder(arch: &ArchConfig) -> Builder<'_> {
+    Builder::new(arch, budget(arch, true, false), StepNumerics::default())
 }
 
 /// `C[m×n] = requantize(A[m×k] · B[k×n], shift)` as a SAT program, tiled and
@@ -89,11 +57,7 @@ pub fn compile_gemm(
         GemmOperand::Dense => GemmMode::Dense,
         GemmOperand::Nm(p) => {
             if !arch.supports(p) {
-                return Err(ScheduleError::Unsupported {
-                    arch: arch.name.clone(),
-                    pattern: p,
-                    supported: arch.sparsity.patterns.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", "),
-                });
+                return Err(ScheduleError::unsupported(arch, p));
             }
             GemmMode::Nm(p)
         }
@@ -117,7 +81,8 @@ pub fn compile_gemm(
         GemmOperand::Nm(p) => (2 * 16 + 2 * u64::from(p.index_bits()), 16),
         GemmOperand::Dense => (2, 1),
     };
-    let tiling = choose_tiling(arch, &mp, &b.budget, 1, w_fmt, "gemm", pass, false, false, None)?;
+    let needs = TileNeeds { layer: "gemm", pass, o_tiles: 1, w_fmt, masked: false, on_the_fly: false };
+    let tiling = choose_tiling(arch, &mp, &b.budget, &needs)?;
     let b_addr = match &w_src {
         WSource::Dense { region, .. } | WSource::SparsifyOnTheFly { region, .. } => region.1,
         WSource::Compressed { values, .. } => values.1,
@@ -142,10 +107,10 @@ pub fn compile_gemm(
         out: OutKind::Activation { region: c, relu: false, mask: None, row: n, shift },
     };
     emit_gemm_job(&mut b, &job, &DataflowOptions::default())?;
-    Ok(KernelProgram { program: finish_kernel(b), inputs: vec![a.1, b_addr], output: c.1 })
+    Ok(KernelProgram { program: b.finish(Pass::Ff), inputs: vec![a.1, b_addr], output: c.1 })
 }
 
-pub(super) fn dma1(buf: Buf, fmt: DmaFormat, dram: u64, sram: u64, n: u64, store: bool) -> Instr {
+fn dma1(buf: Buf, fmt: DmaFormat, dram: u64, sram: u64, n: u64, store: bool) -> Instr {
     let stride = if fmt == DmaFormat::I32 { 4 * n } else { 2 * n };
     if store {
         Instr::Store {
@@ -242,7 +207,7 @@ pub fn compile_sgd(arch: &ArchConfig, len: u64, grad_shift: i8, params: [u8; 4],
     }
     let mut inputs = vec![g.1, w.1, v.1];
     inputs.extend(pruned.map(|r| r.1));
-    KernelProgram { program: finish_kernel(b), inputs, output: q.1 }
+    KernelProgram { program: b.finish(Pass::Ff), inputs, output: q.1 }
 }
 
 /// The vector unit's softmax cross-entropy gradient of `rows × classes`
@@ -307,5 +272,5 @@ pub fn compile_loss_grad(arch: &ArchConfig, rows: u64, classes: u64, act_frac: u
         );
         r0 += n;
     }
-    KernelProgram { program: finish_kernel(b), inputs: vec![logits.1, labels.1], output: grad.1 }
+    KernelProgram { program: b.finish(Pass::Ff), inputs: vec![logits.1, labels.1], output: grad.1 }
 }

@@ -38,12 +38,26 @@
 //! - **offline scheduling**: double-buffered slots and dependency tokens
 //!   let DMA overlap compute. Off: one slot per buffer, so every tile's
 //!   load, compute and store run one after another (a naive in-order schedule).
+//!
+//! # Layout
+//! - `contract`: what the scheduler is given (the step) and its errors;
+//!   `options`: the optimizations and which are on.
+//! - `step`: the driver ([`compile_step`]); `plan`: each GEMM's mapping,
+//!   tiling, DRAM regions and epilogue as a job (`job`).
+//! - `tiling`: the mapping on the array, the buffer budget and the cost model.
+//! - `builder`: instruction emission with hazard tracking and deferred epilogues.
+//! - `tile`: a job tile by tile, and two jobs interleaved; `operands`: the
+//!   operand loads of a reduction step; `wu`: the weight-update epilogue and
+//!   the loss gradient.
+//! - `kernels`: standalone single-kernel programs ([`compile_gemm`] and co.).
 
 mod builder;
 mod contract;
 mod job;
 mod kernels;
+mod operands;
 mod options;
+mod plan;
 mod step;
 mod tile;
 mod tiling;
@@ -52,5 +66,5 @@ mod wu;
 pub use contract::{ConvShape, LayerWork, ScheduleError, StepNumerics, StepWorkload};
 pub use kernels::{GemmOperand, KernelProgram, compile_gemm, compile_loss_grad, compile_sgd};
 pub use options::{DataflowOptions, Optimization, PassInfo, UnknownPass, optimizations};
-pub use step::{can_interleave_tiles, compile_step, compile_step_with};
+pub use step::{TileInterleave, can_interleave_tiles, compile_step, compile_step_with};
 pub use wu::NO_WEIGHT_DECAY;

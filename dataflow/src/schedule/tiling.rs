@@ -117,7 +117,7 @@ pub(super) fn budget(arch: &ArchConfig, offline: bool, interleave: bool) -> Budg
     }
 }
 
-pub(super) fn candidates(dim: u64, unit: u64, align: u64) -> Vec<u64> {
+fn candidates(dim: u64, unit: u64, align: u64) -> Vec<u64> {
     let unit = unit.max(1).next_multiple_of(align.max(1));
     let mut v = vec![dim];
     let mut x = unit;
@@ -142,7 +142,7 @@ pub(super) fn candidates(dim: u64, unit: u64, align: u64) -> Vec<u64> {
 /// `slots` buffers a load may only start when the step `slots` back has
 /// retired, so a step also needs `(stream + tail + dma + latency)/slots`.
 /// Operands that stay resident (full reduction in one tile) are not reloaded.
-pub(super) fn tiling_cost(
+fn tiling_cost(
     arch: &ArchConfig,
     mp: &Mapped,
     t: &Tiling,
@@ -176,7 +176,7 @@ pub(super) struct Traffic {
     /// How often each activation tile is loaded (once, or once per column tile).
     pub(super) a_reloads: u64,
     /// DRAM channel cycles of one output tile's store.
-    pub(super) o_beats: u64,
+    o_beats: u64,
 }
 
 pub(super) fn traffic(arch: &ArchConfig, mp: &Mapped, t: &Tiling, w_bytes_per_elem: (u64, u64)) -> Traffic {
@@ -212,19 +212,33 @@ pub(super) fn traffic(arch: &ArchConfig, mp: &Mapped, t: &Tiling, w_bytes_per_el
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What a GEMM's tiling must leave room for besides its shape.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct TileNeeds<'a> {
+    /// Layer name and pass, for the error.
+    pub(super) layer: &'a str,
+    pub(super) pass: Pass,
+    /// Tiles an output slot holds per output tile: three under a fused
+    /// weight update (gradient, momentum, master weights), else one.
+    pub(super) o_tiles: u64,
+    /// Weight operand bytes per element (numerator, denominator).
+    pub(super) w_fmt: (u64, u64),
+    /// The output is masked by ReLU' (BP behind a ReLU): vector work per tile.
+    pub(super) masked: bool,
+    /// Weight tiles are sparsified on the fly (no pre-generation): the
+    /// dense tile is staged in the output buffer's scratch slot.
+    pub(super) on_the_fly: bool,
+}
+
+/// The tiling of `mp` that the cost model ([`tiling_cost`]) rates fastest
+/// among those that fit the budget `b`.
 pub(super) fn choose_tiling(
     arch: &ArchConfig,
     mp: &Mapped,
     b: &Budget,
-    o_tiles: u64,
-    w_fmt: (u64, u64),
-    layer: &str,
-    pass: Pass,
-    masked: bool,
-    on_the_fly: bool,
-    k_block: Option<u64>,
+    needs: &TileNeeds<'_>,
 ) -> Result<Tiling, ScheduleError> {
+    let TileNeeds { layer, pass, o_tiles, w_fmt, masked, on_the_fly } = *needs;
     // Vector-unit work per output tile (it drains the array pipeline first).
     let fill = u64::from(arch.pipeline_fill_drain_cycles());
     let epilogue = |len: u64| match pass {
@@ -244,14 +258,7 @@ pub(super) fn choose_tiling(
     let mut best: Option<(u64, Tiling)> = None;
     let tms = candidates(mp.m, u64::from(pe.rows), if pass == Pass::Wg { NM_CHUNK } else { 1 });
     let tns = candidates(mp.n, u64::from(pe.cols), if mp.mode.pattern().is_some() { NM_CHUNK } else { n_align });
-    let mut tks = candidates(mp.k, k_unit, m_align);
-    // A reduction tile stays inside one block (a transposed convolution's tap).
-    if let Some(kb) = k_block {
-        tks.push(kb);
-        tks.retain(|&t| t <= kb && kb % t == 0);
-        tks.sort_unstable();
-        tks.dedup();
-    }
+    let tks = candidates(mp.k, k_unit, m_align);
     for &tm in &tms {
         for &tn in &tns {
             if tm * tn * o_tiles > b.o_slot || tm * tn > b.stage_slot || (o_tiles > 1 && tm * tn > b.pregen_slot) {
