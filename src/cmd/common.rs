@@ -6,24 +6,27 @@ use clap::Args;
 use nmsat_compiler::{LowerOptions, Method as CMethod, Model, step_workload};
 use nmsat_dataflow::ArchConfig;
 use nmsat_dataflow::program::Program;
-use nmsat_dataflow::schedule::{DataflowOptions, StepNumerics, compile_step};
+use nmsat_dataflow::schedule::{DataflowOptions, Optimization, StepNumerics, compile_step};
 use nmsat_sim::reference::{Dataset, Method, ModelKind};
 use nmsat_sim::step_image::{StepImageError, StepSetup, step_image, synthetic_image};
 
 use crate::cli_error::CliError;
 
-/// The dataflow ablation switches shared by `compile` and `sim`.
-#[derive(Debug, Clone, Copy, Args)]
+/// The dataflow ablation switches shared by `compile`, `sim` and `cosim`.
+#[derive(Debug, Clone, Args)]
 pub struct DataflowFlags {
-    /// Switch off the interleave mapping (BP chain before WG, mode switches
-    /// drain the array, values and indices in separate arrays).
+    /// Switch off dataflow optimizations by name (comma-separated,
+    /// repeatable): interleave, pregen, offline-schedule (alias offline).
+    /// `nmsat compile --list-passes` says what each does.
+    #[arg(long, value_name = "NAMES", value_delimiter = ',')]
+    pub disable: Vec<Optimization>,
+    /// Same as `--disable interleave`.
     #[arg(long)]
     pub no_interleave: bool,
-    /// Switch off pre-generation: FF/BP load dense weights and run the
-    /// sparsifier on the critical path.
+    /// Same as `--disable pregen`.
     #[arg(long)]
     pub no_pregen: bool,
-    /// Switch off offline scheduling: one buffer slot each, a naive in-order schedule.
+    /// Same as `--disable offline-schedule`.
     #[arg(long)]
     pub no_offline_schedule: bool,
 }
@@ -31,11 +34,13 @@ pub struct DataflowFlags {
 impl DataflowFlags {
     /// The scheduler options these flags select.
     pub fn options(&self) -> DataflowOptions {
-        DataflowOptions {
-            interleave: !self.no_interleave,
-            pregen: !self.no_pregen,
-            offline_schedule: !self.no_offline_schedule,
-        }
+        let aliases = [
+            (self.no_interleave, Optimization::Interleave),
+            (self.no_pregen, Optimization::Pregen),
+            (self.no_offline_schedule, Optimization::OfflineSchedule),
+        ];
+        let off = aliases.into_iter().filter(|&(no, _)| no).map(|(_, o)| o).chain(self.disable.iter().copied());
+        off.fold(DataflowOptions::default(), DataflowOptions::without)
     }
 }
 

@@ -13,7 +13,12 @@ use crate::cmd::common::table;
 #[derive(Debug, Args)]
 pub struct CompileArgs {
     /// Built-in model name (see `nmsat models`) or a file: `.nm`, `.layers.csv`, SCALE-Sim `.csv`.
-    pub model: String,
+    #[arg(required_unless_present = "list_passes")]
+    pub model: Option<String>,
+    /// List the dataflow optimizations (name, what it does, what switching
+    /// it off does) and exit.
+    #[arg(long)]
+    pub list_passes: bool,
     /// Training method: which passes use N:M weights.
     #[arg(long, value_enum, default_value_t = MethodArg::Bdwp)]
     pub method: MethodArg,
@@ -175,7 +180,14 @@ fn image_bytes(p: &nmsat_dataflow::program::Program) -> usize {
 
 /// Runs `nmsat compile`.
 pub fn run(args: CompileArgs) -> CliResult {
-    let model = load_model(&args.model).map_err(CliError::input)?;
+    if args.list_passes {
+        for o in nmsat_dataflow::schedule::optimizations() {
+            let i = o.info();
+            println!("{:<16}  {}. Off: {}.", i.name, i.description, i.when_off);
+        }
+        return Ok(());
+    }
+    let model = load_model(args.model.as_deref().unwrap_or_default()).map_err(CliError::input)?;
     let opts = LowerOptions::new(args.method.into(), args.nm, args.batch);
     let graph = TrainingGraph::build(&model, &opts).map_err(CliError::input)?;
     let emit = args.emit.unwrap_or(if args.output.is_some() { Emit::Asm } else { Emit::Gemms });

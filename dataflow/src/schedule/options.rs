@@ -46,9 +46,9 @@ impl Optimization {
             Optimization::Interleave => &PassInfo {
                 name: "interleave",
                 aliases: &[],
-                description: "BP(l) (sparse) and WG(l) (dense, fused weight update) tiles alternate on the array \
-                              without draining it at mode switches; compressed weights keep values and indices \
-                              interleaved so one DMA feeds both",
+                description: "the tiles of BP(l) (sparse) and WG(l) (dense, fused weight update) alternate on the \
+                              array where that pays, mode switches do not drain it, and compressed weights keep \
+                              values and indices interleaved so one DMA feeds both",
                 when_off: "the GEMMs run one after the other, every dense/N:M mode switch drains the array, and \
                            values and indices are separate arrays fetched by two DMAs",
             },
