@@ -150,3 +150,43 @@ fn malformed_inputs_exit_2_with_a_location_and_no_panic() {
     let (code, _, _) = nmsat(&["compile", "digits-mlp", "--batch", "0"]);
     assert_eq!(code, 2);
 }
+
+#[test]
+fn list_passes_prints_one_line_per_optimization_without_a_model() {
+    let (code, out, err) = nmsat(&["compile", "--list-passes"]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    for (line, name) in lines.iter().zip(["interleave", "pregen", "offline-schedule"]) {
+        assert_eq!(line.split_whitespace().next(), Some(name), "{line}");
+        assert!(line.contains("Off: "), "says what switching it off does: {line}");
+    }
+    // Without --list-passes the model stays required.
+    let (code, _, err) = nmsat(&["compile"]);
+    assert_eq!(code, 2, "{err}");
+}
+
+#[test]
+fn disable_by_name_is_the_no_flag_and_unknown_names_exit_2() {
+    let dir = std::env::temp_dir().join(format!("nmsat-cli-disable-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = |name: &str| dir.join(name).to_string_lossy().into_owned();
+    let compile = |extra: &[&str], file: &str| {
+        let mut args = vec!["compile", "digits-cnn", "--arch", "tiny", "--batch", "8", "-o", file];
+        args.extend_from_slice(extra);
+        let (code, _, err) = nmsat(&args);
+        assert_eq!(code, 0, "{extra:?}: {err}");
+        std::fs::read(file).unwrap()
+    };
+    let (a, b, c) = (out("no-pregen.sat"), out("disable-pregen.sat"), out("all.sat"));
+    let no_pregen = compile(&["--no-pregen"], &a);
+    assert_eq!(no_pregen, compile(&["--disable", "pregen"], &b), "--disable pregen != --no-pregen");
+    assert_ne!(no_pregen, compile(&[], &c), "pre-generation changes the program");
+    // A comma list, an alias and a repeat mean the same as the three flags.
+    let flags = compile(&["--no-interleave", "--no-pregen", "--no-offline-schedule"], &a);
+    assert_eq!(flags, compile(&["--disable", "interleave,offline", "--disable", "pregen"], &b));
+    let (code, out, err) = nmsat(&["compile", "digits-cnn", "--disable", "pregen,warp-drive"]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("warp-drive") && err.contains("offline-schedule"), "names the known ones: {err}");
+    std::fs::remove_dir_all(&dir).ok();
+}

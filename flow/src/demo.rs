@@ -12,7 +12,7 @@
 //! Every number is computed in the call; [`nmsat_reports::demo`] renders it.
 
 use nmsat_compiler::load_model;
-use nmsat_dataflow::schedule::DataflowOptions;
+use nmsat_dataflow::schedule::{DataflowOptions, Optimization};
 use nmsat_dataflow::{Method, NmPattern};
 use nmsat_reports::demo::{AblationRow, Demo, RtlRow, StepRow, TrainRow};
 use nmsat_rtl::RtlError;
@@ -103,12 +103,10 @@ pub fn run(req: &DemoRequest, say: &mut dyn FnMut(&str)) -> Result<Demo, FlowErr
 /// with everything on, when section 2 has them).
 fn ablation(req: &DemoRequest, full: Option<u64>, say: &mut dyn FnMut(&str)) -> Result<Vec<AblationRow>, FlowError> {
     let all = DataflowOptions::default();
-    let variants = [
-        ("full (interleave, pre-generation, offline schedule)", all),
-        ("--no-pregen", DataflowOptions { pregen: false, ..all }),
-        ("--no-offline-schedule", DataflowOptions { offline_schedule: false, ..all }),
-        ("--no-interleave", DataflowOptions { interleave: false, ..all }),
-    ];
+    let mut variants = vec![("full (interleave, pre-generation, offline schedule)".to_string(), all)];
+    for o in [Optimization::Pregen, Optimization::OfflineSchedule, Optimization::Interleave] {
+        variants.push((format!("--no-{}", o.info().name), all.without(o)));
+    }
     let mut rows: Vec<AblationRow> = Vec::new();
     for (name, opts) in variants {
         let cycles = match (opts == all, full) {
@@ -119,7 +117,7 @@ fn ablation(req: &DemoRequest, full: Option<u64>, say: &mut dyn FnMut(&str)) -> 
             }
         };
         let base = rows.first().map_or(cycles, |a| a.cycles);
-        rows.push(AblationRow { dataflow: name.to_string(), cycles, slowdown: cycles as f64 / base.max(1) as f64 });
+        rows.push(AblationRow { dataflow: name, cycles, slowdown: cycles as f64 / base.max(1) as f64 });
     }
     Ok(rows)
 }

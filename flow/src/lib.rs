@@ -9,6 +9,7 @@
 //!   without a memory image ([`CompiledStep`], [`StepImage`]: the int16
 //!   reference's step for the digits models, seeded synthetic state
 //!   otherwise) and simulates ([`simulate_step`]).
+//! - [`choose`]: the candidate schedules compiled and simulated, the fastest kept.
 //! - [`cosim`]: which programs co-simulate, whether their DRAM can be
 //!   compared, and the run against the Verilated RTL.
 //! - [`train`]: training on real data on the CPU reference or the
@@ -17,6 +18,7 @@
 //!
 //! Rendering is [`nmsat_reports`]'s; every error is a [`FlowError`].
 
+pub mod choose;
 pub mod cosim;
 pub mod demo;
 pub mod error;
@@ -25,6 +27,7 @@ pub mod models;
 pub mod step;
 pub mod train;
 
+pub use choose::compile_fastest;
 pub use error::FlowError;
 pub use input::{Input, load_arch, load_input};
 pub use step::{CompiledStep, Schedule, SimulatedStep, StepImage, StepRequest, simulate_step};

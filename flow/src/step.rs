@@ -94,7 +94,7 @@ impl StepRequest {
     fn schedule(&self, step: &StepWorkload, schedule: Schedule) -> Result<Program, FlowError> {
         Ok(match schedule {
             Schedule::CostModel => compile_step(&self.arch, step, &self.dataflow)?,
-            Schedule::Fastest => nmsat_sim::compile_fastest(&self.arch, step, &self.dataflow)?,
+            Schedule::Fastest => crate::choose::compile_fastest(&self.arch, step, &self.dataflow)?,
         })
     }
 

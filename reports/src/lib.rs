@@ -11,6 +11,7 @@ pub mod cosim;
 pub mod demo;
 pub mod gemms;
 pub mod models;
+pub mod passes;
 pub mod sim;
 pub mod table;
 pub mod train;

@@ -9,7 +9,6 @@
 //! - [`datapath`]: what each instruction does to DRAM and the buffers (the
 //!   int16 arithmetic of `numerics`), applied when a run carries data.
 //! - [`trace`]: a Chrome-trace/Perfetto timeline of a run.
-//! - [`choose`]: compiles candidate schedules and keeps the one that simulates fastest.
 //! - [`testgen`]: seeded random, race-free programs with random memory images.
 //! - [`step_image`]: the memory image of a whole training step from the
 //!   int16 reference's state.
@@ -17,7 +16,6 @@
 //!   `f32` or the SAT's int16 arithmetic, the golden model the simulator
 //!   must match.
 
-pub mod choose;
 pub mod datapath;
 pub mod engine;
 pub mod error;
@@ -28,7 +26,6 @@ pub mod step_image;
 pub mod testgen;
 pub mod trace;
 
-pub use choose::compile_fastest;
 pub use engine::{Retire, RunResult, SimMode, SimOptions, simulate};
 pub use error::SimError;
 pub use stats::{LayerPassStats, StallCause, Stats, UnitEvents};

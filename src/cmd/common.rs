@@ -1,22 +1,25 @@
 //! Arguments shared by subcommands.
 
 use clap::Args;
-use nmsat_dataflow::schedule::DataflowOptions;
+use nmsat_dataflow::schedule::{DataflowOptions, Optimization};
 use nmsat_dataflow::{ArchConfig, Method, NmPattern};
 use nmsat_flow::StepRequest;
 
-/// The dataflow ablation switches shared by `compile` and `sim`.
-#[derive(Debug, Clone, Copy, Args)]
+/// The dataflow ablation switches shared by `compile`, `sim` and `cosim`.
+#[derive(Debug, Clone, Args)]
 pub struct DataflowFlags {
-    /// Switch off the interleave mapping (BP chain before WG, mode switches
-    /// drain the array, values and indices in separate arrays).
+    /// Switch off dataflow optimizations by name (comma-separated,
+    /// repeatable): interleave, pregen, offline-schedule (alias offline).
+    /// `nmsat compile --list-passes` says what each does.
+    #[arg(long, value_name = "NAMES", value_delimiter = ',')]
+    pub disable: Vec<Optimization>,
+    /// Same as `--disable interleave`.
     #[arg(long)]
     pub no_interleave: bool,
-    /// Switch off pre-generation: FF/BP load dense weights and run the
-    /// sparsifier on the critical path.
+    /// Same as `--disable pregen`.
     #[arg(long)]
     pub no_pregen: bool,
-    /// Switch off offline scheduling: one buffer slot each, a naive in-order schedule.
+    /// Same as `--disable offline-schedule`.
     #[arg(long)]
     pub no_offline_schedule: bool,
 }
@@ -24,11 +27,13 @@ pub struct DataflowFlags {
 impl DataflowFlags {
     /// The scheduler options these flags select.
     pub fn options(&self) -> DataflowOptions {
-        DataflowOptions {
-            interleave: !self.no_interleave,
-            pregen: !self.no_pregen,
-            offline_schedule: !self.no_offline_schedule,
-        }
+        let aliases = [
+            (self.no_interleave, Optimization::Interleave),
+            (self.no_pregen, Optimization::Pregen),
+            (self.no_offline_schedule, Optimization::OfflineSchedule),
+        ];
+        let off = aliases.into_iter().filter(|&(no, _)| no).map(|(_, o)| o).chain(self.disable.iter().copied());
+        off.fold(DataflowOptions::default(), DataflowOptions::without)
     }
 }
 

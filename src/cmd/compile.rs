@@ -12,7 +12,12 @@ use crate::cmd::common::{DataflowFlags, StepFlags};
 #[derive(Debug, Args)]
 pub struct CompileArgs {
     /// Built-in model name (see `nmsat models`) or a file: `.nm`, `.layers.csv`, SCALE-Sim `.csv`.
-    pub model: String,
+    #[arg(required_unless_present = "list_passes")]
+    pub model: Option<String>,
+    /// List the dataflow optimizations (name, what it does, what switching
+    /// it off does) and exit.
+    #[arg(long)]
+    pub list_passes: bool,
     /// Method, pattern and batch of the step.
     #[command(flatten)]
     pub step: StepFlags,
@@ -61,7 +66,11 @@ pub enum Format {
 
 /// Runs `nmsat compile`.
 pub fn run(args: CompileArgs) -> CliResult {
-    let model = load_model(&args.model).map_err(CliError::input)?;
+    if args.list_passes {
+        print!("{}", nmsat_reports::passes::text());
+        return Ok(());
+    }
+    let model = load_model(args.model.as_deref().unwrap_or_default()).map_err(CliError::input)?;
     let req = args.step.request(model, load_arch(args.arch.as_deref())?, &args.dataflow);
     let opts = req.lower_options();
     let graph = TrainingGraph::build(&req.model, &opts).map_err(CliError::input)?;

@@ -1,12 +1,16 @@
 //! Offline scheduling with the simulator in the loop: where the compiler has
 //! two candidate schedules whose difference its cost model cannot call, it
-//! simulates both (`fast` mode) and keeps the faster.
+//! simulates both (`fast` mode) and keeps the faster. Pipeline policy, so
+//! it lives here and not in the scheduler or the simulator, which know
+//! nothing of each other.
 
 use nmsat_dataflow::ArchConfig;
 use nmsat_dataflow::program::Program;
-use nmsat_dataflow::schedule::{DataflowOptions, ScheduleError, StepWorkload, can_interleave_tiles, compile_step_with};
+use nmsat_dataflow::schedule::{
+    DataflowOptions, ScheduleError, StepWorkload, TileInterleave, can_interleave_tiles, compile_step_with,
+};
 
-use crate::engine::{SimMode, SimOptions, simulate};
+use nmsat_sim::{SimMode, SimOptions, simulate};
 
 /// Compiles a training step and, when the interleave mapping is on, also the
 /// variant without tile interleaving (one activation bank, GEMMs in
@@ -21,11 +25,11 @@ pub fn compile_fastest(
     // Without tile interleaving in reach the compiler never splits the banks:
     // one candidate.
     if !can_interleave_tiles(step, opts) {
-        return compile_step_with(arch, step, opts, true);
+        return compile_step_with(arch, step, opts, TileInterleave::Auto);
     }
     // A candidate and its simulated cycles.
-    let candidate = |interleave: bool| {
-        compile_step_with(arch, step, opts, interleave).map(|p| {
+    let candidate = |tiles: TileInterleave| {
+        compile_step_with(arch, step, opts, tiles).map(|p| {
             let c = simulate(&p, arch, SimMode::Fast, SimOptions::default()).map(|r| r.stats.total_cycles);
             (p, c)
         })
@@ -33,8 +37,8 @@ pub fn compile_fastest(
     // Both candidates compile and simulate at once (one per core); the
     // choice depends only on their cycles, not on which finishes first.
     let (tiles, seq) = std::thread::scope(|s| {
-        let seq = s.spawn(|| candidate(false).ok());
-        (candidate(true), seq.join().ok().flatten())
+        let seq = s.spawn(|| candidate(TileInterleave::Off).ok());
+        (candidate(TileInterleave::Auto), seq.join().ok().flatten())
     });
     let (tiles, tiles_cycles) = tiles?;
     // The sequential variant has the larger activation slots, so it compiles

@@ -1,0 +1,367 @@
+//! The program builder: emits instructions in order, tracks the hazards on
+//! buffer slots and DRAM regions between them, and defers tile epilogues
+//! (software pipelining) without reordering a dependent pair.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use super::StepNumerics;
+use super::tiling::Budget;
+use crate::arch::ArchConfig;
+use crate::isa::{Deps, Instr, Queue};
+use crate::program::{NO_LAYER, Program, RegionKind, Tag};
+use crate::tokens::assign_tokens;
+use crate::workload::Pass;
+
+/// A buffer or DRAM resource for hazard tracking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(super) enum Res {
+    ASlot(u64),
+    Stage(u64),
+    WSlot(u64),
+    OSlot(u64),
+    /// The weight-update staging part of an output slot (master weights and
+    /// momentum, after the accumulators): apart from `OSlot` so the WU loads
+    /// of a tile need not wait for its GEMMs to finish.
+    OWu(u64),
+    PSlot(u64),
+    OScratch,
+    /// A whole DRAM region (by index in the memory map).
+    Dram(usize),
+    /// One tile of a DRAM region (region, first element): disjoint from the
+    /// region's other tiles, overlapping the whole region. The weight update
+    /// reads and writes master weights and momentum tile by tile, so tile
+    /// j's loads need not wait for tile j−1's stores.
+    DramTile(usize, u64),
+}
+
+impl Res {
+    /// Whether two resources overlap.
+    fn overlaps(self, other: Res) -> bool {
+        match (self, other) {
+            (Res::Dram(a), Res::DramTile(b, _)) | (Res::DramTile(b, _), Res::Dram(a)) => a == b,
+            _ => self == other,
+        }
+    }
+
+    /// The resources whose hazard entries an access to `self` must consult,
+    /// beyond `self`: the tiles of a region, or a tile's region.
+    fn others(self, hz: &Hazards) -> Vec<Res> {
+        match self {
+            Res::Dram(r) if !hz.tiled.contains(&r) => Vec::new(),
+            Res::Dram(r) => hz
+                .writer
+                .range(Res::DramTile(r, 0)..=Res::DramTile(r, u64::MAX))
+                .map(|(k, _)| *k)
+                .chain(hz.readers.range(Res::DramTile(r, 0)..=Res::DramTile(r, u64::MAX)).map(|(k, _)| *k))
+                .collect(),
+            Res::DramTile(r, _) => vec![Res::Dram(r)],
+            _ => Vec::new(),
+        }
+    }
+}
+
+#[derive(Default)]
+struct Hazards {
+    writer: BTreeMap<Res, usize>,
+    readers: BTreeMap<Res, Vec<usize>>,
+    /// DRAM regions accessed tile by tile (`Res::DramTile`) at some point.
+    tiled: BTreeSet<usize>,
+}
+
+/// Builds the program while tracking hazards.
+pub(super) struct Builder<'a> {
+    pub(super) arch: &'a ArchConfig,
+    pub(super) prog: Program,
+    pub(super) deps: Vec<Vec<usize>>,
+    hz: Hazards,
+    pub(super) region_ids: BTreeMap<String, usize>,
+    pub(super) budget: Budget,
+    /// Round-robin position in each activation bank.
+    pub(super) a_ring: [u64; 2],
+    pub(super) o_ring: u64,
+    /// Output slots held by open tiles (two are open at once under the
+    /// interleave mapping).
+    pub(super) o_held: Vec<bool>,
+    pub(super) s_ring: u64,
+    /// Epilogue instructions deferred into the next tile's reduction loop
+    /// (software pipelining: the vector unit and sparsifier work of tile j
+    /// overlaps the GEMMs of tile j+1 instead of blocking in-order issue).
+    pending: VecDeque<Deferred>,
+    /// Sequence number of the tile being emitted.
+    pub(super) tile_seq: u64,
+    pub(super) p_ring: u64,
+    /// The int16 settings baked into epilogues.
+    pub(super) numerics: StepNumerics,
+    /// Latest store the load queue has synchronised with (through a sync).
+    load_synced_with_store: Option<usize>,
+    /// Latest load the store queue has synchronised with.
+    store_synced_with_load: Option<usize>,
+    /// Which operand tile each slot holds (for reuse).
+    pub(super) a_keys: Vec<Option<SlotKey>>,
+    w_keys: Vec<Option<SlotKey>>,
+    /// Last step each weight slot was used in (least recently used is replaced).
+    w_used: Vec<u64>,
+    pub(super) step: u64,
+}
+
+/// A deferred instruction: its tile sequence number, the instruction, its
+/// tag and the resources it reads and writes.
+type Deferred = (u64, Instr, Tag, Vec<Res>, Vec<Res>);
+
+/// Identifies an operand tile: the GEMM (by tag) and the tile's origin.
+type SlotKey = (Tag, u64, u64);
+
+/// How many tiles a tile's epilogue may trail its GEMMs by (software
+/// pipelining depth); the output buffer has this many slots plus two.
+pub(super) const EPILOGUE_LAG: u64 = 2;
+
+impl<'a> Builder<'a> {
+    /// An empty program for `arch` with the buffers split as `budget` says.
+    pub(super) fn new(arch: &'a ArchConfig, budget: Budget, numerics: StepNumerics) -> Self {
+        Builder {
+            arch,
+            prog: Program::new(arch.clone()),
+            deps: Vec::new(),
+            hz: Hazards::default(),
+            region_ids: BTreeMap::new(),
+            budget,
+            a_ring: [0; 2],
+            o_ring: 0,
+            o_held: vec![false; budget.o_slots as usize],
+            s_ring: 0,
+            numerics,
+            load_synced_with_store: None,
+            store_synced_with_load: None,
+            pending: VecDeque::new(),
+            tile_seq: 0,
+            p_ring: 0,
+            a_keys: vec![None; (budget.a_banks * budget.slots) as usize],
+            w_keys: vec![None; budget.w_slots as usize],
+            w_used: vec![0; budget.w_slots as usize],
+            step: 0,
+        }
+    }
+
+    /// Emits what is still deferred and a `halt` (tagged `halt_pass`), and
+    /// turns the recorded dependencies into tokens.
+    pub(super) fn finish(mut self, halt_pass: Pass) -> Program {
+        self.flush();
+        self.prog.push(Instr::Halt { deps: Deps::default() }, Tag { layer: NO_LAYER, pass: halt_pass });
+        self.deps.push(Vec::new());
+        let mut prog = self.prog;
+        assign_tokens(&mut prog.instrs, &self.deps);
+        prog
+    }
+
+    pub(super) fn region(&mut self, name: &str, kind: RegionKind, bytes: u64) -> (usize, u64) {
+        if let Some(&id) = self.region_ids.get(name) {
+            return (id, self.prog.regions[id].addr);
+        }
+        let addr = self.prog.alloc(name, kind, bytes.max(1));
+        let id = self.prog.regions.len() - 1;
+        self.region_ids.insert(name.to_string(), id);
+        (id, addr)
+    }
+
+    /// Emits `instr`, waiting for the hazards on `reads` and `writes`. A
+    /// deferred instruction that touches the same resources goes out first
+    /// (with everything deferred before it), so deferral never reorders a
+    /// dependent pair.
+    pub(super) fn emit(&mut self, instr: Instr, tag: Tag, reads: &[Res], writes: &[Res]) -> usize {
+        let hit = |set: &[Res], x: &Res| set.iter().any(|y| y.overlaps(*x));
+        let touches = |r: &[Res], w: &[Res]| {
+            w.iter().any(|x| hit(reads, x) || hit(writes, x)) || r.iter().any(|x| hit(writes, x))
+        };
+        if let Some(last) = self.pending.iter().rposition(|p| touches(&p.3, &p.4)) {
+            for _ in 0..=last {
+                if let Some((_, i, t, r, w)) = self.pending.pop_front() {
+                    self.emit_now(i, t, &r, &w);
+                }
+            }
+        }
+        self.emit_now(instr, tag, reads, writes)
+    }
+
+    /// Emits `instr` right away (deferred instructions leave the queue in
+    /// order through here, so none overtakes another).
+    fn emit_now(&mut self, instr: Instr, tag: Tag, reads: &[Res], writes: &[Res]) -> usize {
+        let q = instr.queue();
+        let mut d: Vec<usize> = Vec::new();
+        for r in reads {
+            for x in std::iter::once(*r).chain(r.others(&self.hz)) {
+                if let Some(&w) = self.hz.writer.get(&x) {
+                    d.push(w);
+                }
+            }
+        }
+        for r in writes {
+            for x in std::iter::once(*r).chain(r.others(&self.hz)) {
+                if let Some(&w) = self.hz.writer.get(&x) {
+                    d.push(w);
+                }
+                if let Some(rs) = self.hz.readers.get(&x) {
+                    d.extend(rs.iter().copied());
+                }
+            }
+        }
+        // Load <-> store dependencies go through a compute sync, unless an
+        // earlier instruction of this queue already synchronised with a
+        // later (or the same) instruction of the other queue.
+        let covered = match q {
+            Queue::Load => self.load_synced_with_store,
+            Queue::Store => self.store_synced_with_load,
+            Queue::Compute => None,
+        };
+        let crossing = |p: usize| {
+            let qp = self.prog.instrs[p].queue();
+            matches!((qp, q), (Queue::Load, Queue::Store) | (Queue::Store, Queue::Load))
+        };
+        d.retain(|&p| !(crossing(p) && covered.is_some_and(|c| p <= c)));
+        let cross: Vec<usize> = d.iter().copied().filter(|&p| crossing(p)).collect();
+        if let Some(&latest) = cross.iter().max() {
+            match q {
+                Queue::Load => self.load_synced_with_store = Some(latest),
+                Queue::Store => self.store_synced_with_load = Some(latest),
+                Queue::Compute => {}
+            }
+        }
+        if !cross.is_empty() {
+            let s = self.prog.push(Instr::Sync { deps: Deps::default() }, tag);
+            self.deps.push(cross.clone());
+            d.retain(|p| !cross.contains(p));
+            d.push(s);
+        }
+        d.sort_unstable();
+        d.dedup();
+        let i = self.prog.push(instr, tag);
+        self.deps.push(d);
+        for r in reads.iter().chain(writes) {
+            if let Res::DramTile(region, _) = r {
+                self.hz.tiled.insert(*region);
+            }
+        }
+        for r in reads {
+            self.hz.readers.entry(*r).or_default().push(i);
+        }
+        for r in writes {
+            // A write of a whole region supersedes its tiles' entries (it
+            // depends on all of them).
+            if let Res::Dram(_) = r {
+                for x in r.others(&self.hz) {
+                    self.hz.writer.remove(&x);
+                    self.hz.readers.remove(&x);
+                }
+            }
+            self.hz.writer.insert(*r, i);
+            self.hz.readers.remove(r);
+        }
+        i
+    }
+
+    /// Queues an epilogue instruction for later emission.
+    pub(super) fn defer(&mut self, instr: Instr, tag: Tag, reads: &[Res], writes: &[Res]) {
+        self.pending.push_back((self.tile_seq, instr, tag, reads.to_vec(), writes.to_vec()));
+    }
+
+    /// Emits deferred instructions up to and including the next compute one.
+    pub(super) fn release_one(&mut self) {
+        while let Some((_, i, t, r, w)) = self.pending.pop_front() {
+            let compute = i.queue() == Queue::Compute;
+            self.emit_now(i, t, &r, &w);
+            if compute {
+                break;
+            }
+        }
+    }
+
+    /// Emits the deferred DMA instructions at the front of the queue, up to
+    /// the first compute one. Called before a tile's GEMM so that an
+    /// epilogue's loads (and any sync they need) enter the compute order
+    /// before that GEMM: a sync retires in order, and behind the GEMM it
+    /// would hold the loads until the GEMM finished.
+    pub(super) fn release_dma(&mut self) {
+        while self.pending.front().is_some_and(|p| p.1.queue() != Queue::Compute) {
+            let Some((_, i, t, r, w)) = self.pending.pop_front() else { break };
+            self.emit_now(i, t, &r, &w);
+        }
+    }
+
+    /// Emits the deferred instructions of tiles before `seq`.
+    pub(super) fn flush_before(&mut self, seq: u64) {
+        while self.pending.front().is_some_and(|p| p.0 < seq) {
+            let Some((_, i, t, r, w)) = self.pending.pop_front() else { break };
+            self.emit_now(i, t, &r, &w);
+        }
+    }
+
+    /// Emits every deferred instruction.
+    pub(super) fn flush(&mut self) {
+        self.flush_before(u64::MAX);
+    }
+
+    /// The next output slot in the ring that no open tile holds.
+    pub(super) fn take_o_slot(&mut self) -> u64 {
+        let n = self.budget.o_slots;
+        let mut s = Builder::next(&mut self.o_ring, n);
+        for _ in 0..n {
+            if !self.o_held[s as usize] {
+                break;
+            }
+            s = Builder::next(&mut self.o_ring, n);
+        }
+        self.o_held[s as usize] = true;
+        s
+    }
+
+    /// The activation slot of `bank` for operand tile `key`, and whether
+    /// it holds that tile already (then it is reused, not reloaded);
+    /// otherwise the bank's next slot in turn.
+    pub(super) fn take_a_slot(&mut self, key: SlotKey, bank: u64) -> (u64, bool) {
+        if let Some(s) = self.a_keys.iter().position(|k| *k == Some(key)) {
+            return (s as u64, true);
+        }
+        let slots = self.budget.slots;
+        let s = bank * slots + Builder::next(&mut self.a_ring[bank as usize], slots);
+        self.a_keys[s as usize] = Some(key);
+        (s, false)
+    }
+
+    /// The weight slot for operand tile `key`, and whether it holds that
+    /// tile already. Weights `reused` by the following tiles (the whole
+    /// reduction in one tile) go to a resident slot, least recently used
+    /// first; weights used once stream through the other slots in turn.
+    pub(super) fn take_w_slot(&mut self, key: SlotKey, reused: bool) -> (u64, bool) {
+        let hit = self.w_keys.iter().position(|k| *k == Some(key));
+        let s = match hit {
+            Some(s) => s,
+            None => {
+                let n = self.w_keys.len();
+                let range = if n == 1 {
+                    0..1
+                } else if reused {
+                    n / 2..n
+                } else {
+                    0..n / 2
+                };
+                let s = range.min_by_key(|&s| (self.w_used[s], s)).unwrap_or(0);
+                self.w_keys[s] = Some(key);
+                s
+            }
+        };
+        self.step += 1;
+        self.w_used[s] = self.step;
+        (s as u64, hit.is_some())
+    }
+
+    /// The next slot of a ring of `slots`.
+    pub(super) fn next(ring: &mut u64, slots: u64) -> u64 {
+        let s = *ring % slots;
+        *ring += 1;
+        s
+    }
+}
+
+/// An instruction field from a `u64` (saturated rather than wrapped).
+pub(super) fn u32c(v: u64) -> u32 {
+    u32::try_from(v).unwrap_or(u32::MAX)
+}

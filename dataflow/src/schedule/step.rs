@@ -1,0 +1,148 @@
+//! The step driver: checks the step against the config, plans its GEMMs
+//! ([`super::plan`]) and emits them: the forward pass, the loss gradient,
+//! then the backward pass layer by layer in the order the dataflow
+//! optimizations call for.
+
+use super::builder::Builder;
+use super::plan::{LayerBack, plan_step};
+use super::tile::{emit_gemm_job, emit_interleaved, interleave_pays};
+use super::tiling::budget;
+use super::wu::emit_loss;
+use super::{DataflowOptions, Optimization, ScheduleError, StepWorkload};
+use crate::arch::ArchConfig;
+use crate::program::{CompileInfo, GemmRecord, Program};
+use crate::workload::Pass;
+
+/// Whether the interleave mapping may alternate the tiles of a layer's BP
+/// and WG on the array. Alternating needs the activation buffer split into
+/// two banks, whose halved slots can cost more than the overlap gains, so
+/// `nmsat_flow::compile_fastest` compiles both ways and keeps the faster by
+/// simulation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TileInterleave {
+    /// Where [`can_interleave_tiles`] allows it and the cost model expects a
+    /// gain (what [`compile_step`] does).
+    #[default]
+    Auto,
+    /// Never: one activation bank, each layer's GEMMs in sequence. With the
+    /// interleave mapping on they keep its drain-free mode switches and its
+    /// one-burst weight layout.
+    Off,
+}
+
+/// Whether the interleave mapping may alternate BP and WG tiles in `step`
+/// (splitting the activation buffer into two banks), as opposed to only
+/// running its GEMMs drain-free in sequence.
+///
+/// Tile interleaving pairs a sparse BP with its layer's dense WG. Where
+/// every BP is dense (dense training, SR-STE) there is no such pair, and the
+/// halved activation slots cost more than interleaving two dense GEMMs gains
+/// (ResNet-18 CIFAR b32 on sat-vu9p: +0.8% cycles dense, +1.0% SR-STE).
+/// Without pre-generation the sparse BP sparsifies its weight tiles on the
+/// compute queue through one scratch slot, which interleaving cannot overlap
+/// (ResNet-18: 27.8 M cycles apart, 37.3 M interleaved). The naive schedule
+/// (no offline scheduling) has no two tiles in flight.
+pub fn can_interleave_tiles(step: &StepWorkload, opts: &DataflowOptions) -> bool {
+    let sparse_bp = step.layers.iter().flat_map(|l| &l.gemms).any(|g| g.pass == Pass::Bp && g.sparse.is_some());
+    let needs = [Optimization::Interleave, Optimization::Pregen, Optimization::OfflineSchedule];
+    needs.into_iter().all(|o| opts.is_on(o)) && sparse_bp
+}
+
+/// Compiles one training step into a SAT program.
+pub fn compile_step(arch: &ArchConfig, step: &StepWorkload, opts: &DataflowOptions) -> Result<Program, ScheduleError> {
+    compile_step_with(arch, step, opts, TileInterleave::Auto)
+}
+
+/// Compiles one training step, choosing whether the interleave mapping may
+/// alternate BP and WG tiles (see [`TileInterleave`]).
+pub fn compile_step_with(
+    arch: &ArchConfig,
+    step: &StepWorkload,
+    opts: &DataflowOptions,
+    tiles: TileInterleave,
+) -> Result<Program, ScheduleError> {
+    check_patterns(arch, step)?;
+    let two_banks = tiles == TileInterleave::Auto && can_interleave_tiles(step, opts);
+    let budget = budget(arch, opts.is_on(Optimization::OfflineSchedule), two_banks);
+    let mut b = Builder::new(arch, budget, step.numerics);
+    b.prog.info = compile_info(step, opts);
+    for l in &step.layers {
+        b.prog.layer_index(&l.name);
+    }
+    let plan = plan_step(&mut b, step, opts)?;
+    // Forward pass.
+    for j in &plan.ff {
+        emit_gemm_job(&mut b, j, opts)?;
+    }
+    // Loss gradient.
+    b.flush();
+    emit_loss(&mut b, step, &plan.ff);
+    emit_backward(&mut b, &plan.back, opts)?;
+    Ok(b.finish(Pass::Wu))
+}
+
+/// Every N:M pattern of the step must be one the config runs.
+fn check_patterns(arch: &ArchConfig, step: &StepWorkload) -> Result<(), ScheduleError> {
+    let sparse = step.layers.iter().flat_map(|l| &l.gemms).filter_map(|g| g.sparse);
+    match sparse.map(|s| s.pattern).find(|&p| !arch.supports(p)) {
+        Some(p) => Err(ScheduleError::unsupported(arch, p)),
+        None => Ok(()),
+    }
+}
+
+/// The program header: what was compiled, with which passes, and the
+/// training GEMMs as lowered.
+fn compile_info(step: &StepWorkload, opts: &DataflowOptions) -> CompileInfo {
+    let gemms = step.layers.iter().flat_map(|l| &l.gemms).map(|g| GemmRecord {
+        layer: g.layer.clone(),
+        pass: g.pass,
+        m: g.m,
+        n: g.n,
+        k: g.k,
+        count: g.count,
+        mode: g.sparse.map_or("dense".to_string(), |s| s.pattern.to_string()),
+    });
+    CompileInfo {
+        model: step.model.clone(),
+        method: step.method.clone(),
+        nm: step.nm.map(|p| p.to_string()),
+        batch: step.batch,
+        passes: opts.names(),
+        gemms: gemms.collect(),
+    }
+}
+
+/// The backward pass: layers in reverse, each layer's BP, WG (with its
+/// weight update) and other GEMMs.
+///
+/// Under the interleave mapping a layer's sparse BP and dense WG run
+/// together where the budget has two activation banks and the cost model
+/// expects a gain ([`interleave_pays`]); the WG of layer l then fills the
+/// gap while BP of layer l−1 waits for dX_l. Otherwise they run one after
+/// the other: with the mapping on, mode switches still cost no drain;
+/// without it every switch (sparse BP to dense WG and back) drains the
+/// array (`il = 0`) and compressed weights come as separate value and
+/// index arrays (two DMAs).
+fn emit_backward(b: &mut Builder, back: &[LayerBack], opts: &DataflowOptions) -> Result<(), ScheduleError> {
+    for layer in back.iter().rev() {
+        match (&layer.bp, &layer.wg) {
+            (Some(bp), Some(wg))
+                if opts.is_on(Optimization::Interleave)
+                    && b.budget.a_banks == 2
+                    && b.budget.o_slots >= 3
+                    && interleave_pays(b.arch, bp, wg) =>
+            {
+                emit_interleaved(b, bp, wg, opts)?;
+            }
+            (bp, wg) => {
+                for j in bp.iter().chain(wg.iter()) {
+                    emit_gemm_job(b, j, opts)?;
+                }
+            }
+        }
+        for j in &layer.extra {
+            emit_gemm_job(b, j, opts)?;
+        }
+    }
+    Ok(())
+}
