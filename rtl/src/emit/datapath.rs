@@ -17,7 +17,7 @@
 //! three cycles after the last K-step, which is never later than the
 //! model's fill-and-drain tail (the emitter checks `fill >= 2`).
 
-use nmsat_dataflow::isa::{Buf, MAX_INDEX_BITS};
+use nmsat_dataflow::isa::{Buf, MAX_INDEX_BITS, index_bits};
 
 use crate::emit::util::{MODE_BITS, index_bits_of, k, mode_code, raw};
 use crate::params::{INSTR_BITS, Params, clog2};
@@ -456,7 +456,8 @@ pub fn buffer(p: &Params, b: &BufSpec) -> Module {
 pub fn pe(p: &Params, faults: bool) -> Module {
     let lanes = p.lanes;
     let mux = p.mux_inputs;
-    let sel_bits = clog2(u64::from(mux)).max(1);
+    // A select is an in-group index of the largest group the mux serves.
+    let sel_bits = index_bits(mux).max(1);
     let acc = p.acc_bits;
     let sum_w = 32 + p.lanes_log2;
     let mut m = Module::new("sat_pe");
@@ -553,7 +554,8 @@ pub fn pe_array(p: &Params, faults: bool) -> Module {
     let (rows, cols, lanes, mux) = (p.rows, p.cols, p.lanes, p.mux_inputs);
     let lm = act_window(p);
     let nm = modes(p) as u32;
-    let sel_bits = clog2(u64::from(mux)).max(1);
+    // A select is an in-group index of the largest group the mux serves.
+    let sel_bits = index_bits(mux).max(1);
     let acc = p.acc_bits;
     let mut m = Module::new("sat_pe_array");
     m.doc.push(format!("PE array: {rows}x{cols} PEs. Row r gets {lm} activations per K-step, column c gets {lanes}"));
