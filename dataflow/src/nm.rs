@@ -21,8 +21,19 @@ use serde::{Deserialize, Serialize};
 use crate::error::NmError;
 use crate::matrix::Matrix;
 
-/// Largest group size nmsat supports; indices then fit in 4 bits.
+/// Largest group size nmsat supports; indices then fit in [`MAX_INDEX_BITS`] bits.
 pub const MAX_M: u32 = 16;
+
+/// Bits of one in-group index of a group of `m` (`log2(m)` for the powers
+/// of two a pattern allows; 0 for `m <= 1`): the width of the indices in
+/// the compressed formats, the DMA's `ibits` field and the RTL's selects.
+pub const fn index_bits(m: u32) -> u32 {
+    if m <= 1 { 0 } else { u32::BITS - (m - 1).leading_zeros() }
+}
+
+/// Bits of an index of the largest group ([`MAX_M`]): the width of the
+/// weight buffer's index side-band.
+pub const MAX_INDEX_BITS: u32 = index_bits(MAX_M);
 
 /// An N:M sparsity pattern: at most `n` non-zeros in every group of `m`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -68,9 +79,9 @@ impl NmPattern {
         self.m
     }
 
-    /// Bits of one in-group index, `log2(M)` (0 for M = 1).
+    /// Bits of one in-group index, `log2(M)` (0 for M = 1): [`index_bits`].
     pub fn index_bits(self) -> u32 {
-        self.m.trailing_zeros()
+        index_bits(self.m)
     }
 
     /// Compute speedup of the sparse PE array over dense: `M / N` as a ratio

@@ -5,7 +5,7 @@
 fn isa_doc_matches_the_opcode_table() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/isa.md");
     let want = format!(
-        "# SAT instruction encoding\n\nGenerated from `dataflow/src/isa.rs` (`OPCODES`); do not edit by hand.\nEvery instruction is 256 bits, little-endian bit order; unused high bits are zero.\n\n{}",
+        "# SAT instruction encoding\n\nGenerated from `dataflow/src/isa/opcodes.rs` (`OPCODES`); do not edit by hand.\nEvery instruction is 256 bits, little-endian bit order; unused high bits are zero.\n\n{}",
         nmsat_dataflow::isa::isa_markdown()
     );
     if std::env::var_os("NMSAT_BLESS").is_some() {

@@ -239,14 +239,6 @@ pub struct RtlRun {
     pub buffers: Option<[Vec<u64>; 3]>,
 }
 
-fn queue_code(q: Queue) -> u8 {
-    match q {
-        Queue::Load => 0,
-        Queue::Compute => 1,
-        Queue::Store => 2,
-    }
-}
-
 /// Runs `program` on `model`.
 pub fn run(model: &Model, program: &Program, opts: &RunOptions, max_cycles: u64) -> Result<RtlRun, RtlError> {
     use std::fmt::Write as _;
@@ -268,15 +260,15 @@ pub fn run(model: &Model, program: &Program, opts: &RunOptions, max_cycles: u64)
     for (i, ins) in program.instrs.iter().enumerate() {
         let bytes = ins.encode().map_err(|e| RtlError::Unsupported(format!("instruction {i}: {e}")))?;
         let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        let _ = writeln!(input, "I {i} {} {hex}", queue_code(ins.queue()));
+        let _ = writeln!(input, "I {i} {} {hex}", ins.queue().code());
     }
     for (sel, start, vals) in &opts.buffers {
         let hex: Vec<String> = vals.iter().map(|v| format!("{v:x}")).collect();
         let _ = writeln!(input, "BUF {sel} {start} {}", hex.join(" "));
     }
     if opts.dump_buffers {
-        for (sel, cap) in [(0, Buf::A), (1, Buf::W), (2, Buf::O)] {
-            let _ = writeln!(input, "DUMP {sel} {}", capacity(&program.arch, cap));
+        for b in Buf::ALL {
+            let _ = writeln!(input, "DUMP {} {}", b.code(), capacity(&program.arch, b));
         }
     }
     let _ = writeln!(input, "DRAM {}", program.dram_bytes);

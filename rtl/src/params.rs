@@ -5,15 +5,16 @@
 //! them, and [`Params::header`] is the generated "parameter package".
 
 use nmsat_dataflow::ArchConfig;
+use nmsat_dataflow::NmPattern;
 use nmsat_dataflow::check::capacity;
-use nmsat_dataflow::isa::Buf;
+use nmsat_dataflow::isa::{Buf, DmaFormat, GemmMode, INSTR_BITS as ISA_INSTR_BITS, MAX_INDEX_BITS, NM_CHUNK};
 
 /// Bits of a timestamp (the controller's cycle counter and every deadline).
 pub const TIME_BITS: u32 = 48;
 /// Bits of a token counter and of the per-entry counts of the retirement queue.
 pub const COUNT_BITS: u32 = 20;
 /// Width of an encoded instruction.
-pub const INSTR_BITS: u32 = 256;
+pub const INSTR_BITS: u32 = ISA_INSTR_BITS;
 /// Default instruction-memory address bits per queue (1024 instructions each).
 pub const DEFAULT_IMEM_BITS: u32 = 10;
 /// Largest instruction-memory address bits accepted (counts must fit [`COUNT_BITS`]).
@@ -21,7 +22,12 @@ pub const MAX_IMEM_BITS: u32 = 18;
 
 /// Bits of a DRAM byte address in the DMA engine and on the memory interface
 /// (the width of the instructions' `dram` and `stride` fields).
-pub const DRAM_ADDR_BITS: u32 = 40;
+pub const DRAM_ADDR_BITS: u32 = crate::emit::util::fbits("load", "dram");
+const _: () = assert!(
+    crate::emit::util::fbits("load", "stride") == DRAM_ADDR_BITS
+        && crate::emit::util::fbits("load2col", "dram") == DRAM_ADDR_BITS,
+    "DRAM addresses and strides have one width"
+);
 
 /// Geometry of the DMA data engine (see `emit::dma`). It moves a transfer
 /// as *units*: up to `E` consecutive columns of one row, `E` fixed per
@@ -38,11 +44,12 @@ pub struct DmaGeom {
     pub e16: u32,
     /// Elements per unit of `i32` rows: `max(1, B / 4)`.
     pub e32: u32,
-    /// Elements per unit of `nm_indices` rows of `ib` = 1..=4 index bits:
-    /// `8 * ceil(B / ib)` (a whole number of bytes, at least a slice's worth).
-    pub eidx: [u32; 4],
-    /// Chunks of 16 columns per unit of `nm_row` rows: `ceil(B / 34)`
-    /// (34 bytes is the smallest chunk, with 1-bit indices).
+    /// Elements per unit of `nm_indices` rows of `ib` = 1..=[`MAX_INDEX_BITS`]
+    /// index bits (at `ib - 1`): `8 * ceil(B / ib)` (a whole number of
+    /// bytes, at least a slice's worth).
+    pub eidx: [u32; MAX_INDEX_BITS as usize],
+    /// Chunks of [`NM_CHUNK`] columns per unit of `nm_row` rows: `ceil(B /
+    /// chunk_bytes(1))` (the smallest chunk, with 1-bit indices).
     pub krow: u32,
     /// Bytes of the DRAM window of one unit (the widest format).
     pub window: u32,
@@ -54,18 +61,22 @@ impl DmaGeom {
         let pow2 = if bytes_per_cycle == 0 { 1 } else { 1 << (31 - bytes_per_cycle.leading_zeros()) };
         let b = burst.min(pow2).max(2);
         let units = bytes_per_cycle.div_ceil(b).max(1);
-        let e16 = (b / 2).max(1);
-        let e32 = (b / 4).max(1);
-        let eidx = [1u32, 2, 3, 4].map(|ib| 8 * b.div_ceil(ib));
-        let krow = b.div_ceil(34).max(1);
-        let idx_bytes = (1u32..=4).map(|ib| ib * b.div_ceil(ib)).max().unwrap_or(b);
-        let window = (2 * e16).max(4 * e32).max(idx_bytes).max(krow * (32 + 2 * 4));
+        let word = |f: DmaFormat| f.row_bytes(1, 0) as u32;
+        let e16 = (b / word(DmaFormat::I16)).max(1);
+        let e32 = (b / word(DmaFormat::I32)).max(1);
+        let eidx = std::array::from_fn(|i| 8 * b.div_ceil(i as u32 + 1));
+        let krow = b.div_ceil(chunk_bytes(1)).max(1);
+        let idx_bytes = (1..=MAX_INDEX_BITS).map(|ib| ib * b.div_ceil(ib)).max().unwrap_or(b);
+        let window = (word(DmaFormat::I16) * e16)
+            .max(word(DmaFormat::I32) * e32)
+            .max(idx_bytes)
+            .max(krow * chunk_bytes(MAX_INDEX_BITS));
         DmaGeom { units, e16, e32, eidx, krow, window }
     }
 
     /// Elements per unit of `nm_row` rows.
     pub fn erow(&self) -> u32 {
-        16 * self.krow
+        NM_CHUNK as u32 * self.krow
     }
 
     /// Lanes of the weight buffer's DMA ports that move values (with their indices).
@@ -79,6 +90,11 @@ impl DmaGeom {
     }
 }
 
+/// DRAM bytes of one `nm_row` chunk ([`NM_CHUNK`] columns) with `ib`-bit indices.
+pub fn chunk_bytes(ib: u32) -> u32 {
+    DmaFormat::NmRow.row_bytes(NM_CHUNK, ib) as u32
+}
+
 /// One supported N:M pattern.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Pat {
@@ -88,6 +104,13 @@ pub struct Pat {
     pub m: u32,
     /// `log2(M)`.
     pub ibits: u32,
+}
+
+impl Pat {
+    /// Its GEMM mode.
+    pub fn mode(&self) -> GemmMode {
+        GemmMode::Nm(NmPattern::new(self.n, self.m).expect("a config's pattern"))
+    }
 }
 
 /// Numbers every module is generated from.
@@ -109,11 +132,11 @@ pub struct Params {
     pub fill: u32,
     /// Supported patterns.
     pub patterns: Vec<Pat>,
-    /// Capacities in elements of A, W, O.
+    /// Capacities in elements of A, W, O (indexed by [`Buf::code`]).
     pub cap: [u64; 3],
-    /// Bytes per cycle of A, W, O (`banks · port_bytes`).
+    /// Bytes per cycle of A, W, O (`banks · port_bytes`; by [`Buf::code`]).
     pub bw: [u64; 3],
-    /// Banks of A, W, O.
+    /// Banks of A, W, O (by [`Buf::code`]).
     pub banks: [u32; 3],
     /// Bits of a buffer range bound (start or end) in the scoreboard.
     pub range_bits: u32,
@@ -152,7 +175,7 @@ impl Params {
     pub fn new(arch: &ArchConfig, imem_bits: u32) -> Self {
         let pe = &arch.pe_array;
         let b = &arch.buffers;
-        let cap = [capacity(arch, Buf::A), capacity(arch, Buf::W), capacity(arch, Buf::O)];
+        let cap = Buf::ALL.map(|b| capacity(arch, b));
         let max_cap = cap.iter().copied().max().unwrap_or(1);
         let fill = arch.pipeline_fill_drain_cycles();
         // At most `max_tail + 1` GEMMs are in flight (each streams at least
@@ -194,6 +217,7 @@ impl Params {
 
     /// The parameter block printed at the top of every generated file.
     pub fn header(&self) -> Vec<String> {
+        let (a, w, o) = (Buf::A as usize, Buf::W as usize, Buf::O as usize);
         let pats: Vec<String> = self.patterns.iter().map(|p| format!("{}:{}", p.n, p.m)).collect();
         vec![
             format!("config `{}`:", self.name),
@@ -203,8 +227,8 @@ impl Params {
             ),
             format!("  N:M patterns {}", if pats.is_empty() { "none".to_string() } else { pats.join(", ") }),
             format!(
-                "  buffers (elements): A {} x16b, W {} x(16b+4b index), O {} x{}b; bytes/cycle A {} W {} O {}",
-                self.cap[0], self.cap[1], self.cap[2], self.acc_bits, self.bw[0], self.bw[1], self.bw[2]
+                "  buffers (elements): A {} x16b, W {} x(16b+{MAX_INDEX_BITS}b index), O {} x{}b; bytes/cycle A {} W {} O {}",
+                self.cap[a], self.cap[w], self.cap[o], self.acc_bits, self.bw[a], self.bw[w], self.bw[o]
             ),
             format!(
                 "  DRAM {} B/cycle, latency {}, burst {} B; vector unit {} lanes; sparsifier {} lanes",
@@ -247,10 +271,9 @@ mod tests {
     /// / units)` cycles, never more than its `timing::dma` beats.
     #[test]
     fn dma_units_never_exceed_the_beats() {
-        use nmsat_dataflow::isa::DmaFormat;
         for (bpc, burst) in [(16, 16), (32, 64), (128, 64), (8, 2), (24, 16), (100, 256), (4, 1024), (200, 64)] {
             let d = DmaGeom::new(bpc, burst);
-            for ib in 1..=4u32 {
+            for ib in 1..=MAX_INDEX_BITS {
                 let formats = [
                     (DmaFormat::I16, d.e16),
                     (DmaFormat::I32, d.e32),
@@ -273,7 +296,7 @@ mod tests {
                         DmaFormat::I16 | DmaFormat::NmValues => 2 * e,
                         DmaFormat::I32 => 4 * e,
                         DmaFormat::NmIndices => e * ib / 8,
-                        DmaFormat::NmRow => d.krow * (32 + 2 * ib),
+                        DmaFormat::NmRow => d.krow * chunk_bytes(ib),
                     };
                     assert!(bytes <= d.window, "{fmt:?} ib {ib}: {bytes} > {}", d.window);
                 }

@@ -18,14 +18,29 @@
 //! - The scoreboard keeps the buffer ranges of every GEMM still in its tail
 //!   (a ring), of the vector op and of the sparsify in flight.
 
-use crate::emit::decode::{BUF_A, BUF_O, BUF_W, SLOTS, UNIT_ARRAY, UNIT_CONTROL, UNIT_SPARSIFIER, UNIT_VECTOR};
-use crate::emit::util::{k, raw};
+use nmsat_dataflow::isa::{self, DEPS_BITS, Deps, Queue};
+
+use crate::emit::decode::{SLOTS, UNIT_ARRAY, UNIT_CONTROL, UNIT_SPARSIFIER, UNIT_VECTOR};
+use crate::emit::util::{BUF_BITS, MODE_BITS, buf_k, deps_of, k, raw};
 use crate::emit::{FAULT_SEL_BITS, Fault, fault_mux};
 use crate::params::{COUNT_BITS, INSTR_BITS, Params, TIME_BITS};
 use crate::vast::{Always, Instance, Item, Module, Stmt, bl, id, if_, if_else, nb};
 
 const T: u32 = TIME_BITS;
 const C: u32 = COUNT_BITS;
+const POP_PREV: u32 = Deps::POP_PREV;
+const POP_NEXT: u32 = Deps::POP_NEXT;
+const PUSH_PREV: u32 = Deps::PUSH_PREV;
+const PUSH_NEXT: u32 = Deps::PUSH_NEXT;
+
+/// The signal prefix of a queue's head and ports.
+pub fn queue_prefix(q: Queue) -> &'static str {
+    match q {
+        Queue::Load => "ld",
+        Queue::Compute => "c",
+        Queue::Store => "st",
+    }
+}
 
 /// `sat_iqueue`: one queue's instruction memory (block RAM, synchronous
 /// read) and head pointer. The word after the head is always being read,
@@ -90,7 +105,7 @@ struct Slot {
 }
 
 enum Buf {
-    Const(u64),
+    Const(isa::Buf),
     Sig(String),
 }
 
@@ -104,7 +119,7 @@ fn overlap(a: &Slot, b: &Slot) -> Option<String> {
             }
             "1'b1".to_string()
         }
-        (Buf::Const(x), Buf::Sig(s)) | (Buf::Sig(s), Buf::Const(x)) => format!("({s} == 2'd{x})"),
+        (Buf::Const(x), Buf::Sig(s)) | (Buf::Sig(s), Buf::Const(x)) => format!("({s} == {})", buf_k(*x)),
         (Buf::Sig(s), Buf::Sig(t)) => format!("({s} == {t})"),
     };
     Some(format!("ov({same}, {}, {}, {}, {})", a.s, a.e, b.s, b.e))
@@ -158,10 +173,11 @@ pub fn controller(p: &Params, faults: bool) -> Module {
     );
     m.input("clk", 1, "");
     m.input("rst", 1, "synchronous reset");
-    m.input("host_we", 3, "write an instruction into queue 0 load, 1 compute, 2 store");
+    let queues = Queue::ALL.map(|q| format!("{} {}", q.code(), q.name())).join(", ");
+    m.input("host_we", Queue::ALL.len() as u32, &format!("write an instruction into queue {queues}"));
     m.input("host_addr", ab, "");
     m.input("host_data", INSTR_BITS, "");
-    m.input("host_len_we", 3, "set a queue's instruction count");
+    m.input("host_len_we", Queue::ALL.len() as u32, "set a queue's instruction count");
     m.input("host_len", ab + 1, "");
     m.input("start", 1, "begin the run");
     if faults {
@@ -207,7 +223,9 @@ pub fn controller(p: &Params, faults: bool) -> Module {
 
     // ---- queues ----
     m.comment("instruction queues and their decoded heads");
-    for (q, name) in [(0, "ld"), (1, "c"), (2, "st")] {
+    for q in Queue::ALL {
+        let name = queue_prefix(q);
+        let q = q.code();
         m.wire(&format!("{name}_hv"), 1, "head valid");
         m.wire(&format!("{name}_next"), INSTR_BITS, "instruction after the head");
         m.push(Item::Instance(Instance {
@@ -231,9 +249,9 @@ pub fn controller(p: &Params, faults: bool) -> Module {
         m.reg(&format!("{name}_h"), INSTR_BITS, "head instruction");
         let deps = Item::Reg {
             name: format!("{name}_h_deps"),
-            width: 4,
+            width: DEPS_BITS,
             depth: 0,
-            doc: "pop_prev, pop_next, push_prev, push_next (bits 0..3)".into(),
+            doc: format!("{} (bits 0..{})", Deps::NAMES.join(", "), DEPS_BITS - 1),
         };
         if name == "c" {
             m.push(deps);
@@ -279,16 +297,16 @@ pub fn controller(p: &Params, faults: bool) -> Module {
     m.wire("cn_halt", 1, "");
     m.wire("cn_busy", T, "");
     m.wire("cn_done", T, "");
-    m.wire("cn_mode", 10, "");
+    m.wire("cn_mode", MODE_BITS, "");
     m.wire("cn_il", 1, "");
     m.reg("c_h_unit", 2, "decoded compute head");
     m.reg("c_h_halt", 1, "");
     m.reg("c_h_busy", T, "");
     m.reg("c_h_done", T, "");
-    m.reg("c_h_mode", 10, "");
+    m.reg("c_h_mode", MODE_BITS, "");
     m.reg("c_h_il", 1, "");
     for s in SLOTS {
-        for (f, w) in [("b", 2), ("s", rw), ("e", rw)] {
+        for (f, w) in [("b", BUF_BITS), ("s", rw), ("e", rw)] {
             m.wire(&format!("cn_{s}_{f}"), w, "");
             m.reg(&format!("c_h_{s}_{f}"), w, "");
             dec_conns.push((format!("{s}_{f}"), id(format!("cn_{s}_{f}"))));
@@ -354,7 +372,10 @@ pub fn controller(p: &Params, faults: bool) -> Module {
     // ---- issue: load ----
     m.comment("---- issue, load queue: unit free, token from compute; granted the channel at max(t, free) ----");
     m.reg("chan_free", T, "the DRAM channel is free from this cycle");
-    m.assign("ld_issue", format!("(run & ld_hv & (t >= ld_busy) & (~ld_h_deps[1] | (tok_cl_av != {})))", k(C, 0)));
+    m.assign(
+        "ld_issue",
+        format!("(run & ld_hv & (t >= ld_busy) & (~ld_h_deps[{POP_NEXT}] | (tok_cl_av != {})))", k(C, 0)),
+    );
     let grant_sel =
         |free: &str| fault_mux(faults, Fault::DmaGrantIgnoresBusyChannel, "t", &format!("((t > {free}) ? t : {free})"));
     m.assign("ld_grant", grant_sel("chan_free"));
@@ -374,7 +395,7 @@ pub fn controller(p: &Params, faults: bool) -> Module {
         ),
     );
     m.reg("last_gemm_v", 1, "a GEMM has issued");
-    m.reg("last_mode", 10, "its mode");
+    m.reg("last_mode", MODE_BITS, "its mode");
     m.reg("last_gemm_e", T, "its completion");
     let mode_cmp = fault_mux(faults, Fault::ModeSwitchNeverDrains, "1'b0", "(c_h_mode != last_mode)");
     m.wire_assign(
@@ -398,22 +419,22 @@ pub fn controller(p: &Params, faults: bool) -> Module {
     m.reg("gq_wp", gb.max(1), "next ring slot");
     m.reg("ve_e", T, "vector op in flight: completion");
     for s in SLOTS {
-        m.reg(&format!("ve_{s}_b"), 2, "");
+        m.reg(&format!("ve_{s}_b"), BUF_BITS, "");
         m.reg(&format!("ve_{s}_s"), rw, "");
         m.reg(&format!("ve_{s}_e"), rw, "");
     }
     m.reg("se_e", T, "sparsify in flight: completion");
-    m.reg("se_ab", 2, "sparsify in flight: the buffer it reads (A, or O for master weights)");
-    m.reg("se_wb", 2, "sparsify in flight: the buffer it writes (W, or A for the pruned mask)");
+    m.reg("se_ab", BUF_BITS, "sparsify in flight: the buffer it reads (A, or O for master weights)");
+    m.reg("se_wb", BUF_BITS, "sparsify in flight: the buffer it writes (W, or A for the pruned mask)");
     for n in ["se_as", "se_ae", "se_ws", "se_we"] {
         m.reg(n, rw, "");
     }
     let cand = generic_slots("c_h_");
     let ring_entry = |i: &str| {
         vec![
-            Slot { buf: Buf::Const(BUF_A), s: format!("gq_as[{i}]"), e: format!("gq_ae[{i}]"), write: false },
-            Slot { buf: Buf::Const(BUF_W), s: format!("gq_ws[{i}]"), e: format!("gq_we[{i}]"), write: false },
-            Slot { buf: Buf::Const(BUF_O), s: format!("gq_os[{i}]"), e: format!("gq_oe[{i}]"), write: true },
+            Slot { buf: Buf::Const(isa::Buf::A), s: format!("gq_as[{i}]"), e: format!("gq_ae[{i}]"), write: false },
+            Slot { buf: Buf::Const(isa::Buf::W), s: format!("gq_ws[{i}]"), e: format!("gq_we[{i}]"), write: false },
+            Slot { buf: Buf::Const(isa::Buf::O), s: format!("gq_os[{i}]"), e: format!("gq_oe[{i}]"), write: true },
         ]
     };
     m.wire("gq_hit", g, "ring slot holds a live GEMM that conflicts with the compute head");
@@ -443,7 +464,10 @@ pub fn controller(p: &Params, faults: bool) -> Module {
     m.wire_assign(
         "c_tok_ok",
         1,
-        format!("((~c_h_deps[0] | (tok_lc_av != {z})) & (~c_h_deps[1] | (tok_sc_av != {z})))", z = k(C, 0)),
+        format!(
+            "((~c_h_deps[{POP_PREV}] | (tok_lc_av != {z})) & (~c_h_deps[{POP_NEXT}] | (tok_sc_av != {z})))",
+            z = k(C, 0)
+        ),
     );
     m.wire_assign("ld_quiet", 1, format!("((ld_infl == {{{}'d0, ld_ret}}) & ~ld_issue)", C - 1));
     m.wire_assign("st_quiet", 1, format!("(st_infl == {{{}'d0, st_ret}})", C - 1));
@@ -458,7 +482,10 @@ pub fn controller(p: &Params, faults: bool) -> Module {
 
     // ---- issue: store ----
     m.comment("---- issue, store queue: unit free, token from compute; granted after a load of the same cycle ----");
-    m.assign("st_issue", format!("(run & st_hv & (t >= st_busy) & (~st_h_deps[0] | (tok_cs_av != {})))", k(C, 0)));
+    m.assign(
+        "st_issue",
+        format!("(run & st_hv & (t >= st_busy) & (~st_h_deps[{POP_PREV}] | (tok_cs_av != {})))", k(C, 0)),
+    );
     m.assign("st_grant", grant_sel("cf_mid"));
     m.wire_assign("st_cend", T, "(st_grant + st_h_beats)");
 
@@ -491,7 +518,7 @@ pub fn controller(p: &Params, faults: bool) -> Module {
         nb("rob_tl", k(db, 0)),
         nb("rob_cnt", k(db + 1, 0)),
         nb("last_gemm_v", "1'b0"),
-        nb("last_mode", "10'd0"),
+        nb("last_mode", k(MODE_BITS, 0)),
         nb("last_gemm_e", k(T, 0)),
         nb("gq_wp", k(gb.max(1), 0)),
         nb("ve_e", k(T, 0)),
@@ -533,14 +560,14 @@ pub fn controller(p: &Params, faults: bool) -> Module {
             format!("{n}_load_head"),
             vec![
                 nb(format!("{n}_h"), format!("{n}_next")),
-                nb(format!("{n}_h_deps"), format!("{n}_next[7:4]")),
+                nb(format!("{n}_h_deps"), deps_of(&format!("{n}_next"))),
                 nb(format!("{n}_h_beats"), format!("{n}_next_beats")),
             ],
         ));
     }
     let mut c_load = vec![
         nb("c_h", "c_next"),
-        nb("c_h_deps", "c_next[7:4]"),
+        nb("c_h_deps", deps_of("c_next")),
         nb("c_h_unit", "cn_unit"),
         nb("c_h_halt", "cn_halt"),
         nb("c_h_busy", "cn_busy"),
@@ -559,13 +586,13 @@ pub fn controller(p: &Params, faults: bool) -> Module {
     }
     step.push(if_("c_load_head", c_load));
     // tokens
-    step.push(nb("tok_lc", format!("(tok_lc_av - {{{}'d0, (c_issue & c_h_deps[0])}})", C - 1)));
-    step.push(nb("tok_cl", format!("(tok_cl_av - {{{}'d0, (ld_issue & ld_h_deps[1])}})", C - 1)));
-    step.push(nb("tok_cs", format!("(tok_cs_av - {{{}'d0, (st_issue & st_h_deps[0])}})", C - 1)));
-    step.push(nb("tok_sc", format!("(tok_sc_av - {{{}'d0, (c_issue & c_h_deps[1])}})", C - 1)));
+    step.push(nb("tok_lc", format!("(tok_lc_av - {{{}'d0, (c_issue & c_h_deps[{POP_PREV}])}})", C - 1)));
+    step.push(nb("tok_cl", format!("(tok_cl_av - {{{}'d0, (ld_issue & ld_h_deps[{POP_NEXT}])}})", C - 1)));
+    step.push(nb("tok_cs", format!("(tok_cs_av - {{{}'d0, (st_issue & st_h_deps[{POP_PREV}])}})", C - 1)));
+    step.push(nb("tok_sc", format!("(tok_sc_av - {{{}'d0, (c_issue & c_h_deps[{POP_NEXT}])}})", C - 1)));
     step.push(if_("(&tok_lc_av) | (&tok_cl_av) | (&tok_cs_av) | (&tok_sc_av)", vec![nb("err", "1'b1")]));
     // DMA queues
-    for (n, push_bit) in [("ld", 3), ("st", 2)] {
+    for (n, push_bit) in [("ld", PUSH_NEXT), ("st", PUSH_PREV)] {
         step.push(if_else(
             format!("{n}_issue"),
             vec![
@@ -628,8 +655,8 @@ pub fn controller(p: &Params, faults: bool) -> Module {
         ],
         vec![Stmt::Comment(format!("unit {UNIT_CONTROL}: sync, halt")), nb("busy_control", "c_b")],
     );
-    let push_prev = format!("{{{}'d0, c_h_deps[2]}}", C - 1);
-    let push_next = format!("{{{}'d0, c_h_deps[3]}}", C - 1);
+    let push_prev = format!("{{{}'d0, c_h_deps[{PUSH_PREV}]}}", C - 1);
+    let push_next = format!("{{{}'d0, c_h_deps[{PUSH_NEXT}]}}", C - 1);
     let rob_push = if_else(
         "rob_merge",
         vec![

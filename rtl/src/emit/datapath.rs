@@ -17,8 +17,10 @@
 //! three cycles after the last K-step, which is never later than the
 //! model's fill-and-drain tail (the emitter checks `fill >= 2`).
 
-use crate::emit::util::{k, raw};
-use crate::params::{Params, clog2};
+use nmsat_dataflow::isa::{Buf, MAX_INDEX_BITS, index_bits};
+
+use crate::emit::util::{MODE_BITS, index_bits_of, k, mode_code, raw};
+use crate::params::{INSTR_BITS, Params, clog2};
 use crate::vast::{Always, Instance, Item, Module, Stmt, bl, id, if_, if_else, nb};
 
 /// Lanes (groups times lanes) up to which a buffer write port is a loop:
@@ -26,8 +28,13 @@ use crate::vast::{Always, Instance, Item, Module, Stmt, bl, id, if_, if_else, nb
 /// to an array in a loop it keeps is not supported.
 const MAX_LOOP_LANES: u32 = 64;
 
-/// Bits of a weight's in-group index side-band.
-pub const INDEX_BITS: u32 = 4;
+/// Bits of a weight's in-group index side-band (an index of the largest group).
+pub const INDEX_BITS: u32 = MAX_INDEX_BITS;
+
+/// Bits of a pattern's `N` and `M` (the `n_of`, `m_of` fields), and of
+/// counts within a group.
+const NB: u32 = crate::emit::util::fbits("sparsify", "n_of");
+const MB: u32 = crate::emit::util::fbits("sparsify", "m_of");
 
 /// Kind of a buffer port.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,7 +131,7 @@ pub fn buffers(p: &Params) -> Vec<BufSpec> {
     vec![
         BufSpec {
             module: "sat_buf_a".into(),
-            cap: p.cap[0],
+            cap: p.cap[Buf::A as usize],
             width: 16,
             ports: vec![
                 port("gemm_rd", PortKind::Read, p.rows, act_window(p), "GEMM: each PE row's activations"),
@@ -162,7 +169,7 @@ pub fn buffers(p: &Params) -> Vec<BufSpec> {
         },
         BufSpec {
             module: "sat_buf_w".into(),
-            cap: p.cap[1],
+            cap: p.cap[Buf::W as usize],
             width: 16 + INDEX_BITS,
             ports: vec![
                 port("gemm_rd", PortKind::Read, p.lanes, p.cols, "GEMM: one compressed row per lane"),
@@ -192,7 +199,7 @@ pub fn buffers(p: &Params) -> Vec<BufSpec> {
         },
         BufSpec {
             module: "sat_buf_o".into(),
-            cap: p.cap[2],
+            cap: p.cap[Buf::O as usize],
             width: p.acc_bits,
             ports: vec![
                 port("gemm_wr", PortKind::AccWrite, p.rows, p.cols, "GEMM drain: a sub-tile's rows"),
@@ -449,7 +456,8 @@ pub fn buffer(p: &Params, b: &BufSpec) -> Module {
 pub fn pe(p: &Params, faults: bool) -> Module {
     let lanes = p.lanes;
     let mux = p.mux_inputs;
-    let sel_bits = clog2(u64::from(mux)).max(1);
+    // A select is an in-group index of the largest group the mux serves.
+    let sel_bits = index_bits(mux).max(1);
     let acc = p.acc_bits;
     let sum_w = 32 + p.lanes_log2;
     let mut m = Module::new("sat_pe");
@@ -546,7 +554,8 @@ pub fn pe_array(p: &Params, faults: bool) -> Module {
     let (rows, cols, lanes, mux) = (p.rows, p.cols, p.lanes, p.mux_inputs);
     let lm = act_window(p);
     let nm = modes(p) as u32;
-    let sel_bits = clog2(u64::from(mux)).max(1);
+    // A select is an in-group index of the largest group the mux serves.
+    let sel_bits = index_bits(mux).max(1);
     let acc = p.acc_bits;
     let mut m = Module::new("sat_pe_array");
     m.doc.push(format!("PE array: {rows}x{cols} PEs. Row r gets {lm} activations per K-step, column c gets {lanes}"));
@@ -653,7 +662,7 @@ pub fn gemm(p: &Params, faults: bool) -> Module {
         m.input("fault_sel", crate::emit::FAULT_SEL_BITS, "fault-injection build: the fault switched on");
     }
 
-    m.input("instr", 256, "the GEMM");
+    m.input("instr", INSTR_BITS, "the GEMM");
     m.input("ksteps", 32, "K-steps per sub-tile");
     m.input("cpk", 32, "cycles per K-step");
     m.input("period", 32, "cycles per sub-tile");
@@ -687,12 +696,16 @@ pub fn gemm(p: &Params, faults: bool) -> Module {
         format!("instr[{}:{}]", lo + bits - 1, lo)
     };
     // Mode of the issued GEMM.
-    let (nlo, _) = f("n_of");
-    let (mlo, _) = f("m_of");
-    m.wire_assign("i_mode_code", 10, format!("{{instr[{}:{nlo}], instr[{}:{mlo}]}}", nlo + 4, mlo + 4));
-    let mut mode_terms = vec![format!("(i_mode_code == 10'd0)")];
+    let (nlo, nbits) = f("n_of");
+    let (mlo, mbits) = f("m_of");
+    m.wire_assign(
+        "i_mode_code",
+        MODE_BITS,
+        format!("{{instr[{}:{nlo}], instr[{}:{mlo}]}}", nlo + nbits - 1, mlo + mbits - 1),
+    );
+    let mut mode_terms = vec![format!("(i_mode_code == {})", k(MODE_BITS, 0))];
     for q in &p.patterns {
-        mode_terms.push(format!("(i_mode_code == 10'd{})", (q.n << 5) | q.m));
+        mode_terms.push(format!("(i_mode_code == {})", k(MODE_BITS, mode_code(q.mode()))));
     }
     mode_terms.reverse();
     m.wire_assign("i_mode", nm, format!("{{{}}}", mode_terms.join(", ")));
@@ -740,8 +753,8 @@ pub fn gemm(p: &Params, faults: bool) -> Module {
         m.reg(n, w, d);
     }
     let zx = |s: String, from: u32, to: u32| crate::emit::util::zx(&s, from, to);
-    m.wire_assign("i_m", 32, zx(fw("m"), 20, 32));
-    m.wire_assign("i_n", 32, zx(fw("n"), 20, 32));
+    m.wire_assign("i_m", 32, zx(fw("m"), f("m").1, 32));
+    m.wire_assign("i_n", 32, zx(fw("n"), f("n").1, 32));
     // A field truncated or zero-extended to the range width.
     let fit = |name: &str| {
         let (lo, bits) = f(name);
@@ -749,7 +762,7 @@ pub fn gemm(p: &Params, faults: bool) -> Module {
     };
     m.wire_assign("i_astride", rw, fit("astride"));
     m.wire_assign("i_n_r", rw, format!("i_n[{}:0]", rw - 1));
-    m.wire_assign("i_k", 32, zx(fw("k"), 20, 32));
+    m.wire_assign("i_k", 32, zx(fw("k"), f("k").1, 32));
     m.wire_assign("i_k_r", rw, format!("i_k[{}:0]", rw - 1));
     m.wire_assign("i_at", 1, fw("at"));
     m.wire_assign("i_wt", 1, fw("wt"));
@@ -1074,7 +1087,7 @@ pub fn sparsifier(p: &Params) -> Module {
     m.input("clk", 1, "");
     m.input("rst", 1, "");
     m.input("start", 1, "a sparsify instruction issues");
-    m.input("instr", 256, "");
+    m.input("instr", INSTR_BITS, "");
     m.output("a_rd_en", 1, "");
     m.output("a_rd_addr", g * mx * rw, "lane p, element x at (p*M + x)");
     m.input("a_rd_data", g * mx * 16, "");
@@ -1102,27 +1115,23 @@ pub fn sparsifier(p: &Params) -> Module {
     m.push(crate::emit::util::fn_saturate("sat32_16", 32, 16));
     m.push(crate::emit::util::fn_round_shift("rshift32", 32, 8));
     // Decode at issue.
-    m.wire_assign("i_n", 5, fbits("n_of"));
-    m.wire_assign("i_m", 5, fbits("m_of"));
+    m.wire_assign("i_n", NB, fbits("n_of"));
+    m.wire_assign("i_m", MB, fbits("m_of"));
     m.wire_assign("i_axis", 1, fbits("axis"));
     m.wire_assign("i_rows", rw, fit("rows"));
     m.wire_assign("i_cols", rw, fit("cols"));
-    m.wire_assign(
-        "i_ib",
-        3,
-        "((i_m == 5'd16) ? 3'd4 : (i_m == 5'd8) ? 3'd3 : (i_m == 5'd4) ? 3'd2 : (i_m == 5'd2) ? 3'd1 : 3'd0)",
-    );
+    m.wire_assign("i_ib", crate::emit::util::fbits("load", "ibits"), index_bits_of("i_m", false));
     m.wire_assign("i_lg", rw, "(i_cols >> i_ib)");
     m.wire_assign("i_line", rw, "(i_axis ? i_lg : i_cols)");
     m.wire_assign("i_groups", 32, crate::emit::util::zx("((i_rows * i_cols) >> i_ib)", rw, 32));
-    m.wire_assign("i_nrows", rw, format!("(i_rows * {})", crate::emit::util::zx("i_n", 5, rw)));
-    m.wire_assign("i_ncols", rw, format!("(i_cols * {})", crate::emit::util::zx("i_n", 5, rw)));
+    m.wire_assign("i_nrows", rw, format!("(i_rows * {})", crate::emit::util::zx("i_n", NB, rw)));
+    m.wire_assign("i_ncols", rw, format!("(i_cols * {})", crate::emit::util::zx("i_n", NB, rw)));
     // Address steps of one group: no wrap / wrap to the next line of groups.
-    m.wire_assign("i_inc_nw", rw, format!("(i_axis ? {} : {})", crate::emit::util::zx("i_m", 5, rw), k(rw, 1)));
+    m.wire_assign("i_inc_nw", rw, format!("(i_axis ? {} : {})", crate::emit::util::zx("i_m", MB, rw), k(rw, 1)));
     m.wire_assign(
         "i_inc_w",
         rw,
-        format!("(i_axis ? {} : (((i_cols << i_ib) - i_cols) + {}))", crate::emit::util::zx("i_m", 5, rw), k(rw, 1)),
+        format!("(i_axis ? {} : (((i_cols << i_ib) - i_cols) + {}))", crate::emit::util::zx("i_m", MB, rw), k(rw, 1)),
     );
     m.wire_assign("i_oinc_nw", rw, format!("(i_axis ? i_nrows : {})", k(rw, 1)));
     m.wire_assign(
@@ -1144,8 +1153,8 @@ pub fn sparsifier(p: &Params) -> Module {
         ("g_oinc_w", rw, ""),
         ("g_xstep", rw, ""),
         ("g_jstep", rw, ""),
-        ("g_m", 5, ""),
-        ("g_n", 5, ""),
+        ("g_m", MB, ""),
+        ("g_n", NB, ""),
         ("g_master", 1, "select on master weights in O"),
         ("g_mask", 1, "write the pruned mask to A (mask_out)"),
         ("g_moff", rw, "dst - src: a group element's mask address from its source address"),
@@ -1181,8 +1190,8 @@ pub fn sparsifier(p: &Params) -> Module {
     m.assign("o_rd_addr", format!("{{{}}}", rd.join(", ")));
     // Stage 1: data arrives.
     m.reg("s1_valid", g, "lanes holding a group");
-    m.reg("s1_m", 5, "");
-    m.reg("s1_n", 5, "");
+    m.reg("s1_m", MB, "");
+    m.reg("s1_n", NB, "");
     m.reg("s1_jstep", rw, "");
     m.reg("s1_master", 1, "");
     m.reg("s1_mask", 1, "");
@@ -1228,7 +1237,7 @@ pub fn sparsifier(p: &Params) -> Module {
                 33,
                 format!("(key{q}_{x}[31] ? (33'd0 - {{1'b1, key{q}_{x}}}) : {{1'b0, key{q}_{x}}})"),
             );
-            m.wire_assign(&format!("in{q}_{x}"), 1, format!("(5'd{x} < s1_m)"));
+            m.wire_assign(&format!("in{q}_{x}"), 1, format!("({} < s1_m)", k(MB, u64::from(x))));
         }
         // Rank: elements of the group that beat x; kept when fewer than N do.
         for x in 0..mx {
@@ -1236,21 +1245,25 @@ pub fn sparsifier(p: &Params) -> Module {
                 .filter(|&y| y != x)
                 .map(|y| {
                     let cmp = if y < x { ">=" } else { ">" };
-                    format!("{{4'd0, (in{q}_{y} & (mag{q}_{y} {cmp} mag{q}_{x}))}}")
+                    format!("{{{}'d0, (in{q}_{y} & (mag{q}_{y} {cmp} mag{q}_{x}))}}", NB - 1)
                 })
                 .collect();
-            let rank = if beats.is_empty() { "5'd0".to_string() } else { beats.join(" + ") };
-            m.wire_assign(&format!("rank{q}_{x}"), 5, format!("({rank})"));
+            let rank = if beats.is_empty() { k(NB, 0) } else { beats.join(" + ") };
+            m.wire_assign(&format!("rank{q}_{x}"), NB, format!("({rank})"));
             m.wire_assign(&format!("kept{q}_{x}"), 1, format!("(in{q}_{x} & (rank{q}_{x} < s1_n))"));
-            let before: Vec<String> = (0..x).map(|y| format!("{{4'd0, kept{q}_{y}}}")).collect();
-            let pos = if before.is_empty() { "5'd0".to_string() } else { before.join(" + ") };
-            m.wire_assign(&format!("pos{q}_{x}"), 5, format!("({pos})"));
+            let before: Vec<String> = (0..x).map(|y| format!("{{{}'d0, kept{q}_{y}}}", NB - 1)).collect();
+            let pos = if before.is_empty() { k(NB, 0) } else { before.join(" + ") };
+            m.wire_assign(&format!("pos{q}_{x}"), NB, format!("({pos})"));
         }
         for j in 0..nx {
             // Output j: the kept element whose position is j.
             let mut val = format!("{}'d0", ww);
             for x in (0..mx).rev() {
-                val = format!("((kept{q}_{x} & (pos{q}_{x} == 5'd{j})) ? {{4'd{x}, v{q}_{x}}} : {val})");
+                val = format!(
+                    "((kept{q}_{x} & (pos{q}_{x} == {})) ? {{{}, v{q}_{x}}} : {val})",
+                    k(NB, u64::from(j)),
+                    k(INDEX_BITS, u64::from(x))
+                );
             }
             m.wire_assign(&format!("out{q}_{j}"), ww, val);
         }
@@ -1277,7 +1290,7 @@ pub fn sparsifier(p: &Params) -> Module {
         for j in (0..nx).rev() {
             en.push(if g == 1 { "(s1_valid & ~s1_mask)".to_string() } else { format!("(s1_valid[{q}] & ~s1_mask)") });
             addr.push(format!("(s1_ob_{q} + jo_{j})"));
-            mask.push(format!("(5'd{j} < s1_n)"));
+            mask.push(format!("({} < s1_n)", k(NB, u64::from(j))));
             data.push(format!("out{q}_{j}"));
         }
     }

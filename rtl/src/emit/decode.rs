@@ -6,7 +6,12 @@
 //! instruction becomes the head of its queue, so the arithmetic (a few
 //! small multipliers) is off the issue path.
 
-use crate::emit::util::{cdiv, cmul, field_wire, k, max2, min2, opcode, raw, zx};
+use nmsat_dataflow::isa::{Buf, DmaFormat, NM_CHUNK, NO_SHIFT, OPCODE_BITS, VecOp};
+
+use crate::emit::util::{
+    BUF_BITS, MODE_BITS, buf_k, cdiv, cmul, fbits, field_k, field_wire, fmt_k, index_bits_of, is_opcode, k, max2, min2,
+    mode_code, opcode_k, opcode_of, raw, vec_op_k, zx,
+};
 use crate::params::{INSTR_BITS, Params, TIME_BITS};
 use crate::vast::{Item, Module, Stmt, bl};
 
@@ -20,16 +25,16 @@ pub const UNIT_VECTOR: u64 = 1;
 pub const UNIT_SPARSIFIER: u64 = 2;
 /// `sync` and `halt`.
 pub const UNIT_CONTROL: u64 = 3;
+/// Bits of a unit number.
+pub const UNIT_BITS: u32 = 2;
+
+/// Unit `u` as a literal.
+pub fn unit_k(u: u64) -> String {
+    k(UNIT_BITS, u)
+}
 
 /// The scoreboard's range slots of one instruction: three read and three written.
 pub const SLOTS: [&str; 6] = ["r0", "r1", "r2", "w0", "w1", "w2"];
-
-/// Buffer codes (`isa::Buf`).
-pub const BUF_A: u64 = 0;
-/// Weight buffer.
-pub const BUF_W: u64 = 1;
-/// Output buffer.
-pub const BUF_O: u64 = 2;
 
 /// `sat_dma_decode`: channel beats of a load, store or load2col (`timing::transfer`).
 pub fn dma_decode(p: &Params) -> Module {
@@ -46,23 +51,34 @@ pub fn dma_decode(p: &Params) -> Module {
     let rows0 = field_wire(&mut body, "instr", "load", "rows", "f");
     let cols0 = field_wire(&mut body, "instr", "load", "cols", "f");
     let gbursts = field_wire(&mut body, "instr", "load2col", "bursts", "g");
-    body.wire_assign("is2col", 1, format!("(instr[3:0] == 4'd{})", opcode("load2col")));
+    body.wire_assign("is2col", 1, is_opcode("instr", "load2col"));
     let (fmt, rows) = ("fmt".to_string(), "rows".to_string());
-    body.wire_assign(&fmt, 3, fmt0.clone());
-    body.wire_assign(&rows, 20, rows0);
-    body.wire_assign("cols_w", T, zx(&cols0, 20, T));
-    body.wire_assign("ibits_w", T, zx(&ib, 3, T));
-    body.wire_assign("chunks", T, cdiv("cols_w", 16, T));
+    let rows_bits = fbits("load", "rows");
+    body.wire_assign(&fmt, fbits("load", "fmt"), fmt0.clone());
+    body.wire_assign(&rows, rows_bits, rows0);
+    body.wire_assign("cols_w", T, zx(&cols0, fbits("load", "cols"), T));
+    body.wire_assign("ibits_w", T, zx(&ib, fbits("load", "ibits"), T));
+    body.wire_assign("chunks", T, cdiv("cols_w", NM_CHUNK, T));
+    // Bytes per element of the word formats, and of an nm_row chunk: its
+    // values plus NM_CHUNK / 8 bytes per index bit.
+    let word = |f: DmaFormat| cmul("cols_w", f.row_bytes(1, 0), T);
+    let chunk = format!("{} + {}", k(T, DmaFormat::NmRow.row_bytes(NM_CHUNK, 0)), cmul("ibits_w", NM_CHUNK / 8, T));
     body.push(Item::Reg { name: "row_bytes".into(), width: T, depth: 0, doc: "DRAM bytes of one row".into() });
     body.push(Item::Always(
         crate::vast::Always::Comb,
         vec![Stmt::Case(
             raw(fmt),
             vec![
-                (vec![raw("3'd0"), raw("3'd3")], vec![bl("row_bytes", "(cols_w << 1)")]),
-                (vec![raw("3'd1")], vec![bl("row_bytes", "(cols_w << 2)")]),
-                (vec![raw("3'd2")], vec![bl("row_bytes", format!("(chunks * ({} + (ibits_w << 1)))", k(T, 32)))]),
-                (vec![raw("3'd4")], vec![bl("row_bytes", format!("((cols_w * ibits_w) + {}) >> 3", k(T, 7)))]),
+                (
+                    vec![raw(fmt_k(DmaFormat::I16)), raw(fmt_k(DmaFormat::NmValues))],
+                    vec![bl("row_bytes", word(DmaFormat::I16))],
+                ),
+                (vec![raw(fmt_k(DmaFormat::I32))], vec![bl("row_bytes", word(DmaFormat::I32))]),
+                (vec![raw(fmt_k(DmaFormat::NmRow))], vec![bl("row_bytes", format!("(chunks * ({chunk}))"))]),
+                (
+                    vec![raw(fmt_k(DmaFormat::NmIndices))],
+                    vec![bl("row_bytes", format!("((cols_w * ibits_w) + {}) >> 3", k(T, 7)))],
+                ),
             ],
             vec![bl("row_bytes", k(T, 0))],
         )],
@@ -70,7 +86,11 @@ pub fn dma_decode(p: &Params) -> Module {
     let burst = u64::from(p.dram_burst);
     let (_, bb) = crate::emit::util::field("load2col", "bursts");
     body.wire_assign("row_bursts", T, cdiv("row_bytes", burst, T));
-    body.wire_assign("bursts", T, format!("(is2col ? {} : ({} * row_bursts))", zx(&gbursts, bb, T), zx(&rows, 20, T)));
+    body.wire_assign(
+        "bursts",
+        T,
+        format!("(is2col ? {} : ({} * row_bursts))", zx(&gbursts, bb, T), zx(&rows, rows_bits, T)),
+    );
     body.wire_assign("burst_bytes", T, cmul("bursts", burst, T));
     body.wire_assign("raw_beats", T, cdiv("burst_bytes", u64::from(p.dram_bpc), T));
     body.assign("beats", format!("((raw_beats == {}) ? {} : raw_beats)", k(T, 0), k(T, 1)));
@@ -89,18 +109,23 @@ pub fn compute_decode(p: &Params) -> Module {
     m.doc.push("Compute decoder: unit, occupancy and buffer ranges of a compute-queue instruction,".into());
     m.doc.push("following dataflow::timing (gemm, vector, sparsify, sync) and dataflow::access.".into());
     m.input("instr", INSTR_BITS, "a gemm, vec, sparsify, sync or halt");
-    m.output_reg("unit", 2, "0 PE array, 1 vector unit, 2 sparsifier, 3 control");
+    m.output_reg("unit", UNIT_BITS, "0 PE array, 1 vector unit, 2 sparsifier, 3 control");
     m.output("is_halt", 1, "halt");
     m.output_reg("busy_cycles", T, "cycles until the unit may start its next instruction");
     m.output_reg("done_cycles", T, "cycles until the results are complete");
-    m.output("mode", 10, "GEMM mode {n_of, m_of}; 0 is dense");
+    m.output("mode", MODE_BITS, "GEMM mode {n_of, m_of}; 0 is dense");
     m.output("il", 1, "GEMM is interleave-mapped (no drain on a mode switch)");
     m.output("g_ksteps_o", 32, "GEMM: K-steps per sub-tile");
     m.output("g_cpk_o", 32, "GEMM: cycles per K-step");
     m.output("g_period_o", 32, "GEMM: cycles per sub-tile");
     m.output("g_keff_o", 32, "GEMM: compressed reduction rows (k*N/M)");
+    let buf_doc = Buf::ALL.map(|b| format!("{} {}", b.code(), b.name().to_uppercase())).join(", ");
     for s in SLOTS {
-        m.output_reg(&format!("{s}_b"), 2, if s == "r0" { "range slot: buffer (0 A, 1 W, 2 O)" } else { "" });
+        m.output_reg(
+            &format!("{s}_b"),
+            BUF_BITS,
+            &if s == "r0" { format!("range slot: buffer ({buf_doc})") } else { String::new() },
+        );
         m.output_reg(&format!("{s}_s"), rw, if s == "r0" { "range slot: first element" } else { "" });
         m.output_reg(
             &format!("{s}_e"),
@@ -109,8 +134,8 @@ pub fn compute_decode(p: &Params) -> Module {
         );
     }
     let mut b = Module::new("body");
-    b.wire_assign("opc", 4, "instr[3:0]");
-    b.assign("is_halt", format!("(opc == 4'd{})", opcode("halt")));
+    b.wire_assign("opc", OPCODE_BITS, opcode_of("instr"));
+    b.assign("is_halt", format!("(opc == {})", opcode_k("halt")));
 
     // ---- gemm ----
     b.comment("gemm: timing::gemm");
@@ -119,9 +144,9 @@ pub fn compute_decode(p: &Params) -> Module {
     let gacc = field_wire(&mut b, "instr", "gemm", "acc", "g");
     let gil = field_wire(&mut b, "instr", "gemm", "il", "g");
     let gat = field_wire(&mut b, "instr", "gemm", "at", "g");
-    for (f, w) in [("m", 20), ("n", 20), ("k", 20), ("a", 24), ("astride", 20), ("w", 24), ("o", 24)] {
+    for f in ["m", "n", "k", "a", "astride", "w", "o"] {
         let name = field_wire(&mut b, "instr", "gemm", f, "g");
-        b.wire_assign(&format!("{name}_w"), T, zx(&name, w, T));
+        b.wire_assign(&format!("{name}_w"), T, zx(&name, fbits("gemm", f), T));
     }
     b.assign("mode", format!("{{{gn}, {gm}}}"));
     b.assign("il", gil.clone());
@@ -137,9 +162,8 @@ pub fn compute_decode(p: &Params) -> Module {
     let lanes = u64::from(p.lanes);
     let mut arms = Vec::new();
     for pat in &p.patterns {
-        let code = (u64::from(pat.n) << 5) | u64::from(pat.m);
         arms.push((
-            vec![raw(format!("10'd{code}"))],
+            vec![raw(k(MODE_BITS, mode_code(pat.mode())))],
             vec![
                 Stmt::Comment(format!("{}:{}", pat.n, pat.m)),
                 bl(
@@ -187,8 +211,8 @@ pub fn compute_decode(p: &Params) -> Module {
             k(T, 7)
         ),
     );
-    b.wire_assign("g_act_cpk", T, cdiv("g_act_bytes", p.bw[0], T));
-    b.wire_assign("g_wgt_cpk", T, cdiv("g_wgt_bytes", p.bw[1], T));
+    b.wire_assign("g_act_cpk", T, cdiv("g_act_bytes", p.bw[Buf::A as usize], T));
+    b.wire_assign("g_wgt_cpk", T, cdiv("g_wgt_bytes", p.bw[Buf::W as usize], T));
     b.wire_assign("g_cpk_raw", T, max2("g_act_cpk", "g_wgt_cpk"));
     b.wire_assign("g_cpk", T, max2("g_cpk_raw", &k(T, 1)));
     b.wire_assign("g_sub_stream", T, "(g_ksteps * g_cpk)");
@@ -199,13 +223,16 @@ pub fn compute_decode(p: &Params) -> Module {
     b.assign("g_period_o", "g_period[31:0]");
     b.assign("g_keff_o", "g_keff_a[31:0]");
     b.wire_assign("g_tail", T, format!("({} + g_rows_used)", k(T, u64::from(p.fill))));
-    b.wire_assign("g_zero", 1, "((g_m == 20'd0) | (g_n == 20'd0) | (g_k == 20'd0))");
+    let zero = |f: &str| format!("(g_{f} == {})", field_k("gemm", f, 0));
+    b.wire_assign("g_zero", 1, format!("({} | {} | {})", zero("m"), zero("n"), zero("k")));
     b.wire_assign(
         "g_a_ext",
         T,
         // access::gemm_a_extent: m rows of k, or (transposed, `at`) k rows of m.
         format!(
-            "(((g_m == 20'd0) || (g_k == 20'd0)) ? {} : ({gat} ? (((g_k_w - {}) * g_astride_w) + g_m_w) : (((g_m_w - {}) * g_astride_w) + g_k_w)))",
+            "(({} || {}) ? {} : ({gat} ? (((g_k_w - {}) * g_astride_w) + g_m_w) : (((g_m_w - {}) * g_astride_w) + g_k_w)))",
+            zero("m"),
+            zero("k"),
             k(T, 0),
             k(T, 1),
             k(T, 1)
@@ -220,22 +247,29 @@ pub fn compute_decode(p: &Params) -> Module {
     let vop = field_wire(&mut b, "instr", "vec", "op", "v");
     for f in ["len", "src", "src2", "dst", "aux", "mask"] {
         let name = field_wire(&mut b, "instr", "vec", f, "v");
-        b.wire_assign(&format!("{name}_w"), T, zx(&name, 24, T));
+        b.wire_assign(&format!("{name}_w"), T, zx(&name, fbits("vec", f), T));
     }
-    // The loss gradient: one element per cycle, three passes.
-    b.wire_assign("v_passes", T, format!("(({vop} == 4'd3) ? {} : {})", k(T, 2), k(T, 1)));
+    let is_op = |op: VecOp| format!("({vop} == {})", vec_op_k(op));
+    // sgd makes two passes; the loss gradient one element per cycle, three passes.
+    b.wire_assign("v_passes", T, format!("({} ? {} : {})", is_op(VecOp::Sgd), k(T, 2), k(T, 1)));
     b.wire_assign(
         "v_cycles",
         T,
         format!(
-            "((({vop} == 4'd4) ? ({} * v_len_w) : (v_passes * {})) + {})",
+            "(({} ? ({} * v_len_w) : (v_passes * {})) + {})",
+            is_op(VecOp::LossGrad),
             k(T, 3),
             cdiv("v_len_w", u64::from(p.vec_lanes), T),
             k(T, 4)
         ),
     );
     // Rows of a loss gradient (its label range): a 24-bit divider, the only divider.
-    b.wire_assign("v_rows", T, format!("{{{}'d0, ((v_aux == 24'd0) ? 24'd0 : (v_len / v_aux))}}", T - 24));
+    let lb = fbits("vec", "len");
+    b.wire_assign(
+        "v_rows",
+        T,
+        format!("{{{}'d0, ((v_aux == {}) ? {} : (v_len / v_aux))}}", T - lb, field_k("vec", "aux", 0), k(lb, 0)),
+    );
 
     // ---- sparsify ----
     b.comment("sparsify: timing::sparsify");
@@ -243,29 +277,25 @@ pub fn compute_decode(p: &Params) -> Module {
     let sm = field_wire(&mut b, "instr", "sparsify", "m_of", "s");
     let smaster = field_wire(&mut b, "instr", "sparsify", "master", "s");
     let smask = field_wire(&mut b, "instr", "sparsify", "mask_out", "s");
-    for (f, w) in [("rows", 20), ("cols", 20), ("src", 24), ("dst", 24)] {
+    for f in ["rows", "cols", "src", "dst"] {
         let name = field_wire(&mut b, "instr", "sparsify", f, "s");
-        b.wire_assign(&format!("{name}_w"), T, zx(&name, w, T));
+        b.wire_assign(&format!("{name}_w"), T, zx(&name, fbits("sparsify", f), T));
     }
-    b.wire_assign(
-        "s_ib",
-        3,
-        format!("(({sm} == 5'd16) ? 3'd4 : (({sm} == 5'd8) ? 3'd3 : (({sm} == 5'd4) ? 3'd2 : (({sm} == 5'd2) ? 3'd1 : 3'd0))))"),
-    );
+    b.wire_assign("s_ib", fbits("load", "ibits"), index_bits_of(&sm, true));
     b.wire_assign("s_rc", T, "(s_rows_w * s_cols_w)");
-    b.wire_assign("s_groups", T, format!("((s_rc + {} - {}) >> s_ib)", zx(&sm, 5, T), k(T, 1)));
+    let (snb, smb) = (fbits("sparsify", "n_of"), fbits("sparsify", "m_of"));
+    b.wire_assign("s_groups", T, format!("((s_rc + {} - {}) >> s_ib)", zx(&sm, smb, T), k(T, 1)));
     b.wire_assign("s_cycles", T, format!("(({} << s_ib) + {})", cdiv("s_groups", u64::from(p.sp_lanes), T), k(T, 2)));
-    b.wire_assign("s_wlen", T, format!("((s_rc * {}) >> s_ib)", zx(&sn, 5, T)));
+    b.wire_assign("s_wlen", T, format!("((s_rc * {}) >> s_ib)", zx(&sn, snb, T)));
 
     // ---- the case over opcodes ----
     let r = |x: &str| format!("{x}[{}:0]", rw - 1);
-    let slot = |s: &str, buf: u64, start: &str, end: &str| {
-        vec![bl(format!("{s}_b"), format!("2'd{buf}")), bl(format!("{s}_s"), r(start)), bl(format!("{s}_e"), r(end))]
+    let slot = |s: &str, buf: Buf, start: &str, end: &str| {
+        vec![bl(format!("{s}_b"), buf_k(buf)), bl(format!("{s}_s"), r(start)), bl(format!("{s}_e"), r(end))]
     };
-    let mut defaults =
-        vec![bl("unit", format!("2'd{UNIT_CONTROL}")), bl("busy_cycles", k(T, 1)), bl("done_cycles", k(T, 1))];
+    let mut defaults = vec![bl("unit", unit_k(UNIT_CONTROL)), bl("busy_cycles", k(T, 1)), bl("done_cycles", k(T, 1))];
     for s in SLOTS {
-        defaults.push(bl(format!("{s}_b"), "2'd0"));
+        defaults.push(bl(format!("{s}_b"), k(BUF_BITS, 0)));
         defaults.push(bl(format!("{s}_s"), k(rw, 0)));
         defaults.push(bl(format!("{s}_e"), k(rw, 0)));
     }
@@ -276,60 +306,61 @@ pub fn compute_decode(p: &Params) -> Module {
     b.wire_assign("v_len_end_mask", T, "(v_mask_w + v_len_w)");
     let vp5 = field_wire(&mut b, "instr", "vec", "p5", "v");
     b.wire_assign("v_rows_end_src2", T, "(v_src2_w + v_rows)");
-    let vec_arm = |op: u64, body: Vec<Stmt>| (vec![raw(format!("4'd{op}"))], body);
+    let vec_arm = |op: VecOp, body: Vec<Stmt>| (vec![raw(vec_op_k(op))], body);
     let vec_case = Stmt::Case(
         raw(vop.clone()),
         vec![
             vec_arm(
-                0,
-                [slot("r0", BUF_O, "v_src_w", "v_len_end_src"), slot("w0", BUF_A, "v_dst_w", "v_len_end_dst")].concat(),
+                VecOp::Requant,
+                [slot("r0", Buf::O, "v_src_w", "v_len_end_src"), slot("w0", Buf::A, "v_dst_w", "v_len_end_dst")]
+                    .concat(),
             ),
             vec_arm(
-                1,
+                VecOp::ReluBwd,
                 [
-                    slot("r0", BUF_O, "v_src_w", "v_len_end_src"),
-                    slot("r1", BUF_A, "v_src2_w", "v_len_end_src2"),
-                    slot("w0", BUF_O, "v_dst_w", "v_len_end_dst"),
+                    slot("r0", Buf::O, "v_src_w", "v_len_end_src"),
+                    slot("r1", Buf::A, "v_src2_w", "v_len_end_src2"),
+                    slot("w0", Buf::O, "v_dst_w", "v_len_end_dst"),
                 ]
                 .concat(),
             ),
             vec_arm(
-                2,
+                VecOp::Add,
                 [
-                    slot("r0", BUF_A, "v_src_w", "v_len_end_src"),
-                    slot("r1", BUF_A, "v_src2_w", "v_len_end_src2"),
-                    slot("w0", BUF_A, "v_dst_w", "v_len_end_dst"),
+                    slot("r0", Buf::A, "v_src_w", "v_len_end_src"),
+                    slot("r1", Buf::A, "v_src2_w", "v_len_end_src2"),
+                    slot("w0", Buf::A, "v_dst_w", "v_len_end_dst"),
                 ]
                 .concat(),
             ),
             vec_arm(
-                3,
+                VecOp::Sgd,
                 // The momentum and master ranges are read and written: their
                 // write slots cover every conflict of their reads, so r1
                 // holds SR-STE's pruned flags (read when p5 is a shift).
                 [
-                    slot("r0", BUF_O, "v_src_w", "v_len_end_src"),
+                    slot("r0", Buf::O, "v_src_w", "v_len_end_src"),
                     vec![Stmt::If(
-                        raw(format!("{vp5} != 8'd255")),
-                        slot("r1", BUF_A, "v_mask_w", "v_len_end_mask"),
+                        raw(format!("{vp5} != {}", field_k("vec", "p5", u64::from(NO_SHIFT)))),
+                        slot("r1", Buf::A, "v_mask_w", "v_len_end_mask"),
                         vec![],
                     )],
-                    slot("w0", BUF_O, "v_src2_w", "v_len_end_src2"),
-                    slot("w1", BUF_O, "v_dst_w", "v_len_end_dst"),
-                    slot("w2", BUF_A, "v_aux_w", "v_len_end_aux"),
+                    slot("w0", Buf::O, "v_src2_w", "v_len_end_src2"),
+                    slot("w1", Buf::O, "v_dst_w", "v_len_end_dst"),
+                    slot("w2", Buf::A, "v_aux_w", "v_len_end_aux"),
                 ]
                 .concat(),
             ),
             vec_arm(
-                4,
+                VecOp::LossGrad,
                 [
-                    slot("r0", BUF_A, "v_src_w", "v_len_end_src"),
-                    slot("r1", BUF_A, "v_src2_w", "v_rows_end_src2"),
-                    slot("w0", BUF_A, "v_dst_w", "v_len_end_dst"),
+                    slot("r0", Buf::A, "v_src_w", "v_len_end_src"),
+                    slot("r1", Buf::A, "v_src2_w", "v_rows_end_src2"),
+                    slot("w0", Buf::A, "v_dst_w", "v_len_end_dst"),
                 ]
                 .concat(),
             ),
-            vec_arm(5, slot("w0", BUF_O, "v_dst_w", "v_len_end_dst")),
+            vec_arm(VecOp::Clear, slot("w0", Buf::O, "v_dst_w", "v_len_end_dst")),
         ],
         vec![Stmt::Comment("not a vector op: no ranges".into())],
     );
@@ -338,48 +369,44 @@ pub fn compute_decode(p: &Params) -> Module {
     b.wire_assign("s_m_end", T, "(s_dst_w + s_rc)");
     let ops = vec![
         (
-            vec![raw(format!("4'd{}", opcode("gemm")))],
+            vec![raw(opcode_k("gemm"))],
             [
                 vec![
-                    bl("unit", format!("2'd{UNIT_ARRAY}")),
+                    bl("unit", unit_k(UNIT_ARRAY)),
                     bl("busy_cycles", format!("(g_zero ? {} : g_stream)", k(T, 1))),
                     bl("done_cycles", format!("(g_zero ? {} : (g_stream + g_tail))", k(T, 1))),
                 ],
-                slot("r0", BUF_A, "g_a_w", "g_a_end"),
-                slot("r1", BUF_W, "g_w_w", "g_w_end"),
-                vec![Stmt::If(raw(gacc.clone()), slot("r2", BUF_O, "g_o_w", "g_o_end"), vec![])],
-                slot("w0", BUF_O, "g_o_w", "g_o_end"),
+                slot("r0", Buf::A, "g_a_w", "g_a_end"),
+                slot("r1", Buf::W, "g_w_w", "g_w_end"),
+                vec![Stmt::If(raw(gacc.clone()), slot("r2", Buf::O, "g_o_w", "g_o_end"), vec![])],
+                slot("w0", Buf::O, "g_o_w", "g_o_end"),
             ]
             .concat(),
         ),
         (
-            vec![raw(format!("4'd{}", opcode("vec")))],
+            vec![raw(opcode_k("vec"))],
             vec![
-                bl("unit", format!("2'd{UNIT_VECTOR}")),
+                bl("unit", unit_k(UNIT_VECTOR)),
                 bl("busy_cycles", "v_cycles"),
                 bl("done_cycles", "v_cycles"),
                 vec_case,
             ],
         ),
         (
-            vec![raw(format!("4'd{}", opcode("sparsify")))],
+            vec![raw(opcode_k("sparsify"))],
             [
-                vec![
-                    bl("unit", format!("2'd{UNIT_SPARSIFIER}")),
-                    bl("busy_cycles", "s_cycles"),
-                    bl("done_cycles", "s_cycles"),
-                ],
+                vec![bl("unit", unit_k(UNIT_SPARSIFIER)), bl("busy_cycles", "s_cycles"), bl("done_cycles", "s_cycles")],
                 // The source is master weights in O when `master` is set.
                 vec![Stmt::If(
                     raw(smaster.clone()),
-                    slot("r0", BUF_O, "s_src_w", "s_a_end"),
-                    slot("r0", BUF_A, "s_src_w", "s_a_end"),
+                    slot("r0", Buf::O, "s_src_w", "s_a_end"),
+                    slot("r0", Buf::A, "s_src_w", "s_a_end"),
                 )],
                 // The pruned mask (mask_out) goes to A, compressed weights to W.
                 vec![Stmt::If(
                     raw(smask.clone()),
-                    slot("w0", BUF_A, "s_dst_w", "s_m_end"),
-                    slot("w0", BUF_W, "s_dst_w", "s_w_end"),
+                    slot("w0", Buf::A, "s_dst_w", "s_m_end"),
+                    slot("w0", Buf::W, "s_dst_w", "s_w_end"),
                 )],
             ]
             .concat(),

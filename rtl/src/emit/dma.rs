@@ -31,8 +31,12 @@
 //! beat, before it retires (`latency` cycles later), and a store's last
 //! write reaches DRAM before any later transfer reads it.
 
-use crate::emit::util::{field, fn_requantize, fn_round_shift, fn_saturate, k, raw};
-use crate::params::{DRAM_ADDR_BITS, INSTR_BITS, Params, TIME_BITS};
+use nmsat_dataflow::isa::{Buf, DmaFormat, MAX_INDEX_BITS, NM_CHUNK};
+
+use crate::emit::util::{
+    BUF_BITS, buf_k, fbits, field, fmt_k, fn_requantize, fn_round_shift, fn_saturate, is_opcode, k, raw,
+};
+use crate::params::{DRAM_ADDR_BITS, INSTR_BITS, Params, TIME_BITS, chunk_bytes};
 use crate::vast::{Always, Item, Module, Stmt, bl, if_, if_else, nb};
 
 /// Transfer kinds (buffer × format) the engine distinguishes.
@@ -51,12 +55,24 @@ pub const KIND_WIDX: u64 = 5;
 pub const KIND_NONE: u64 = 7;
 
 const A: u32 = DRAM_ADDR_BITS;
-/// Bits of column counters (a 20-bit `cols` plus one unit).
-const CW: u32 = 22;
+/// Bits of column counters (a `cols` field plus one unit).
+const CW: u32 = fbits("load", "cols") + 2;
+/// Bits of row counters (a `rows` field).
+const RL: u32 = fbits("load", "rows");
+/// Bits of an in-group index in the weight buffer's side-band.
+const IB: u32 = MAX_INDEX_BITS;
+/// Bits of a weight-buffer element: a 16-bit value and its index.
+const WW: u32 = 16 + IB;
+/// Columns of an `nm_row` chunk.
+const CH: u32 = NM_CHUNK as u32;
+/// Bits of a DMA instruction's `ibits` field.
+const IBF: u32 = fbits("load", "ibits");
+/// Bits of a store's requantization shift.
+const SH: u32 = fbits("store", "shift");
 
-/// Bytes of one `nm_row` chunk with `ib`-bit indices.
-fn chunk_bytes(ib: u32) -> u32 {
-    32 + 2 * ib
+/// `ib` index bits as a literal of the `ibits` field.
+fn ib_k(ib: u32) -> String {
+    k(IBF, u64::from(ib))
 }
 
 /// Generates `sat_dma`.
@@ -99,8 +115,8 @@ pub fn dma(p: &Params, faults: bool) -> Module {
     m.output("dram_wr_data", u * wb, "");
     m.output("dram_wr_mask", u * wb, "bits written");
     // Buffer ports: (prefix, lanes, lane bits).
-    let wports = [("a_wr", e16, 16), ("o_wr", e32, acc), ("w_wr", lw, 20), ("wi_wr", li, 4)];
-    let rports = [("a_rd", e16, 16), ("o_rd", e16, acc), ("w_rd", lw, 20), ("wi_rd", li, 4)];
+    let wports = [("a_wr", e16, 16), ("o_wr", e32, acc), ("w_wr", lw, WW), ("wi_wr", li, IB)];
+    let rports = [("a_rd", e16, 16), ("o_rd", e16, acc), ("w_rd", lw, WW), ("wi_rd", li, IB)];
     for (n, l, w) in wports {
         m.output(&format!("{n}_en"), u, "");
         m.output(&format!("{n}_addr"), u * rw, "");
@@ -156,23 +172,36 @@ pub fn dma(p: &Params, faults: bool) -> Module {
     let (fstride, _) = f("stride");
     let (fshift, _) = f("shift");
     let (frelu, _) = f("relu");
-    m.wire_assign("i_2col", 1, format!("(si[3:0] == 4'd{})", crate::emit::util::opcode("load2col")));
+    m.wire_assign("i_2col", 1, is_opcode("si", "load2col"));
     gather_start(&mut m, rw);
-    m.wire_assign("i_buf", 2, fbuf);
-    m.wire_assign("i_fmt", 3, ffmt);
-    m.wire_assign("i_ib", 3, fib);
+    m.wire_assign("i_buf", BUF_BITS, fbuf);
+    m.wire_assign("i_fmt", fbits("load", "fmt"), ffmt);
+    m.wire_assign("i_ib", IBF, fib);
+    let isb = |x: Buf| format!("(i_buf == {})", buf_k(x));
+    let isf = |x: DmaFormat| format!("(i_fmt == {})", fmt_k(x));
+    use DmaFormat::{I16, I32, NmIndices, NmRow, NmValues};
     m.wire_assign(
         "i_kind",
         3,
         format!(
-            "((i_buf == 2'd0) ? ((i_fmt == 3'd0) ? 3'd{KIND_A16} : 3'd{KIND_NONE}) : (i_buf == 2'd2) ? ((i_fmt == 3'd1) ? 3'd{KIND_O32} : (i_fmt == 3'd0) ? 3'd{KIND_O16} : 3'd{KIND_NONE}) : (i_buf == 2'd1) ? (((i_fmt == 3'd0) | (i_fmt == 3'd3)) ? 3'd{KIND_W16} : (i_fmt == 3'd2) ? 3'd{KIND_WROW} : (i_fmt == 3'd4) ? 3'd{KIND_WIDX} : 3'd{KIND_NONE}) : 3'd{KIND_NONE})"
+            "({} ? ({} ? 3'd{KIND_A16} : 3'd{KIND_NONE}) : {} ? ({} ? 3'd{KIND_O32} : {} ? 3'd{KIND_O16} : 3'd{KIND_NONE}) : {} ? (({} | {}) ? 3'd{KIND_W16} : {} ? 3'd{KIND_WROW} : {} ? 3'd{KIND_WIDX} : 3'd{KIND_NONE}) : 3'd{KIND_NONE})",
+            isb(Buf::A),
+            isf(I16),
+            isb(Buf::O),
+            isf(I32),
+            isf(I16),
+            isb(Buf::W),
+            isf(I16),
+            isf(NmValues),
+            isf(NmRow),
+            isf(NmIndices),
         ),
     );
     // Elements and bytes per unit.
     let idx_case = |f: &dyn Fn(u32) -> u64| {
         let mut e = k(CW, 0);
-        for ib in (1..=4u32).rev() {
-            e = format!("((i_ib == 3'd{ib}) ? {} : {e})", k(CW, f(ib)));
+        for ib in (1..=IB).rev() {
+            e = format!("((i_ib == {}) ? {} : {e})", ib_k(ib), k(CW, f(ib)));
         }
         e
     };
@@ -198,7 +227,7 @@ pub fn dma(p: &Params, faults: bool) -> Module {
             k(CW, (2 * e16).into())
         ),
     );
-    m.wire_assign("i_cols", CW, crate::emit::util::zx(&fcols, 20, CW));
+    m.wire_assign("i_cols", CW, crate::emit::util::zx(&fcols, fbits("load", "cols"), CW));
     let (slo, _) = field("load", "sram");
     m.wire_assign(
         "i_sram",
@@ -211,14 +240,14 @@ pub fn dma(p: &Params, faults: bool) -> Module {
         ("act", 1, "a transfer is being moved"),
         ("dir", 1, "0 load, 1 store"),
         ("kind", 3, ""),
-        ("ib", 3, "index bits"),
-        ("shift", 8, "store from o in i16: requantization shift"),
+        ("ib", IBF, "index bits"),
+        ("shift", SH, "store from o in i16: requantization shift"),
         ("relu", 1, ""),
         ("cols", CW, ""),
         ("stride", A, ""),
         ("e", CW, "elements per unit"),
         ("ub", CW, "DRAM bytes per unit"),
-        ("rl", 20, "rows left, lane 0's row included"),
+        ("rl", RL, "rows left, lane 0's row included"),
         ("c", CW, "lane 0: first column"),
         ("off", A, "lane 0: byte offset in its row"),
         ("rd", A, "lane 0: DRAM address of its row"),
@@ -231,12 +260,12 @@ pub fn dma(p: &Params, faults: bool) -> Module {
     m.wire_assign("u0_off", A, "off");
     m.wire_assign("u0_rd", A, "rd");
     m.wire_assign("u0_re", rw, "re");
-    m.wire_assign("u0_rl", 20, "rl");
+    m.wire_assign("u0_rl", RL, "rl");
     let cw_rw = |s: &str| if rw <= CW { format!("{s}[{}:0]", rw - 1) } else { crate::emit::util::zx(s, CW, rw) };
     gather_regs(&mut m);
     for g in 0..u {
         let n = g + 1;
-        m.wire_assign(&format!("v{g}"), 1, format!("(act & (u{g}_rl != 20'd0))"));
+        m.wire_assign(&format!("v{g}"), 1, format!("(act & (u{g}_rl != {}))", k(RL, 0)));
         gather_unit(&mut m, g);
         m.wire_assign(&format!("c2_{g}"), CW, format!("(u{g}_c + (is2 ? n2_{g} : e))"));
         m.wire_assign(&format!("wrap{g}"), 1, format!("(c2_{g} >= cols)"));
@@ -247,8 +276,8 @@ pub fn dma(p: &Params, faults: bool) -> Module {
         m.wire_assign(&format!("u{n}_re"), rw, format!("(wrap{g} ? (u{g}_re + {}) : u{g}_re)", cw_rw("cols")));
         m.wire_assign(
             &format!("u{n}_rl"),
-            20,
-            format!("((wrap{g} & (u{g}_rl != 20'd0)) ? (u{g}_rl - 20'd1) : u{g}_rl)"),
+            RL,
+            format!("((wrap{g} & (u{g}_rl != {})) ? (u{g}_rl - {}) : u{g}_rl)", k(RL, 0), k(RL, 1)),
         );
         m.wire_assign(&format!("left{g}"), CW, format!("(cols - u{g}_c)"));
         m.wire_assign(&format!("nv{g}"), CW, format!("(is2 ? n2_{g} : (left{g} < e) ? left{g} : e)"));
@@ -269,10 +298,11 @@ pub fn dma(p: &Params, faults: bool) -> Module {
         nb(
             "rl",
             format!(
-                "(i_2col ? ((g_cols_w == {z}) ? 20'd0 : {g_rows}) : ((i_cols == {z}) ? 20'd0 : {frows}))",
+                "(i_2col ? ((g_cols_w == {z}) ? {r0} : {g_rows}) : ((i_cols == {z}) ? {r0} : {frows}))",
                 z = k(CW, 0),
+                r0 = k(RL, 0),
                 // Without a line buffer in the RTL, a line-buffer config's gather moves nothing.
-                g_rows = if p.gather_data { "g_rows" } else { "20'd0" }
+                g_rows = if p.gather_data { "g_rows".to_string() } else { k(RL, 0) }
             ),
         ),
         nb("c", k(CW, 0)),
@@ -285,7 +315,7 @@ pub fn dma(p: &Params, faults: bool) -> Module {
     .chain(GATHER_REGS.iter().map(|(n, _, _)| nb(*n, format!("g0_{n}"))))
     .chain([
         // The previous transfer may move its last unit in this cycle, not more.
-        if_(format!("(act & (u{u}_rl != 20'd0)) | (s_ld & s_st)"), vec![nb("err", "1'b1")]),
+        if_(format!("(act & (u{u}_rl != {})) | (s_ld & s_st)", k(RL, 0)), vec![nb("err", "1'b1")]),
     ])
     .collect::<Vec<_>>();
     let advance = vec![
@@ -302,14 +332,14 @@ pub fn dma(p: &Params, faults: bool) -> Module {
         nb("rd", format!("u{u}_rd")),
         nb("re", format!("u{u}_re")),
         nb("rl", format!("u{u}_rl")),
-        nb("act", format!("(u{u}_rl != 20'd0)")),
+        nb("act", format!("(u{u}_rl != {})", k(RL, 0))),
     ];
     m.reg("err", 1, "sticky: a transfer started late or while another moved");
     m.assign("error", "err");
     // Stage 2 of stores: the buffer data arrives.
     m.reg("s2_kind", 3, "store stage 2: the buffer data arrives, DRAM is written");
-    m.reg("s2_ib", 3, "");
-    m.reg("s2_shift", 8, "");
+    m.reg("s2_ib", IBF, "");
+    m.reg("s2_shift", SH, "");
     m.reg("s2_relu", 1, "");
     for g in 0..u {
         m.reg(&format!("s2_v{g}"), 1, "");
@@ -394,43 +424,44 @@ pub fn dma(p: &Params, faults: bool) -> Module {
         }
         for x in (0..lw).rev() {
             // nm_row lane: chunk q, column j of the chunk.
-            let (q, j) = (x / 16, x % 16);
-            let mut row = "20'd0".to_string();
+            let (q, j) = (x / CH, x % CH);
+            let mut row = k(WW, 0);
             if x < erow {
-                for ib in (1..=4u32).rev() {
+                for ib in (1..=IB).rev() {
                     let base = 8 * q * chunk_bytes(ib);
                     let v = base + 16 * j;
-                    let i = base + 256 + j * ib;
-                    let idx = if ib == 4 {
-                        format!("win{g}[{}:{i}]", i + 3)
+                    let i = base + 16 * CH + j * ib;
+                    let idx = if ib == IB {
+                        format!("win{g}[{}:{i}]", i + IB - 1)
                     } else {
-                        format!("{{{}'d0, win{g}[{}:{i}]}}", 4 - ib, i + ib - 1)
+                        format!("{{{}'d0, win{g}[{}:{i}]}}", IB - ib, i + ib - 1)
                     };
-                    row = format!("((ib == 3'd{ib}) ? {{{idx}, win{g}[{}:{v}]}} : {row})", v + 15);
+                    row = format!("((ib == {}) ? {{{idx}, win{g}[{}:{v}]}} : {row})", ib_k(ib), v + 15);
                 }
             }
-            let plain = if x < e16 { format!("{{4'd0, win{g}[{}:{}]}}", 16 * x + 15, 16 * x) } else { "20'd0".into() };
-            m.reg(&format!("lw{g}_{x}"), 20, "");
+            let plain =
+                if x < e16 { format!("{{{}, win{g}[{}:{}]}}", k(IB, 0), 16 * x + 15, 16 * x) } else { k(WW, 0) };
+            m.reg(&format!("lw{g}_{x}"), WW, "");
             unpack.push(bl(format!("lw{g}_{x}"), format!("((kind == 3'd{KIND_WROW}) ? {row} : {plain})")));
-            idle.push(bl(format!("lw{g}_{x}"), "20'd0"));
+            idle.push(bl(format!("lw{g}_{x}"), k(WW, 0)));
             port_data[2].push(format!("lw{g}_{x}"));
         }
         for x in (0..li).rev() {
-            let mut idx = "4'd0".to_string();
-            for ib in (1..=4u32).rev() {
+            let mut idx = k(IB, 0);
+            for ib in (1..=IB).rev() {
                 if x < d.eidx[ib as usize - 1] {
                     let b = x * ib;
-                    let bits = if ib == 4 {
-                        format!("win{g}[{}:{b}]", b + 3)
+                    let bits = if ib == IB {
+                        format!("win{g}[{}:{b}]", b + IB - 1)
                     } else {
-                        format!("{{{}'d0, win{g}[{}:{b}]}}", 4 - ib, b + ib - 1)
+                        format!("{{{}'d0, win{g}[{}:{b}]}}", IB - ib, b + ib - 1)
                     };
-                    idx = format!("((ib == 3'd{ib}) ? {bits} : {idx})");
+                    idx = format!("((ib == {}) ? {bits} : {idx})", ib_k(ib));
                 }
             }
-            m.reg(&format!("li{g}_{x}"), 4, "");
+            m.reg(&format!("li{g}_{x}"), IB, "");
             unpack.push(bl(format!("li{g}_{x}"), idx));
-            idle.push(bl(format!("li{g}_{x}"), "4'd0"));
+            idle.push(bl(format!("li{g}_{x}"), k(IB, 0)));
             port_data[3].push(format!("li{g}_{x}"));
         }
     }
@@ -481,14 +512,14 @@ pub fn dma(p: &Params, faults: bool) -> Module {
         let a_lane = |x: u32| format!("a_rd_data[{}:{}]", (g * e16 + x) * 16 + 15, (g * e16 + x) * 16);
         let o_lane = |x: u32| format!("o_rd_data[{}:{}]", (g * e16 + x) * acc + acc - 1, (g * e16 + x) * acc);
         let w_lane =
-            |x: u32, hi: u32, lo: u32| format!("w_rd_data[{}:{}]", (g * lw + x) * 20 + hi, (g * lw + x) * 20 + lo);
-        let i_lane = |x: u32, ib: u32| format!("wi_rd_data[{}:{}]", (g * li + x) * 4 + ib - 1, (g * li + x) * 4);
+            |x: u32, hi: u32, lo: u32| format!("w_rd_data[{}:{}]", (g * lw + x) * WW + hi, (g * lw + x) * WW + lo);
+        let i_lane = |x: u32, ib: u32| format!("wi_rd_data[{}:{}]", (g * li + x) * IB + ib - 1, (g * li + x) * IB);
         let mut a16 = Vec::new();
         let mut o16 = Vec::new();
         let mut w16 = Vec::new();
         for x in 0..e16 {
             set(&mut a16, 16 * x, 16, a_lane(x), on(x, 16));
-            let args = format!("({}, (s2_shift[7] ? 8'd0 : s2_shift))", o_lane(x));
+            let args = format!("({}, (s2_shift[{}] ? {} : s2_shift))", o_lane(x), SH - 1, k(SH, 0));
             m.wire_assign(
                 &format!("q{g}_{x}"),
                 16,
@@ -508,20 +539,20 @@ pub fn dma(p: &Params, faults: bool) -> Module {
         }
         let mut wrow = Vec::new();
         let mut widx = Vec::new();
-        for ib in 1..=4u32 {
+        for ib in 1..=IB {
             let mut r = Vec::new();
             for x in 0..erow {
-                let (q, j) = (x / 16, x % 16);
+                let (q, j) = (x / CH, x % CH);
                 let base = 8 * q * chunk_bytes(ib);
                 set(&mut r, base + 16 * j, 16, w_lane(x, 15, 0), on(x, 16));
-                set(&mut r, base + 256 + j * ib, ib, w_lane(x, 15 + ib, 16), on(x, ib));
+                set(&mut r, base + 16 * CH + j * ib, ib, w_lane(x, 15 + ib, 16), on(x, ib));
             }
-            wrow.push((vec![raw(format!("3'd{ib}"))], r));
+            wrow.push((vec![raw(ib_k(ib))], r));
             let mut r = Vec::new();
             for x in 0..d.eidx[ib as usize - 1] {
                 set(&mut r, x * ib, ib, i_lane(x, ib), on(x, ib));
             }
-            widx.push((vec![raw(format!("3'd{ib}"))], r));
+            widx.push((vec![raw(ib_k(ib))], r));
         }
         // Only a unit in stage 2 packs (an idle engine skips the lanes: the simulation's cost).
         let body = vec![
@@ -572,23 +603,35 @@ pub fn dma(p: &Params, faults: bool) -> Module {
 
 /// Bits of gather coordinates (dilated, padded input positions).
 const DW: u32 = 16;
-/// Bits of an input coordinate (`ih`, `iw` are 10-bit fields).
-const IW: u32 = 10;
-/// Bits of the pitches: `2·ic` (12-bit `ic`), `·iw`, `·ih`. Sized so the
-/// address products map onto one or two DSP slices, not a 40×40 multiplier.
-const PC_BITS: u32 = 13;
+/// Bits of an input coordinate (the `ih`, `iw` fields).
+const IW: u32 = fbits("load2col", "ih");
+const _: () = assert!(fbits("load2col", "iw") == IW);
+/// Bits of a channel (the `ic` field).
+const ICB: u32 = fbits("load2col", "ic");
+/// Bits of a kernel tap coordinate (the `kh`, `kw` fields).
+const KB: u32 = fbits("load2col", "kw");
+const _: () = assert!(fbits("load2col", "kh") == KB);
+/// Bits of the stride and the dilation (the `cs`, `dil` fields).
+const CSB: u32 = fbits("load2col", "cs");
+const DILB: u32 = fbits("load2col", "dil");
+/// Bits of the padding (the `padh`, `padw` fields).
+const PADB: u32 = fbits("load2col", "padh");
+const _: () = assert!(fbits("load2col", "padw") == PADB);
+/// Bits of the pitches: `2·ic`, `·iw`, `·ih`. Sized so the address
+/// products map onto one or two DSP slices, not a 40×40 multiplier.
+const PC_BITS: u32 = ICB + 1;
 const PR_BITS: u32 = PC_BITS + IW;
 const PB_BITS: u32 = PR_BITS + IW;
 
 /// Registers of the gather: `(name, width, doc)`. Set when a transfer starts
 /// (from `g0_<name>`); the position counters advance with the units.
 const GATHER_REGS: &[(&str, u32, &str)] = &[
-    ("ic", 12, "load2col: input channels"),
-    ("kw", 4, "kernel width"),
-    ("cs", 3, "stride"),
-    ("dil", 3, "input dilation"),
-    ("padh", 4, "zero padding top"),
-    ("padw", 4, "zero padding left"),
+    ("ic", ICB, "load2col: input channels"),
+    ("kw", KB, "kernel width"),
+    ("cs", CSB, "stride"),
+    ("dil", DILB, "input dilation"),
+    ("padh", PADB, "zero padding top"),
+    ("padw", PADB, "zero padding left"),
     ("ihd", DW, "dilated input height"),
     ("iwd", DW, "dilated input width"),
     ("gp", DW, "output height P"),
@@ -596,12 +639,12 @@ const GATHER_REGS: &[(&str, u32, &str)] = &[
     ("pc", PC_BITS, "bytes per input pixel (2·ic)"),
     ("pr", PR_BITS, "bytes per input row (2·iw·ic)"),
     ("pb", PB_BITS, "bytes per image (2·ih·iw·ic)"),
-    ("cc0", 12, "a tile row's first channel (k0 mod ic)"),
-    ("kx0", 4, "a tile row's first tap column"),
-    ("ky0", 4, "a tile row's first tap row"),
-    ("cc", 12, "lane 0: channel in its tap"),
-    ("kx", 4, "lane 0: tap column"),
-    ("ky", 4, "lane 0: tap row"),
+    ("cc0", ICB, "a tile row's first channel (k0 mod ic)"),
+    ("kx0", KB, "a tile row's first tap column"),
+    ("ky0", KB, "a tile row's first tap row"),
+    ("cc", ICB, "lane 0: channel in its tap"),
+    ("kx", KB, "lane 0: tap column"),
+    ("ky", KB, "lane 0: tap row"),
     ("ox", DW, "lane 0: output column of its pixel"),
     ("oy", DW, "lane 0: output row of its pixel"),
     ("xb", DW, "lane 0: ox·stride"),
@@ -626,8 +669,8 @@ fn gather_start(m: &mut Module, rw: u32) {
     let (sram, sb) = f("sram");
     let (_, _) = f("rows");
     let (cols, cb) = f("cols");
-    let (p0, _) = f("p0");
-    let (k0, _) = f("k0");
+    let (p0, p0b) = f("p0");
+    let (k0, k0b) = f("k0");
     let (ih, _) = f("ih");
     let (iw, _) = f("iw");
     let (ic, _) = f("ic");
@@ -637,49 +680,54 @@ fn gather_start(m: &mut Module, rw: u32) {
     let (padh, _) = f("padh");
     let (padw, _) = f("padw");
     let (dil, _) = f("dil");
-    let (opadh, _) = f("opadh");
+    let (opadh, opadb) = f("opadh");
     let (opadw, _) = f("opadw");
     m.wire_assign("g_cols_w", CW, zx(&cols, cb, CW));
     m.wire_assign("g_sram_w", rw, if rw <= sb { format!("{sram}[{}:0]", rw - 1) } else { zx(&sram, sb, rw) });
     let d16 = |s: &str, b: u32| zx(s, b, DW);
-    m.wire_assign("g0_ic", 12, ic.clone());
-    m.wire_assign("g0_kw", 4, kw.clone());
-    m.wire_assign("g0_cs", 3, cs.clone());
-    m.wire_assign("g0_dil", 3, dil.clone());
-    m.wire_assign("g0_padh", 4, padh.clone());
-    m.wire_assign("g0_padw", 4, padw.clone());
+    m.wire_assign("g0_ic", ICB, ic.clone());
+    m.wire_assign("g0_kw", KB, kw.clone());
+    m.wire_assign("g0_cs", CSB, cs.clone());
+    m.wire_assign("g0_dil", DILB, dil.clone());
+    m.wire_assign("g0_padh", PADB, padh.clone());
+    m.wire_assign("g0_padw", PADB, padw.clone());
     for (x, ext, pad, opad, out) in [("h", &ih, &padh, &opadh, "gp"), ("w", &iw, &padw, &opadw, "gq")] {
         let kk = if x == "h" { &kh } else { &kw };
-        m.wire_assign(&format!("g0_i{x}d"), DW, format!("((({} - 16'd1) * {}) + 16'd1)", d16(ext, 10), d16(&dil, 3)));
+        m.wire_assign(
+            &format!("g0_i{x}d"),
+            DW,
+            format!("((({} - 16'd1) * {}) + 16'd1)", d16(ext, IW), d16(&dil, DILB)),
+        );
         m.wire_assign(
             &format!("g_span{x}"),
             DW,
-            format!("(g0_i{x}d + ({} << 1) + {} - {})", d16(pad, 4), d16(opad, 3), d16(kk, 4)),
+            format!("(g0_i{x}d + ({} << 1) + {} - {})", d16(pad, PADB), d16(opad, opadb), d16(kk, KB)),
         );
-        m.wire_assign(&format!("g0_{out}"), DW, format!("((g_span{x} / {}) + 16'd1)", d16(&cs, 3)));
+        m.wire_assign(&format!("g0_{out}"), DW, format!("((g_span{x} / {}) + 16'd1)", d16(&cs, CSB)));
     }
     m.wire_assign("g_pq", 32, "({16'd0, g0_gp} * {16'd0, g0_gq})");
-    m.wire_assign("g_p0w", 32, zx(&p0, 24, 32));
+    m.wire_assign("g_p0w", 32, zx(&p0, p0b, 32));
     m.wire_assign("g_b0", 32, "(g_p0w / g_pq)");
     m.wire_assign("g_rem", 32, "(g_p0w % g_pq)");
     m.wire_assign("g_oy0", 32, "(g_rem / {16'd0, g0_gq})");
     m.wire_assign("g_ox0", 32, "(g_rem % {16'd0, g0_gq})");
     m.wire_assign("g0_oy", DW, "g_oy0[15:0]");
     m.wire_assign("g0_ox", DW, "g_ox0[15:0]");
-    m.wire_assign("g0_yb", DW, format!("(g0_oy * {})", d16(&cs, 3)));
-    m.wire_assign("g0_xb", DW, format!("(g0_ox * {})", d16(&cs, 3)));
-    m.wire_assign("g_icw", 20, zx(&ic, 12, 20));
-    m.wire_assign("g_tap0", 20, format!("({k0} / g_icw)"));
-    m.wire_assign("g_cc0w", 20, format!("({k0} % g_icw)"));
-    m.wire_assign("g_kww", 20, zx(&kw, 4, 20));
-    m.wire_assign("g_ky0w", 20, "(g_tap0 / g_kww)");
-    m.wire_assign("g_kx0w", 20, "(g_tap0 % g_kww)");
-    m.wire_assign("g0_cc0", 12, "g_cc0w[11:0]");
-    m.wire_assign("g0_kx0", 4, "g_kx0w[3:0]");
-    m.wire_assign("g0_ky0", 4, "g_ky0w[3:0]");
-    m.wire_assign("g0_cc", 12, "g0_cc0");
-    m.wire_assign("g0_kx", 4, "g0_kx0");
-    m.wire_assign("g0_ky", 4, "g0_ky0");
+    m.wire_assign("g0_yb", DW, format!("(g0_oy * {})", d16(&cs, CSB)));
+    m.wire_assign("g0_xb", DW, format!("(g0_ox * {})", d16(&cs, CSB)));
+    // The first tap and channel: k0 (an im2col column) divided by ic, then by kw.
+    m.wire_assign("g_icw", k0b, zx(&ic, ICB, k0b));
+    m.wire_assign("g_tap0", k0b, format!("({k0} / g_icw)"));
+    m.wire_assign("g_cc0w", k0b, format!("({k0} % g_icw)"));
+    m.wire_assign("g_kww", k0b, zx(&kw, KB, k0b));
+    m.wire_assign("g_ky0w", k0b, "(g_tap0 / g_kww)");
+    m.wire_assign("g_kx0w", k0b, "(g_tap0 % g_kww)");
+    m.wire_assign("g0_cc0", ICB, format!("g_cc0w[{}:0]", ICB - 1));
+    m.wire_assign("g0_kx0", KB, format!("g_kx0w[{}:0]", KB - 1));
+    m.wire_assign("g0_ky0", KB, format!("g_ky0w[{}:0]", KB - 1));
+    m.wire_assign("g0_cc", ICB, "g0_cc0");
+    m.wire_assign("g0_kx", KB, "g0_kx0");
+    m.wire_assign("g0_ky", KB, "g0_ky0");
     m.wire_assign("g0_pc", PC_BITS, format!("{{{ic}, 1'b0}}"));
     m.wire_assign("g0_pr", PR_BITS, format!("({} * {})", zx(&iw, IW, PR_BITS), zx("g0_pc", PC_BITS, PR_BITS)));
     m.wire_assign("g0_pb", PB_BITS, format!("({} * {})", zx(&ih, IW, PB_BITS), zx("g0_pr", PR_BITS, PB_BITS)));
@@ -704,24 +752,26 @@ fn gather_regs(m: &mut Module) {
 /// whether it reads input (`gv_g`, not padding).
 fn gather_unit(m: &mut Module, g: u32) {
     let a = DRAM_ADDR_BITS;
-    m.wire_assign(&format!("gseg{g}"), CW, format!("({{10'd0, ic}} - {{10'd0, u{g}_cc}})"));
+    m.wire_assign(&format!("gseg{g}"), CW, format!("({{{z}'d0, ic}} - {{{z}'d0, u{g}_cc}})", z = CW - ICB));
     m.wire_assign(&format!("gleft{g}"), CW, format!("(cols - u{g}_c)"));
     m.wire_assign(&format!("gmin{g}"), CW, format!("((gseg{g} < gleft{g}) ? gseg{g} : gleft{g})"));
     m.wire_assign(&format!("n2_{g}"), CW, format!("((gmin{g} < e) ? gmin{g} : e)"));
     for (x, base, kk, pad, ext) in [("y", "yb", "ky", "padh", "ihd"), ("x", "xb", "kx", "padw", "iwd")] {
-        m.wire_assign(&format!("g{x}o{g}"), DW, format!("(u{g}_{base} + {{12'd0, u{g}_{kk}}})"));
-        m.wire_assign(&format!("g{x}{x}{g}"), DW, format!("(g{x}o{g} - {{12'd0, {pad}}})"));
+        m.wire_assign(&format!("g{x}o{g}"), DW, format!("(u{g}_{base} + {{{}'d0, u{g}_{kk}}})", DW - KB));
+        m.wire_assign(&format!("g{x}{x}{g}"), DW, format!("(g{x}o{g} - {{{}'d0, {pad}}})", DW - PADB));
         m.wire_assign(
             &format!("gv{x}{g}"),
             1,
             format!(
-                "((g{x}o{g} >= {{12'd0, {pad}}}) & (g{x}{x}{g} < {ext}) & ((g{x}{x}{g} % {{13'd0, dil}}) == 16'd0))"
+                "((g{x}o{g} >= {{{zp}'d0, {pad}}}) & (g{x}{x}{g} < {ext}) & ((g{x}{x}{g} % {{{zd}'d0, dil}}) == 16'd0))",
+                zp = DW - PADB,
+                zd = DW - DILB
             ),
         );
-        m.wire_assign(&format!("gi{x}{g}"), DW, format!("(g{x}{x}{g} / {{13'd0, dil}})"));
+        m.wire_assign(&format!("gi{x}{g}"), DW, format!("(g{x}{x}{g} / {{{}'d0, dil}})", DW - DILB));
     }
     m.wire_assign(&format!("gv{g}"), 1, format!("(gvy{g} & gvx{g})"));
-    // A valid coordinate is below ih (iw) < 2^10: narrow products.
+    // A valid coordinate is below ih (iw) < 2^IW: narrow products.
     m.wire_assign(
         &format!("gry{g}"),
         PB_BITS,
@@ -739,7 +789,7 @@ fn gather_unit(m: &mut Module, g: u32) {
             "(u{g}_img + {{{}'d0, gry{g}}} + {{{}'d0, grx{g}}} + {{{}'d0, u{g}_cc, 1'b0}})",
             a - PB_BITS,
             a - PR_BITS,
-            a - 13
+            a - PC_BITS
         ),
     );
 }
@@ -749,22 +799,27 @@ fn gather_unit(m: &mut Module, g: u32) {
 fn gather_next(m: &mut Module, g: u32) {
     let n = g + 1;
     m.wire_assign(&format!("gsw{g}"), 1, format!("(n2_{g} == gseg{g})"));
-    m.wire_assign(&format!("gkxw{g}"), 1, format!("((u{g}_kx + 4'd1) == kw)"));
+    let (k1, k0) = (k(KB, 1), k(KB, 0));
+    m.wire_assign(&format!("gkxw{g}"), 1, format!("((u{g}_kx + {k1}) == kw)"));
     m.wire_assign(&format!("goxw{g}"), 1, format!("((u{g}_ox + 16'd1) == gq)"));
     m.wire_assign(&format!("goyw{g}"), 1, format!("((u{g}_oy + 16'd1) == gp)"));
     let wrap = format!("wrap{g}");
-    m.wire_assign(&format!("u{n}_cc"), 12, format!("({wrap} ? cc0 : gsw{g} ? 12'd0 : (u{g}_cc + n2_{g}[11:0]))"));
+    m.wire_assign(
+        &format!("u{n}_cc"),
+        ICB,
+        format!("({wrap} ? cc0 : gsw{g} ? {} : (u{g}_cc + n2_{g}[{}:0]))", k(ICB, 0), ICB - 1),
+    );
     m.wire_assign(
         &format!("u{n}_kx"),
-        4,
-        format!("({wrap} ? kx0 : gsw{g} ? (gkxw{g} ? 4'd0 : (u{g}_kx + 4'd1)) : u{g}_kx)"),
+        KB,
+        format!("({wrap} ? kx0 : gsw{g} ? (gkxw{g} ? {k0} : (u{g}_kx + {k1})) : u{g}_kx)"),
     );
-    m.wire_assign(&format!("u{n}_ky"), 4, format!("({wrap} ? ky0 : (gsw{g} & gkxw{g}) ? (u{g}_ky + 4'd1) : u{g}_ky)"));
+    m.wire_assign(&format!("u{n}_ky"), KB, format!("({wrap} ? ky0 : (gsw{g} & gkxw{g}) ? (u{g}_ky + {k1}) : u{g}_ky)"));
     m.wire_assign(&format!("u{n}_ox"), DW, format!("({wrap} ? (goxw{g} ? 16'd0 : (u{g}_ox + 16'd1)) : u{g}_ox)"));
     m.wire_assign(
         &format!("u{n}_xb"),
         DW,
-        format!("({wrap} ? (goxw{g} ? 16'd0 : (u{g}_xb + {{13'd0, cs}})) : u{g}_xb)"),
+        format!("({wrap} ? (goxw{g} ? 16'd0 : (u{g}_xb + {{{}'d0, cs}})) : u{g}_xb)", DW - CSB),
     );
     m.wire_assign(
         &format!("u{n}_oy"),
@@ -774,7 +829,7 @@ fn gather_next(m: &mut Module, g: u32) {
     m.wire_assign(
         &format!("u{n}_yb"),
         DW,
-        format!("(({wrap} & goxw{g}) ? (goyw{g} ? 16'd0 : (u{g}_yb + {{13'd0, cs}})) : u{g}_yb)"),
+        format!("(({wrap} & goxw{g}) ? (goyw{g} ? 16'd0 : (u{g}_yb + {{{}'d0, cs}})) : u{g}_yb)", DW - CSB),
     );
     m.wire_assign(
         &format!("u{n}_img"),

@@ -1,8 +1,12 @@
 //! `sat_top`: the controller and the units, with a host port to load the
 //! instruction queues and a trace port the testbench samples every cycle.
 
+use nmsat_dataflow::isa::{Buf, Queue};
+
+use crate::emit::controller::queue_prefix;
 use crate::emit::datapath::{BufSpec, INDEX_BITS};
-use crate::emit::util::raw;
+use crate::emit::decode::{UNIT_ARRAY, UNIT_BITS, UNIT_SPARSIFIER, UNIT_VECTOR, unit_k};
+use crate::emit::util::{BUF_BITS, buf_k, raw};
 use crate::params::{COUNT_BITS, DRAM_ADDR_BITS, INSTR_BITS, Params, TIME_BITS};
 use crate::vast::{Expr, Instance, Item, Module, id};
 
@@ -27,10 +31,12 @@ pub fn top(p: &Params, bufs: &[BufSpec], faults: bool) -> Module {
     );
     m.input("clk", 1, "");
     m.input("rst", 1, "synchronous, active high");
-    m.input("host_we", 3, "write instruction `host_addr` of queue 0 load, 1 compute, 2 store");
+    let nq = Queue::ALL.len() as u32;
+    let queues = Queue::ALL.map(|q| format!("{} {}", q.code(), q.name())).join(", ");
+    m.input("host_we", nq, &format!("write instruction `host_addr` of queue {queues}"));
     m.input("host_addr", ab, "");
-    m.input("host_data", INSTR_BITS, "256-bit instruction, bit 0 = bit 0 of its first byte");
-    m.input("host_len_we", 3, "set the instruction count of a queue");
+    m.input("host_data", INSTR_BITS, &format!("{INSTR_BITS}-bit instruction, bit 0 = bit 0 of its first byte"));
+    m.input("host_len_we", nq, "set the instruction count of a queue");
     m.input("host_len", ab + 1, "");
     m.input("start", 1, "start the run (after reset and loading)");
     if faults {
@@ -41,7 +47,12 @@ pub fn top(p: &Params, bufs: &[BufSpec], faults: bool) -> Module {
         );
     }
     m.input("host_buf_we", 1, "test access: write a buffer element");
-    m.input("host_buf_sel", 2, "buffer: 0 A, 1 W ({index, value}), 2 O");
+    let bufs_doc = Buf::ALL
+        .map(|b| {
+            format!("{} {}{}", b.code(), b.name().to_uppercase(), if b == Buf::W { " ({index, value})" } else { "" })
+        })
+        .join(", ");
+    m.input("host_buf_sel", BUF_BITS, &format!("buffer: {bufs_doc}"));
     m.input("host_buf_addr", p.range_bits, "element address");
     m.input("host_buf_wdata", host_buf_bits(p), "");
     m.output("host_buf_rdata", host_buf_bits(p), "element `host_buf_addr` of buffer `host_buf_sel`");
@@ -58,7 +69,8 @@ pub fn top(p: &Params, bufs: &[BufSpec], faults: bool) -> Module {
     m.output("dram_wr_data", u * wb, "");
     m.output("dram_wr_mask", u * wb, "bits of the window written");
     m.output("cycle", TIME_BITS, "current cycle");
-    m.output("tr_issue", 3, "queues (load, compute, store) whose head issues this cycle");
+    let names = Queue::ALL.map(Queue::name).join(", ");
+    m.output("tr_issue", nq, &format!("queues ({names}) whose head issues this cycle"));
     m.output("tr_retire_ld", 1, "a load retires this cycle");
     m.output("tr_retire_st", 1, "a store retires this cycle");
     m.output("tr_retire_c", COUNT_BITS, "compute instructions retiring this cycle");
@@ -71,7 +83,7 @@ pub fn top(p: &Params, bufs: &[BufSpec], faults: bool) -> Module {
             Item::Comment(vec!["issued instructions and grants, for the units".into()]),
             Item::Wire { name: "ld_instr".into(), width: INSTR_BITS, doc: String::new() },
             Item::Wire { name: "c_instr".into(), width: INSTR_BITS, doc: String::new() },
-            Item::Wire { name: "c_unit".into(), width: 2, doc: String::new() },
+            Item::Wire { name: "c_unit".into(), width: UNIT_BITS, doc: String::new() },
             Item::Wire { name: "c_gemm_ksteps".into(), width: 32, doc: String::new() },
             Item::Wire { name: "c_gemm_cpk".into(), width: 32, doc: String::new() },
             Item::Wire { name: "c_gemm_period".into(), width: 32, doc: String::new() },
@@ -122,7 +134,8 @@ pub fn top(p: &Params, bufs: &[BufSpec], faults: bool) -> Module {
     m.wire("gemm_error", 1, "");
     m.push(Item::Instance(Instance { module: "sat_controller".into(), name: "ctrl".into(), params: vec![], conns }));
     m.assign("error", "(ctrl_error | dma_error | gemm_error)");
-    m.assign("tr_issue", raw("{st_issue, c_issue, ld_issue}"));
+    let issue: Vec<String> = Queue::ALL.iter().rev().map(|&q| format!("{}_issue", queue_prefix(q))).collect();
+    m.assign("tr_issue", raw(format!("{{{}}}", issue.join(", "))));
     datapath(p, bufs, faults, &mut m);
     m
 }
@@ -142,11 +155,12 @@ fn datapath(p: &Params, bufs: &[BufSpec], faults: bool, m: &mut Module) {
     let rw = p.range_bits;
     m.comment("---- datapath: buffers and units ----");
     // Declare every buffer port signal as a wire named <buffer>_<port>_<signal>.
-    for (bi, b) in bufs.iter().enumerate() {
+    for (b, buf) in bufs.iter().zip(Buf::ALL) {
         let short = b.module.trim_start_matches("sat_buf_");
+        assert_eq!(short, buf.name(), "buffers are listed in code order");
         let mut conns: Vec<(&str, String)> = vec![
             ("clk", "clk".into()),
-            ("host_we", format!("(host_buf_we & (host_buf_sel == 2'd{bi}))")),
+            ("host_we", format!("(host_buf_we & (host_buf_sel == {}))", buf_k(buf))),
             ("host_addr", "host_buf_addr".into()),
             ("host_wdata", format!("host_buf_wdata[{}:0]", b.width - 1)),
             ("host_rdata", format!("{short}_host_rdata")),
@@ -180,10 +194,12 @@ fn datapath(p: &Params, bufs: &[BufSpec], faults: bool, m: &mut Module) {
     m.assign(
         "host_buf_rdata",
         format!(
-            "((host_buf_sel == 2'd0) ? {{{}a_host_rdata}} : (host_buf_sel == 2'd1) ? {{{}w_host_rdata}} : {{{}o_host_rdata}})",
-            pad(bufs[0].width),
-            pad(bufs[1].width),
-            pad(bufs[2].width)
+            "((host_buf_sel == {}) ? {{{}a_host_rdata}} : (host_buf_sel == {}) ? {{{}w_host_rdata}} : {{{}o_host_rdata}})",
+            buf_k(Buf::A),
+            pad(bufs[Buf::A as usize].width),
+            buf_k(Buf::W),
+            pad(bufs[Buf::W as usize].width),
+            pad(bufs[Buf::O as usize].width)
         ),
     );
     // The GEMM engine.
@@ -194,7 +210,7 @@ fn datapath(p: &Params, bufs: &[BufSpec], faults: bool, m: &mut Module) {
         &[
             ("clk", "clk".into()),
             ("rst", "rst".into()),
-            ("start", "(c_issue & (c_unit == 2'd0))".into()),
+            ("start", format!("(c_issue & (c_unit == {}))", unit_k(UNIT_ARRAY))),
             ("instr", "c_instr".into()),
             ("ksteps", "c_gemm_ksteps".into()),
             ("cpk", "c_gemm_cpk".into()),
@@ -234,7 +250,7 @@ fn datapath(p: &Params, bufs: &[BufSpec], faults: bool, m: &mut Module) {
         &[
             ("clk", "clk".into()),
             ("rst", "rst".into()),
-            ("start", "(c_issue & (c_unit == 2'd1))".into()),
+            ("start", format!("(c_issue & (c_unit == {}))", unit_k(UNIT_VECTOR))),
             ("instr", "c_instr".into()),
             ("a_rd1_en", "a_vec_rd1_en".into()),
             ("a_rd1_addr", "a_vec_rd1_addr".into()),
@@ -316,7 +332,7 @@ fn datapath(p: &Params, bufs: &[BufSpec], faults: bool, m: &mut Module) {
         &[
             ("clk", "clk".into()),
             ("rst", "rst".into()),
-            ("start", "(c_issue & (c_unit == 2'd2))".into()),
+            ("start", format!("(c_issue & (c_unit == {}))", unit_k(UNIT_SPARSIFIER))),
             ("instr", "c_instr".into()),
             ("a_rd_en", "a_sp_rd_en".into()),
             ("a_rd_addr", "a_sp_rd_addr".into()),

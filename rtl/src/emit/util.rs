@@ -1,28 +1,98 @@
-//! Small helpers shared by the module generators: ISA field positions from
-//! the opcode table, zero extension and constant arithmetic that becomes
-//! shifts when the constant is a power of two.
+//! Small helpers shared by the module generators: ISA codes, field
+//! positions and literals from the Rust definitions (`dataflow::isa`), zero
+//! extension and constant arithmetic that becomes shifts when the constant
+//! is a power of two.
 
-use nmsat_dataflow::isa::OPCODES;
+use nmsat_dataflow::isa::{
+    self, Buf, DEPS_LO, DmaFormat, GemmMode, HEADER_BITS, OPCODE_BITS, OpcodeSpec, VecOp, index_bits,
+};
+use nmsat_dataflow::nm::MAX_M;
 
 use crate::vast::{Expr, Item, Module, bl, if_else};
 
-/// `(low bit, width)` of field `name` of opcode `mnemonic`, from [`OPCODES`]
-/// (the generated decoder and the Rust encoder share the one table).
+/// `(low bit, width)` of field `name` of opcode `mnemonic`, from
+/// [`isa::OPCODES`] (the generated decoder and the Rust encoder share the one table).
 pub fn field(mnemonic: &str, name: &str) -> (u32, u32) {
-    let spec = OPCODES.iter().find(|s| s.mnemonic == mnemonic).expect("mnemonic exists");
-    let mut pos = 8;
-    for f in spec.fields {
-        if f.name == name {
-            return (pos, f.bits);
-        }
-        pos += f.bits;
-    }
-    panic!("opcode {mnemonic} has no field {name}")
+    let spec = OpcodeSpec::of(mnemonic).expect("mnemonic exists");
+    let p = spec.field_pos(name).unwrap_or_else(|| panic!("opcode {mnemonic} has no field {name}"));
+    (p.lo, p.bits)
+}
+
+/// Width of field `name` of opcode `mnemonic` (a compile-time constant).
+pub const fn fbits(mnemonic: &str, name: &str) -> u32 {
+    isa::field_pos(mnemonic, name).bits
 }
 
 /// Opcode number of `mnemonic`.
 pub fn opcode(mnemonic: &str) -> u8 {
-    OPCODES.iter().find(|s| s.mnemonic == mnemonic).expect("mnemonic exists").code
+    OpcodeSpec::of(mnemonic).expect("mnemonic exists").code
+}
+
+/// The opcode of `mnemonic` as a literal of the opcode's width.
+pub fn opcode_k(mnemonic: &str) -> String {
+    k(OPCODE_BITS, u64::from(opcode(mnemonic)))
+}
+
+/// The opcode bits of the instruction `sig`.
+pub fn opcode_of(sig: &str) -> String {
+    slice(sig, OPCODE_BITS - 1, 0)
+}
+
+/// `(sig[3:0] == 4'd<code>)`: the instruction `sig` is a `mnemonic`.
+pub fn is_opcode(sig: &str, mnemonic: &str) -> String {
+    format!("({} == {})", opcode_of(sig), opcode_k(mnemonic))
+}
+
+/// The dependency-token flags of the instruction `sig` (bit `i` is `isa::Deps::NAMES[i]`).
+pub fn deps_of(sig: &str) -> String {
+    slice(sig, HEADER_BITS - 1, DEPS_LO)
+}
+
+/// `v` as a literal of the width of field `name` of `mnemonic`.
+pub fn field_k(mnemonic: &str, name: &str, v: u64) -> String {
+    k(field(mnemonic, name).1, v)
+}
+
+/// Bits of a buffer id ([`Buf::code`]): the DMA instructions' `buf` field.
+pub const BUF_BITS: u32 = fbits("load", "buf");
+
+/// A buffer id as a literal.
+pub fn buf_k(b: Buf) -> String {
+    k(BUF_BITS, u64::from(b.code()))
+}
+
+/// A DMA row format as a literal of the `fmt` field's width.
+pub fn fmt_k(f: DmaFormat) -> String {
+    field_k("load", "fmt", u64::from(f.code()))
+}
+
+/// A vector op as a literal of the `op` field's width.
+pub fn vec_op_k(op: VecOp) -> String {
+    field_k("vec", "op", u64::from(op.code()))
+}
+
+/// Bits of a GEMM mode code, the concatenation `{n_of, m_of}` of a `gemm`'s fields.
+pub const MODE_BITS: u32 = fbits("gemm", "n_of") + fbits("gemm", "m_of");
+
+/// The mode code `{n_of, m_of}` of `mode` (0 for dense).
+pub fn mode_code(mode: GemmMode) -> u64 {
+    let (n, m) = mode.code();
+    (u64::from(n) << fbits("gemm", "m_of")) | u64::from(m)
+}
+
+/// The index width ([`index_bits`]) of the group size `m_sig` (an `m_of`
+/// field) at the width of a DMA `ibits` field: a chain of comparisons with
+/// the powers of two up to [`MAX_M`], each arm parenthesised when `nested`.
+pub fn index_bits_of(m_sig: &str, nested: bool) -> String {
+    let (mb, ib) = (fbits("sparsify", "m_of"), fbits("load", "ibits"));
+    let ms: Vec<u32> = std::iter::successors(Some(MAX_M), |m| Some(m / 2)).take_while(|&m| index_bits(m) > 0).collect();
+    let arm = |m: u32| format!("({m_sig} == {}) ? {}", k(mb, u64::from(m)), k(ib, u64::from(index_bits(m))));
+    if nested {
+        ms.iter().rev().fold(k(ib, 0), |e, &m| format!("({} : {e})", arm(m)))
+    } else {
+        let arms: String = ms.iter().map(|&m| format!("{} : ", arm(m))).collect();
+        format!("({arms}{})", k(ib, 0))
+    }
 }
 
 /// Declares `wire [w-1:0] <prefix>_<name> = instr[...]` for field `name` of `mnemonic`.
@@ -174,6 +244,24 @@ mod tests {
         assert_eq!(field("load", "cols"), (100, 20));
         assert_eq!(field("vec", "aux"), (108, 24));
         assert_eq!(opcode("halt"), 15);
+        assert_eq!(is_opcode("instr", "halt"), "(instr[3:0] == 4'd15)");
+        assert_eq!(deps_of("c_next"), "c_next[7:4]");
+        assert_eq!(
+            (buf_k(Buf::O), fmt_k(DmaFormat::NmIndices), vec_op_k(VecOp::Sgd)),
+            ("2'd2".into(), "3'd4".into(), "4'd3".into())
+        );
+        assert_eq!(
+            index_bits_of("sm", true),
+            "((sm == 5'd16) ? 3'd4 : ((sm == 5'd8) ? 3'd3 : ((sm == 5'd4) ? 3'd2 : ((sm == 5'd2) ? 3'd1 : 3'd0))))"
+        );
+        assert_eq!(
+            index_bits_of("i_m", false),
+            "((i_m == 5'd16) ? 3'd4 : (i_m == 5'd8) ? 3'd3 : (i_m == 5'd4) ? 3'd2 : (i_m == 5'd2) ? 3'd1 : 3'd0)"
+        );
+        assert_eq!(
+            (MODE_BITS, mode_code(GemmMode::Nm(nmsat_dataflow::NmPattern::new(2, 8).unwrap()))),
+            (10, (2 << 5) | 8)
+        );
     }
 
     #[test]

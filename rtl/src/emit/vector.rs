@@ -3,17 +3,24 @@
 //! cross-entropy gradient (`loss_grad`) in its own module, with the
 //! arithmetic of `dataflow::numerics` bit for bit.
 
-use crate::emit::util::{field, fn_requantize, fn_round_shift, fn_saturate, k, zx};
-use crate::params::Params;
+use nmsat_dataflow::isa::{NO_SHIFT, VecOp};
+
+use crate::emit::util::{fbits, field, fn_requantize, fn_round_shift, fn_saturate, k, vec_op_k, zx};
+use crate::params::{INSTR_BITS, Params};
 use crate::vast::{Always, Instance, Item, Module, Stmt, bl, id, if_, if_else, nb};
 
-/// Opcodes of the vector unit (`isa::VecOp`).
-const OP_REQUANT: u64 = 0;
-const OP_RELU_BWD: u64 = 1;
-const OP_ADD: u64 = 2;
-const OP_SGD: u64 = 3;
-const OP_LOSS_GRAD: u64 = 4;
-const OP_CLEAR: u64 = 5;
+/// Bits of an operation code (`isa::VecOp`, the `op` field).
+const OPB: u32 = fbits("vec", "op");
+/// Bits of the shift and of the parameters `p1` to `p5`.
+const PB: u32 = fbits("vec", "shift");
+const _: () = {
+    let ps = ["p1", "p2", "p3", "p4", "p5"];
+    let mut i = 0;
+    while i < ps.len() {
+        assert!(fbits("vec", ps[i]) == PB, "vec parameters share one width");
+        i += 1;
+    }
+};
 
 /// The `vec` field `name` of `instr`, truncated or zero-extended to `w` bits.
 fn vfield(instr: &str, name: &str, w: u32) -> String {
@@ -47,7 +54,7 @@ pub fn vector(p: &Params) -> Module {
     m.input("clk", 1, "");
     m.input("rst", 1, "");
     m.input("start", 1, "a vec instruction issues");
-    m.input("instr", 256, "");
+    m.input("instr", INSTR_BITS, "");
     for (n, w, doc) in [
         ("a_rd1", 16, "first source (A)"),
         ("a_rd2", 16, "second source (A)"),
@@ -77,22 +84,26 @@ pub fn vector(p: &Params) -> Module {
     m.push(fn_saturate("sat64_32", 64, 32));
     m.push(fn_saturate("sat32_16", 32, 16));
     let (oplo, _) = field("vec", "op");
+    let ophi = oplo + OPB - 1;
+    let (op_requant, op_relu_bwd, op_add) = (vec_op_k(VecOp::Requant), vec_op_k(VecOp::ReluBwd), vec_op_k(VecOp::Add));
+    let (op_sgd, op_loss_grad, op_clear) = (vec_op_k(VecOp::Sgd), vec_op_k(VecOp::LossGrad), vec_op_k(VecOp::Clear));
+    let no_shift = k(PB, u64::from(NO_SHIFT));
     for (n, w, d) in [
-        ("op", 4, "operation"),
+        ("op", OPB, "operation"),
         ("left", 32, "elements still to read"),
         ("src", rw, ""),
         ("src2", rw, ""),
         ("dst", rw, ""),
         ("aux", rw, "sgd: operand-weight address"),
-        ("shift", 8, "requant / sgd: requantization shift"),
-        ("p1", 8, "requant: ReLU; sgd: lr shift"),
-        ("p2", 8, "sgd: momentum shift (0: none)"),
-        ("p3", 8, "sgd: gradient alignment (left shift)"),
-        ("p4", 8, "sgd: weight-decay shift (255: none)"),
-        ("p5", 8, "sgd: SR-STE shift (255: none)"),
+        ("shift", PB, "requant / sgd: requantization shift"),
+        ("p1", PB, "requant: ReLU; sgd: lr shift"),
+        ("p2", PB, "sgd: momentum shift (0: none)"),
+        ("p3", PB, "sgd: gradient alignment (left shift)"),
+        ("p4", PB, &format!("sgd: weight-decay shift ({NO_SHIFT}: none)")),
+        ("p5", PB, &format!("sgd: SR-STE shift ({NO_SHIFT}: none)")),
         ("mk", rw, "sgd: SR-STE's pruned flags (A)"),
         ("s1_v", 1, "a chunk's operands arrive"),
-        ("s1_op", 4, ""),
+        ("s1_op", OPB, ""),
         ("s1_dst", rw, ""),
         ("s1_src2", rw, ""),
         ("s1_aux", rw, ""),
@@ -103,7 +114,7 @@ pub fn vector(p: &Params) -> Module {
     m.wire_assign("go", 1, "(left != 32'd0)");
     let mask: Vec<String> = (0..vl).rev().map(|l| format!("(left > 32'd{l})")).collect();
     m.wire_assign("mask", vl, format!("{{{}}}", mask.join(", ")));
-    m.wire_assign("sgd", 1, format!("(op == 4'd{OP_SGD})"));
+    m.wire_assign("sgd", 1, format!("(op == {op_sgd})"));
     // The loss gradient.
     m.wire("lg_rd1_en", 1, "");
     m.wire("lg_rd1_addr", rw, "");
@@ -120,7 +131,7 @@ pub fn vector(p: &Params) -> Module {
         conns: [
             ("clk", "clk"),
             ("rst", "rst"),
-            ("start", &format!("(start & (instr[{}:{oplo}] == 4'd{OP_LOSS_GRAD}))", oplo + 3)),
+            ("start", &format!("(start & (instr[{ophi}:{oplo}] == {op_loss_grad}))")),
             ("instr", "instr"),
             ("rd1_en", "lg_rd1_en"),
             ("rd1_addr", "lg_rd1_addr"),
@@ -154,7 +165,7 @@ pub fn vector(p: &Params) -> Module {
     let mut wfm = Vec::new();
     let mut nw = Vec::new();
     let mut nv = Vec::new();
-    m.wire_assign("sh", 8, "(shift[7] ? 8'd0 : shift)");
+    m.wire_assign("sh", PB, format!("(shift[{}] ? {} : shift)", PB - 1, k(PB, 0)));
     for l in (0..vl).rev() {
         let a1 = format!("a_rd1_data[{}:{}]", l * 16 + 15, l * 16);
         let a2 = format!("a_rd2_data[{}:{}]", l * 16 + 15, l * 16);
@@ -164,7 +175,7 @@ pub fn vector(p: &Params) -> Module {
         add.push(format!("((sum{l}[16] != sum{l}[15]) ? (sum{l}[16] ? 16'h8000 : 16'h7fff) : sum{l}[15:0])"));
         relu.push(format!("(($signed({a2}) > 16'sd0) ? {} : {})", o("o_rd_data"), k(acc, 0)));
         m.wire_assign(&format!("q{l}"), 16, format!("requant({}, sh)", o("o_rd_data")));
-        rq.push(format!("((p1 != 8'd0) & q{l}[15]) ? 16'd0 : q{l}"));
+        rq.push(format!("((p1 != {}) & q{l}[15]) ? 16'd0 : q{l}", k(PB, 0)));
         // sgd (numerics::sgd_update): g = (dw << p3) + round_shift(w, p4) when enabled;
         // v' = sat32(v - round_shift(v, p2) + g) (sat32(g) without momentum);
         // w' = sat32(w - round_shift(v', p1)); the operand weight is
@@ -173,13 +184,13 @@ pub fn vector(p: &Params) -> Module {
         m.wire_assign(&format!("v{l}"), 32, format!("sat48_32({})", o("o_rd2_data")));
         // SR-STE (p5 a shift): where the FF mask pruned the weight (A[mask] != 0),
         // g gains round_shift(w, p5).
-        m.wire_assign(&format!("pr{l}"), 1, format!("((p5 != 8'd255) & ({a1} != 16'd0))"));
+        m.wire_assign(&format!("pr{l}"), 1, format!("((p5 != {no_shift}) & ({a1} != 16'd0))"));
         m.wire_assign(&format!("rs{l}"), 32, format!("rshift32(w{l}, p5)"));
         m.wire_assign(
             &format!("g{l}"),
             64,
             format!(
-                "((({{{{48{{q{l}[15]}}}}, q{l}}} << p3) + ((p4 == 8'd255) ? 64'd0 : {{{{32{{rw{l}[31]}}}}, rw{l}}})) + (pr{l} ? {{{{32{{rs{l}[31]}}}}, rs{l}}} : 64'd0))"
+                "((({{{{48{{q{l}[15]}}}}, q{l}}} << p3) + ((p4 == {no_shift}) ? 64'd0 : {{{{32{{rw{l}[31]}}}}, rw{l}}})) + (pr{l} ? {{{{32{{rs{l}[31]}}}}, rs{l}}} : 64'd0))"
             ),
         );
         m.wire_assign(&format!("rw{l}"), 32, format!("rshift32(w{l}, p4)"));
@@ -188,7 +199,8 @@ pub fn vector(p: &Params) -> Module {
             &format!("nv{l}"),
             32,
             format!(
-                "sat64_32((p2 == 8'd0) ? g{l} : (({{{{32{{v{l}[31]}}}}, v{l}}} - {{{{32{{rv{l}[31]}}}}, rv{l}}}) + g{l}))"
+                "sat64_32((p2 == {}) ? g{l} : (({{{{32{{v{l}[31]}}}}, v{l}}} - {{{{32{{rv{l}[31]}}}}, rv{l}}}) + g{l}))",
+                k(PB, 0)
             ),
         );
         m.wire_assign(&format!("rn{l}"), 32, format!("rshift32(nv{l}, p1)"));
@@ -201,48 +213,44 @@ pub fn vector(p: &Params) -> Module {
         nw.push(format!("{{{{{}{{nw{l}[31]}}}}, nw{l}}}", acc - 32));
         nv.push(format!("{{{{{}{{nv{l}[31]}}}}, nv{l}}}", acc - 32));
     }
-    let a_ops = format!("(s1_op == 4'd{OP_REQUANT}) | (s1_op == 4'd{OP_ADD}) | (s1_op == 4'd{OP_SGD})");
+    let a_ops = format!("(s1_op == {op_requant}) | (s1_op == {op_add}) | (s1_op == {op_sgd})");
     m.assign("a_wr_en", format!("((s1_v & ({a_ops})) | lg_wr_en)"));
-    m.assign("a_wr_addr", format!("(lg_wr_en ? lg_wr_addr : (s1_op == 4'd{OP_SGD}) ? s1_aux : s1_dst)"));
+    m.assign("a_wr_addr", format!("(lg_wr_en ? lg_wr_addr : (s1_op == {op_sgd}) ? s1_aux : s1_dst)"));
     m.assign("a_wr_mask", "(lg_wr_en ? lg_wr_mask : s1_mask)");
     m.assign(
         "a_wr_data",
         format!(
-            "(lg_wr_en ? lg_wr_data : (s1_op == 4'd{OP_ADD}) ? {{{}}} : (s1_op == 4'd{OP_SGD}) ? {{{}}} : {{{}}})",
+            "(lg_wr_en ? lg_wr_data : (s1_op == {op_add}) ? {{{}}} : (s1_op == {op_sgd}) ? {{{}}} : {{{}}})",
             add.join(",\n    "),
             wfm.join(",\n    "),
             rq.iter().map(|x| format!("({x})")).collect::<Vec<_>>().join(",\n    ")
         ),
     );
-    m.assign(
-        "o_wr_en",
-        format!("(s1_v & ((s1_op == 4'd{OP_RELU_BWD}) | (s1_op == 4'd{OP_CLEAR}) | (s1_op == 4'd{OP_SGD})))"),
-    );
+    m.assign("o_wr_en", format!("(s1_v & ((s1_op == {op_relu_bwd}) | (s1_op == {op_clear}) | (s1_op == {op_sgd})))"));
     m.assign("o_wr_addr", "s1_dst");
     m.assign("o_wr_mask", "s1_mask");
     m.assign(
         "o_wr_data",
         format!(
-            "((s1_op == 4'd{OP_CLEAR}) ? {} : (s1_op == 4'd{OP_SGD}) ? {{{}}} : {{{}}})",
+            "((s1_op == {op_clear}) ? {} : (s1_op == {op_sgd}) ? {{{}}} : {{{}}})",
             k(vl * acc, 0),
             nw.join(",\n    "),
             relu.join(",\n    ")
         ),
     );
-    m.assign("o_wr2_en", format!("(s1_v & (s1_op == 4'd{OP_SGD}))"));
+    m.assign("o_wr2_en", format!("(s1_v & (s1_op == {op_sgd}))"));
     m.assign("o_wr2_addr", "s1_src2");
     m.assign("o_wr2_mask", "s1_mask");
     m.assign("o_wr2_data", format!("{{{}}}", nv.join(",\n    ")));
     let vstep = k(rw, u64::from(vl));
     let (lenlo, lenbits) = field("vec", "len");
     let start = vec![
-        nb("op", format!("instr[{}:{oplo}]", oplo + 3)),
+        nb("op", format!("instr[{ophi}:{oplo}]")),
         // A loss gradient runs in sat_lossgrad.
         nb(
             "left",
             format!(
-                "((instr[{}:{oplo}] == 4'd{OP_LOSS_GRAD}) ? 32'd0 : {})",
-                oplo + 3,
+                "((instr[{ophi}:{oplo}] == {op_loss_grad}) ? 32'd0 : {})",
                 zx(&format!("instr[{}:{lenlo}]", lenlo + lenbits - 1), lenbits, 32)
             ),
         ),
@@ -411,7 +419,7 @@ pub fn lossgrad(p: &Params) -> Module {
     m.input("clk", 1, "");
     m.input("rst", 1, "");
     m.input("start", 1, "a vec loss_grad issues");
-    m.input("instr", 256, "");
+    m.input("instr", INSTR_BITS, "");
     m.output("rd1_en", 1, "logits");
     m.output("rd1_addr", rw, "");
     m.input("rd1_data", vl * 16, "lane 0: the logit at rd1_addr");
@@ -434,8 +442,8 @@ pub fn lossgrad(p: &Params) -> Module {
         ("act", 1, "a loss gradient is reading"),
         ("c", 32, "classes"),
         ("left", 32, "elements from the current row on"),
-        ("frac", 8, "act_frac (p1)"),
-        ("gfrac", 8, "grad_frac (p2)"),
+        ("frac", PB, "act_frac (p1)"),
+        ("gfrac", PB, "grad_frac (p2)"),
         ("pass", 2, "0 max, 1 sum, 2 output"),
         ("col", 32, "class of the element read this cycle"),
         ("rsrc", rw, "the row's logits"),
