@@ -24,6 +24,7 @@ pub mod demo;
 pub mod error;
 pub mod input;
 pub mod models;
+pub mod report;
 pub mod step;
 pub mod train;
 

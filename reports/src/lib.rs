@@ -14,6 +14,7 @@ pub mod models;
 pub mod passes;
 pub mod sim;
 pub mod table;
+pub mod timeline;
 pub mod train;
 
 pub use table::{csv_line, table};
