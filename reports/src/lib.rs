@@ -12,6 +12,7 @@ pub mod demo;
 pub mod gemms;
 pub mod models;
 pub mod passes;
+pub mod prior;
 pub mod sim;
 pub mod table;
 pub mod timeline;
