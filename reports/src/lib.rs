@@ -7,6 +7,7 @@
 
 pub mod arch;
 pub mod asm;
+pub mod charts;
 pub mod cosim;
 pub mod demo;
 pub mod gemms;
