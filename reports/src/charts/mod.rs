@@ -42,6 +42,9 @@ mod style;
 mod timeline;
 mod utilisation;
 
+#[cfg(test)]
+mod tests;
+
 pub use ablation::{AblationData, AblationRow, ablation};
 pub use cycles::{CyclesBar, CyclesData, cycles};
 pub use energy::{EnergyBar, EnergyData, EnergySeries, energy};

@@ -73,7 +73,18 @@ pub fn downsample(intervals: &[(u64, u64)], total: u64, bins: usize) -> Vec<Span
         return Vec::new();
     }
     let edge = |k: u64| (total as u128 * k as u128 / bins as u128) as u64;
-    let bin_of = |c: u64| ((c as u128 * bins as u128 / total as u128) as u64).min(bins - 1);
+    // The bin holding cycle `c`: the proportional guess, corrected by one
+    // where the rounded-down edges disagree with it.
+    let bin_of = |c: u64| {
+        let mut b = ((c as u128 * bins as u128 / total as u128) as u64).min(bins - 1);
+        while b + 1 < bins && edge(b + 1) <= c {
+            b += 1;
+        }
+        while b > 0 && edge(b) > c {
+            b -= 1;
+        }
+        b
+    };
     let mut busy = vec![0u64; bins as usize];
     for (s, e) in union(intervals, total) {
         for b in bin_of(s)..=bin_of(e - 1) {
