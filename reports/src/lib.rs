@@ -11,6 +11,7 @@ pub mod charts;
 pub mod cosim;
 pub mod demo;
 pub mod gemms;
+pub mod html;
 pub mod models;
 pub mod passes;
 pub mod sim;
