@@ -16,8 +16,8 @@ const DESC_BAND: u32 = 30;
 const ROTATED_PITCH: u32 = LABEL_PX + 4;
 
 /// A categorical x axis: category `i` spans `[i, i + 1)` and is labelled
-/// under `i + 0.5`. Labels are abbreviated, turned upright when they do not
-/// fit side by side, and thinned to every `step`-th when even upright ones
+/// under `i + 0.5`. Labels that do not fit side by side are abbreviated and
+/// turned upright, and thinned to every `step`-th when even upright ones
 /// would overlap.
 pub(crate) struct CategoryAxis {
     labels: Vec<String>,
@@ -34,14 +34,24 @@ impl CategoryAxis {
         labels: &[String],
         plot_width: u32,
     ) -> Result<Self, ChartError> {
-        let labels: Vec<String> = labels.iter().map(|l| abbreviate(l, MAX_LABEL_CHARS)).collect();
         let style = text(LABEL_PX, &BLACK);
-        let mut widest = 0u32;
-        for l in &labels {
-            widest = widest.max(root.estimate_text_size(l, &style)?.0);
-        }
+        let widest = |labels: &[String]| -> Result<u32, ChartError> {
+            let mut w = 0u32;
+            for l in labels {
+                w = w.max(root.estimate_text_size(l, &style)?.0);
+            }
+            Ok(w)
+        };
         let slot = plot_width / labels.len().max(1) as u32;
-        let rotate = widest + 8 > slot;
+        // Whole labels side by side when they fit, else abbreviated upright.
+        let mut labels = labels.to_vec();
+        let mut widest_px = widest(&labels)?;
+        let rotate = widest_px + 8 > slot;
+        if rotate {
+            labels = labels.iter().map(|l| abbreviate(l, MAX_LABEL_CHARS)).collect();
+            widest_px = widest(&labels)?;
+        }
+        let widest = widest_px;
         let step = if rotate { ROTATED_PITCH.div_ceil(slot.max(1)).max(1) as usize } else { 1 };
         let area_px = if rotate { widest + 12 } else { LABEL_PX + 12 } + DESC_BAND;
         Ok(CategoryAxis { labels, step, rotate, area_px })

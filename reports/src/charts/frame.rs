@@ -66,7 +66,7 @@ pub(crate) fn frame<DB: DrawingBackend>(
         let (tw, _) = root.estimate_text_size(&abbreviate(&e.label, LEGEND_CHARS), &label_style)?;
         widest = widest.max(tw);
     }
-    let strip = (widest + 46).min(w / 3);
+    let strip = (widest + 56).min(w / 3);
     let (plot, strip_area) = body.split_horizontally(w - strip);
     draw_legend(&strip_area, legend, h.saturating_sub(TITLE_BAND))?;
     Ok(plot)
