@@ -8,7 +8,7 @@
 //! a legend. Text in the PNG is drawn with the embedded DejaVu Sans, so
 //! nothing depends on the fonts of the machine. The same data gives
 //! byte-identical SVG and PNG (the rasterizer and the encoder are
-//! deterministic, `tests::png_is_deterministic`).
+//! deterministic; `tests::svg_and_png_are_deterministic` checks it).
 //!
 //! Data is taken as it comes: NaN, infinite or negative quantities are drawn
 //! as zero (or left out where a zero cannot be drawn, as on the roofline's
