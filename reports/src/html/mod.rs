@@ -6,7 +6,7 @@
 //! short inline sheet, there is no script, and a Content-Security-Policy
 //! forbids loading anything (scripts, styles from files, fonts, frames,
 //! network). Each figure links to its SVG and PNG files (written beside the
-//! page by [`write`]) and, when given, to a Perfetto trace file. All text
+//! page by [`write()`]) and, when given, to a Perfetto trace file. All text
 //! is escaped; links go only to relative paths. The output is polyglot
 //! HTML5 (also well-formed XML) and deterministic: the same page gives the
 //! same bytes.
