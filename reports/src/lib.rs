@@ -7,9 +7,11 @@
 
 pub mod arch;
 pub mod asm;
+pub mod charts;
 pub mod cosim;
 pub mod demo;
 pub mod gemms;
+pub mod html;
 pub mod models;
 pub mod passes;
 pub mod prior;
