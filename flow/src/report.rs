@@ -26,8 +26,6 @@ pub struct ReportRequest {
     pub arch: ArchConfig,
     /// Dataflow optimizations.
     pub dataflow: DataflowOptions,
-    /// Timeline rectangles per unit at most.
-    pub timeline_intervals: usize,
 }
 
 /// One simulated step.
@@ -150,6 +148,6 @@ pub fn run(req: &ReportRequest, say: &mut dyn FnMut(&str)) -> Result<ReportRuns,
         let cycles = simulate_req(&s)?.1.stats.total_cycles;
         ablation.push(AblationRun { variant: format!("--no-{}", o.info().name), cycles });
     }
-    let tl = timeline(&program, &r.retire, r.stats.total_cycles, req.timeline_intervals);
+    let tl = timeline(&program, &r.retire, r.stats.total_cycles);
     Ok(ReportRuns { runs, ablation, ablation_of, timeline: tl, timeline_program: program, timeline_retire: r.retire })
 }

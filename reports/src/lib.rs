@@ -15,6 +15,7 @@ pub mod html;
 pub mod models;
 pub mod passes;
 pub mod prior;
+pub mod report;
 pub mod sim;
 pub mod table;
 pub mod timeline;
