@@ -9,6 +9,7 @@ pub mod arch;
 pub mod asm;
 pub mod cosim;
 pub mod demo;
+pub mod energy;
 pub mod gemms;
 pub mod models;
 pub mod passes;
