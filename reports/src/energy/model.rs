@@ -221,6 +221,9 @@ pub fn energy(stats: &Stats, arch: &ArchConfig, table: &EnergyTable) -> EnergyRe
         in_rows.add(r);
     }
     let mut notes = Vec::new();
+    if !stats.arch.is_empty() && stats.arch != arch.name {
+        notes.push(format!("the run is of config `{}`, its energy computed for `{}`", stats.arch, arch.name));
+    }
     let rest_counts: Vec<u64> = rates
         .iter()
         .zip(run.counts.iter().zip(&in_rows.counts))

@@ -467,3 +467,29 @@ fn array_element_line(lines: &[&str], start: usize, n: usize) -> Option<usize> {
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_of_headers_keys_inline_tables_and_array_elements() {
+        let text = "name = \"x\"\n\
+                    [pe_array]\n\
+                    mac_dense = { energy_pj = -1, per = \"mac\" }\n\
+                    [dram.read]\n\
+                    per = \"bit\"\n\
+                    [activation_buffer.read]\n\
+                    sram = [\n\
+                    \x20 { size_bytes = 1, energy_pj = 1.0 },\n\
+                    \x20 { size_bytes = 2, energy_pj = 2.0 },\n\
+                    ]\n";
+        assert_eq!(find_line(text, "name"), Some(1));
+        assert_eq!(find_line(text, "pe_array.mac_dense.energy_pj"), Some(3));
+        assert_eq!(find_line(text, "pe_array.mux_select"), Some(2));
+        assert_eq!(find_line(text, "dram.read.per"), Some(5));
+        assert_eq!(find_line(text, "dram.read.source"), Some(4));
+        assert_eq!(find_line(text, "activation_buffer.read.sram[1].energy_pj"), Some(9));
+        assert_eq!(find_line(text, "vector_unit.sgd"), None);
+    }
+}

@@ -166,6 +166,14 @@ mod tests {
     }
 
     #[test]
+    fn a_bank_or_the_whole_buffer_picks_the_point() {
+        let arch = ArchConfig::default_preset(); // 512 KiB buffers of 16 banks
+        assert_eq!(capacity(&arch, "weight_buffer", SizeBasis::Buffer), 512 * 1024);
+        assert_eq!(capacity(&arch, "weight_buffer", SizeBasis::Bank), 32 * 1024);
+        assert_eq!(interpolate(&pts(), 32 * 1024).0, 20.0);
+    }
+
+    #[test]
     fn charges_round_half_up_in_femtojoules() {
         let r = |num_aj, den| ActionRate {
             component: "x".into(),

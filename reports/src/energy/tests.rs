@@ -434,7 +434,7 @@ proptest! {
         let layers: Vec<LayerPassStats> =
             rows.iter().enumerate().map(|(i, (p, cy, c))| row(&format!("l{i}"), Pass::ALL[*p], *cy, c)).collect();
         let cs: Vec<[u64; FIELDS]> = rows.iter().map(|r| r.2).collect();
-        let s = run(layers, &cs, &extra, extra_cycles);
+        let s = Stats { arch: arch.name.clone(), ..run(layers, &cs, &extra, extra_cycles) };
         let t = EnergyTable::builtin(EnergyTable::names()[table]).unwrap();
         let r = energy(&s, &arch, &t);
         assert_sums(&r);
