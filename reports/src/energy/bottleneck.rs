@@ -26,8 +26,9 @@
 //! The roofline of a row is `min(peak, intensity × DRAM bytes per cycle)`
 //! in dense-equivalent MACs per cycle, with `peak` the array's
 //! dense-equivalent peak for the row's mode (`multipliers · M/N` for N:M,
-//! `multipliers` for dense) and `intensity` its dense-equivalent MACs per
-//! DRAM byte.
+//! `multipliers` for dense; for a row of no known mode, such as a
+//! standalone kernel, `multipliers` × its dense-equivalent over executed
+//! MACs) and `intensity` its dense-equivalent MACs per DRAM byte.
 
 use std::collections::BTreeMap;
 
@@ -105,7 +106,9 @@ pub struct LayerBottleneck {
     pub dram_bytes: u64,
     /// Dense-equivalent MACs per DRAM byte; `None` without DRAM bytes.
     pub arithmetic_intensity: Option<f64>,
-    /// The array's dense-equivalent peak for its mode, MACs per cycle (0 for `vector`).
+    /// The array's dense-equivalent peak for its mode, MACs per cycle: for a
+    /// row without a known mode, `multipliers` × its dense-equivalent over
+    /// executed MACs; 0 without MACs.
     pub peak_macs_per_cycle: u64,
     /// `min(peak, intensity × DRAM bytes per cycle)`, MACs per cycle.
     pub roofline_macs_per_cycle: f64,
@@ -243,10 +246,13 @@ fn row(l: &LayerPassStats, arch: &ArchConfig) -> LayerBottleneck {
     let occ = |busy: u64| (l.cycles > 0).then(|| busy as f64 / l.cycles as f64);
     let (bound, reason) = classify(l, compute, dma);
     let d = arch.derived();
+    // A row of unknown mode (a standalone kernel) with MACs: the peak at its
+    // mix of dense and N:M work.
+    let mix = (l.macs_executed > 0)
+        .then(|| (d.multipliers as f64 * l.macs_dense_equivalent as f64 / l.macs_executed as f64).round() as u64);
     let peak = match l.mode.as_str() {
-        "vector" => 0,
         "dense" => d.peak_dense_macs_per_cycle,
-        m => d.peak_dense_equivalent_macs_per_cycle.get(m).copied().unwrap_or(d.peak_dense_macs_per_cycle),
+        m => d.peak_dense_equivalent_macs_per_cycle.get(m).copied().or(mix).unwrap_or(0),
     };
     let intensity = (l.dram_bytes > 0).then(|| l.macs_dense_equivalent as f64 / l.dram_bytes as f64);
     let bandwidth = f64::from(arch.dram.bytes_per_cycle);

@@ -10,7 +10,7 @@
 //! - [`bottlenecks()`]: whether each layer and pass is compute-, DMA- or
 //!   dependency-bound, its roofline, and where the run's cycles beyond its
 //!   MAC-count bound go.
-//! - [`text()`]: a per-pass and per-unit summary.
+//! - [`text()`], [`bottleneck_text()`]: plain-text summaries.
 
 mod actions;
 mod bottleneck;
@@ -31,7 +31,7 @@ pub use model::{
 };
 pub use rates::ActionRate;
 pub use table::{EnergyTable, Entry, EntryValue, Primitive, SizeBasis, SramPoint};
-pub use text::text;
+pub use text::{bottleneck_text, text};
 
 #[cfg(test)]
 mod tests;

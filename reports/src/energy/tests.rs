@@ -360,8 +360,11 @@ fn bottlenecks_of_a_simulated_gemm_account_for_the_whole_gap() {
         assert_eq!(slots, i128::from(s.total_cycles) * 16 - i128::from(s.macs_executed));
         for l in &b.layers {
             assert!(l.roofline_macs_per_cycle <= l.peak_macs_per_cycle as f64);
+            assert!(l.roofline_fraction.is_some_and(|f| f > 0.0 && f <= 1.0), "{l:?}");
         }
     }
+    let t = bottleneck_text(&bottlenecks(&sparse, &arch));
+    assert!(t.contains("cycles by bound") && t.contains("gemm") && t.contains("share_of_gap"), "{t}");
     let gap = speedup_gap(&sparse, &dense, &arch);
     assert!((gap.mac_count_bound - 4.0).abs() < 1e-12);
     assert!(gap.measured_speedup > 1.0 && gap.measured_speedup <= gap.mac_count_bound, "{gap:?}");

@@ -1,5 +1,6 @@
-//! An energy report as text: a summary, a per-pass and a per-unit table.
+//! Energy and bottleneck reports as text.
 
+use super::bottleneck::{BottleneckReport, GapPart};
 use super::model::{EnergyFigures, EnergyReport};
 use crate::table::table;
 
@@ -45,6 +46,56 @@ pub fn text(r: &EnergyReport) -> String {
         .map(|u| vec![u.component.clone(), format!("{:.3}", u.energy_pj / 1e6), percent(u.share)])
         .collect();
     out.push_str(&table(&["unit", "energy_uJ", "share"], &units));
+    out
+}
+
+/// The bottleneck attribution: cycles by bound kind, where the gap to the
+/// array's MAC-count bound goes, and one row per layer and pass.
+pub fn bottleneck_text(b: &BottleneckReport) -> String {
+    let g = &b.against_array;
+    let by: Vec<String> = b.cycles_by_bound.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    let mut out = format!(
+        "cycles by bound: {}
+",
+        by.join(", ")
+    );
+    out.push_str(&format!(
+        "{} cycles against a MAC-count bound of {:.0} ({} multipliers busy every cycle): gap {:.0} cycles\n\n",
+        g.measured_cycles, g.bound_cycles, b.multipliers, g.gap_cycles
+    ));
+    let part = |p: &GapPart| {
+        vec![
+            p.part.clone(),
+            p.rows.to_string(),
+            p.cycles.to_string(),
+            format!("{:.0}", p.gap_cycles),
+            p.share_of_gap.map_or_else(|| "-".to_string(), percent),
+        ]
+    };
+    let parts: Vec<Vec<String>> = g.by_bound.iter().chain(&g.by_pass).map(part).collect();
+    out.push_str(&table(&["part", "rows", "cycles", "gap_cycles", "share_of_gap"], &parts));
+    out.push('\n');
+    let rows: Vec<Vec<String>> = b
+        .layers
+        .iter()
+        .map(|l| {
+            vec![
+                l.name.clone(),
+                l.pass.to_string(),
+                l.mode.clone(),
+                l.cycles.to_string(),
+                l.bound.name().to_string(),
+                opt(l.compute_occupancy, 2),
+                opt(l.dma_occupancy, 2),
+                opt(l.arithmetic_intensity, 1),
+                format!("{:.1}", l.roofline_gops),
+                opt(l.achieved_gops, 1),
+            ]
+        })
+        .collect();
+    let header =
+        ["layer", "pass", "mode", "cycles", "bound", "compute_occ", "dma_occ", "MACs/B", "roofline_GOPS", "GOPS"];
+    out.push_str(&table(&header, &rows));
     out
 }
 
