@@ -10,6 +10,7 @@ pub mod asm;
 pub mod charts;
 pub mod cosim;
 pub mod demo;
+pub mod energy;
 pub mod gemms;
 pub mod html;
 pub mod models;
