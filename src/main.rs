@@ -34,6 +34,8 @@ enum Command {
     Sim(cmd::sim::SimArgs),
     /// Train a model on real data with N:M sparsity (dense, SR-STE, BDWP).
     Train(cmd::train::TrainArgs),
+    /// Energy, throughput and bottlenecks of training steps: an HTML page with charts, summary.json and summary.csv.
+    Report(cmd::report::ReportArgs),
     /// Write the Verilog of a SAT config (one module per unit) and its file list.
     Rtl(cmd::rtl::RtlArgs),
     /// Co-simulate a program on the Verilated RTL against the Rust cycle-mode simulator.
@@ -67,6 +69,7 @@ fn main() -> ExitCode {
         Command::Disasm(a) => cmd::disasm::run(a),
         Command::Sim(a) => cmd::sim::run(a),
         Command::Train(a) => cmd::train::run(a),
+        Command::Report(a) => cmd::report::run(a),
         Command::Rtl(a) => cmd::rtl::run(a),
         Command::Cosim(a) => cmd::cosim::run(a),
         Command::Synth(a) => cmd::synth::run(a),

@@ -34,6 +34,12 @@ pub enum FlowError {
     /// RTL emission, Verilator or Yosys.
     #[error(transparent)]
     Rtl(#[from] nmsat_rtl::RtlError),
+    /// An energy table that cannot be read or is invalid.
+    #[error(transparent)]
+    Energy(#[from] nmsat_reports::energy::TableError),
+    /// A chart that cannot be drawn.
+    #[error("cannot draw a chart: {0}")]
+    Chart(String),
     /// A file the pipeline could not read or write.
     #[error("{path}: {message}")]
     Io {

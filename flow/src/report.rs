@@ -1,10 +1,14 @@
 //! The runs behind `nmsat report`: each model × method × N:M step simulated
 //! on one config, the dataflow ablation and a timeline of one step.
 
+use std::path::Path;
+
 use nmsat_compiler::Model;
 use nmsat_dataflow::program::Program;
 use nmsat_dataflow::schedule::DataflowOptions;
 use nmsat_dataflow::{ArchConfig, Method, NmPattern};
+use nmsat_reports::energy::EnergyTable;
+use nmsat_reports::report::{ReportInput, ReportOutput, RunInput};
 use nmsat_reports::timeline::{Timeline, timeline};
 use nmsat_sim::{SimMode, SimOptions, Stats, simulate};
 
@@ -150,4 +154,109 @@ pub fn run(req: &ReportRequest, say: &mut dyn FnMut(&str)) -> Result<ReportRuns,
     }
     let tl = timeline(&program, &r.retire, r.stats.total_cycles);
     Ok(ReportRuns { runs, ablation, ablation_of, timeline: tl, timeline_program: program, timeline_retire: r.retire })
+}
+
+/// An energy table by built-in name (`asic-45nm`, `fpga-vu9p`) or TOML file.
+pub fn load_energy_table(arg: &str) -> Result<EnergyTable, FlowError> {
+    if EnergyTable::names().contains(&arg) && !Path::new(arg).is_file() {
+        return Ok(EnergyTable::builtin(arg)?);
+    }
+    if !Path::new(arg).exists() {
+        return Err(FlowError::Request(format!(
+            "`{arg}` is neither an energy table file nor a built-in table (built in: {})",
+            EnergyTable::names().join(", ")
+        )));
+    }
+    Ok(EnergyTable::from_file(Path::new(arg))?)
+}
+
+/// Resources from `nmsat synth --format json` output: a file, or a
+/// directory holding `synth.json` (what `nmsat synth --dir` writes).
+/// Returns what produced them and (resource, amount) rows.
+pub fn load_synth(arg: &Path) -> Result<(String, Vec<(String, String)>), FlowError> {
+    let path = if arg.is_dir() { arg.join("synth.json") } else { arg.to_path_buf() };
+    let text = std::fs::read_to_string(&path).map_err(|e| FlowError::io(&path, &e))?;
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        FlowError::Request(format!("{}: not the JSON of `nmsat synth --format json`: {e}", path.display()))
+    })?;
+    let res = &v["resources"];
+    if !res.is_object() {
+        return Err(FlowError::Request(format!(
+            "{}: no `resources` object (write it with `nmsat synth --format json`)",
+            path.display()
+        )));
+    }
+    let tool = format!(
+        "{}, synth_xilinx of `{}` (top `{}`)",
+        v["yosys"].as_str().unwrap_or("yosys"),
+        v["config"].as_str().unwrap_or("?"),
+        v["top"].as_str().unwrap_or("?")
+    );
+    let rows = [("LUT", "luts"), ("FF", "ffs"), ("DSP48E2", "dsps"), ("BRAM36", "bram36"), ("URAM", "uram")]
+        .iter()
+        .filter_map(|(label, key)| res.get(*key).map(|x| (label.to_string(), x.to_string())))
+        .collect();
+    Ok((tool, rows))
+}
+
+/// Writes the report into `dir` whole: into a sibling temporary directory
+/// first, renamed into place at the end, so a failure leaves no half-written
+/// report (and an earlier report in `dir` is replaced only by a complete one).
+pub fn write_report(dir: &Path, out: &ReportOutput, trace: Option<&str>) -> Result<(), FlowError> {
+    let name = dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "report".into());
+    let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let tmp = parent.join(format!(".{name}.partial-{}", std::process::id()));
+    let result = (|| -> Result<(), FlowError> {
+        std::fs::create_dir_all(&tmp).map_err(|e| FlowError::io(&tmp, &e))?;
+        nmsat_reports::html::write(&tmp, &out.page).map_err(|e| FlowError::io(&tmp, &e))?;
+        let files = [("summary.json", out.summary_json.as_str()), ("summary.csv", out.summary_csv.as_str())];
+        for (f, text) in files.into_iter().chain(trace.map(|t| ("trace.json", t))) {
+            std::fs::write(tmp.join(f), text).map_err(|e| FlowError::io(&dir.join(f), &e))?;
+        }
+        if dir.is_dir() {
+            let old = parent.join(format!(".{name}.old-{}", std::process::id()));
+            std::fs::rename(dir, &old).map_err(|e| FlowError::io(dir, &e))?;
+            std::fs::rename(&tmp, dir).map_err(|e| FlowError::io(dir, &e))?;
+            std::fs::remove_dir_all(&old).map_err(|e| FlowError::io(&old, &e))
+        } else {
+            std::fs::rename(&tmp, dir).map_err(|e| FlowError::io(dir, &e))
+        }
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    result
+}
+
+/// Builds the report of `runs` (charts, page, summary files).
+pub fn build(
+    req: &ReportRequest,
+    runs: &ReportRuns,
+    table: &EnergyTable,
+    resources: Option<(String, Vec<(String, String)>)>,
+    trace_file: Option<String>,
+) -> Result<ReportOutput, FlowError> {
+    let input = ReportInput {
+        arch: &req.arch,
+        batch: req.batch,
+        table,
+        runs: runs
+            .runs
+            .iter()
+            .map(|r| RunInput {
+                model: r.model.clone(),
+                method: r.method,
+                nm: r.nm,
+                stats: r.stats.clone(),
+                speedup_over_dense: r.speedup_over_dense,
+                mac_bound: r.mac_bound,
+            })
+            .collect(),
+        ablation: runs.ablation.iter().map(|a| (a.variant.clone(), a.cycles)).collect(),
+        focus: runs.ablation_of.clone(),
+        timeline: &runs.timeline,
+        trace_file,
+        resources,
+    };
+    nmsat_reports::report::build(&input).map_err(|e| FlowError::Chart(e.to_string()))
 }

@@ -7,6 +7,7 @@ pub mod cosim;
 pub mod demo;
 pub mod disasm;
 pub mod models;
+pub mod report;
 pub mod rtl;
 pub mod sim;
 pub mod synth;

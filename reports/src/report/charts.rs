@@ -5,9 +5,9 @@ use nmsat_sim::StallCause;
 
 use super::{ReportInput, RunAnalysis, RunInput};
 use crate::charts::{
-    AblationData, AblationRow, Chart, ChartError, CyclesBar, CyclesData, EnergyBar, EnergyData, EnergySeries,
-    GopsData, GopsRow, ModelSpeedup, PriorWork, Reference, RooflineData, RooflinePoint, SpeedupData, TimelineData,
-    UnitTimeline, UtilisationData, UtilisationSeries,
+    AblationData, AblationRow, Chart, ChartError, CyclesBar, CyclesData, EnergyBar, EnergyData, EnergySeries, GopsData,
+    GopsRow, ModelSpeedup, PriorWork, Reference, RooflineData, RooflinePoint, SpeedupData, TimelineData, UnitTimeline,
+    UtilisationData, UtilisationSeries,
 };
 use crate::prior::PRIOR;
 
@@ -78,10 +78,8 @@ fn cycles(run: &RunInput, a: &RunAnalysis, what: &str) -> CyclesData {
 fn energy(input: &ReportInput<'_>, analysis: &[RunAnalysis]) -> EnergyData {
     let first = input.runs.first().map(|r| r.model.clone()).unwrap_or_default();
     let picked: Vec<usize> = (0..input.runs.len()).filter(|&i| input.runs[i].model == first).collect();
-    let components: Vec<String> = analysis
-        .first()
-        .map(|a| a.energy.by_unit.iter().map(|u| u.component.clone()).collect())
-        .unwrap_or_default();
+    let components: Vec<String> =
+        analysis.first().map(|a| a.energy.by_unit.iter().map(|u| u.component.clone()).collect()).unwrap_or_default();
     let bars = picked
         .iter()
         .map(|&i| EnergyBar {

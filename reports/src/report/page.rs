@@ -1,6 +1,6 @@
 //! The report's HTML page.
 
-use super::summary::{Summary, text};
+use super::summary::Summary;
 use super::{ReportInput, RunAnalysis, charts::focus};
 use crate::charts::Chart;
 use crate::html::{Block, ConfigSummary, DataTable, EnergyTableSummary, Figure, Page, Resources, Section};
@@ -39,7 +39,7 @@ fn config(input: &ReportInput<'_>) -> ConfigSummary {
             a.dram.burst_bytes
         ),
         clock_mhz: f64::from(a.clock_mhz),
-        im2col: format!("{:?}", a.dram.im2col).to_lowercase(),
+        im2col: serde_json::to_value(a.dram.im2col).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
     }
 }
 
@@ -102,7 +102,8 @@ fn prior_table() -> DataTable {
 pub(super) fn page(input: &ReportInput<'_>, analysis: &[RunAnalysis], charts: Vec<Chart>) -> Page {
     let summary = Summary::new(input, analysis);
     let f = focus(input);
-    let mut setup = vec![Block::KeyValues(config(input).key_values()), Block::KeyValues(energy_table(input).key_values())];
+    let mut setup =
+        vec![Block::KeyValues(config(input).key_values()), Block::KeyValues(energy_table(input).key_values())];
     if let Some((tool, rows)) = &input.resources {
         setup.push(Block::KeyValues(Resources { tool: tool.clone(), rows: rows.clone() }.key_values()));
     }
@@ -127,7 +128,7 @@ pub(super) fn page(input: &ReportInput<'_>, analysis: &[RunAnalysis], charts: Ve
         sections: vec![
             Section {
                 heading: "Summary".into(),
-                blocks: vec![Block::Table(runs_table(&summary)), Block::Pre(text(&summary))],
+                blocks: vec![Block::Table(runs_table(&summary))],
             },
             Section { heading: "Hardware and energy model".into(), blocks: setup },
             Section { heading: "Charts".into(), blocks: figures },
