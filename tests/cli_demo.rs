@@ -44,7 +44,14 @@ fn demo_runs_every_section_and_is_deterministic() {
         assert!((speedup - expect).abs() < 1e-9);
         let passes: u64 = s["passes"].as_array().unwrap().iter().map(|p| p[1].as_u64().unwrap()).sum();
         assert!(passes > 0 && passes <= s["cycles"].as_u64().unwrap());
+        assert!(s["energy_mj"].as_f64().unwrap() > 0.0 && s["gops_per_w"].as_f64().unwrap() > 0.0, "{s}");
     }
+    // The HTML report of the same steps, whose summary carries the same cycles.
+    let summary: serde_json::Value = serde_json::from_str(&read(&a.join("report/summary.json"))).unwrap();
+    let report_cycles: Vec<u64> =
+        summary["runs"].as_array().unwrap().iter().map(|r| r["total_cycles"].as_u64().unwrap()).collect();
+    assert_eq!(report_cycles, cycles);
+    assert!(read(&a.join("report/index.html")).contains("<svg"));
     assert_eq!(v["ablation"][0]["cycles"].as_u64(), Some(cycles[2]), "the full dataflow is the BDWP step");
     assert_eq!(v["ablation"].as_array().map(Vec::len), Some(4));
     for t in v["training"].as_array().unwrap() {
@@ -57,7 +64,7 @@ fn demo_runs_every_section_and_is_deterministic() {
     // on both sides to keep the test short).
     run(&a, &["--no-rtl"]);
     run(&b, &["--no-rtl"]);
-    for f in ["demo.md", "demo.json"] {
+    for f in ["demo.md", "demo.json", "report/index.html", "report/summary.json", "report/summary.csv"] {
         assert_eq!(read(&a.join(f)), read(&b.join(f)), "{f}");
     }
     assert!(read(&b.join("demo.md")).contains("skipped: --no-rtl"));

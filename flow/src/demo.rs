@@ -12,15 +12,18 @@
 //! Every number is computed in the call; [`nmsat_reports::demo`] renders it.
 
 use nmsat_compiler::load_model;
-use nmsat_dataflow::schedule::{DataflowOptions, Optimization};
+use nmsat_dataflow::schedule::DataflowOptions;
 use nmsat_dataflow::{Method, NmPattern};
 use nmsat_reports::demo::{AblationRow, Demo, RtlRow, StepRow, TrainRow};
+use nmsat_reports::energy::EnergyTable;
+use nmsat_reports::report::ReportOutput;
 use nmsat_rtl::RtlError;
 use nmsat_rtl::cosim::{RunOptions, cosim_program};
 use nmsat_sim::reference::{Dataset, ModelKind, TrainConfig, train};
 
 use crate::error::FlowError;
-use crate::step::{Schedule, StepRequest, simulate_step};
+use crate::report::ReportRequest;
+use crate::step::{Schedule, StepRequest};
 
 /// What the demo runs.
 #[derive(Debug, Clone)]
@@ -31,10 +34,13 @@ pub struct DemoRequest {
     pub epochs: Option<usize>,
     /// Run section 4.
     pub rtl: bool,
+    /// The energy table of sections 2 and 3.
+    pub energy_table: EnergyTable,
 }
 
-/// Runs the demo; `say` receives progress messages.
-pub fn run(req: &DemoRequest, say: &mut dyn FnMut(&str)) -> Result<Demo, FlowError> {
+/// Runs the demo; `say` receives progress messages. Returns the results
+/// and the HTML report of sections 2 and 3.
+pub fn run(req: &DemoRequest, say: &mut dyn FnMut(&str)) -> Result<(Demo, ReportOutput), FlowError> {
     let nm = req.step.nm;
     let data = Dataset::digits()?;
     let mut training = Vec::new();
@@ -53,29 +59,27 @@ pub fn run(req: &DemoRequest, say: &mut dyn FnMut(&str)) -> Result<Demo, FlowErr
             test_accuracy: r.test_accuracy,
         });
     }
-    let full = DataflowOptions::default();
-    let mut step = Vec::new();
-    for method in Method::ALL {
-        say(&format!(
-            "compiling and simulating one batch-{} step of {} ({})",
-            req.step.batch,
-            req.step.model.name,
-            method.label()
-        ));
-        let s = simulate_step(&StepRequest { dataflow: full, ..req.step.with_method(method) })?.stats;
-        let dense = step.first().map_or(s.total_cycles, |d: &StepRow| d.cycles);
-        step.push(StepRow {
-            method: method.label_with(nm),
-            cycles: s.total_cycles,
-            speedup_over_dense: dense as f64 / s.total_cycles.max(1) as f64,
-            mac_bound: method.mac_bound(nm),
-            passes: s.passes.iter().map(|(p, c)| (p.to_string(), *c)).collect(),
-            pe_utilization: s.pe_utilization,
-            dram_bytes: s.dram_bytes,
-            throughput_gops: s.throughput_gops,
-        });
-    }
-    let ablation = ablation(req, step.last().map(|b| b.cycles), say)?;
+    let report_req = ReportRequest {
+        models: vec![req.step.model.clone()],
+        methods: Method::ALL.to_vec(),
+        patterns: vec![nm],
+        batch: req.step.batch,
+        arch: req.step.arch.clone(),
+        dataflow: DataflowOptions::default(),
+    };
+    say(&format!(
+        "compiling and simulating one batch-{} step of {} per method, and the ablation",
+        req.step.batch, req.step.model.name
+    ));
+    let runs = crate::report::run(&report_req, say)?;
+    let step: Vec<StepRow> = runs.runs.iter().map(|r| step_row(r, &req.step.arch, &req.energy_table)).collect();
+    let base = runs.ablation.first().map_or(1, |a| a.cycles.max(1));
+    let ablation = runs
+        .ablation
+        .iter()
+        .map(|a| AblationRow { dataflow: a.variant.clone(), cycles: a.cycles, slowdown: a.cycles as f64 / base as f64 })
+        .collect();
+    let report = crate::report::build(&report_req, &runs, &req.energy_table, None, None)?;
     let (rtl, rtl_skipped) = if req.rtl {
         match cosim_step(nm, say) {
             Ok(r) => (Some(r), None),
@@ -85,41 +89,41 @@ pub fn run(req: &DemoRequest, say: &mut dyn FnMut(&str)) -> Result<Demo, FlowErr
     } else {
         (None, Some("--no-rtl".to_string()))
     };
-    Ok(Demo {
-        nm: nm.to_string(),
-        model: req.step.model.name.clone(),
-        arch: req.step.arch.name.clone(),
-        batch: req.step.batch,
-        training,
-        step,
-        ablation,
-        rtl,
-        rtl_skipped,
-        digits_split: (data.train.len(), data.test.len()),
-    })
+    Ok((
+        Demo {
+            nm: nm.to_string(),
+            model: req.step.model.name.clone(),
+            arch: req.step.arch.name.clone(),
+            batch: req.step.batch,
+            training,
+            step,
+            ablation,
+            rtl,
+            rtl_skipped,
+            energy_table: req.energy_table.name.clone(),
+            digits_split: (data.train.len(), data.test.len()),
+        },
+        report,
+    ))
 }
 
-/// Section 3: the BDWP step with each optimization off (`full`: its cycles
-/// with everything on, when section 2 has them).
-fn ablation(req: &DemoRequest, full: Option<u64>, say: &mut dyn FnMut(&str)) -> Result<Vec<AblationRow>, FlowError> {
-    let all = DataflowOptions::default();
-    let mut variants = vec![("full (interleave, pre-generation, offline schedule)".to_string(), all)];
-    for o in [Optimization::Pregen, Optimization::OfflineSchedule, Optimization::Interleave] {
-        variants.push((format!("--no-{}", o.info().name), all.without(o)));
+/// Section 2's row of one simulated step, with its energy under `table`.
+fn step_row(r: &crate::report::ReportRun, arch: &nmsat_dataflow::ArchConfig, table: &EnergyTable) -> StepRow {
+    let s = &r.stats;
+    let e = nmsat_reports::energy::energy(s, arch, table).total;
+    StepRow {
+        method: r.nm.map_or_else(|| r.method.label().to_string(), |p| r.method.label_with(p)),
+        cycles: s.total_cycles,
+        speedup_over_dense: r.speedup_over_dense,
+        mac_bound: r.mac_bound,
+        passes: s.passes.iter().map(|(p, c)| (p.to_string(), *c)).collect(),
+        pe_utilization: s.pe_utilization,
+        dram_bytes: s.dram_bytes,
+        throughput_gops: s.throughput_gops,
+        energy_mj: e.energy_j * 1e3,
+        average_power_w: e.average_power_w.unwrap_or(0.0),
+        gops_per_w: e.gops_per_w_dense_equivalent.unwrap_or(0.0),
     }
-    let mut rows: Vec<AblationRow> = Vec::new();
-    for (name, opts) in variants {
-        let cycles = match (opts == all, full) {
-            (true, Some(c)) => c,
-            _ => {
-                say(&format!("simulating the BDWP step with {name}"));
-                simulate_step(&StepRequest { dataflow: opts, ..req.step.with_method(Method::Bdwp) })?.stats.total_cycles
-            }
-        };
-        let base = rows.first().map_or(cycles, |a| a.cycles);
-        rows.push(AblationRow { dataflow: name, cycles, slowdown: cycles as f64 / base.max(1) as f64 });
-    }
-    Ok(rows)
 }
 
 /// Section 4: one digits-MLP BDWP step (batch 8) on `tiny`, on the

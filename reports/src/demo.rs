@@ -42,6 +42,12 @@ pub struct StepRow {
     pub dram_bytes: u64,
     /// Dense-equivalent GOPS.
     pub throughput_gops: f64,
+    /// Energy of the step under the demo's energy table, mJ.
+    pub energy_mj: f64,
+    /// Its average power, W.
+    pub average_power_w: f64,
+    /// Dense-equivalent GOPS per watt.
+    pub gops_per_w: f64,
 }
 
 /// One ablation of the BDWP step.
@@ -95,6 +101,8 @@ pub struct Demo {
     pub rtl: Option<RtlRow>,
     /// Why section 4 did not run.
     pub rtl_skipped: Option<String>,
+    /// The energy table of sections 2 and 3.
+    pub energy_table: String,
     /// Training / test images of the digits data set.
     #[serde(skip)]
     pub digits_split: (usize, usize),
@@ -166,14 +174,14 @@ pub fn markdown(d: &Demo) -> String {
 fn step_section(md: &mut String, d: &Demo) {
     let _ = writeln!(
         md,
-        "\n## 2. Architecture and dataflow: one training step on `{}`\n\n{}, batch {}, simulated cycle-accurately (fast mode; cycles per pass are each pass's busy span):\n",
-        d.arch, d.model, d.batch
+        "\n## 2. Architecture and dataflow: one training step on `{}`\n\n{}, batch {}, simulated cycle-accurately (fast mode; cycles per pass are each pass's busy span; energy from the `{}` table, see `docs/energy.md`; the HTML report with charts is `report/index.html`):\n",
+        d.arch, d.model, d.batch, d.energy_table
     );
     let pass_names: Vec<String> =
         d.step.first().map(|s| s.passes.iter().map(|(p, _)| p.clone()).collect()).unwrap_or_default();
     let mut header: Vec<String> = vec!["method".into(), "cycles".into(), "speedup".into(), "MAC bound".into()];
     header.extend(pass_names.iter().cloned());
-    header.extend(["PE util".into(), "DRAM MB".into(), "GOPS".into()]);
+    header.extend(["PE util".into(), "DRAM MB".into(), "GOPS".into(), "energy mJ".into(), "W".into(), "GOPS/W".into()]);
     let rows: Vec<Vec<String>> = d
         .step
         .iter()
@@ -189,6 +197,9 @@ fn step_section(md: &mut String, d: &Demo) {
                 format!("{:.3}", s.pe_utilization),
                 format!("{:.1}", s.dram_bytes as f64 / 1e6),
                 format!("{:.0}", s.throughput_gops),
+                format!("{:.1}", s.energy_mj),
+                format!("{:.2}", s.average_power_w),
+                format!("{:.1}", s.gops_per_w),
             ]);
             r
         })

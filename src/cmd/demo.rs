@@ -39,6 +39,9 @@ pub struct DemoArgs {
     /// Skip the Verilator co-simulation (section 4).
     #[arg(long)]
     pub no_rtl: bool,
+    /// Energy table of the accelerator sections: a built-in name (`fpga-vu9p`, `asic-45nm`) or a TOML file.
+    #[arg(long, default_value = "fpga-vu9p")]
+    pub energy_table: String,
     /// Epochs of the digits training runs (section 1) [default: the MLP's 30].
     #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub epochs: Option<usize>,
@@ -66,18 +69,21 @@ pub fn run(args: DemoArgs) -> CliResult {
         batch: args.batch,
         dataflow: DataflowOptions::default(),
     };
+    let energy_table = nmsat_flow::report::load_energy_table(&args.energy_table)?;
     std::fs::create_dir_all(&args.out).map_err(|e| CliError::input(anyhow::anyhow!("{}: {e}", args.out.display())))?;
-    let req = DemoRequest { step, epochs: args.epochs, rtl: !args.no_rtl };
-    let demo = nmsat_flow::demo::run(&req, &mut say)?;
+    let req = DemoRequest { step, epochs: args.epochs, rtl: !args.no_rtl, energy_table };
+    let (demo, report) = nmsat_flow::demo::run(&req, &mut say)?;
+    nmsat_flow::report::write_report(&args.out.join("report"), &report, None)?;
     let md = nmsat_reports::demo::markdown(&demo);
     let json = serde_json::to_string_pretty(&demo).map_err(CliError::input)?;
     write_atomically(&args.out.join("demo.json"), &(json + "\n"))?;
     write_atomically(&args.out.join("demo.md"), &md)?;
     print!("{md}");
     say(&format!(
-        "wrote {} and {} in {:.0} s",
+        "wrote {}, {} and {} in {:.0} s",
         args.out.join("demo.md").display(),
         args.out.join("demo.json").display(),
+        args.out.join("report/index.html").display(),
         t0.elapsed().as_secs_f64()
     ));
     if demo.rtl.as_ref().is_some_and(|r| !r.passed) {
