@@ -4,6 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+#[path = "../reports/tests/support/chromium.rs"]
+mod chromium;
+
 fn nmsat(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_nmsat")).args(args).output().unwrap();
     (
@@ -58,6 +61,22 @@ fn report_writes_the_page_charts_and_summaries_and_matches_sim() {
     }
     let html = std::fs::read_to_string(d.join("index.html")).unwrap();
     assert!(!html.contains("<script"), "the page needs no script");
+    // The real page in a real browser: no console message, eight figures, a screenshot.
+    let index = d.join("index.html");
+    let shot = d.join("screenshot.png");
+    let run = chromium::headless(&d, &index, &format!("--screenshot={}", shot.display()));
+    assert_eq!(chromium::console_lines(&run.stderr), Vec::<&str>::new(), "console messages");
+    assert!(std::fs::metadata(&shot).map(|m| m.len()).unwrap_or(0) > 10_000, "no screenshot");
+    let dom = chromium::headless(&d, &index, "--dump-dom");
+    assert_eq!(dom.stdout.matches("<figure").count(), 8, "eight figures in the DOM");
+    for stale in ["screenshot.png", "chromium.out", "chromium.err"] {
+        let _ = std::fs::remove_file(d.join(stale));
+    }
+    for p in std::fs::read_dir(&d).unwrap().flatten() {
+        if p.file_name().to_string_lossy().starts_with("profile-") {
+            let _ = std::fs::remove_dir_all(p.path());
+        }
+    }
     // The summary's cycles are the simulator's, run by run.
     let s: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(d.join("summary.json")).unwrap()).unwrap();
     assert_eq!(s["schema_version"], 1);
