@@ -267,3 +267,32 @@ pub fn build(
     };
     nmsat_reports::report::build(&input).map_err(|e| FlowError::Chart(e.to_string()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn synth_results_are_read_from_a_file_or_its_directory() {
+        let dir = std::env::temp_dir().join(format!("nmsat-flow-synth-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let json = r#"{"yosys": "Yosys 0.23", "config": "tiny", "top": "sat_top",
+            "resources": {"luts": 67238, "ffs": 8171, "dsps": 88, "bram36": 34.5, "uram": 0}}"#;
+        std::fs::write(dir.join("synth.json"), json).unwrap();
+        let (tool, rows) = load_synth(&dir).unwrap();
+        assert!(tool.contains("Yosys 0.23") && tool.contains("`tiny`"), "{tool}");
+        assert_eq!(rows[0], ("LUT".to_string(), "67238".to_string()));
+        assert_eq!(rows[3], ("BRAM36".to_string(), "34.5".to_string()));
+        assert_eq!(load_synth(&dir.join("synth.json")).unwrap().1, rows);
+        std::fs::write(dir.join("synth.json"), "{}").unwrap();
+        assert!(load_synth(&dir).unwrap_err().to_string().contains("no `resources`"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn unknown_energy_tables_list_the_built_in_ones() {
+        let e = load_energy_table("no-such-table").unwrap_err().to_string();
+        assert!(e.contains("fpga-vu9p") && e.contains("asic-45nm"), "{e}");
+        assert_eq!(load_energy_table("asic-45nm").unwrap().name, "asic-45nm");
+    }
+}

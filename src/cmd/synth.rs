@@ -83,8 +83,12 @@ pub fn run(args: SynthArgs) -> CliResult {
         };
         synth_hierarchical(&design, &dir, &top, jobs, &progress).map_err(tool_error)?
     };
+    // The result beside the runs, for `nmsat report --synth DIR`.
+    let json = serde_json::to_string_pretty(&r).map_err(CliError::input)?;
+    std::fs::write(dir.join("synth.json"), format!("{json}\n"))
+        .map_err(|e| CliError::input(anyhow::anyhow!("{}: {e}", dir.join("synth.json").display())))?;
     match args.format {
-        SynthFormat::Json => println!("{}", serde_json::to_string_pretty(&r).map_err(CliError::input)?),
+        SynthFormat::Json => println!("{json}"),
         SynthFormat::Table => {
             let how = if r.runs.is_empty() {
                 format!("in {:.0} s", r.seconds)
