@@ -82,6 +82,15 @@ pub fn parse(file: &str, text: &str) -> Result<Model, CompileError> {
             ),
         )
     })?;
+    if let Some(col) = table.column(|h| h == "pass") {
+        return Err(CompileError::syntax(
+            Location::cell(file, table.header_line, "pass"),
+            format!(
+                "this lists the GEMMs of a whole training step (column {} is `pass`: FF, BP, WG), which nmsat derives itself; give the model's forward topology or layer table (e.g. `*.layers.csv`) instead",
+                col + 1
+            ),
+        ));
+    }
     let need = |pred: &dyn Fn(&str) -> bool, what: &str| {
         table.column(pred).ok_or_else(|| {
             CompileError::syntax(Location::cell(file, table.header_line, what), format!("no `{what}` column"))
@@ -120,6 +129,22 @@ pub fn parse(file: &str, text: &str) -> Result<Model, CompileError> {
                     ));
                 }
                 let depthwise = name.contains("DP");
+                if !depthwise && r == h && s == w {
+                    // A filter covering its whole input is a fully connected layer
+                    // (SCALE-Sim writes FC/RNN/DLRM layers so): one output position,
+                    // the plain GEMM in every pass, not a transposed convolution.
+                    let k = mul(mul(c, r, &loc, "K")?, s, &loc, "K")?;
+                    layers.push(Layer {
+                        name,
+                        kind: LayerKind::Linear(LinearSpec { in_features: k, out_features: filters }),
+                        inputs: vec![chain_input(layers.len())],
+                        in_shape: Shape::Seq { tokens: 1, dim: k },
+                        out_shape: Shape::Seq { tokens: 1, dim: filters },
+                        nm: sparsity(&cells, sparsity_col)?,
+                        origin: loc,
+                    });
+                    continue;
+                }
                 let (groups, c_out) = if depthwise { (c, mul(c, filters, &loc, "channels")?) } else { (1, filters) };
                 // SCALE-Sim: ceil((ifmap - filt + stride) / stride), written so it cannot overflow.
                 let out = |i: u64, f: u64| (i - f).div_ceil(stride) + 1;
