@@ -28,8 +28,9 @@ pub struct CosimArgs {
     /// Seed of the first random program (the others use the following seeds).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Instructions per random program (before the final `halt`).
-    #[arg(long, default_value_t = 60)]
+    /// Instructions per random program (before the final `halt`; at most 100000,
+    /// which the Verilated model runs in minutes).
+    #[arg(long, default_value_t = 60, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100_000))]
     pub length: usize,
     /// Method, pattern and batch (for a model).
     #[command(flatten)]
