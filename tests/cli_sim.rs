@@ -116,3 +116,18 @@ fn csv_rows_carry_stalls_by_cause_that_sum_to_the_json() {
     }
     assert!(rows.iter().all(|r| r.len() == header.len()));
 }
+
+/// A step too large to build in memory is refused before any work, with
+/// the number of reduction steps and what to change (exit 2, no abort).
+#[test]
+fn a_step_too_large_for_memory_is_refused_up_front() {
+    for args in [
+        ["sim", "digits-mlp", "--batch", "99999999999", "--arch", "sat-vu9p"],
+        ["sim", "resnet18-cifar10", "--batch", "32", "--arch", "tiny"],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_nmsat")).args(args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("GEMM reduction steps") && err.contains("smaller batch"), "{err}");
+    }
+}

@@ -70,9 +70,10 @@ pub fn run(args: DemoArgs) -> CliResult {
         dataflow: DataflowOptions::default(),
     };
     let energy_table = nmsat_flow::report::load_energy_table(&args.energy_table)?;
-    std::fs::create_dir_all(&args.out).map_err(|e| CliError::input(anyhow::anyhow!("{}: {e}", args.out.display())))?;
     let req = DemoRequest { step, epochs: args.epochs, rtl: !args.no_rtl, energy_table };
     let (demo, report) = nmsat_flow::demo::run(&req, &mut say)?;
+    // Only now: a run that fails leaves no directory behind.
+    std::fs::create_dir_all(&args.out).map_err(|e| CliError::input(anyhow::anyhow!("{}: {e}", args.out.display())))?;
     nmsat_flow::report::write_report(&args.out.join("report"), &report, None)?;
     let md = nmsat_reports::demo::markdown(&demo);
     let json = serde_json::to_string_pretty(&demo).map_err(CliError::input)?;

@@ -140,6 +140,20 @@ pub enum ScheduleError {
         /// Supported list.
         supported: String,
     },
+    /// The step has more GEMM reduction steps than a program held in memory
+    /// may (each is at least one instruction; until compile and simulate
+    /// stream, issue 19, the whole program is built first).
+    #[error(
+        "the step needs {steps} GEMM reduction steps on `{arch}` (each at least one instruction, about 1.6 KB of memory while compiled and simulated), more than the {limit} nmsat builds in memory; use a config with larger buffers or array, or a smaller batch"
+    )]
+    StepTooLarge {
+        /// Config name.
+        arch: String,
+        /// Reduction steps the step needs.
+        steps: u128,
+        /// The limit.
+        limit: u128,
+    },
     /// A field of the program exceeds its encoding.
     #[error("layer `{layer}`: {what} = {value} exceeds the instruction encoding")]
     TooLarge {

@@ -77,6 +77,15 @@ pub(super) struct WuPlan {
     pub(super) rows: u64,
 }
 
+/// Reduction steps of a job (output tiles × K-steps, each at least one
+/// `gemm` instruction), counted without building the tile list: the bound
+/// the scheduler checks before it emits anything.
+pub(super) fn reduction_steps(j: &GemmJob) -> u128 {
+    let t = j.tiling;
+    let tiles = u128::from(j.mp.m.div_ceil(t.tm.max(1))) * u128::from(j.mp.n.div_ceil(t.tn.max(1)));
+    tiles * u128::from(j.mp.k.div_ceil(t.tk.max(1)).max(1))
+}
+
 /// Output tiles (m0, n0, tm, tn) of a job, in its loop order.
 pub(super) fn tile_list(j: &GemmJob) -> Vec<(u64, u64, u64, u64)> {
     let t = j.tiling;
