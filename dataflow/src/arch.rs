@@ -367,11 +367,24 @@ impl ArchConfig {
         let min_act = 2 * rows * lanes * max_expand * eb;
         let min_wgt = 2 * cols * lanes * (eb + 1);
         let min_out = 2 * rows * cols * ab;
-        for (name, b, min) in [
-            ("buffers.activation", &self.buffers.activation, min_act),
-            ("buffers.weight", &self.buffers.weight, min_wgt),
-            ("buffers.output", &self.buffers.output, min_out),
+        // Buffers are element-addressed by the ISA's `sram` fields.
+        let addr_bits = crate::isa::field_pos("load", "sram").bits;
+        for (name, b, min, elem) in [
+            ("buffers.activation", &self.buffers.activation, min_act, eb),
+            ("buffers.weight", &self.buffers.weight, min_wgt, eb),
+            ("buffers.output", &self.buffers.output, min_out, ab),
         ] {
+            if b.bytes / elem.max(1) > 1u64 << addr_bits {
+                bad(
+                    &format!("{name}.bytes"),
+                    format!(
+                        "{} bytes are {} elements, beyond the {} the ISA's {addr_bits}-bit buffer addresses reach",
+                        b.bytes,
+                        b.bytes / elem.max(1),
+                        1u64 << addr_bits
+                    ),
+                );
+            }
             if b.bytes == 0 {
                 bad(&format!("{name}.bytes"), "must be positive".into());
             } else if b.bytes < min {
@@ -600,6 +613,16 @@ mod tests {
         let text = DEFAULT_PRESET.replacen("bytes = 524288", "bytes = 64", 1);
         let e = ArchConfig::from_toml_str(&text, "f").unwrap_err().to_string();
         assert!(e.contains("cannot hold one double-buffered tile"), "{e}");
+    }
+
+    #[test]
+    fn buffers_beyond_the_isa_addresses_are_rejected() {
+        // 64 MiB of int16 activations: 32 Mi elements, beyond 24-bit element addresses.
+        let text = DEFAULT_PRESET.replacen("bytes = 524288", "bytes = 67108864", 1);
+        let e = ArchConfig::from_toml_str(&text, "f").unwrap_err().to_string();
+        assert!(e.contains("buffers.activation.bytes") && e.contains("24-bit buffer addresses"), "{e}");
+        let ok = DEFAULT_PRESET.replacen("bytes = 524288", "bytes = 33554432", 1);
+        assert!(ArchConfig::from_toml_str(&ok, "f").is_ok(), "16 Mi elements are addressable");
     }
 
     #[test]
