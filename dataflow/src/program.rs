@@ -238,6 +238,13 @@ impl Program {
             serde_json::from_slice(r.take(hlen)?).map_err(|e| fmt_err(origin, format!("bad header: {e}")))?;
         let arch = ArchConfig::from_toml_str(&header.arch_toml, &format!("{origin} (embedded config)"))
             .map_err(|e| fmt_err(origin, e.to_string()))?;
+        let extent = header.regions.iter().map(|g| g.addr.saturating_add(g.bytes)).max().unwrap_or(0);
+        if header.dram_bytes > extent {
+            return Err(fmt_err(
+                origin,
+                format!("the header claims {} DRAM bytes, but its regions end at {extent}", header.dram_bytes),
+            ));
+        }
         let n = r.u64()? as usize;
         if n > data.len() / INSTR_BYTES {
             return Err(fmt_err(origin, format!("claims {n} instructions, file too short")));
@@ -287,8 +294,12 @@ impl Program {
         let bytes = self.to_bytes()?;
         // Write to a sibling temp file and rename, so a failure leaves nothing half written.
         let tmp = path.with_extension("sat.partial");
-        std::fs::write(&tmp, &bytes).map_err(|source| ProgramError::Io { path: tmp.clone(), source })?;
-        std::fs::rename(&tmp, path).map_err(|source| ProgramError::Io { path: path.to_path_buf(), source })
+        let io = |source| ProgramError::Io { path: path.to_path_buf(), source };
+        if let Err(e) = std::fs::write(&tmp, &bytes).and_then(|()| std::fs::rename(&tmp, path)) {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(io(e));
+        }
+        Ok(())
     }
 
     /// Reads a program file.
@@ -551,5 +562,26 @@ mod tests {
             assert!(Program::from_bytes(&b[..cut], "x").is_err(), "cut {cut}");
         }
         assert!(Program::from_bytes(b"hello world, not a program", "x").is_err());
+    }
+
+    #[test]
+    fn a_header_claiming_more_dram_than_its_regions_is_refused() {
+        let mut p = sample();
+        p.dram_bytes = 1 << 34;
+        let e = Program::from_bytes(&p.to_bytes().unwrap(), "big.sat").unwrap_err().to_string();
+        assert!(
+            e.contains("big.sat") && e.contains("17179869184 DRAM bytes") && e.contains("regions end at 128"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_failed_save_names_the_users_path_and_leaves_nothing() {
+        let dir = std::env::temp_dir().join(format!("nmsat-save-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("taken.sat")).unwrap();
+        let e = sample().save(&dir.join("taken.sat")).unwrap_err().to_string();
+        assert!(e.contains("taken.sat") && !e.contains("partial"), "{e}");
+        assert!(!dir.join("taken.sat.partial").exists());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

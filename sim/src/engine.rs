@@ -299,11 +299,17 @@ struct Engine<'a> {
     machine: Option<Machine>,
 }
 
+/// The most DRAM a run with data allocates (8 GiB): checked before allocating.
+pub const MAX_DATA_DRAM_BYTES: u64 = 8 << 30;
+
 /// Runs `program` on `arch`.
 pub fn simulate(program: &Program, arch: &ArchConfig, mode: SimMode, opts: SimOptions) -> Result<RunResult, SimError> {
     let errors = check_program(program, arch);
     if !errors.is_empty() {
         return Err(SimError::Check { errors });
+    }
+    if opts.data && program.dram_bytes > MAX_DATA_DRAM_BYTES {
+        return Err(SimError::DramTooLarge { bytes: program.dram_bytes, limit: MAX_DATA_DRAM_BYTES });
     }
     let mut e = Engine::new(program, arch);
     if opts.data {

@@ -20,6 +20,16 @@ pub enum SimError {
         /// Each blocked queue head: index, text, reason.
         waiting: Vec<(usize, String, String)>,
     },
+    /// A run with data would hold more DRAM than the simulator allocates.
+    #[error(
+        "the program's DRAM is {bytes} bytes; simulating its data holds all of it in memory, at most {limit} bytes"
+    )]
+    DramTooLarge {
+        /// The program's DRAM bytes.
+        bytes: u64,
+        /// The limit.
+        limit: u64,
+    },
     /// The run exceeded the cycle limit.
     #[error("simulation exceeded the limit of {cycles} cycles")]
     Timeout {
