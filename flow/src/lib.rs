@@ -15,6 +15,7 @@
 //! - [`train`]: training on real data on the CPU reference or the
 //!   simulated SAT, and the accuracy sweep.
 //! - [`demo`]: the demo's four sections.
+//! - [`explore`]: design-space exploration over configs and workloads.
 //!
 //! Rendering is [`nmsat_reports`]'s; every error is a [`FlowError`].
 
@@ -22,6 +23,7 @@ pub mod choose;
 pub mod cosim;
 pub mod demo;
 pub mod error;
+pub mod explore;
 pub mod input;
 pub mod models;
 pub mod report;

@@ -43,7 +43,12 @@ pub fn bram36_for(depth: u64, width: u64) -> u64 {
 /// is `banks` banks of `cap / banks` elements (the Verilog buffers are
 /// behavioural multi-port models, synthesised as black boxes).
 pub fn buffer_bram36(design: &Design) -> Vec<(String, u64)> {
-    let p = &design.params;
+    params_buffer_bram36(&design.params)
+}
+
+/// [`buffer_bram36`] from the parameters alone (no emitted design needed),
+/// for estimates over many configs.
+pub fn params_buffer_bram36(p: &crate::params::Params) -> Vec<(String, u64)> {
     let widths = [16u64, 16 + u64::from(crate::emit::datapath::INDEX_BITS), u64::from(p.acc_bits)];
     ["A", "W", "O"]
         .iter()

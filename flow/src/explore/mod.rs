@@ -1,0 +1,181 @@
+//! Design-space exploration (`nmsat explore`): a TOML spec of workloads and
+//! a space of `ArchConfig` values over a preset, evaluated point by point
+//! (a simulated training step, its energy and an estimate of the FPGA
+//! resources), into a resumable, shardable `results.jsonl`, and the Pareto
+//! front of two objectives.
+//!
+//! - [`spec`]: the spec and its checks.
+//! - [`points`]: the deterministic list of points and their configs.
+//! - [`resources`]: the resource model.
+//! - [`eval`]: one point's result line.
+//! - [`results`]: the results file, resuming and merging shards.
+//! - [`pareto`]: the non-dominated points.
+
+pub mod eval;
+pub mod pareto;
+pub mod points;
+pub mod resources;
+pub mod results;
+pub mod spec;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use crate::error::FlowError;
+use eval::{Context, evaluate, fnv1a64, point_key};
+use points::{Point, config_toml, field_names, points};
+use spec::Spec;
+
+/// A shard: the points whose index % `count` == `index`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// This shard, `0..count`.
+    pub index: u64,
+    /// How many shards.
+    pub count: u64,
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (i, n) = s.split_once('/').ok_or_else(|| format!("`{s}` is not I/N"))?;
+        let (index, count) = (i.trim().parse::<u64>(), n.trim().parse::<u64>());
+        match (index, count) {
+            (Ok(index), Ok(count)) if count > 0 && index < count => Ok(Shard { index, count }),
+            _ => Err(format!("`{s}` is not I/N with 0 <= I < N")),
+        }
+    }
+}
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// The spec file.
+    pub spec: PathBuf,
+    /// The run directory.
+    pub out: PathBuf,
+    /// Worker threads (0: one per core).
+    pub jobs: usize,
+    /// Only this shard's points.
+    pub shard: Option<Shard>,
+    /// List the work without evaluating.
+    pub dry_run: bool,
+}
+
+/// Progress of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Points done (computed or reused).
+    pub done: usize,
+    /// Points of this run (the shard's).
+    pub total: usize,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunSummary {
+    /// Configs in the spec's list.
+    pub configs: usize,
+    /// Points in the spec's list (configs × workloads).
+    pub points: usize,
+    /// Points of this run (the shard's).
+    pub in_shard: usize,
+    /// Points evaluated now.
+    pub computed: usize,
+    /// Points found done in the results file.
+    pub reused: usize,
+    /// Points recorded as infeasible (this run's and reused).
+    pub infeasible: usize,
+}
+
+/// Reads and parses the spec at `path`; returns its text too.
+pub fn load_spec(path: &Path) -> Result<(String, Spec), FlowError> {
+    let text = std::fs::read_to_string(path).map_err(|e| FlowError::io(path, &e))?;
+    let spec = Spec::parse(&text, &path.display().to_string())?;
+    Ok((text, spec))
+}
+
+/// The context of `spec`: its models, the energy table and the base preset.
+fn context(spec: Spec, origin: &str) -> Result<Context, FlowError> {
+    let models = spec
+        .workloads
+        .iter()
+        .map(|w| {
+            nmsat_compiler::load_model(&w.model).map_err(|e| FlowError::Request(format!("{origin}: workload `{}`: {e}", w.model)))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let base = crate::input::load_arch(Some(&spec.base))?;
+    let table = nmsat_reports::energy::EnergyTable::builtin("fpga-vu9p")?;
+    let fields = field_names(&spec);
+    Ok(Context { spec, models, table, base, fields })
+}
+
+fn write_file(path: &Path, text: &str) -> Result<(), FlowError> {
+    std::fs::write(path, text).map_err(|e| FlowError::io(path, &e))
+}
+
+/// Creates the run directory, or checks that it holds this spec's run.
+fn prepare_dir(out: &Path, text: &str) -> Result<(), FlowError> {
+    let hash = format!("{:016x}", fnv1a64(text.as_bytes()));
+    std::fs::create_dir_all(out).map_err(|e| FlowError::io(out, &e))?;
+    match results::read_spec_hash(out)? {
+        Some(h) if h != hash => Err(FlowError::Request(format!(
+            "{}: holds the run of another spec (hash {h}, this spec's is {hash}); use another directory",
+            out.display()
+        ))),
+        _ => {
+            write_file(&out.join("spec.toml"), text)?;
+            write_file(&out.join("spec.hash"), &format!("{hash}\n"))
+        }
+    }
+}
+
+/// Runs the spec: evaluates the shard's points not yet in the results
+/// file, in parallel chunks, appending their lines in point order.
+pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(Progress)) -> Result<RunSummary, FlowError> {
+    let (text, spec) = load_spec(&opts.spec)?;
+    let all = points(&spec)?;
+    let configs = all.len() / spec.workloads.len();
+    let shard = opts.shard.unwrap_or(Shard { index: 0, count: 1 });
+    let mine: Vec<Point> = all.iter().filter(|p| p.index % shard.count == shard.index).cloned().collect();
+    let mut summary =
+        RunSummary { configs, points: all.len(), in_shard: mine.len(), computed: 0, reused: 0, infeasible: 0 };
+    if opts.dry_run {
+        return Ok(summary);
+    }
+    let ctx = context(spec, &opts.spec.display().to_string())?;
+    prepare_dir(&opts.out, &text)?;
+    let path = results::results_path(&opts.out);
+    let existing = results::read_and_repair(&path)?;
+    let done: HashSet<&str> = existing.iter().filter_map(|l| l["key"].as_str()).collect();
+    summary.infeasible = existing.iter().filter(|l| l["feasible"] == false).count();
+    let todo: Vec<&Point> = mine
+        .iter()
+        .filter(|p| {
+            let key = point_key(&config_toml(&ctx.base, &p.values), &ctx.spec.workloads[p.workload]);
+            !done.contains(key.as_str())
+        })
+        .collect();
+    summary.reused = mine.len() - todo.len();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.jobs)
+        .build()
+        .map_err(|e| FlowError::Request(format!("cannot start worker threads: {e}")))?;
+    let mut out = results::Appender::open(&path)?;
+    let chunk = pool.current_num_threads().max(1) * 2;
+    progress(Progress { done: summary.reused, total: mine.len() });
+    for batch in todo.chunks(chunk) {
+        let lines: Vec<_> = pool.install(|| batch.par_iter().map(|p| evaluate(&ctx, p)).collect());
+        for l in &lines {
+            summary.infeasible += usize::from(l["feasible"] == false);
+            out.push(l)?;
+        }
+        summary.computed += lines.len();
+        progress(Progress { done: summary.reused + summary.computed, total: mine.len() });
+    }
+    Ok(summary)
+}

@@ -1,0 +1,65 @@
+//! The Pareto front of two objectives over a run's feasible points.
+
+use std::path::Path;
+
+use serde_json::Value as Json;
+
+use super::points::field_names;
+use super::results::{read_and_repair, results_path};
+use super::spec::{MAXIMISED, OBJECTIVES};
+use crate::error::FlowError;
+
+/// True when `a` is at least as good as `b` on both objectives and better on one.
+fn dominates(a: (f64, f64), b: (f64, f64)) -> bool {
+    a.0 <= b.0 && a.1 <= b.1 && (a.0 < b.0 || a.1 < b.1)
+}
+
+/// The non-dominated feasible lines of `lines` on `x` and `y`, per
+/// workload, sorted by workload then `x`. Objectives in [`MAXIMISED`] are
+/// maximised, the others minimised.
+pub fn front(lines: &[Json], x: &str, y: &str) -> Vec<Json> {
+    let sign = |o: &str| if MAXIMISED.contains(&o) { -1.0 } else { 1.0 };
+    let pts: Vec<(&Json, (f64, f64))> = lines
+        .iter()
+        .filter(|l| l["feasible"] == true)
+        .filter_map(|l| Some((l, (l[x].as_f64()? * sign(x), l[y].as_f64()? * sign(y)))))
+        .collect();
+    let mut out: Vec<(&Json, (f64, f64))> = pts
+        .iter()
+        .filter(|(l, p)| !pts.iter().any(|(m, q)| m["workload"] == l["workload"] && dominates(*q, *p)))
+        .cloned()
+        .collect();
+    out.sort_by(|a, b| {
+        let w = |l: &Json| l["workload"].as_str().unwrap_or_default().to_string();
+        w(a.0).cmp(&w(b.0)).then(a.1.0.total_cmp(&b.1.0))
+    });
+    out.into_iter().map(|(l, _)| l.clone()).collect()
+}
+
+fn cell(v: &Json) -> String {
+    match v {
+        Json::Number(n) if n.is_f64() => format!("{:.4e}", n.as_f64().unwrap_or(0.0)),
+        Json::String(s) => s.clone(),
+        Json::Null => "-".into(),
+        other => other.to_string(),
+    }
+}
+
+/// The Pareto front of the run in `dir` on `x` and `y`, as an aligned table.
+pub fn pareto_table(dir: &Path, x: &str, y: &str) -> Result<String, FlowError> {
+    for o in [x, y] {
+        if !OBJECTIVES.contains(&o) {
+            return Err(FlowError::Request(format!("`{o}` is not an objective (known: {})", OBJECTIVES.join(", "))));
+        }
+    }
+    let spec_path = dir.join("spec.toml");
+    let (_, spec) = super::load_spec(&spec_path)?;
+    let fields = field_names(&spec);
+    let lines = read_and_repair(&results_path(dir))?;
+    let mut header: Vec<&str> = vec!["workload", "index"];
+    header.extend(fields.iter().map(String::as_str));
+    header.extend([x, y]);
+    let rows: Vec<Vec<String>> =
+        front(&lines, x, y).iter().map(|l| header.iter().map(|h| cell(&l[*h])).collect()).collect();
+    Ok(nmsat_reports::table::table(&header, &rows))
+}

@@ -1,0 +1,125 @@
+//! `RUN_DIR/results.jsonl`: one JSON object per point per line, appended in
+//! point order with one write each, resumable after a kill, and shards
+//! merged back into one file.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value as Json;
+
+use crate::error::FlowError;
+
+/// The results file of a run directory.
+pub fn results_path(dir: &Path) -> PathBuf {
+    dir.join("results.jsonl")
+}
+
+/// The lines of `path` that parse, after truncating the file to its last
+/// complete line (a run killed mid-write leaves a partial one).
+pub fn read_and_repair(path: &Path) -> Result<Vec<Json>, FlowError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(FlowError::io(path, &e)),
+    };
+    let mut lines = Vec::new();
+    let mut good_len = 0usize;
+    let mut pos = 0usize;
+    for chunk in text.split_inclusive('\n') {
+        pos += chunk.len();
+        let parsed = chunk.ends_with('\n').then(|| serde_json::from_str::<Json>(chunk.trim_end()).ok()).flatten();
+        match parsed {
+            Some(v) if v.get("key").is_some() => {
+                lines.push(v);
+                good_len = pos;
+            }
+            _ => break,
+        }
+    }
+    if good_len < text.len() {
+        let f = OpenOptions::new().write(true).open(path).map_err(|e| FlowError::io(path, &e))?;
+        f.set_len(good_len as u64).map_err(|e| FlowError::io(path, &e))?;
+    }
+    Ok(lines)
+}
+
+/// An append-only results file.
+pub struct Appender {
+    file: File,
+    path: PathBuf,
+}
+
+impl Appender {
+    /// Opens `path` for appending (creating it).
+    pub fn open(path: &Path) -> Result<Self, FlowError> {
+        let file = OpenOptions::new().create(true).append(true).open(path).map_err(|e| FlowError::io(path, &e))?;
+        Ok(Appender { file, path: path.to_path_buf() })
+    }
+
+    /// Appends `line` with one write, then flushes.
+    pub fn push(&mut self, line: &Json) -> Result<(), FlowError> {
+        let text = format!("{line}\n");
+        self.file.write_all(text.as_bytes()).and_then(|_| self.file.flush()).map_err(|e| FlowError::io(&self.path, &e))
+    }
+}
+
+/// The spec hash recorded in a run directory.
+pub fn read_spec_hash(dir: &Path) -> Result<Option<String>, FlowError> {
+    let p = dir.join("spec.hash");
+    match std::fs::read_to_string(&p) {
+        Ok(t) => Ok(Some(t.trim().to_string())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(FlowError::io(&p, &e)),
+    }
+}
+
+/// How many lines a merge wrote and how many duplicates it dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MergeCounts {
+    /// Lines written.
+    pub lines: usize,
+    /// Lines dropped as duplicates of a key already taken.
+    pub duplicates: usize,
+}
+
+/// Joins the results of run directories `dirs` (shards of one spec) into
+/// `out`: deduplicated by key, in point order. Refuses directories whose
+/// spec hash differs.
+pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeCounts, FlowError> {
+    let first = dirs.first().ok_or_else(|| FlowError::Request("merge needs at least one run directory".into()))?;
+    let hash = read_spec_hash(first)?
+        .ok_or_else(|| FlowError::Request(format!("{}: no spec.hash (not a run directory)", first.display())))?;
+    let mut by_index: BTreeMap<u64, Json> = BTreeMap::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut duplicates = 0;
+    for d in dirs {
+        let h = read_spec_hash(d)?;
+        if h.as_deref() != Some(hash.as_str()) {
+            return Err(FlowError::Request(format!(
+                "{}: spec hash {} differs from {}'s {hash}: not shards of one spec",
+                d.display(),
+                h.unwrap_or_else(|| "(none)".into()),
+                first.display()
+            )));
+        }
+        for line in read_and_repair(&results_path(d))? {
+            let key = line["key"].as_str().unwrap_or_default().to_string();
+            let index = line["index"].as_u64().unwrap_or(u64::MAX);
+            if seen.insert(key) {
+                by_index.insert(index, line);
+            } else {
+                duplicates += 1;
+            }
+        }
+    }
+    std::fs::create_dir_all(out).map_err(|e| FlowError::io(out, &e))?;
+    for f in ["spec.toml", "spec.hash"] {
+        std::fs::copy(first.join(f), out.join(f)).map_err(|e| FlowError::io(&first.join(f), &e))?;
+    }
+    let text: String = by_index.values().map(|l| format!("{l}\n")).collect();
+    let path = results_path(out);
+    std::fs::write(&path, text).map_err(|e| FlowError::io(&path, &e))?;
+    Ok(MergeCounts { lines: by_index.len(), duplicates })
+}

@@ -1,0 +1,1 @@
+//! Tests of exploration on the small spec.
