@@ -42,6 +42,8 @@ enum Command {
     Cosim(cmd::cosim::CosimArgs),
     /// Synthesise the RTL with Yosys for UltraScale+ and report LUTs, FFs, DSPs and block RAMs.
     Synth(cmd::synth::SynthArgs),
+    /// Explore a design space of configs and workloads: resumable, shardable results and their Pareto front.
+    Explore(cmd::explore::ExploreArgs),
 }
 
 fn main() -> ExitCode {
@@ -73,6 +75,7 @@ fn main() -> ExitCode {
         Command::Rtl(a) => cmd::rtl::run(a),
         Command::Cosim(a) => cmd::cosim::run(a),
         Command::Synth(a) => cmd::synth::run(a),
+        Command::Explore(a) => cmd::explore::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

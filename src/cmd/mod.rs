@@ -6,6 +6,7 @@ pub mod compile;
 pub mod cosim;
 pub mod demo;
 pub mod disasm;
+pub mod explore;
 pub mod models;
 pub mod report;
 pub mod rtl;

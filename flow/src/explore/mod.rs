@@ -30,6 +30,8 @@ use eval::{Context, evaluate, fnv1a64, point_key};
 use points::{Point, config_toml, field_names, points};
 use spec::Spec;
 
+pub use results::merge;
+
 /// A shard: the points whose index % `count` == `index`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shard {
