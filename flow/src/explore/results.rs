@@ -19,6 +19,12 @@ pub fn results_path(dir: &Path) -> PathBuf {
 /// The lines of `path` that parse, after truncating the file to its last
 /// complete line (a run killed mid-write leaves a partial one).
 pub fn read_and_repair(path: &Path) -> Result<Vec<Json>, FlowError> {
+    Ok(read_lines(path)?.into_iter().map(|(v, _)| v).collect())
+}
+
+/// [`read_and_repair`] with each line's text as written (re-serialising a
+/// parsed line may print its floats differently).
+pub fn read_lines(path: &Path) -> Result<Vec<(Json, String)>, FlowError> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -32,7 +38,7 @@ pub fn read_and_repair(path: &Path) -> Result<Vec<Json>, FlowError> {
         let parsed = chunk.ends_with('\n').then(|| serde_json::from_str::<Json>(chunk.trim_end()).ok()).flatten();
         match parsed {
             Some(v) if v.get("key").is_some() => {
-                lines.push(v);
+                lines.push((v, chunk.trim_end().to_string()));
                 good_len = pos;
             }
             _ => break,
@@ -91,7 +97,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeCounts, FlowError> {
     let first = dirs.first().ok_or_else(|| FlowError::Request("merge needs at least one run directory".into()))?;
     let hash = read_spec_hash(first)?
         .ok_or_else(|| FlowError::Request(format!("{}: no spec.hash (not a run directory)", first.display())))?;
-    let mut by_index: BTreeMap<u64, Json> = BTreeMap::new();
+    let mut by_index: BTreeMap<u64, String> = BTreeMap::new();
     let mut seen = std::collections::HashSet::new();
     let mut duplicates = 0;
     for d in dirs {
@@ -104,11 +110,11 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeCounts, FlowError> {
                 first.display()
             )));
         }
-        for line in read_and_repair(&results_path(d))? {
+        for (line, text) in read_lines(&results_path(d))? {
             let key = line["key"].as_str().unwrap_or_default().to_string();
             let index = line["index"].as_u64().unwrap_or(u64::MAX);
             if seen.insert(key) {
-                by_index.insert(index, line);
+                by_index.insert(index, text);
             } else {
                 duplicates += 1;
             }

@@ -1,1 +1,147 @@
-//! Tests of exploration on the small spec.
+//! Tests of exploration on the small spec (`examples/explore-small.toml`).
+
+use std::path::{Path, PathBuf};
+
+use super::*;
+use crate::error::FlowError;
+
+fn small() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/explore-small.toml")
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("nmsat-explore-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn run_to(out: &Path, shard: Option<Shard>) -> RunSummary {
+    let opts = RunOptions { spec: small(), out: out.to_path_buf(), jobs: 2, shard, dry_run: false };
+    run(&opts, &mut |_| {}).unwrap()
+}
+
+fn results(dir: &Path) -> String {
+    std::fs::read_to_string(results::results_path(dir)).unwrap()
+}
+
+#[test]
+fn the_same_spec_gives_the_same_results_twice() {
+    let (a, b) = (tmp("same-a"), tmp("same-b"));
+    let s = run_to(&a, None);
+    run_to(&b, None);
+    assert_eq!((s.points, s.computed, s.reused), (8, 8, 0));
+    assert_eq!(results(&a), results(&b));
+    assert_eq!(results(&a).lines().count(), 8);
+    // Run again in place: everything is reused, nothing changes.
+    let again = run_to(&a, None);
+    assert_eq!((again.computed, again.reused), (0, 8));
+    assert_eq!(results(&a), results(&b));
+}
+
+#[test]
+fn two_shards_merged_equal_the_whole_run() {
+    let (whole, s0, s1, merged) = (tmp("whole"), tmp("s0"), tmp("s1"), tmp("merged"));
+    run_to(&whole, None);
+    assert_eq!(run_to(&s0, Some("0/2".parse().unwrap())).in_shard, 4);
+    run_to(&s1, Some("1/2".parse().unwrap()));
+    let counts = merge(&[s0.clone(), s1.clone(), s0.clone()], &merged).unwrap();
+    assert_eq!((counts.lines, counts.duplicates), (8, 4));
+    assert_eq!(results(&merged), results(&whole));
+    // A shard of another spec is refused.
+    std::fs::write(s1.join("spec.hash"), "0000000000000000\n").unwrap();
+    let err = merge(&[s0, s1], &tmp("merged2")).unwrap_err().to_string();
+    assert!(err.contains("spec hash"), "{err}");
+}
+
+#[test]
+fn a_truncated_last_line_resumes_to_the_uninterrupted_file() {
+    let (whole, cut) = (tmp("uncut"), tmp("cut"));
+    run_to(&whole, None);
+    let full = results(&whole);
+    std::fs::create_dir_all(&cut).unwrap();
+    std::fs::copy(whole.join("spec.hash"), cut.join("spec.hash")).unwrap();
+    // Three complete lines and half of the fourth, as a kill mid-write leaves.
+    let ends: Vec<usize> = full.match_indices('\n').map(|(i, _)| i + 1).collect();
+    let partial = &full[..ends[2] + (ends[3] - ends[2]) / 2];
+    std::fs::write(results::results_path(&cut), partial).unwrap();
+    let s = run_to(&cut, None);
+    assert_eq!((s.reused, s.computed), (3, 5));
+    assert_eq!(results(&cut), full);
+}
+
+#[test]
+fn infeasible_points_are_recorded_with_their_reason() {
+    let dir = tmp("infeasible");
+    let s = run_to(&dir, None);
+    assert_eq!(s.infeasible, 2);
+    let text = results(&dir);
+    let bad: Vec<serde_json::Value> =
+        text.lines().map(|l| serde_json::from_str(l).unwrap()).filter(|l: &serde_json::Value| l["feasible"] == false).collect();
+    assert_eq!(bad.len(), 2);
+    for l in &bad {
+        assert_eq!((l["rows"].as_i64(), l["cols"].as_i64()), (Some(4), Some(4)));
+        assert!(l["reason"].as_str().unwrap().contains("lut_max"), "{l}");
+    }
+}
+
+#[test]
+fn an_invalid_config_is_a_result_not_an_error() {
+    let spec = "base = \"tiny\"\n[[workload]]\nmodel = \"digits-cnn\"\nbatch = 2\n[space]\n\"pe_array.lanes\" = [4, 3]\n";
+    let dir = tmp("invalid");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("spec.toml.in");
+    std::fs::write(&path, spec).unwrap();
+    let opts = RunOptions { spec: path, out: dir.join("run"), jobs: 1, shard: None, dry_run: false };
+    let s = run(&opts, &mut |_| {}).unwrap();
+    assert_eq!((s.points, s.infeasible), (2, 1));
+    let text = results(&dir.join("run"));
+    let last: serde_json::Value = serde_json::from_str(text.lines().nth(1).unwrap()).unwrap();
+    assert_eq!(last["feasible"], false);
+    assert!(last["reason"].as_str().unwrap().starts_with("invalid config"), "{last}");
+}
+
+fn parse_err(text: &str) -> String {
+    match Spec::parse(text, "s.toml") {
+        Err(e @ FlowError::Request(_)) => e.to_string(),
+        other => panic!("expected a request error, got {other:?}"),
+    }
+}
+
+#[test]
+fn bad_specs_name_the_file_and_the_key() {
+    let w = "[[workload]]\nmodel = \"digits-cnn\"\n";
+    let e = parse_err(&format!("{w}[space]\n\"pe_array.rows\" = [2]\ncolour = 3\n"));
+    assert!(e.contains("s.toml") && e.contains("`colour`") && e.contains("not an ArchConfig field"), "{e}");
+    let e = parse_err(&format!("{w}[space]\n\"pe_array.rows\" = []\n"));
+    assert!(e.contains("`pe_array.rows`, line 4") && e.contains("empty"), "{e}");
+    let e = parse_err(&format!("{w}[constraints]\nwatts_max = 3\n"));
+    assert!(e.contains("`watts_max`") && e.contains("not an objective"), "{e}");
+    let e = parse_err(&format!("strategee = \"grid\"\n{w}"));
+    assert!(e.contains("`strategee`") && e.contains("unknown key"), "{e}");
+    let e = parse_err(&format!("{w}[space]\n\"pe_array.rows\" = [\"8\"]\n"));
+    assert!(e.contains("is a string, the field is a integer"), "{e}");
+}
+
+#[test]
+fn random_sampling_is_seeded_and_without_replacement() {
+    let text = "strategy = \"random\"\nsamples = 5\nseed = 7\n[[workload]]\nmodel = \"digits-cnn\"\n[space]\n\"pe_array.rows\" = { from = 2, to = 16, step = 2 }\n\"pe_array.cols\" = [2, 4]\n";
+    let spec = Spec::parse(text, "r.toml").unwrap();
+    let a = points::points(&spec).unwrap();
+    let b = points::points(&spec).unwrap();
+    let values = |p: &[points::Point]| p.iter().map(|p| format!("{:?}", p.values)).collect::<Vec<_>>();
+    assert_eq!(values(&a), values(&b));
+    let mut distinct = values(&a);
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!((a.len(), distinct.len()), (5, 5));
+}
+
+#[test]
+fn the_resource_model_matches_the_presets_dsps_and_fits_their_luts() {
+    for (name, dsp, lut) in [("tiny", 88, 67_238.0), ("sat-mid", 590, 211_634.0), ("sat-vu9p", 2_125, 593_105.0)] {
+        let r = resources::estimate(&nmsat_dataflow::ArchConfig::preset(name).unwrap());
+        assert_eq!(r.dsp, dsp, "{name}");
+        assert!((r.lut as f64 - lut).abs() / lut < 0.12, "{name}: {} vs {lut}", r.lut);
+        assert!(r.bram36 > 0);
+    }
+}
