@@ -81,7 +81,12 @@ pub fn run(args: ExploreArgs) -> CliResult {
     match args.command {
         Some(ExploreCmd::Merge(a)) => {
             let c = merge(&a.dirs, &a.out)?;
-            eprintln!("explore: merged {} lines into {} ({} duplicates dropped)", c.lines, a.out.display(), c.duplicates);
+            eprintln!(
+                "explore: merged {} lines into {} ({} duplicates dropped)",
+                c.lines,
+                a.out.display(),
+                c.duplicates
+            );
             Ok(())
         }
         Some(ExploreCmd::Pareto(a)) => {

@@ -107,7 +107,8 @@ fn context(spec: Spec, origin: &str) -> Result<Context, FlowError> {
         .workloads
         .iter()
         .map(|w| {
-            nmsat_compiler::load_model(&w.model).map_err(|e| FlowError::Request(format!("{origin}: workload `{}`: {e}", w.model)))
+            nmsat_compiler::load_model(&w.model)
+                .map_err(|e| FlowError::Request(format!("{origin}: workload `{}`: {e}", w.model)))
         })
         .collect::<Result<Vec<_>, _>>()?;
     let base = crate::input::load_arch(Some(&spec.base))?;

@@ -133,7 +133,8 @@ impl Spec {
         let base = ArchConfig::preset(&spec.base)
             .ok_or_else(|| bad(origin, text, "base", format!("`{}` is not a preset", spec.base)))?;
         let base: Table = base.to_toml().parse().map_err(|e| FlowError::Request(format!("base preset: {e}")))?;
-        let space = root.get("space").map(|v| v.as_table().ok_or_else(|| bad(origin, text, "space", "expected a table")));
+        let space =
+            root.get("space").map(|v| v.as_table().ok_or_else(|| bad(origin, text, "space", "expected a table")));
         if let Some(space) = space.transpose()? {
             spec.space = space_values(origin, text, space, &base)?;
         }
@@ -162,9 +163,11 @@ fn workloads(origin: &str, text: &str, v: &Value) -> Result<Vec<Workload>, FlowE
             match k.as_str() {
                 "model" => wl.model = string(origin, text, k, v)?.to_string(),
                 "method" => {
-                    wl.method = string(origin, text, k, v)?.parse().map_err(|e| bad(origin, text, k, format!("{e}")))?
+                    wl.method = string(origin, text, k, v)?.parse().map_err(|e| bad(origin, text, k, e))?
                 }
-                "nm" => wl.nm = string(origin, text, k, v)?.parse().map_err(|e| bad(origin, text, k, format!("{e}")))?,
+                "nm" => {
+                    wl.nm = string(origin, text, k, v)?.parse().map_err(|e| bad(origin, text, k, e))?
+                }
                 "batch" => wl.batch = int(origin, text, k, v)?.max(1),
                 "weight" => {
                     wl.weight = v
@@ -209,8 +212,10 @@ fn constraints(origin: &str, text: &str, v: &Value) -> Result<Vec<Constraint>, F
             let known = OBJECTIVES.join(", ");
             return Err(bad(origin, text, k, format!("`{objective}` is not an objective (known: {known})")));
         }
-        let limit =
-            v.as_float().or_else(|| v.as_integer().map(|i| i as f64)).ok_or_else(|| bad(origin, text, k, "expected a number"))?;
+        let limit = v
+            .as_float()
+            .or_else(|| v.as_integer().map(|i| i as f64))
+            .ok_or_else(|| bad(origin, text, k, "expected a number"))?;
         out.push(Constraint { objective: objective.to_string(), is_max, limit });
     }
     Ok(out)
@@ -241,7 +246,12 @@ fn space_values(origin: &str, text: &str, space: &Table, base: &Table) -> Result
             return Err(bad(origin, text, k, "empty list of values"));
         }
         if let Some(w) = values.iter().find(|x| x.type_str() != current.type_str()) {
-            return Err(bad(origin, text, k, format!("{w} is a {}, the field is a {}", w.type_str(), current.type_str())));
+            return Err(bad(
+                origin,
+                text,
+                k,
+                format!("{w} is a {}, the field is a {}", w.type_str(), current.type_str()),
+            ));
         }
         out.push((k.clone(), values));
     }
@@ -252,7 +262,9 @@ fn space_values(origin: &str, text: &str, space: &Table, base: &Table) -> Result
 
 fn range(origin: &str, text: &str, key: &str, t: &Table) -> Result<Vec<Value>, FlowError> {
     let get = |f: &str| -> Result<i64, FlowError> {
-        t.get(f).and_then(Value::as_integer).ok_or_else(|| bad(origin, text, key, format!("a range needs an integer `{f}`")))
+        t.get(f)
+            .and_then(Value::as_integer)
+            .ok_or_else(|| bad(origin, text, key, format!("a range needs an integer `{f}`")))
     };
     if let Some(extra) = t.keys().find(|f| !["from", "to", "step"].contains(&f.as_str())) {
         return Err(bad(origin, text, key, format!("unknown range key `{extra}`")));

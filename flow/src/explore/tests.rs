@@ -75,8 +75,11 @@ fn infeasible_points_are_recorded_with_their_reason() {
     let s = run_to(&dir, None);
     assert_eq!(s.infeasible, 2);
     let text = results(&dir);
-    let bad: Vec<serde_json::Value> =
-        text.lines().map(|l| serde_json::from_str(l).unwrap()).filter(|l: &serde_json::Value| l["feasible"] == false).collect();
+    let bad: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .filter(|l: &serde_json::Value| l["feasible"] == false)
+        .collect();
     assert_eq!(bad.len(), 2);
     for l in &bad {
         assert_eq!((l["rows"].as_i64(), l["cols"].as_i64()), (Some(4), Some(4)));
@@ -86,7 +89,8 @@ fn infeasible_points_are_recorded_with_their_reason() {
 
 #[test]
 fn an_invalid_config_is_a_result_not_an_error() {
-    let spec = "base = \"tiny\"\n[[workload]]\nmodel = \"digits-cnn\"\nbatch = 2\n[space]\n\"pe_array.lanes\" = [4, 3]\n";
+    let spec =
+        "base = \"tiny\"\n[[workload]]\nmodel = \"digits-cnn\"\nbatch = 2\n[space]\n\"pe_array.lanes\" = [4, 3]\n";
     let dir = tmp("invalid");
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("spec.toml.in");
