@@ -162,12 +162,8 @@ fn workloads(origin: &str, text: &str, v: &Value) -> Result<Vec<Workload>, FlowE
         for (k, v) in t {
             match k.as_str() {
                 "model" => wl.model = string(origin, text, k, v)?.to_string(),
-                "method" => {
-                    wl.method = string(origin, text, k, v)?.parse().map_err(|e| bad(origin, text, k, e))?
-                }
-                "nm" => {
-                    wl.nm = string(origin, text, k, v)?.parse().map_err(|e| bad(origin, text, k, e))?
-                }
+                "method" => wl.method = string(origin, text, k, v)?.parse().map_err(|e| bad(origin, text, k, e))?,
+                "nm" => wl.nm = string(origin, text, k, v)?.parse().map_err(|e| bad(origin, text, k, e))?,
                 "batch" => wl.batch = int(origin, text, k, v)?.max(1),
                 "weight" => {
                     wl.weight = v
