@@ -111,7 +111,7 @@ pub fn build(input: &ReportInput<'_>) -> Result<ReportOutput, ChartError> {
     let summary_json = serde_json::to_string_pretty(&summary).map_err(|e| ChartError::Draw(e.to_string()))? + "\n";
     let charts = charts::all(input, &analysis)?;
     Ok(ReportOutput {
-        page: page::page(input, &analysis, charts),
+        page: page::page(input, &analysis, &summary, charts),
         summary_json,
         summary_csv: summary::csv(&summary),
         text: summary::text(&summary),

@@ -1,6 +1,6 @@
 //! The report's HTML page.
 
-use super::summary::Summary;
+use super::summary::{Summary, run_cells};
 use super::{ReportInput, RunAnalysis, charts::focus};
 use crate::charts::Chart;
 use crate::html::{Block, ConfigSummary, DataTable, EnergyTableSummary, Figure, Page, Resources, Section};
@@ -56,24 +56,7 @@ fn runs_table(s: &Summary) -> DataTable {
         header: ["model", "method", "cycles", "speedup", "MAC bound", "energy (mJ)", "power (W)", "GOPS", "GOPS/W"]
             .map(String::from)
             .to_vec(),
-        rows: s
-            .runs
-            .iter()
-            .map(|r| {
-                let e = &r.energy;
-                vec![
-                    r.model.clone(),
-                    r.nm.as_ref().map_or_else(|| r.method.clone(), |p| format!("{} {p}", r.method)),
-                    r.total_cycles.to_string(),
-                    format!("{:.3}", r.speedup_over_dense),
-                    format!("{:.3}", r.mac_bound),
-                    format!("{:.3}", e.energy_j * 1e3),
-                    e.average_power_w.map_or_else(|| "-".into(), |w| format!("{w:.2}")),
-                    e.gops_dense_equivalent.map_or_else(|| "-".into(), |g| format!("{g:.0}")),
-                    e.gops_per_w_dense_equivalent.map_or_else(|| "-".into(), |g| format!("{g:.1}")),
-                ]
-            })
-            .collect(),
+        rows: s.runs.iter().map(|r| run_cells(r, "")).collect(),
     }
 }
 
@@ -99,8 +82,7 @@ fn prior_table() -> DataTable {
 }
 
 /// The page: summary, config and tables, the eight charts, bottlenecks, prior work.
-pub(super) fn page(input: &ReportInput<'_>, analysis: &[RunAnalysis], charts: Vec<Chart>) -> Page {
-    let summary = Summary::new(input, analysis);
+pub(super) fn page(input: &ReportInput<'_>, analysis: &[RunAnalysis], summary: &Summary, charts: Vec<Chart>) -> Page {
     let f = focus(input);
     let mut setup =
         vec![Block::KeyValues(config(input).key_values()), Block::KeyValues(energy_table(input).key_values())];
@@ -128,7 +110,7 @@ pub(super) fn page(input: &ReportInput<'_>, analysis: &[RunAnalysis], charts: Ve
         sections: vec![
             Section {
                 heading: "Summary".into(),
-                blocks: vec![Block::Table(runs_table(&summary))],
+                blocks: vec![Block::Table(runs_table(summary))],
             },
             Section { heading: "Hardware and energy model".into(), blocks: setup },
             Section { heading: "Charts".into(), blocks: figures },

@@ -214,26 +214,26 @@ pub fn csv(s: &Summary) -> String {
     out
 }
 
+/// The cells of one run's row in the run tables; `ratio` follows the
+/// speedup and its bound (`x` in the terminal, nothing on the page).
+pub(super) fn run_cells(r: &RunSummary, ratio: &str) -> Vec<String> {
+    let e = &r.energy;
+    vec![
+        r.model.clone(),
+        r.nm.as_ref().map_or_else(|| r.method.clone(), |p| format!("{} {p}", r.method)),
+        r.total_cycles.to_string(),
+        format!("{:.3}{ratio}", r.speedup_over_dense),
+        format!("{:.3}{ratio}", r.mac_bound),
+        format!("{:.3}", e.energy_j * 1e3),
+        e.average_power_w.map_or_else(|| "-".into(), |w| format!("{w:.2}")),
+        e.gops_dense_equivalent.map_or_else(|| "-".into(), |g| format!("{g:.0}")),
+        e.gops_per_w_dense_equivalent.map_or_else(|| "-".into(), |g| format!("{g:.1}")),
+    ]
+}
+
 /// A terminal table: per run, cycles, speedup, energy, power and efficiency.
 pub fn text(s: &Summary) -> String {
-    let rows: Vec<Vec<String>> = s
-        .runs
-        .iter()
-        .map(|r| {
-            let e = &r.energy;
-            vec![
-                r.model.clone(),
-                r.nm.as_ref().map_or_else(|| r.method.clone(), |p| format!("{} {p}", r.method)),
-                r.total_cycles.to_string(),
-                format!("{:.3}x", r.speedup_over_dense),
-                format!("{:.3}x", r.mac_bound),
-                format!("{:.3}", e.energy_j * 1e3),
-                e.average_power_w.map_or_else(|| "-".into(), |w| format!("{w:.2}")),
-                e.gops_dense_equivalent.map_or_else(|| "-".into(), |g| format!("{g:.0}")),
-                e.gops_per_w_dense_equivalent.map_or_else(|| "-".into(), |g| format!("{g:.1}")),
-            ]
-        })
-        .collect();
+    let rows: Vec<Vec<String>> = s.runs.iter().map(|r| run_cells(r, "x")).collect();
     let header = ["model", "method", "cycles", "speedup", "MAC bound", "energy mJ", "power W", "GOPS", "GOPS/W"];
     format!("energy table `{}` on `{}`, batch {}:\n{}", s.energy_table, s.config.name, s.batch, table(&header, &rows))
 }
