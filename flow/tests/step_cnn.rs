@@ -10,21 +10,13 @@ use nmsat_dataflow::nm::{CompressedNm, GroupAxis, NmPattern, apply_mask, select_
 use nmsat_dataflow::program::Program;
 use nmsat_dataflow::schedule::{DataflowOptions, StepNumerics, compile_step};
 use nmsat_dataflow::{ArchConfig, Matrix};
-use nmsat_sim::datapath::pack_nm_rows;
 use nmsat_sim::reference::backend::{Backend, Hyper};
 use nmsat_sim::reference::{CpuInt16, Dataset, Method, ModelKind, NumericsKind, TrainConfig, Trainer};
+use nmsat_sim::step_image::{i16_bytes, i32_bytes, pack_nm, split_nm};
 use nmsat_sim::{SimMode, SimOptions, simulate};
 
 fn region(p: &Program, name: &str) -> u64 {
     p.regions.iter().find(|r| r.name == name).unwrap_or_else(|| panic!("no region {name}")).addr
-}
-
-fn i16_bytes(v: &[i16]) -> Vec<u8> {
-    v.iter().flat_map(|x| x.to_le_bytes()).collect()
-}
-
-fn i32_bytes(v: &[i32]) -> Vec<u8> {
-    v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
 
 fn read_i32s(dram: &[u8], addr: u64, n: usize) -> Vec<i32> {
@@ -45,31 +37,6 @@ fn operands(
         CompressedNm::compress(&apply_mask(&w, &mask), p, axis).ok()
     };
     (c(GroupAxis::Rows), c(GroupAxis::Cols))
-}
-
-/// The non-interleaved layout: values, then indices packed per row.
-fn split(c: &CompressedNm<i16>) -> (Vec<u8>, Vec<u8>) {
-    let v = c.values();
-    let bits = c.pattern().index_bits() as usize;
-    let row_bytes = (v.cols() * bits).div_ceil(8);
-    let mut idx = vec![0u8; v.rows() * row_bytes];
-    for r in 0..v.rows() {
-        for col in 0..v.cols() {
-            let x = c.indices().get(r, col);
-            for b in 0..bits {
-                let bit = col * bits + b;
-                if x >> b & 1 == 1 {
-                    idx[r * row_bytes + bit / 8] |= 1 << (bit % 8);
-                }
-            }
-        }
-    }
-    (i16_bytes(v.data()), idx)
-}
-
-fn packed(c: &CompressedNm<i16>) -> Vec<u8> {
-    let v = c.values();
-    pack_nm_rows(v.data(), c.indices().data(), v.rows(), v.cols(), c.pattern().index_bits())
 }
 
 /// Compiles one int16 training step of the digits CNN for `arch`, runs it on
@@ -131,11 +98,11 @@ fn cnn_step(method: Method, arch: &str, opts: DataflowOptions) -> (Program, Vec<
         for (pass, op, dir) in [("FF", &ff, "w_ff"), ("BP", &bp, "w_bp")] {
             let (true, Some(op)) = (sparse(pass), op) else { continue };
             if let Some(r) = prog.regions.iter().find(|r| r.name == format!("{n}.{dir}")) {
-                prog.image.push((r.addr, packed(op)));
+                prog.image.push((r.addr, pack_nm(op)));
             }
             let find = |name: String| prog.regions.iter().find(|r| r.name == name).map(|r| r.addr);
             if let (Some(v), Some(i)) = (find(format!("{n}.{dir}.values")), find(format!("{n}.{dir}.indices"))) {
-                let (vb, ib) = split(op);
+                let (vb, ib) = split_nm(op);
                 prog.image.push((v, vb));
                 prog.image.push((i, ib));
             }
@@ -176,13 +143,13 @@ fn cnn_step(method: Method, arch: &str, opts: DataflowOptions) -> (Program, Vec<
         for (op, dir) in [(&ff, "w_ff"), (&bp, "w_bp")] {
             let Some(op) = op else { continue };
             if let Some(a) = at(format!("{}.{dir}.next", l.name)) {
-                let want = packed(op);
+                let want = pack_nm(op);
                 assert_eq!(&dram[a..a + want.len()], &want[..], "{} {dir} for the next step", l.name);
             }
             if let (Some(v), Some(i)) =
                 (at(format!("{}.{dir}.next.values", l.name)), at(format!("{}.{dir}.next.indices", l.name)))
             {
-                let (vb, ib) = split(op);
+                let (vb, ib) = split_nm(op);
                 assert_eq!(&dram[v..v + vb.len()], &vb[..], "{} {dir} values for the next step", l.name);
                 assert_eq!(&dram[i..i + ib.len()], &ib[..], "{} {dir} indices for the next step", l.name);
             }
