@@ -18,7 +18,104 @@
 //! between load and store must go through a compute `sync`, which the
 //! scheduler inserts before calling this.
 
-use crate::isa::{Instr, Queue};
+use crate::isa::{Deps, Instr, Queue};
+
+/// An instruction as a dependency: its index in the program, its queue and
+/// its position within that queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Producer {
+    /// Index in the program.
+    pub index: usize,
+    /// Its queue.
+    pub queue: Queue,
+    /// Position within its queue.
+    pub pos: u64,
+}
+
+/// The token rule applied one instruction at a time, in program order: the
+/// forward scan [`assign_tokens`] runs, usable while a program is still
+/// being emitted (the scheduler streams instructions through it).
+#[derive(Debug, Clone, Default)]
+pub struct TokenAssigner {
+    /// Instructions seen per queue.
+    counts: [u64; 3],
+    /// Per (producer queue, consumer queue): the position of the latest
+    /// producer a consumer already waited for.
+    last_waited: [[Option<u64>; 3]; 3],
+    /// (producer, consumer) pairs that became tokens.
+    pairs: usize,
+}
+
+impl TokenAssigner {
+    /// Adds the next instruction, of queue `qc`, which must wait for `deps`
+    /// (earlier instructions). Returns it as a producer and its pop flags;
+    /// calls `push(producer, push_next)` for each earlier instruction that
+    /// must push a token towards it (`push_next`: towards the next queue).
+    ///
+    /// # Panics
+    /// When a dependency links the load and store queues directly (a
+    /// scheduler bug, not a user error).
+    pub fn add(
+        &mut self,
+        index: usize,
+        qc: Queue,
+        deps: &[Producer],
+        mut push: impl FnMut(Producer, bool),
+    ) -> (Producer, Deps) {
+        let me = Producer { index, queue: qc, pos: self.counts[qc.index()] };
+        self.counts[qc.index()] += 1;
+        let mut latest = [None::<Producer>; 3];
+        for &p in deps {
+            assert!(p.index < index, "dependency {} of {index} points forward", p.index);
+            if p.queue == qc {
+                continue;
+            }
+            assert!(
+                !matches!((p.queue, qc), (Queue::Load, Queue::Store) | (Queue::Store, Queue::Load)),
+                "dependency {} -> {index} links load and store directly",
+                p.index
+            );
+            let slot = &mut latest[p.queue.index()];
+            if slot.is_none_or(|s| s.pos < p.pos) {
+                *slot = Some(p);
+            }
+        }
+        let mut flags = Deps::default();
+        for p in latest.into_iter().flatten() {
+            let lw = &mut self.last_waited[p.queue.index()][qc.index()];
+            if lw.is_some_and(|w| w >= p.pos) {
+                continue;
+            }
+            *lw = Some(p.pos);
+            self.pairs += 1;
+            // Producer `p` pushes towards qc; the consumer pops from p's queue.
+            let p_is_prev_of_c = p.queue.index() < qc.index();
+            push(p, p_is_prev_of_c);
+            if p_is_prev_of_c {
+                flags.pop_prev = true;
+            } else {
+                flags.pop_next = true;
+            }
+        }
+        (me, flags)
+    }
+
+    /// Whether no later instruction can make `p` push a token: every
+    /// neighbouring queue already waited for `p` or a later instruction of
+    /// its queue (so a dependency on `p` is implied from now on).
+    pub fn settled(&self, p: Producer) -> bool {
+        let neighbours: &[Queue] = match p.queue {
+            Queue::Load | Queue::Store => &[Queue::Compute],
+            Queue::Compute => &[Queue::Load, Queue::Store],
+        };
+        neighbours.iter().all(|qc| self.last_waited[p.queue.index()][qc.index()].is_some_and(|w| w >= p.pos))
+    }
+
+    /// (producer, consumer) pairs that became tokens so far.
+    pub fn pairs(&self) -> usize {
+        self.pairs
+    }
+}
 
 /// Sets the token flags of `instrs` from `deps` (for each instruction, the
 /// indices of earlier instructions it must wait for). Returns the number of
@@ -29,66 +126,28 @@ use crate::isa::{Instr, Queue};
 /// directly (a scheduler bug, not a user error).
 pub fn assign_tokens(instrs: &mut [Instr], deps: &[Vec<usize>]) -> usize {
     assert_eq!(instrs.len(), deps.len());
-    let queues: Vec<Queue> = instrs.iter().map(Instr::queue).collect();
-    // Position of each instruction within its queue.
-    let mut pos = vec![0usize; instrs.len()];
-    let mut counts = [0usize; 3];
-    for (i, q) in queues.iter().enumerate() {
-        pos[i] = counts[q.index()];
-        counts[q.index()] += 1;
-    }
-    for d in instrs.iter_mut() {
-        *d.deps_mut() = Default::default();
-    }
-    // For each ordered pair of neighbouring queues (producer queue, consumer queue):
-    // the latest producer (by queue position) already waited for.
-    let mut last_waited = [[None::<usize>; 3]; 3];
-    let mut pairs = 0;
+    let mut producers: Vec<Producer> = Vec::with_capacity(instrs.len());
+    let mut tokens = TokenAssigner::default();
     for c in 0..instrs.len() {
-        let qc = queues[c];
-        let mut latest = [None::<usize>; 3];
-        for &p in &deps[c] {
-            assert!(p < c, "dependency {p} of {c} points forward");
-            let qp = queues[p];
-            if qp == qc {
-                continue;
-            }
-            assert!(
-                !matches!((qp, qc), (Queue::Load, Queue::Store) | (Queue::Store, Queue::Load)),
-                "dependency {p} -> {c} links load and store directly"
-            );
-            let slot = &mut latest[qp.index()];
-            if slot.is_none_or(|s| pos[s] < pos[p]) {
-                *slot = Some(p);
-            }
-        }
-        for qp in Queue::ALL {
-            let Some(p) = latest[qp.index()] else { continue };
-            let lw = &mut last_waited[qp.index()][qc.index()];
-            if lw.is_some_and(|w| pos[w] >= pos[p]) {
-                continue;
-            }
-            *lw = Some(p);
-            pairs += 1;
-            // Producer `p` in queue qp pushes towards qc; consumer pops from qp.
-            let p_is_prev_of_c = qp.index() < qc.index();
-            {
-                let dp = instrs[p].deps_mut();
-                if p_is_prev_of_c {
-                    dp.push_next = true;
-                } else {
-                    dp.push_prev = true;
-                }
-            }
-            let dc = instrs[c].deps_mut();
-            if p_is_prev_of_c {
-                dc.pop_prev = true;
+        let ds: Vec<Producer> = deps[c]
+            .iter()
+            .map(|&p| {
+                assert!(p < c, "dependency {p} of {c} points forward");
+                producers[p]
+            })
+            .collect();
+        let (me, flags) = tokens.add(c, instrs[c].queue(), &ds, |p, next| {
+            let dp = instrs[p.index].deps_mut();
+            if next {
+                dp.push_next = true;
             } else {
-                dc.pop_next = true;
+                dp.push_prev = true;
             }
-        }
+        });
+        *instrs[c].deps_mut() = flags;
+        producers.push(me);
     }
-    pairs
+    tokens.pairs()
 }
 
 #[cfg(test)]

@@ -2,49 +2,63 @@
 //! two candidate schedules whose difference its cost model cannot call, it
 //! simulates both (`fast` mode) and keeps the faster. Pipeline policy, so
 //! it lives here and not in the scheduler or the simulator, which know
-//! nothing of each other.
+//! nothing of each other. Candidates are compiled and simulated as streams
+//! ([`crate::stream`]), so choosing costs no memory per instruction.
 
 use nmsat_dataflow::ArchConfig;
 use nmsat_dataflow::program::Program;
 use nmsat_dataflow::schedule::{
-    DataflowOptions, ScheduleError, StepWorkload, TileInterleave, can_interleave_tiles, compile_step_with,
+    DataflowOptions, MAX_REDUCTION_STEPS, StepWorkload, TileInterleave, can_interleave_tiles, compile_step_with,
 };
+use nmsat_sim::SimMode;
 
-use nmsat_sim::{SimMode, SimOptions, simulate};
+use crate::error::FlowError;
+use crate::stream::{StreamedRun, simulate_streamed};
 
-/// Compiles a training step and, when the interleave mapping is on, also the
-/// variant without tile interleaving (one activation bank, GEMMs in
-/// sequence); both are simulated and the one with fewer cycles is returned
-/// (the interleaved one on a tie). With the mapping off there is one
-/// candidate.
-pub fn compile_fastest(
+/// Simulates a training step in `mode` with the faster of the scheduler's
+/// candidates: when the interleave mapping is on, the variant without tile
+/// interleaving (one activation bank, GEMMs in sequence) is a second
+/// candidate; both are simulated in `fast` mode at once (one per core) and
+/// the one with fewer cycles is kept (the interleaved one on a tie; the
+/// choice depends only on cycles, not on which finishes first). Returns the
+/// choice and its run (simulated again in `mode` when that is `cycle`).
+/// Refuses steps of more than `max_steps` GEMM reduction steps.
+pub fn simulate_fastest(
     arch: &ArchConfig,
     step: &StepWorkload,
     opts: &DataflowOptions,
-) -> Result<Program, ScheduleError> {
-    // Without tile interleaving in reach the compiler never splits the banks:
-    // one candidate.
+    mode: SimMode,
+    max_steps: u128,
+) -> Result<(TileInterleave, StreamedRun), FlowError> {
+    let run = |tiles, mode| simulate_streamed(arch, step, opts, tiles, mode, max_steps);
     if !can_interleave_tiles(step, opts) {
-        return compile_step_with(arch, step, opts, TileInterleave::Auto);
+        return Ok((TileInterleave::Auto, run(TileInterleave::Auto, mode)?));
     }
-    // A candidate and its simulated cycles.
-    let candidate = |tiles: TileInterleave| {
-        compile_step_with(arch, step, opts, tiles).map(|p| {
-            let c = simulate(&p, arch, SimMode::Fast, SimOptions::default()).map(|r| r.stats.total_cycles);
-            (p, c)
-        })
-    };
-    // Both candidates compile and simulate at once (one per core); the
-    // choice depends only on their cycles, not on which finishes first.
     let (tiles, seq) = std::thread::scope(|s| {
-        let seq = s.spawn(|| candidate(TileInterleave::Off).ok());
-        (candidate(TileInterleave::Auto), seq.join().ok().flatten())
+        let seq = s.spawn(|| run(TileInterleave::Off, SimMode::Fast).ok());
+        (run(TileInterleave::Auto, SimMode::Fast), seq.join().ok().flatten())
     });
-    let (tiles, tiles_cycles) = tiles?;
+    let tiles = tiles?;
     // The sequential variant has the larger activation slots, so it compiles
     // wherever the interleaved one does; should it not, the latter stands.
-    match (tiles_cycles, seq) {
-        (Ok(a), Some((seq, Ok(b)))) if b < a => Ok(seq),
-        _ => Ok(tiles),
+    let (choice, fast) = match seq {
+        Some(seq) if seq.run.stats.total_cycles < tiles.run.stats.total_cycles => (TileInterleave::Off, seq),
+        _ => (TileInterleave::Auto, tiles),
+    };
+    match mode {
+        SimMode::Fast => Ok((choice, fast)),
+        SimMode::Cycle => Ok((choice, run(choice, mode)?)),
     }
+}
+
+/// Compiles a training step into a whole program with the schedule
+/// [`simulate_fastest`] chooses (each candidate is compiled twice: once
+/// streamed to choose, once to keep).
+pub fn compile_fastest(arch: &ArchConfig, step: &StepWorkload, opts: &DataflowOptions) -> Result<Program, FlowError> {
+    let tiles = if can_interleave_tiles(step, opts) {
+        simulate_fastest(arch, step, opts, SimMode::Fast, MAX_REDUCTION_STEPS)?.0
+    } else {
+        TileInterleave::Auto
+    };
+    Ok(compile_step_with(arch, step, opts, tiles)?)
 }

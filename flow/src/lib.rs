@@ -10,6 +10,7 @@
 //!   reference's step for the digits models, seeded synthetic state
 //!   otherwise) and simulates ([`simulate_step`]).
 //! - [`choose`]: the candidate schedules compiled and simulated, the fastest kept.
+//! - [`stream`]: compile and simulate as one stream, in bounded memory.
 //! - [`cosim`]: which programs co-simulate, whether their DRAM can be
 //!   compared, and the run against the Verilated RTL.
 //! - [`train`]: training on real data on the CPU reference or the
@@ -28,9 +29,10 @@ pub mod input;
 pub mod models;
 pub mod report;
 pub mod step;
+pub mod stream;
 pub mod train;
 
-pub use choose::compile_fastest;
+pub use choose::{compile_fastest, simulate_fastest};
 pub use error::FlowError;
 pub use input::{Input, load_arch, load_input};
 pub use step::{CompiledStep, Schedule, SimulatedStep, StepImage, StepRequest, simulate_step};

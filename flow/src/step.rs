@@ -5,13 +5,15 @@
 
 use nmsat_compiler::{LowerOptions, Model, step_workload};
 use nmsat_dataflow::program::Program;
-use nmsat_dataflow::schedule::{DataflowOptions, StepNumerics, StepWorkload, compile_step};
+use nmsat_dataflow::schedule::{DataflowOptions, StepNumerics, StepWorkload, TileInterleave, compile_step};
 use nmsat_dataflow::{ArchConfig, Method, NmPattern};
 use nmsat_sim::reference::{Dataset, ModelKind};
 use nmsat_sim::step_image::{StepImageError, StepSetup, step_image, synthetic_image};
-use nmsat_sim::{SimMode, SimOptions, Stats, simulate};
+use nmsat_sim::{SimMode, Stats};
 
+use crate::choose::simulate_fastest;
 use crate::error::FlowError;
+use crate::stream::DEFAULT_MAX_STREAM_STEPS;
 
 /// What to compile: one training step of `model` under `method` at `nm` and
 /// `batch`, with the `dataflow` optimizations, for `arch`.
@@ -142,25 +144,39 @@ fn reference_model(model: &Model) -> Option<ModelKind> {
     }
 }
 
-/// A simulated step: its program and statistics.
+/// A simulated step: its program's header and statistics.
 #[derive(Debug, Clone)]
 pub struct SimulatedStep {
-    /// The program simulated.
-    pub program: Program,
+    /// The program simulated, without its instructions (they were
+    /// streamed): memory map, layers, compile info.
+    pub header: Program,
+    /// The schedule chosen.
+    pub tiles: TileInterleave,
     /// What the simulator counted.
     pub stats: Stats,
 }
 
-/// Compiles `req` (the fastest schedule) and simulates it in fast mode.
+impl StepRequest {
+    /// Compiles and simulates the step in `mode` with the fastest schedule,
+    /// as a stream (memory does not grow with the step;
+    /// [`crate::choose::simulate_fastest`]); refuses steps of more than
+    /// `max_steps` GEMM reduction steps before compiling.
+    pub fn simulate(&self, mode: SimMode, max_steps: u128) -> Result<SimulatedStep, FlowError> {
+        let (tiles, r) = simulate_fastest(&self.arch, &self.workload()?, &self.dataflow, mode, max_steps)?;
+        Ok(SimulatedStep { header: r.header, tiles, stats: r.run.stats })
+    }
+}
+
+/// Compiles `req` (the fastest schedule) and simulates it in fast mode as a
+/// stream, with the default bound on its length.
 pub fn simulate_step(req: &StepRequest) -> Result<SimulatedStep, FlowError> {
-    let program = req.compile(Schedule::Fastest)?;
-    let stats = simulate(&program, &req.arch, SimMode::Fast, SimOptions::default())?.stats;
-    Ok(SimulatedStep { program, stats })
+    req.simulate(SimMode::Fast, DEFAULT_MAX_STREAM_STEPS)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use nmsat_sim::{SimOptions, simulate};
 
     fn request(model: &str, arch: &str, method: Method) -> StepRequest {
         StepRequest {
@@ -195,7 +211,7 @@ mod tests {
             |p: &Program| simulate(p, &req.arch, SimMode::Fast, SimOptions::default()).unwrap().stats.total_cycles;
         let fastest = simulate_step(&req).unwrap();
         assert!(fastest.stats.total_cycles <= cycles(&via));
-        assert_eq!(fastest.stats.total_cycles, cycles(&fastest.program));
+        assert_eq!(fastest.stats.total_cycles, cycles(&req.compile(Schedule::Fastest).unwrap()));
     }
 
     #[test]

@@ -26,6 +26,6 @@ pub mod step_image;
 pub mod testgen;
 pub mod trace;
 
-pub use engine::{Retire, RunResult, SimMode, SimOptions, simulate};
+pub use engine::{Retire, RunResult, SimMode, SimOptions, Source, simulate, simulate_stream};
 pub use error::SimError;
 pub use stats::{LayerPassStats, StallCause, Stats, UnitEvents};

@@ -7,7 +7,7 @@ use nmsat_dataflow::NmPattern;
 use nmsat_dataflow::isa::{Buf, Deps, DmaFormat, GemmMode, Instr, NO_SHIFT, Queue, VecOp};
 use nmsat_dataflow::program::{Program, RegionKind, Tag};
 use nmsat_dataflow::workload::Pass;
-use nmsat_sim::{SimMode, SimOptions, simulate};
+use nmsat_sim::{SimMode, SimOptions, simulate, simulate_stream};
 use proptest::prelude::*;
 
 #[allow(clippy::too_many_arguments)]
@@ -269,6 +269,44 @@ proptest! {
         prop_assert_eq!(&f.retire, &c.retire);
         let mut cs = c.stats.clone();
         cs.mode = "fast".into();
-        prop_assert_eq!(f.stats, cs);
+        prop_assert_eq!(&f.stats, &cs);
+        // The same instructions read as a stream give the same statistics.
+        let mut header = p.clone();
+        header.instrs.clear();
+        header.tags.clear();
+        let source = p.instrs.iter().cloned().zip(p.tags.iter().copied());
+        let s = simulate_stream(&header, &arch, source, SimMode::Fast, SimOptions::default()).unwrap();
+        prop_assert_eq!(&s.stats, &f.stats);
+        prop_assert!(s.retire.is_empty());
     }
+}
+
+#[test]
+fn a_stream_is_checked_as_it_is_read() {
+    let arch = ArchConfig::preset("tiny").unwrap();
+    let mut p = Program::new(arch.clone());
+    p.alloc("x", RegionKind::Activation, 64);
+    let tag = Tag { layer: 0, pass: Pass::Ff };
+    let load = |dram| Instr::Load {
+        deps: Deps::default(),
+        buf: Buf::A,
+        fmt: DmaFormat::I16,
+        index_bits: 0,
+        dram,
+        sram: 0,
+        rows: 1,
+        cols: 4,
+        stride: 8,
+    };
+    // Without a halt at the end.
+    let err = simulate_stream(&p, &arch, vec![(load(0), tag)].into_iter(), SimMode::Fast, SimOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("must end with `halt`"), "{err}");
+    // An instruction outside the memory map, named by its index.
+    let halt = Instr::Halt { deps: Deps::default() };
+    let bad = vec![(load(0), tag), (load(4096), tag), (halt, tag)];
+    let err =
+        simulate_stream(&p, &arch, bad.into_iter(), SimMode::Fast, SimOptions::default()).unwrap_err().to_string();
+    assert!(err.contains("instruction 1") && err.contains("outside the program"), "{err}");
 }

@@ -3,8 +3,9 @@
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
+use nmsat_flow::stream::DEFAULT_MAX_STREAM_STEPS;
 use nmsat_flow::{Input, Schedule, load_arch, load_input};
-use nmsat_sim::{SimOptions, simulate};
+use nmsat_sim::{SimOptions, Stats, simulate};
 
 use crate::cli_error::{CliError, CliResult};
 use crate::cmd::common::{DataflowFlags, ModeArg, StepFlags};
@@ -28,9 +29,15 @@ pub struct SimArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = SimFormat::Table)]
     pub format: SimFormat,
-    /// Write a Chrome-trace/Perfetto JSON timeline of the queues to this file.
+    /// Write a Chrome-trace/Perfetto JSON timeline of the queues to this file
+    /// (the program is then built whole, up to 6 M GEMM reduction steps).
     #[arg(long)]
     pub trace: Option<PathBuf>,
+    /// Refuse a model's step of more GEMM reduction steps than this (a bound
+    /// on run time: one step is one or a few instructions, simulated at
+    /// about a million a second), checked before anything is compiled.
+    #[arg(long, default_value_t = DEFAULT_MAX_STREAM_STEPS, value_parser = clap::value_parser!(u128))]
+    pub max_steps: u128,
     /// Dataflow optimizations to switch off (for a model).
     #[command(flatten)]
     pub dataflow: DataflowFlags,
@@ -49,30 +56,45 @@ pub enum SimFormat {
 
 /// Runs `nmsat sim`.
 pub fn run(args: SimArgs) -> CliResult {
-    let (program, arch) = match load_input(&args.input)? {
+    let (stats, info) = match load_input(&args.input)? {
         Input::Program(p) => {
             let arch = match &args.arch {
                 Some(a) => load_arch(Some(a))?,
                 None => p.arch.clone(),
             };
-            (*p, arch)
+            (simulate_whole(&args, &p, &arch)?, p.info)
         }
         Input::Model(m) => {
             let req = args.step.request(*m, load_arch(args.arch.as_deref())?, &args.dataflow);
-            (req.compile(Schedule::Fastest)?, req.arch)
+            if args.trace.is_some() {
+                let program = req.compile(Schedule::Fastest)?;
+                (simulate_whole(&args, &program, &req.arch)?, program.info)
+            } else {
+                // Compiled and simulated as a stream: memory stays flat.
+                let step = req.simulate(args.mode.into(), args.max_steps)?;
+                (step.stats, step.header.info)
+            }
         }
     };
-    let run = simulate(&program, &arch, args.mode.into(), SimOptions::default()).map_err(CliError::input)?;
+    match args.format {
+        SimFormat::Json => println!("{}", serde_json::to_string_pretty(&stats).map_err(CliError::input)?),
+        SimFormat::Csv => print!("{}", nmsat_reports::sim::csv(&stats)),
+        SimFormat::Table => print!("{}", nmsat_reports::sim::text(&stats, &info)),
+    }
+    Ok(())
+}
+
+/// Simulates a whole program, writing the trace when asked.
+fn simulate_whole(
+    args: &SimArgs,
+    program: &nmsat_dataflow::program::Program,
+    arch: &nmsat_dataflow::ArchConfig,
+) -> Result<Stats, CliError> {
+    let run = simulate(program, arch, args.mode.into(), SimOptions::default()).map_err(CliError::input)?;
     if let Some(t) = &args.trace {
-        let json = nmsat_sim::trace::chrome_trace(&program, &run.retire);
+        let json = nmsat_sim::trace::chrome_trace(program, &run.retire);
         let text = serde_json::to_string(&json).map_err(CliError::input)?;
         std::fs::write(t, text).map_err(|e| CliError::input(anyhow::anyhow!("{}: {e}", t.display())))?;
     }
-    let s = &run.stats;
-    match args.format {
-        SimFormat::Json => println!("{}", serde_json::to_string_pretty(s).map_err(CliError::input)?),
-        SimFormat::Csv => print!("{}", nmsat_reports::sim::csv(s)),
-        SimFormat::Table => print!("{}", nmsat_reports::sim::text(s, &program.info)),
-    }
-    Ok(())
+    Ok(run.stats)
 }

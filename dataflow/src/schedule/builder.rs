@@ -9,8 +9,19 @@ use super::tiling::Budget;
 use crate::arch::ArchConfig;
 use crate::isa::{Deps, Instr, Queue};
 use crate::program::{NO_LAYER, Program, RegionKind, Tag};
-use crate::tokens::assign_tokens;
+use crate::tokens::{Producer, TokenAssigner};
 use crate::workload::Pass;
+
+/// Where a compiled program's instructions go as they become final (their
+/// tokens set): into a whole [`Program`], or one by one to a consumer such
+/// as the simulator, so a step of any length compiles in bounded memory.
+pub trait ProgramSink {
+    /// The program's header (memory map, layers, compile info; no
+    /// instructions), once, before the first instruction.
+    fn header(&mut self, header: &Program);
+    /// The next instruction in program order, final.
+    fn instr(&mut self, instr: Instr, tag: Tag);
+}
 
 /// A buffer or DRAM resource for hazard tracking.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -62,8 +73,10 @@ impl Res {
 
 #[derive(Default)]
 struct Hazards {
-    writer: BTreeMap<Res, usize>,
-    readers: BTreeMap<Res, Vec<usize>>,
+    writer: BTreeMap<Res, Producer>,
+    /// The latest reader of each queue (a later writer waits for them all,
+    /// and waiting for the latest of a queue implies its earlier ones).
+    readers: BTreeMap<Res, [Option<Producer>; 3]>,
     /// DRAM regions accessed tile by tile (`Res::DramTile`) at some point.
     tiled: BTreeSet<usize>,
 }
@@ -71,8 +84,22 @@ struct Hazards {
 /// Builds the program while tracking hazards.
 pub(super) struct Builder<'a> {
     pub(super) arch: &'a ArchConfig,
+    /// The program's header; its instructions when no sink takes them.
     pub(super) prog: Program,
-    pub(super) deps: Vec<Vec<usize>>,
+    /// Emitted instructions that a later one may still make push a token.
+    window: VecDeque<(Instr, Tag)>,
+    /// Index of `window[0]`.
+    window_base: usize,
+    /// Index of the next instruction.
+    next_index: usize,
+    tokens: TokenAssigner,
+    /// Takes final instructions; `None`: they go into `prog`.
+    sink: Option<&'a mut dyn ProgramSink>,
+    header_sent: bool,
+    /// Window length at which to look for settled instructions next.
+    release_at: usize,
+    /// The most instructions the window held.
+    pub(super) window_peak: usize,
     hz: Hazards,
     pub(super) region_ids: BTreeMap<String, usize>,
     pub(super) budget: Budget,
@@ -111,6 +138,10 @@ type Deferred = (u64, Instr, Tag, Vec<Res>, Vec<Res>);
 /// Identifies an operand tile: the GEMM (by tag) and the tile's origin.
 type SlotKey = (Tag, u64, u64);
 
+/// How many emitted instructions the builder holds before it releases the
+/// settled ones (a bound on the work of finding them, not on memory).
+const RELEASE_EVERY: usize = 4096;
+
 /// How many tiles a tile's epilogue may trail its GEMMs by (software
 /// pipelining depth); the output buffer has this many slots plus two.
 pub(super) const EPILOGUE_LAG: u64 = 2;
@@ -121,7 +152,14 @@ impl<'a> Builder<'a> {
         Builder {
             arch,
             prog: Program::new(arch.clone()),
-            deps: Vec::new(),
+            window: VecDeque::new(),
+            window_base: 0,
+            next_index: 0,
+            tokens: TokenAssigner::default(),
+            sink: None,
+            header_sent: false,
+            release_at: RELEASE_EVERY,
+            window_peak: 0,
             hz: Hazards::default(),
             region_ids: BTreeMap::new(),
             budget,
@@ -142,21 +180,89 @@ impl<'a> Builder<'a> {
         }
     }
 
-    /// Emits what is still deferred and a `halt` (tagged `halt_pass`), and
-    /// turns the recorded dependencies into tokens.
-    pub(super) fn finish(mut self, halt_pass: Pass) -> Program {
+    /// Sends the final instructions to `sink` instead of keeping them.
+    pub(super) fn stream_to(&mut self, sink: &'a mut dyn ProgramSink) {
+        self.sink = Some(sink);
+    }
+
+    /// Emits what is still deferred and a `halt` (tagged `halt_pass`);
+    /// returns the program (without instructions when they went to a sink)
+    /// and the most instructions the builder held at once.
+    pub(super) fn finish(mut self, halt_pass: Pass) -> (Program, usize) {
         self.flush();
-        self.prog.push(Instr::Halt { deps: Deps::default() }, Tag { layer: NO_LAYER, pass: halt_pass });
-        self.deps.push(Vec::new());
-        let mut prog = self.prog;
-        assign_tokens(&mut prog.instrs, &self.deps);
-        prog
+        self.push_instr(Instr::Halt { deps: Deps::default() }, Tag { layer: NO_LAYER, pass: halt_pass }, &[]);
+        self.release(usize::MAX);
+        if let Some(sink) = self.sink.as_mut() {
+            if !self.header_sent {
+                sink.header(&self.prog);
+            }
+        }
+        (self.prog, self.window_peak)
+    }
+
+    /// Appends an instruction that waits for `deps`, setting its tokens and
+    /// those of its producers.
+    fn push_instr(&mut self, instr: Instr, tag: Tag, deps: &[Producer]) -> Producer {
+        let index = self.next_index;
+        self.next_index += 1;
+        let (window, base) = (&mut self.window, self.window_base);
+        let (me, flags) = self.tokens.add(index, instr.queue(), deps, |p, next| {
+            // `release` keeps every instruction a later one may depend on.
+            let (i, _) = &mut window[p.index - base];
+            let d = i.deps_mut();
+            if next {
+                d.push_next = true;
+            } else {
+                d.push_prev = true;
+            }
+        });
+        let mut instr = instr;
+        *instr.deps_mut() = flags;
+        self.window.push_back((instr, tag));
+        self.window_peak = self.window_peak.max(self.window.len());
+        if self.window.len() >= self.release_at {
+            // The new instruction enters the hazard state after this.
+            let frontier = self.frontier().min(index);
+            self.release(frontier);
+            self.release_at = self.window.len() + RELEASE_EVERY;
+        }
+        me
+    }
+
+    /// The first instruction a later one may still make push a token: the
+    /// earliest hazard entry not yet settled (`TokenAssigner::settled`).
+    /// Later instructions depend only on hazard entries.
+    fn frontier(&self) -> usize {
+        let writers = self.hz.writer.values().copied();
+        let readers = self.hz.readers.values().flat_map(|r| r.iter().flatten().copied());
+        writers.chain(readers).filter(|p| !self.tokens.settled(*p)).map(|p| p.index).min().unwrap_or(usize::MAX)
+    }
+
+    /// Moves the instructions before index `upto` out of the window.
+    fn release(&mut self, upto: usize) {
+        while self.window_base < upto {
+            let Some((instr, tag)) = self.window.pop_front() else { break };
+            self.window_base += 1;
+            match self.sink.as_mut() {
+                Some(sink) => {
+                    if !self.header_sent {
+                        sink.header(&self.prog);
+                        self.header_sent = true;
+                    }
+                    sink.instr(instr, tag);
+                }
+                None => {
+                    self.prog.push(instr, tag);
+                }
+            }
+        }
     }
 
     pub(super) fn region(&mut self, name: &str, kind: RegionKind, bytes: u64) -> (usize, u64) {
         if let Some(&id) = self.region_ids.get(name) {
             return (id, self.prog.regions[id].addr);
         }
+        debug_assert!(!self.header_sent, "region `{name}` allocated after the header was streamed");
         let addr = self.prog.alloc(name, kind, bytes.max(1));
         let id = self.prog.regions.len() - 1;
         self.region_ids.insert(name.to_string(), id);
@@ -167,7 +273,7 @@ impl<'a> Builder<'a> {
     /// deferred instruction that touches the same resources goes out first
     /// (with everything deferred before it), so deferral never reorders a
     /// dependent pair.
-    pub(super) fn emit(&mut self, instr: Instr, tag: Tag, reads: &[Res], writes: &[Res]) -> usize {
+    pub(super) fn emit(&mut self, instr: Instr, tag: Tag, reads: &[Res], writes: &[Res]) {
         let hit = |set: &[Res], x: &Res| set.iter().any(|y| y.overlaps(*x));
         let touches = |r: &[Res], w: &[Res]| {
             w.iter().any(|x| hit(reads, x) || hit(writes, x)) || r.iter().any(|x| hit(writes, x))
@@ -184,9 +290,9 @@ impl<'a> Builder<'a> {
 
     /// Emits `instr` right away (deferred instructions leave the queue in
     /// order through here, so none overtakes another).
-    fn emit_now(&mut self, instr: Instr, tag: Tag, reads: &[Res], writes: &[Res]) -> usize {
+    fn emit_now(&mut self, instr: Instr, tag: Tag, reads: &[Res], writes: &[Res]) {
         let q = instr.queue();
-        let mut d: Vec<usize> = Vec::new();
+        let mut d: Vec<Producer> = Vec::new();
         for r in reads {
             for x in std::iter::once(*r).chain(r.others(&self.hz)) {
                 if let Some(&w) = self.hz.writer.get(&x) {
@@ -200,7 +306,7 @@ impl<'a> Builder<'a> {
                     d.push(w);
                 }
                 if let Some(rs) = self.hz.readers.get(&x) {
-                    d.extend(rs.iter().copied());
+                    d.extend(rs.iter().flatten().copied());
                 }
             }
         }
@@ -212,13 +318,10 @@ impl<'a> Builder<'a> {
             Queue::Store => self.store_synced_with_load,
             Queue::Compute => None,
         };
-        let crossing = |p: usize| {
-            let qp = self.prog.instrs[p].queue();
-            matches!((qp, q), (Queue::Load, Queue::Store) | (Queue::Store, Queue::Load))
-        };
-        d.retain(|&p| !(crossing(p) && covered.is_some_and(|c| p <= c)));
-        let cross: Vec<usize> = d.iter().copied().filter(|&p| crossing(p)).collect();
-        if let Some(&latest) = cross.iter().max() {
+        let crossing = |p: &Producer| matches!((p.queue, q), (Queue::Load, Queue::Store) | (Queue::Store, Queue::Load));
+        d.retain(|p| !(crossing(p) && covered.is_some_and(|c| p.index <= c)));
+        let cross: Vec<Producer> = d.iter().copied().filter(crossing).collect();
+        if let Some(latest) = cross.iter().map(|p| p.index).max() {
             match q {
                 Queue::Load => self.load_synced_with_store = Some(latest),
                 Queue::Store => self.store_synced_with_load = Some(latest),
@@ -226,22 +329,18 @@ impl<'a> Builder<'a> {
             }
         }
         if !cross.is_empty() {
-            let s = self.prog.push(Instr::Sync { deps: Deps::default() }, tag);
-            self.deps.push(cross.clone());
-            d.retain(|p| !cross.contains(p));
+            let s = self.push_instr(Instr::Sync { deps: Deps::default() }, tag, &cross);
+            d.retain(|p| !crossing(p));
             d.push(s);
         }
-        d.sort_unstable();
-        d.dedup();
-        let i = self.prog.push(instr, tag);
-        self.deps.push(d);
+        let i = self.push_instr(instr, tag, &d);
         for r in reads.iter().chain(writes) {
             if let Res::DramTile(region, _) = r {
                 self.hz.tiled.insert(*region);
             }
         }
         for r in reads {
-            self.hz.readers.entry(*r).or_default().push(i);
+            self.hz.readers.entry(*r).or_default()[q.index()] = Some(i);
         }
         for r in writes {
             // A write of a whole region supersedes its tiles' entries (it
@@ -255,7 +354,6 @@ impl<'a> Builder<'a> {
             self.hz.writer.insert(*r, i);
             self.hz.readers.remove(r);
         }
-        i
     }
 
     /// Queues an epilogue instruction for later emission.

@@ -140,11 +140,12 @@ pub enum ScheduleError {
         /// Supported list.
         supported: String,
     },
-    /// The step has more GEMM reduction steps than a program held in memory
-    /// may (each is at least one instruction; until compile and simulate
-    /// stream, issue 19, the whole program is built first).
+    /// The step has more GEMM reduction steps than allowed: a program built
+    /// whole holds every instruction in memory (`compile -o`, traces,
+    /// co-simulation); a streamed run is bounded in time (`--max-steps`).
     #[error(
-        "the step needs {steps} GEMM reduction steps on `{arch}` (each at least one instruction, about 1.6 KB of memory while compiled and simulated), more than the {limit} nmsat builds in memory; use a config with larger buffers or array, or a smaller batch"
+        "the step needs {steps} GEMM reduction steps on `{arch}` (each at least one instruction), more than the limit of {limit} ({}); use a config with larger buffers or array, or a smaller batch",
+        if *limit == crate::schedule::MAX_REDUCTION_STEPS { "for a program built whole, about 500 bytes per instruction; `nmsat sim` without `--trace` streams larger steps" } else { "for one streamed run, about a million instructions per second; raise it with `--max-steps`" }
     )]
     StepTooLarge {
         /// Config name.

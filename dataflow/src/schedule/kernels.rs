@@ -107,7 +107,7 @@ pub fn compile_gemm(
         out: OutKind::Activation { region: c, relu: false, mask: None, row: n, shift },
     };
     emit_gemm_job(&mut b, &job, &DataflowOptions::default())?;
-    Ok(KernelProgram { program: b.finish(Pass::Ff), inputs: vec![a.1, b_addr], output: c.1 })
+    Ok(KernelProgram { program: b.finish(Pass::Ff).0, inputs: vec![a.1, b_addr], output: c.1 })
 }
 
 fn dma1(buf: Buf, fmt: DmaFormat, dram: u64, sram: u64, n: u64, store: bool) -> Instr {
@@ -207,7 +207,7 @@ pub fn compile_sgd(arch: &ArchConfig, len: u64, grad_shift: i8, params: [u8; 4],
     }
     let mut inputs = vec![g.1, w.1, v.1];
     inputs.extend(pruned.map(|r| r.1));
-    KernelProgram { program: b.finish(Pass::Ff), inputs, output: q.1 }
+    KernelProgram { program: b.finish(Pass::Ff).0, inputs, output: q.1 }
 }
 
 /// The vector unit's softmax cross-entropy gradient of `rows × classes`
@@ -272,5 +272,5 @@ pub fn compile_loss_grad(arch: &ArchConfig, rows: u64, classes: u64, act_frac: u
         );
         r0 += n;
     }
-    KernelProgram { program: b.finish(Pass::Ff), inputs: vec![logits.1, labels.1], output: grad.1 }
+    KernelProgram { program: b.finish(Pass::Ff).0, inputs: vec![logits.1, labels.1], output: grad.1 }
 }

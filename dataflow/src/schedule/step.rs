@@ -3,12 +3,12 @@
 //! then the backward pass layer by layer in the order the dataflow
 //! optimizations call for.
 
-use super::builder::Builder;
+use super::builder::{Builder, ProgramSink};
 use super::job::reduction_steps;
 use super::plan::{LayerBack, StepPlan, plan_step};
 use super::tile::{emit_gemm_job, emit_interleaved, interleave_pays};
 use super::tiling::budget;
-use super::wu::emit_loss;
+use super::wu::{emit_loss, loss_regions};
 use super::{DataflowOptions, Optimization, ScheduleError, StepWorkload};
 use crate::arch::ArchConfig;
 use crate::program::{CompileInfo, GemmRecord, Program};
@@ -62,16 +62,50 @@ pub fn compile_step_with(
     opts: &DataflowOptions,
     tiles: TileInterleave,
 ) -> Result<Program, ScheduleError> {
+    compile_into(arch, step, opts, tiles, None, MAX_REDUCTION_STEPS).map(|(p, _)| p)
+}
+
+/// Compiles one training step as a stream: `sink` receives the header, then
+/// each instruction as soon as its tokens are final (the scheduler holds
+/// only the instructions a later one may still make push a token, a few
+/// tiles' worth), so memory does not grow with the step. The instructions
+/// equal [`compile_step_with`]'s. Refuses steps of more than
+/// `max_reduction_steps` GEMM reduction steps (a bound on time, checked
+/// before anything is emitted). Returns the most instructions the scheduler
+/// held at once.
+pub fn compile_step_stream(
+    arch: &ArchConfig,
+    step: &StepWorkload,
+    opts: &DataflowOptions,
+    tiles: TileInterleave,
+    sink: &mut dyn ProgramSink,
+    max_reduction_steps: u128,
+) -> Result<usize, ScheduleError> {
+    compile_into(arch, step, opts, tiles, Some(sink), max_reduction_steps).map(|(_, peak)| peak)
+}
+
+fn compile_into<'a>(
+    arch: &'a ArchConfig,
+    step: &StepWorkload,
+    opts: &DataflowOptions,
+    tiles: TileInterleave,
+    sink: Option<&'a mut dyn ProgramSink>,
+    limit: u128,
+) -> Result<(Program, usize), ScheduleError> {
     check_patterns(arch, step)?;
     let two_banks = tiles == TileInterleave::Auto && can_interleave_tiles(step, opts);
     let budget = budget(arch, opts.is_on(Optimization::OfflineSchedule), two_banks);
     let mut b = Builder::new(arch, budget, step.numerics);
+    if let Some(sink) = sink {
+        b.stream_to(sink);
+    }
     b.prog.info = compile_info(step, opts);
     for l in &step.layers {
         b.prog.layer_index(&l.name);
     }
     let plan = plan_step(&mut b, step, opts)?;
-    check_size(arch, &plan)?;
+    check_size(arch, &plan, limit)?;
+    loss_regions(&mut b, &plan.ff);
     // Forward pass.
     for j in &plan.ff {
         emit_gemm_job(&mut b, j, opts)?;
@@ -83,17 +117,18 @@ pub fn compile_step_with(
     Ok(b.finish(Pass::Wu))
 }
 
-/// The most GEMM reduction steps a step may have: about 10 GB while compiled
-/// and simulated (ResNet-50 ImageNet at batch 256 on `sat-vu9p` has 1.55 M
-/// and peaks at 2.5 GB). Checked before any instruction is emitted.
+/// The most GEMM reduction steps a step compiled into a whole [`Program`]
+/// may have: about 10 GB while compiled and simulated (ResNet-50 ImageNet at
+/// batch 256 on `sat-vu9p` has 1.55 M). Checked before any instruction is
+/// emitted; [`compile_step_stream`] takes its own bound.
 pub const MAX_REDUCTION_STEPS: u128 = 6_000_000;
 
-/// Refuses a step whose program would not fit in memory, before building it.
-fn check_size(arch: &ArchConfig, plan: &StepPlan) -> Result<(), ScheduleError> {
+/// Refuses a step of more than `limit` reduction steps, before building it.
+fn check_size(arch: &ArchConfig, plan: &StepPlan, limit: u128) -> Result<(), ScheduleError> {
     let back = plan.back.iter().flat_map(|l| l.bp.iter().chain(&l.wg).chain(&l.extra));
     let steps: u128 = plan.ff.iter().chain(back).map(reduction_steps).sum();
-    if steps > MAX_REDUCTION_STEPS {
-        return Err(ScheduleError::StepTooLarge { arch: arch.name.clone(), steps, limit: MAX_REDUCTION_STEPS });
+    if steps > limit {
+        return Err(ScheduleError::StepTooLarge { arch: arch.name.clone(), steps, limit });
     }
     Ok(())
 }

@@ -319,8 +319,7 @@ pub(super) fn emit_loss(b: &mut Builder, step: &StepWorkload, ff_jobs: &[GemmJob
     let classes = step.classes.max(1);
     let rows_total = last.mp.m;
     let tag = Tag { layer: last.tag.layer, pass: Pass::Bp };
-    let labels = b.region("labels", RegionKind::Labels, 2 * rows_total);
-    let grad = b.region(&format!("{}.dout", last.layer), RegionKind::Gradient, 2 * rows_total * last.mp.n);
+    let Some([labels, grad]) = loss_regions(b, ff_jobs) else { return };
     let per = (b.budget.a_slot / (classes + 1)).max(1);
     let fm = step.numerics.formats;
     let mut r0 = 0;
@@ -330,6 +329,19 @@ pub(super) fn emit_loss(b: &mut Builder, step: &StepWorkload, ff_jobs: &[GemmJob
         emit_loss_chunk(b, tag, &chunk, [*logits, labels, grad]);
         r0 += rows;
     }
+}
+
+/// The DRAM regions of the loss gradient (labels, gradient of the logits),
+/// allocated on first call. The driver calls it before emitting anything,
+/// so the memory map is complete when the first instruction goes out (a
+/// streamed program's header comes first).
+pub(super) fn loss_regions(b: &mut Builder, ff_jobs: &[GemmJob]) -> Option<[RegionRef; 2]> {
+    let last = ff_jobs.last()?;
+    let OutKind::Activation { .. } = &last.out else { return None };
+    let rows_total = last.mp.m;
+    let labels = b.region("labels", RegionKind::Labels, 2 * rows_total);
+    let grad = b.region(&format!("{}.dout", last.layer), RegionKind::Gradient, 2 * rows_total * last.mp.n);
+    Some([labels, grad])
 }
 
 /// Rows `r0..r0 + rows` of the loss gradient and its fixed-point formats.
