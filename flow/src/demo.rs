@@ -42,6 +42,16 @@ pub struct DemoRequest {
 /// and the HTML report of sections 2 and 3.
 pub fn run(req: &DemoRequest, say: &mut dyn FnMut(&str)) -> Result<(Demo, ReportOutput), FlowError> {
     let nm = req.step.nm;
+    let report_req = ReportRequest {
+        models: vec![req.step.model.clone()],
+        methods: Method::ALL.to_vec(),
+        patterns: vec![nm],
+        batch: req.step.batch,
+        arch: req.step.arch.clone(),
+        dataflow: DataflowOptions::default(),
+    };
+    // A step too large is refused before the training runs.
+    crate::report::preflight(&report_req)?;
     let data = Dataset::digits()?;
     let mut training = Vec::new();
     for method in Method::ALL {
@@ -59,14 +69,6 @@ pub fn run(req: &DemoRequest, say: &mut dyn FnMut(&str)) -> Result<(Demo, Report
             test_accuracy: r.test_accuracy,
         });
     }
-    let report_req = ReportRequest {
-        models: vec![req.step.model.clone()],
-        methods: Method::ALL.to_vec(),
-        patterns: vec![nm],
-        batch: req.step.batch,
-        arch: req.step.arch.clone(),
-        dataflow: DataflowOptions::default(),
-    };
     say(&format!(
         "compiling and simulating one batch-{} step of {} per method, and the ablation",
         req.step.batch, req.step.model.name

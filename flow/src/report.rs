@@ -5,7 +5,7 @@ use std::path::Path;
 
 use nmsat_compiler::Model;
 use nmsat_dataflow::program::Program;
-use nmsat_dataflow::schedule::{DataflowOptions, Optimization};
+use nmsat_dataflow::schedule::{DataflowOptions, MAX_REDUCTION_STEPS, Optimization};
 use nmsat_dataflow::{ArchConfig, Method, NmPattern};
 use nmsat_reports::energy::EnergyTable;
 use nmsat_reports::report::{ReportInput, ReportOutput, RunInput};
@@ -14,6 +14,7 @@ use nmsat_sim::{SimMode, SimOptions, Stats, simulate};
 
 use crate::error::FlowError;
 use crate::step::{Schedule, StepRequest};
+use crate::stream::DEFAULT_MAX_STREAM_STEPS;
 
 /// What to report on.
 #[derive(Debug, Clone)]
@@ -90,10 +91,40 @@ fn steps(req: &ReportRequest) -> Vec<(Method, Option<NmPattern>)> {
     v
 }
 
-fn simulate_req(req: &StepRequest) -> Result<(Program, nmsat_sim::RunResult), FlowError> {
+/// Compiles and simulates a step whole (its timeline needs every
+/// instruction's start and retirement).
+fn simulate_whole(req: &StepRequest) -> Result<(Program, nmsat_sim::RunResult), FlowError> {
     let program = req.compile(Schedule::Fastest)?;
     let run = simulate(&program, &req.arch, SimMode::Fast, SimOptions::default())?;
     Ok((program, run))
+}
+
+/// Refuses the request if any of its steps is too large, before any runs:
+/// the timeline's step (the first model's last) is built whole, the
+/// others stream.
+pub fn preflight(req: &ReportRequest) -> Result<(), FlowError> {
+    let plan = steps(req);
+    for (mi, model) in req.models.iter().enumerate() {
+        for (si, &(method, nm)) in plan.iter().enumerate() {
+            let whole = mi == 0 && si + 1 == plan.len();
+            let limit = if whole { MAX_REDUCTION_STEPS } else { DEFAULT_MAX_STREAM_STEPS };
+            step_request(req, model, method, nm).check_size(limit)?;
+        }
+    }
+    Ok(())
+}
+
+/// The step of `model` under `method` at `nm` that `req` asks for.
+fn step_request(req: &ReportRequest, model: &Model, method: Method, nm: Option<NmPattern>) -> StepRequest {
+    let default_nm = req.patterns.first().copied().unwrap_or_else(|| "2:8".parse().expect("2:8 is a pattern"));
+    StepRequest {
+        model: model.clone(),
+        method,
+        nm: nm.unwrap_or(default_nm),
+        batch: req.batch,
+        dataflow: req.dataflow,
+        arch: req.arch.clone(),
+    }
 }
 
 /// Runs every step; `say` receives progress.
@@ -101,15 +132,8 @@ pub fn run(req: &ReportRequest, say: &mut dyn FnMut(&str)) -> Result<ReportRuns,
     let Some(first) = req.models.first() else {
         return Err(FlowError::Request("a report needs at least one model".into()));
     };
-    let default_nm = req.patterns.first().copied().unwrap_or_else(|| "2:8".parse().expect("2:8 is a pattern"));
-    let step_of = |model: &Model, method: Method, nm: Option<NmPattern>| StepRequest {
-        model: model.clone(),
-        method,
-        nm: nm.unwrap_or(default_nm),
-        batch: req.batch,
-        dataflow: req.dataflow,
-        arch: req.arch.clone(),
-    };
+    preflight(req)?;
+    let step_of = |model: &Model, method: Method, nm: Option<NmPattern>| step_request(req, model, method, nm);
     let plan = steps(req);
     let total = req.models.len() * plan.len();
     let mut runs = Vec::new();
@@ -124,19 +148,25 @@ pub fn run(req: &ReportRequest, say: &mut dyn FnMut(&str)) -> Result<ReportRuns,
                 nm.map_or_else(|| method.name().to_string(), |p| method.name_with(p)),
                 req.batch
             ));
-            let (program, r) = simulate_req(&step_of(model, method, nm))?;
+            let step = step_of(model, method, nm);
+            let (stats, whole) = if mi == 0 && si + 1 == plan.len() {
+                let (program, r) = simulate_whole(&step)?;
+                (r.stats.clone(), Some((program, r)))
+            } else {
+                (step.simulate(SimMode::Fast, DEFAULT_MAX_STREAM_STEPS)?.stats, None)
+            };
             if method == Method::Dense {
-                dense = r.stats.total_cycles;
+                dense = stats.total_cycles;
             }
             runs.push(ReportRun {
                 model: model.name.clone(),
                 method,
                 nm,
-                speedup_over_dense: dense as f64 / r.stats.total_cycles.max(1) as f64,
+                speedup_over_dense: dense as f64 / stats.total_cycles.max(1) as f64,
                 mac_bound: nm.map_or(1.0, |p| method.mac_bound(p)),
-                stats: r.stats.clone(),
+                stats,
             });
-            if mi == 0 {
+            if let Some((program, r)) = whole {
                 last = Some((method, nm, program, r));
             }
         }
@@ -156,7 +186,7 @@ pub fn run(req: &ReportRequest, say: &mut dyn FnMut(&str)) -> Result<ReportRuns,
         }
         say(&format!("ablation: {ablation_of} with --no-{}", o.info().name));
         let s = StepRequest { dataflow: req.dataflow.without(o), ..step_of(first, method, nm) };
-        let cycles = simulate_req(&s)?.1.stats.total_cycles;
+        let cycles = s.simulate(SimMode::Fast, DEFAULT_MAX_STREAM_STEPS)?.stats.total_cycles;
         ablation.push(AblationRun { variant: format!("--no-{}", o.info().name), cycles });
     }
     let tl = timeline(&program, &r.retire, r.stats.total_cycles);

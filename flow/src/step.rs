@@ -5,7 +5,7 @@
 
 use nmsat_compiler::{LowerOptions, Model, step_workload};
 use nmsat_dataflow::program::Program;
-use nmsat_dataflow::schedule::{DataflowOptions, StepNumerics, StepWorkload, TileInterleave, compile_step};
+use nmsat_dataflow::schedule::{DataflowOptions, StepNumerics, StepWorkload, TileInterleave, compile_step, step_size};
 use nmsat_dataflow::{ArchConfig, Method, NmPattern};
 use nmsat_sim::reference::{Dataset, ModelKind};
 use nmsat_sim::step_image::{StepImageError, StepSetup, step_image, synthetic_image};
@@ -157,6 +157,18 @@ pub struct SimulatedStep {
 }
 
 impl StepRequest {
+    /// Refuses the step if it has more than `limit` GEMM reduction steps
+    /// (from the scheduler's plan; nothing is emitted), so a command can
+    /// refuse it before any work starts.
+    pub fn check_size(&self, limit: u128) -> Result<(), FlowError> {
+        let steps = step_size(&self.arch, &self.workload()?, &self.dataflow)?;
+        if steps > limit {
+            let arch = self.arch.name.clone();
+            return Err(nmsat_dataflow::schedule::ScheduleError::StepTooLarge { arch, steps, limit }.into());
+        }
+        Ok(())
+    }
+
     /// Compiles and simulates the step in `mode` with the fastest schedule,
     /// as a stream (memory does not grow with the step;
     /// [`crate::choose::simulate_fastest`]); refuses steps of more than

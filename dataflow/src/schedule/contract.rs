@@ -145,7 +145,7 @@ pub enum ScheduleError {
     /// co-simulation); a streamed run is bounded in time (`--max-steps`).
     #[error(
         "the step needs {steps} GEMM reduction steps on `{arch}` (each at least one instruction), more than the limit of {limit} ({}); use a config with larger buffers or array, or a smaller batch",
-        if *limit == crate::schedule::MAX_REDUCTION_STEPS { "for a program built whole, about 500 bytes per instruction; `nmsat sim` without `--trace` streams larger steps" } else { "for one streamed run, about a million instructions per second; raise it with `--max-steps`" }
+        if *limit == crate::schedule::MAX_REDUCTION_STEPS { "for a program built whole, about 500 bytes per instruction; `nmsat sim` without `--trace` streams larger steps" } else { "for one streamed run, about a million instructions per second; `nmsat sim --max-steps` raises it" }
     )]
     StepTooLarge {
         /// Config name.

@@ -123,10 +123,28 @@ fn compile_into<'a>(
 /// emitted; [`compile_step_stream`] takes its own bound.
 pub const MAX_REDUCTION_STEPS: u128 = 6_000_000;
 
+/// The GEMM reduction steps of `step` as [`compile_step`] would map it: its
+/// size, from the plan alone (nothing is emitted), so a caller can refuse a
+/// request before any work starts.
+pub fn step_size(arch: &ArchConfig, step: &StepWorkload, opts: &DataflowOptions) -> Result<u128, ScheduleError> {
+    check_patterns(arch, step)?;
+    let two_banks = can_interleave_tiles(step, opts);
+    let budget = budget(arch, opts.is_on(Optimization::OfflineSchedule), two_banks);
+    let mut b = Builder::new(arch, budget, step.numerics);
+    for l in &step.layers {
+        b.prog.layer_index(&l.name);
+    }
+    Ok(plan_reduction_steps(&plan_step(&mut b, step, opts)?))
+}
+
+fn plan_reduction_steps(plan: &StepPlan) -> u128 {
+    let back = plan.back.iter().flat_map(|l| l.bp.iter().chain(&l.wg).chain(&l.extra));
+    plan.ff.iter().chain(back).map(reduction_steps).sum()
+}
+
 /// Refuses a step of more than `limit` reduction steps, before building it.
 fn check_size(arch: &ArchConfig, plan: &StepPlan, limit: u128) -> Result<(), ScheduleError> {
-    let back = plan.back.iter().flat_map(|l| l.bp.iter().chain(&l.wg).chain(&l.extra));
-    let steps: u128 = plan.ff.iter().chain(back).map(reduction_steps).sum();
+    let steps = plan_reduction_steps(plan);
     if steps > limit {
         return Err(ScheduleError::StepTooLarge { arch: arch.name.clone(), steps, limit });
     }
