@@ -117,17 +117,28 @@ fn csv_rows_carry_stalls_by_cause_that_sum_to_the_json() {
     assert!(rows.iter().all(|r| r.len() == header.len()));
 }
 
-/// A step too large to build in memory is refused before any work, with
-/// the number of reduction steps and what to change (exit 2, no abort).
+/// A step too large to build whole, or to stream within `--max-steps`, is
+/// refused before any work, with the number of reduction steps and what to
+/// change (exit 2, no abort, nothing written).
 #[test]
-fn a_step_too_large_for_memory_is_refused_up_front() {
-    for args in [
-        ["sim", "digits-mlp", "--batch", "99999999999", "--arch", "sat-vu9p"],
-        ["sim", "resnet18-cifar10", "--batch", "32", "--arch", "tiny"],
-    ] {
+fn a_step_too_large_is_refused_up_front() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-sim-too-large");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("r18.sat");
+    let trace = dir.join("t.json");
+    let cases: [&[&str]; 3] = [
+        &["sim", "digits-mlp", "--batch", "99999999999", "--arch", "sat-vu9p"],
+        // Built whole: 6 M reduction steps at most.
+        &["compile", "resnet18-cifar10", "--batch", "32", "--arch", "tiny", "-o", out.to_str().unwrap()],
+        // Streamed: bounded by --max-steps.
+        &["sim", "resnet20-cifar10", "--arch", "tiny", "--max-steps", "1000", "--trace", trace.to_str().unwrap()],
+    ];
+    for args in cases {
         let out = Command::new(env!("CARGO_BIN_EXE_nmsat")).args(args).output().unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
         assert!(err.contains("GEMM reduction steps") && err.contains("smaller batch"), "{err}");
     }
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "nothing is written");
 }

@@ -13,7 +13,7 @@ use nmsat_dataflow::schedule::{
 use nmsat_sim::SimMode;
 
 use crate::error::FlowError;
-use crate::stream::{StreamedRun, simulate_streamed};
+use crate::stream::{Observer, StreamedRun, simulate_streamed, simulate_streamed_observed};
 
 /// Simulates a training step in `mode` with the faster of the scheduler's
 /// candidates: when the interleave mapping is on, the variant without tile
@@ -30,9 +30,28 @@ pub fn simulate_fastest(
     mode: SimMode,
     max_steps: u128,
 ) -> Result<(TileInterleave, StreamedRun), FlowError> {
+    simulate_fastest_observed(arch, step, opts, mode, max_steps, None)
+}
+
+/// [`simulate_fastest`]; with an `observer`, the chosen schedule is
+/// simulated once more in `mode` with it (e.g. writing a trace).
+pub fn simulate_fastest_observed(
+    arch: &ArchConfig,
+    step: &StepWorkload,
+    opts: &DataflowOptions,
+    mode: SimMode,
+    max_steps: u128,
+    observer: Option<Observer>,
+) -> Result<(TileInterleave, StreamedRun), FlowError> {
     let run = |tiles, mode| simulate_streamed(arch, step, opts, tiles, mode, max_steps);
     if !can_interleave_tiles(step, opts) {
-        return Ok((TileInterleave::Auto, run(TileInterleave::Auto, mode)?));
+        return Ok((
+            TileInterleave::Auto,
+            match observer {
+                Some(o) => simulate_streamed_observed(arch, step, opts, TileInterleave::Auto, mode, max_steps, o)?,
+                None => run(TileInterleave::Auto, mode)?,
+            },
+        ));
     }
     let (tiles, seq) = std::thread::scope(|s| {
         let seq = s.spawn(|| run(TileInterleave::Off, SimMode::Fast).ok());
@@ -45,9 +64,10 @@ pub fn simulate_fastest(
         Some(seq) if seq.run.stats.total_cycles < tiles.run.stats.total_cycles => (TileInterleave::Off, seq),
         _ => (TileInterleave::Auto, tiles),
     };
-    match mode {
-        SimMode::Fast => Ok((choice, fast)),
-        SimMode::Cycle => Ok((choice, run(choice, mode)?)),
+    match (mode, observer) {
+        (_, Some(o)) => Ok((choice, simulate_streamed_observed(arch, step, opts, choice, mode, max_steps, o)?)),
+        (SimMode::Fast, None) => Ok((choice, fast)),
+        (SimMode::Cycle, None) => Ok((choice, run(choice, mode)?)),
     }
 }
 

@@ -11,9 +11,9 @@ use nmsat_sim::reference::{Dataset, ModelKind};
 use nmsat_sim::step_image::{StepImageError, StepSetup, step_image, synthetic_image};
 use nmsat_sim::{SimMode, Stats};
 
-use crate::choose::simulate_fastest;
+use crate::choose::simulate_fastest_observed;
 use crate::error::FlowError;
-use crate::stream::DEFAULT_MAX_STREAM_STEPS;
+use crate::stream::{DEFAULT_MAX_STREAM_STEPS, Observer};
 
 /// What to compile: one training step of `model` under `method` at `nm` and
 /// `batch`, with the `dataflow` optimizations, for `arch`.
@@ -174,7 +174,19 @@ impl StepRequest {
     /// [`crate::choose::simulate_fastest`]); refuses steps of more than
     /// `max_steps` GEMM reduction steps before compiling.
     pub fn simulate(&self, mode: SimMode, max_steps: u128) -> Result<SimulatedStep, FlowError> {
-        let (tiles, r) = simulate_fastest(&self.arch, &self.workload()?, &self.dataflow, mode, max_steps)?;
+        self.simulate_observed(mode, max_steps, None)
+    }
+
+    /// [`StepRequest::simulate`]; with an `observer`, called for every
+    /// instruction of the chosen schedule as it starts (a trace).
+    pub fn simulate_observed(
+        &self,
+        mode: SimMode,
+        max_steps: u128,
+        observer: Option<Observer>,
+    ) -> Result<SimulatedStep, FlowError> {
+        let w = self.workload()?;
+        let (tiles, r) = simulate_fastest_observed(&self.arch, &w, &self.dataflow, mode, max_steps, observer)?;
         Ok(SimulatedStep { header: r.header, tiles, stats: r.run.stats })
     }
 }

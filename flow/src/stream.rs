@@ -10,7 +10,7 @@ use nmsat_dataflow::ArchConfig;
 use nmsat_dataflow::isa::Instr;
 use nmsat_dataflow::program::{Program, Tag};
 use nmsat_dataflow::schedule::{DataflowOptions, ProgramSink, StepWorkload, TileInterleave, compile_step_stream};
-use nmsat_sim::{RunResult, SimMode, SimOptions, simulate_stream};
+use nmsat_sim::{RunResult, SimMode, SimOptions, Started, simulate_stream_observed};
 
 use crate::error::FlowError;
 
@@ -80,6 +80,9 @@ pub struct StreamedRun {
     pub scheduler_peak: usize,
 }
 
+/// Called with the program's header for every instruction as it starts.
+pub type Observer<'o> = &'o mut dyn FnMut(&Program, &Started);
+
 /// Compiles `step` for `arch` with `tiles` and simulates it in `mode` as a
 /// stream; refuses steps of more than `max_steps` GEMM reduction steps
 /// before compiling anything.
@@ -91,6 +94,20 @@ pub fn simulate_streamed(
     mode: SimMode,
     max_steps: u128,
 ) -> Result<StreamedRun, FlowError> {
+    simulate_streamed_observed(arch, step, opts, tiles, mode, max_steps, &mut |_, _| {})
+}
+
+/// [`simulate_streamed`], calling `observer` for every instruction as it
+/// starts (e.g. to write a trace during the run).
+pub fn simulate_streamed_observed(
+    arch: &ArchConfig,
+    step: &StepWorkload,
+    opts: &DataflowOptions,
+    tiles: TileInterleave,
+    mode: SimMode,
+    max_steps: u128,
+    observer: Observer,
+) -> Result<StreamedRun, FlowError> {
     std::thread::scope(|s| {
         let (tx, rx) = sync_channel::<Msg>(IN_FLIGHT);
         let compiler = s.spawn(move || {
@@ -99,7 +116,7 @@ pub fn simulate_streamed(
             sink.flush();
             r
         });
-        let simulated = simulate_from(arch, rx, mode);
+        let simulated = simulate_from(arch, rx, mode, observer);
         let compiled = match compiler.join() {
             Ok(r) => r,
             Err(panic) => std::panic::resume_unwind(panic),
@@ -115,12 +132,18 @@ pub fn simulate_streamed(
 /// Simulates what arrives on `rx`; `None` when no header came (the
 /// scheduler failed before emitting anything). Dropping `rx` on return
 /// stops a scheduler still sending.
-fn simulate_from(arch: &ArchConfig, rx: Receiver<Msg>, mode: SimMode) -> Option<Result<StreamedRun, FlowError>> {
+fn simulate_from(
+    arch: &ArchConfig,
+    rx: Receiver<Msg>,
+    mode: SimMode,
+    observer: Observer,
+) -> Option<Result<StreamedRun, FlowError>> {
     let Ok(Msg::Header(header)) = rx.recv() else { return None };
     let instrs = rx.into_iter().flat_map(|m| match m {
         Msg::Instrs(v) => v,
         Msg::Header(_) => Vec::new(),
     });
-    let run = simulate_stream(&header, arch, instrs, mode, SimOptions::default());
+    let h: &Program = &header;
+    let run = simulate_stream_observed(h, arch, instrs, mode, SimOptions::default(), &mut |s| observer(h, s));
     Some(run.map(|run| StreamedRun { header: *header, run, scheduler_peak: 0 }).map_err(FlowError::from))
 }

@@ -26,6 +26,9 @@ pub mod step_image;
 pub mod testgen;
 pub mod trace;
 
-pub use engine::{Retire, RunResult, SimMode, SimOptions, Source, simulate, simulate_stream};
+pub use engine::{
+    OnStart, Retire, RunResult, SimMode, SimOptions, Source, Started, simulate, simulate_stream,
+    simulate_stream_observed,
+};
 pub use error::SimError;
 pub use stats::{LayerPassStats, StallCause, Stats, UnitEvents};

@@ -1,10 +1,13 @@
 //! `nmsat sim MODEL|PROGRAM`: simulate one training step on SAT.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
+use nmsat_dataflow::ArchConfig;
+use nmsat_dataflow::program::Program;
 use nmsat_flow::stream::DEFAULT_MAX_STREAM_STEPS;
-use nmsat_flow::{Input, Schedule, load_arch, load_input};
+use nmsat_flow::{Input, load_arch, load_input};
+use nmsat_sim::trace::TraceWriter;
 use nmsat_sim::{SimOptions, Stats, simulate};
 
 use crate::cli_error::{CliError, CliResult};
@@ -30,7 +33,7 @@ pub struct SimArgs {
     #[arg(long, value_enum, default_value_t = SimFormat::Table)]
     pub format: SimFormat,
     /// Write a Chrome-trace/Perfetto JSON timeline of the queues to this file
-    /// (the program is then built whole, up to 6 M GEMM reduction steps).
+    /// (written as the run goes; slices in the order instructions start).
     #[arg(long)]
     pub trace: Option<PathBuf>,
     /// Refuse a model's step of more GEMM reduction steps than this (a bound
@@ -65,15 +68,16 @@ pub fn run(args: SimArgs) -> CliResult {
             (simulate_whole(&args, &p, &arch)?, p.info)
         }
         Input::Model(m) => {
+            // Compiled and simulated as a stream: memory stays flat.
             let req = args.step.request(*m, load_arch(args.arch.as_deref())?, &args.dataflow);
-            if args.trace.is_some() {
-                let program = req.compile(Schedule::Fastest)?;
-                (simulate_whole(&args, &program, &req.arch)?, program.info)
-            } else {
-                // Compiled and simulated as a stream: memory stays flat.
-                let step = req.simulate(args.mode.into(), args.max_steps)?;
-                (step.stats, step.header.info)
-            }
+            req.check_size(args.max_steps)?;
+            let step = match &args.trace {
+                Some(path) => traced(path, &req.arch.name, |obs| {
+                    req.simulate_observed(args.mode.into(), args.max_steps, Some(obs))
+                })?,
+                None => req.simulate(args.mode.into(), args.max_steps)?,
+            };
+            (step.stats, step.header.info)
         }
     };
     match args.format {
@@ -84,12 +88,34 @@ pub fn run(args: SimArgs) -> CliResult {
     Ok(())
 }
 
+/// Runs `sim` with a trace written to `path` as it goes (through a
+/// temporary file renamed at the end: nothing is left on failure).
+fn traced<T>(
+    path: &Path,
+    arch_name: &str,
+    sim: impl FnOnce(&mut dyn FnMut(&Program, &nmsat_sim::Started)) -> Result<T, nmsat_flow::FlowError>,
+) -> Result<T, CliError> {
+    let name = path.file_name().map_or_else(|| "trace".into(), |n| n.to_string_lossy().into_owned());
+    let tmp = path.with_file_name(format!(".{name}.partial-{}", std::process::id()));
+    let io = |e: std::io::Error| CliError::input(anyhow::anyhow!("{}: {e}", path.display()));
+    let file = std::fs::File::create(&tmp).map_err(io)?;
+    let mut w = TraceWriter::new(std::io::BufWriter::new(file), arch_name);
+    let r = sim(&mut |h, s| w.event(h, s));
+    let done = r.map_err(CliError::from).and_then(|v| w.finish().map_err(io).map(|_| v));
+    match done {
+        Ok(v) => {
+            std::fs::rename(&tmp, path).map_err(io)?;
+            Ok(v)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}
+
 /// Simulates a whole program, writing the trace when asked.
-fn simulate_whole(
-    args: &SimArgs,
-    program: &nmsat_dataflow::program::Program,
-    arch: &nmsat_dataflow::ArchConfig,
-) -> Result<Stats, CliError> {
+fn simulate_whole(args: &SimArgs, program: &Program, arch: &ArchConfig) -> Result<Stats, CliError> {
     let run = simulate(program, arch, args.mode.into(), SimOptions::default()).map_err(CliError::input)?;
     if let Some(t) = &args.trace {
         let json = nmsat_sim::trace::chrome_trace(program, &run.retire);

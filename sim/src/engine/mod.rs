@@ -155,6 +155,24 @@ fn unit_of(i: &Instr) -> Unit {
     }
 }
 
+/// An instruction as it starts: what a trace written during the run needs.
+#[derive(Debug, Clone, Copy)]
+pub struct Started<'i> {
+    /// Index in the program.
+    pub index: usize,
+    /// The instruction.
+    pub instr: &'i Instr,
+    /// Its tag.
+    pub tag: Tag,
+    /// Cycle it starts.
+    pub start: u64,
+    /// Cycle it retires.
+    pub done: u64,
+}
+
+/// Called for every instruction as it starts.
+pub type OnStart<'o> = &'o mut dyn FnMut(&Started);
+
 /// Instructions in program order with their tags: a whole [`Program`]'s
 /// (`simulate`) or the scheduler's as it emits them (`simulate_stream`).
 pub trait Source: Iterator<Item = (Instr, Tag)> {}
@@ -250,6 +268,7 @@ struct Engine<'a, S> {
     last_bucket: ((u32, Pass), usize),
     last_compute_tag: Tag,
     machine: Option<Machine>,
+    on_start: Option<OnStart<'a>>,
 }
 
 /// The most DRAM a run with data allocates (8 GiB): checked before allocating.
@@ -290,6 +309,22 @@ pub fn simulate_stream<S: Source>(
     Ok(e.finish(mode))
 }
 
+/// [`simulate_stream`], calling `on_start` for every instruction as it
+/// starts (a trace written as the run goes, `crate::trace::TraceWriter`).
+pub fn simulate_stream_observed<'a, S: Source>(
+    header: &'a Program,
+    arch: &'a ArchConfig,
+    source: S,
+    mode: SimMode,
+    opts: SimOptions,
+    on_start: OnStart<'a>,
+) -> Result<RunResult, SimError> {
+    let mut e = Engine::new(header, arch, source, opts)?;
+    e.on_start = Some(on_start);
+    e.run(mode, opts)?;
+    Ok(e.finish(mode))
+}
+
 impl<'a, S: Source> Engine<'a, S> {
     fn new(header: &'a Program, arch: &'a ArchConfig, source: S, opts: SimOptions) -> Result<Self, SimError> {
         if opts.data && header.dram_bytes > MAX_DATA_DRAM_BYTES {
@@ -326,6 +361,7 @@ impl<'a, S: Source> Engine<'a, S> {
             last_bucket: ((NO_LAYER, Pass::Ff), usize::MAX),
             last_compute_tag: Tag { layer: NO_LAYER, pass: Pass::Ff },
             machine: opts.data.then(|| Machine::new(header, arch)),
+            on_start: None,
         })
     }
 
@@ -484,6 +520,9 @@ impl<'a, S: Source> Engine<'a, S> {
         qs.last_started = Some(w.tag);
         if self.record {
             self.retire[w.index] = Retire { start: t, done };
+        }
+        if let Some(f) = self.on_start.as_mut() {
+            f(&Started { index: w.index, instr: &w.instr, tag: w.tag, start: t, done });
         }
         self.inflight.push(Reverse((done, w.index, q.index(), d.push_prev, d.push_next)));
         let b = &mut self.buckets[w.bucket];
