@@ -22,7 +22,7 @@ use crate::isa::{Deps, Instr, Queue};
 
 /// An instruction as a dependency: its index in the program, its queue and
 /// its position within that queue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Producer {
     /// Index in the program.
     pub index: usize,

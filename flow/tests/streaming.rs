@@ -81,3 +81,29 @@ fn a_step_over_the_bound_is_refused_before_compiling() {
         .to_string();
     assert!(err.contains("GEMM reduction steps") && err.contains("1000"), "{err}");
 }
+
+#[test]
+fn a_loss_row_wider_than_a_slot_is_refused_before_compiling() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("streaming-wide-loss");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("wide_head.nm");
+    std::fs::write(&path, "model wide_head {\n  input 64\n  linear head out=50000\n}\n").unwrap();
+    let m = nmsat_compiler::load_model(path.to_str().unwrap()).unwrap();
+    let opts = nmsat_compiler::LowerOptions::new(Method::Dense, NmPattern::new(2, 8).unwrap(), 2);
+    let w = nmsat_compiler::step_workload(&m, &opts).unwrap();
+    let arch = ArchConfig::preset("tiny").unwrap();
+    let err = nmsat_dataflow::schedule::step_size(&arch, &w, &DataflowOptions::default()).unwrap_err().to_string();
+    assert!(err.contains("50000 logits") && err.contains("activation slot"), "{err}");
+    let err = simulate_streamed(
+        &arch,
+        &w,
+        &DataflowOptions::default(),
+        TileInterleave::Auto,
+        SimMode::Fast,
+        MAX_REDUCTION_STEPS,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("50000 logits"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

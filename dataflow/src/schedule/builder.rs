@@ -2,7 +2,8 @@
 //! buffer slots and DRAM regions between them, and defers tile epilogues
 //! (software pipelining) without reordering a dependent pair.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
 
 use super::StepNumerics;
 use super::tiling::Budget;
@@ -100,6 +101,9 @@ pub(super) struct Builder<'a> {
     release_at: usize,
     /// The most instructions the window held.
     pub(super) window_peak: usize,
+    /// Every hazard entry recorded and not yet seen settled, earliest first
+    /// (settled entries stay settled, so they are dropped lazily).
+    unsettled: BinaryHeap<Reverse<(usize, Producer)>>,
     hz: Hazards,
     pub(super) region_ids: BTreeMap<String, usize>,
     pub(super) budget: Budget,
@@ -160,6 +164,7 @@ impl<'a> Builder<'a> {
             header_sent: false,
             release_at: RELEASE_EVERY,
             window_peak: 0,
+            unsettled: BinaryHeap::new(),
             hz: Hazards::default(),
             region_ids: BTreeMap::new(),
             budget,
@@ -231,11 +236,18 @@ impl<'a> Builder<'a> {
 
     /// The first instruction a later one may still make push a token: the
     /// earliest hazard entry not yet settled (`TokenAssigner::settled`).
-    /// Later instructions depend only on hazard entries.
-    fn frontier(&self) -> usize {
-        let writers = self.hz.writer.values().copied();
-        let readers = self.hz.readers.values().flat_map(|r| r.iter().flatten().copied());
-        writers.chain(readers).filter(|p| !self.tokens.settled(*p)).map(|p| p.index).min().unwrap_or(usize::MAX)
+    /// Later instructions depend only on hazard entries. (Entries the
+    /// hazard state no longer names count too until they settle: a bound
+    /// that is safe and costs no scan of the hazard state, which holds an
+    /// entry per weight-update tile of every layer.)
+    fn frontier(&mut self) -> usize {
+        while let Some(Reverse((_, p))) = self.unsettled.peek() {
+            if !self.tokens.settled(*p) {
+                return p.index;
+            }
+            self.unsettled.pop();
+        }
+        usize::MAX
     }
 
     /// Moves the instructions before index `upto` out of the window.
@@ -338,6 +350,9 @@ impl<'a> Builder<'a> {
             if let Res::DramTile(region, _) = r {
                 self.hz.tiled.insert(*region);
             }
+        }
+        if !reads.is_empty() || !writes.is_empty() {
+            self.unsettled.push(Reverse((i.index, i)));
         }
         for r in reads {
             self.hz.readers.entry(*r).or_default()[q.index()] = Some(i);

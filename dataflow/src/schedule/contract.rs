@@ -130,6 +130,20 @@ pub enum ScheduleError {
         /// Why.
         reason: String,
     },
+    /// The loss gradient's rows do not fit an activation slot.
+    #[error(
+        "the loss gradient of layer `{layer}` needs a whole row of {classes} logits and its label in one activation slot, which holds {slot} elements on `{arch}`; use a config with a larger activation buffer (or a model with fewer classes)"
+    )]
+    LossRowTooWide {
+        /// The last layer.
+        layer: String,
+        /// Classes (logits per row).
+        classes: u64,
+        /// Elements per activation slot.
+        slot: u64,
+        /// Config name.
+        arch: String,
+    },
     /// The config does not run a pattern the workload needs.
     #[error("`{arch}` does not support N:M pattern {pattern} (supported: {supported})")]
     Unsupported {

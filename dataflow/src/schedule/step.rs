@@ -8,7 +8,7 @@ use super::job::reduction_steps;
 use super::plan::{LayerBack, StepPlan, plan_step};
 use super::tile::{emit_gemm_job, emit_interleaved, interleave_pays};
 use super::tiling::budget;
-use super::wu::{emit_loss, loss_regions};
+use super::wu::{check_loss, emit_loss, loss_regions};
 use super::{DataflowOptions, Optimization, ScheduleError, StepWorkload};
 use crate::arch::ArchConfig;
 use crate::program::{CompileInfo, GemmRecord, Program};
@@ -105,6 +105,7 @@ fn compile_into<'a>(
     }
     let plan = plan_step(&mut b, step, opts)?;
     check_size(arch, &plan, limit)?;
+    check_loss(&b, step, &plan.ff)?;
     loss_regions(&mut b, &plan.ff);
     // Forward pass.
     for j in &plan.ff {
@@ -134,7 +135,9 @@ pub fn step_size(arch: &ArchConfig, step: &StepWorkload, opts: &DataflowOptions)
     for l in &step.layers {
         b.prog.layer_index(&l.name);
     }
-    Ok(plan_reduction_steps(&plan_step(&mut b, step, opts)?))
+    let plan = plan_step(&mut b, step, opts)?;
+    check_loss(&b, step, &plan.ff)?;
+    Ok(plan_reduction_steps(&plan))
 }
 
 fn plan_reduction_steps(plan: &StepPlan) -> u128 {

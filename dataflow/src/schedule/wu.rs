@@ -344,6 +344,23 @@ pub(super) fn loss_regions(b: &mut Builder, ff_jobs: &[GemmJob]) -> Option<[Regi
     Some([labels, grad])
 }
 
+/// Refuses a step whose loss-gradient row (its logits and label) does not
+/// fit an activation slot: `vec lossgrad` needs whole rows.
+pub(super) fn check_loss(b: &Builder, step: &StepWorkload, ff_jobs: &[GemmJob]) -> Result<(), ScheduleError> {
+    let Some(last) = ff_jobs.last() else { return Ok(()) };
+    let OutKind::Activation { .. } = &last.out else { return Ok(()) };
+    let classes = step.classes.max(1);
+    if classes + 1 > b.budget.a_slot {
+        return Err(ScheduleError::LossRowTooWide {
+            layer: last.layer.clone(),
+            classes,
+            slot: b.budget.a_slot,
+            arch: b.arch.name.clone(),
+        });
+    }
+    Ok(())
+}
+
 /// Rows `r0..r0 + rows` of the loss gradient and its fixed-point formats.
 #[derive(Debug, Clone, Copy)]
 struct LossChunk {
