@@ -8,10 +8,12 @@
 //! holds raw input windows and the DMA moves raw bytes (a window's halo
 //! shared by neighbouring tiles is not re-fetched, an under-count of at most
 //! `(R − stride)/(tile rows · stride)` of the activation traffic). The BP of
-//! a convolution runs as the transposed convolution of `dO` (reduction
-//! `K' = C_out·R·S/stride²`, taps outer, `C_out` inner, so N:M groups still
-//! run along `C_out`), which has the MACs of the col2im GEMM but a long
-//! reduction instead of `K = C_out`, so the array is not drain-bound.
+//! a convolution runs as the transposed convolution of `dO` (one output row
+//! per input pixel, reduction `K' = C_out·R·S`, taps outer, `C_out` inner,
+//! so N:M groups still run along `C_out`): a long reduction instead of the
+//! col2im GEMM's `K = C_out`, so the array is not drain-bound, at the price
+//! of multiplying the zeros of a stride's dilation (and of a padding written
+//! into the input): `(H_in·W_in)/(H_out·W_out)` times the col2im MACs.
 //!
 //! # Tiling
 //! Each GEMM gets the tile sizes `(tm, tn, tk)` and loop order (output
