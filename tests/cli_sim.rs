@@ -142,3 +142,28 @@ fn a_step_too_large_is_refused_up_front() {
     }
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "nothing is written");
 }
+
+#[test]
+fn hostile_outputs_and_overflows_are_refused_before_any_work() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-sim-hostile");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let wide = dir.join("wide.nm");
+    std::fs::write(&wide, "model wide {\n  input 4000000000x1x1\n  linear fc out=4000000000\n}\n").unwrap();
+    let missing = dir.join("no/such/dir/x.sat");
+    let d = dir.to_str().unwrap();
+    let cases: [(&[&str], &str); 4] = [
+        (&["compile", "resnet18-cifar10", "-o", missing.to_str().unwrap()], "its directory does not exist"),
+        (&["compile", "resnet18-cifar10", "-o", d], "is a directory"),
+        (&["compile", wide.to_str().unwrap()], "layer `fc`: total MACs overflow"),
+        (&["sim", wide.to_str().unwrap()], "loss gradient of layer `fc`"),
+    ];
+    for (args, want) in cases {
+        let out = Command::new(env!("CARGO_BIN_EXE_nmsat")).args(args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(want) && err.lines().count() == 1, "{args:?}: {err}");
+    }
+    let left: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(left, vec![std::ffi::OsString::from("wide.nm")], "nothing is written");
+}

@@ -37,6 +37,11 @@ pub enum Location {
         /// The argument as given.
         arg: String,
     },
+    /// A layer or tensor of a model (an arithmetic limit found while lowering it).
+    Layer {
+        /// The layer's (or tensor's) name.
+        name: String,
+    },
 }
 
 impl Location {
@@ -66,6 +71,7 @@ impl fmt::Display for Location {
             Location::Cell { file, row, field } => write!(f, "{file}: row {row}, field `{field}`"),
             Location::File { file } => write!(f, "{file}"),
             Location::Argument { arg } => write!(f, "model argument `{arg}`"),
+            Location::Layer { name } => write!(f, "layer `{name}`"),
         }
     }
 }

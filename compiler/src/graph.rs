@@ -141,7 +141,7 @@ impl Builder<'_> {
         shape: Vec<u64>,
         nm: Option<NmOperand>,
     ) -> Result<Tensor, CompileError> {
-        let loc = crate::error::Location::Argument { arg: name.clone() };
+        let loc = crate::error::Location::Layer { name: name.clone() };
         let mut elements: u64 = 1;
         for &d in &shape {
             elements = mul(elements, d, &loc, "tensor elements")?;

@@ -78,7 +78,7 @@ pub struct Totals {
 pub fn totals(gemms: &[Gemm]) -> Result<Totals, CompileError> {
     let mut t = Totals::default();
     for g in gemms {
-        let loc = Location::Argument { arg: g.layer.clone() };
+        let loc = Location::Layer { name: g.layer.clone() };
         let macs = mul(mul(mul(g.m, g.n, &loc, "MACs")?, g.k, &loc, "MACs")?, g.count, &loc, "MACs")?;
         let exec = match g.sparse {
             Some(s) => {

@@ -302,6 +302,24 @@ impl Program {
         Ok(())
     }
 
+    /// Checks, before any work, that [`Program::save`] can write `path`: it
+    /// is not a directory and its directory exists (the write itself can
+    /// still fail, and then leaves nothing).
+    pub fn check_writable(path: &Path) -> Result<(), ProgramError> {
+        let io = |kind: std::io::ErrorKind, what: &str| ProgramError::Io {
+            path: path.to_path_buf(),
+            source: std::io::Error::new(kind, what.to_string()),
+        };
+        if path.is_dir() {
+            return Err(io(std::io::ErrorKind::IsADirectory, "is a directory; give a file name"));
+        }
+        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        if !dir.is_dir() {
+            return Err(io(std::io::ErrorKind::NotFound, "its directory does not exist"));
+        }
+        Ok(())
+    }
+
     /// Reads a program file.
     pub fn load(path: &Path) -> Result<Self, ProgramError> {
         let data = std::fs::read(path).map_err(|source| ProgramError::Io { path: path.to_path_buf(), source })?;

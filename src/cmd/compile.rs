@@ -70,6 +70,9 @@ pub fn run(args: CompileArgs) -> CliResult {
         print!("{}", nmsat_reports::passes::text());
         return Ok(());
     }
+    if let Some(path) = &args.output {
+        nmsat_dataflow::program::Program::check_writable(path).map_err(CliError::input)?;
+    }
     let model = load_model(args.model.as_deref().unwrap_or_default()).map_err(CliError::input)?;
     let req = args.step.request(model, load_arch(args.arch.as_deref())?, &args.dataflow);
     let opts = req.lower_options();
