@@ -3,15 +3,14 @@
 //! `nmsat explore merge DIR... -o OUT` joins shards; `nmsat explore pareto
 //! DIR --x OBJ --y OBJ` prints the Pareto front.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use clap::{Args, Subcommand};
-use indicatif::{ProgressBar, ProgressStyle};
 use nmsat_flow::explore::{Progress, RunOptions, Shard, merge, pareto, run as run_explore};
 
 use crate::cli_error::CliResult;
+use crate::progress::Reporter;
 
 /// Arguments of `nmsat explore`: a run unless a subcommand is given.
 #[derive(Debug, Args)]
@@ -103,25 +102,14 @@ fn run_spec(a: RunArgs) -> CliResult {
     let (Some(spec), Some(out)) = (a.spec, a.out) else { unreachable!("clap requires SPEC and -o") };
     let opts = RunOptions { spec, out, jobs: a.jobs, shard: a.shard, dry_run: a.dry_run };
     let t0 = Instant::now();
-    let (mut last, mut first_done, mut bar) = (Instant::now(), None, None);
-    let mut on_progress = |p: Progress| {
-        if std::io::stderr().is_terminal() {
-            let b = bar.get_or_insert_with(|| points_bar(p.total as u64));
-            b.set_position(p.done as u64);
-            return;
-        }
-        let start = *first_done.get_or_insert(p.done);
-        if last.elapsed() < Duration::from_secs(5) && p.done < p.total {
-            return;
-        }
-        last = Instant::now();
-        let rate = (p.done - start) as f64 / t0.elapsed().as_secs_f64().max(1e-9);
-        let eta = if rate > 0.0 { format!("{:.0} s", (p.total - p.done) as f64 / rate) } else { "-".into() };
-        eprintln!("explore: {}/{} points, ETA {eta}", p.done, p.total);
+    let mut rep: Option<Reporter> = None;
+    let mut on_progress = |p: Progress| match &mut rep {
+        Some(r) => r.set_position(p.done as u64),
+        None => rep.insert(Reporter::new("explore".into(), p.total as u64, "points")).skip_to(p.done as u64),
     };
     let s = run_explore(&opts, &mut on_progress)?;
-    if let Some(b) = bar {
-        b.finish_and_clear();
+    if let Some(r) = rep {
+        r.finish();
     }
     if opts.dry_run {
         println!(
@@ -143,13 +131,4 @@ fn run_spec(a: RunArgs) -> CliResult {
         t0.elapsed().as_secs_f64()
     );
     Ok(())
-}
-
-/// A progress bar of points with their ETA, on stderr (a terminal).
-fn points_bar(len: u64) -> ProgressBar {
-    let bar = ProgressBar::new(len);
-    if let Ok(style) = ProgressStyle::with_template("explore [{bar:30}] {pos}/{len} points, ETA {eta}") {
-        bar.set_style(style.progress_chars("=> "));
-    }
-    bar
 }

@@ -10,7 +10,7 @@ use nmsat_sim::reference::{Dataset, ModelKind, NumericsKind, TrainConfig, TrainR
 
 use crate::cli_error::{CliError, CliResult};
 use crate::cmd::common::ModeArg;
-use crate::progress::{on_step, progress_bar};
+use crate::progress::{Reporter, on_step};
 
 /// Arguments of `nmsat train`.
 #[derive(Debug, Args)]
@@ -152,9 +152,9 @@ fn config(a: &TrainArgs, model: ModelKind, meth: Method, nm: NmPattern, seed: u6
 }
 
 fn run_one(data: &Dataset, cfg: &TrainConfig, label: String) -> Result<TrainReport, FlowError> {
-    let bar = progress_bar(steps(data, cfg), label);
-    let report = on_cpu(data, cfg, &mut on_step(&bar));
-    bar.finish_and_clear();
+    let mut rep = Reporter::new(label, steps(data, cfg), "steps");
+    let report = on_cpu(data, cfg, &mut on_step(&mut rep));
+    rep.finish();
     report
 }
 
@@ -174,9 +174,9 @@ pub fn run(a: TrainArgs) -> CliResult {
     let label = format!("{} {} {}", cfg.model.name(), cfg.method.name(), cfg.nm);
     if a.on == OnArg::Sat {
         let arch = nmsat_flow::load_arch(a.arch.as_deref())?;
-        let bar = progress_bar(steps(&data, &cfg), format!("{label} on SAT"));
-        let r = on_sat(&data, &cfg, &arch, a.sim_mode.into(), &mut on_step(&bar));
-        bar.finish_and_clear();
+        let mut rep = Reporter::new(format!("{label} on SAT"), steps(&data, &cfg), "steps");
+        let r = on_sat(&data, &cfg, &arch, a.sim_mode.into(), &mut on_step(&mut rep));
+        rep.finish();
         let r = r?;
         match a.format {
             FormatArg::Json => println!("{}", serde_json::to_string_pretty(&r).map_err(CliError::input)?),
