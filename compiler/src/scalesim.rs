@@ -47,6 +47,37 @@ pub(crate) fn detect(t: &Table) -> Option<Format> {
     }
 }
 
+/// The seven number columns of the conv format: by name when the header
+/// names them all (in any order, extra columns allowed), else by position
+/// after the name column as SCALE-Sim itself reads them (its own
+/// `DeepBench.csv` spells `IFMAP Width` twice).
+fn conv_columns(
+    table: &Table,
+    need: &dyn Fn(&dyn Fn(&str) -> bool, &str) -> Result<usize, CompileError>,
+    name_col: usize,
+) -> Result<[usize; 7], CompileError> {
+    let find = |pred: &dyn Fn(&str) -> bool| table.column(pred);
+    let named = [
+        find(&|h| h.contains("ifmap") && h.contains("height")),
+        find(&|h| h.contains("ifmap") && h.contains("width")),
+        find(&|h| h.contains("filter") && h.contains("height")),
+        find(&|h| h.contains("filter") && h.contains("width")),
+        find(&|h| h.contains("channel")),
+        find(&|h| h.starts_with("num") || h == "filters" || h == "numfilter"),
+        find(&|h| h.starts_with("stride")),
+    ];
+    if let [Some(a), Some(b), Some(c), Some(d), Some(e), Some(f), Some(g)] = named {
+        return Ok([a, b, c, d, e, f, g]);
+    }
+    if name_col == 0 && table.header.len() >= 8 {
+        return Ok([1, 2, 3, 4, 5, 6, 7]);
+    }
+    // Name the first missing column.
+    let what = ["IFMAP Height", "IFMAP Width", "Filter Height", "Filter Width", "Channels", "Num Filter", "Strides"];
+    let missing = named.iter().position(Option::is_none).unwrap_or(0);
+    need(&|_| false, what[missing]).map(|_| [0; 7])
+}
+
 /// The pass a training-pass file holds, from its file name.
 pub fn pass_of_file(path: &str) -> Option<Pass> {
     let base = path.rsplit(['/', '\\']).next().unwrap_or(path).to_ascii_lowercase();
@@ -101,13 +132,7 @@ pub fn parse(file: &str, text: &str) -> Result<Model, CompileError> {
     let mut layers: Vec<Layer> = Vec::with_capacity(table.rows.len());
     match format {
         Format::Conv => {
-            let ih = need(&|h| h.contains("ifmap") && h.contains("height"), "IFMAP Height")?;
-            let iw = need(&|h| h.contains("ifmap") && h.contains("width"), "IFMAP Width")?;
-            let fh = need(&|h| h.contains("filter") && h.contains("height"), "Filter Height")?;
-            let fw = need(&|h| h.contains("filter") && h.contains("width"), "Filter Width")?;
-            let ch = need(&|h| h.contains("channel"), "Channels")?;
-            let nf = need(&|h| h.starts_with("num") || h == "filters" || h == "numfilter", "Num Filter")?;
-            let st = need(&|h| h.starts_with("stride"), "Strides")?;
+            let [ih, iw, fh, fw, ch, nf, st] = conv_columns(&table, &need, name_col)?;
             for row in &table.rows {
                 let cells = Cells { file, header: &table.header, row };
                 let loc = cells.loc(name_col);
@@ -129,17 +154,21 @@ pub fn parse(file: &str, text: &str) -> Result<Model, CompileError> {
                     ));
                 }
                 let depthwise = name.contains("DP");
-                if !depthwise && r == h && s == w {
+                if !depthwise && s == w && (r == h || r == 1) {
                     // A filter covering its whole input is a fully connected layer
-                    // (SCALE-Sim writes FC/RNN/DLRM layers so): one output position,
-                    // the plain GEMM in every pass, not a transposed convolution.
+                    // (SCALE-Sim writes FC/RNN/DLRM layers so): one output position.
+                    // A 1xW filter on an HxW input is one over the rows it reads
+                    // (how SCALE-Sim writes an im2col'd GEMM: rows = M, width = K).
+                    // Either is the plain GEMM in every pass, not a transposed
+                    // convolution (which would multiply W times the MACs in BP).
                     let k = mul(mul(c, r, &loc, "K")?, s, &loc, "K")?;
+                    let tokens = if r == h { 1 } else { (h - 1) / stride + 1 };
                     layers.push(Layer {
                         name,
                         kind: LayerKind::Linear(LinearSpec { in_features: k, out_features: filters }),
                         inputs: vec![chain_input(layers.len())],
-                        in_shape: Shape::Seq { tokens: 1, dim: k },
-                        out_shape: Shape::Seq { tokens: 1, dim: filters },
+                        in_shape: Shape::Seq { tokens, dim: k },
+                        out_shape: Shape::Seq { tokens, dim: filters },
                         nm: sparsity(&cells, sparsity_col)?,
                         origin: loc,
                     });
@@ -248,5 +277,23 @@ mod tests {
         assert!(e.contains("larger than"), "{e}");
         let m = parse("g.csv", "Layer,M,N,K,\nA,1,2,3,\nA,1,2,3,\n").unwrap();
         assert_eq!(m.layers[1].name, "A#2");
+    }
+
+    /// SCALE-Sim reads the conv columns by position; its `DeepBench.csv`
+    /// names `IFMAP Width` twice, and a header missing a named column with
+    /// fewer than eight cells still names it.
+    #[test]
+    fn conv_columns_fall_back_to_positions() {
+        let m = parse("d.csv", "Layer, IFMAP Width, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides,\nc,7,9,3,3,4,8,2,\n")
+            .unwrap();
+        assert_eq!(m.layers[0].in_shape, Shape::Map { c: 4, h: 7, w: 9 });
+        assert_eq!(m.layers[0].out_shape, Shape::Map { c: 8, h: 3, w: 4 });
+        let e = parse(
+            "e.csv",
+            "Layer, IFMAP Height, IFMAP Width, Filter Height, Channels, Num Filter, Strides,\nc,7,9,3,4,8,2,\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("e.csv") && e.contains("no `Filter Width` column"), "{e}");
     }
 }

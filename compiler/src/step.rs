@@ -40,7 +40,8 @@ pub fn step_workload(model: &Model, opts: &LowerOptions) -> Result<StepWorkload,
     for (i, lw) in layers.iter_mut().enumerate() {
         let Some(id) = model.find(&lw.name) else { continue };
         let layer = model.layer(id);
-        if let LayerKind::Conv(c) = layer.kind {
+        // A training-pass file's rows are already that pass's GEMMs: no geometry.
+        if let (LayerKind::Conv(c), None) = (layer.kind, model.pass_file) {
             let stride = c.stride.0.max(c.stride.1).max(1);
             let geom = conv_geom(&c, &layer.in_shape, stride);
             lw.conv = Some(ConvShape { taps: c.kernel.0 * c.kernel.1, stride, geom });

@@ -105,6 +105,11 @@ const CSV_TOKENS: &[&str] = &[
     "4294967296",
 ];
 
+/// Cases per property: `NMSAT_FUZZ_CASES` for the long run (`scripts/fuzz`).
+fn cases(default: u32) -> u32 {
+    std::env::var("NMSAT_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
 fn stream(tokens: &'static [&'static str], sep: &'static [&'static str]) -> impl Strategy<Value = String> {
     proptest::collection::vec((0..tokens.len(), 0..sep.len()), 0..80)
         .prop_map(move |v| v.into_iter().map(|(t, s)| format!("{}{}", tokens[t], sep[s])).collect::<String>())
@@ -132,7 +137,7 @@ fn exercise(text: &str) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(300), failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
     fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {

@@ -74,3 +74,10 @@ pub use step::{
     step_size,
 };
 pub use wu::NO_WEIGHT_DECAY;
+
+/// A convolution's BP runs as the transposed convolution over `dO` only
+/// while the zeros it multiplies (stride dilation, padding written into the
+/// input) cost at most this many times `stride²`: its MACs are
+/// `(H_in·W_in)/(H_out·W_out)` times the col2im GEMM's. Beyond it (e.g. a
+/// filter spanning a 64-wide input: 64 times) the BP runs as the col2im GEMM.
+pub const MAX_BP_ZERO_FACTOR: u64 = 4;

@@ -191,8 +191,12 @@ fn bp_tap_blocks(l: &LayerWork, g: &Gemm, batch: u64) -> Option<(ConvGeom, (u64,
     if g.pass != Pass::Bp || g.kind != GemmKind::Weight || g.n != geo.k() {
         return None;
     }
-    let tg = geo.transposed(u32::try_from(g.k).ok()?)?;
     let (p, q) = geo.out_hw();
+    let stride2 = u64::from(geo.cs) * u64::from(geo.cs);
+    if u64::from(geo.ih) * u64::from(geo.iw) > super::MAX_BP_ZERO_FACTOR * stride2 * p * q {
+        return None;
+    }
+    let tg = geo.transposed(u32::try_from(g.k).ok()?)?;
     let c_in = u64::from(geo.ic);
     // Compressed tap blocks start on whole 16-column chunks.
     if g.m * g.count != batch * p * q || (g.sparse.is_some() && c_in % NM_CHUNK != 0) {
@@ -226,7 +230,8 @@ fn activation_region(
             }
         },
         Pass::Bp => {
-            let elems = if g.kind == GemmKind::Weight { cx.dout_elems } else { elems_a };
+            // A training-pass file's BP has no FF GEMM: its dO is its own `M×K` operand.
+            let elems = if g.kind == GemmKind::Weight && cx.dout_elems > 0 { cx.dout_elems } else { elems_a };
             b.region(&format!("{}.dout", l.name), RegionKind::Gradient, 2 * elems)
         }
         Pass::Wg | Pass::Wu => {
