@@ -51,11 +51,8 @@ pub(crate) fn detect(t: &Table) -> Option<Format> {
 /// names them all (in any order, extra columns allowed), else by position
 /// after the name column as SCALE-Sim itself reads them (its own
 /// `DeepBench.csv` spells `IFMAP Width` twice).
-fn conv_columns(
-    table: &Table,
-    need: &dyn Fn(&dyn Fn(&str) -> bool, &str) -> Result<usize, CompileError>,
-    name_col: usize,
-) -> Result<[usize; 7], CompileError> {
+/// Fails with the first missing column's name.
+fn conv_columns(table: &Table, name_col: usize) -> Result<[usize; 7], &'static str> {
     let find = |pred: &dyn Fn(&str) -> bool| table.column(pred);
     let named = [
         find(&|h| h.contains("ifmap") && h.contains("height")),
@@ -72,10 +69,8 @@ fn conv_columns(
     if name_col == 0 && table.header.len() >= 8 {
         return Ok([1, 2, 3, 4, 5, 6, 7]);
     }
-    // Name the first missing column.
     let what = ["IFMAP Height", "IFMAP Width", "Filter Height", "Filter Width", "Channels", "Num Filter", "Strides"];
-    let missing = named.iter().position(Option::is_none).unwrap_or(0);
-    need(&|_| false, what[missing]).map(|_| [0; 7])
+    Err(what[named.iter().position(Option::is_none).unwrap_or(0)])
 }
 
 /// The pass a training-pass file holds, from its file name.
@@ -132,7 +127,8 @@ pub fn parse(file: &str, text: &str) -> Result<Model, CompileError> {
     let mut layers: Vec<Layer> = Vec::with_capacity(table.rows.len());
     match format {
         Format::Conv => {
-            let [ih, iw, fh, fw, ch, nf, st] = conv_columns(&table, &need, name_col)?;
+            let [ih, iw, fh, fw, ch, nf, st] =
+                conv_columns(&table, name_col).or_else(|what| need(&|_| false, what).map(|_| [0; 7]))?;
             for row in &table.rows {
                 let cells = Cells { file, header: &table.header, row };
                 let loc = cells.loc(name_col);
