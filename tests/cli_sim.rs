@@ -130,7 +130,7 @@ fn a_step_too_large_is_refused_up_front() {
     let cases: [&[&str]; 3] = [
         &["sim", "digits-mlp", "--batch", "99999999999", "--arch", "sat-vu9p"],
         // Built whole: 6 M reduction steps at most.
-        &["compile", "resnet18-cifar10", "--batch", "32", "--arch", "tiny", "-o", out.to_str().unwrap()],
+        &["compile", "resnet18-cifar10", "--batch", "256", "--arch", "tiny", "-o", out.to_str().unwrap()],
         // Streamed: bounded by --max-steps.
         &["sim", "resnet20-cifar10", "--arch", "tiny", "--max-steps", "1000", "--trace", trace.to_str().unwrap()],
     ];

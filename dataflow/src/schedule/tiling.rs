@@ -255,7 +255,10 @@ pub(super) fn choose_tiling(
     let k_unit = (u64::from(pe.lanes) * num / den).max(m_align);
     // Tiles whose output feeds the sparsifier (fused WU) need whole groups and chunks.
     let n_align = if pass == Pass::Wg { NM_CHUNK } else { 1 };
-    let mut best: Option<(u64, Tiling)> = None;
+    // Fewest cycles first; among equal estimates the fewest reduction steps
+    // (instructions), so a compute-bound GEMM on a small array is not cut
+    // into the smallest tiles that cost the same.
+    let mut best: Option<((u64, u64), Tiling)> = None;
     let tms = candidates(mp.m, u64::from(pe.rows), if pass == Pass::Wg { NM_CHUNK } else { 1 });
     let tns = candidates(mp.n, u64::from(pe.cols), if mp.mode.pattern().is_some() { NM_CHUNK } else { n_align });
     let tks = candidates(mp.k, k_unit, m_align);
@@ -279,6 +282,7 @@ pub(super) fn choose_tiling(
                 for n_outer in [true, false] {
                     let t = Tiling { tm, tn, tk, n_outer };
                     let c = tiling_cost(arch, mp, &t, w_fmt, b.slots, epilogue(tm * tn));
+                    let c = (c, mp.m.div_ceil(tm) * mp.n.div_ceil(tn) * mp.k.div_ceil(tk));
                     if best.is_none_or(|(bc, _)| c < bc) {
                         best = Some((c, t));
                     }
