@@ -13,7 +13,7 @@ use nmsat_sim::{SimMode, Stats};
 
 use crate::choose::simulate_fastest_observed;
 use crate::error::FlowError;
-use crate::stream::{DEFAULT_MAX_STREAM_STEPS, Observer};
+use crate::stream::{DEFAULT_MAX_STREAM_STEPS, Observer, simulate_streamed};
 
 /// What to compile: one training step of `model` under `method` at `nm` and
 /// `batch`, with the `dataflow` optimizations, for `arch`.
@@ -195,6 +195,22 @@ impl StepRequest {
 /// stream, with the default bound on its length.
 pub fn simulate_step(req: &StepRequest) -> Result<SimulatedStep, FlowError> {
     req.simulate(SimMode::Fast, DEFAULT_MAX_STREAM_STEPS)
+}
+
+/// [`simulate_step`] with the schedule chosen by `schedule`: `Fastest`
+/// simulates the scheduler's candidates and keeps the faster (as the CLI
+/// does); `CostModel` compiles and simulates the scheduler's own choice once
+/// (half the work where there are two candidates).
+pub fn simulate_step_with(req: &StepRequest, schedule: Schedule) -> Result<SimulatedStep, FlowError> {
+    match schedule {
+        Schedule::Fastest => simulate_step(req),
+        Schedule::CostModel => {
+            let w = req.workload()?;
+            let tiles = TileInterleave::Auto;
+            let r = simulate_streamed(&req.arch, &w, &req.dataflow, tiles, SimMode::Fast, DEFAULT_MAX_STREAM_STEPS)?;
+            Ok(SimulatedStep { header: r.header, tiles, stats: r.run.stats })
+        }
+    }
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use serde_json::{Map, Value as Json, json};
 use super::points::{Point, apply};
 use super::resources::estimate;
 use super::spec::{Spec, Workload};
-use crate::step::{StepRequest, simulate_step};
+use crate::step::{Schedule, StepRequest, simulate_step_with};
 
 /// What every evaluation shares: the spec, its loaded models, the energy
 /// table, the base config and the result field names.
@@ -32,9 +32,13 @@ pub fn fnv1a64(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 
-/// The result key of a point: its config TOML, workload and the version.
-pub fn point_key(config_toml: &str, workload: &Workload) -> String {
-    let text = format!("{config_toml}\n{}\n{}", workload.label(), env!("CARGO_PKG_VERSION"));
+/// The result key of a point: its config TOML, workload, schedule choice and the version.
+pub fn point_key(config_toml: &str, workload: &Workload, schedule: Schedule) -> String {
+    let sched = match schedule {
+        Schedule::Fastest => "",
+        Schedule::CostModel => "\nschedule=cost-model",
+    };
+    let text = format!("{config_toml}\n{}\n{}{sched}", workload.label(), env!("CARGO_PKG_VERSION"));
     format!("{:016x}", fnv1a64(text.as_bytes()))
 }
 
@@ -49,7 +53,7 @@ fn objectives(ctx: &Context, arch: &ArchConfig, w: usize) -> Result<Map<String, 
         dataflow: DataflowOptions::default(),
         arch: arch.clone(),
     };
-    let step = simulate_step(&req).map_err(|e| e.to_string())?;
+    let step = simulate_step_with(&req, ctx.spec.schedule).map_err(|e| e.to_string())?;
     let f = energy(&step.stats, arch, &ctx.table).total;
     let r = estimate(arch);
     let mut m = Map::new();
@@ -87,7 +91,7 @@ pub fn evaluate(ctx: &Context, point: &Point) -> Json {
     let (toml, arch) = apply(&ctx.base, &point.values);
     let mut line = Map::new();
     line.insert("index".into(), json!(point.index));
-    line.insert("key".into(), json!(point_key(&toml, wl)));
+    line.insert("key".into(), json!(point_key(&toml, wl, ctx.spec.schedule)));
     for (name, (_, v)) in ctx.fields.iter().zip(&point.values) {
         line.insert(name.clone(), serde_json::to_value(v).unwrap_or(Json::Null));
     }

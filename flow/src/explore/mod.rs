@@ -159,7 +159,7 @@ pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(Progress)) -> Result<RunS
     let todo: Vec<&Point> = mine
         .iter()
         .filter(|p| {
-            let key = point_key(&config_toml(&ctx.base, &p.values), &ctx.spec.workloads[p.workload]);
+            let key = point_key(&config_toml(&ctx.base, &p.values), &ctx.spec.workloads[p.workload], ctx.spec.schedule);
             !done.contains(key.as_str())
         })
         .collect();

@@ -8,6 +8,7 @@ use nmsat_dataflow::{ArchConfig, Method, NmPattern};
 use toml::{Table, Value};
 
 use crate::error::FlowError;
+use crate::step::Schedule;
 
 /// The objectives a point reports, each minimised except those in
 /// [`MAXIMISED`].
@@ -79,6 +80,10 @@ pub struct Spec {
     pub objectives: Vec<String>,
     /// Grid or random.
     pub strategy: Strategy,
+    /// How each point's schedule is chosen: `"fastest"` (the default, what
+    /// `nmsat sim` reports: both candidate schedules simulated) or
+    /// `"cost-model"` (the scheduler's choice, simulated once).
+    pub schedule: Schedule,
 }
 
 /// An error about `key` in `origin`, with its line when the text shows it.
@@ -106,6 +111,7 @@ impl Spec {
             constraints: Vec::new(),
             objectives: vec!["seconds".into(), "energy_j".into()],
             strategy: Strategy::Grid,
+            schedule: Schedule::Fastest,
         };
         let (mut samples, mut seed, mut strategy) = (None, 0u64, "grid".to_string());
         for (k, v) in &root {
@@ -118,6 +124,13 @@ impl Spec {
                 "strategy" => strategy = string(origin, text, k, v)?.to_string(),
                 "samples" => samples = Some(int(origin, text, k, v)? as usize),
                 "seed" => seed = int(origin, text, k, v)?,
+                "schedule" => {
+                    spec.schedule = match string(origin, text, k, v)? {
+                        "fastest" => Schedule::Fastest,
+                        "cost-model" => Schedule::CostModel,
+                        s => return Err(bad(origin, text, k, format!("`{s}` is not \"fastest\" or \"cost-model\""))),
+                    }
+                }
                 _ => return Err(bad(origin, text, k, "unknown key")),
             }
         }

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use super::*;
 use crate::error::FlowError;
+use crate::step::Schedule;
 
 fn small() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/explore-small.toml")
@@ -124,6 +125,18 @@ fn bad_specs_name_the_file_and_the_key() {
     assert!(e.contains("`strategee`") && e.contains("unknown key"), "{e}");
     let e = parse_err(&format!("{w}[space]\n\"pe_array.rows\" = [\"8\"]\n"));
     assert!(e.contains("is a string, the field is a integer"), "{e}");
+    let e = parse_err(&format!("schedule = \"quick\"\n{w}"));
+    assert!(e.contains("`schedule`, line 1") && e.contains("\"cost-model\""), "{e}");
+}
+
+#[test]
+fn the_schedule_choice_is_part_of_the_key() {
+    let w = "[[workload]]\nmodel = \"digits-cnn\"\n";
+    let fastest = Spec::parse(w, "a.toml").unwrap();
+    let cost = Spec::parse(&format!("schedule = \"cost-model\"\n{w}"), "b.toml").unwrap();
+    assert_eq!((fastest.schedule, cost.schedule), (Schedule::Fastest, Schedule::CostModel));
+    let wl = &fastest.workloads[0];
+    assert_ne!(eval::point_key("x", wl, Schedule::Fastest), eval::point_key("x", wl, Schedule::CostModel));
 }
 
 #[test]
