@@ -162,25 +162,44 @@ impl ConvGeom {
         let tap_cols = u64::from(self.kw.max(1)) * u64::from(self.ic.max(1));
         let ky_lo = k0 / tap_cols;
         let ky_hi = ((k0 + cols - 1) / tap_cols).min(u64::from(self.kh).saturating_sub(1));
-        // Distinct input rows per image `b`: a bit per `iy`, counted when
-        // the output rows move on to the next image.
-        let mut seen = vec![0u64; (self.ih as usize).div_ceil(64).max(1)];
-        let (mut count, mut image) = (0u64, None);
-        for r in p0 / q..=(p0 + rows - 1) / q {
-            let (b, oy) = (r / p, r % p);
-            if image != Some(b) {
-                count += seen.iter().map(|w| u64::from(w.count_ones())).sum::<u64>();
-                seen.fill(0);
-                image = Some(b);
-            }
-            for ky in ky_lo..=ky_hi {
-                if let Some(iy) = self.source(oy, ky, self.pad_h, self.ih) {
-                    seen[(iy / 64) as usize] |= 1 << (iy % 64);
-                }
-            }
-        }
-        count += seen.iter().map(|w| u64::from(w.count_ones())).sum::<u64>();
+        // Output rows r = b·P + oy; the distinct input rows are counted per
+        // image: the partial first and last images, and every whole image
+        // between them once (they all reach the same rows).
+        let (r0, r1) = (p0 / q, (p0 + rows - 1) / q);
+        let (b0, b1) = (r0 / p, r1 / p);
+        let reach = |a: u64, b: u64| self.rows_reached(a, b, ky_lo, ky_hi);
+        let count = if b0 == b1 {
+            reach(r0 % p, r1 % p)
+        } else {
+            reach(r0 % p, p - 1) + (b1 - b0 - 1) * reach(0, p - 1) + reach(0, r1 % p)
+        };
         (count, u64::from(self.iw) * u64::from(self.ic).min(cols))
+    }
+
+    /// Distinct input rows that output rows `a..=b` of one image reach
+    /// through kernel rows `ky_lo..=ky_hi`: the (dilated, padded) positions
+    /// `oy·stride + ky − pad` that are multiples of the dilation inside the
+    /// input. One interval when the stride does not outrun the kernel rows,
+    /// else one interval per output row.
+    fn rows_reached(&self, a: u64, b: u64, ky_lo: u64, ky_hi: u64) -> u64 {
+        if ky_lo > ky_hi || a > b || self.ih == 0 {
+            return 0;
+        }
+        let (cs, d) = (i128::from(self.cs.max(1)), i128::from(self.dil.max(1)));
+        let (pad, top) = (i128::from(self.pad_h), (i128::from(self.ih) - 1) * d);
+        // Multiples of d in [lo, hi] ∩ [0, top].
+        let multiples = |lo: i128, hi: i128| {
+            let (lo, hi) = (lo.max(0), hi.min(top));
+            if hi < lo { 0 } else { (hi / d - (lo + d - 1) / d + 1).max(0) }
+        };
+        let (kl, kh) = (i128::from(ky_lo), i128::from(ky_hi));
+        let (a, b) = (i128::from(a), i128::from(b));
+        let n = if cs <= kh - kl + 1 {
+            multiples(a * cs + kl - pad, b * cs + kh - pad)
+        } else {
+            (a..=b).map(|oy| multiples(oy * cs + kl - pad, oy * cs + kh - pad)).sum()
+        };
+        u64::try_from(n).unwrap_or(0)
     }
 
     /// DRAM bursts of the gather of the `rows × cols` tile from pixel `p0`
