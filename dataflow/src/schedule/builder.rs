@@ -3,7 +3,8 @@
 //! (software pipelining) without reordering a dependent pair.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use super::StepNumerics;
 use super::tiling::Budget;
@@ -56,30 +57,69 @@ impl Res {
     }
 
     /// The resources whose hazard entries an access to `self` must consult,
-    /// beyond `self`: the tiles of a region, or a tile's region.
-    fn others(self, hz: &Hazards) -> Vec<Res> {
+    /// beyond `self`: the tiles of a region, or a tile's region (into `out`).
+    fn others(self, hz: &Hazards, out: &mut Vec<Res>) {
+        out.clear();
         match self {
-            Res::Dram(r) if !hz.tiled.contains(&r) => Vec::new(),
-            Res::Dram(r) => hz
-                .writer
-                .range(Res::DramTile(r, 0)..=Res::DramTile(r, u64::MAX))
-                .map(|(k, _)| *k)
-                .chain(hz.readers.range(Res::DramTile(r, 0)..=Res::DramTile(r, u64::MAX)).map(|(k, _)| *k))
-                .collect(),
-            Res::DramTile(r, _) => vec![Res::Dram(r)],
-            _ => Vec::new(),
+            Res::Dram(r) => {
+                if let Some(tiles) = hz.tiles.get(&r) {
+                    out.extend(tiles.iter().map(|&o| Res::DramTile(r, o)));
+                }
+            }
+            Res::DramTile(r, _) => out.push(Res::Dram(r)),
+            _ => {}
         }
     }
 }
 
+/// FxHash (rustc's hasher): one rotate, xor and multiply per word. Hazard
+/// keys are a few small integers, so SipHash's cost buys nothing here.
+#[derive(Default, Clone, Copy)]
+struct Fx(u64);
+
+impl Fx {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+impl Hasher for Fx {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.add(u64::from(b));
+        }
+    }
+    fn write_u8(&mut self, n: u8) {
+        self.add(u64::from(n));
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.add(u64::from(n));
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.add(n);
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
+    fn write_isize(&mut self, n: isize) {
+        self.add(n as u64);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<Fx>>;
+
 #[derive(Default)]
 struct Hazards {
-    writer: BTreeMap<Res, Producer>,
+    writer: FxMap<Res, Producer>,
     /// The latest reader of each queue (a later writer waits for them all,
     /// and waiting for the latest of a queue implies its earlier ones).
-    readers: BTreeMap<Res, [Option<Producer>; 3]>,
-    /// DRAM regions accessed tile by tile (`Res::DramTile`) at some point.
-    tiled: BTreeSet<usize>,
+    readers: FxMap<Res, [Option<Producer>; 3]>,
+    /// Per DRAM region, the tiles (`Res::DramTile`) that have a writer or
+    /// reader entry: what an access to the whole region consults.
+    tiles: FxMap<usize, BTreeSet<u64>>,
 }
 
 /// Builds the program while tracking hazards.
@@ -105,6 +145,10 @@ pub(super) struct Builder<'a> {
     /// (settled entries stay settled, so they are dropped lazily).
     unsettled: BinaryHeap<Reverse<(usize, Producer)>>,
     hz: Hazards,
+    /// Reused list of the resources an access consults ([`Res::others`]).
+    scratch: Vec<Res>,
+    /// Reused list of an instruction's producers.
+    deps_scratch: Vec<Producer>,
     pub(super) region_ids: BTreeMap<String, usize>,
     pub(super) budget: Budget,
     /// Round-robin position in each activation bank.
@@ -166,6 +210,8 @@ impl<'a> Builder<'a> {
             window_peak: 0,
             unsettled: BinaryHeap::new(),
             hz: Hazards::default(),
+            scratch: Vec::new(),
+            deps_scratch: Vec::new(),
             region_ids: BTreeMap::new(),
             budget,
             a_ring: [0; 2],
@@ -304,20 +350,24 @@ impl<'a> Builder<'a> {
     /// order through here, so none overtakes another).
     fn emit_now(&mut self, instr: Instr, tag: Tag, reads: &[Res], writes: &[Res]) {
         let q = instr.queue();
-        let mut d: Vec<Producer> = Vec::new();
+        let mut d = std::mem::take(&mut self.deps_scratch);
+        d.clear();
+        let mut others = std::mem::take(&mut self.scratch);
         for r in reads {
-            for x in std::iter::once(*r).chain(r.others(&self.hz)) {
-                if let Some(&w) = self.hz.writer.get(&x) {
+            r.others(&self.hz, &mut others);
+            for x in std::iter::once(r).chain(&others) {
+                if let Some(&w) = self.hz.writer.get(x) {
                     d.push(w);
                 }
             }
         }
         for r in writes {
-            for x in std::iter::once(*r).chain(r.others(&self.hz)) {
-                if let Some(&w) = self.hz.writer.get(&x) {
+            r.others(&self.hz, &mut others);
+            for x in std::iter::once(r).chain(&others) {
+                if let Some(&w) = self.hz.writer.get(x) {
                     d.push(w);
                 }
-                if let Some(rs) = self.hz.readers.get(&x) {
+                if let Some(rs) = self.hz.readers.get(x) {
                     d.extend(rs.iter().flatten().copied());
                 }
             }
@@ -332,43 +382,48 @@ impl<'a> Builder<'a> {
         };
         let crossing = |p: &Producer| matches!((p.queue, q), (Queue::Load, Queue::Store) | (Queue::Store, Queue::Load));
         d.retain(|p| !(crossing(p) && covered.is_some_and(|c| p.index <= c)));
-        let cross: Vec<Producer> = d.iter().copied().filter(crossing).collect();
-        if let Some(latest) = cross.iter().map(|p| p.index).max() {
-            match q {
-                Queue::Load => self.load_synced_with_store = Some(latest),
-                Queue::Store => self.store_synced_with_load = Some(latest),
-                Queue::Compute => {}
+        if d.iter().any(crossing) {
+            let cross: Vec<Producer> = d.iter().copied().filter(crossing).collect();
+            if let Some(latest) = cross.iter().map(|p| p.index).max() {
+                match q {
+                    Queue::Load => self.load_synced_with_store = Some(latest),
+                    Queue::Store => self.store_synced_with_load = Some(latest),
+                    Queue::Compute => {}
+                }
             }
-        }
-        if !cross.is_empty() {
             let s = self.push_instr(Instr::Sync { deps: Deps::default() }, tag, &cross);
             d.retain(|p| !crossing(p));
             d.push(s);
         }
         let i = self.push_instr(instr, tag, &d);
-        for r in reads.iter().chain(writes) {
-            if let Res::DramTile(region, _) = r {
-                self.hz.tiled.insert(*region);
-            }
-        }
         if !reads.is_empty() || !writes.is_empty() {
             self.unsettled.push(Reverse((i.index, i)));
         }
         for r in reads {
             self.hz.readers.entry(*r).or_default()[q.index()] = Some(i);
+            if let Res::DramTile(region, off) = *r {
+                self.hz.tiles.entry(region).or_default().insert(off);
+            }
         }
         for r in writes {
             // A write of a whole region supersedes its tiles' entries (it
             // depends on all of them).
-            if let Res::Dram(_) = r {
-                for x in r.others(&self.hz) {
-                    self.hz.writer.remove(&x);
-                    self.hz.readers.remove(&x);
+            if let Res::Dram(region) = *r {
+                r.others(&self.hz, &mut others);
+                for x in &others {
+                    self.hz.writer.remove(x);
+                    self.hz.readers.remove(x);
                 }
+                self.hz.tiles.remove(&region);
+            }
+            if let Res::DramTile(region, off) = *r {
+                self.hz.tiles.entry(region).or_default().insert(off);
             }
             self.hz.writer.insert(*r, i);
             self.hz.readers.remove(r);
         }
+        self.scratch = others;
+        self.deps_scratch = d;
     }
 
     /// Queues an epilogue instruction for later emission.
