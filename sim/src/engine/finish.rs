@@ -45,6 +45,13 @@ impl<S: Source> Engine<'_, S> {
             s.throughput_gops = 2.0 * s.macs_dense_equivalent as f64 / s.seconds / 1e9;
             s.pe_utilization = s.macs_executed as f64 / (s.total_cycles as f64 * mult);
         }
+        for (qs, counts) in self.qstats.iter_mut().zip(self.qstalls) {
+            for (c, v) in StallCause::ALL.iter().zip(counts) {
+                if v > 0 {
+                    qs.stalls.insert(*c, v);
+                }
+            }
+        }
         for (q, qs) in Queue::ALL.iter().zip(self.qstats.iter()) {
             for (c, v) in &qs.stalls {
                 *s.stalls.entry(*c).or_insert(0) += v;

@@ -257,6 +257,9 @@ struct Engine<'a, S> {
     retired: usize,
     stats: Stats,
     qstats: [QueueStats; 3],
+    /// Stall cycles per queue by cause (`StallCause::ALL` order), moved into
+    /// `qstats` at the end (an array: this is counted at every event).
+    qstalls: [[u64; 6]; 3],
     /// Attributed cycles per tag.
     attributed: BTreeMap<(u32, Pass), u64>,
     /// The run of cycles not yet added to `attributed`: consecutive
@@ -354,6 +357,7 @@ impl<'a, S: Source> Engine<'a, S> {
             retired: 0,
             stats: Stats::default(),
             qstats: Default::default(),
+            qstalls: [[0; 6]; 3],
             attributed: BTreeMap::new(),
             attr_run: ((NO_LAYER, Pass::Ff), 0),
             buckets: Vec::new(),
@@ -592,13 +596,12 @@ impl<'a, S: Source> Engine<'a, S> {
                     cause.map(|c| (c, w.bucket))
                 }
             };
-            let st = &mut self.qstats[q.index()];
             match stalled {
                 Some((c, b)) => {
-                    *st.stalls.entry(c).or_insert(0) += len;
+                    self.qstalls[q.index()][c as usize] += len;
                     self.buckets[b].stalls[c as usize] += len;
                 }
-                None if idle_after => st.idle_cycles += len,
+                None if idle_after => self.qstats[q.index()].idle_cycles += len,
                 None => {}
             }
         }
