@@ -179,13 +179,14 @@ pub trait Source: Iterator<Item = (Instr, Tag)> {}
 
 impl<T: Iterator<Item = (Instr, Tag)>> Source for T {}
 
-/// An instruction read from the source and not yet started.
+/// An instruction read from the source and not yet started. Kept small
+/// (its buffer ranges are derived when it needs them): the simulator may
+/// read far ahead to find a queue's next instruction.
 struct Waiting {
     index: usize,
     instr: Instr,
     tag: Tag,
     cost: Cost,
-    access: Accesses,
     bucket: usize,
 }
 
@@ -395,14 +396,7 @@ impl<'a, S: Source> Engine<'a, S> {
                 }
             }
             self.ended_with_halt = matches!(instr, Instr::Halt { .. });
-            let w = Waiting {
-                index,
-                cost: cost(self.arch, &instr),
-                access: accesses(&instr, self.arch),
-                bucket: self.bucket(tag),
-                instr,
-                tag,
-            };
+            let w = Waiting { index, cost: cost(self.arch, &instr), bucket: self.bucket(tag), instr, tag };
             self.queues[w.instr.queue().index()].waiting.push_back(w);
         }
         let held: usize = self.queues.iter().map(|q| q.waiting.len()).sum();
@@ -455,9 +449,13 @@ impl<'a, S: Source> Engine<'a, S> {
                     return Some(Block::ModeSwitch);
                 }
             }
+            let mut mine: Option<Accesses> = None;
             for (done, uj, a) in &self.executing {
-                if *done > t && *uj != u && conflict(&w.access.reads, &w.access.writes, &a.reads, &a.writes) {
-                    return Some(Block::Hazard);
+                if *done > t && *uj != u {
+                    let m = mine.get_or_insert_with(|| accesses(instr, self.arch));
+                    if conflict(&m.reads, &m.writes, &a.reads, &a.writes) {
+                        return Some(Block::Hazard);
+                    }
                 }
             }
         } else if t < qs.busy_until {
@@ -506,7 +504,7 @@ impl<'a, S: Source> Engine<'a, S> {
             let u = unit_of(&w.instr);
             self.unit_busy[u as usize] = busy_until;
             self.executing.retain(|&(d, _, _)| d > t);
-            self.executing.push((done, u, w.access));
+            self.executing.push((done, u, accesses(&w.instr, self.arch)));
             // In-order retirement: tokens appear in program order.
             done = done.max(self.compute_retire_last);
             self.compute_retire_last = done;
