@@ -122,7 +122,13 @@ pub fn parse(file: &str, text: &str) -> Result<Model, CompileError> {
             CompileError::syntax(Location::cell(file, table.header_line, what), format!("no `{what}` column"))
         })
     };
-    let name_col = need(&|h| h.contains("layer") || h == "name", "Layer name")?;
+    // SCALE-Sim takes the first column as the name whatever its header says
+    // (its `vit_bg.csv` calls it `L`); a header that names it is used as named.
+    let name_col = match table.column(|h| h.contains("layer") || h == "name") {
+        Some(c) => c,
+        None if table.header.first().is_some_and(|h| !matches!(csv::normalise(h).as_str(), "m" | "n" | "k" | "")) => 0,
+        None => need(&|_| false, "Layer name")?,
+    };
     let sparsity_col = table.column(|h| h.contains("sparsity"));
     let mut layers: Vec<Layer> = Vec::with_capacity(table.rows.len());
     match format {
@@ -291,5 +297,10 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("e.csv") && e.contains("no `Filter Width` column"), "{e}");
+        // Its `vit_bg.csv` names the name column `L`.
+        let m = parse("v.csv", "L,M,N,K,\nL0,256,768,768,\n").unwrap();
+        assert_eq!(m.layers[0].name, "L0");
+        let e = parse("w.csv", "M,N,K,\n256,768,768,\n").unwrap_err().to_string();
+        assert!(e.contains("no `Layer name` column"), "{e}");
     }
 }
