@@ -51,6 +51,14 @@ pub(crate) fn detect(t: &Table) -> Option<Format> {
 /// names them all (in any order, extra columns allowed), else by position
 /// after the name column as SCALE-Sim itself reads them (its own
 /// `DeepBench.csv` spells `IFMAP Width` twice).
+/// A row with a name and every number cell empty: a section label between
+/// the models of a concatenated file (SCALE-Sim's `mlperf/MLPERF.csv`
+/// writes `AlphaGoZero,` before that model's layers), skipped. A row with
+/// some numbers and some empty cells is still an error.
+fn section_label(row: &csv::Row, numbers: &[usize]) -> bool {
+    numbers.iter().all(|&c| row.get(c).trim().is_empty())
+}
+
 /// Fails with the first missing column's name.
 fn conv_columns(table: &Table, name_col: usize) -> Result<[usize; 7], &'static str> {
     let find = |pred: &dyn Fn(&str) -> bool| table.column(pred);
@@ -142,6 +150,9 @@ pub fn parse(file: &str, text: &str) -> Result<Model, CompileError> {
                 if name.is_empty() {
                     return Err(CompileError::value(loc, "the layer name is empty"));
                 }
+                if section_label(row, &[ih, iw, fh, fw, ch, nf, st]) {
+                    continue;
+                }
                 let (h, w) =
                     (cells.positive(Some(ih), None, "IFMAP Height")?, cells.positive(Some(iw), None, "IFMAP Width")?);
                 let (r, s) =
@@ -199,6 +210,9 @@ pub fn parse(file: &str, text: &str) -> Result<Model, CompileError> {
                 let name = row.get(name_col).to_string();
                 if name.is_empty() {
                     return Err(CompileError::value(loc, "the layer name is empty"));
+                }
+                if section_label(row, &[cm, cn, ck]) {
+                    continue;
                 }
                 let m = cells.positive(Some(cm), None, "M")?;
                 let n = cells.positive(Some(cn), None, "N")?;
@@ -300,6 +314,10 @@ mod tests {
         // Its `vit_bg.csv` names the name column `L`.
         let m = parse("v.csv", "L,M,N,K,\nL0,256,768,768,\n").unwrap();
         assert_eq!(m.layers[0].name, "L0");
+        let m = parse("s.csv", "Layer,M,N,K,\nModelA,\nA1,4,5,6,\nModelB,,,,\nB1,1,2,3,\n").unwrap();
+        assert_eq!(m.layers.iter().map(|l| l.name.as_str()).collect::<Vec<_>>(), ["A1", "B1"]);
+        let e = parse("s.csv", "Layer,M,N,K,\nA1,4,,6,\n").unwrap_err().to_string();
+        assert!(e.contains("row 2, field `N`"), "{e}");
         let e = parse("w.csv", "M,N,K,\n256,768,768,\n").unwrap_err().to_string();
         assert!(e.contains("no `Layer name` column"), "{e}");
     }
