@@ -2,8 +2,7 @@
 //! buffer slots and DRAM regions between them, and defers tile epilogues
 //! (software pipelining) without reordering a dependent pair.
 
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 
 use super::StepNumerics;
@@ -142,8 +141,9 @@ pub(super) struct Builder<'a> {
     /// The most instructions the window held.
     pub(super) window_peak: usize,
     /// Every hazard entry recorded and not yet seen settled, earliest first
-    /// (settled entries stay settled, so they are dropped lazily).
-    unsettled: BinaryHeap<Reverse<(usize, Producer)>>,
+    /// (settled entries stay settled, so they are dropped lazily). Entries
+    /// are pushed in program order as they are emitted, so this is a queue.
+    unsettled: VecDeque<Producer>,
     hz: Hazards,
     /// Reused list of the resources an access consults ([`Res::others`]).
     scratch: Vec<Res>,
@@ -208,7 +208,7 @@ impl<'a> Builder<'a> {
             header_sent: false,
             release_at: RELEASE_EVERY,
             window_peak: 0,
-            unsettled: BinaryHeap::new(),
+            unsettled: VecDeque::new(),
             hz: Hazards::default(),
             scratch: Vec::new(),
             deps_scratch: Vec::new(),
@@ -287,11 +287,11 @@ impl<'a> Builder<'a> {
     /// that is safe and costs no scan of the hazard state, which holds an
     /// entry per weight-update tile of every layer.)
     fn frontier(&mut self) -> usize {
-        while let Some(Reverse((_, p))) = self.unsettled.peek() {
+        while let Some(p) = self.unsettled.front() {
             if !self.tokens.settled(*p) {
                 return p.index;
             }
-            self.unsettled.pop();
+            self.unsettled.pop_front();
         }
         usize::MAX
     }
@@ -397,7 +397,7 @@ impl<'a> Builder<'a> {
         }
         let i = self.push_instr(instr, tag, &d);
         if !reads.is_empty() || !writes.is_empty() {
-            self.unsettled.push(Reverse((i.index, i)));
+            self.unsettled.push_back(i);
         }
         for r in reads {
             self.hz.readers.entry(*r).or_default()[q.index()] = Some(i);
