@@ -117,14 +117,28 @@ fn csv_rows_carry_stalls_by_cause_that_sum_to_the_json() {
     assert!(rows.iter().all(|r| r.len() == header.len()));
 }
 
+/// An empty directory of this name under the test target's temporary directory.
+fn fresh_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Runs `nmsat args`, asserts it exits 2, and returns its stderr.
+fn refused(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_nmsat")).args(args).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+    err
+}
+
 /// A step too large to build whole, or to stream within `--max-steps`, is
 /// refused before any work, with the number of reduction steps and what to
 /// change (exit 2, no abort, nothing written).
 #[test]
 fn a_step_too_large_is_refused_up_front() {
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-sim-too-large");
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = fresh_dir("cli-sim-too-large");
     let out = dir.join("r18.sat");
     let trace = dir.join("t.json");
     let cases: [&[&str]; 3] = [
@@ -135,9 +149,7 @@ fn a_step_too_large_is_refused_up_front() {
         &["sim", "resnet20-cifar10", "--arch", "tiny", "--max-steps", "1000", "--trace", trace.to_str().unwrap()],
     ];
     for args in cases {
-        let out = Command::new(env!("CARGO_BIN_EXE_nmsat")).args(args).output().unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        let err = refused(args);
         assert!(err.contains("GEMM reduction steps") && err.contains("smaller batch"), "{err}");
     }
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "nothing is written");
@@ -145,9 +157,7 @@ fn a_step_too_large_is_refused_up_front() {
 
 #[test]
 fn hostile_outputs_and_overflows_are_refused_before_any_work() {
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-sim-hostile");
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = fresh_dir("cli-sim-hostile");
     let wide = dir.join("wide.nm");
     std::fs::write(&wide, "model wide {\n  input 4000000000x1x1\n  linear fc out=4000000000\n}\n").unwrap();
     let missing = dir.join("no/such/dir/x.sat");
@@ -159,9 +169,7 @@ fn hostile_outputs_and_overflows_are_refused_before_any_work() {
         (&["sim", wide.to_str().unwrap()], "loss gradient of layer `fc`"),
     ];
     for (args, want) in cases {
-        let out = Command::new(env!("CARGO_BIN_EXE_nmsat")).args(args).output().unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        let err = refused(args);
         assert!(err.contains(want) && err.lines().count() == 1, "{args:?}: {err}");
     }
     let left: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();

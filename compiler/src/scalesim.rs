@@ -47,10 +47,6 @@ pub(crate) fn detect(t: &Table) -> Option<Format> {
     }
 }
 
-/// The seven number columns of the conv format: by name when the header
-/// names them all (in any order, extra columns allowed), else by position
-/// after the name column as SCALE-Sim itself reads them (its own
-/// `DeepBench.csv` spells `IFMAP Width` twice).
 /// A row with a name and every number cell empty: a section label between
 /// the models of a concatenated file (SCALE-Sim's `mlperf/MLPERF.csv`
 /// writes `AlphaGoZero,` before that model's layers), skipped. A row with
@@ -59,7 +55,11 @@ fn section_label(row: &csv::Row, numbers: &[usize]) -> bool {
     numbers.iter().all(|&c| row.get(c).trim().is_empty())
 }
 
-/// Fails with the first missing column's name.
+/// The seven number columns of the conv format: by name when the header
+/// names them all (in any order, extra columns allowed), else by position
+/// after the name column as SCALE-Sim itself reads them (its own
+/// `DeepBench.csv` spells `IFMAP Width` twice). Fails with the first
+/// missing column's name.
 fn conv_columns(table: &Table, name_col: usize) -> Result<[usize; 7], &'static str> {
     let find = |pred: &dyn Fn(&str) -> bool| table.column(pred);
     let named = [
@@ -125,24 +125,21 @@ pub fn parse(file: &str, text: &str) -> Result<Model, CompileError> {
             ),
         ));
     }
-    let need = |pred: &dyn Fn(&str) -> bool, what: &str| {
-        table.column(pred).ok_or_else(|| {
-            CompileError::syntax(Location::cell(file, table.header_line, what), format!("no `{what}` column"))
-        })
-    };
+    let missing =
+        |what: &str| CompileError::syntax(Location::cell(file, table.header_line, what), format!("no `{what}` column"));
+    let need = |pred: &dyn Fn(&str) -> bool, what: &str| table.column(pred).ok_or_else(|| missing(what));
     // SCALE-Sim takes the first column as the name whatever its header says
     // (its `vit_bg.csv` calls it `L`); a header that names it is used as named.
     let name_col = match table.column(|h| h.contains("layer") || h == "name") {
         Some(c) => c,
         None if table.header.first().is_some_and(|h| !matches!(csv::normalise(h).as_str(), "m" | "n" | "k" | "")) => 0,
-        None => need(&|_| false, "Layer name")?,
+        None => return Err(missing("Layer name")),
     };
     let sparsity_col = table.column(|h| h.contains("sparsity"));
     let mut layers: Vec<Layer> = Vec::with_capacity(table.rows.len());
     match format {
         Format::Conv => {
-            let [ih, iw, fh, fw, ch, nf, st] =
-                conv_columns(&table, name_col).or_else(|what| need(&|_| false, what).map(|_| [0; 7]))?;
+            let [ih, iw, fh, fw, ch, nf, st] = conv_columns(&table, name_col).map_err(missing)?;
             for row in &table.rows {
                 let cells = Cells { file, header: &table.header, row };
                 let loc = cells.loc(name_col);

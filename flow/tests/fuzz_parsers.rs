@@ -123,6 +123,18 @@ fn energy_text() -> String {
     std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../reports/energy-tables/fpga-vu9p.toml")).unwrap()
 }
 
+/// Parses `bytes` (as text) read from `origin`; an error must name `origin`.
+fn names_origin<T, E: std::fmt::Display>(
+    bytes: &[u8],
+    origin: &str,
+    parse: impl Fn(&str, &str) -> Result<T, E>,
+) -> Result<(), TestCaseError> {
+    if let Err(err) = parse(&String::from_utf8_lossy(bytes), origin) {
+        prop_assert!(err.to_string().contains(origin), "{}", err);
+    }
+    Ok(())
+}
+
 // Built once: a case must cost microseconds for 10^5 of them.
 static PRESET: LazyLock<String> = LazyLock::new(preset_toml);
 static PROGRAM: LazyLock<Vec<u8>> = LazyLock::new(sample_program);
@@ -134,11 +146,8 @@ proptest! {
 
     #[test]
     fn arch_toml_never_panics(e in edits(TOML_TOKENS.len()), raw in proptest::collection::vec(any::<u8>(), 0..200)) {
-        let text = apply(PRESET.as_bytes(), &e, TOML_TOKENS);
-        for bytes in [text, raw] {
-            if let Err(err) = ArchConfig::from_toml_str(&String::from_utf8_lossy(&bytes), "f.toml") {
-                prop_assert!(err.to_string().contains("f.toml"), "{}", err);
-            }
+        for bytes in [apply(PRESET.as_bytes(), &e, TOML_TOKENS), raw] {
+            names_origin(&bytes, "f.toml", ArchConfig::from_toml_str)?;
         }
     }
 
@@ -156,27 +165,18 @@ proptest! {
 
     #[test]
     fn datasets_never_panic(e in edits(DATA_TOKENS.len()), raw in proptest::collection::vec(any::<u8>(), 0..200)) {
-        let text = apply(DATA.as_bytes(), &e, DATA_TOKENS);
-        for b in [text, raw] {
-            if let Err(err) = Dataset::from_csv_str(&String::from_utf8_lossy(&b), "d.csv") {
-                prop_assert!(err.to_string().contains("d.csv"), "{}", err);
-            }
+        for bytes in [apply(DATA.as_bytes(), &e, DATA_TOKENS), raw] {
+            names_origin(&bytes, "d.csv", Dataset::from_csv_str)?;
         }
     }
 
     #[test]
     fn explore_specs_never_panic(e in edits(TOML_TOKENS.len())) {
-        let text = apply(SPEC.as_bytes(), &e, TOML_TOKENS);
-        if let Err(err) = Spec::parse(&String::from_utf8_lossy(&text), "s.toml") {
-            prop_assert!(err.to_string().contains("s.toml"), "{}", err);
-        }
+        names_origin(&apply(SPEC.as_bytes(), &e, TOML_TOKENS), "s.toml", Spec::parse)?;
     }
 
     #[test]
     fn energy_tables_never_panic(e in edits(TOML_TOKENS.len())) {
-        let text = apply(ENERGY.as_bytes(), &e, TOML_TOKENS);
-        if let Err(err) = EnergyTable::from_toml(&String::from_utf8_lossy(&text), "e.toml") {
-            prop_assert!(err.to_string().contains("e.toml"), "{}", err);
-        }
+        names_origin(&apply(ENERGY.as_bytes(), &e, TOML_TOKENS), "e.toml", EnergyTable::from_toml)?;
     }
 }
