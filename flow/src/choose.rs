@@ -9,6 +9,7 @@ use nmsat_dataflow::ArchConfig;
 use nmsat_dataflow::program::Program;
 use nmsat_dataflow::schedule::{
     DataflowOptions, MAX_REDUCTION_STEPS, StepWorkload, TileInterleave, can_interleave_tiles, compile_step_with,
+    interleaved_layers,
 };
 use nmsat_sim::SimMode;
 
@@ -16,9 +17,11 @@ use crate::error::FlowError;
 use crate::stream::{Observer, StreamedRun, simulate_streamed, simulate_streamed_observed};
 
 /// Simulates a training step in `mode` with the faster of the scheduler's
-/// candidates: when the interleave mapping is on, the variant without tile
-/// interleaving (one activation bank, GEMMs in sequence) is a second
-/// candidate; both are simulated in `fast` mode at once (one per core) and
+/// candidates: when the interleave mapping is on and interleaves at least
+/// one layer, the variant without tile interleaving (one activation bank
+/// throughout, GEMMs in sequence) is a second candidate (with no
+/// interleaved layer the two are the same program, simulated once); both
+/// are simulated in `fast` mode at once (one per core) and
 /// the one with fewer cycles is kept (the interleaved one on a tie; the
 /// choice depends only on cycles, not on which finishes first). Returns the
 /// choice and its run (simulated again in `mode` when that is `cycle`).
@@ -44,7 +47,8 @@ pub fn simulate_fastest_observed(
     observer: Option<Observer>,
 ) -> Result<(TileInterleave, StreamedRun), FlowError> {
     let run = |tiles, mode| simulate_streamed(arch, step, opts, tiles, mode, max_steps);
-    if !can_interleave_tiles(step, opts) {
+    // Without an interleaved layer both candidates are the same program.
+    if !can_interleave_tiles(step, opts) || interleaved_layers(arch, step, opts)? == 0 {
         return Ok((
             TileInterleave::Auto,
             match observer {
@@ -75,7 +79,7 @@ pub fn simulate_fastest_observed(
 /// [`simulate_fastest`] chooses (each candidate is compiled twice: once
 /// streamed to choose, once to keep).
 pub fn compile_fastest(arch: &ArchConfig, step: &StepWorkload, opts: &DataflowOptions) -> Result<Program, FlowError> {
-    let tiles = if can_interleave_tiles(step, opts) {
+    let tiles = if can_interleave_tiles(step, opts) && interleaved_layers(arch, step, opts)? > 0 {
         simulate_fastest(arch, step, opts, SimMode::Fast, MAX_REDUCTION_STEPS)?.0
     } else {
         TileInterleave::Auto

@@ -467,6 +467,49 @@ impl<'a> Builder<'a> {
         self.flush_before(u64::MAX);
     }
 
+    /// Switches the buffer layout to `budget` (the activation buffer in one
+    /// bank or two; the other buffers are laid out the same either way).
+    /// Everything deferred goes out first, and as every activation-buffer
+    /// slot of the new layout overlaps every slot of the old one, each
+    /// inherits all of their hazard entries: its next writer waits for
+    /// every earlier access of the buffer, so no hazard is lost. The slots'
+    /// contents are forgotten (nothing is reused across the switch).
+    pub(super) fn set_budget(&mut self, budget: Budget) {
+        if budget.a_banks == self.budget.a_banks && budget.a_slot == self.budget.a_slot {
+            return;
+        }
+        self.flush();
+        let in_a = |r: &Res| matches!(r, Res::ASlot(_) | Res::Stage(_));
+        let latest = |a: Option<Producer>, b: Producer| Some(a.map_or(b, |a| if a.index >= b.index { a } else { b }));
+        let mut writer: Option<Producer> = None;
+        let mut readers: [Option<Producer>; 3] = [None; 3];
+        for (_, p) in self.hz.writer.iter().filter(|(r, _)| in_a(r)) {
+            writer = latest(writer, *p);
+            readers[p.queue.index()] = latest(readers[p.queue.index()], *p);
+        }
+        for (_, rs) in self.hz.readers.iter().filter(|(r, _)| in_a(r)) {
+            for p in rs.iter().flatten() {
+                readers[p.queue.index()] = latest(readers[p.queue.index()], *p);
+            }
+        }
+        self.hz.writer.retain(|r, _| !in_a(r));
+        self.hz.readers.retain(|r, _| !in_a(r));
+        let a_slots = budget.a_banks * budget.slots;
+        let keys = (0..a_slots).map(Res::ASlot).chain((0..budget.slots).map(Res::Stage));
+        for k in keys {
+            if let Some(w) = writer {
+                self.hz.writer.insert(k, w);
+            }
+            if readers.iter().any(Option::is_some) {
+                self.hz.readers.insert(k, readers);
+            }
+        }
+        self.a_keys = vec![None; a_slots as usize];
+        self.a_ring = [0; 2];
+        self.s_ring = 0;
+        self.budget = budget;
+    }
+
     /// The next output slot in the ring that no open tile holds.
     pub(super) fn take_o_slot(&mut self) -> u64 {
         let n = self.budget.o_slots;

@@ -71,7 +71,7 @@ pub use kernels::{GemmOperand, KernelProgram, compile_gemm, compile_loss_grad, c
 pub use options::{DataflowOptions, Optimization, PassInfo, UnknownPass, optimizations};
 pub use step::{
     MAX_REDUCTION_STEPS, TileInterleave, can_interleave_tiles, compile_step, compile_step_stream, compile_step_with,
-    step_size,
+    interleaved_layers, step_size,
 };
 pub use wu::NO_WEIGHT_DECAY;
 

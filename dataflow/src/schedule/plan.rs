@@ -5,8 +5,9 @@
 
 use super::builder::Builder;
 use super::job::{GemmJob, OutKind, PregenTarget, RegionRef, WSource, WuPlan};
-use super::tiling::{Mapped, TileNeeds, Tiling, choose_tiling, map_gemm};
+use super::tiling::{Budget, Mapped, TileNeeds, Tiling, choose_tiling, map_gemm};
 use super::{DataflowOptions, LayerWork, Optimization, ScheduleError, StepWorkload};
+use crate::arch::ArchConfig;
 use crate::im2col::ConvGeom;
 use crate::isa::{DmaFormat, NM_CHUNK};
 use crate::nm::NmPattern;
@@ -30,6 +31,9 @@ pub(super) struct LayerBack {
     pub(super) wg: Option<GemmJob>,
     /// Its other backward GEMMs (attention).
     pub(super) extra: Vec<GemmJob>,
+    /// Its BP and WG tiled for the activation buffer in two banks (the
+    /// interleave mapping's layout), when the step was planned with one.
+    pub(super) pair: Option<(GemmJob, GemmJob)>,
 }
 
 /// What planning one layer's GEMMs shares.
@@ -68,11 +72,14 @@ impl LayerCx<'_> {
 /// sizes match: its region and elements.
 type FfOutput = (RegionRef, u64);
 
-/// Plans every GEMM of `step`, allocating their DRAM regions in `b`.
+/// Plans every GEMM of `step`, allocating their DRAM regions in `b`, each
+/// tiled for `b`'s buffer layout; with `banks2`, each weight layer's BP and
+/// WG are also tiled for that two-bank layout ([`LayerBack::pair`]).
 pub(super) fn plan_step(
     b: &mut Builder,
     step: &StepWorkload,
     opts: &DataflowOptions,
+    banks2: Option<&Budget>,
 ) -> Result<StepPlan, ScheduleError> {
     let mut plan = StepPlan { ff: Vec::new(), back: Vec::new() };
     let mut prev_out: Option<FfOutput> = None;
@@ -89,8 +96,14 @@ pub(super) fn plan_step(
             dout_elems: ff.map_or(0, |f| f.m * f.count * f.n),
         };
         let mut back = LayerBack::default();
+        let (mut bp2, mut wg2) = (None, None);
         for g in &l.gemms {
             let job = plan_gemm(b, &cx, g, prev_out, &plan.ff)?;
+            if let (Some(budget), GemmKind::Weight, Pass::Bp | Pass::Wg) = (banks2, g.kind, g.pass) {
+                let tiling = tile(b.arch, budget, &cx, g, &job.mp, job.w_fmt)?;
+                let two = GemmJob { tiling, ..job.clone() };
+                if g.pass == Pass::Bp { bp2 = Some(two) } else { wg2 = Some(two) }
+            }
             match (g.pass, g.kind) {
                 (Pass::Ff, kind) => {
                     if let (GemmKind::Weight, OutKind::Activation { region, .. }) = (kind, &job.out) {
@@ -103,6 +116,7 @@ pub(super) fn plan_step(
                 _ => back.extra.push(job),
             }
         }
+        back.pair = bp2.zip(wg2);
         plan.back.push(back);
     }
     Ok(plan)
@@ -132,7 +146,7 @@ fn plan_gemm(
     let a_region = activation_region(b, cx, g, &mapping, prev_out, ff_jobs);
     let Mapping { mp, im2col, bp_gather } = mapping;
     let w_fmt = weight_format(cx, g);
-    let tiling = tile(b, cx, g, &mp, w_fmt)?;
+    let tiling = tile(b.arch, &b.budget, cx, g, &mp, w_fmt)?;
     let w_src = weight_source(b, cx, g, &mp, bp_gather.is_some());
     let out = output(b, cx, g, &mp, ff_jobs);
     // WG of a linear layer reads Xᵀ from X as stored (as does a gathered WG).
@@ -259,7 +273,14 @@ fn weight_format(cx: &LayerCx, g: &Gemm) -> (u64, u64) {
 }
 
 /// The GEMM's tiling, within what the instruction encoding can hold.
-fn tile(b: &Builder, cx: &LayerCx, g: &Gemm, mp: &Mapped, w_fmt: (u64, u64)) -> Result<Tiling, ScheduleError> {
+fn tile(
+    arch: &ArchConfig,
+    budget: &Budget,
+    cx: &LayerCx,
+    g: &Gemm,
+    mp: &Mapped,
+    w_fmt: (u64, u64),
+) -> Result<Tiling, ScheduleError> {
     let needs = TileNeeds {
         layer: &cx.l.name,
         pass: g.pass,
@@ -268,7 +289,7 @@ fn tile(b: &Builder, cx: &LayerCx, g: &Gemm, mp: &Mapped, w_fmt: (u64, u64)) -> 
         masked: cx.after_relu(),
         on_the_fly: g.sparse.is_some() && !cx.pregen() && g.pass != Pass::Wg,
     };
-    let tiling = choose_tiling(b.arch, mp, &b.budget, &needs)?;
+    let tiling = choose_tiling(arch, mp, budget, &needs)?;
     for (what, value) in [("tile rows", tiling.tm), ("tile columns", tiling.tn), ("tile reduction", tiling.tk)] {
         if value >= 1 << 20 {
             return Err(ScheduleError::TooLarge { layer: cx.l.name.clone(), what: what.into(), value });

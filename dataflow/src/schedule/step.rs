@@ -4,10 +4,11 @@
 //! optimizations call for.
 
 use super::builder::{Builder, ProgramSink};
+use super::job::GemmJob;
 use super::job::reduction_steps;
 use super::plan::{LayerBack, StepPlan, plan_step};
 use super::tile::{emit_gemm_job, emit_interleaved, interleave_pays};
-use super::tiling::budget;
+use super::tiling::{Budget, budget};
 use super::wu::{check_loss, emit_loss, loss_regions};
 use super::{DataflowOptions, Optimization, ScheduleError, StepWorkload};
 use crate::arch::ArchConfig;
@@ -93,9 +94,8 @@ fn compile_into<'a>(
     limit: u128,
 ) -> Result<(Program, usize), ScheduleError> {
     check_patterns(arch, step)?;
-    let two_banks = tiles == TileInterleave::Auto && can_interleave_tiles(step, opts);
-    let budget = budget(arch, opts.is_on(Optimization::OfflineSchedule), two_banks);
-    let mut b = Builder::new(arch, budget, step.numerics);
+    let (one, two) = layouts(arch, step, opts, tiles);
+    let mut b = Builder::new(arch, one, step.numerics);
     if let Some(sink) = sink {
         b.stream_to(sink);
     }
@@ -103,7 +103,7 @@ fn compile_into<'a>(
     for l in &step.layers {
         b.prog.layer_index(&l.name);
     }
-    let plan = plan_step(&mut b, step, opts)?;
+    let plan = plan_step(&mut b, step, opts, two.as_ref())?;
     check_size(arch, &plan, limit)?;
     check_loss(&b, step, &plan.ff)?;
     loss_regions(&mut b, &plan.ff);
@@ -114,7 +114,7 @@ fn compile_into<'a>(
     // Loss gradient.
     b.flush();
     emit_loss(&mut b, step, &plan.ff);
-    emit_backward(&mut b, &plan.back, opts)?;
+    emit_backward(&mut b, &plan.back, opts, two)?;
     Ok(b.finish(Pass::Wu))
 }
 
@@ -129,15 +129,66 @@ pub const MAX_REDUCTION_STEPS: u128 = 6_000_000;
 /// request before any work starts.
 pub fn step_size(arch: &ArchConfig, step: &StepWorkload, opts: &DataflowOptions) -> Result<u128, ScheduleError> {
     check_patterns(arch, step)?;
-    let two_banks = can_interleave_tiles(step, opts);
-    let budget = budget(arch, opts.is_on(Optimization::OfflineSchedule), two_banks);
-    let mut b = Builder::new(arch, budget, step.numerics);
+    let (one, _) = layouts(arch, step, opts, TileInterleave::Off);
+    let mut b = Builder::new(arch, one, step.numerics);
     for l in &step.layers {
         b.prog.layer_index(&l.name);
     }
-    let plan = plan_step(&mut b, step, opts)?;
+    let plan = plan_step(&mut b, step, opts, None)?;
     check_loss(&b, step, &plan.ff)?;
     Ok(plan_reduction_steps(&plan))
+}
+
+/// How many layers [`compile_step`] interleaves (BP and WG tiles
+/// alternating in the two-bank layout), from the plan alone. With none,
+/// `TileInterleave::Auto` and `TileInterleave::Off` give the same program.
+pub fn interleaved_layers(
+    arch: &ArchConfig,
+    step: &StepWorkload,
+    opts: &DataflowOptions,
+) -> Result<usize, ScheduleError> {
+    check_patterns(arch, step)?;
+    let (one, two) = layouts(arch, step, opts, TileInterleave::Auto);
+    if two.is_none() {
+        return Ok(0);
+    }
+    let mut b = Builder::new(arch, one, step.numerics);
+    for l in &step.layers {
+        b.prog.layer_index(&l.name);
+    }
+    let plan = plan_step(&mut b, step, opts, two.as_ref())?;
+    Ok(plan.back.iter().filter(|l| interleaved_pair(arch, l, opts, two.as_ref()).is_some()).count())
+}
+
+/// The buffer layouts of a step: the activation buffer in one bank (every
+/// GEMM but the interleaved pairs), and in two where `tiles` and the step
+/// allow tile interleaving.
+fn layouts(
+    arch: &ArchConfig,
+    step: &StepWorkload,
+    opts: &DataflowOptions,
+    tiles: TileInterleave,
+) -> (Budget, Option<Budget>) {
+    let offline = opts.is_on(Optimization::OfflineSchedule);
+    let two = tiles == TileInterleave::Auto && can_interleave_tiles(step, opts);
+    (budget(arch, offline, false), two.then(|| budget(arch, offline, true)))
+}
+
+/// A layer's BP and WG as the interleave mapping runs them, when it does:
+/// the mapping is on, the step has the two-bank layout (with the output
+/// slots two open tiles need) and the cost model expects a gain.
+fn interleaved_pair<'p>(
+    arch: &ArchConfig,
+    layer: &'p LayerBack,
+    opts: &DataflowOptions,
+    banks2: Option<&Budget>,
+) -> Option<(&'p GemmJob, &'p GemmJob)> {
+    let (bp, wg) = layer.pair.as_ref()?;
+    let apart = (layer.bp.as_ref()?, layer.wg.as_ref()?);
+    let ok = opts.is_on(Optimization::Interleave)
+        && banks2.is_some_and(|t| t.o_slots >= 3)
+        && interleave_pays(arch, apart, (bp, wg));
+    ok.then_some((bp, wg))
 }
 
 fn plan_reduction_steps(plan: &StepPlan) -> u128 {
@@ -189,29 +240,38 @@ fn compile_info(step: &StepWorkload, opts: &DataflowOptions) -> CompileInfo {
 /// weight update) and other GEMMs.
 ///
 /// Under the interleave mapping a layer's sparse BP and dense WG run
-/// together where the budget has two activation banks and the cost model
+/// together where the step may use the two-bank layout and the cost model
 /// expects a gain ([`interleave_pays`]); the WG of layer l then fills the
-/// gap while BP of layer l−1 waits for dX_l. Otherwise they run one after
+/// gap while BP of layer l−1 waits for dX_l. Only those pairs run with the
+/// activation buffer in two banks (halved slots); every other GEMM keeps
+/// it in one, and the builder switches between the two layouts
+/// ([`Builder::set_budget`]). Otherwise they run one after
 /// the other: with the mapping on, mode switches still cost no drain;
 /// without it every switch (sparse BP to dense WG and back) drains the
 /// array (`il = 0`) and compressed weights come as separate value and
 /// index arrays (two DMAs).
-fn emit_backward(b: &mut Builder, back: &[LayerBack], opts: &DataflowOptions) -> Result<(), ScheduleError> {
+fn emit_backward(
+    b: &mut Builder,
+    back: &[LayerBack],
+    opts: &DataflowOptions,
+    banks2: Option<Budget>,
+) -> Result<(), ScheduleError> {
+    let one = b.budget;
     for layer in back.iter().rev() {
-        match (&layer.bp, &layer.wg) {
-            (Some(bp), Some(wg))
-                if opts.is_on(Optimization::Interleave)
-                    && b.budget.a_banks == 2
-                    && b.budget.o_slots >= 3
-                    && interleave_pays(b.arch, bp, wg) =>
-            {
+        match (interleaved_pair(b.arch, layer, opts, banks2.as_ref()), banks2) {
+            (Some((bp, wg)), Some(two)) => {
+                b.set_budget(two);
                 emit_interleaved(b, bp, wg, opts)?;
             }
-            (bp, wg) => {
-                for j in bp.iter().chain(wg.iter()) {
+            _ => {
+                b.set_budget(one);
+                for j in layer.bp.iter().chain(layer.wg.iter()) {
                     emit_gemm_job(b, j, opts)?;
                 }
             }
+        }
+        if !layer.extra.is_empty() {
+            b.set_budget(one);
         }
         for j in &layer.extra {
             emit_gemm_job(b, j, opts)?;

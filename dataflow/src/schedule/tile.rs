@@ -52,16 +52,22 @@ pub(super) fn emit_gemm_job(b: &mut Builder, j: &GemmJob, opts: &DataflowOptions
 
 /// Whether interleaving two GEMMs is expected to save at least
 /// [`INTERLEAVE_MIN_GAIN`] of running them one after the other: back to
-/// back each takes the longer of its array and DRAM time; interleaved the
-/// pair takes the longer of the sums. A layer whose BP and WG are both
-/// compute-bound (or both memory-bound) gains nothing and would only lose
-/// the halved activation slots and the shared channel's jitter.
-pub(super) fn interleave_pays(arch: &ArchConfig, x: &GemmJob, y: &GemmJob) -> bool {
-    let (px, dx) = job_load(arch, x);
-    let (py, dy) = job_load(arch, y);
-    let apart = px.max(dx) + py.max(dy);
+/// back (`apart`, tiled for the one-bank layout) each takes the longer of
+/// its array and DRAM time; interleaved (`together`, tiled for the halved
+/// slots of the two-bank layout) the pair takes the longer of the sums. A
+/// layer whose BP and WG are both compute-bound (or both memory-bound)
+/// gains nothing and would only lose the halved activation slots and the
+/// shared channel's jitter.
+pub(super) fn interleave_pays(arch: &ArchConfig, apart: (&GemmJob, &GemmJob), together: (&GemmJob, &GemmJob)) -> bool {
+    let one = |j: &GemmJob| {
+        let (p, d) = job_load(arch, j);
+        p.max(d)
+    };
+    let apart = one(apart.0) + one(apart.1);
+    let (px, dx) = job_load(arch, together.0);
+    let (py, dy) = job_load(arch, together.1);
     let together = (px + py).max(dx + dy);
-    (apart - together) * INTERLEAVE_MIN_GAIN.1 >= apart * INTERLEAVE_MIN_GAIN.0
+    apart.saturating_sub(together) * INTERLEAVE_MIN_GAIN.1 >= apart * INTERLEAVE_MIN_GAIN.0
 }
 
 /// The least gain (numerator, denominator) for which a layer's BP and WG
