@@ -40,8 +40,13 @@ fn run_shards_merge_and_pareto() {
     }
     let (code, _, err) = nmsat(&["explore", "merge", s(&a), s(&b), "-o", s(&m)]);
     assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("warning"), "{err}");
     let read = |d: &Path| std::fs::read_to_string(d.join("results.jsonl")).unwrap();
     assert_eq!(read(&m), read(&whole));
+    // A merge without shard b says which points are missing.
+    let (code, _, err) = nmsat(&["explore", "merge", s(&a), "-o", s(&dir("half"))]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("warning: 4 of the spec's 8 points are in no directory (index 1, 3, 5, 7)"), "{err}");
     let (code, out, err) = nmsat(&["explore", "pareto", s(&whole), "--x", "seconds", "--y", "lut"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.starts_with("workload") && out.contains("digits-cnn/bdwp/2:8/b8"), "{out}");

@@ -27,7 +27,8 @@ pub struct ExploreArgs {
 /// `nmsat explore merge` and `nmsat explore pareto`.
 #[derive(Debug, Subcommand)]
 pub enum ExploreCmd {
-    /// Join the results of shards of one spec (deduplicated, in point order).
+    /// Join the results of shards of one spec (deduplicated, in point order;
+    /// warns of points no shard holds).
     Merge(MergeArgs),
     /// Print the non-dominated feasible points of two objectives.
     Pareto(ParetoArgs),
@@ -88,6 +89,17 @@ pub fn run(args: ExploreArgs) -> CliResult {
                 a.out.display(),
                 c.duplicates
             );
+            if !c.missing.is_empty() {
+                let shown: Vec<String> = c.missing.iter().take(10).map(u64::to_string).collect();
+                let more = if c.missing.len() > shown.len() { ", ..." } else { "" };
+                eprintln!(
+                    "explore: warning: {} of the spec's {} points are in no directory (index {}{more}); \
+                     rerun their shards (a rerun reuses what a shard holds), then merge again",
+                    c.missing.len(),
+                    c.points,
+                    shown.join(", ")
+                );
+            }
             Ok(())
         }
         Some(ExploreCmd::Pareto(a)) => {

@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value as Json;
 
+use super::points::points;
+use super::spec::Spec;
 use crate::error::FlowError;
 
 /// The results file of a run directory.
@@ -81,32 +83,50 @@ pub fn read_spec_hash(dir: &Path) -> Result<Option<String>, FlowError> {
     }
 }
 
-/// How many lines a merge wrote and how many duplicates it dropped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a merge wrote, dropped and found missing.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MergeCounts {
     /// Lines written.
     pub lines: usize,
     /// Lines dropped as duplicates of a key already taken.
     pub duplicates: usize,
+    /// Points in the spec's list.
+    pub points: usize,
+    /// Indices of the spec's points that no directory holds (a shard that
+    /// did not run or did not finish), ascending.
+    pub missing: Vec<u64>,
+}
+
+/// The spec hash of run directory `dir`, or an error saying it is not one.
+fn run_dir_hash(dir: &Path) -> Result<String, FlowError> {
+    read_spec_hash(dir)?.ok_or_else(|| {
+        FlowError::Request(format!(
+            "{}: not a run directory (no spec.hash): did its shard run? run it, then merge again",
+            dir.display()
+        ))
+    })
 }
 
 /// Joins the results of run directories `dirs` (shards of one spec) into
 /// `out`: deduplicated by key, in point order. Refuses directories whose
-/// spec hash differs.
+/// spec hash differs; reports the spec's points no directory holds. `out`
+/// may be one of `dirs`.
 pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeCounts, FlowError> {
     let first = dirs.first().ok_or_else(|| FlowError::Request("merge needs at least one run directory".into()))?;
-    let hash = read_spec_hash(first)?
-        .ok_or_else(|| FlowError::Request(format!("{}: no spec.hash (not a run directory)", first.display())))?;
+    let hash = run_dir_hash(first)?;
+    let spec_path = first.join("spec.toml");
+    let spec_text = std::fs::read_to_string(&spec_path).map_err(|e| FlowError::io(&spec_path, &e))?;
+    let spec = Spec::parse(&spec_text, &spec_path.display().to_string())?;
+    let points = points(&spec)?.len();
     let mut by_index: BTreeMap<u64, String> = BTreeMap::new();
     let mut seen = std::collections::HashSet::new();
     let mut duplicates = 0;
     for d in dirs {
-        let h = read_spec_hash(d)?;
-        if h.as_deref() != Some(hash.as_str()) {
+        let h = run_dir_hash(d)?;
+        if h != hash {
             return Err(FlowError::Request(format!(
-                "{}: spec hash {} differs from {}'s {hash}: not shards of one spec",
+                "{}: spec hash {h} differs from {}'s {hash}: not shards of one spec",
                 d.display(),
-                h.unwrap_or_else(|| "(none)".into()),
                 first.display()
             )));
         }
@@ -120,12 +140,16 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeCounts, FlowError> {
             }
         }
     }
+    let missing = (0..points as u64).filter(|i| !by_index.contains_key(i)).collect();
+    // Everything is read before anything is written: `out` may be an input
+    // (copying a file onto itself would empty it).
     std::fs::create_dir_all(out).map_err(|e| FlowError::io(out, &e))?;
-    for f in ["spec.toml", "spec.hash"] {
-        std::fs::copy(first.join(f), out.join(f)).map_err(|e| FlowError::io(&first.join(f), &e))?;
-    }
-    let text: String = by_index.values().map(|l| format!("{l}\n")).collect();
-    let path = results_path(out);
-    std::fs::write(&path, text).map_err(|e| FlowError::io(&path, &e))?;
-    Ok(MergeCounts { lines: by_index.len(), duplicates })
+    let write = |name: &str, text: &str| {
+        let (tmp, path) = (out.join(format!("{name}.merging")), out.join(name));
+        std::fs::write(&tmp, text).and_then(|_| std::fs::rename(&tmp, &path)).map_err(|e| FlowError::io(&path, &e))
+    };
+    write("spec.toml", &spec_text)?;
+    write("spec.hash", &format!("{hash}\n"))?;
+    write("results.jsonl", &by_index.values().map(|l| format!("{l}\n")).collect::<String>())?;
+    Ok(MergeCounts { lines: by_index.len(), duplicates, points, missing })
 }

@@ -55,6 +55,32 @@ fn two_shards_merged_equal_the_whole_run() {
 }
 
 #[test]
+fn a_merge_into_one_of_its_shards_keeps_it_a_run_directory() {
+    let (whole, s0, s1) = (tmp("into-whole"), tmp("into-s0"), tmp("into-s1"));
+    run_to(&whole, None);
+    run_to(&s0, Some("0/2".parse().unwrap()));
+    run_to(&s1, Some("1/2".parse().unwrap()));
+    let counts = merge(&[s0.clone(), s1], &s0).unwrap();
+    assert_eq!((counts.lines, counts.points, counts.missing), (8, 8, vec![]));
+    assert_eq!(results(&s0), results(&whole));
+    // Its spec survived the merge onto itself: a rerun in it reuses everything.
+    assert_eq!(std::fs::read_to_string(s0.join("spec.toml")).unwrap(), std::fs::read_to_string(small()).unwrap());
+    let again = run_to(&s0, None);
+    assert_eq!((again.computed, again.reused), (0, 8));
+}
+
+#[test]
+fn a_merge_names_the_points_no_shard_holds() {
+    let (s0, s1, merged) = (tmp("gap-s0"), tmp("gap-s1"), tmp("gap-merged"));
+    run_to(&s0, Some("0/3".parse().unwrap()));
+    let counts = merge(std::slice::from_ref(&s0), &merged).unwrap();
+    assert_eq!((counts.lines, counts.points, counts.missing), (3, 8, vec![1, 2, 4, 5, 7]));
+    // A shard that never ran is not a run directory: refused, saying so.
+    let err = merge(&[s0, s1], &merged).unwrap_err().to_string();
+    assert!(err.contains("gap-s1") && err.contains("not a run directory"), "{err}");
+}
+
+#[test]
 fn a_truncated_last_line_resumes_to_the_uninterrupted_file() {
     let (whole, cut) = (tmp("uncut"), tmp("cut"));
     run_to(&whole, None);
