@@ -10,15 +10,21 @@
 //! - [`eval`]: one point's result line.
 //! - [`results`]: the results file, resuming and merging shards.
 //! - [`pareto`]: the non-dominated points.
+//! - [`hypervolume`]: the hypervolume of a front.
+//! - [`search`]: strategy `"nsga2"`, a multi-objective search over the grid.
 
 pub mod eval;
+pub mod hypervolume;
 pub mod pareto;
 pub mod points;
 pub mod resources;
 pub mod results;
+pub mod search;
 pub mod spec;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_search;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
