@@ -1,9 +1,11 @@
-//! The Pareto front of two objectives over a run's feasible points.
+//! The Pareto front of two objectives over a run's feasible points, and
+//! its hypervolume.
 
 use std::path::Path;
 
 use serde_json::Value as Json;
 
+use super::hypervolume::Bounds;
 use super::points::field_names;
 use super::results::{read_and_repair, results_path};
 use super::spec::{MAXIMISED, OBJECTIVES};
@@ -36,6 +38,36 @@ pub fn front(lines: &[Json], x: &str, y: &str) -> Vec<Json> {
     out.into_iter().map(|(l, _)| l.clone()).collect()
 }
 
+/// The hypervolume of each workload's front on `x` and `y` (maximised
+/// objectives negated), normalised by the ranges of that workload's
+/// feasible points with the reference point at 1.1 ([`Bounds`]): at most
+/// 1.21. In workload order of first appearance.
+pub fn front_hypervolumes(lines: &[Json], x: &str, y: &str) -> Vec<(String, f64)> {
+    let sign = |o: &str| if MAXIMISED.contains(&o) { -1.0 } else { 1.0 };
+    let point = |l: &Json| Some(vec![l[x].as_f64()? * sign(x), l[y].as_f64()? * sign(y)]);
+    let mut workloads: Vec<String> = Vec::new();
+    for l in lines.iter().filter(|l| l["feasible"] == true) {
+        let w = l["workload"].as_str().unwrap_or_default().to_string();
+        if !workloads.contains(&w) {
+            workloads.push(w);
+        }
+    }
+    let front = front(lines, x, y);
+    workloads
+        .into_iter()
+        .map(|w| {
+            let of = |ls: &[Json], feasible_only: bool| -> Vec<Vec<f64>> {
+                ls.iter()
+                    .filter(|l| l["workload"] == w.as_str() && (!feasible_only || l["feasible"] == true))
+                    .filter_map(point)
+                    .collect()
+            };
+            let hv = Bounds::of(&of(lines, true)).map_or(0.0, |b| b.hypervolume(&of(&front, false)));
+            (w, hv)
+        })
+        .collect()
+}
+
 fn cell(v: &Json) -> String {
     match v {
         Json::Number(n) if n.is_f64() => format!("{:.4e}", n.as_f64().unwrap_or(0.0)),
@@ -45,7 +77,8 @@ fn cell(v: &Json) -> String {
     }
 }
 
-/// The Pareto front of the run in `dir` on `x` and `y`, as an aligned table.
+/// The Pareto front of the run in `dir` on `x` and `y`, as an aligned
+/// table, then each workload's [`front_hypervolumes`].
 pub fn pareto_table(dir: &Path, x: &str, y: &str) -> Result<String, FlowError> {
     for o in [x, y] {
         if !OBJECTIVES.contains(&o) {
@@ -61,5 +94,9 @@ pub fn pareto_table(dir: &Path, x: &str, y: &str) -> Result<String, FlowError> {
     header.extend([x, y]);
     let rows: Vec<Vec<String>> =
         front(&lines, x, y).iter().map(|l| header.iter().map(|h| cell(&l[*h])).collect()).collect();
-    Ok(nmsat_reports::table::table(&header, &rows))
+    let mut out = nmsat_reports::table::table(&header, &rows);
+    for (w, hv) in front_hypervolumes(&lines, x, y) {
+        out.push_str(&format!("hypervolume of the front on ({x}, {y}), {w}: {hv:.4} (of at most 1.21)\n"));
+    }
+    Ok(out)
 }
