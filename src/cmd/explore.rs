@@ -112,14 +112,31 @@ fn run_spec(a: RunArgs) -> CliResult {
         r.finish();
     }
     if opts.dry_run {
-        println!(
-            "{} configs x {} workloads = {} points; {} in this shard",
-            s.configs,
-            s.points / s.configs.max(1),
-            s.points,
-            s.in_shard
-        );
+        match s.search {
+            Some(q) => println!(
+                "nsga2: population {} x ({} generations + 1): at most {} of the grid's {} configs x {} workloads = {} points evaluated",
+                q.settings.population,
+                q.settings.generations,
+                q.budget,
+                s.configs,
+                s.points / q.budget.max(1),
+                s.points
+            ),
+            None => println!(
+                "{} configs x {} workloads = {} points; {} in this shard",
+                s.configs,
+                s.points / s.configs.max(1),
+                s.points,
+                s.in_shard
+            ),
+        }
         return Ok(());
+    }
+    if let Some(q) = s.search {
+        eprintln!(
+            "explore: nsga2 evaluated {} of {} configs ({} feasible); front of {} configs, hypervolume {:.4}",
+            q.evaluated, s.configs, q.feasible, q.front, q.hypervolume
+        );
     }
     eprintln!(
         "explore: {} points: {} computed, {} reused, {} infeasible; wrote {} in {:.1} s",
