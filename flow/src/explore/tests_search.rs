@@ -148,3 +148,19 @@ fn nsga2_finds_more_of_the_true_front_than_random_sampling_of_the_same_size() {
     eprintln!("front of {}: found {by_search} by nsga2, {by_chance} by chance, over 5 seeds", front.len());
     assert!(by_search > by_chance, "{by_search} vs {by_chance}");
 }
+
+#[test]
+fn a_configs_outcome_is_the_weighted_mean_of_its_workloads_and_its_total_violation() {
+    let text = "objectives = [\"seconds\", \"gops\", \"lut\"]\n[[workload]]\nmodel = \"digits-cnn\"\nweight = 3\n[[workload]]\nmodel = \"digits-cnn\"\nmethod = \"dense\"\n[constraints]\nlut_max = 100\n";
+    let spec = Spec::parse(text, "w.toml").unwrap();
+    let line = |s: f64, g: f64, lut: f64, feasible: bool| {
+        serde_json::json!({"seconds": s, "gops": g, "lut": lut, "feasible": feasible})
+    };
+    let (a, b) = (line(1.0, 10.0, 50.0, true), line(5.0, 2.0, 50.0, true));
+    let o = outcome(&spec, &[&a, &b]);
+    assert_eq!(o, Outcome { objectives: vec![2.0, -8.0, 50.0], violation: 0.0 });
+    let (a, b) = (line(1.0, 10.0, 150.0, false), line(5.0, 2.0, 150.0, false));
+    assert_eq!(outcome(&spec, &[&a, &b]).violation, 1.0);
+    let invalid = serde_json::json!({"feasible": false, "reason": "invalid config: x"});
+    assert_eq!(outcome(&spec, &[&a, &invalid]).violation, f64::INFINITY);
+}
