@@ -153,9 +153,7 @@ fn nsga2_finds_more_of_the_true_front_than_random_sampling_of_the_same_size() {
 fn a_configs_outcome_is_the_weighted_mean_of_its_workloads_and_its_total_violation() {
     let text = "objectives = [\"seconds\", \"gops\", \"lut\"]\n[[workload]]\nmodel = \"digits-cnn\"\nweight = 3\n[[workload]]\nmodel = \"digits-cnn\"\nmethod = \"dense\"\n[constraints]\nlut_max = 100\n";
     let spec = Spec::parse(text, "w.toml").unwrap();
-    let line = |s: f64, g: f64, lut: f64, feasible: bool| {
-        serde_json::json!({"seconds": s, "gops": g, "lut": lut, "feasible": feasible})
-    };
+    let line = |s: f64, g: f64, lut: f64, feasible: bool| serde_json::json!({"seconds": s, "gops": g, "lut": lut, "feasible": feasible});
     let (a, b) = (line(1.0, 10.0, 50.0, true), line(5.0, 2.0, 50.0, true));
     let o = outcome(&spec, &[&a, &b]);
     assert_eq!(o, Outcome { objectives: vec![2.0, -8.0, 50.0], violation: 0.0 });
@@ -163,4 +161,19 @@ fn a_configs_outcome_is_the_weighted_mean_of_its_workloads_and_its_total_violati
     assert_eq!(outcome(&spec, &[&a, &b]).violation, 1.0);
     let invalid = serde_json::json!({"feasible": false, "reason": "invalid config: x"});
     assert_eq!(outcome(&spec, &[&a, &invalid]).violation, f64::INFINITY);
+}
+
+#[test]
+fn the_shipped_search_spec_searches_the_grid_specs_space_on_a_quarter_of_it() {
+    let grid = resnet18_spec();
+    let path = manifest("../examples/explore-resnet18-nsga2.toml");
+    let search = Spec::parse(&std::fs::read_to_string(&path).unwrap(), "explore-resnet18-nsga2.toml").unwrap();
+    assert_eq!(
+        (&search.space, &search.objectives, &search.workloads),
+        (&grid.space, &grid.objectives, &grid.workloads)
+    );
+    assert_eq!(search.constraints, grid.constraints);
+    let super::spec::Strategy::Nsga2(settings) = search.strategy else { panic!("{:?}", search.strategy) };
+    assert_eq!(settings, Nsga2 { population: Nsga2::POPULATION, generations: Nsga2::GENERATIONS, seed: 1 });
+    assert!(settings.budget(grid.grid_size()) * 4 <= grid.grid_size());
 }
