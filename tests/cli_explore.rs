@@ -102,6 +102,9 @@ fn nsga2_is_deterministic_resumes_and_states_its_budget() {
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("12 points: 0 computed, 12 reused"), "{err}");
     assert_eq!(read(&ra), read(&rb));
+    let (code, out, err) = nmsat(&["explore", "pareto", s(&ra), "--x", "seconds", "--y", "lut", "--against", s(&rb)]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&format!("{}'s ", rb.display())) && out.contains("ratio 1.0000"), "{out}");
     let (code, _, err) = nmsat(&["explore", s(&spec), "-o", s(&a.join("shard")), "--shard", "0/2"]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("strategy \"nsga2\" picks its points as it runs"), "{err}");

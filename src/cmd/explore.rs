@@ -75,6 +75,11 @@ pub struct ParetoArgs {
     /// Objective on the y axis.
     #[arg(long)]
     pub y: String,
+    /// Another run of the same space (e.g. the grid of a search): its
+    /// feasible points normalise the hypervolumes, its front's is printed
+    /// too, with the ratio.
+    #[arg(long, value_name = "DIR")]
+    pub against: Option<PathBuf>,
 }
 
 /// Runs `nmsat explore`.
@@ -91,7 +96,7 @@ pub fn run(args: ExploreArgs) -> CliResult {
             Ok(())
         }
         Some(ExploreCmd::Pareto(a)) => {
-            print!("{}", pareto::pareto_table(&a.dir, &a.x, &a.y)?);
+            print!("{}", pareto::pareto_table(&a.dir, &a.x, &a.y, a.against.as_deref())?);
             Ok(())
         }
         None => run_spec(args.run),
