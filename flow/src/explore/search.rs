@@ -115,7 +115,7 @@ fn dominates(a: &Outcome, b: &Outcome) -> bool {
     }
 }
 
-/// The non-dominated fronts of `members` (indices into `outcomes`), best first.
+/// The non-dominated fronts of `outcomes` (as indices into it), best first.
 fn fronts(outcomes: &[&Outcome]) -> Vec<Vec<usize>> {
     let n = outcomes.len();
     let mut beaten_by = vec![0usize; n];
@@ -229,8 +229,9 @@ impl Search<'_> {
         }
     }
 
-    /// A config not evaluated and not in `batch`: `make`'s, mutated
-    /// further while it is not new, else a random new one.
+    /// A config not evaluated and not in `batch`: `genes`, mutated
+    /// further while it is not new, else a random new one, else the first
+    /// new one in grid order (the caller leaves at least one).
     fn novel(&mut self, batch: &[Vec<usize>], mut genes: Vec<usize>) -> Vec<usize> {
         let fresh = |s: &Self, g: &Vec<usize>| !s.seen.contains(g) && !batch.contains(g);
         for _ in 0..64 {

@@ -125,6 +125,19 @@ fn bad_specs_name_the_file_and_the_key() {
     assert!(e.contains("`strategee`") && e.contains("unknown key"), "{e}");
     let e = parse_err(&format!("{w}[space]\n\"pe_array.rows\" = [\"8\"]\n"));
     assert!(e.contains("is a string, the field is a integer"), "{e}");
+    // The line is the key's own, not the first line that mentions its name.
+    let e = parse_err(&format!("# colour was tried\n{w}[space]\ncolour = 3\n"));
+    assert!(e.contains("`colour`, line 5"), "{e}");
+    let e = parse_err(&format!("{w}[space.\"pe_array.rows\"]\nfrom = 2\nto = 8\nstp = 2\n"));
+    assert!(e.contains("`pe_array.rows`, line 6: unknown range key `stp`"), "{e}");
+    let e = parse_err(&format!("objectives = [\"seconds\",\n \"speed\"]\n{w}"));
+    assert!(e.contains("`speed`, line 2: unknown objective"), "{e}");
+    let e = parse_err(&format!("{w}[[workload]]\nmodel = \"digits-cnn\"\nnm = \"9:8\"\n"));
+    assert!(e.contains("`workload.nm`, line 5"), "{e}");
+    let e = parse_err(&format!("strategy = \"random\"\n{w}"));
+    assert!(e.contains("`strategy`, line 1: strategy \"random\" needs samples"), "{e}");
+    let e = parse_err(&format!("generations = 3\n{w}"));
+    assert!(e.contains("`generations`, line 1: `generations` is a key of strategy \"nsga2\""), "{e}");
     let e = parse_err(&format!("schedule = \"quick\"\n{w}"));
     assert!(e.contains("`schedule`, line 1") && e.contains("\"cost-model\""), "{e}");
 }
