@@ -177,3 +177,48 @@ fn the_shipped_search_spec_searches_the_grid_specs_space_on_a_quarter_of_it() {
     assert_eq!(settings, Nsga2 { population: Nsga2::POPULATION, generations: Nsga2::GENERATIONS, seed: 1 });
     assert!(settings.budget(grid.grid_size()) * 4 <= grid.grid_size());
 }
+
+/// A made-up space: two conflicting objectives of the genes, infeasible
+/// where the genes sum to a multiple of 5, invalid where they sum to 7.
+struct Synthetic;
+
+impl Evaluator for Synthetic {
+    fn evaluate(&mut self, configs: &[Vec<usize>]) -> Result<Vec<Outcome>, FlowError> {
+        Ok(configs
+            .iter()
+            .map(|g| {
+                let sum: usize = g.iter().sum();
+                let first = g.first().copied().unwrap_or(0) as f64;
+                match sum {
+                    7 => Outcome { objectives: Vec::new(), violation: f64::INFINITY },
+                    s => Outcome {
+                        objectives: vec![s as f64, 10.0 - first + (s % 3) as f64],
+                        violation: if s % 5 == 0 { 1.0 + first } else { 0.0 },
+                    },
+                }
+            })
+            .collect())
+    }
+}
+
+proptest::proptest! {
+    #[test]
+    fn nsga2_evaluates_its_budget_of_distinct_grid_configs_deterministically(
+        radices in proptest::collection::vec(1..5usize, 0..5),
+        population in 4..12usize,
+        generations in 1..5usize,
+        seed in 0..1000u64,
+    ) {
+        let settings = Nsga2 { population, generations, seed };
+        let a = nsga2(&radices, &settings, &mut Synthetic).unwrap();
+        let b = nsga2(&radices, &settings, &mut Synthetic).unwrap();
+        proptest::prop_assert_eq!(&a.evaluated, &b.evaluated);
+        let grid: u128 = radices.iter().map(|&r| r as u128).product();
+        proptest::prop_assert_eq!(a.evaluated.len() as u128, settings.budget(grid));
+        let distinct: HashSet<&Vec<usize>> = a.evaluated.iter().map(|(g, _)| g).collect();
+        proptest::prop_assert_eq!(distinct.len(), a.evaluated.len());
+        for (g, _) in &a.evaluated {
+            proptest::prop_assert!(g.len() == radices.len() && g.iter().zip(&radices).all(|(v, r)| v < r));
+        }
+    }
+}
