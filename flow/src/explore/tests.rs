@@ -193,3 +193,29 @@ fn the_front_maximises_gops_and_minimises_the_rest() {
         front.iter().map(|l| (l["gops"].as_f64().unwrap(), l["lut"].as_u64().unwrap())).collect();
     assert_eq!(got, [(20.0, 200), (10.0, 100), (1.0, 1000)]);
 }
+
+#[test]
+fn an_interrupted_search_resumes_to_the_uninterrupted_file() {
+    let text = "base = \"tiny\"\nstrategy = \"nsga2\"\npopulation = 4\ngenerations = 2\nseed = 9\n[[workload]]\nmodel = \"digits-cnn\"\nbatch = 4\n[[workload]]\nmodel = \"digits-cnn\"\nmethod = \"dense\"\nbatch = 4\n[space]\n\"pe_array.rows\" = [2, 4]\n\"pe_array.cols\" = [2, 4]\n\"pe_array.lanes\" = [2, 4]\n\"dram.bytes_per_cycle\" = [8, 16]\n[constraints]\nlut_max = 85000\n";
+    let dir = tmp("search-resume");
+    std::fs::create_dir_all(&dir).unwrap();
+    let spec = dir.join("nsga2.toml");
+    std::fs::write(&spec, text).unwrap();
+    let go = |out: &str| {
+        let opts = RunOptions { spec: spec.clone(), out: dir.join(out), jobs: 2, shard: None, dry_run: false };
+        run(&opts, &mut |_| {}).unwrap()
+    };
+    let whole = go("whole");
+    let q = whole.search.unwrap();
+    assert_eq!((q.budget, q.evaluated, whole.computed, whole.points), (12, 12, 24, 24));
+    let full = results(&dir.join("whole"));
+    // Seven complete lines and part of the eighth, as a kill mid-write leaves.
+    let cut = dir.join("cut");
+    std::fs::create_dir_all(&cut).unwrap();
+    let ends: Vec<usize> = full.match_indices('\n').map(|(i, _)| i + 1).collect();
+    std::fs::write(results::results_path(&cut), &full[..ends[6] + 9]).unwrap();
+    let resumed = go("cut");
+    assert_eq!((resumed.reused, resumed.computed), (7, 17));
+    assert_eq!(results(&cut), full);
+    assert_eq!(resumed.search, whole.search);
+}
