@@ -219,9 +219,9 @@ fn prepare_dir(out: &Path, text: &str) -> Result<(), FlowError> {
 
 /// Runs the spec: evaluates the shard's points not yet in the results
 /// file, in parallel chunks, appending their lines in point order
-/// (strategy `"nsga2"`: [`live::run_search`]). When every point of a whole
-/// run is infeasible, the results are written and the run is an error
-/// saying how many and why.
+/// (strategy `"nsga2"`: the search's points, evaluated the same way).
+/// When every point of a whole run is infeasible, the results are written
+/// and the run is an error saying how many and why.
 pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(Progress)) -> Result<RunSummary, FlowError> {
     let (text, spec) = load_spec(&opts.spec)?;
     if let Strategy::Nsga2(settings) = spec.strategy {
