@@ -76,6 +76,11 @@ pub struct ParetoArgs {
     /// Objective on the y axis.
     #[arg(long)]
     pub y: String,
+    /// Another run of the same space (e.g. the grid of a search): its
+    /// feasible points normalise the hypervolumes, its front's is printed
+    /// too, with the ratio.
+    #[arg(long, value_name = "DIR")]
+    pub against: Option<PathBuf>,
 }
 
 /// Runs `nmsat explore`.
@@ -103,7 +108,7 @@ pub fn run(args: ExploreArgs) -> CliResult {
             Ok(())
         }
         Some(ExploreCmd::Pareto(a)) => {
-            print!("{}", pareto::pareto_table(&a.dir, &a.x, &a.y)?);
+            print!("{}", pareto::pareto_table(&a.dir, &a.x, &a.y, a.against.as_deref())?);
             Ok(())
         }
         None => run_spec(args.run),
@@ -124,14 +129,31 @@ fn run_spec(a: RunArgs) -> CliResult {
         r.finish();
     }
     if opts.dry_run {
-        println!(
-            "{} configs x {} workloads = {} points; {} in this shard",
-            s.configs,
-            s.points / s.configs.max(1),
-            s.points,
-            s.in_shard
-        );
+        match s.search {
+            Some(q) => println!(
+                "nsga2: population {} x ({} generations + 1): at most {} of the grid's {} configs x {} workloads = {} points evaluated",
+                q.settings.population,
+                q.settings.generations,
+                q.budget,
+                s.configs,
+                s.points / q.budget.max(1),
+                s.points
+            ),
+            None => println!(
+                "{} configs x {} workloads = {} points; {} in this shard",
+                s.configs,
+                s.points / s.configs.max(1),
+                s.points,
+                s.in_shard
+            ),
+        }
         return Ok(());
+    }
+    if let Some(q) = s.search {
+        eprintln!(
+            "explore: nsga2 evaluated {} of {} configs ({} feasible); front of {} configs, hypervolume {:.4}",
+            q.evaluated, s.configs, q.feasible, q.front, q.hypervolume
+        );
     }
     eprintln!(
         "explore: {} points: {} computed, {} reused, {} infeasible; wrote {} in {:.1} s",

@@ -10,17 +10,24 @@
 //! - [`eval`]: one point's result line.
 //! - [`results`]: the results file, resuming and merging shards.
 //! - [`pareto`]: the non-dominated points.
+//! - [`hypervolume`]: the hypervolume of a front.
+//! - [`search`]: strategy `"nsga2"`, a multi-objective search over the grid.
 
 pub mod eval;
+pub mod hypervolume;
+mod live;
 pub mod pareto;
 pub mod points;
 pub mod resources;
 pub mod results;
+pub mod search;
 pub mod spec;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_search;
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -28,7 +35,7 @@ use rayon::prelude::*;
 use crate::error::FlowError;
 use eval::{Context, evaluate, fnv1a64, point_key};
 use points::{Point, config_toml, field_names, points};
-use spec::Spec;
+use spec::{Spec, Strategy};
 
 pub use results::merge;
 
@@ -78,20 +85,93 @@ pub struct Progress {
 }
 
 /// What a run did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RunSummary {
-    /// Configs in the spec's list.
+    /// Configs in the spec's list (the grid's for a search).
     pub configs: usize,
-    /// Points in the spec's list (configs × workloads).
+    /// Points in the spec's list (configs × workloads); for a search, its
+    /// budget of points.
     pub points: usize,
-    /// Points of this run (the shard's).
+    /// Points of this run (the shard's; the search's evaluated points).
     pub in_shard: usize,
     /// Points evaluated now.
     pub computed: usize,
     /// Points found done in the results file.
     pub reused: usize,
-    /// Points recorded as infeasible (this run's and reused).
+    /// Points of this run recorded as infeasible (computed now or reused).
     pub infeasible: usize,
+    /// What a search did (strategy `"nsga2"`).
+    pub search: Option<SearchSummary>,
+}
+
+/// What a search did.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SearchSummary {
+    /// Its settings.
+    pub settings: spec::Nsga2,
+    /// The most configs it evaluates.
+    pub budget: usize,
+    /// Distinct configs it evaluated.
+    pub evaluated: usize,
+    /// Of those, the feasible ones.
+    pub feasible: usize,
+    /// Non-dominated feasible configs on the spec's objectives.
+    pub front: usize,
+    /// Their hypervolume, normalised by the feasible configs' ranges
+    /// ([`hypervolume::Bounds`]); 0 without a feasible config.
+    pub hypervolume: f64,
+}
+
+/// Infeasible points of a run and why, for the error when none is feasible.
+#[derive(Debug, Default)]
+pub(crate) struct Tally {
+    infeasible: usize,
+    points: usize,
+    reasons: std::collections::BTreeMap<String, usize>,
+}
+
+impl Tally {
+    /// Counts `line`; an infeasible one adds each of its reasons, a
+    /// violated constraint counted by its name (`lut_max`).
+    pub(crate) fn add(&mut self, line: &serde_json::Value) {
+        self.points += 1;
+        if line["feasible"] == true {
+            return;
+        }
+        self.infeasible += 1;
+        let reason = line["reason"].as_str().unwrap_or("no reason recorded");
+        let mut kinds: Vec<String> = reason
+            .split("; ")
+            .map(|part| {
+                let words: Vec<&str> = part.split_whitespace().collect();
+                match words.as_slice() {
+                    [_, "=", _, ">" | "<", bound, "=", _] => (*bound).to_string(),
+                    _ => part.to_string(),
+                }
+            })
+            .collect();
+        kinds.dedup();
+        for k in kinds {
+            *self.reasons.entry(k).or_default() += 1;
+        }
+    }
+
+    /// The error when every point of the run is infeasible.
+    pub(crate) fn none_feasible(&self, spec: &Path, out: &Path) -> Option<FlowError> {
+        if self.points == 0 || self.infeasible < self.points {
+            return None;
+        }
+        let mut reasons: Vec<(&String, &usize)> = self.reasons.iter().collect();
+        reasons.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        let top: Vec<String> = reasons.iter().take(3).map(|(r, n)| format!("{r} ({n} points)")).collect();
+        Some(FlowError::Request(format!(
+            "{}: no feasible point: all {} points are infeasible; most common reasons: {} (results in {})",
+            spec.display(),
+            self.points,
+            top.join(", "),
+            results::results_path(out).display()
+        )))
+    }
 }
 
 /// Reads and parses the spec at `path`; returns its text too.
@@ -138,15 +218,28 @@ fn prepare_dir(out: &Path, text: &str) -> Result<(), FlowError> {
 }
 
 /// Runs the spec: evaluates the shard's points not yet in the results
-/// file, in parallel chunks, appending their lines in point order.
+/// file, in parallel chunks, appending their lines in point order
+/// (strategy `"nsga2"`: the search's points, evaluated the same way).
+/// When every point of a whole run is infeasible, the results are written
+/// and the run is an error saying how many and why.
 pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(Progress)) -> Result<RunSummary, FlowError> {
     let (text, spec) = load_spec(&opts.spec)?;
+    if let Strategy::Nsga2(settings) = spec.strategy {
+        return live::run_search(opts, &text, spec, settings, progress);
+    }
     let all = points(&spec)?;
     let configs = all.len() / spec.workloads.len();
     let shard = opts.shard.unwrap_or(Shard { index: 0, count: 1 });
     let mine: Vec<Point> = all.iter().filter(|p| p.index % shard.count == shard.index).cloned().collect();
-    let mut summary =
-        RunSummary { configs, points: all.len(), in_shard: mine.len(), computed: 0, reused: 0, infeasible: 0 };
+    let mut summary = RunSummary {
+        configs,
+        points: all.len(),
+        in_shard: mine.len(),
+        computed: 0,
+        reused: 0,
+        infeasible: 0,
+        search: None,
+    };
     if opts.dry_run {
         return Ok(summary);
     }
@@ -154,31 +247,42 @@ pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(Progress)) -> Result<RunS
     prepare_dir(&opts.out, &text)?;
     let path = results::results_path(&opts.out);
     let existing = results::read_and_repair(&path)?;
-    let done: HashSet<&str> = existing.iter().filter_map(|l| l["key"].as_str()).collect();
-    summary.infeasible = existing.iter().filter(|l| l["feasible"] == false).count();
-    let todo: Vec<&Point> = mine
-        .iter()
-        .filter(|p| {
-            let key = point_key(&config_toml(&ctx.base, &p.values), &ctx.spec.workloads[p.workload], ctx.spec.schedule);
-            !done.contains(key.as_str())
-        })
-        .collect();
+    let done: HashMap<&str, &serde_json::Value> =
+        existing.iter().filter_map(|l| Some((l["key"].as_str()?, l))).collect();
+    let mut tally = Tally::default();
+    let mut todo: Vec<&Point> = Vec::new();
+    for p in &mine {
+        let key = point_key(&config_toml(&ctx.base, &p.values), &ctx.spec.workloads[p.workload], ctx.spec.schedule);
+        match done.get(key.as_str()) {
+            Some(line) => tally.add(line),
+            None => todo.push(p),
+        }
+    }
     summary.reused = mine.len() - todo.len();
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(opts.jobs)
-        .build()
-        .map_err(|e| FlowError::Request(format!("cannot start worker threads: {e}")))?;
+    let pool = thread_pool(opts.jobs)?;
     let mut out = results::Appender::open(&path)?;
     let chunk = pool.current_num_threads().max(1) * 2;
     progress(Progress { done: summary.reused, total: mine.len() });
     for batch in todo.chunks(chunk) {
         let lines: Vec<_> = pool.install(|| batch.par_iter().map(|p| evaluate(&ctx, p)).collect());
         for l in &lines {
-            summary.infeasible += usize::from(l["feasible"] == false);
+            tally.add(l);
             out.push(l)?;
         }
         summary.computed += lines.len();
         progress(Progress { done: summary.reused + summary.computed, total: mine.len() });
     }
-    Ok(summary)
+    summary.infeasible = tally.infeasible;
+    match tally.none_feasible(&opts.spec, &opts.out) {
+        Some(e) if shard.count == 1 => Err(e),
+        _ => Ok(summary),
+    }
+}
+
+/// A pool of `jobs` worker threads (0: one per core).
+fn thread_pool(jobs: usize) -> Result<rayon::ThreadPool, FlowError> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs)
+        .build()
+        .map_err(|e| FlowError::Request(format!("cannot start worker threads: {e}")))
 }

@@ -36,6 +36,9 @@ fn config_indices(spec: &Spec) -> Result<Vec<u128>, FlowError> {
             let n = samples.min(len);
             Ok(rand::seq::index::sample(&mut rng, len, n).into_iter().map(|i| i as u128).collect())
         }
+        Strategy::Nsga2(_) => {
+            Err(FlowError::Request("strategy \"nsga2\" picks its configs as it runs, not as a list".into()))
+        }
     }
 }
 
@@ -49,6 +52,18 @@ fn decode(spec: &Spec, mut i: u128) -> Vec<(String, Value)> {
     }
     out.reverse();
     out
+}
+
+/// The values of the config whose value index for each space key is
+/// `genes[i]` (each `< the key's list length`).
+pub fn values_at(spec: &Spec, genes: &[usize]) -> Vec<(String, Value)> {
+    spec.space.iter().zip(genes).map(|((k, vals), &g)| (k.clone(), vals[g.min(vals.len() - 1)].clone())).collect()
+}
+
+/// The grid index of the config with value indices `genes` (the grid's
+/// own order: mixed radix, the last key fastest).
+pub fn grid_index(spec: &Spec, genes: &[usize]) -> u128 {
+    spec.space.iter().zip(genes).fold(0u128, |acc, ((_, vals), &g)| acc * vals.len() as u128 + g as u128)
 }
 
 /// Every point of `spec`: each config × each workload, config-major.

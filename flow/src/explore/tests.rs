@@ -151,6 +151,19 @@ fn bad_specs_name_the_file_and_the_key() {
     assert!(e.contains("`strategee`") && e.contains("unknown key"), "{e}");
     let e = parse_err(&format!("{w}[space]\n\"pe_array.rows\" = [\"8\"]\n"));
     assert!(e.contains("is a string, the field is a integer"), "{e}");
+    // The line is the key's own, not the first line that mentions its name.
+    let e = parse_err(&format!("# colour was tried\n{w}[space]\ncolour = 3\n"));
+    assert!(e.contains("`colour`, line 5"), "{e}");
+    let e = parse_err(&format!("{w}[space.\"pe_array.rows\"]\nfrom = 2\nto = 8\nstp = 2\n"));
+    assert!(e.contains("`pe_array.rows`, line 6: unknown range key `stp`"), "{e}");
+    let e = parse_err(&format!("objectives = [\"seconds\",\n \"speed\"]\n{w}"));
+    assert!(e.contains("`speed`, line 2: unknown objective"), "{e}");
+    let e = parse_err(&format!("{w}[[workload]]\nmodel = \"digits-cnn\"\nnm = \"9:8\"\n"));
+    assert!(e.contains("`workload.nm`, line 5"), "{e}");
+    let e = parse_err(&format!("strategy = \"random\"\n{w}"));
+    assert!(e.contains("`strategy`, line 1: strategy \"random\" needs samples"), "{e}");
+    let e = parse_err(&format!("generations = 3\n{w}"));
+    assert!(e.contains("`generations`, line 1: `generations` is a key of strategy \"nsga2\""), "{e}");
     let e = parse_err(&format!("schedule = \"quick\"\n{w}"));
     assert!(e.contains("`schedule`, line 1") && e.contains("\"cost-model\""), "{e}");
 }
@@ -205,4 +218,30 @@ fn the_front_maximises_gops_and_minimises_the_rest() {
     let got: Vec<(f64, u64)> =
         front.iter().map(|l| (l["gops"].as_f64().unwrap(), l["lut"].as_u64().unwrap())).collect();
     assert_eq!(got, [(20.0, 200), (10.0, 100), (1.0, 1000)]);
+}
+
+#[test]
+fn an_interrupted_search_resumes_to_the_uninterrupted_file() {
+    let text = "base = \"tiny\"\nstrategy = \"nsga2\"\npopulation = 4\ngenerations = 2\nseed = 9\n[[workload]]\nmodel = \"digits-cnn\"\nbatch = 4\n[[workload]]\nmodel = \"digits-cnn\"\nmethod = \"dense\"\nbatch = 4\n[space]\n\"pe_array.rows\" = [2, 4]\n\"pe_array.cols\" = [2, 4]\n\"pe_array.lanes\" = [2, 4]\n\"dram.bytes_per_cycle\" = [8, 16]\n[constraints]\nlut_max = 85000\n";
+    let dir = tmp("search-resume");
+    std::fs::create_dir_all(&dir).unwrap();
+    let spec = dir.join("nsga2.toml");
+    std::fs::write(&spec, text).unwrap();
+    let go = |out: &str| {
+        let opts = RunOptions { spec: spec.clone(), out: dir.join(out), jobs: 2, shard: None, dry_run: false };
+        run(&opts, &mut |_| {}).unwrap()
+    };
+    let whole = go("whole");
+    let q = whole.search.unwrap();
+    assert_eq!((q.budget, q.evaluated, whole.computed, whole.points), (12, 12, 24, 24));
+    let full = results(&dir.join("whole"));
+    // Seven complete lines and part of the eighth, as a kill mid-write leaves.
+    let cut = dir.join("cut");
+    std::fs::create_dir_all(&cut).unwrap();
+    let ends: Vec<usize> = full.match_indices('\n').map(|(i, _)| i + 1).collect();
+    std::fs::write(results::results_path(&cut), &full[..ends[6] + 9]).unwrap();
+    let resumed = go("cut");
+    assert_eq!((resumed.reused, resumed.computed), (7, 17));
+    assert_eq!(results(&cut), full);
+    assert_eq!(resumed.search, whole.search);
 }
