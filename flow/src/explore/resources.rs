@@ -146,6 +146,8 @@ pub enum Feature {
     VectorLanes,
     /// Sparsifier lanes.
     SparsifierLanes,
+    /// Lanes squared.
+    LanesSquared,
     /// Entries of the controller's retirement queue (a power of two from
     /// the PE array's pipeline depth and rows).
     RobDepth,
@@ -165,6 +167,7 @@ impl Feature {
             Feature::VectorLanes => f(p.vec_lanes),
             Feature::SparsifierLanes => f(p.sp_lanes),
             Feature::RobDepth => f(p.rob_depth),
+            Feature::LanesSquared => f(p.lanes) * f(p.lanes),
         }
     }
 
@@ -180,6 +183,7 @@ impl Feature {
             Feature::VectorLanes => "vector_lanes",
             Feature::SparsifierLanes => "sparsifier_lanes",
             Feature::RobDepth => "retirement_queue",
+            Feature::LanesSquared => "lanes²",
         }
     }
 }
@@ -234,105 +238,78 @@ pub enum Instances {
     PerPe,
 }
 
-/// One module of the model: name, instances, the terms of its LUT and FF
-/// formulas and the fields its Verilog depends on.
-pub type ModuleSpec = (&'static str, Instances, &'static [Feature], &'static [Field]);
-
-use Feature as T;
-use Field as F;
-
-/// Each synthesised module. A module of the data not listed here is an
-/// error of the fit. The fields are those whose change alters the module's
-/// Verilog (comment lines aside), found by emitting configs that differ in
-/// one field each.
-pub const MODULES: &[ModuleSpec] = &[
-    ("sat_pe", Instances::PerPe, &[T::One, T::Lanes], &[F::Lanes]),
-    ("sat_pe_array", Instances::Fixed, &[T::One, T::RowsLanes, T::Pes], &[F::Rows, F::Cols, F::Lanes]),
-    (
-        "sat_gemm",
-        Instances::Fixed,
-        &[T::One, T::RowsLanes, T::ColsLanes],
-        &[F::Rows, F::Cols, F::Lanes, F::BufferElements],
-    ),
-    (
-        "sat_compute_decode",
-        Instances::Fixed,
-        &[T::One],
-        &[F::Rows, F::Cols, F::Lanes, F::VectorLanes, F::SparsifierLanes, F::BufferElements],
-    ),
-    ("sat_controller", Instances::Fixed, &[T::One, T::RobDepth], &[F::Rows, F::Cols, F::Lanes, F::BufferElements]),
-    ("sat_dma", Instances::Fixed, &[T::One, T::DramBytes], &[F::DramBytes, F::BufferElements]),
-    ("sat_dma_decode", Instances::Fixed, &[T::One], &[F::DramBytes, F::BufferElements]),
-    ("sat_vector", Instances::Fixed, &[T::One, T::VectorLanes], &[F::VectorLanes, F::BufferElements]),
-    ("sat_lossgrad", Instances::Fixed, &[T::One], &[F::VectorLanes, F::BufferElements]),
-    ("sat_sparsifier", Instances::Fixed, &[T::One, T::SparsifierLanes], &[F::SparsifierLanes, F::BufferElements]),
-    ("sat_iqueue", Instances::Fixed, &[T::One], &[]),
-    ("sat_top", Instances::Fixed, &[T::One], &[]),
-];
-
-/// One module's fitted formulas.
-#[derive(Debug, Clone)]
-pub struct ModuleModel {
+/// One module of the model.
+#[derive(Debug, Clone, Copy)]
+pub struct ModuleSpec {
     /// Module name.
     pub module: &'static str,
     /// How its instances follow the config.
     pub instances: Instances,
-    /// Its instances when [`Instances::Fixed`].
-    pub fixed_instances: u64,
-    /// The terms of the LUT and FF formulas.
-    pub features: &'static [Feature],
-    /// LUT coefficients, one per feature.
-    pub lut: Vec<f64>,
-    /// FF coefficients, one per feature.
-    pub ff: Vec<f64>,
-    /// The fields its Verilog depends on.
+    /// The terms of its LUT formula.
+    pub lut: &'static [Feature],
+    /// The terms of its FF formula.
+    pub ff: &'static [Feature],
+    /// The fields its Verilog depends on (the distance for its DSP48E2s).
     pub fields: &'static [Field],
-    /// Each distinct fitted run's parameters and DSP48E2s of one instance
-    /// (modules outside the PEs), in data order.
-    pub dsp_runs: Vec<(Params, u64)>,
-    /// BRAM36 of one instance (one number over the data).
-    pub bram36: f64,
-    /// Fit configs the coefficients come from.
-    pub points: usize,
 }
 
-impl ModuleModel {
-    /// Instances of the module in `p`'s design.
-    pub fn instances(&self, p: &Params) -> u64 {
-        match self.instances {
-            Instances::Fixed => self.fixed_instances,
-            Instances::PerPe => u64::from(p.rows) * u64::from(p.cols),
-        }
+use Feature as T;
+use Field as F;
+
+/// A module whose LUT and FF formulas have the same terms.
+const fn spec(module: &'static str, terms: &'static [Feature], fields: &'static [Field]) -> ModuleSpec {
+    ModuleSpec { module, instances: Instances::Fixed, lut: terms, ff: terms, fields }
+}
+
+/// Each synthesised module. A module of the data not listed here is an
+/// error of the fit. The fields are those whose change alters the module's
+/// Verilog (comment lines aside), found by emitting configs that differ in
+/// one field each. A PE's LUTs grow with the square of its lanes (726, 1,291
+/// and 3,768 at 4, 8 and 16 lanes), its FFs linearly.
+pub const MODULES: &[ModuleSpec] = &[
+    ModuleSpec {
+        module: "sat_pe",
+        instances: Instances::PerPe,
+        lut: &[T::One, T::LanesSquared],
+        ff: &[T::One, T::Lanes],
+        fields: &[F::Lanes],
+    },
+    spec("sat_pe_array", &[T::One, T::RowsLanes, T::Pes], &[F::Rows, F::Cols, F::Lanes]),
+    spec("sat_gemm", &[T::One, T::RowsLanes, T::ColsLanes], &[F::Rows, F::Cols, F::Lanes, F::BufferElements]),
+    spec(
+        "sat_compute_decode",
+        &[T::One],
+        &[F::Rows, F::Cols, F::Lanes, F::VectorLanes, F::SparsifierLanes, F::BufferElements],
+    ),
+    spec("sat_controller", &[T::One, T::RobDepth], &[F::Rows, F::Cols, F::Lanes, F::BufferElements]),
+    spec("sat_dma", &[T::One, T::DramBytes], &[F::DramBytes, F::BufferElements]),
+    spec("sat_dma_decode", &[T::One], &[F::DramBytes, F::BufferElements]),
+    spec("sat_vector", &[T::One, T::VectorLanes], &[F::VectorLanes, F::BufferElements]),
+    spec("sat_lossgrad", &[T::One], &[F::VectorLanes, F::BufferElements]),
+    spec("sat_sparsifier", &[T::One, T::SparsifierLanes], &[F::SparsifierLanes, F::BufferElements]),
+    spec("sat_iqueue", &[T::One], &[]),
+    spec("sat_top", &[T::One], &[]),
+];
+
+/// A fitted formula: terms and their coefficients.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Formula {
+    /// The terms.
+    pub terms: &'static [Feature],
+    /// One coefficient per term.
+    pub coefficients: Vec<f64>,
+}
+
+impl Formula {
+    /// Its value at `p` (at least 0).
+    pub fn value(&self, p: &Params) -> f64 {
+        self.terms.iter().zip(&self.coefficients).map(|(f, c)| f.value(p) * c).sum::<f64>().max(0.0)
     }
 
-    /// LUT and FF of one instance in `p`'s design (at least 0).
-    pub fn own(&self, p: &Params) -> (f64, f64) {
-        let dot = |c: &[f64]| self.features.iter().zip(c).map(|(f, c)| f.value(p) * c).sum::<f64>().max(0.0);
-        (dot(&self.lut), dot(&self.ff))
-    }
-
-    /// DSP48E2s of one instance in `p`'s design: one per lane in a PE; in
-    /// any other module those of its fitted run nearest to `p` in the fields
-    /// its Verilog depends on (the first of equally near ones), since its
-    /// multipliers' widths, and so their DSP48E2s, follow the config in steps.
-    pub fn dsp(&self, p: &Params) -> u64 {
-        if self.instances == Instances::PerPe {
-            return u64::from(p.lanes);
-        }
-        let mut best: Option<(f64, u64)> = None;
-        for (q, n) in &self.dsp_runs {
-            let d = distance(self.fields, p, q);
-            if best.is_none_or(|(b, _)| d < b) {
-                best = Some((d, *n));
-            }
-        }
-        best.map_or(0, |(_, n)| n)
-    }
-
-    /// A formula in words, e.g. `161 + 141.2·lanes`.
-    pub fn formula(&self, coefficients: &[f64]) -> String {
+    /// The formula in words, e.g. `540 + 12.5·lanes²`.
+    pub fn words(&self) -> String {
         let mut out = String::new();
-        for (f, c) in self.features.iter().zip(coefficients) {
+        for (f, c) in self.terms.iter().zip(&self.coefficients) {
             let c = if c.abs() < 0.05 { 0.0 } else { *c };
             match (f, out.is_empty()) {
                 (Feature::One, _) => out.push_str(&format!("{c:.0}")),
@@ -344,6 +321,59 @@ impl ModuleModel {
             }
         }
         out
+    }
+}
+
+/// One module's fitted formulas.
+#[derive(Debug, Clone)]
+pub struct ModuleModel {
+    /// What the model knows of the module.
+    pub spec: ModuleSpec,
+    /// Its instances when [`Instances::Fixed`].
+    pub fixed_instances: u64,
+    /// LUTs of one instance.
+    pub lut: Formula,
+    /// FFs of one instance.
+    pub ff: Formula,
+    /// Each distinct fitted run's parameters and DSP48E2s of one instance
+    /// (modules outside the PEs), in data order.
+    pub dsp_runs: Vec<(Params, u64)>,
+    /// BRAM36 of one instance (one number over the data).
+    pub bram36: f64,
+    /// Distinct fitted runs the coefficients come from.
+    pub points: usize,
+}
+
+impl ModuleModel {
+    /// Instances of the module in `p`'s design.
+    pub fn instances(&self, p: &Params) -> u64 {
+        match self.spec.instances {
+            Instances::Fixed => self.fixed_instances,
+            Instances::PerPe => u64::from(p.rows) * u64::from(p.cols),
+        }
+    }
+
+    /// LUT and FF of one instance in `p`'s design (at least 0).
+    pub fn own(&self, p: &Params) -> (f64, f64) {
+        (self.lut.value(p), self.ff.value(p))
+    }
+
+    /// DSP48E2s of one instance in `p`'s design: one per lane in a PE; in
+    /// any other module those of its fitted run nearest to `p` in the fields
+    /// its Verilog depends on (the first of equally near ones), since its
+    /// multipliers' widths, and so their DSP48E2s, follow the config in steps.
+    pub fn dsp(&self, p: &Params) -> u64 {
+        if self.spec.instances == Instances::PerPe {
+            return u64::from(p.lanes);
+        }
+        let mut best: Option<(f64, u64)> = None;
+        for (q, n) in &self.dsp_runs {
+            let d = distance(self.spec.fields, p, q);
+            if best.is_none_or(|(b, _)| d < b) {
+                best = Some((d, *n));
+            }
+        }
+        best.map_or(0, |(_, n)| n)
     }
 }
 
@@ -413,7 +443,7 @@ fn constant<T: PartialEq + Copy + std::fmt::Debug>(module: &str, what: &str, val
 
 /// Fits one module to its counts in the `fit` configs of `data`.
 fn fit_module(data: &[(Params, &SynthConfig)], spec: ModuleSpec) -> Result<ModuleModel, FlowError> {
-    let (module, instances, features, fields) = spec;
+    let module = spec.module;
     let all: Vec<(&Params, &ModuleCount, Role)> = data
         .iter()
         .filter_map(|(p, c)| c.modules.iter().find(|m| m.module == module).map(|m| (p, m, c.role)))
@@ -426,36 +456,23 @@ fn fit_module(data: &[(Params, &SynthConfig)], spec: ModuleSpec) -> Result<Modul
             fit.push(r);
         }
     }
-    let x: Vec<Vec<f64>> = fit.iter().map(|(p, _, _)| features.iter().map(|f| f.value(p)).collect()).collect();
-    let coefficients = |y: Vec<f64>| {
-        least_squares(&x, &y).ok_or_else(|| {
-            bad(format!(
-                "`{module}`: {} fit configs do not determine the {} terms of its formula",
-                fit.len(),
-                features.len()
-            ))
-        })
+    let formula = |terms: &'static [Feature], y: &dyn Fn(&ModuleCount) -> u64| {
+        let x: Vec<Vec<f64>> = fit.iter().map(|(p, _, _)| terms.iter().map(|f| f.value(p)).collect()).collect();
+        let y: Vec<f64> = fit.iter().map(|r| y(r.1) as f64).collect();
+        let coefficients = least_squares(&x, &y).ok_or_else(|| {
+            bad(format!("`{module}`: {} fit runs do not determine the {} terms of its formula", fit.len(), terms.len()))
+        })?;
+        Ok::<_, FlowError>(Formula { terms, coefficients })
     };
-    let lut = coefficients(fit.iter().map(|r| r.1.lut as f64).collect())?;
-    let ff = coefficients(fit.iter().map(|r| r.1.ff as f64).collect())?;
-    let fixed_instances = match instances {
+    let lut = formula(spec.lut, &|m| m.lut)?;
+    let ff = formula(spec.ff, &|m| m.ff)?;
+    let fixed_instances = match spec.instances {
         Instances::Fixed => constant(module, "instances", &all.iter().map(|r| r.1.instances).collect::<Vec<_>>())?,
         Instances::PerPe => 0,
     };
     let dsp_runs = fit.iter().map(|r| (r.0.clone(), r.1.dsp)).collect();
     let bram36 = constant(module, "BRAM36", &all.iter().map(|r| r.1.bram36).collect::<Vec<_>>())?;
-    Ok(ModuleModel {
-        module,
-        instances,
-        fixed_instances,
-        features,
-        lut,
-        ff,
-        fields,
-        dsp_runs,
-        bram36,
-        points: fit.len(),
-    })
+    Ok(ModuleModel { spec, fixed_instances, lut, ff, dsp_runs, bram36, points: fit.len() })
 }
 
 /// Fits the model to `data` (the `fit` configs' modules).
@@ -466,7 +483,7 @@ pub fn fit(data: &SynthData) -> Result<Model, FlowError> {
         .map(|c| Ok((Params::new(&c.arch()?, DEFAULT_IMEM_BITS), c)))
         .collect::<Result<_, FlowError>>()?;
     for c in &data.configs {
-        if let Some(m) = c.modules.iter().find(|m| !MODULES.iter().any(|s| s.0 == m.module)) {
+        if let Some(m) = c.modules.iter().find(|m| !MODULES.iter().any(|s| s.module == m.module)) {
             return Err(bad(format!("`{}` has module `{}`, which the model does not know", c.name, m.module)));
         }
     }
@@ -489,7 +506,11 @@ impl Model {
     /// DSP48E2s outside the PE array in `arch`'s design.
     pub fn fixed_dsps(&self, arch: &ArchConfig) -> u64 {
         let p = Params::new(arch, DEFAULT_IMEM_BITS);
-        self.modules.iter().filter(|m| m.instances == Instances::Fixed).map(|m| m.fixed_instances * m.dsp(&p)).sum()
+        self.modules
+            .iter()
+            .filter(|m| m.spec.instances == Instances::Fixed)
+            .map(|m| m.fixed_instances * m.dsp(&p))
+            .sum()
     }
 
     /// The estimated resources of `arch`.

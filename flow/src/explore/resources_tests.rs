@@ -71,17 +71,18 @@ fn the_model_is_the_fit_of_the_data() {
             .configs
             .iter()
             .filter(|c| c.role == Role::Fit)
-            .flat_map(|c| c.modules.iter().filter(|x| x.module == mm.module).map(|x| x.run_key.as_str()))
+            .flat_map(|c| c.modules.iter().filter(|x| x.module == mm.spec.module).map(|x| x.run_key.as_str()))
             .collect();
         keys.sort_unstable();
         keys.dedup();
         let n = keys.len();
-        assert_eq!(mm.points, n, "{}", mm.module);
-        assert!(n >= mm.features.len(), "{}: {n} configs for {} terms", mm.module, mm.features.len());
+        assert_eq!(mm.points, n, "{}", mm.spec.module);
+        let terms = mm.lut.terms.len().max(mm.ff.terms.len());
+        assert!(n >= terms, "{}: {n} runs for {terms} terms", mm.spec.module);
     }
     let again = fit(&d).unwrap();
     for (a, b) in m.modules.iter().zip(&again.modules) {
-        assert_eq!((&a.lut, &a.ff, a.dsp_runs.len()), (&b.lut, &b.ff, b.dsp_runs.len()), "{}", a.module);
+        assert_eq!((&a.lut, &a.ff, a.dsp_runs.len()), (&b.lut, &b.ff, b.dsp_runs.len()), "{}", a.spec.module);
     }
 }
 
@@ -147,11 +148,11 @@ fn prints_the_formulas() {
     for m in &model().unwrap().modules {
         println!(
             "| `{}` | {} | {} | {} | {} | {} |",
-            m.module,
-            if m.instances == Instances::PerPe { "rows·cols".to_string() } else { m.fixed_instances.to_string() },
-            m.formula(&m.lut),
-            m.formula(&m.ff),
-            if m.instances == Instances::PerPe {
+            m.spec.module,
+            if m.spec.instances == Instances::PerPe { "rows·cols".to_string() } else { m.fixed_instances.to_string() },
+            m.lut.words(),
+            m.ff.words(),
+            if m.spec.instances == Instances::PerPe {
                 "lanes".to_string()
             } else {
                 let mut n: Vec<u64> = m.dsp_runs.iter().map(|r| r.1).collect();
