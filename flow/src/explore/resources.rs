@@ -400,12 +400,14 @@ fn solve(mut a: Vec<Vec<f64>>, mut b: Vec<f64>) -> Option<Vec<f64>> {
         }
         a.swap(col, piv);
         b.swap(col, piv);
-        for r in col + 1..n {
-            let k = a[r][col] / a[col][col];
-            for c in col..n {
-                a[r][c] -= k * a[col][c];
+        let (pivot_row, rest) = a.split_at_mut(col + 1);
+        let pivot_row = &pivot_row[col];
+        for (i, row) in rest.iter_mut().enumerate() {
+            let k = row[col] / pivot_row[col];
+            for (v, pv) in row[col..].iter_mut().zip(&pivot_row[col..]) {
+                *v -= k * pv;
             }
-            b[r] -= k * b[col];
+            b[col + 1 + i] -= k * b[col];
         }
     }
     let mut x = vec![0.0; n];
@@ -493,13 +495,13 @@ pub fn fit(data: &SynthData) -> Result<Model, FlowError> {
 
 /// Parses `data/synth/modules.json` text.
 pub fn parse(text: &str) -> Result<SynthData, FlowError> {
-    serde_json::from_str(text).map_err(|e| bad(e))
+    serde_json::from_str(text).map_err(bad)
 }
 
 /// The model fitted to the committed data, once.
 pub fn model() -> Result<&'static Model, FlowError> {
     static MODEL: OnceLock<Result<Model, String>> = OnceLock::new();
-    MODEL.get_or_init(|| parse(DATA).and_then(|d| fit(&d)).map_err(|e| e.to_string())).as_ref().map_err(|e| bad(e))
+    MODEL.get_or_init(|| parse(DATA).and_then(|d| fit(&d)).map_err(|e| e.to_string())).as_ref().map_err(bad)
 }
 
 impl Model {
