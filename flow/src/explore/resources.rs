@@ -148,6 +148,9 @@ pub enum Feature {
     SparsifierLanes,
     /// Lanes squared.
     LanesSquared,
+    /// 1 when a line buffer, not the DMA engine, serves `load2col` gathers
+    /// (`dram.im2col = "line_buffer"`), else 0.
+    LineBuffer,
     /// Entries of the controller's retirement queue (a power of two from
     /// the PE array's pipeline depth and rows).
     RobDepth,
@@ -168,6 +171,7 @@ impl Feature {
             Feature::SparsifierLanes => f(p.sp_lanes),
             Feature::RobDepth => f(p.rob_depth),
             Feature::LanesSquared => f(p.lanes) * f(p.lanes),
+            Feature::LineBuffer => f(u32::from(!p.gather_data)),
         }
     }
 
@@ -184,6 +188,7 @@ impl Feature {
             Feature::SparsifierLanes => "sparsifier_lanes",
             Feature::RobDepth => "retirement_queue",
             Feature::LanesSquared => "lanes²",
+            Feature::LineBuffer => "line_buffer",
         }
     }
 }
@@ -206,6 +211,9 @@ pub enum Field {
     SparsifierLanes,
     /// Operand-buffer capacity, all three buffers (address widths).
     BufferElements,
+    /// Whether the DMA engine moves `load2col` gathers (`dram.im2col =
+    /// "dram"`: 2) or a line buffer does (1).
+    Im2col,
 }
 
 impl Field {
@@ -219,6 +227,7 @@ impl Field {
             Field::VectorLanes => u64::from(p.vec_lanes),
             Field::SparsifierLanes => u64::from(p.sp_lanes),
             Field::BufferElements => p.cap.iter().sum(),
+            Field::Im2col => 1 + u64::from(p.gather_data),
         };
         v.max(1) as f64
     }
@@ -282,8 +291,8 @@ pub const MODULES: &[ModuleSpec] = &[
         &[F::Rows, F::Cols, F::Lanes, F::VectorLanes, F::SparsifierLanes, F::BufferElements],
     ),
     spec("sat_controller", &[T::One, T::RobDepth], &[F::Rows, F::Cols, F::Lanes, F::BufferElements]),
-    spec("sat_dma", &[T::One, T::DramBytes], &[F::DramBytes, F::BufferElements]),
-    spec("sat_dma_decode", &[T::One], &[F::DramBytes, F::BufferElements]),
+    spec("sat_dma", &[T::One, T::DramBytes, T::LineBuffer], &[F::DramBytes, F::BufferElements, F::Im2col]),
+    spec("sat_dma_decode", &[T::One], &[F::DramBytes, F::BufferElements, F::Im2col]),
     spec("sat_vector", &[T::One, T::VectorLanes], &[F::VectorLanes, F::BufferElements]),
     spec("sat_lossgrad", &[T::One], &[F::VectorLanes, F::BufferElements]),
     spec("sat_sparsifier", &[T::One, T::SparsifierLanes], &[F::SparsifierLanes, F::BufferElements]),
