@@ -55,7 +55,7 @@ fn objectives(ctx: &Context, arch: &ArchConfig, w: usize) -> Result<Map<String, 
     };
     let step = simulate_step_with(&req, ctx.spec.schedule).map_err(|e| e.to_string())?;
     let f = energy(&step.stats, arch, &ctx.table).total;
-    let r = estimate(arch);
+    let r = estimate(arch).map_err(|e| e.to_string())?;
     let mut m = Map::new();
     m.insert("cycles".into(), json!(f.cycles));
     m.insert("seconds".into(), json!(f.seconds));
