@@ -196,3 +196,46 @@ fn no_feasible_point_exits_2_with_the_count_and_the_reasons_and_keeps_the_result
     assert!(err.contains(&run.join("results.jsonl").display().to_string()), "{err}");
     assert_eq!(std::fs::read_to_string(run.join("results.jsonl")).unwrap().lines().count(), 2);
 }
+
+/// A sweep killed with SIGKILL while it writes results, then rerun, gives
+/// the uninterrupted run's results file byte for byte and says how many
+/// points it reused.
+#[test]
+fn a_sweep_killed_with_sigkill_resumes_to_the_same_results() {
+    let (whole, killed) = (dir("kill-whole"), dir("kill-killed"));
+    std::fs::create_dir_all(&killed).unwrap();
+    // 64 configs of ResNet-20 at batch 2: long enough to be killed mid-run.
+    let spec = killed.with_extension("toml");
+    std::fs::write(
+        &spec,
+        "base = \"tiny\"\nobjectives = [\"seconds\"]\n[[workload]]\nmodel = \"resnet20-cifar10\"\nmethod = \"bdwp\"\n\
+         nm = \"2:8\"\nbatch = 2\n[space]\n\"pe_array.rows\" = [1, 2, 3, 4]\n\"pe_array.cols\" = [1, 2, 3, 4]\n\
+         \"dram.bytes_per_cycle\" = [8, 16, 24, 32]\n",
+    )
+    .unwrap();
+    let results = killed.join("results.jsonl");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_nmsat"))
+        .args(["explore", s(&spec), "-o", s(&killed), "--jobs", "1"])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill once a few points are written (or the run ended first).
+    loop {
+        let lines = std::fs::read_to_string(&results).map(|t| t.lines().count()).unwrap_or(0);
+        if lines >= 3 || child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let done = std::fs::read_to_string(&results).unwrap().lines().filter(|l| l.ends_with('}')).count();
+    let (code, _, err) = nmsat(&["explore", s(&spec), "-o", s(&killed)]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains(&format!("{} computed, {done} reused", 64 - done)), "{done} lines before the kill: {err}");
+    let (code, _, err) = nmsat(&["explore", s(&spec), "-o", s(&whole)]);
+    assert_eq!(code, 0, "{err}");
+    let a = std::fs::read_to_string(&results).unwrap();
+    let b = std::fs::read_to_string(whole.join("results.jsonl")).unwrap();
+    assert_eq!(a, b, "killed and resumed vs uninterrupted");
+}
