@@ -240,14 +240,28 @@ pub fn load_synth(arg: &Path) -> Result<(String, Vec<(String, String)>), FlowErr
 /// first, renamed into place at the end, so a failure leaves no half-written
 /// report (and an earlier report in `dir` is replaced only by a complete one).
 pub fn write_report(dir: &Path, out: &ReportOutput, trace: Option<&str>) -> Result<(), FlowError> {
+    let mut files =
+        vec![("summary.json".to_string(), out.summary_json.clone()), ("summary.csv".into(), out.summary_csv.clone())];
+    if let Some(t) = trace {
+        files.push(("trace.json".into(), t.to_string()));
+    }
+    write_whole(dir, &out.page, &files)
+}
+
+/// Writes `page` (with its charts) and `files` (name, text) into `dir`
+/// whole, as [`write_report`] does.
+pub(crate) fn write_whole(
+    dir: &Path,
+    page: &nmsat_reports::html::Page,
+    files: &[(String, String)],
+) -> Result<(), FlowError> {
     let name = dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "report".into());
     let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let tmp = parent.join(format!(".{name}.partial-{}", std::process::id()));
     let result = (|| -> Result<(), FlowError> {
         std::fs::create_dir_all(&tmp).map_err(|e| FlowError::io(&tmp, &e))?;
-        nmsat_reports::html::write(&tmp, &out.page).map_err(|e| FlowError::io(&tmp, &e))?;
-        let files = [("summary.json", out.summary_json.as_str()), ("summary.csv", out.summary_csv.as_str())];
-        for (f, text) in files.into_iter().chain(trace.map(|t| ("trace.json", t))) {
+        nmsat_reports::html::write(&tmp, page).map_err(|e| FlowError::io(&tmp, &e))?;
+        for (f, text) in files {
             std::fs::write(tmp.join(f), text).map_err(|e| FlowError::io(&dir.join(f), &e))?;
         }
         if dir.is_dir() {

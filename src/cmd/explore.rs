@@ -1,12 +1,14 @@
 //! `nmsat explore SPEC -o DIR`: design-space exploration over configs and
 //! workloads ([`nmsat_flow::explore`] evaluates, resumes and merges);
 //! `nmsat explore merge DIR... -o OUT` joins shards; `nmsat explore pareto
-//! DIR --x OBJ --y OBJ` prints the Pareto front.
+//! DIR --x OBJ --y OBJ [--z OBJ] [--chart]` prints (and draws) the Pareto
+//! front; `nmsat explore report DIR` writes the run's HTML page.
 
 use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::{Args, Subcommand};
+use nmsat_flow::explore::report::{ReportOptions, pareto_chart, report};
 use nmsat_flow::explore::{Progress, RunOptions, Shard, merge, pareto, run as run_explore};
 
 use crate::cli_error::CliResult;
@@ -30,8 +32,23 @@ pub enum ExploreCmd {
     /// Join the results of shards of one spec (deduplicated, in point order;
     /// warns of points no shard holds).
     Merge(MergeArgs),
-    /// Print the non-dominated feasible points of two objectives.
+    /// Print the non-dominated feasible points of two or three objectives.
     Pareto(ParetoArgs),
+    /// Write the run's HTML page: fronts, sensitivity, best configs.
+    Report(ReportArgs),
+}
+
+/// Arguments of `nmsat explore report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The run directory.
+    pub dir: PathBuf,
+    /// Where to write the page (default: RUN_DIR/report), replaced whole.
+    #[arg(short = 'o', long = "out")]
+    pub out: Option<PathBuf>,
+    /// Threads for simulating the presets (0: one per core).
+    #[arg(long, default_value_t = 0)]
+    pub jobs: usize,
 }
 
 /// Arguments of a run.
@@ -76,6 +93,14 @@ pub struct ParetoArgs {
     /// Objective on the y axis.
     #[arg(long)]
     pub y: String,
+    /// A third objective: the front is then the three-objective one.
+    #[arg(long)]
+    pub z: Option<String>,
+    /// Also draw the front (SVG, PNG and an HTML page, the presets marked)
+    /// into DIR (default: RUN_DIR/pareto).
+    #[arg(long, value_name = "DIR")]
+    #[allow(clippy::option_option)]
+    pub chart: Option<Option<PathBuf>>,
     /// Another run of the same space (e.g. the grid of a search): its
     /// feasible points normalise the hypervolumes, its front's is printed
     /// too, with the ratio.
@@ -94,21 +119,32 @@ pub fn run(args: ExploreArgs) -> CliResult {
                 a.out.display(),
                 c.duplicates
             );
-            if !c.missing.is_empty() {
-                let shown: Vec<String> = c.missing.iter().take(10).map(u64::to_string).collect();
-                let more = if c.missing.len() > shown.len() { ", ..." } else { "" };
-                eprintln!(
-                    "explore: warning: {} of the spec's {} points are in no directory (index {}{more}); \
-                     rerun their shards (a rerun reuses what a shard holds), then merge again",
-                    c.missing.len(),
-                    c.points,
-                    shown.join(", ")
-                );
+            if let Some(w) = c.missing_warning() {
+                eprintln!("explore: warning: {w}");
             }
             Ok(())
         }
         Some(ExploreCmd::Pareto(a)) => {
-            print!("{}", pareto::pareto_table(&a.dir, &a.x, &a.y, a.against.as_deref())?);
+            let objs: Vec<&str> =
+                [Some(a.x.as_str()), Some(a.y.as_str()), a.z.as_deref()].into_iter().flatten().collect();
+            print!("{}", pareto::pareto_table(&a.dir, &objs, a.against.as_deref())?);
+            if let Some(out) = a.chart {
+                let written = pareto_chart(&ReportOptions { dir: a.dir, out, jobs: 0 }, &objs)?;
+                eprintln!("explore: wrote {}", written.join("index.html").display());
+            }
+            Ok(())
+        }
+        Some(ExploreCmd::Report(a)) => {
+            let s = report(&ReportOptions { dir: a.dir, out: a.out, jobs: a.jobs })?;
+            for (w, f) in &s.best_files {
+                eprintln!("explore: best config for {w}: {}", f.display());
+            }
+            eprintln!(
+                "explore: report of {} points ({} preset steps simulated) in {}",
+                s.lines,
+                s.presets_simulated,
+                s.out.join("index.html").display()
+            );
             Ok(())
         }
         None => run_spec(args.run),
@@ -129,24 +165,7 @@ fn run_spec(a: RunArgs) -> CliResult {
         r.finish();
     }
     if opts.dry_run {
-        match s.search {
-            Some(q) => println!(
-                "nsga2: population {} x ({} generations + 1): at most {} of the grid's {} configs x {} workloads = {} points evaluated",
-                q.settings.population,
-                q.settings.generations,
-                q.budget,
-                s.configs,
-                s.points / q.budget.max(1),
-                s.points
-            ),
-            None => println!(
-                "{} configs x {} workloads = {} points; {} in this shard",
-                s.configs,
-                s.points / s.configs.max(1),
-                s.points,
-                s.in_shard
-            ),
-        }
+        println!("{}", s.plan());
         return Ok(());
     }
     if let Some(q) = s.search {

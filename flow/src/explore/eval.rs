@@ -97,7 +97,14 @@ pub fn evaluate(ctx: &Context, point: &Point) -> Json {
     }
     line.insert("workload".into(), json!(wl.label()));
     line.insert("weight".into(), json!(wl.weight));
-    let result = arch.map_err(|e| format!("invalid config: {e}")).and_then(|a| objectives(ctx, &a, point.workload));
+    outcome(ctx, arch, point.workload, &mut line);
+    Json::Object(line)
+}
+
+/// Adds to `line` the objectives of a step of workload `w` on `arch` (or
+/// the reason there are none), `feasible` and `reason`.
+pub(crate) fn outcome(ctx: &Context, arch: Result<ArchConfig, String>, w: usize, line: &mut Map<String, Json>) {
+    let result = arch.map_err(|e| format!("invalid config: {e}")).and_then(|a| objectives(ctx, &a, w));
     let reason = match result {
         Ok(m) => {
             let v = violations(&ctx.spec, &m);
@@ -108,5 +115,4 @@ pub fn evaluate(ctx: &Context, point: &Point) -> Json {
     };
     line.insert("feasible".into(), json!(reason.is_none()));
     line.insert("reason".into(), json!(reason));
-    Json::Object(line)
 }

@@ -12,15 +12,22 @@
 //! - [`pareto`]: the non-dominated points.
 //! - [`hypervolume`]: the hypervolume of a front.
 //! - [`search`]: strategy `"nsga2"`, a multi-objective search over the grid.
+//! - [`report`]: `explore report`, the run's page (fronts, [`sensitivity`],
+//!   best configs), and `explore pareto --chart`; [`references`]: the presets
+//!   evaluated beside the run.
 
+mod best;
 pub mod eval;
 pub mod hypervolume;
 mod live;
 pub mod pareto;
 pub mod points;
+pub mod references;
+pub mod report;
 pub mod resources;
 pub mod results;
 pub mod search;
+pub mod sensitivity;
 pub mod spec;
 #[cfg(test)]
 mod tests;
@@ -102,6 +109,30 @@ pub struct RunSummary {
     pub infeasible: usize,
     /// What a search did (strategy `"nsga2"`).
     pub search: Option<SearchSummary>,
+}
+
+impl RunSummary {
+    /// What a dry run prints: the points (or the search's budget).
+    pub fn plan(&self) -> String {
+        match self.search {
+            Some(q) => format!(
+                "nsga2: population {} x ({} generations + 1): at most {} of the grid's {} configs x {} workloads = {} points evaluated",
+                q.settings.population,
+                q.settings.generations,
+                q.budget,
+                self.configs,
+                self.points / q.budget.max(1),
+                self.points
+            ),
+            None => format!(
+                "{} configs x {} workloads = {} points; {} in this shard",
+                self.configs,
+                self.points / self.configs.max(1),
+                self.points,
+                self.in_shard
+            ),
+        }
+    }
 }
 
 /// What a search did.

@@ -97,6 +97,24 @@ pub struct MergeCounts {
     pub missing: Vec<u64>,
 }
 
+impl MergeCounts {
+    /// The warning about points no directory holds, if any.
+    pub fn missing_warning(&self) -> Option<String> {
+        if self.missing.is_empty() {
+            return None;
+        }
+        let shown: Vec<String> = self.missing.iter().take(10).map(u64::to_string).collect();
+        let more = if self.missing.len() > shown.len() { ", ..." } else { "" };
+        Some(format!(
+            "{} of the spec's {} points are in no directory (index {}{more}); \
+             rerun their shards (a rerun reuses what a shard holds), then merge again",
+            self.missing.len(),
+            self.points,
+            shown.join(", ")
+        ))
+    }
+}
+
 /// The spec hash of run directory `dir`, or an error saying it is not one.
 fn run_dir_hash(dir: &Path) -> Result<String, FlowError> {
     read_spec_hash(dir)?.ok_or_else(|| {

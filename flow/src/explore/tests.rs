@@ -204,7 +204,7 @@ fn the_front_maximises_gops_and_minimises_the_rest() {
     let line =
         |w: &str, gops: f64, lut: u64| serde_json::json!({"workload": w, "feasible": true, "gops": gops, "lut": lut});
     let lines = [line("a", 10.0, 100), line("a", 20.0, 200), line("a", 15.0, 300), line("b", 1.0, 1000)];
-    let front = pareto::front(&lines, "gops", "lut");
+    let front = pareto::front(&lines, &["gops", "lut"]);
     let got: Vec<(f64, u64)> =
         front.iter().map(|l| (l["gops"].as_f64().unwrap(), l["lut"].as_u64().unwrap())).collect();
     assert_eq!(got, [(20.0, 200), (10.0, 100), (1.0, 1000)]);

@@ -25,6 +25,7 @@
 //! | dataflow ablation | [`ablation`] | [`AblationData`] |
 //! | GOPS and GOPS/W beside prior accelerators | [`gops`] | [`GopsData`] |
 //! | unit timeline of one step | [`timeline`] | [`TimelineData`] |
+//! | design points, Pareto front and presets | [`scatter`] | [`ScatterData`] |
 
 mod ablation;
 mod axes;
@@ -36,6 +37,7 @@ mod gops;
 mod raster;
 mod roofline;
 pub mod samples;
+mod scatter;
 mod speedup;
 mod stacked;
 mod style;
@@ -50,6 +52,7 @@ pub use cycles::{CyclesBar, CyclesData, cycles};
 pub use energy::{EnergyBar, EnergyData, EnergySeries, energy};
 pub use gops::{GopsData, GopsRow, PriorWork, gops};
 pub use roofline::{RooflineData, RooflinePoint, roofline};
+pub use scatter::{MarkedPoint, ScatterData, scatter};
 pub use speedup::{ModelSpeedup, Reference, SpeedupData, speedup};
 pub use style::{FONT, abbreviate, si};
 pub use timeline::{Span, TimelineData, UnitTimeline, downsample, timeline};

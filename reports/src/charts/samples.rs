@@ -3,8 +3,8 @@
 
 use super::{
     AblationData, AblationRow, CyclesBar, CyclesData, EnergyBar, EnergyData, EnergySeries, GopsData, GopsRow,
-    ModelSpeedup, PriorWork, Reference, RooflineData, RooflinePoint, SpeedupData, TimelineData, UnitTimeline,
-    UtilisationData, UtilisationSeries,
+    MarkedPoint, ModelSpeedup, PriorWork, Reference, RooflineData, RooflinePoint, ScatterData, SpeedupData,
+    TimelineData, UnitTimeline, UtilisationData, UtilisationSeries,
 };
 
 /// A small deterministic sequence in `[0, 1)` (no randomness crate needed).
@@ -157,4 +157,34 @@ pub fn timeline(cycles: u64, n: usize) -> TimelineData {
         })
         .collect();
     TimelineData { title: String::new(), total_cycles: cycles, clock_mhz: Some(500.0), units, max_rects: 0 }
+}
+
+/// Chart 9: `n` design points (seconds against LUTs), the lower-left hull
+/// as the front, and two presets marked.
+pub fn scatter(n: usize) -> ScatterData {
+    let points: Vec<(f64, f64)> = (0..n)
+        .map(|i| {
+            let size = 1.0 + 40.0 * wobble(i * 3);
+            (0.02 * (1.0 + wobble(i * 3 + 1)) * 40.0 / size, 20_000.0 * size * (1.0 + 0.5 * wobble(i * 3 + 2)))
+        })
+        .collect();
+    let front = points
+        .iter()
+        .filter(|p| !points.iter().any(|q| q.0 <= p.0 && q.1 <= p.1 && (q.0 < p.0 || q.1 < p.1)))
+        .copied()
+        .collect();
+    let marked = vec![
+        MarkedPoint { label: "sat-vu9p (default)".into(), x: 0.08, y: 600_000.0 },
+        MarkedPoint { label: "tiny".into(), x: 1.5, y: 25_000.0 },
+    ];
+    ScatterData {
+        title: "resnet18-cifar10 bdwp 2:8 b32".into(),
+        name: String::new(),
+        x_desc: "seconds per step (s)".into(),
+        y_desc: "LUTs".into(),
+        points,
+        front,
+        join_front: true,
+        marked,
+    }
 }

@@ -33,6 +33,7 @@ fn all(layers: usize) -> Vec<Chart> {
         ablation(&samples::ablation()).unwrap(),
         gops(&samples::gops()).unwrap(),
         timeline(&samples::timeline(1_000_000, 2_000)).unwrap(),
+        scatter(&samples::scatter(300)).unwrap(),
     ]
 }
 
@@ -40,7 +41,10 @@ fn all(layers: usize) -> Vec<Chart> {
 fn every_chart_is_well_formed_and_labelled() {
     let charts = all(12);
     let names: Vec<&str> = charts.iter().map(|c| c.name.as_str()).collect();
-    assert_eq!(names, ["cycles", "energy", "speedup", "utilisation", "roofline", "ablation", "gops", "timeline"]);
+    assert_eq!(
+        names,
+        ["cycles", "energy", "speedup", "utilisation", "roofline", "ablation", "gops", "timeline", "scatter"]
+    );
     for c in &charts {
         assert!(check(c) > 5, "{}: too little text", c.name);
         assert!(c.png.len() > 5_000, "{}: PNG suspiciously small", c.name);
@@ -49,6 +53,8 @@ fn every_chart_is_well_formed_and_labelled() {
     assert!(speedup.contains("1.75×") && speedup.contains("MAC-count bound"));
     assert!(charts[1].svg.contains("energy per step (mJ)"), "energy axis unit");
     assert!(charts[7].svg.contains("time (µs)"));
+    assert!(charts[8].svg.contains("sat-vu9p (default)") && charts[8].svg.contains("(log scale)"));
+    assert!(charts[8].svg.contains("Pareto front ("), "front in the legend");
 }
 
 #[test]
@@ -78,6 +84,7 @@ fn empty_data_draws_a_frame() {
         ablation(&AblationData::default()),
         gops(&GopsData::default()),
         timeline(&TimelineData::default()),
+        scatter(&ScatterData::default()),
     ];
     for c in charts {
         let c = c.unwrap();
@@ -113,6 +120,16 @@ fn degenerate_values_do_not_panic() {
     check(&timeline(&t).unwrap());
     let r = AblationData { title: String::new(), rows: vec![AblationRow { variant: "only".into(), cycles: 0.0 }] };
     check(&ablation(&r).unwrap());
+    let m = |x: f64, y: f64| MarkedPoint { label: "p<&>".into(), x, y };
+    for (x, y) in [(0.0, 0.0), (f64::NAN, 1.0), (-5.0, 1e300), (1e-30, f64::INFINITY)] {
+        let d = ScatterData {
+            points: vec![(x, y), (1.0, 2.0)],
+            front: vec![(x, y)],
+            marked: vec![m(x, y)],
+            ..Default::default()
+        };
+        check(&scatter(&d).unwrap());
+    }
 }
 
 #[test]
