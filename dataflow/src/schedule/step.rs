@@ -130,13 +130,26 @@ pub const MAX_REDUCTION_STEPS: u128 = 6_000_000;
 pub fn step_size(arch: &ArchConfig, step: &StepWorkload, opts: &DataflowOptions) -> Result<u128, ScheduleError> {
     check_patterns(arch, step)?;
     let (one, _) = layouts(arch, step, opts, TileInterleave::Off);
+    let (b, plan) = plan_only(arch, step, opts, one, None)?;
+    check_loss(&b, step, &plan.ff)?;
+    Ok(plan_reduction_steps(&plan))
+}
+
+/// The plan of `step` in a builder that emits nothing (layers indexed as
+/// [`compile_into`] indexes them), for the questions asked before compiling.
+fn plan_only<'a>(
+    arch: &'a ArchConfig,
+    step: &StepWorkload,
+    opts: &DataflowOptions,
+    one: Budget,
+    two: Option<&Budget>,
+) -> Result<(Builder<'a>, StepPlan), ScheduleError> {
     let mut b = Builder::new(arch, one, step.numerics);
     for l in &step.layers {
         b.prog.layer_index(&l.name);
     }
-    let plan = plan_step(&mut b, step, opts, None)?;
-    check_loss(&b, step, &plan.ff)?;
-    Ok(plan_reduction_steps(&plan))
+    let plan = plan_step(&mut b, step, opts, two)?;
+    Ok((b, plan))
 }
 
 /// How many layers [`compile_step`] interleaves (BP and WG tiles
@@ -152,11 +165,7 @@ pub fn interleaved_layers(
     if two.is_none() {
         return Ok(0);
     }
-    let mut b = Builder::new(arch, one, step.numerics);
-    for l in &step.layers {
-        b.prog.layer_index(&l.name);
-    }
-    let plan = plan_step(&mut b, step, opts, two.as_ref())?;
+    let (_, plan) = plan_only(arch, step, opts, one, two.as_ref())?;
     Ok(plan.back.iter().filter(|l| interleaved_pair(arch, l, opts, two.as_ref()).is_some()).count())
 }
 
