@@ -1,0 +1,1 @@
+//! Unit tests of the ONNX front end on graphs built in memory.
