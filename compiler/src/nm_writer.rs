@@ -98,7 +98,8 @@ impl<'m> Writer<'m> {
                 Input::Layer(c) => self.consumers[c.index()].iter().filter(|k| rest.contains(k)).count(),
                 Input::Model => rest.iter().filter(|&&k| self.layer(k).inputs.contains(&Input::Model)).count(),
             };
-            if others >= 2 && l.inputs == [cur] {
+            let attention = matches!(l.kind, LayerKind::AttnMatmul(_));
+            if others >= 2 && l.inputs == [cur] && !attention {
                 let used = self.residual(rest, cur, depth)?;
                 cur = Input::Layer(LayerId(ids[j + used - 1] as u32));
                 j += used;
@@ -111,13 +112,13 @@ impl<'m> Writer<'m> {
                     "it does not read the previous layer's output (only chains, residual blocks and attention can be written)",
                 ));
             }
-            if let LayerKind::AttnMatmul(_) = l.kind {
+            if attention {
                 self.attention(rest, cur, depth)?;
                 cur = Input::Layer(LayerId(ids[j + 2] as u32));
                 j += 3;
                 continue;
             }
-            let text = self.statement(l)?;
+            let text = self.statement(l, self.shape_of(cur))?;
             self.line(depth, &text);
             cur = Input::Layer(LayerId(i as u32));
             j += 1;
@@ -203,7 +204,37 @@ impl<'m> Writer<'m> {
         Ok(())
     }
 
-    fn statement(&self, l: &Layer) -> Result<String, CompileError> {
+    /// The shape of value `v` as the DSL tracks it.
+    fn shape_of(&self, v: Input) -> Shape {
+        match v {
+            Input::Model => self.model.input,
+            Input::Layer(id) => self.layer(id.index()).out_shape,
+        }
+    }
+
+    /// Padding to add to a window layer whose input is `l.in_shape` but whose
+    /// statement reads `from` (a `Pad` node between them): half the
+    /// difference per side, when it is even.
+    fn extra_pad(&self, l: &Layer, from: Shape) -> Result<(u64, u64), CompileError> {
+        match (from, l.in_shape) {
+            (a, b) if a == b => Ok((0, 0)),
+            (Shape::Map { c, h, w }, Shape::Map { c: c2, h: h2, w: w2 })
+                if c == c2 && h2 >= h && w2 >= w && (h2 - h) % 2 == 0 && (w2 - w) % 2 == 0 =>
+            {
+                Ok(((h2 - h) / 2, (w2 - w) / 2))
+            }
+            _ => Err(refuse(
+                self.model,
+                Some(l),
+                &format!(
+                    "its input {} is not the previous output {from} (an uneven Pad, a Reshape or a Concat between them)",
+                    l.in_shape
+                ),
+            )),
+        }
+    }
+
+    fn statement(&self, l: &Layer, from: Shape) -> Result<String, CompileError> {
         let name = atom(&l.name);
         let nm = match l.nm {
             NmOverride::Inherit => String::new(),
@@ -211,10 +242,12 @@ impl<'m> Writer<'m> {
             NmOverride::Pattern(p) => format!(" nm={}:{}", p.n(), p.m()),
         };
         Ok(match l.kind {
-            LayerKind::Conv(c) => {
-                let (Shape::Map { h, w, .. }, Shape::Map { h: ho, w: wo, .. }) = (l.in_shape, l.out_shape) else {
+            LayerKind::Conv(mut c) => {
+                let (Shape::Map { h, w, .. }, Shape::Map { h: ho, w: wo, .. }) = (from, l.out_shape) else {
                     return Err(refuse(self.model, Some(l), "a convolution that is not on a CxHxW map"));
                 };
+                let extra = self.extra_pad(l, from)?;
+                c.pad = (c.pad.0 + extra.0, c.pad.1 + extra.1);
                 if window_out(h, c.kernel.0, c.stride.0, c.pad.0) != Some(ho)
                     || window_out(w, c.kernel.1, c.stride.1, c.pad.1) != Some(wo)
                 {
@@ -232,14 +265,30 @@ impl<'m> Writer<'m> {
                 }
                 s + &nm
             }
-            LayerKind::Linear(f) => format!("linear {name} out={}{nm}", f.out_features),
+            LayerKind::Linear(f) => {
+                let fits = match from {
+                    Shape::Map { c, h: 1, w: 1 } => c == f.in_features && l.out_positions() == 1,
+                    Shape::Seq { tokens, dim } => dim == f.in_features && tokens == l.out_positions(),
+                    _ => false,
+                };
+                if !fits {
+                    return Err(refuse(
+                        self.model,
+                        Some(l),
+                        &format!("a linear layer whose input {} is not the previous output {from}", l.in_shape),
+                    ));
+                }
+                format!("linear {name} out={}{nm}", f.out_features)
+            }
             LayerKind::Pool(p) if p.global => {
                 format!("{} {name}", if p.op == PoolOp::Max { "globalmaxpool" } else { "globalavgpool" })
             }
-            LayerKind::Pool(p) => {
-                let (Shape::Map { h, w, .. }, Shape::Map { h: ho, w: wo, .. }) = (l.in_shape, l.out_shape) else {
+            LayerKind::Pool(mut p) => {
+                let (Shape::Map { h, w, .. }, Shape::Map { h: ho, w: wo, .. }) = (from, l.out_shape) else {
                     return Err(refuse(self.model, Some(l), "a pool that is not on a CxHxW map"));
                 };
+                let extra = self.extra_pad(l, from)?;
+                p.pad = (p.pad.0 + extra.0, p.pad.1 + extra.1);
                 if window_out(h, p.kernel.0, p.stride.0, p.pad.0) != Some(ho)
                     || window_out(w, p.kernel.1, p.stride.1, p.pad.1) != Some(wo)
                 {

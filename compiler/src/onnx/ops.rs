@@ -47,7 +47,8 @@ impl Window {
         };
         let stride = pair("strides")?;
         let dilation = pair("dilations")?;
-        let eff = ((kernel.0 - 1) * dilation.0 + 1, (kernel.1 - 1) * dilation.1 + 1);
+        let span = |k: u64, d: u64| k.saturating_sub(1).saturating_mul(d).saturating_add(1);
+        let eff = (span(kernel.0, dilation.0), span(kernel.1, dilation.1));
         let auto = a.string("auto_pad", "NOTSET");
         let pads = match auto.as_str() {
             "NOTSET" => match a.ints("pads") {
@@ -60,8 +61,9 @@ impl Window {
             },
             "VALID" => (0, 0, 0, 0),
             "SAME_UPPER" | "SAME_LOWER" => {
-                let total =
-                    |i: u64, s: u64, k: u64| (i.div_ceil(s) - 1).saturating_mul(s).saturating_add(k).saturating_sub(i);
+                let total = |i: u64, s: u64, k: u64| {
+                    i.div_ceil(s).saturating_sub(1).saturating_mul(s).saturating_add(k).saturating_sub(i)
+                };
                 let (th, tw) = (total(h, stride.0, eff.0), total(w, stride.1, eff.1));
                 if auto == "SAME_UPPER" {
                     (th / 2, tw / 2, th - th / 2, tw - tw / 2)
@@ -77,10 +79,10 @@ impl Window {
     /// Output size, `None` when the window does not fit.
     fn out(&self, (h, w): (u64, u64), ceil: bool) -> Option<(u64, u64)> {
         let one = |i: u64, k: u64, d: u64, s: u64, p0: u64, p1: u64| {
-            let eff = (k - 1).checked_mul(d)? + 1;
+            let eff = k.checked_sub(1)?.checked_mul(d)?.checked_add(1)?;
             let padded = i.checked_add(p0)?.checked_add(p1)?;
             let span = padded.checked_sub(eff)?;
-            Some(if ceil { span.div_ceil(s) } else { span / s } + 1)
+            (if ceil { span.div_ceil(s) } else { span / s }).checked_add(1)
         };
         Some((
             one(h, self.kernel.0, self.dilation.0, self.stride.0, self.pads.0, self.pads.2)?,
@@ -314,6 +316,7 @@ impl Importer<'_> {
             }
         }
         let v = if any_act {
+            let srcs = self.latest(srcs);
             let a = Act { dims, srcs, softmax };
             self.unmodelled(&n.op_type, a.elements());
             Val::Act(a)
@@ -324,6 +327,35 @@ impl Importer<'_> {
             self.set(n, i, v.clone());
         }
         Ok(())
+    }
+}
+
+impl Importer<'_> {
+    /// `srcs` without those that are ancestors of another: in `x·f(x)` (GELU,
+    /// Swish) the data path runs through `f`, the layer nearest the output.
+    fn latest(&self, srcs: Vec<Input>) -> Vec<Input> {
+        let keep: Vec<bool> = srcs.iter().map(|&a| !srcs.iter().any(|&b| a != b && self.is_ancestor(a, b))).collect();
+        srcs.into_iter().zip(keep).filter(|(_, k)| *k).map(|(s, _)| s).collect()
+    }
+
+    /// Whether `a` feeds `b` (through any path).
+    fn is_ancestor(&self, a: Input, b: Input) -> bool {
+        let Input::Layer(b) = b else { return false };
+        let mut stack = vec![b];
+        let mut seen = vec![false; self.layers.len()];
+        while let Some(x) = stack.pop() {
+            for &i in &self.layers[x.index()].inputs {
+                if i == a {
+                    return true;
+                }
+                if let Input::Layer(p) = i
+                    && !std::mem::replace(&mut seen[p.index()], true)
+                {
+                    stack.push(p);
+                }
+            }
+        }
+        false
     }
 }
 

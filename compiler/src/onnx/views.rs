@@ -284,10 +284,10 @@ impl Importer<'_> {
             None if total % parts == 0 => vec![total / parts; parts as usize],
             None => {
                 let chunk = total.div_ceil(parts);
-                (0..parts).map(|i| chunk.min(total.saturating_sub(i * chunk))).collect()
+                (0..parts).map(|i| chunk.min(total.saturating_sub(i.saturating_mul(chunk)))).collect()
             }
         };
-        if sizes.len() != n.output.len() || sizes.iter().sum::<u64>() != total {
+        if sizes.len() != n.output.len() || sizes.iter().try_fold(0u64, |a, &b| a.checked_add(b)) != Some(total) {
             return Err(shape(
                 loc,
                 &format!("split sizes {sizes:?} do not divide {total} into {} outputs", n.output.len()),
@@ -328,9 +328,11 @@ impl Importer<'_> {
             if a == 0 && (b, e) != (0, 0) {
                 return Err(Fail::Unsupported("a Pad of the batch dimension".into()));
             }
-            let d = dims[a] as i64 + b + e;
-            dims[a] =
-                u64::try_from(d).ok().filter(|&d| d > 0).ok_or_else(|| shape(loc, "the pads leave no elements"))?;
+            let d = i64::try_from(dims[a]).ok().and_then(|d| d.checked_add(b)?.checked_add(e));
+            dims[a] = d
+                .and_then(|d| u64::try_from(d).ok())
+                .filter(|&d| d > 0)
+                .ok_or_else(|| shape(loc, "the pads leave no elements (or overflow)"))?;
         }
         let out = Act { dims, srcs: x.srcs.clone(), softmax: x.softmax };
         self.unmodelled("Pad", out.elements());
