@@ -218,6 +218,26 @@ impl Importer<'_> {
         Ok(())
     }
 
+    /// `W·X` with `W` `[M, K]` and `X` `[…, K, N]`: a linear layer from `K` to
+    /// `M` features applied to each of the `N` columns (and leading dims).
+    fn left_weight(&mut self, n: &NodeProto, loc: &Location, w: &[u64], x: &Act) -> OpResult {
+        let [m, k] = *w else {
+            return Err(Fail::Unsupported(format!("a MatMul weight of dims {w:?} (only 2-D weights)")));
+        };
+        let r = x.dims.len();
+        if r < 3 || x.dims[r - 2] != k {
+            return Err(shape(loc, &format!("the weight {w:?} needs an input [batch, …, {k}, N], got {:?}", x.dims)));
+        }
+        let tokens = product(&x.dims[1..r - 2]).saturating_mul(x.dims[r - 1]);
+        let spec = LinearSpec { in_features: k, out_features: m };
+        let (i, o) = (Shape::Seq { tokens, dim: k }, Shape::Seq { tokens, dim: m });
+        let src = self.push(n, loc, LayerKind::Linear(spec), x.srcs.clone(), i, o);
+        let mut dims = x.dims.clone();
+        dims[r - 2] = m;
+        self.set(n, 0, Val::Act(Act { dims, srcs: vec![src], softmax: false }));
+        Ok(())
+    }
+
     /// `MatMul`: activation × weight → linear; activation × activation → attention matmul.
     pub(crate) fn matmul(&mut self, n: &NodeProto, loc: &Location) -> OpResult {
         let a = self.val(input(n, 0, loc)?, loc)?;
@@ -233,7 +253,7 @@ impl Importer<'_> {
                 self.linear(n, loc, x, k, out)
             }
             (Val::Act(x), Val::Act(y)) => self.act_matmul(n, loc, x, y),
-            (Val::Const(_), Val::Act(_)) => Err(Fail::Unsupported("a MatMul with the weight on the left".into())),
+            (Val::Const(wt), Val::Act(x)) => self.left_weight(n, loc, &wt.dims, x),
             (Val::Const(ca), Val::Const(cb)) => {
                 let dims = matmul_dims(&ca.dims, &cb.dims).ok_or_else(|| shape(loc, "operands do not multiply"))?;
                 self.set(n, 0, Val::Const(super::values::Const { dims, ints: None }));

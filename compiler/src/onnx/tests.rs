@@ -131,3 +131,43 @@ fn garbage_is_refused_without_panicking() {
     }
     assert!(super::looks_like_onnx(&good) && !super::looks_like_onnx(b"model x {"));
 }
+
+#[test]
+fn weight_on_the_left_reductions_and_slices() {
+    let ints = |name: &str, v: &[i64]| TensorProto {
+        name: name.into(),
+        dims: vec![v.len() as i64],
+        data_type: INT64,
+        int64_data: v.to_vec(),
+        ..Default::default()
+    };
+    let attr_ints =
+        |name: &str, v: &[i64]| AttributeProto { name: name.into(), r#type: 7, ints: v.to_vec(), ..Default::default() };
+    let g = GraphProto {
+        node: vec![
+            node("MatMul", "/mix/MatMul", &["w", "x"], "m", vec![]),
+            node("ReduceMean", "/mean/ReduceMean", &["m"], "r", vec![attr_ints("axes", &[1]), int("keepdims", 0)]),
+            node("Slice", "/cut/Slice", &["r", "s0", "s1", "ax"], "s", vec![]),
+            node("Gemm", "/fc/Gemm", &["s", "w2"], "y", vec![]),
+        ],
+        name: "t".into(),
+        initializer: vec![
+            weight("w", &[4, 8]),
+            weight("w2", &[10, 3]),
+            ints("s0", &[0]),
+            ints("s1", &[10]),
+            ints("ax", &[1]),
+        ],
+        input: vec![vi("x", &[-1, 8, 16])],
+        output: vec![vi("y", &[-1, 3])],
+        value_info: vec![vi("m", &[1, 4, 16]), vi("r", &[1, 16]), vi("s", &[1, 10])],
+    };
+    let m = parse(bytes(g), false).unwrap();
+    let kinds: Vec<String> = m.layers.iter().map(|l| format!("{} {:?}", l.name, l.kind)).collect();
+    assert_eq!(m.layers.len(), 2, "{kinds:?}");
+    let mix = &m.layers[0];
+    assert!(matches!(mix.kind, LayerKind::Linear(l) if (l.in_features, l.out_features) == (8, 4)), "{kinds:?}");
+    assert_eq!(mix.out_positions(), 16);
+    assert!(m.notes.iter().any(|n| n.contains("ReduceMean ×1 (64 elements")), "{:?}", m.notes);
+    assert!(m.notes.iter().any(|n| n.contains("Slice ×1 (10 elements")), "{:?}", m.notes);
+}

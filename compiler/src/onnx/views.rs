@@ -37,6 +37,9 @@ const ELEMENTWISE: &[&str] = &[
     "Min",
 ];
 
+/// `Reduce*` operators (suffixes), not modelled (e.g. a LayerNorm exported as `ReduceMean`, `Sub`, `Pow`, …).
+const REDUCE: &[&str] = &["Mean", "Sum", "Max", "Min", "Prod", "L1", "L2", "SumSquare", "LogSumExp"];
+
 impl Importer<'_> {
     /// Imports one node by its operator type.
     pub(crate) fn op(&mut self, n: &NodeProto, loc: &Location) -> OpResult {
@@ -74,6 +77,8 @@ impl Importer<'_> {
             "Split" => self.split(n, loc),
             "Pad" => self.pad(n, loc),
             "Gather" => self.gather(n, loc),
+            "Slice" => self.slice(n, loc),
+            op if op.starts_with("Reduce") && REDUCE.contains(&&op[6..]) => self.reduce(n, loc),
             other => Err(Fail::Unsupported(format!("operator `{other}` is not supported"))),
         }
     }
@@ -378,6 +383,95 @@ impl Importer<'_> {
     }
 }
 
+impl Importer<'_> {
+    /// `Reduce*`: axes from the attribute (or input 1, opset 18), `keepdims`; not modelled.
+    fn reduce(&mut self, n: &NodeProto, loc: &Location) -> OpResult {
+        let v = self.val(input(n, 0, loc)?, loc)?;
+        let r = v.dims().len();
+        let axes: Vec<usize> = match self.ints_of(n, 1, "axes", loc)? {
+            Some(a) if !a.is_empty() => a.iter().map(|&x| axis(x, r)).collect::<OpResult<_>>()?,
+            _ if Attrs(n).int("noop_with_empty_axes", 0) != 0 => Vec::new(),
+            _ => (0..r).collect(),
+        };
+        let keep = Attrs(n).int("keepdims", 1) != 0;
+        let dims: Vec<u64> = (0..r)
+            .filter_map(|i| match (axes.contains(&i), keep) {
+                (false, _) => Some(v.dims()[i]),
+                (true, true) => Some(1),
+                (true, false) => None,
+            })
+            .collect();
+        match v {
+            Val::Const(_) => self.set(n, 0, Val::Const(Const { dims, ints: None })),
+            Val::Act(x) => {
+                if axes.contains(&0) {
+                    return Err(Fail::Unsupported(format!("a {} over the batch dimension", n.op_type)));
+                }
+                self.unmodelled(&n.op_type, x.elements());
+                self.view(n, &x, dims);
+            }
+        }
+        Ok(())
+    }
+
+    /// `Slice` with constant starts, ends, axes and steps (opset ≥ 10 inputs, or attributes).
+    fn slice(&mut self, n: &NodeProto, loc: &Location) -> OpResult {
+        let v = self.val(input(n, 0, loc)?, loc)?;
+        let r = v.dims().len();
+        let need = |x: Option<Vec<i64>>, what: &str| x.ok_or_else(|| bad(loc, &format!("Slice needs {what}")));
+        let starts = need(self.ints_of(n, 1, "starts", loc)?, "starts")?;
+        let ends = need(self.ints_of(n, 2, "ends", loc)?, "ends")?;
+        let axes: Vec<usize> = match self.ints_of(n, 3, "axes", loc)? {
+            Some(a) => a.iter().map(|&x| axis(x, r)).collect::<OpResult<_>>()?,
+            None => (0..starts.len().min(r)).collect(),
+        };
+        let steps = self.ints_of(n, 4, "", loc)?.unwrap_or_else(|| vec![1; axes.len()]);
+        if starts.len() != axes.len() || ends.len() != axes.len() || steps.len() != axes.len() {
+            return Err(bad(loc, "Slice starts, ends, axes and steps differ in length"));
+        }
+        let mut dims = v.dims().to_vec();
+        for (j, &a) in axes.iter().enumerate() {
+            if matches!(v, Val::Act(_)) && a == 0 {
+                return Err(Fail::Unsupported("a Slice of the batch dimension".into()));
+            }
+            dims[a] = slice_len(dims[a], starts[j], ends[j], steps[j]).ok_or_else(|| bad(loc, "a Slice step of 0"))?;
+        }
+        match v {
+            Val::Const(c) => {
+                let ints = c.ints.filter(|_| r == 1 && steps == [1]).and_then(|x| {
+                    let s = clamp_index(starts[0], x.len() as u64, false) as usize;
+                    x.get(s..s + dims[0] as usize).map(<[i64]>::to_vec)
+                });
+                self.set(n, 0, Val::Const(Const { dims, ints }));
+            }
+            Val::Act(x) => {
+                let a = Act { dims, srcs: x.srcs.clone(), softmax: x.softmax };
+                self.unmodelled("Slice", a.elements());
+                self.set(n, 0, Val::Act(a));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An index clamped into `[0, d]` (`[-1, d-1]` for negative steps), negatives counted from the end.
+fn clamp_index(i: i64, d: u64, negative_step: bool) -> i64 {
+    let d = i64::try_from(d).unwrap_or(i64::MAX);
+    let i = if i < 0 { i.saturating_add(d) } else { i };
+    if negative_step { i.clamp(-1, d - 1) } else { i.clamp(0, d) }
+}
+
+/// Elements `Slice` keeps of a dimension of `d`; `None` for a step of 0.
+fn slice_len(d: u64, start: i64, end: i64, step: i64) -> Option<u64> {
+    if step == 0 {
+        return None;
+    }
+    let (s, e) = (clamp_index(start, d, step < 0), clamp_index(end, d, step < 0));
+    let span = if step > 0 { e.saturating_sub(s) } else { s.saturating_sub(e) };
+    let step = step.unsigned_abs();
+    Some(if span <= 0 { 0 } else { (span as u64).div_ceil(step) })
+}
+
 /// ONNX `Reshape` semantics: `0` copies the input dim (unless `allowzero`), `-1` is inferred.
 fn reshape_dims(input: &[u64], target: &[i64], allowzero: bool) -> Option<Vec<u64>> {
     let total = product(input);
@@ -407,6 +501,17 @@ fn reshape_dims(input: &[u64], target: &[i64], allowzero: bool) -> Option<Vec<u6
 #[cfg(test)]
 mod tests {
     use super::reshape_dims;
+
+    #[test]
+    fn slice_follows_onnx() {
+        use super::slice_len;
+        assert_eq!(slice_len(10, 0, 3, 1), Some(3));
+        assert_eq!(slice_len(10, -3, i64::MAX, 1), Some(3));
+        assert_eq!(slice_len(10, 1, 10, 2), Some(5));
+        assert_eq!(slice_len(10, -1, i64::MIN, -1), Some(10));
+        assert_eq!(slice_len(10, 5, 2, 1), Some(0));
+        assert_eq!(slice_len(10, 0, 3, 0), None);
+    }
 
     #[test]
     fn reshape_follows_onnx() {
