@@ -37,6 +37,15 @@ pub enum Location {
         /// The argument as given.
         arg: String,
     },
+    /// A node of an ONNX graph.
+    Node {
+        /// File path.
+        file: String,
+        /// The node's name (or `#index` when it has none).
+        node: String,
+        /// Its operator type (`Conv`, `MatMul`, …).
+        op: String,
+    },
     /// A layer or tensor of a model (an arithmetic limit found while lowering it).
     Layer {
         /// The layer's (or tensor's) name.
@@ -71,6 +80,7 @@ impl fmt::Display for Location {
             Location::Cell { file, row, field } => write!(f, "{file}: row {row}, field `{field}`"),
             Location::File { file } => write!(f, "{file}"),
             Location::Argument { arg } => write!(f, "model argument `{arg}`"),
+            Location::Node { file, node, op } => write!(f, "{file}: node `{node}` ({op})"),
             Location::Layer { name } => write!(f, "layer `{name}`"),
         }
     }

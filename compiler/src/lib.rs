@@ -3,12 +3,14 @@
 //!
 //! ```text
 //! model argument ──► load_model ──► Model (layer IR) ──► TrainingGraph (petgraph) ──► Vec<Gemm>
-//!  .nm DSL │ SCALE-Sim CSV │ *.layers.csv │ built-in name        FF/BP/WG/WU + sparsifiers
+//!  .nm DSL │ ONNX │ SCALE-Sim CSV │ *.layers.csv │ built-in   FF/BP/WG/WU + sparsifiers
 //! ```
 //!
 //! - [`load_model`] resolves a built-in name (`resnet18-cifar10`) or a file
 //!   path (by extension, then by content) with the front ends [`dsl`],
-//!   [`scalesim`] and [`table`]; [`builtin`] lists the embedded models.
+//!   ONNX (`.onnx`, graph and shapes only), [`scalesim`] and [`table`];
+//!   [`builtin`] lists the embedded models; [`nm_writer`] prints a model
+//!   back as `.nm`.
 //! - [`Model`] ([`model`]) is the layer-level IR: layers with kinds, shapes,
 //!   producers and per-layer N:M overrides, including the weightless layers
 //!   (ReLU, pooling, residual add, softmax) the vector unit runs.
@@ -29,6 +31,8 @@ pub mod error;
 pub mod graph;
 pub mod lower;
 pub mod model;
+pub mod nm_writer;
+mod onnx;
 pub mod scalesim;
 pub mod step;
 pub mod table;
@@ -45,38 +49,60 @@ pub use model::{
 };
 pub use step::step_workload;
 
+/// Options of the model front ends.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// ONNX: skip operators nmsat does not support (each is treated as the
+    /// identity on its first input and listed in [`Model::notes`]) instead
+    /// of refusing the graph.
+    pub skip_unsupported: bool,
+}
+
 /// Loads a model from a built-in name or a file path.
 ///
 /// An existing file wins over a built-in of the same name. Files are read by
-/// extension (`.nm`, `.layers.csv`, other `.csv`) and, failing that, by
-/// content (see [`load_source`]).
+/// extension (`.onnx`, `.nm`, `.layers.csv`, other `.csv`) and, failing that, by
+/// content (see [`load_bytes`]).
 pub fn load_model(arg: &str) -> Result<Model, CompileError> {
+    load_model_with(arg, &LoadOptions::default())
+}
+
+/// [`load_model`] with front-end options.
+pub fn load_model_with(arg: &str, opts: &LoadOptions) -> Result<Model, CompileError> {
     let path = Path::new(arg);
     if path.is_file() {
         let bytes = std::fs::read(path)
             .map_err(|e| CompileError::Io { loc: Location::File { file: arg.to_string() }, message: e.to_string() })?;
-        let text = match String::from_utf8(bytes) {
-            Ok(t) => t,
-            Err(e) => {
-                let valid = e.utf8_error().valid_up_to();
-                let lossy = String::from_utf8_lossy(e.as_bytes());
-                return Err(CompileError::syntax(
-                    Location::at_offset(arg, &lossy, valid),
-                    "the file is not UTF-8 text",
-                ));
-            }
-        };
-        return load_source(arg, &text);
+        return load_bytes(arg, bytes, opts);
     }
     if let Some(b) = find_builtin(arg) {
         return b.load();
     }
-    let looks_like_path = arg.contains(['/', '\\']) || arg.ends_with(".nm") || arg.ends_with(".csv");
+    let looks_like_path =
+        arg.contains(['/', '\\']) || arg.ends_with(".nm") || arg.ends_with(".csv") || arg.ends_with(".onnx");
     if looks_like_path {
         let message = if path.is_dir() { "a directory, not a model file" } else { "no such file" };
         return Err(CompileError::Io { loc: Location::File { file: arg.to_string() }, message: message.to_string() });
     }
     Err(CompileError::UnknownModel { loc: Location::Argument { arg: arg.to_string() }, known: builtin_names() })
+}
+
+/// Parses a model file's bytes; `file` is its path (for the extension and
+/// in errors). `.onnx` files, and files that are not UTF-8 but decode as an
+/// ONNX model, go to the ONNX front end; text goes to [`load_source`].
+pub fn load_bytes(file: &str, bytes: Vec<u8>, opts: &LoadOptions) -> Result<Model, CompileError> {
+    if file.to_ascii_lowercase().ends_with(".onnx") {
+        return onnx::parse(file, bytes, opts);
+    }
+    match String::from_utf8(bytes) {
+        Ok(text) => load_source(file, &text),
+        Err(e) if onnx::looks_like_onnx(e.as_bytes()) => onnx::parse(file, e.into_bytes(), opts),
+        Err(e) => {
+            let valid = e.utf8_error().valid_up_to();
+            let lossy = String::from_utf8_lossy(e.as_bytes());
+            Err(CompileError::syntax(Location::at_offset(file, &lossy, valid), "the file is not UTF-8 text"))
+        }
+    }
 }
 
 /// Parses model text whose origin is `file`: `.nm` → the DSL; `.csv` → a

@@ -323,6 +323,11 @@ pub struct Model {
     /// (`*_input_grad.csv`, `*_weight_grad.csv`): each layer is then already one
     /// GEMM of that pass, and lowering emits it as such instead of FF/BP/WG.
     pub pass_file: Option<Pass>,
+    /// What the front end did not model (ONNX ops without a vector-unit
+    /// operator, skipped unsupported ops), one line each, for the CLI to
+    /// print as notes. Empty for the other front ends.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 impl Model {

@@ -246,6 +246,7 @@ pub fn parse(file: &str, text: &str) -> Result<Model, CompileError> {
         input: first.in_shape,
         connectivity: Connectivity::TableOrder,
         pass_file: pass_of_file(file),
+        notes: Vec::new(),
         layers,
     })
 }

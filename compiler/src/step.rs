@@ -13,8 +13,10 @@ use crate::model::{Connectivity, ConvSpec, Input, LayerKind, Model, Shape, Vecto
 /// The training step of `model` under `opts`, ready for
 /// [`nmsat_dataflow::schedule::compile_step`].
 ///
-/// With exact connectivity (the `.nm` DSL) a weight layer counts as
-/// followed by a ReLU when a ReLU layer reads it; layer tables and SCALE-Sim
+/// With exact connectivity (the `.nm` DSL, ONNX) a weight layer counts as
+/// followed by a ReLU when a ReLU reads it directly or through norm and
+/// residual-add layers (`conv → norm → relu`, `conv → add → relu`: its
+/// output gradient is masked by that ReLU's derivative); layer tables and SCALE-Sim
 /// files record no activations, so every weight layer but the last is taken
 /// to be followed by one (the usual CNN/MLP structure).
 pub fn step_workload(model: &Model, opts: &LowerOptions) -> Result<StepWorkload, CompileError> {
@@ -27,15 +29,7 @@ pub fn step_workload(model: &Model, opts: &LowerOptions) -> Result<StepWorkload,
         }
     }
     // Forward order of first appearance is FF order; keep it.
-    let relu_readers: Vec<usize> = model
-        .ids()
-        .filter(|&id| matches!(model.layer(id).kind, LayerKind::Vector { op: VectorOp::Relu }))
-        .flat_map(|id| model.layer(id).inputs.clone())
-        .filter_map(|i| match i {
-            Input::Layer(l) => Some(l.index()),
-            Input::Model => None,
-        })
-        .collect();
+    let relu_after = relu_after(model);
     let n = layers.len();
     for (i, lw) in layers.iter_mut().enumerate() {
         let Some(id) = model.find(&lw.name) else { continue };
@@ -43,11 +37,11 @@ pub fn step_workload(model: &Model, opts: &LowerOptions) -> Result<StepWorkload,
         // A training-pass file's rows are already that pass's GEMMs: no geometry.
         if let (LayerKind::Conv(c), None) = (layer.kind, model.pass_file) {
             let stride = c.stride.0.max(c.stride.1).max(1);
-            let geom = conv_geom(&c, &layer.in_shape, stride);
+            let geom = conv_geom(&c, &layer.in_shape, stride).filter(|g| out_matches(g, &layer.out_shape));
             lw.conv = Some(ConvShape { taps: c.kernel.0 * c.kernel.1, stride, geom });
         }
         lw.relu = match model.connectivity {
-            Connectivity::Exact => relu_readers.contains(&id.index()),
+            Connectivity::Exact => relu_after[id.index()],
             Connectivity::TableOrder => i + 1 < n && layer.kind.has_weights(),
         };
     }
@@ -67,6 +61,30 @@ pub fn step_workload(model: &Model, opts: &LowerOptions) -> Result<StepWorkload,
     })
 }
 
+/// Per layer: a ReLU reads its output directly or through norm/add layers.
+fn relu_after(model: &Model) -> Vec<bool> {
+    let n = model.layers.len();
+    let mut consumers = vec![Vec::new(); n];
+    for (i, l) in model.layers.iter().enumerate() {
+        for inp in &l.inputs {
+            if let Input::Layer(p) = inp
+                && p.index() < i
+            {
+                consumers[p.index()].push(i);
+            }
+        }
+    }
+    let mut after = vec![false; n];
+    for i in (0..n).rev() {
+        after[i] = consumers[i].iter().any(|&c| match model.layers[c].kind {
+            LayerKind::Vector { op: VectorOp::Relu } => true,
+            LayerKind::Vector { op: VectorOp::Norm } | LayerKind::Add => after[c],
+            _ => false,
+        });
+    }
+    after
+}
+
 /// SR-STE's default `λ_W` (Zhou et al. 2021), which the int16 path rounds to
 /// a power of two per summed gradient: `λ_W·B = 2^-shift`.
 pub const SR_STE_LAMBDA_W: f64 = 2e-4;
@@ -80,6 +98,12 @@ fn step_numerics(method: crate::Method, batch: u64) -> StepNumerics {
         n.shifts.sr_ste_shift = Some(shift.clamp(0.0, 30.0) as u32);
     }
     n
+}
+
+/// Whether the im2col geometry gives the layer's output map (not so for a
+/// dilated or asymmetrically padded convolution, which is then modelled by size).
+fn out_matches(g: &ConvGeom, out: &Shape) -> bool {
+    matches!(*out, Shape::Map { h, w, .. } if g.out_hw() == (h, w))
 }
 
 /// The im2col geometry of an ordinary convolution (`None` for grouped or

@@ -280,6 +280,7 @@ pub fn parse(file: &str, text: &str) -> Result<Model, CompileError> {
         layers,
         connectivity: Connectivity::TableOrder,
         pass_file: None,
+        notes: Vec::new(),
     })
 }
 

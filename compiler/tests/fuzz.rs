@@ -171,3 +171,92 @@ fn huge_dimensions_overflow_into_errors_not_panics() {
     let m = dsl::parse("b.nm", "model b {\n input 4294967296x4294967296x4294967296\n flatten\n}\n");
     assert!(m.is_err());
 }
+
+/// The small ONNX files the mutation property edits (graphs, attributes, initializer dims, value_info).
+const ONNX_SEEDS: &[&str] =
+    &["transformer_block.onnx", "mobilenet_block.onnx", "pad_cnn.onnx", "resnet18_cifar10.structure.onnx"];
+
+fn onnx_seed(i: usize) -> Vec<u8> {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/onnx").join(ONNX_SEEDS[i]);
+    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// Imports bytes as ONNX (by extension and by content, skipping and not) and lowers what imports.
+fn exercise_onnx(bytes: &[u8]) {
+    for file in ["f.onnx", "f.bin"] {
+        for skip in [false, true] {
+            match nmsat_compiler::load_bytes(
+                file,
+                bytes.to_vec(),
+                &nmsat_compiler::LoadOptions { skip_unsupported: skip },
+            ) {
+                Ok(m) => {
+                    for method in Method::ALL {
+                        let _ = lower(&m, &LowerOptions::new(method, "2:4".parse().unwrap(), 3));
+                    }
+                    let _ = nmsat_compiler::nm_writer::to_nm(&m, "f");
+                }
+                Err(e) => assert!(e.to_string().starts_with("f."), "{e}"),
+            }
+        }
+    }
+}
+
+/// One edit of a byte string: overwrite, delete a range, insert bytes, truncate, or set a varint-like byte.
+#[derive(Debug, Clone)]
+enum Edit {
+    Set(usize, u8),
+    Delete(usize, usize),
+    Insert(usize, Vec<u8>),
+    Truncate(usize),
+}
+
+fn edit() -> impl Strategy<Value = Edit> {
+    prop_oneof![
+        (any::<usize>(), prop_oneof![any::<u8>(), Just(0x80), Just(0xff), Just(0x00), Just(0x7f)])
+            .prop_map(|(i, b)| Edit::Set(i, b)),
+        (any::<usize>(), 1usize..16).prop_map(|(i, n)| Edit::Delete(i, n)),
+        (any::<usize>(), proptest::collection::vec(any::<u8>(), 1..12)).prop_map(|(i, b)| Edit::Insert(i, b)),
+        any::<usize>().prop_map(Edit::Truncate),
+    ]
+}
+
+fn apply(mut b: Vec<u8>, edits: &[Edit]) -> Vec<u8> {
+    for e in edits {
+        let n = b.len().max(1);
+        match e {
+            Edit::Set(i, v) => {
+                if let Some(x) = b.get_mut(i % n) {
+                    *x = *v;
+                }
+            }
+            Edit::Delete(i, k) => {
+                let s = i % n;
+                let end = (s + k).min(b.len());
+                if s < end {
+                    b.drain(s..end);
+                }
+            }
+            Edit::Insert(i, v) => {
+                let at = (i % n).min(b.len());
+                b.splice(at..at, v.iter().copied());
+            }
+            Edit::Truncate(i) => b.truncate(i % n),
+        }
+    }
+    b
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(200), failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_bytes_as_onnx_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
+        exercise_onnx(&bytes);
+    }
+
+    #[test]
+    fn mutated_onnx_files_never_panic(seed in 0..ONNX_SEEDS.len(), edits in proptest::collection::vec(edit(), 1..6)) {
+        exercise_onnx(&apply(onnx_seed(seed), &edits));
+    }
+}

@@ -5,7 +5,7 @@
 use std::io::Read;
 use std::path::Path;
 
-use nmsat_compiler::{Model, load_model};
+use nmsat_compiler::{LoadOptions, Model, load_model_with};
 use nmsat_dataflow::ArchConfig;
 use nmsat_dataflow::program::Program;
 
@@ -55,9 +55,14 @@ pub fn is_program_file(path: &Path) -> bool {
 
 /// Reads `arg` as a program file when it is one, else as a model.
 pub fn load_input(arg: &str) -> Result<Input, FlowError> {
+    load_input_with(arg, &LoadOptions::default())
+}
+
+/// [`load_input`] with model front-end options.
+pub fn load_input_with(arg: &str, opts: &LoadOptions) -> Result<Input, FlowError> {
     let path = Path::new(arg);
     if is_program_file(path) {
         return Ok(Input::Program(Box::new(Program::load(path)?)));
     }
-    Ok(Input::Model(Box::new(load_model(arg)?)))
+    Ok(Input::Model(Box::new(load_model_with(arg, opts)?)))
 }

@@ -75,3 +75,10 @@ impl From<ModeArg> for nmsat_sim::SimMode {
         }
     }
 }
+
+/// Prints a model's front-end notes (what an ONNX import did not model or skipped) on stderr.
+pub fn print_notes(model: &nmsat_compiler::Model) {
+    for n in &model.notes {
+        eprintln!("note: {n}");
+    }
+}

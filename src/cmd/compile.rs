@@ -1,7 +1,7 @@
 //! `nmsat compile MODEL`: a model's training step as GEMMs, a graph, DOT, or a SAT program.
 
 use clap::{Args, ValueEnum};
-use nmsat_compiler::{TrainingGraph, load_model, totals};
+use nmsat_compiler::{LoadOptions, TrainingGraph, load_model_with, totals};
 use nmsat_flow::{Schedule, load_arch};
 use nmsat_reports::gemms::GemmTotals;
 
@@ -11,7 +11,7 @@ use crate::cmd::common::{DataflowFlags, StepFlags};
 /// Arguments of `nmsat compile`.
 #[derive(Debug, Args)]
 pub struct CompileArgs {
-    /// Built-in model name (see `nmsat models`) or a file: `.nm`, `.layers.csv`, SCALE-Sim `.csv`.
+    /// Built-in model name (see `nmsat models`) or a file: `.nm`, `.onnx`, `.layers.csv`, SCALE-Sim `.csv`.
     #[arg(required_unless_present = "list_passes")]
     pub model: Option<String>,
     /// List the dataflow optimizations (name, what it does, what switching
@@ -38,6 +38,9 @@ pub struct CompileArgs {
     /// Which dataflow optimizations to switch off.
     #[command(flatten)]
     pub dataflow: DataflowFlags,
+    /// ONNX: skip operators nmsat does not support (each listed as a note) instead of refusing the graph.
+    #[arg(long)]
+    pub skip_unsupported: bool,
 }
 
 /// `--emit`.
@@ -73,7 +76,9 @@ pub fn run(args: CompileArgs) -> CliResult {
     if let Some(path) = &args.output {
         nmsat_dataflow::program::Program::check_writable(path).map_err(CliError::input)?;
     }
-    let model = load_model(args.model.as_deref().unwrap_or_default()).map_err(CliError::input)?;
+    let opts = LoadOptions { skip_unsupported: args.skip_unsupported };
+    let model = load_model_with(args.model.as_deref().unwrap_or_default(), &opts).map_err(CliError::input)?;
+    crate::cmd::common::print_notes(&model);
     let req = args.step.request(model, load_arch(args.arch.as_deref())?, &args.dataflow);
     let opts = req.lower_options();
     let graph = TrainingGraph::build(&req.model, &opts).map_err(CliError::input)?;

@@ -16,7 +16,7 @@ use crate::cmd::common::DataflowFlags;
 /// Arguments of `nmsat report`.
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    /// Models: built-in names or model files (`.nm`, `.layers.csv`, SCALE-Sim `.csv`).
+    /// Models: built-in names or model files (`.nm`, `.onnx`, `.layers.csv`, SCALE-Sim `.csv`).
     #[arg(required = true)]
     pub models: Vec<String>,
     /// Output directory (replaced whole, only once the report is complete).

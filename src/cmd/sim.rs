@@ -6,7 +6,7 @@ use clap::{Args, ValueEnum};
 use nmsat_dataflow::ArchConfig;
 use nmsat_dataflow::program::Program;
 use nmsat_flow::stream::DEFAULT_MAX_STREAM_STEPS;
-use nmsat_flow::{Input, load_arch, load_input};
+use nmsat_flow::{Input, load_arch, load_input_with};
 use nmsat_sim::trace::TraceWriter;
 use nmsat_sim::{SimOptions, Stats, simulate};
 
@@ -16,7 +16,7 @@ use crate::cmd::common::{DataflowFlags, ModeArg, StepFlags};
 /// Arguments of `nmsat sim`.
 #[derive(Debug, Args)]
 pub struct SimArgs {
-    /// A built-in model, a model file (`.nm`, `.layers.csv`, SCALE-Sim `.csv`),
+    /// A built-in model, a model file (`.nm`, `.onnx`, `.layers.csv`, SCALE-Sim `.csv`),
     /// or a program written by `nmsat compile -o`.
     pub input: String,
     /// SAT config (TOML file or preset name); default: the program's own
@@ -44,6 +44,9 @@ pub struct SimArgs {
     /// Dataflow optimizations to switch off (for a model).
     #[command(flatten)]
     pub dataflow: DataflowFlags,
+    /// ONNX: skip operators nmsat does not support (each listed as a note) instead of refusing the graph.
+    #[arg(long)]
+    pub skip_unsupported: bool,
 }
 
 /// `--format`.
@@ -59,7 +62,8 @@ pub enum SimFormat {
 
 /// Runs `nmsat sim`.
 pub fn run(args: SimArgs) -> CliResult {
-    let (stats, info) = match load_input(&args.input)? {
+    let opts = nmsat_compiler::LoadOptions { skip_unsupported: args.skip_unsupported };
+    let (stats, info) = match load_input_with(&args.input, &opts)? {
         Input::Program(p) => {
             let arch = match &args.arch {
                 Some(a) => load_arch(Some(a))?,
@@ -68,6 +72,7 @@ pub fn run(args: SimArgs) -> CliResult {
             (simulate_whole(&args, &p, &arch)?, p.info)
         }
         Input::Model(m) => {
+            crate::cmd::common::print_notes(&m);
             // Compiled and simulated as a stream: memory stays flat.
             let req = args.step.request(*m, load_arch(args.arch.as_deref())?, &args.dataflow);
             req.check_size(args.max_steps)?;

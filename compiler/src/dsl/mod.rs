@@ -58,6 +58,7 @@ pub fn parse(file: &str, text: &str) -> Result<Model, CompileError> {
         layers: el.layers,
         connectivity: Connectivity::Exact,
         pass_file: None,
+        notes: Vec::new(),
     })
 }
 
