@@ -176,9 +176,11 @@ impl Program {
 
     /// Allocates a DRAM region (64-byte aligned) and returns its address.
     pub fn alloc(&mut self, name: impl Into<String>, kind: RegionKind, bytes: u64) -> u64 {
-        let addr = self.dram_bytes.next_multiple_of(64);
+        // Saturating: an impossible size (refused by the checks that follow
+        // planning) must not overflow first.
+        let addr = self.dram_bytes.checked_next_multiple_of(64).unwrap_or(u64::MAX);
         self.regions.push(Region { name: name.into(), kind, addr, bytes });
-        self.dram_bytes = addr + bytes;
+        self.dram_bytes = addr.saturating_add(bytes);
         addr
     }
 

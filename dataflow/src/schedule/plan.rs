@@ -307,23 +307,28 @@ fn weight_source(b: &mut Builder, cx: &LayerCx, g: &Gemm, mp: &Mapped, transpose
     match (g.pass, g.kind) {
         (Pass::Wg, _) => {
             // The "weight" operand of WG is dO (PQB × C_out).
-            let bytes = 2 * cx.dout_elems.max(mp.k * mp.n);
+            let bytes = 2u64.saturating_mul(cx.dout_elems.max(mp.k.saturating_mul(mp.n)));
             WSource::Dense {
                 region: b.region(&format!("{}.dout", l.name), RegionKind::Gradient, bytes),
                 transposed: false,
             }
         }
         (_, GemmKind::Attention) => {
-            let bytes = 2 * mp.k * mp.n;
+            let bytes = 2u64.saturating_mul(mp.k).saturating_mul(mp.n);
             let region = b.region(&format!("{}.{}.attn_b", l.name, g.pass), RegionKind::Activation, bytes);
             WSource::Dense { region, transposed: false }
         }
         (pass, GemmKind::Weight) => {
-            let dense = b.region(&format!("{}.w", l.name), RegionKind::Weights, 2 * mp.k * mp.n);
+            let dense =
+                b.region(&format!("{}.w", l.name), RegionKind::Weights, 2u64.saturating_mul(mp.k).saturating_mul(mp.n));
             match g.sparse {
                 // The transposed convolution reads W′ᵀ (C_in × taps·C_out) as stored.
                 None if transposed_conv => WSource::Dense {
-                    region: b.region(&format!("{}.w_bpT", l.name), RegionKind::Weights, 2 * mp.k * mp.n),
+                    region: b.region(
+                        &format!("{}.w_bpT", l.name),
+                        RegionKind::Weights,
+                        2u64.saturating_mul(mp.k).saturating_mul(mp.n),
+                    ),
                     transposed: true,
                 },
                 None => WSource::Dense { region: dense, transposed: pass == Pass::Bp },
