@@ -126,3 +126,17 @@ fn import_of_malformed_or_oversized_configs_exits_2_naming_the_line() {
     let (code, _, err) = nmsat(&["arch", "import", "/nonexistent/x.cfg"]);
     assert_eq!(code, 2, "{err}");
 }
+
+#[test]
+fn an_imported_dense_only_config_simulates_dense_and_says_why_not_bdwp() {
+    let cfg = concat!(env!("CARGO_MANIFEST_DIR"), "/data/scalesim/configs/eyeriss.cfg");
+    let out = temp_file("eyeriss.imported.toml", "");
+    let (code, _, err) = nmsat(&["arch", "import", cfg, "-o", out.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let sim = |method: &str| nmsat(&["sim", "digits-mlp", "--arch", out.to_str().unwrap(), "--method", method]);
+    let (code, _, err) = sim("dense");
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = sim("bdwp");
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("dense only; use --method dense"), "{err}");
+}
