@@ -103,3 +103,21 @@ fn the_default_timing_is_not_scalesims() {
     let ratio = default as f64 / ss as f64;
     assert!((0.68..0.75).contains(&ratio), "{default} / {ss} = {ratio}");
 }
+
+#[test]
+fn compat_timing_is_the_same_in_fast_and_cycle_mode() {
+    let topo = root().join("data/scalesim/conv_nets/test.csv");
+    let req = StepRequest {
+        model: nmsat_compiler::load_model(topo.to_str().unwrap()).unwrap(),
+        method: Method::Dense,
+        nm: "1:8".parse().unwrap(),
+        batch: 1,
+        dataflow: DataflowOptions { timing: TimingModel::ScalesimOs, ..DataflowOptions::default() },
+        arch: imported_arch(),
+    };
+    let limit = nmsat_flow::stream::DEFAULT_MAX_STREAM_STEPS;
+    let fast = req.simulate(nmsat_sim::SimMode::Fast, limit).unwrap().stats;
+    let cycle = req.simulate(nmsat_sim::SimMode::Cycle, limit).unwrap().stats;
+    assert_eq!(fast.total_cycles, cycle.total_cycles);
+    assert_eq!(serde_json::to_value(&fast.layers).unwrap(), serde_json::to_value(&cycle.layers).unwrap());
+}
