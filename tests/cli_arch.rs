@@ -81,3 +81,62 @@ fn a_directory_named_like_a_preset_does_not_hide_it() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("tiny"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn import_writes_a_config_that_check_accepts_for_every_shipped_scalesim_cfg() {
+    let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/data/scalesim/configs"));
+    let mut cfgs: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    cfgs.sort();
+    assert!(cfgs.len() >= 4);
+    for cfg in cfgs {
+        let name = cfg.file_stem().unwrap().to_string_lossy().to_string();
+        let out = temp_file(&format!("{name}.imported.toml"), "");
+        let (code, stdout, err) = nmsat(&["arch", "import", cfg.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+        assert_eq!(code, 0, "{name}: {err}");
+        assert!(stdout.is_empty(), "{stdout}");
+        assert!(err.contains("chosen: clock_mhz = 200"), "{err}");
+        let (code, out_check, err) = nmsat(&["arch", "check", out.to_str().unwrap()]);
+        assert_eq!(code, 0, "{name}: {err}");
+        assert!(out_check.contains("valid"), "{out_check}");
+        // Without -o the same TOML goes to stdout.
+        let (code, stdout, _) = nmsat(&["arch", "import", cfg.to_str().unwrap()]);
+        assert_eq!((code, stdout), (0, std::fs::read_to_string(&out).unwrap()));
+    }
+}
+
+#[test]
+fn import_of_malformed_or_oversized_configs_exits_2_naming_the_line() {
+    let scale =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/data/scalesim/configs/scale.cfg")).unwrap();
+    let cases = [
+        ("junk.cfg", "this is not ini\n".to_string(), "junk.cfg:1:"),
+        (
+            "big.cfg",
+            scale.replace("ArrayHeight:    32", "ArrayHeight:    4096"),
+            "`ArrayHeight` = `4096`: the array's rows",
+        ),
+        ("bin.cfg", "\u{0}\u{1}[\n".to_string(), "bin.cfg:1:"),
+    ];
+    for (name, text, needle) in cases {
+        let p = temp_file(name, &text);
+        let (code, out, err) = nmsat(&["arch", "import", p.to_str().unwrap()]);
+        assert_eq!(code, 2, "{name}: {out}{err}");
+        assert!(err.contains(needle) && !err.contains("panicked"), "{name}: {err}");
+    }
+    let (code, _, err) = nmsat(&["arch", "import", "/nonexistent/x.cfg"]);
+    assert_eq!(code, 2, "{err}");
+}
+
+#[test]
+fn an_imported_dense_only_config_simulates_dense_and_says_why_not_bdwp() {
+    let cfg = concat!(env!("CARGO_MANIFEST_DIR"), "/data/scalesim/configs/eyeriss.cfg");
+    let out = temp_file("eyeriss.imported.toml", "");
+    let (code, _, err) = nmsat(&["arch", "import", cfg, "-o", out.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let sim = |method: &str| nmsat(&["sim", "digits-mlp", "--arch", out.to_str().unwrap(), "--method", method]);
+    let (code, _, err) = sim("dense");
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = sim("bdwp");
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("dense only; use --method dense"), "{err}");
+}

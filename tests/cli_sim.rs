@@ -175,3 +175,30 @@ fn hostile_outputs_and_overflows_are_refused_before_any_work() {
     let left: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(left, vec![std::ffi::OsString::from("wide.nm")], "nothing is written");
 }
+
+#[test]
+fn scalesim_compat_reproduces_scalesims_forward_cycles() {
+    // The import of the config SCALE-Sim ran with, and its stored result for
+    // `conv_nets/Resnet_test.csv` (ResNet's Conv1: 758 folds of K = 147 on
+    // 32x32): 758 * (147 + 32 + 32 - 2) - 1 = 158421 cycles.
+    let cfg = tmp("os32x32.toml");
+    let root = env!("CARGO_MANIFEST_DIR");
+    let (code, _, err) =
+        nmsat(&["arch", "import", &format!("{root}/data/scalesim/results/os32x32.cfg"), "-o", cfg.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let ff = |extra: &[&str]| {
+        let topo = format!("{root}/data/scalesim/conv_nets/Resnet_test.csv");
+        let mut args = vec!["sim", &topo, "--arch", cfg.to_str().unwrap(), "--method", "dense", "--batch", "1"];
+        args.extend_from_slice(&["--format", "json"]);
+        args.extend_from_slice(extra);
+        let (code, out, err) = nmsat(&args);
+        assert_eq!(code, 0, "{err}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        v["passes"]["FF"].as_u64().unwrap()
+    };
+    let compat = ff(&["--scalesim-compat"]);
+    assert!((158421..=158421 + 1584).contains(&compat), "{compat}");
+    // The SAT overlaps each fold's fill and drain: about 147/209 of it.
+    let default = ff(&[]);
+    assert!(default < 158421 * 3 / 4, "{default}");
+}

@@ -25,6 +25,7 @@ pub mod matrix;
 pub mod nm;
 pub mod numerics;
 pub mod program;
+pub mod scalesim_cfg;
 pub mod schedule;
 pub mod sparsity;
 pub mod timing;

@@ -42,6 +42,20 @@
 //!
 //! **Sparsifier.** Each of its lanes sorts one group of `M` in `M` cycles:
 //! `⌈groups/lanes⌉·M + SPARSIFIER_PIPELINE` cycles for `rows·cols/M` groups.
+//!
+//! # SCALE-Sim compatibility
+//!
+//! [`TimingModel::ScalesimOs`] (`nmsat sim --scalesim-compat`) replaces the
+//! GEMM and DMA rules by SCALE-Sim v3's output-stationary compute model in
+//! its stall-free (`CALC`) mode (`docs/scalesim.md`): every sub-tile (a
+//! SCALE-Sim *fold*) streams its `k_steps` K-steps and then pays the
+//! array's skewed fill and drain, `rows + cols − 2` cycles, before the next
+//! may start (one accumulator set, no overlap); buffer ports never stall;
+//! a DMA transfer takes one channel cycle and no latency. A SCALE-Sim fold
+//! always spans the whole reduction (its compute model ignores SRAM
+//! capacity), so where nmsat's tiling splits K over several GEMMs only the
+//! one that starts the accumulation (`acc = 0`) pays the fill and drain.
+//! The default, [`TimingModel::Sat`], is the SAT's rules above.
 
 use crate::arch::ArchConfig;
 use crate::isa::{DmaFormat, GemmMode, VecOp};
@@ -91,6 +105,72 @@ pub struct GemmTiming {
     pub acc_writes: u64,
     /// M:1 activation-mux selections (N:M mode only).
     pub mux_selects: u64,
+}
+
+/// Which timing rules apply: the SAT's (the default) or SCALE-Sim's
+/// output-stationary compute model, for comparisons with SCALE-Sim.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimingModel {
+    /// The SAT's rules (module docs).
+    #[default]
+    Sat,
+    /// SCALE-Sim v3's OS compute model, stall-free: per sub-tile
+    /// `k_steps + rows + cols − 2` cycles, no port stalls, DMA in one cycle
+    /// without latency.
+    ScalesimOs,
+}
+
+impl TimingModel {
+    /// Whether this is the default ([`TimingModel::Sat`]).
+    pub fn is_sat(&self) -> bool {
+        *self == TimingModel::Sat
+    }
+
+    /// Timing of a GEMM tile under these rules ([`gemm`] for the SAT's);
+    /// `starts` says whether it starts its outputs' accumulation (`acc = 0`).
+    pub fn gemm(self, arch: &ArchConfig, mode: GemmMode, starts: bool, m: u64, n: u64, k: u64) -> GemmTiming {
+        let t = gemm(arch, mode, m, n, k);
+        match self {
+            TimingModel::Sat => t,
+            TimingModel::ScalesimOs if t.subtiles == 0 => t,
+            TimingModel::ScalesimOs => {
+                let pe = &arch.pe_array;
+                // SCALE-Sim's fold: T K-steps, then C − 1 cycles for the last
+                // operands to cross the columns and R − 1 of row skew.
+                let fill_drain = if starts { u64::from(pe.rows) + u64::from(pe.cols) - 2 } else { 0 };
+                let period = t.k_steps + fill_drain;
+                let stream = t.subtiles * period;
+                GemmTiming {
+                    cycles_per_k_step: 1,
+                    period,
+                    stream,
+                    tail: 0,
+                    total: stream,
+                    port_stall: 0,
+                    drain_stall: t.subtiles * fill_drain,
+                    mac_slots: stream * u64::from(pe.rows) * u64::from(pe.cols) * u64::from(pe.lanes),
+                    ..t
+                }
+            }
+        }
+    }
+
+    /// DRAM channel cycles of a transfer of `beats` beats under these rules.
+    pub fn dma_beats(self, beats: u64) -> u64 {
+        match self {
+            TimingModel::Sat => beats,
+            TimingModel::ScalesimOs => 1,
+        }
+    }
+
+    /// DRAM latency under these rules.
+    pub fn dram_latency(self, arch: &ArchConfig) -> u64 {
+        match self {
+            TimingModel::Sat => u64::from(arch.dram.latency_cycles),
+            TimingModel::ScalesimOs => 0,
+        }
+    }
 }
 
 /// Timing of a GEMM tile of `m×n×k` in `mode` on `arch`.
@@ -222,6 +302,23 @@ mod tests {
         // Short K: drain-bound, 16 cycles per sub-tile.
         let t = gemm(&a, GemmMode::Dense, 64, 16, 64);
         assert_eq!((t.subtiles, t.period, t.stream, t.drain_stall), (4, 16, 64, 4 * 8));
+    }
+
+    #[test]
+    fn scalesim_os_folds_pay_fill_and_drain_each() {
+        let mut a = ArchConfig::default_preset();
+        a.pe_array.lanes = 1;
+        // 40x40 outputs on 16x16: 3x3 folds of K = 100 K-steps + 30 fill/drain each.
+        let t = TimingModel::ScalesimOs.gemm(&a, GemmMode::Dense, true, 40, 40, 100);
+        assert_eq!((t.subtiles, t.period, t.stream, t.tail, t.total), (9, 130, 9 * 130, 0, 9 * 130));
+        // A later chunk of the same reduction: the fold already paid.
+        let t = TimingModel::ScalesimOs.gemm(&a, GemmMode::Dense, false, 40, 40, 100);
+        assert_eq!((t.period, t.stream), (100, 900));
+        let sat = gemm(&a, GemmMode::Dense, 40, 40, 100);
+        assert_eq!(TimingModel::Sat.gemm(&a, GemmMode::Dense, true, 40, 40, 100), sat);
+        assert_eq!(TimingModel::Sat.gemm(&a, GemmMode::Dense, false, 40, 40, 100), sat);
+        assert_eq!((TimingModel::ScalesimOs.dma_beats(77), TimingModel::ScalesimOs.dram_latency(&a)), (1, 0));
+        assert_eq!((TimingModel::Sat.dma_beats(77), TimingModel::Sat.dram_latency(&a)), (77, 64));
     }
 
     #[test]

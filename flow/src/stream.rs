@@ -116,7 +116,8 @@ pub fn simulate_streamed_observed(
             sink.flush();
             r
         });
-        let simulated = simulate_from(arch, rx, mode, observer);
+        let simulated =
+            simulate_from(arch, rx, mode, SimOptions { timing: opts.timing, ..SimOptions::default() }, observer);
         let compiled = match compiler.join() {
             Ok(r) => r,
             Err(panic) => std::panic::resume_unwind(panic),
@@ -136,6 +137,7 @@ fn simulate_from(
     arch: &ArchConfig,
     rx: Receiver<Msg>,
     mode: SimMode,
+    opts: SimOptions,
     observer: Observer,
 ) -> Option<Result<StreamedRun, FlowError>> {
     let Ok(Msg::Header(header)) = rx.recv() else { return None };
@@ -144,6 +146,6 @@ fn simulate_from(
         Msg::Header(_) => Vec::new(),
     });
     let h: &Program = &header;
-    let run = simulate_stream_observed(h, arch, instrs, mode, SimOptions::default(), &mut |s| observer(h, s));
+    let run = simulate_stream_observed(h, arch, instrs, mode, opts, &mut |s| observer(h, s));
     Some(run.map(|run| StreamedRun { header: *header, run, scheduler_peak: 0 }).map_err(FlowError::from))
 }

@@ -1,6 +1,7 @@
 //! The parsers outside the model front ends under random input (issue 19):
-//! `ArchConfig` TOML, `.sat` program files (and the checker behind them),
-//! training data sets, exploration specs and energy tables. Each gets random
+//! `ArchConfig` TOML, SCALE-Sim `.cfg` imports (issue 22), `.sat` program
+//! files (and the checker behind them), training data sets, exploration
+//! specs and energy tables. Each gets random
 //! bytes and random edits of a valid input (deletions, insertions of the
 //! format's own tokens, byte changes), and must parse or return an error
 //! that names its origin; none may panic.
@@ -99,6 +100,37 @@ const TOML_TOKENS: &[&str] = &[
     "}",
 ];
 
+const INI_TOKENS: &[&str] = &[
+    "[",
+    "]",
+    "=",
+    ":",
+    "\n",
+    "#",
+    ";",
+    " ",
+    "0",
+    "1",
+    "-1",
+    "1024",
+    "99999999999999999999",
+    "os",
+    "is",
+    "USER",
+    "CALC",
+    "true",
+    "[general]",
+    "[architecture_presets]",
+    "[sparsity]",
+    "ArrayHeight",
+    "Bandwidth",
+    "BlockSize",
+];
+
+fn scale_cfg() -> String {
+    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../data/scalesim/configs/sparsity.cfg")).unwrap()
+}
+
 fn preset_toml() -> String {
     ArchConfig::preset("tiny").unwrap().to_toml()
 }
@@ -140,6 +172,7 @@ static PRESET: LazyLock<String> = LazyLock::new(preset_toml);
 static PROGRAM: LazyLock<Vec<u8>> = LazyLock::new(sample_program);
 static SPEC: LazyLock<String> = LazyLock::new(spec_text);
 static ENERGY: LazyLock<String> = LazyLock::new(energy_text);
+static SCALE_CFG: LazyLock<String> = LazyLock::new(scale_cfg);
 
 proptest! {
     #![proptest_config(config())]
@@ -148,6 +181,13 @@ proptest! {
     fn arch_toml_never_panics(e in edits(TOML_TOKENS.len()), raw in proptest::collection::vec(any::<u8>(), 0..200)) {
         for bytes in [apply(PRESET.as_bytes(), &e, TOML_TOKENS), raw] {
             names_origin(&bytes, "f.toml", ArchConfig::from_toml_str)?;
+        }
+    }
+
+    #[test]
+    fn scalesim_cfgs_never_panic(e in edits(INI_TOKENS.len()), raw in proptest::collection::vec(any::<u8>(), 0..200)) {
+        for bytes in [apply(SCALE_CFG.as_bytes(), &e, INI_TOKENS), raw] {
+            names_origin(&bytes, "s.cfg", nmsat_dataflow::scalesim_cfg::import)?;
         }
     }
 

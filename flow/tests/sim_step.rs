@@ -136,7 +136,7 @@ fn per_layer_stalls_and_events_sum_to_the_run() {
     let sat = ArchConfig::default_preset();
     let tiny = ArchConfig::preset("tiny").unwrap();
     let full = DataflowOptions::default();
-    let naive = DataflowOptions { pregen: false, offline_schedule: false, interleave: false };
+    let naive = DataflowOptions { pregen: false, offline_schedule: false, interleave: false, ..Default::default() };
     for (arch, model, method, batch, opts) in [
         (&sat, "resnet9_cifar10", "bdwp", 8, full),
         (&sat, "digits_cnn", "srste", 32, naive),

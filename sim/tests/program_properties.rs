@@ -102,7 +102,7 @@ proptest! {
         w in workload(),
         flags in (any::<bool>(), any::<bool>(), any::<bool>()),
     ) {
-        let opts = DataflowOptions { interleave: flags.0, pregen: flags.1, offline_schedule: flags.2 };
+        let opts = DataflowOptions { interleave: flags.0, pregen: flags.1, offline_schedule: flags.2, ..DataflowOptions::default() };
         let p = match compile_step(&arch, &w, &opts) {
             Ok(p) => p,
             // A config too small for a GEMM is a clear error, never a bad program.

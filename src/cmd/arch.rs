@@ -1,9 +1,9 @@
-//! `nmsat arch show|check`.
+//! `nmsat arch show|check|import`.
 
 use std::path::PathBuf;
 
 use clap::{Subcommand, ValueEnum};
-use nmsat_dataflow::ArchConfig;
+use nmsat_dataflow::{ArchConfig, scalesim_cfg};
 use nmsat_flow::load_arch;
 use nmsat_reports::arch;
 
@@ -24,6 +24,15 @@ pub enum ArchCmd {
     Check {
         /// Config TOML file.
         file: PathBuf,
+    },
+    /// Convert a SCALE-Sim config (`.cfg`) to a config TOML; every field
+    /// SCALE-Sim has no equivalent for is stated (on stderr and as comments).
+    Import {
+        /// SCALE-Sim config (INI).
+        file: PathBuf,
+        /// Write the TOML here instead of stdout.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
     },
 }
 
@@ -53,6 +62,24 @@ pub fn run(cmd: ArchCmd) -> CliResult {
         ArchCmd::Check { file } => {
             let cfg = ArchConfig::from_file(&file).map_err(CliError::input)?;
             println!("{}: valid ({} `{}`)", file.display(), arch::pe_array(&cfg), cfg.name);
+            Ok(())
+        }
+        ArchCmd::Import { file, output } => {
+            let imp = scalesim_cfg::import_file(&file).map_err(CliError::input)?;
+            match &output {
+                Some(path) => std::fs::write(path, &imp.toml)
+                    .map_err(|e| CliError::input(anyhow::anyhow!("{}: {e}", path.display())))?,
+                None => print!("{}", imp.toml),
+            }
+            for c in &imp.choices {
+                eprintln!("chosen: {} = {}: {}", c.field, c.value, c.why);
+            }
+            for i in &imp.ignored {
+                eprintln!("ignored: {i}");
+            }
+            if let Some(path) = &output {
+                eprintln!("{}: {} `{}` written", path.display(), arch::pe_array(&imp.config), imp.config.name);
+            }
             Ok(())
         }
     }

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use clap::{Args, ValueEnum};
 use nmsat_dataflow::ArchConfig;
 use nmsat_dataflow::program::Program;
+use nmsat_dataflow::timing::TimingModel;
 use nmsat_flow::stream::DEFAULT_MAX_STREAM_STEPS;
 use nmsat_flow::{Input, load_arch, load_input_with};
 use nmsat_sim::trace::TraceWriter;
@@ -47,6 +48,12 @@ pub struct SimArgs {
     /// ONNX: skip operators nmsat does not support (each listed as a note) instead of refusing the graph.
     #[arg(long)]
     pub skip_unsupported: bool,
+    /// Time GEMMs and DMA as SCALE-Sim v3's output-stationary, stall-free
+    /// (CALC) model does, for comparisons with SCALE-Sim: every sub-tile pays
+    /// rows + cols - 2 cycles of fill and drain, DMA takes one cycle
+    /// (docs/scalesim.md). Not the SAT's timing.
+    #[arg(long)]
+    pub scalesim_compat: bool,
 }
 
 /// `--format`.
@@ -74,7 +81,8 @@ pub fn run(args: SimArgs) -> CliResult {
         Input::Model(m) => {
             crate::cmd::common::print_notes(&m);
             // Compiled and simulated as a stream: memory stays flat.
-            let req = args.step.request(*m, load_arch(args.arch.as_deref())?, &args.dataflow);
+            let mut req = args.step.request(*m, load_arch(args.arch.as_deref())?, &args.dataflow);
+            req.dataflow.timing = timing(&args);
             req.check_size(args.max_steps)?;
             let step = match &args.trace {
                 Some(path) => traced(path, &req.arch.name, |obs| {
@@ -91,6 +99,11 @@ pub fn run(args: SimArgs) -> CliResult {
         SimFormat::Table => print!("{}", nmsat_reports::sim::text(&stats, &info)),
     }
     Ok(())
+}
+
+/// The timing rules `--scalesim-compat` selects.
+fn timing(args: &SimArgs) -> TimingModel {
+    if args.scalesim_compat { TimingModel::ScalesimOs } else { TimingModel::Sat }
 }
 
 /// Runs `sim` with a trace written to `path` as it goes (through a
@@ -121,7 +134,8 @@ fn traced<T>(
 
 /// Simulates a whole program, writing the trace when asked.
 fn simulate_whole(args: &SimArgs, program: &Program, arch: &ArchConfig) -> Result<Stats, CliError> {
-    let run = simulate(program, arch, args.mode.into(), SimOptions::default()).map_err(CliError::input)?;
+    let opts = SimOptions { timing: timing(args), ..SimOptions::default() };
+    let run = simulate(program, arch, args.mode.into(), opts).map_err(CliError::input)?;
     if let Some(t) = &args.trace {
         let json = nmsat_sim::trace::chrome_trace(program, &run.retire);
         let text = serde_json::to_string(&json).map_err(CliError::input)?;

@@ -187,7 +187,10 @@ impl ScheduleError {
         ScheduleError::Unsupported {
             arch: arch.name.clone(),
             pattern,
-            supported: arch.sparsity.patterns.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", "),
+            supported: match arch.sparsity.patterns.as_slice() {
+                [] => "none: the config is dense only; use --method dense".to_string(),
+                ps => ps.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", "),
+            },
         }
     }
 }

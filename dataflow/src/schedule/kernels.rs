@@ -81,7 +81,15 @@ pub fn compile_gemm(
         GemmOperand::Nm(p) => (2 * 16 + 2 * u64::from(p.index_bits()), 16),
         GemmOperand::Dense => (2, 1),
     };
-    let needs = TileNeeds { layer: "gemm", pass, o_tiles: 1, w_fmt, masked: false, on_the_fly: false };
+    let needs = TileNeeds {
+        layer: "gemm",
+        pass,
+        o_tiles: 1,
+        w_fmt,
+        masked: false,
+        on_the_fly: false,
+        timing: crate::timing::TimingModel::Sat,
+    };
     let tiling = choose_tiling(arch, &mp, &b.budget, &needs)?;
     let b_addr = match &w_src {
         WSource::Dense { region, .. } | WSource::SparsifyOnTheFly { region, .. } => region.1,

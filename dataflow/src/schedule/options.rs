@@ -12,6 +12,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::timing::TimingModel;
+
 /// A dataflow optimization of the scheduler; each can be switched off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Optimization {
@@ -136,11 +138,17 @@ pub struct DataflowOptions {
     /// Offline scheduling (double buffering, overlap); off gives a naive
     /// in-order schedule ([`Optimization::OfflineSchedule`]).
     pub offline_schedule: bool,
+    /// The timing rules the tiling is costed with and the step simulated
+    /// under: the SAT's (default, not serialized) or SCALE-Sim's OS compute
+    /// model (`nmsat sim --scalesim-compat`). Not an optimization: the
+    /// program header does not list it.
+    #[serde(default, skip_serializing_if = "TimingModel::is_sat")]
+    pub timing: TimingModel,
 }
 
 impl Default for DataflowOptions {
     fn default() -> Self {
-        Self { interleave: true, pregen: true, offline_schedule: true }
+        Self { interleave: true, pregen: true, offline_schedule: true, timing: TimingModel::Sat }
     }
 }
 
@@ -206,7 +214,7 @@ mod tests {
         let all = DataflowOptions::default();
         assert_eq!(all.names(), ["interleave", "pregen", "offline-schedule"]);
         assert_eq!(all.without(Optimization::Pregen).names(), ["interleave", "offline-schedule"]);
-        let none = DataflowOptions { interleave: false, pregen: false, offline_schedule: false };
+        let none = DataflowOptions { interleave: false, pregen: false, offline_schedule: false, ..Default::default() };
         assert!(none.names().is_empty());
     }
 

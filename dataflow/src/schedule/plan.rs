@@ -288,6 +288,7 @@ fn tile(
         w_fmt,
         masked: cx.after_relu(),
         on_the_fly: g.sparse.is_some() && !cx.pregen() && g.pass != Pass::Wg,
+        timing: cx.opts.timing,
     };
     let tiling = choose_tiling(arch, mp, budget, &needs)?;
     for (what, value) in [("tile rows", tiling.tm), ("tile columns", tiling.tn), ("tile reduction", tiling.tk)] {

@@ -7,7 +7,7 @@ use super::contract::ConvShape;
 use crate::arch::ArchConfig;
 use crate::check::capacity;
 use crate::isa::{Buf, GemmMode, NM_CHUNK, VecOp};
-use crate::timing;
+use crate::timing::{self, TimingModel};
 use crate::workload::{Gemm, GemmKind, Pass};
 
 /// A GEMM as the array runs it.
@@ -228,6 +228,8 @@ pub(super) struct TileNeeds<'a> {
     /// Weight tiles are sparsified on the fly (no pre-generation): the
     /// dense tile is staged in the output buffer's scratch slot.
     pub(super) on_the_fly: bool,
+    /// The timing rules tilings are costed with.
+    pub(super) timing: TimingModel,
 }
 
 /// The tiling of `mp` that the cost model ([`tiling_cost`]) rates fastest
@@ -238,7 +240,7 @@ pub(super) fn choose_tiling(
     b: &Budget,
     needs: &TileNeeds<'_>,
 ) -> Result<Tiling, ScheduleError> {
-    let TileNeeds { layer, pass, o_tiles, w_fmt, masked, on_the_fly } = *needs;
+    let TileNeeds { layer, pass, o_tiles, w_fmt, masked, on_the_fly, timing } = *needs;
     // Vector-unit work per output tile (it drains the array pipeline first).
     let fill = u64::from(arch.pipeline_fill_drain_cycles());
     let epilogue = |len: u64| match pass {
@@ -281,7 +283,16 @@ pub(super) fn choose_tiling(
                 }
                 for n_outer in [true, false] {
                     let t = Tiling { tm, tn, tk, n_outer };
-                    let c = tiling_cost(arch, mp, &t, w_fmt, b.slots, epilogue(tm * tn));
+                    let c = match timing {
+                        TimingModel::Sat => tiling_cost(arch, mp, &t, w_fmt, b.slots, epilogue(tm * tn)),
+                        // SCALE-Sim's model: the array's time alone (its DMA never
+                        // stalls), each output tile's first reduction step paying the folds.
+                        TimingModel::ScalesimOs => {
+                            let (tiles, kt) = (mp.m.div_ceil(tm) * mp.n.div_ceil(tn), mp.k.div_ceil(tk));
+                            let first = timing.gemm(arch, mp.mode, true, tm, tn, tk).stream;
+                            tiles * (first + (kt - 1) * timing.gemm(arch, mp.mode, false, tm, tn, tk).stream)
+                        }
+                    };
                     let c = (c, mp.m.div_ceil(tm) * mp.n.div_ceil(tn) * mp.k.div_ceil(tk));
                     if best.is_none_or(|(bc, _)| c < bc) {
                         best = Some((c, t));

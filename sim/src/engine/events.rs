@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use nmsat_dataflow::ArchConfig;
 use nmsat_dataflow::isa::{Buf, GemmMode, Instr, NO_SHIFT, VecOp};
-use nmsat_dataflow::timing;
+use nmsat_dataflow::timing::{self, TimingModel};
 
 use crate::stats::{BufferEvents, UnitEvents};
 
@@ -18,13 +18,13 @@ pub(super) enum Cost {
     Halt,
 }
 
-pub(super) fn cost(arch: &ArchConfig, i: &Instr) -> Cost {
+pub(super) fn cost(arch: &ArchConfig, model: TimingModel, i: &Instr) -> Cost {
     match *i {
         Instr::Load { .. } | Instr::Store { .. } | Instr::Load2col { .. } => {
-            Cost::Dma { beats: timing::transfer(arch, i).map_or(1, |d| d.beats) }
+            Cost::Dma { beats: model.dma_beats(timing::transfer(arch, i).map_or(1, |d| d.beats)) }
         }
-        Instr::Gemm { mode, m, n, k, .. } => {
-            let t = timing::gemm(arch, mode, u64::from(m), u64::from(n), u64::from(k));
+        Instr::Gemm { mode, acc, m, n, k, .. } => {
+            let t = model.gemm(arch, mode, !acc, u64::from(m), u64::from(n), u64::from(k));
             Cost::Gemm { stream: t.stream, tail: t.tail }
         }
         Instr::Vec { op, len, .. } => Cost::Unit { cycles: timing::vector(arch, op, u64::from(len)) },
@@ -72,15 +72,15 @@ pub(super) struct RowCounts {
 
 impl RowCounts {
     /// Adds one instruction that started at `start` and retires at `done`.
-    pub(super) fn add(&mut self, arch: &ArchConfig, instr: &Instr, start: u64, done: u64) {
+    pub(super) fn add(&mut self, arch: &ArchConfig, model: TimingModel, instr: &Instr, start: u64, done: u64) {
         self.instructions += 1;
         self.span = Some(self.span.map_or((start, done), |(a, b)| (a.min(start), b.max(done))));
         match *instr {
             Instr::Load { .. } | Instr::Store { .. } | Instr::Load2col { .. } => {
                 self.dram_bytes += timing::transfer(arch, instr).map_or(0, |d| d.bytes);
             }
-            Instr::Gemm { mode, m, n, k, .. } => {
-                let t = timing::gemm(arch, mode, u64::from(m), u64::from(n), u64::from(k));
+            Instr::Gemm { mode, acc, m, n, k, .. } => {
+                let t = model.gemm(arch, mode, !acc, u64::from(m), u64::from(n), u64::from(k));
                 self.macs_executed += t.macs_executed;
                 self.macs_dense_equivalent += u64::from(m) * u64::from(n) * u64::from(k);
             }
@@ -90,7 +90,13 @@ impl RowCounts {
 }
 
 /// Adds the events of one instruction to `s`.
-pub(super) fn count_into(arch: &ArchConfig, instr: &Instr, s: &mut UnitEvents, bufs: &mut BufCounters) {
+pub(super) fn count_into(
+    arch: &ArchConfig,
+    model: TimingModel,
+    instr: &Instr,
+    s: &mut UnitEvents,
+    bufs: &mut BufCounters,
+) {
     let eb = u64::from(arch.element_bytes());
     let ab = u64::from(arch.accumulator_bytes());
     let elem_bytes = |b: Buf| if b == Buf::O { ab } else { eb };
@@ -126,7 +132,7 @@ pub(super) fn count_into(arch: &ArchConfig, instr: &Instr, s: &mut UnitEvents, b
             b.read_bytes += n * elem_bytes(buf);
         }
         Instr::Gemm { mode, acc, m, n, k, .. } => {
-            let t = timing::gemm(arch, mode, u64::from(m), u64::from(n), u64::from(k));
+            let t = model.gemm(arch, mode, !acc, u64::from(m), u64::from(n), u64::from(k));
             let pe = &mut s.pe_array;
             pe.gemms += 1;
             let dense_eq = u64::from(m) * u64::from(n) * u64::from(k);

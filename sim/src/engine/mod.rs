@@ -40,7 +40,7 @@ use nmsat_dataflow::check::{check_instr, check_program};
 use nmsat_dataflow::error::CheckError;
 use nmsat_dataflow::isa::{GemmMode, Instr, Queue};
 use nmsat_dataflow::program::{NO_LAYER, Program, Tag};
-use nmsat_dataflow::timing;
+use nmsat_dataflow::timing::{self, TimingModel};
 use nmsat_dataflow::workload::Pass;
 
 use crate::datapath::Machine;
@@ -75,6 +75,9 @@ pub struct SimOptions {
     /// Carry data: execute every instruction on a [`Machine`] holding DRAM
     /// (the program's memory image) and the buffers. Timing is the same.
     pub data: bool,
+    /// The timing rules: the SAT's (default) or SCALE-Sim's OS compute
+    /// model (`--scalesim-compat`, [`nmsat_dataflow::timing::TimingModel`]).
+    pub timing: TimingModel,
 }
 
 /// When one instruction ran.
@@ -225,6 +228,8 @@ type Inflight = Reverse<(u64, usize, usize, bool, bool)>;
 
 struct Engine<'a, S> {
     arch: &'a ArchConfig,
+    /// The timing rules.
+    timing: TimingModel,
     /// The program's header: memory map, layers, compile info.
     header: &'a Program,
     source: S,
@@ -337,6 +342,7 @@ impl<'a, S: Source> Engine<'a, S> {
         let queue = || QState { waiting: VecDeque::new(), busy_until: 0, last_started: None };
         Ok(Engine {
             arch,
+            timing: opts.timing,
             header,
             source,
             read: 0,
@@ -396,7 +402,7 @@ impl<'a, S: Source> Engine<'a, S> {
                 }
             }
             self.ended_with_halt = matches!(instr, Instr::Halt { .. });
-            let w = Waiting { index, cost: cost(self.arch, &instr), bucket: self.bucket(tag), instr, tag };
+            let w = Waiting { index, cost: cost(self.arch, self.timing, &instr), bucket: self.bucket(tag), instr, tag };
             self.queues[w.instr.queue().index()].waiting.push_back(w);
         }
         let held: usize = self.queues.iter().map(|q| q.waiting.len()).sum();
@@ -492,7 +498,7 @@ impl<'a, S: Source> Engine<'a, S> {
                 let dma = &mut self.buckets[w.bucket].events.dma;
                 dma.channel_busy_cycles += beats;
                 dma.channel_wait_cycles += grant - t;
-                (grant + beats, grant + beats + u64::from(self.arch.dram.latency_cycles))
+                (grant + beats, grant + beats + self.timing.dram_latency(self.arch))
             }
             Cost::Gemm { stream, tail } => (t + stream, t + stream + tail),
             Cost::Unit { cycles } => (t + cycles, t + cycles),
@@ -528,8 +534,8 @@ impl<'a, S: Source> Engine<'a, S> {
         }
         self.inflight.push(Reverse((done, w.index, q.index(), d.push_prev, d.push_next)));
         let b = &mut self.buckets[w.bucket];
-        events::count_into(self.arch, &w.instr, &mut b.events, &mut b.bufs);
-        b.rows.add(self.arch, &w.instr, t, done);
+        events::count_into(self.arch, self.timing, &w.instr, &mut b.events, &mut b.bufs);
+        b.rows.add(self.arch, self.timing, &w.instr, t, done);
         if let Some(m) = &mut self.machine {
             m.execute(&w.instr);
         }
