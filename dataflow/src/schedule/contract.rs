@@ -169,6 +169,20 @@ pub enum ScheduleError {
         /// The limit.
         limit: u128,
     },
+    /// A GEMM too large for 64-bit sizes: refused before planning.
+    #[error("layer `{layer}`: the {pass} GEMM {m}x{n}x{k} is too large to schedule (its MAC count overflows 64 bits)")]
+    GemmTooLarge {
+        /// Layer.
+        layer: String,
+        /// Pass.
+        pass: Pass,
+        /// Rows.
+        m: u64,
+        /// Columns.
+        n: u64,
+        /// Reduction.
+        k: u64,
+    },
     /// A field of the program exceeds its encoding.
     #[error("layer `{layer}`: {what} = {value} exceeds the instruction encoding")]
     TooLarge {

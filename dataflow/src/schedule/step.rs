@@ -216,6 +216,14 @@ fn check_size(arch: &ArchConfig, plan: &StepPlan, limit: u128) -> Result<(), Sch
 
 /// Every N:M pattern of the step must be one the config runs.
 fn check_patterns(arch: &ArchConfig, step: &StepWorkload) -> Result<(), ScheduleError> {
+    // Sizes the planner multiplies (m·k·n MACs, 2·k·n bytes) must fit in
+    // 64 bits before any tile is chosen.
+    for g in step.layers.iter().flat_map(|l| &l.gemms) {
+        let macs = g.m.checked_mul(g.k).and_then(|x| x.checked_mul(g.n)).and_then(|x| x.checked_mul(2));
+        if macs.is_none() {
+            return Err(ScheduleError::GemmTooLarge { layer: g.layer.clone(), pass: g.pass, m: g.m, n: g.n, k: g.k });
+        }
+    }
     let sparse = step.layers.iter().flat_map(|l| &l.gemms).filter_map(|g| g.sparse);
     match sparse.map(|s| s.pattern).find(|&p| !arch.supports(p)) {
         Some(p) => Err(ScheduleError::unsupported(arch, p)),
