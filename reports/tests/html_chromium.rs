@@ -53,6 +53,7 @@ fn report_page() -> Page {
                     figure(charts::roofline(&samples::roofline(20))),
                     figure(charts::ablation(&samples::ablation())),
                     figure(charts::gops(&samples::gops())),
+                    figure(charts::scatter(&samples::scatter(200))),
                     Block::Figure(timeline),
                 ],
             },
@@ -89,8 +90,8 @@ fn report_page_renders_in_headless_chromium() {
 
     let dom = headless(&dir, &index, "--dump-dom");
     assert_eq!(console_lines(&dom.stderr), Vec::<&str>::new(), "console messages while dumping the DOM");
-    assert_eq!(dom.stdout.matches("<figure").count(), 8, "eight figures in the DOM");
-    assert!(dom.stdout.matches("<svg").count() >= 8, "inline SVG charts in the DOM");
+    assert_eq!(dom.stdout.matches("<figure").count(), 9, "nine figures in the DOM");
+    assert!(dom.stdout.matches("<svg").count() >= 9, "inline SVG charts in the DOM");
     for f in page.figures() {
         assert!(dom.stdout.contains(&format!("id=\"fig-{}\"", f.chart.name)), "figure {} missing", f.chart.name);
     }
