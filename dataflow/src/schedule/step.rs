@@ -93,7 +93,7 @@ fn compile_into<'a>(
     sink: Option<&'a mut dyn ProgramSink>,
     limit: u128,
 ) -> Result<(Program, usize), ScheduleError> {
-    check_patterns(arch, step)?;
+    check_step(arch, step)?;
     let (one, two) = layouts(arch, step, opts, tiles);
     let mut b = Builder::new(arch, one, step.numerics);
     if let Some(sink) = sink {
@@ -128,7 +128,7 @@ pub const MAX_REDUCTION_STEPS: u128 = 6_000_000;
 /// size, from the plan alone (nothing is emitted), so a caller can refuse a
 /// request before any work starts.
 pub fn step_size(arch: &ArchConfig, step: &StepWorkload, opts: &DataflowOptions) -> Result<u128, ScheduleError> {
-    check_patterns(arch, step)?;
+    check_step(arch, step)?;
     let (one, _) = layouts(arch, step, opts, TileInterleave::Off);
     let (b, plan) = plan_only(arch, step, opts, one, None)?;
     check_loss(&b, step, &plan.ff)?;
@@ -160,7 +160,7 @@ pub fn interleaved_layers(
     step: &StepWorkload,
     opts: &DataflowOptions,
 ) -> Result<usize, ScheduleError> {
-    check_patterns(arch, step)?;
+    check_step(arch, step)?;
     let (one, two) = layouts(arch, step, opts, TileInterleave::Auto);
     if two.is_none() {
         return Ok(0);
@@ -214,8 +214,9 @@ fn check_size(arch: &ArchConfig, plan: &StepPlan, limit: u128) -> Result<(), Sch
     Ok(())
 }
 
-/// Every N:M pattern of the step must be one the config runs.
-fn check_patterns(arch: &ArchConfig, step: &StepWorkload) -> Result<(), ScheduleError> {
+/// What makes a step unschedulable on `arch` before any planning: a GEMM
+/// too large for 64-bit sizes, a pattern the config does not run.
+fn check_step(arch: &ArchConfig, step: &StepWorkload) -> Result<(), ScheduleError> {
     // Sizes the planner multiplies (m·k·n MACs, 2·k·n bytes) must fit in
     // 64 bits before any tile is chosen.
     for g in step.layers.iter().flat_map(|l| &l.gemms) {

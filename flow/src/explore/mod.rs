@@ -187,14 +187,21 @@ impl Tally {
         }
     }
 
+    /// The `n` commonest reasons with their counts, most frequent first
+    /// (ties by name).
+    pub(crate) fn commonest(&self, n: usize) -> Vec<(&str, usize)> {
+        let mut reasons: Vec<(&str, usize)> = self.reasons.iter().map(|(r, c)| (r.as_str(), *c)).collect();
+        reasons.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        reasons.truncate(n);
+        reasons
+    }
+
     /// The error when every point of the run is infeasible.
     pub(crate) fn none_feasible(&self, spec: &Path, out: &Path) -> Option<FlowError> {
         if self.points == 0 || self.infeasible < self.points {
             return None;
         }
-        let mut reasons: Vec<(&String, &usize)> = self.reasons.iter().collect();
-        reasons.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-        let top: Vec<String> = reasons.iter().take(3).map(|(r, n)| format!("{r} ({n} points)")).collect();
+        let top: Vec<String> = self.commonest(3).iter().map(|(r, n)| format!("{r} ({n} points)")).collect();
         Some(FlowError::Request(format!(
             "{}: no feasible point: all {} points are infeasible; most common reasons: {} (results in {})",
             spec.display(),

@@ -44,9 +44,10 @@ fn marked_configs(ctx: &Context) -> Vec<(String, ArchConfig)> {
 
 /// The result lines of every marked config on every workload of `ctx`:
 /// read from `presets.jsonl` in `dir` when there, else simulated (on
-/// `jobs` threads, 0 = one per core) and appended to it. Lines carry
-/// `preset` (the label) besides a point's fields.
-pub fn references(dir: &Path, ctx: &Context, jobs: usize) -> Result<Vec<Json>, FlowError> {
+/// `jobs` threads, 0 = one per core) and appended to it; with how many
+/// were simulated now. Lines carry `preset` (the label) besides a point's
+/// fields.
+pub fn references(dir: &Path, ctx: &Context, jobs: usize) -> Result<(Vec<Json>, usize), FlowError> {
     let path = presets_path(dir);
     let stored = read_and_repair(&path)?;
     let done: HashMap<&str, &Json> = stored.iter().filter_map(|l| Some((l["key"].as_str()?, l))).collect();
@@ -64,6 +65,7 @@ pub fn references(dir: &Path, ctx: &Context, jobs: usize) -> Result<Vec<Json>, F
             }
         }
     }
+    let simulated = jobs_todo.len();
     if !jobs_todo.is_empty() {
         let pool = super::thread_pool(jobs)?;
         let fresh: Vec<Json> = pool.install(|| {
@@ -88,20 +90,5 @@ pub fn references(dir: &Path, ctx: &Context, jobs: usize) -> Result<Vec<Json>, F
             }
         }
     }
-    Ok(out.into_iter().flatten().collect())
-}
-
-/// How many marked configs × workloads `references` would simulate now.
-pub fn references_to_simulate(dir: &Path, ctx: &Context) -> Result<usize, FlowError> {
-    let stored = read_and_repair(&presets_path(dir))?;
-    let keys: Vec<&str> = stored.iter().filter_map(|l| l["key"].as_str()).collect();
-    let mut n = 0;
-    for (_, arch) in marked_configs(ctx) {
-        for wl in &ctx.spec.workloads {
-            if !keys.contains(&point_key(&config_toml(&arch, &[]), wl, ctx.spec.schedule).as_str()) {
-                n += 1;
-            }
-        }
-    }
-    Ok(n)
+    Ok((out.into_iter().flatten().collect(), simulated))
 }

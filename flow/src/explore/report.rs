@@ -75,9 +75,8 @@ pub(crate) fn load(dir: &Path, jobs: usize) -> Result<Loaded, FlowError> {
         return Err(FlowError::Request(format!("{}: the run has no results yet", dir.display())));
     }
     let ctx = context(spec, &spec_path.display().to_string())?;
-    let before = super::references::references_to_simulate(dir, &ctx)?;
-    let presets = references(dir, &ctx, jobs)?;
-    Ok(Loaded { ctx, lines, presets, presets_simulated: before })
+    let (presets, presets_simulated) = references(dir, &ctx, jobs)?;
+    Ok(Loaded { ctx, lines, presets, presets_simulated })
 }
 
 /// The axis description of an objective.
@@ -191,9 +190,7 @@ fn run_section(ld: &Loaded, dir: &Path) -> Section {
             format!("nsga2, population {}, {} generations, seed {}", s.population, s.generations, s.seed)
         }
     };
-    let mut reasons: Vec<(&String, &usize)> = tally.reasons.iter().collect();
-    reasons.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-    let reasons: Vec<String> = reasons.iter().take(5).map(|(r, n)| format!("{r} ({n})")).collect();
+    let reasons: Vec<String> = tally.commonest(5).iter().map(|(r, n)| format!("{r} ({n})")).collect();
     let mut rows = vec![
         ("run directory".to_string(), dir.display().to_string()),
         ("base config".into(), spec.base.clone()),
