@@ -54,6 +54,18 @@ pub enum Stationarity {
     Ws,
 }
 
+impl Stationarity {
+    /// The mapping a `gemm`'s `ws` bit names.
+    pub fn from_ws(ws: bool) -> Self {
+        if ws { Stationarity::Ws } else { Stationarity::Os }
+    }
+
+    /// The `gemm`'s `ws` bit of this mapping.
+    pub fn ws(self) -> bool {
+        self == Stationarity::Ws
+    }
+}
+
 /// The PE array.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -99,8 +99,20 @@ pub fn check_instr(i: &Instr, arch: &ArchConfig, dram_bytes: u64) -> Vec<String>
                 }
             }
         }
-        Instr::Gemm { mode, at, wt, m, n, k, a, a_stride, w, o, .. } => {
+        Instr::Gemm { mode, at, wt, m, n, k, a, a_stride, w, o, ws, .. } => {
             let (m, n, k) = (u64::from(m), u64::from(n), u64::from(k));
+            if ws && !arch.pe_array.dataflows.contains(&crate::arch::Stationarity::Ws) {
+                v.push(format!(
+                    "a weight-stationary GEMM (ws), but `{}` lists no \"ws\" in pe_array.dataflows",
+                    arch.name
+                ));
+            }
+            if !ws && !arch.pe_array.dataflows.contains(&crate::arch::Stationarity::Os) {
+                v.push(format!("an output-stationary GEMM, but `{}` lists no \"os\" in pe_array.dataflows", arch.name));
+            }
+            if ws && at {
+                v.push("a weight-stationary GEMM (ws) cannot read a transposed activation operand (at)".to_string());
+            }
             let (rows, row_len) = if at { (k, m) } else { (m, k) };
             if u64::from(a_stride) < row_len && rows > 1 {
                 v.push(format!("activation stride {a_stride} is shorter than a row of {row_len}"));

@@ -552,6 +552,7 @@ mod tests {
                 a_stride: 16,
                 w: 0,
                 o: 0,
+                ws: false,
             },
             Tag { layer: l, pass: Pass::Ff },
         );

@@ -25,6 +25,27 @@
 //! plus the last sub-tile's drain. Consecutive GEMMs overlap: the next may
 //! start streaming as soon as this one has streamed its last sub-tile.
 //!
+//! **GEMM (weight-stationary, ADR 004).** With `ws = 1` the array holds
+//! weights instead of outputs. With `k_steps = ⌈k_eff/lanes⌉` as above, a
+//! *fold* covers `rows` K-steps of the reduction and `cols` output columns:
+//! PE row `r` holds the `lanes × cols` compressed weights of the fold's
+//! K-step `r`, loaded from the weight buffer one PE row per `cpw` cycles
+//! (`cpw` = the weight bytes of a row over the port, at least 1), so a
+//! fold's *weight fill* takes `fill = r_used·cpw` cycles with
+//! `r_used = min(k_steps, rows)`. Then the `m` rows of `A` stream past,
+//! one per `cpa` cycles (`cpa`: the `r_used·lanes·M/N` activations of a row
+//! over the activation port), every PE row's lanes pick their activations
+//! by index as in OS, and each column's partial sum over the PE rows is
+//! added into `O` (overwritten by a fold that starts the accumulation). A
+//! tile has `⌈k_steps/rows⌉·⌈n/cols⌉` folds (column blocks outer); each PE
+//! keeps two weight sets, so fold `f + 1` fills while fold `f` streams: the
+//! fold period is `max(m·cpa, fill)` and the stream
+//! `fill + (folds − 1)·period + m·cpa` (the first fill exposed). The tail is
+//! the pipeline fill/drain alone: no accumulators to drain. OS rounds `m` up
+//! to `rows`, WS rounds `k_steps` up to `rows` and pays the fill; WS needs
+//! `at = 0` (a transposed `A` cannot deliver one row's reduction window
+//! per cycle).
+//!
 //! **DMA.** A transfer of `rows` rows moves `rows·⌈row_bytes/burst⌉` bursts;
 //! the DRAM channel carries `bytes_per_cycle` per cycle, so the transfer
 //! occupies the channel for `⌈bursts·burst/bytes_per_cycle⌉` *beats*. It is
@@ -57,7 +78,7 @@
 //! one that starts the accumulation (`acc = 0`) pays the fill and drain.
 //! The default, [`TimingModel::Sat`], is the SAT's rules above.
 
-use crate::arch::ArchConfig;
+use crate::arch::{ArchConfig, Stationarity};
 use crate::isa::{DmaFormat, GemmMode, VecOp};
 
 /// Pipeline depth of the vector unit in cycles.
@@ -87,7 +108,8 @@ pub struct GemmTiming {
     pub total: u64,
     /// Cycles of the stream lost to buffer ports.
     pub port_stall: u64,
-    /// Cycles of the stream lost to draining accumulators.
+    /// Cycles of the stream lost to draining accumulators (OS) or to
+    /// loading stationary weights (WS: the first fill and fill-bound folds).
     pub drain_stall: u64,
     /// Multiply-accumulates executed (compressed K for N:M).
     pub macs_executed: u64,
@@ -127,12 +149,25 @@ impl TimingModel {
         *self == TimingModel::Sat
     }
 
-    /// Timing of a GEMM tile under these rules ([`gemm`] for the SAT's);
+    /// Timing of a GEMM tile under these rules ([`gemm_in`] for the SAT's);
     /// `starts` says whether it starts its outputs' accumulation (`acc = 0`).
-    pub fn gemm(self, arch: &ArchConfig, mode: GemmMode, starts: bool, m: u64, n: u64, k: u64) -> GemmTiming {
-        let t = gemm(arch, mode, m, n, k);
+    /// SCALE-Sim's model is output-stationary: a weight-stationary GEMM
+    /// keeps the SAT's timing under it.
+    #[allow(clippy::too_many_arguments)]
+    pub fn gemm(
+        self,
+        arch: &ArchConfig,
+        mode: GemmMode,
+        flow: Stationarity,
+        starts: bool,
+        m: u64,
+        n: u64,
+        k: u64,
+    ) -> GemmTiming {
+        let t = gemm_in(arch, flow, mode, m, n, k);
         match self {
             TimingModel::Sat => t,
+            TimingModel::ScalesimOs if flow == Stationarity::Ws => t,
             TimingModel::ScalesimOs if t.subtiles == 0 => t,
             TimingModel::ScalesimOs => {
                 let pe = &arch.pe_array;
@@ -173,7 +208,63 @@ impl TimingModel {
     }
 }
 
-/// Timing of a GEMM tile of `m×n×k` in `mode` on `arch`.
+/// Timing of a GEMM tile of `m×n×k` in `mode` on `arch` under the
+/// mapping `flow` ([`gemm`] for OS, [`gemm_ws`] for WS).
+pub fn gemm_in(arch: &ArchConfig, flow: Stationarity, mode: GemmMode, m: u64, n: u64, k: u64) -> GemmTiming {
+    match flow {
+        Stationarity::Os => gemm(arch, mode, m, n, k),
+        Stationarity::Ws => gemm_ws(arch, mode, m, n, k),
+    }
+}
+
+/// Timing of a weight-stationary GEMM tile of `m×n×k` in `mode` on `arch`
+/// (module docs).
+pub fn gemm_ws(arch: &ArchConfig, mode: GemmMode, m: u64, n: u64, k: u64) -> GemmTiming {
+    let pe = &arch.pe_array;
+    let (rows, cols, lanes) = (u64::from(pe.rows), u64::from(pe.cols), u64::from(pe.lanes));
+    if m == 0 || n == 0 || k == 0 {
+        return gemm(arch, mode, m, n, k);
+    }
+    let (num, den) = mode.expansion();
+    let k_eff = (k * den).div_ceil(num);
+    let k_steps = k_eff.div_ceil(lanes);
+    let r_used = k_steps.min(rows);
+    let c_used = n.min(cols);
+    let folds_k = k_steps.div_ceil(rows);
+    let folds = folds_k * n.div_ceil(cols);
+    let eb = u64::from(arch.element_bytes());
+    let act_bytes = r_used * lanes * num / den * eb;
+    let ibits = mode.pattern().map_or(0, |p| u64::from(p.index_bits()));
+    let wgt_bytes = c_used * lanes * eb + (c_used * lanes * ibits).div_ceil(8);
+    let cpa = act_bytes.div_ceil(arch.buffers.activation.bytes_per_cycle()).max(1);
+    let cpw = wgt_bytes.div_ceil(arch.buffers.weight.bytes_per_cycle()).max(1);
+    let fill = r_used * cpw;
+    let run = m * cpa;
+    let period = run.max(fill);
+    let stream = fill + (folds - 1) * period + run;
+    let tail = u64::from(arch.pipeline_fill_drain_cycles());
+    let macs_executed = m * n * k_eff;
+    GemmTiming {
+        subtiles: folds,
+        k_steps: m,
+        cycles_per_k_step: cpa,
+        period,
+        stream,
+        tail,
+        total: stream + tail,
+        port_stall: folds * m * (cpa - 1),
+        drain_stall: stream - folds * run,
+        macs_executed,
+        mac_slots: stream * rows * cols * lanes,
+        lane_slots: m * n * k_steps * lanes,
+        act_reads: folds * m * r_used * lanes * num / den,
+        weight_reads: folds * r_used * c_used * lanes,
+        acc_writes: folds_k * m * n,
+        mux_selects: if mode.pattern().is_some() { macs_executed } else { 0 },
+    }
+}
+
+/// Timing of an output-stationary GEMM tile of `m×n×k` in `mode` on `arch`.
 pub fn gemm(arch: &ArchConfig, mode: GemmMode, m: u64, n: u64, k: u64) -> GemmTiming {
     let pe = &arch.pe_array;
     let (rows, cols, lanes) = (u64::from(pe.rows), u64::from(pe.cols), u64::from(pe.lanes));
@@ -305,18 +396,42 @@ mod tests {
     }
 
     #[test]
+    fn weight_stationary_tile_by_hand() {
+        let a = ArchConfig::default_preset(); // 16x16x8
+        // m = 20 rows, 64 K-steps: OS walks 2 sub-tiles of 64 K-steps (12 PE rows idle in the second).
+        let os = gemm(&a, GemmMode::Dense, 20, 16, 512);
+        assert_eq!((os.subtiles, os.stream), (2, 128));
+        // WS: 4 folds of 16 K-steps, fill 16 (one PE row of 256 B per cycle), 20 rows each.
+        let ws = gemm_ws(&a, GemmMode::Dense, 20, 16, 512);
+        assert_eq!((ws.subtiles, ws.k_steps, ws.period, ws.stream, ws.tail), (4, 20, 20, 16 + 3 * 20 + 20, 34));
+        assert_eq!((ws.drain_stall, ws.acc_writes, ws.macs_executed), (16, 4 * 20 * 16, os.macs_executed));
+        // One row: fill-bound (16 cycles per fold), one cycle worse than OS.
+        let (os, ws) = (gemm(&a, GemmMode::Dense, 1, 16, 512), gemm_ws(&a, GemmMode::Dense, 1, 16, 512));
+        assert_eq!((os.stream, ws.period, ws.stream), (64, 16, 16 + 3 * 16 + 1));
+        // Short reduction (2 K-steps): 2 PE rows hold weights; OS is drain-bound.
+        let ws = gemm_ws(&a, GemmMode::Dense, 64, 32, 16);
+        assert_eq!((ws.subtiles, ws.period, ws.stream), (2, 64, 2 + 64 + 64));
+        assert_eq!(gemm(&a, GemmMode::Dense, 64, 32, 16).stream, 8 * 16);
+        // 1:8 needs 2 cycles per activation row (2048 B of 1024 B/cycle), as OS per K-step.
+        let p = GemmMode::Nm(NmPattern::new(1, 8).unwrap());
+        let ws = gemm_ws(&a, p, 32, 16, 1024);
+        assert_eq!((ws.cycles_per_k_step, ws.port_stall), (2, 32));
+        assert_eq!(gemm_in(&a, Stationarity::Os, p, 32, 16, 1024), gemm(&a, p, 32, 16, 1024));
+    }
+
+    #[test]
     fn scalesim_os_folds_pay_fill_and_drain_each() {
         let mut a = ArchConfig::default_preset();
         a.pe_array.lanes = 1;
         // 40x40 outputs on 16x16: 3x3 folds of K = 100 K-steps + 30 fill/drain each.
-        let t = TimingModel::ScalesimOs.gemm(&a, GemmMode::Dense, true, 40, 40, 100);
+        let t = TimingModel::ScalesimOs.gemm(&a, GemmMode::Dense, Stationarity::Os, true, 40, 40, 100);
         assert_eq!((t.subtiles, t.period, t.stream, t.tail, t.total), (9, 130, 9 * 130, 0, 9 * 130));
         // A later chunk of the same reduction: the fold already paid.
-        let t = TimingModel::ScalesimOs.gemm(&a, GemmMode::Dense, false, 40, 40, 100);
+        let t = TimingModel::ScalesimOs.gemm(&a, GemmMode::Dense, Stationarity::Os, false, 40, 40, 100);
         assert_eq!((t.period, t.stream), (100, 900));
         let sat = gemm(&a, GemmMode::Dense, 40, 40, 100);
-        assert_eq!(TimingModel::Sat.gemm(&a, GemmMode::Dense, true, 40, 40, 100), sat);
-        assert_eq!(TimingModel::Sat.gemm(&a, GemmMode::Dense, false, 40, 40, 100), sat);
+        assert_eq!(TimingModel::Sat.gemm(&a, GemmMode::Dense, Stationarity::Os, true, 40, 40, 100), sat);
+        assert_eq!(TimingModel::Sat.gemm(&a, GemmMode::Dense, Stationarity::Os, false, 40, 40, 100), sat);
         assert_eq!((TimingModel::ScalesimOs.dma_beats(77), TimingModel::ScalesimOs.dram_latency(&a)), (1, 0));
         assert_eq!((TimingModel::Sat.dma_beats(77), TimingModel::Sat.dram_latency(&a)), (77, 64));
     }

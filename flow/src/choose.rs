@@ -6,24 +6,57 @@
 //! ([`crate::stream`]), so choosing costs no memory per instruction.
 
 use nmsat_dataflow::ArchConfig;
+use nmsat_dataflow::arch::Stationarity;
 use nmsat_dataflow::program::Program;
 use nmsat_dataflow::schedule::{
-    DataflowOptions, MAX_REDUCTION_STEPS, StepWorkload, TileInterleave, can_interleave_tiles, compile_step_with,
-    interleaved_layers,
+    DataflowChoice, DataflowOptions, MAX_REDUCTION_STEPS, StepWorkload, TileInterleave, can_interleave_tiles,
+    compile_step_with, interleaved_layers,
 };
 use nmsat_sim::SimMode;
 
 use crate::error::FlowError;
 use crate::stream::{Observer, StreamedRun, simulate_streamed, simulate_streamed_observed};
 
-/// Simulates a training step in `mode` with the faster of the scheduler's
-/// candidates: when the interleave mapping is on and interleaves at least
-/// one layer, the variant without tile interleaving (one activation bank
-/// throughout, GEMMs in sequence) is a second candidate (with no
-/// interleaved layer the two are the same program, simulated once); both
-/// are simulated in `fast` mode at once (one per core) and
-/// the one with fewer cycles is kept (the interleaved one on a tie; the
-/// choice depends only on cycles, not on which finishes first). Returns the
+/// A schedule among the candidates [`simulate_fastest`] weighs: the tile
+/// interleaving and the array mapping the scheduler was given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Choice {
+    /// Tile interleaving of the BP/WG pairs.
+    pub tiles: TileInterleave,
+    /// The `--dataflow` the step was compiled with.
+    pub dataflow: DataflowChoice,
+}
+
+/// The candidate schedules of a step, the scheduler's own first: with the
+/// interleave mapping on and at least one interleaved layer, the variant
+/// without tile interleaving (one activation bank throughout, GEMMs in
+/// sequence); under `--dataflow auto` on a config that lists both
+/// mappings, every GEMM output-stationary and every GEMM weight-stationary
+/// besides the per-GEMM choice of the cost model (ADR 004). Candidates that
+/// are the same program are listed once.
+fn candidates(arch: &ArchConfig, step: &StepWorkload, opts: &DataflowOptions) -> Result<Vec<Choice>, FlowError> {
+    let both = [Stationarity::Os, Stationarity::Ws].iter().all(|f| arch.pe_array.dataflows.contains(f));
+    let flows: &[DataflowChoice] = if opts.dataflow == DataflowChoice::Auto && both {
+        &[DataflowChoice::Auto, DataflowChoice::Os, DataflowChoice::Ws]
+    } else {
+        std::slice::from_ref(&opts.dataflow)
+    };
+    let mut v = Vec::new();
+    for &dataflow in flows {
+        let o = DataflowOptions { dataflow, ..*opts };
+        v.push(Choice { tiles: TileInterleave::Auto, dataflow });
+        if can_interleave_tiles(step, &o) && interleaved_layers(arch, step, &o)? > 0 {
+            v.push(Choice { tiles: TileInterleave::Off, dataflow });
+        }
+    }
+    Ok(v)
+}
+
+/// Simulates a training step in `mode` with the fastest of the scheduler's
+/// [candidates](candidates), each simulated in `fast` mode (two at a time,
+/// one per core); the one with the fewest cycles is kept (the earliest
+/// candidate on a tie; the choice depends only on cycles, not on which
+/// finishes first). A single candidate is simulated once. Returns the
 /// choice and its run (simulated again in `mode` when that is `cycle`).
 /// Refuses steps of more than `max_steps` GEMM reduction steps.
 pub fn simulate_fastest(
@@ -32,7 +65,7 @@ pub fn simulate_fastest(
     opts: &DataflowOptions,
     mode: SimMode,
     max_steps: u128,
-) -> Result<(TileInterleave, StreamedRun), FlowError> {
+) -> Result<(Choice, StreamedRun), FlowError> {
     simulate_fastest_observed(arch, step, opts, mode, max_steps, None)
 }
 
@@ -45,31 +78,48 @@ pub fn simulate_fastest_observed(
     mode: SimMode,
     max_steps: u128,
     observer: Option<Observer>,
-) -> Result<(TileInterleave, StreamedRun), FlowError> {
-    let run = |tiles, mode| simulate_streamed(arch, step, opts, tiles, mode, max_steps);
-    // Without an interleaved layer both candidates are the same program.
-    if !can_interleave_tiles(step, opts) || interleaved_layers(arch, step, opts)? == 0 {
+) -> Result<(Choice, StreamedRun), FlowError> {
+    let run = |c: Choice, mode| {
+        simulate_streamed(arch, step, &DataflowOptions { dataflow: c.dataflow, ..*opts }, c.tiles, mode, max_steps)
+    };
+    let cands = candidates(arch, step, opts)?;
+    if let [only] = cands[..] {
         return Ok((
-            TileInterleave::Auto,
+            only,
             match observer {
-                Some(o) => simulate_streamed_observed(arch, step, opts, TileInterleave::Auto, mode, max_steps, o)?,
-                None => run(TileInterleave::Auto, mode)?,
+                Some(o) => {
+                    let o2 = DataflowOptions { dataflow: only.dataflow, ..*opts };
+                    simulate_streamed_observed(arch, step, &o2, only.tiles, mode, max_steps, o)?
+                }
+                None => run(only, mode)?,
             },
         ));
     }
-    let (tiles, seq) = std::thread::scope(|s| {
-        let seq = s.spawn(|| run(TileInterleave::Off, SimMode::Fast).ok());
-        (run(TileInterleave::Auto, SimMode::Fast), seq.join().ok().flatten())
-    });
-    let tiles = tiles?;
-    // The sequential variant has the larger activation slots, so it compiles
-    // wherever the interleaved one does; should it not, the latter stands.
-    let (choice, fast) = match seq {
-        Some(seq) if seq.run.stats.total_cycles < tiles.run.stats.total_cycles => (TileInterleave::Off, seq),
-        _ => (TileInterleave::Auto, tiles),
-    };
+    // The scheduler's own candidate must compile; another that does not
+    // (a mapping whose tiles do not fit) is passed over.
+    let mut best: Option<(Choice, StreamedRun)> = None;
+    for pair in cands.chunks(2) {
+        let (a, b) = std::thread::scope(|s| {
+            let b = pair.get(1).map(|&c| s.spawn(move || run(c, SimMode::Fast)));
+            (run(pair[0], SimMode::Fast), b.map(|h| h.join().ok().and_then(Result::ok)))
+        });
+        let a = match (a, &best) {
+            (Ok(r), _) => Some(r),
+            (Err(e), None) => return Err(e),
+            (Err(_), Some(_)) => None,
+        };
+        for (c, r) in [(pair[0], a), (pair.get(1).copied().unwrap_or(pair[0]), b.flatten())] {
+            if let Some(r) = r
+                && best.as_ref().is_none_or(|(_, b)| r.run.stats.total_cycles < b.run.stats.total_cycles)
+            {
+                best = Some((c, r));
+            }
+        }
+    }
+    let Some((choice, fast)) = best else { return Err(FlowError::Request("no candidate schedule".into())) };
+    let o2 = DataflowOptions { dataflow: choice.dataflow, ..*opts };
     match (mode, observer) {
-        (_, Some(o)) => Ok((choice, simulate_streamed_observed(arch, step, opts, choice, mode, max_steps, o)?)),
+        (_, Some(o)) => Ok((choice, simulate_streamed_observed(arch, step, &o2, choice.tiles, mode, max_steps, o)?)),
         (SimMode::Fast, None) => Ok((choice, fast)),
         (SimMode::Cycle, None) => Ok((choice, run(choice, mode)?)),
     }
@@ -79,10 +129,9 @@ pub fn simulate_fastest_observed(
 /// [`simulate_fastest`] chooses (each candidate is compiled twice: once
 /// streamed to choose, once to keep).
 pub fn compile_fastest(arch: &ArchConfig, step: &StepWorkload, opts: &DataflowOptions) -> Result<Program, FlowError> {
-    let tiles = if can_interleave_tiles(step, opts) && interleaved_layers(arch, step, opts)? > 0 {
-        simulate_fastest(arch, step, opts, SimMode::Fast, MAX_REDUCTION_STEPS)?.0
-    } else {
-        TileInterleave::Auto
+    let choice = match candidates(arch, step, opts)?[..] {
+        [only] => only,
+        _ => simulate_fastest(arch, step, opts, SimMode::Fast, MAX_REDUCTION_STEPS)?.0,
     };
-    Ok(compile_step_with(arch, step, opts, tiles)?)
+    Ok(compile_step_with(arch, step, &DataflowOptions { dataflow: choice.dataflow, ..*opts }, choice.tiles)?)
 }

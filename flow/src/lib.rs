@@ -32,7 +32,7 @@ pub mod step;
 pub mod stream;
 pub mod train;
 
-pub use choose::{compile_fastest, simulate_fastest};
+pub use choose::{Choice, compile_fastest, simulate_fastest};
 pub use error::FlowError;
 pub use input::{Input, load_arch, load_input, load_input_with};
 pub use step::{CompiledStep, Schedule, SimulatedStep, StepImage, StepRequest, simulate_step};

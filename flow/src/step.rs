@@ -152,6 +152,8 @@ pub struct SimulatedStep {
     pub header: Program,
     /// The schedule chosen.
     pub tiles: TileInterleave,
+    /// The array mappings it was compiled with (`Auto`: per GEMM).
+    pub dataflow: nmsat_dataflow::schedule::DataflowChoice,
     /// What the simulator counted.
     pub stats: Stats,
 }
@@ -186,8 +188,8 @@ impl StepRequest {
         observer: Option<Observer>,
     ) -> Result<SimulatedStep, FlowError> {
         let w = self.workload()?;
-        let (tiles, r) = simulate_fastest_observed(&self.arch, &w, &self.dataflow, mode, max_steps, observer)?;
-        Ok(SimulatedStep { header: r.header, tiles, stats: r.run.stats })
+        let (choice, r) = simulate_fastest_observed(&self.arch, &w, &self.dataflow, mode, max_steps, observer)?;
+        Ok(SimulatedStep { header: r.header, tiles: choice.tiles, dataflow: choice.dataflow, stats: r.run.stats })
     }
 }
 
@@ -208,7 +210,7 @@ pub fn simulate_step_with(req: &StepRequest, schedule: Schedule) -> Result<Simul
             let w = req.workload()?;
             let tiles = TileInterleave::Auto;
             let r = simulate_streamed(&req.arch, &w, &req.dataflow, tiles, SimMode::Fast, DEFAULT_MAX_STREAM_STEPS)?;
-            Ok(SimulatedStep { header: r.header, tiles, stats: r.run.stats })
+            Ok(SimulatedStep { header: r.header, tiles, dataflow: req.dataflow.dataflow, stats: r.run.stats })
         }
     }
 }

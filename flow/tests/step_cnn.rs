@@ -160,7 +160,7 @@ fn cnn_step(method: Method, arch: &str, opts: DataflowOptions) -> (Program, Vec<
     (prog, dram, after)
 }
 
-fn step_matches(method: Method, arch: &str, opts: DataflowOptions) {
+fn step_matches(method: Method, arch: &str, opts: DataflowOptions) -> Program {
     let (prog, dram, after) = cnn_step(method, arch, opts);
     assert!(prog.instrs.iter().any(|i| matches!(i, nmsat_dataflow::isa::Instr::Load2col { .. })));
     for (name, master, momentum) in &after {
@@ -168,6 +168,7 @@ fn step_matches(method: Method, arch: &str, opts: DataflowOptions) {
         assert_eq!(&read_i32s(&dram, region(&prog, &format!("{name}.master")), len), master, "{name} master ({arch})");
         assert_eq!(&read_i32s(&dram, region(&prog, &format!("{name}.momentum")), len), momentum, "{name} momentum");
     }
+    prog
 }
 
 #[test]
@@ -193,4 +194,24 @@ fn digits_cnn_ablated_schedules_compute_the_same_step() {
     ] {
         step_matches(Method::Bdwp, "tiny", opts);
     }
+}
+
+/// Issue 21, acceptance 4: the whole step with weight-stationary GEMMs
+/// (every GEMM that can, and the cost model's per-GEMM choice) updates the
+/// weights exactly as the reference does.
+#[test]
+fn digits_cnn_weight_stationary_and_auto_steps_are_bit_exact() {
+    use nmsat_dataflow::isa::Instr;
+    use nmsat_dataflow::schedule::DataflowChoice;
+    let ws = |p: &Program| p.instrs.iter().filter(|i| matches!(i, Instr::Gemm { ws: true, .. })).count();
+    let os = |p: &Program| p.instrs.iter().filter(|i| matches!(i, Instr::Gemm { ws: false, .. })).count();
+    for arch in ["tiny", "sat-vu9p"] {
+        let p =
+            step_matches(Method::Bdwp, arch, DataflowOptions { dataflow: DataflowChoice::Ws, ..Default::default() });
+        // Only the WG GEMMs that read a transposed activation stay OS.
+        assert!(ws(&p) > 0 && ws(&p) >= os(&p) / 4, "{arch}: {} ws, {} os", ws(&p), os(&p));
+        step_matches(Method::Bdwp, arch, DataflowOptions { dataflow: DataflowChoice::Auto, ..Default::default() });
+    }
+    let p = step_matches(Method::Dense, "tiny", DataflowOptions { dataflow: DataflowChoice::Ws, ..Default::default() });
+    assert!(ws(&p) > 0);
 }

@@ -281,6 +281,8 @@ fn gemm_program(arch: &ArchConfig, rng: &mut Rng, count: usize) -> Program {
         };
         let at = rng.chance(1, 3);
         let wt = mode == GemmMode::Dense && rng.chance(1, 2);
+        // Weight-stationary (ADR 004) for a plain activation operand.
+        let ws = !at && k > 0 && rng.chance(1, 2);
         let s = if at { m } else { k } + rng.below(5);
         let k_eff = match mode {
             GemmMode::Dense => k,
@@ -307,6 +309,7 @@ fn gemm_program(arch: &ArchConfig, rng: &mut Rng, count: usize) -> Program {
                 a_stride: s as u32,
                 w: w as u32,
                 o: o as u32,
+                ws,
             },
             Tag { layer: 0, pass: Pass::Ff },
         );

@@ -36,7 +36,7 @@ use std::collections::BTreeSet;
 use nmsat_dataflow::ArchConfig;
 use nmsat_dataflow::NmPattern;
 use nmsat_dataflow::access::{Accesses, accesses};
-use nmsat_dataflow::arch::Im2col;
+use nmsat_dataflow::arch::{Im2col, Stationarity};
 use nmsat_dataflow::check::{capacity, check_program};
 use nmsat_dataflow::im2col::ConvGeom;
 use nmsat_dataflow::isa::{Buf, Deps, DmaFormat, GemmMode, Instr, NO_SHIFT, Queue, VecOp};
@@ -143,9 +143,17 @@ impl Coverage {
                         }
                     }
                 }
-                Instr::Gemm { mode, acc, il, at, wt, .. } => {
+                Instr::Gemm { mode, acc, il, at, wt, ws, .. } => {
                     self.gemm_modes.insert(mode.to_string());
-                    for (on, f) in [(acc, "acc"), (il, "il"), (at, "gemm at"), (wt, "gemm wt")] {
+                    let ws_nm = ws && mode != GemmMode::Dense;
+                    for (on, f) in [
+                        (acc, "acc"),
+                        (il, "il"),
+                        (at, "gemm at"),
+                        (wt, "gemm wt"),
+                        (ws, "gemm ws"),
+                        (ws_nm, "gemm ws n:m"),
+                    ] {
                         if on {
                             self.features.insert(f.into());
                         }
@@ -250,6 +258,13 @@ impl Coverage {
                 missing.push(f.to_string());
             }
         }
+        if self.want_ws(arch) {
+            for f in ["gemm ws", "gemm ws n:m"] {
+                if !self.features.contains(f) {
+                    missing.push(f.to_string());
+                }
+            }
+        }
         // Random programs gather only where the RTL moves a gather's data.
         if arch.dram.im2col == Im2col::Dram {
             for f in ["load2col", "load2col padding", "load2col dilated"] {
@@ -262,6 +277,13 @@ impl Coverage {
     }
 }
 
+impl Coverage {
+    /// Whether `arch`'s random programs draw weight-stationary GEMMs.
+    fn want_ws(&self, arch: &ArchConfig) -> bool {
+        arch.pe_array.dataflows.contains(&Stationarity::Ws) && arch.pe_array.dataflows.contains(&Stationarity::Os)
+    }
+}
+
 /// Instruction features beyond the base set that random programs may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Features {
@@ -271,13 +293,15 @@ pub struct Features {
     pub sparsify_modes: bool,
     /// `load2col`, the DMA engine's im2col gather.
     pub gather: bool,
+    /// Weight-stationary GEMMs (`ws`), where the config lists `"ws"`.
+    pub ws: bool,
 }
 
 impl Features {
     /// Every feature of the ISA: what the Rust simulator and the generated RTL implement.
-    pub const ALL: Features = Features { sr_ste: true, sparsify_modes: true, gather: true };
+    pub const ALL: Features = Features { sr_ste: true, sparsify_modes: true, gather: true, ws: true };
     /// The base set, without SR-STE's mask and the sparsify modes.
-    pub const BASE: Features = Features { sr_ste: false, sparsify_modes: false, gather: false };
+    pub const BASE: Features = Features { sr_ste: false, sparsify_modes: false, gather: false, ws: false };
 }
 
 /// A seeded random program of `len` instructions (plus the final `halt`) for
@@ -800,6 +824,9 @@ impl Gen<'_> {
         let a_ext = if at { (k - 1) * a_stride + m } else { (m - 1) * a_stride + k };
         let k_eff = mode.map_or(k, |p| k * u64::from(p.n()) / u64::from(p.m()));
         let (acc, il) = (r.chance(1, 2), r.chance(1, 3));
+        let flows = &self.arch.pe_array.dataflows;
+        let ws = !at && flows.contains(&Stationarity::Ws) && (self.features.ws || !flows.contains(&Stationarity::Os));
+        let ws = ws && (!flows.contains(&Stationarity::Os) || r.chance(1, 2));
         let a = self.src(Buf::A, a_ext);
         let w = self.src(Buf::W, k_eff * n);
         let o = if acc { self.src(Buf::O, m * n) } else { self.addr(Buf::O, m * n) };
@@ -817,6 +844,7 @@ impl Gen<'_> {
             a_stride: a_stride as u32,
             w,
             o,
+            ws,
         }
     }
 

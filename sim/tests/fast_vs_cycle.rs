@@ -186,6 +186,7 @@ fn build(arch: &ArchConfig, choices: &[Choice]) -> Program {
                     a_stride: k,
                     w: 0,
                     o: 0,
+                    ws: ch.flags & 128 != 0,
                 }
             }
             6 => Instr::Vec {

@@ -19,7 +19,22 @@ fn prog(instrs: Vec<Instr>) -> Program {
 }
 
 fn gemm(mode: GemmMode, m: u32, n: u32, k: u32, deps: Deps) -> Instr {
-    Instr::Gemm { deps, mode, acc: false, il: false, at: false, wt: false, m, n, k, a: 0, a_stride: k, w: 0, o: 0 }
+    Instr::Gemm {
+        deps,
+        mode,
+        acc: false,
+        il: false,
+        at: false,
+        wt: false,
+        m,
+        n,
+        k,
+        a: 0,
+        a_stride: k,
+        w: 0,
+        o: 0,
+        ws: false,
+    }
 }
 
 fn load(rows: u32, cols: u32, deps: Deps) -> Instr {

@@ -1,7 +1,7 @@
 //! Arguments shared by subcommands.
 
 use clap::Args;
-use nmsat_dataflow::schedule::{DataflowOptions, Optimization};
+use nmsat_dataflow::schedule::{DataflowChoice, DataflowOptions, Optimization};
 use nmsat_dataflow::{ArchConfig, Method, NmPattern};
 use nmsat_flow::StepRequest;
 
@@ -22,6 +22,23 @@ pub struct DataflowFlags {
     /// Same as `--disable offline-schedule`.
     #[arg(long)]
     pub no_offline_schedule: bool,
+    /// The PE array's mapping per GEMM (ADR 004): `os` output-stationary,
+    /// `ws` weight-stationary wherever a GEMM can run so, `auto` the faster
+    /// of the two per GEMM and pass by the cost model; among the config's
+    /// `pe_array.dataflows`.
+    #[arg(long, value_enum)]
+    pub dataflow: Option<DataflowArg>,
+}
+
+/// `--dataflow`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum DataflowArg {
+    /// Output-stationary.
+    Os,
+    /// Weight-stationary.
+    Ws,
+    /// Per GEMM, the faster of the two.
+    Auto,
 }
 
 impl DataflowFlags {
@@ -33,7 +50,15 @@ impl DataflowFlags {
             (self.no_offline_schedule, Optimization::OfflineSchedule),
         ];
         let off = aliases.into_iter().filter(|&(no, _)| no).map(|(_, o)| o).chain(self.disable.iter().copied());
-        off.fold(DataflowOptions::default(), DataflowOptions::without)
+        let mut o = off.fold(DataflowOptions::default(), DataflowOptions::without);
+        if let Some(d) = self.dataflow {
+            o.dataflow = match d {
+                DataflowArg::Os => DataflowChoice::Os,
+                DataflowArg::Ws => DataflowChoice::Ws,
+                DataflowArg::Auto => DataflowChoice::Auto,
+            };
+        }
+        o
     }
 }
 

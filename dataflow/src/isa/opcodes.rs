@@ -102,6 +102,11 @@ instructions! {
         w: u32 => ["w" 24 "weight buffer address"],
         /// Output buffer address.
         o: u32 => ["o" 24 "output buffer address"],
+        /// Weight-stationary mapping (ADR 004): each PE row holds a
+        /// `lanes × cols` slice of the weights while the rows of `A` stream
+        /// past and partial sums are added into `O`; else output-stationary.
+        /// Needs `"ws"` in the config's `pe_array.dataflows` and `at = 0`.
+        ws: bool => ["ws" 1 "1: weight-stationary mapping (ADR 004), else output-stationary"],
     }
 
     /// A vector-unit operation over `len` elements.

@@ -171,11 +171,11 @@ pub fn instr() -> impl Strategy<Value = Instr> {
         (
             deps(),
             proptest::option::of(pattern()),
-            any::<(bool, bool, bool, bool)>(),
+            any::<(bool, bool, bool, bool, bool)>(),
             (d20.clone(), d20.clone(), d20.clone()),
             (a24.clone(), d20.clone(), a24.clone(), a24.clone())
         )
-            .prop_map(|(deps, p, (acc, il, at, wt), (m, n, k), (a, a_stride, w, o))| Instr::Gemm {
+            .prop_map(|(deps, p, (acc, il, at, wt, ws), (m, n, k), (a, a_stride, w, o))| Instr::Gemm {
                 deps,
                 mode: p.map_or(GemmMode::Dense, GemmMode::Nm),
                 acc,
@@ -188,7 +188,8 @@ pub fn instr() -> impl Strategy<Value = Instr> {
                 a,
                 a_stride,
                 w,
-                o
+                o,
+                ws
             }),
         (
             deps(),

@@ -89,6 +89,7 @@ pub fn compile_gemm(
         masked: false,
         on_the_fly: false,
         timing: crate::timing::TimingModel::Sat,
+        flows: &[crate::arch::Stationarity::Os],
     };
     let tiling = choose_tiling(arch, &mp, &b.budget, &needs)?;
     let b_addr = match &w_src {

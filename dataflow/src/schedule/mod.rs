@@ -68,7 +68,7 @@ mod wu;
 pub use builder::ProgramSink;
 pub use contract::{ConvShape, LayerWork, ScheduleError, StepNumerics, StepWorkload};
 pub use kernels::{GemmOperand, KernelProgram, compile_gemm, compile_loss_grad, compile_sgd};
-pub use options::{DataflowOptions, Optimization, PassInfo, UnknownPass, optimizations};
+pub use options::{DataflowChoice, DataflowOptions, Optimization, PassInfo, UnknownPass, optimizations};
 pub use step::{
     MAX_REDUCTION_STEPS, TileInterleave, can_interleave_tiles, compile_step, compile_step_stream, compile_step_with,
     interleaved_layers, step_size,

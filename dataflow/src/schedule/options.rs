@@ -12,6 +12,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::arch::{ArchConfig, Stationarity};
 use crate::timing::TimingModel;
 
 /// A dataflow optimization of the scheduler; each can be switched off.
@@ -144,11 +145,74 @@ pub struct DataflowOptions {
     /// program header does not list it.
     #[serde(default, skip_serializing_if = "TimingModel::is_sat")]
     pub timing: TimingModel,
+    /// Which array mappings the tiler may give a GEMM (`--dataflow`), among
+    /// the config's `pe_array.dataflows`.
+    #[serde(default, skip_serializing_if = "DataflowChoice::is_default")]
+    pub dataflow: DataflowChoice,
+}
+
+/// How the compiler picks each GEMM's array mapping (`--dataflow`, ADR 004).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DataflowChoice {
+    /// Output-stationary for every GEMM.
+    #[default]
+    Os,
+    /// Weight-stationary for every GEMM that can run so; the WG GEMMs that
+    /// read a transposed activation operand stay output-stationary.
+    Ws,
+    /// Per GEMM and pass, the mapping with the fewest estimated cycles
+    /// (the tiler costs both, with each its own tiling).
+    Auto,
+}
+
+impl DataflowChoice {
+    /// Whether this is the default.
+    pub fn is_default(&self) -> bool {
+        *self == DataflowChoice::default()
+    }
+
+    /// The mappings the tiler may cost for a GEMM on `arch` (`a_trans`: its
+    /// activation operand is read transposed, which WS cannot stream), or
+    /// why there is none.
+    pub(crate) fn mappings(self, arch: &ArchConfig, a_trans: bool) -> Result<Vec<Stationarity>, String> {
+        let listed = &arch.pe_array.dataflows;
+        let os = listed.contains(&Stationarity::Os);
+        let ws = listed.contains(&Stationarity::Ws) && !a_trans;
+        let v: Vec<Stationarity> = match self {
+            DataflowChoice::Os if !os => {
+                return Err(format!("--dataflow os, but `{}` lists no \"os\" in pe_array.dataflows", arch.name));
+            }
+            DataflowChoice::Os => vec![Stationarity::Os],
+            DataflowChoice::Ws if !listed.contains(&Stationarity::Ws) => {
+                return Err(format!("--dataflow ws, but `{}` lists no \"ws\" in pe_array.dataflows", arch.name));
+            }
+            DataflowChoice::Ws if ws => vec![Stationarity::Ws],
+            DataflowChoice::Ws | DataflowChoice::Auto => [(os, Stationarity::Os), (ws, Stationarity::Ws)]
+                .into_iter()
+                .filter(|(on, _)| *on)
+                .map(|(_, f)| f)
+                .collect(),
+        };
+        if v.is_empty() {
+            return Err(format!(
+                "`{}` lists only \"ws\" in pe_array.dataflows, and a GEMM reading a transposed activation (WG) needs \"os\"",
+                arch.name
+            ));
+        }
+        Ok(v)
+    }
 }
 
 impl Default for DataflowOptions {
     fn default() -> Self {
-        Self { interleave: true, pregen: true, offline_schedule: true, timing: TimingModel::Sat }
+        Self {
+            interleave: true,
+            pregen: true,
+            offline_schedule: true,
+            timing: TimingModel::Sat,
+            dataflow: DataflowChoice::Os,
+        }
     }
 }
 

@@ -100,7 +100,7 @@ pub(super) fn plan_step(
         for g in &l.gemms {
             let job = plan_gemm(b, &cx, g, prev_out, &plan.ff)?;
             if let (Some(budget), GemmKind::Weight, Pass::Bp | Pass::Wg) = (banks2, g.kind, g.pass) {
-                let tiling = tile(b.arch, budget, &cx, g, &job.mp, job.w_fmt)?;
+                let tiling = tile(b.arch, budget, &cx, g, (&job.mp, job.a_trans), job.w_fmt)?;
                 let two = GemmJob { tiling, ..job.clone() };
                 if g.pass == Pass::Bp { bp2 = Some(two) } else { wg2 = Some(two) }
             }
@@ -146,11 +146,11 @@ fn plan_gemm(
     let a_region = activation_region(b, cx, g, &mapping, prev_out, ff_jobs);
     let Mapping { mp, im2col, bp_gather } = mapping;
     let w_fmt = weight_format(cx, g);
-    let tiling = tile(b.arch, &b.budget, cx, g, &mp, w_fmt)?;
-    let w_src = weight_source(b, cx, g, &mp, bp_gather.is_some());
-    let out = output(b, cx, g, &mp, ff_jobs);
     // WG of a linear layer reads Xᵀ from X as stored (as does a gathered WG).
     let a_trans = g.pass == Pass::Wg && g.kind == GemmKind::Weight && (mp.a_reuse == (1, 1) || im2col.is_some());
+    let tiling = tile(b.arch, &b.budget, cx, g, (&mp, a_trans), w_fmt)?;
+    let w_src = weight_source(b, cx, g, &mp, bp_gather.is_some());
+    let out = output(b, cx, g, &mp, ff_jobs);
     Ok(GemmJob {
         tag: Tag { layer: cx.layer, pass: g.pass },
         layer: cx.l.name.clone(),
@@ -278,9 +278,18 @@ fn tile(
     budget: &Budget,
     cx: &LayerCx,
     g: &Gemm,
-    mp: &Mapped,
+    (mp, a_trans): (&Mapped, bool),
     w_fmt: (u64, u64),
 ) -> Result<Tiling, ScheduleError> {
+    let flows = cx.opts.dataflow.mappings(arch, a_trans).map_err(|reason| ScheduleError::NoTiling {
+        layer: cx.l.name.clone(),
+        pass: g.pass,
+        m: mp.m,
+        n: mp.n,
+        k: mp.k,
+        arch: arch.name.clone(),
+        reason,
+    })?;
     let needs = TileNeeds {
         layer: &cx.l.name,
         pass: g.pass,
@@ -289,6 +298,7 @@ fn tile(
         masked: cx.after_relu(),
         on_the_fly: g.sparse.is_some() && !cx.pregen() && g.pass != Pass::Wg,
         timing: cx.opts.timing,
+        flows: &flows,
     };
     let tiling = choose_tiling(arch, mp, budget, &needs)?;
     for (what, value) in [("tile rows", tiling.tm), ("tile columns", tiling.tn), ("tile reduction", tiling.tk)] {

@@ -211,6 +211,7 @@ fn emit_gemm(
         a_stride: u32c(if j.a_trans { tm } else { tk }),
         w: u32c(w_slot * b.budget.w_slot),
         o: u32c(open.o_slot * b.budget.o_slot),
+        ws: j.tiling.flow.ws() && tk > 0,
     };
     b.emit(gemm, j.tag, &[Res::ASlot(a_slot), Res::WSlot(w_slot)], &o_writes);
 }

@@ -4,7 +4,7 @@
 use super::ScheduleError;
 use super::builder::EPILOGUE_LAG;
 use super::contract::ConvShape;
-use crate::arch::ArchConfig;
+use crate::arch::{ArchConfig, Stationarity};
 use crate::check::capacity;
 use crate::isa::{Buf, GemmMode, NM_CHUNK, VecOp};
 use crate::timing::{self, TimingModel};
@@ -62,6 +62,8 @@ pub(super) struct Tiling {
     pub(super) tk: u64,
     /// Output columns outer (weights reused across row tiles) or rows outer.
     pub(super) n_outer: bool,
+    /// The array mapping of its GEMMs.
+    pub(super) flow: Stationarity,
 }
 
 /// Buffer budget: slot sizes in elements.
@@ -181,7 +183,7 @@ pub(super) struct Traffic {
 
 pub(super) fn traffic(arch: &ArchConfig, mp: &Mapped, t: &Tiling, w_bytes_per_elem: (u64, u64)) -> Traffic {
     let (mt, nt, kt) = (mp.m.div_ceil(t.tm), mp.n.div_ceil(t.tn), mp.k.div_ceil(t.tk));
-    let g = timing::gemm(arch, mp.mode, t.tm, t.tn, t.tk);
+    let g = timing::gemm_in(arch, t.flow, mp.mode, t.tm, t.tn, t.tk);
     let bpc = u64::from(arch.dram.bytes_per_cycle);
     let burst = u64::from(arch.dram.burst_bytes);
     let beats = |rows: u64, row_bytes: u64| (rows * row_bytes.div_ceil(burst) * burst).div_ceil(bpc);
@@ -230,6 +232,8 @@ pub(super) struct TileNeeds<'a> {
     pub(super) on_the_fly: bool,
     /// The timing rules tilings are costed with.
     pub(super) timing: TimingModel,
+    /// The array mappings to choose from (`DataflowChoice::mappings`).
+    pub(super) flows: &'a [Stationarity],
 }
 
 /// The tiling of `mp` that the cost model ([`tiling_cost`]) rates fastest
@@ -240,7 +244,7 @@ pub(super) fn choose_tiling(
     b: &Budget,
     needs: &TileNeeds<'_>,
 ) -> Result<Tiling, ScheduleError> {
-    let TileNeeds { layer, pass, o_tiles, w_fmt, masked, on_the_fly, timing } = *needs;
+    let TileNeeds { layer, pass, o_tiles, w_fmt, masked, on_the_fly, timing, flows } = *needs;
     // Vector-unit work per output tile (it drains the array pipeline first).
     let fill = u64::from(arch.pipeline_fill_drain_cycles());
     let epilogue = |len: u64| match pass {
@@ -281,16 +285,16 @@ pub(super) fn choose_tiling(
                 if on_the_fly && tk * tn > b.o_slot {
                     continue;
                 }
-                for n_outer in [true, false] {
-                    let t = Tiling { tm, tn, tk, n_outer };
+                for (n_outer, &flow) in [true, false].into_iter().flat_map(|o| flows.iter().map(move |f| (o, f))) {
+                    let t = Tiling { tm, tn, tk, n_outer, flow };
                     let c = match timing {
                         TimingModel::Sat => tiling_cost(arch, mp, &t, w_fmt, b.slots, epilogue(tm * tn)),
                         // SCALE-Sim's model: the array's time alone (its DMA never
                         // stalls), each output tile's first reduction step paying the folds.
                         TimingModel::ScalesimOs => {
                             let (tiles, kt) = (mp.m.div_ceil(tm) * mp.n.div_ceil(tn), mp.k.div_ceil(tk));
-                            let first = timing.gemm(arch, mp.mode, true, tm, tn, tk).stream;
-                            tiles * (first + (kt - 1) * timing.gemm(arch, mp.mode, false, tm, tn, tk).stream)
+                            let first = timing.gemm(arch, mp.mode, flow, true, tm, tn, tk).stream;
+                            tiles * (first + (kt - 1) * timing.gemm(arch, mp.mode, flow, false, tm, tn, tk).stream)
                         }
                     };
                     let c = (c, mp.m.div_ceil(tm) * mp.n.div_ceil(tn) * mp.k.div_ceil(tk));

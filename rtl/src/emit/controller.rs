@@ -197,6 +197,7 @@ pub fn controller(p: &Params, faults: bool) -> Module {
     m.output("c_gemm_cpk", 32, "a GEMM head: cycles per K-step");
     m.output("c_gemm_period", 32, "a GEMM head: cycles per sub-tile");
     m.output("c_gemm_keff", 32, "a GEMM head: compressed reduction rows");
+    m.output("c_gemm_cpw", 32, "a GEMM head (ws): cycles per PE row of a weight fill");
     m.output("st_issue", 1, "the store head issues this cycle");
     m.output("st_instr", INSTR_BITS, "the store head");
     m.output("st_grant", T, "cycle the issuing store is granted the DRAM channel");
@@ -288,8 +289,9 @@ pub fn controller(p: &Params, faults: bool) -> Module {
         ("g_cpk_o".into(), id("cn_cpk")),
         ("g_period_o".into(), id("cn_period")),
         ("g_keff_o".into(), id("cn_keff")),
+        ("g_cpw_o".into(), id("cn_cpw")),
     ];
-    for n in ["ksteps", "cpk", "period", "keff"] {
+    for n in ["ksteps", "cpk", "period", "keff", "cpw"] {
         m.wire(&format!("cn_{n}"), 32, "");
         m.reg(&format!("c_h_{n}"), 32, "");
     }
@@ -503,6 +505,7 @@ pub fn controller(p: &Params, faults: bool) -> Module {
     m.assign("c_gemm_cpk", "c_h_cpk");
     m.assign("c_gemm_period", "c_h_period");
     m.assign("c_gemm_keff", "c_h_keff");
+    m.assign("c_gemm_cpw", "c_h_cpw");
     m.assign("st_instr", "st_h");
     m.assign("ld_retire", "ld_ret");
     m.assign("st_retire", "st_ret");
@@ -578,6 +581,7 @@ pub fn controller(p: &Params, faults: bool) -> Module {
         nb("c_h_cpk", "cn_cpk"),
         nb("c_h_period", "cn_period"),
         nb("c_h_keff", "cn_keff"),
+        nb("c_h_cpw", "cn_cpw"),
     ];
     for s in SLOTS {
         for f in ["b", "s", "e"] {

@@ -119,6 +119,7 @@ pub fn compute_decode(p: &Params) -> Module {
     m.output("g_cpk_o", 32, "GEMM: cycles per K-step");
     m.output("g_period_o", 32, "GEMM: cycles per sub-tile");
     m.output("g_keff_o", 32, "GEMM: compressed reduction rows (k*N/M)");
+    m.output("g_cpw_o", 32, "GEMM (ws): cycles per PE row of a weight fill");
     let buf_doc = Buf::ALL.map(|b| format!("{} {}", b.code(), b.name().to_uppercase())).join(", ");
     for s in SLOTS {
         m.output_reg(
@@ -138,7 +139,7 @@ pub fn compute_decode(p: &Params) -> Module {
     b.assign("is_halt", format!("(opc == {})", opcode_k("halt")));
 
     // ---- gemm ----
-    b.comment("gemm: timing::gemm");
+    b.comment("gemm: timing::gemm (OS) and timing::gemm_ws (WS)");
     let gn = field_wire(&mut b, "instr", "gemm", "n_of", "g");
     let gm = field_wire(&mut b, "instr", "gemm", "m_of", "g");
     let gacc = field_wire(&mut b, "instr", "gemm", "acc", "g");
@@ -217,14 +218,29 @@ pub fn compute_decode(p: &Params) -> Module {
     b.wire_assign("g_cpk", T, max2("g_cpk_raw", &k(T, 1)));
     b.wire_assign("g_sub_stream", T, "(g_ksteps * g_cpk)");
     b.wire_assign("g_period", T, max2("g_sub_stream", "g_rows_used"));
-    b.wire_assign("g_stream", T, "(g_subtiles * g_period)");
+    b.wire_assign("g_os_stream", T, "(g_subtiles * g_period)");
     b.assign("g_ksteps_o", "g_ksteps[31:0]");
-    b.assign("g_cpk_o", "g_cpk[31:0]");
-    b.assign("g_period_o", "g_period[31:0]");
-    b.assign("g_keff_o", "g_keff_a[31:0]");
-    b.wire_assign("g_tail", T, format!("({} + g_rows_used)", k(T, u64::from(p.fill))));
+    b.wire_assign("g_os_tail", T, format!("({} + g_rows_used)", k(T, u64::from(p.fill))));
     let zero = |f: &str| format!("(g_{f} == {})", field_k("gemm", f, 0));
     b.wire_assign("g_zero", 1, format!("({} | {} | {})", zero("m"), zero("n"), zero("k")));
+    // Weight-stationary (timing::gemm_ws): folds of `rows` K-steps x `cols`
+    // columns, a fill of r_used PE rows at cpw cycles each, m rows at cpa.
+    let gws = field_wire(&mut b, "instr", "gemm", "ws", "g");
+    b.wire_assign("g_ws", 1, format!("({gws} & ~g_zero)"));
+    b.wire_assign("g_rused", T, min2("g_ksteps", &k(T, rows)));
+    b.wire_assign("g_cpa", T, max2(&cdiv("(g_rused * g_act_row)", p.bw[Buf::A as usize], T), &k(T, 1)));
+    b.wire_assign("g_cpw", T, max2("g_wgt_cpk", &k(T, 1)));
+    b.wire_assign("g_fill", T, "(g_rused * g_cpw)");
+    b.wire_assign("g_run", T, "(g_m_w * g_cpa)");
+    b.wire_assign("g_ws_period", T, max2("g_run", "g_fill"));
+    b.wire_assign("g_folds", T, format!("({} * {})", cdiv("g_ksteps", rows, T), cdiv("g_n_w", cols, T)));
+    b.wire_assign("g_ws_stream", T, format!("(g_fill + ((g_folds - {}) * g_ws_period) + g_run)", k(T, 1)));
+    b.wire_assign("g_stream", T, "(g_ws ? g_ws_stream : g_os_stream)");
+    b.wire_assign("g_tail", T, format!("(g_ws ? {} : g_os_tail)", k(T, u64::from(p.fill))));
+    b.assign("g_cpk_o", "(g_ws ? g_cpa[31:0] : g_cpk[31:0])");
+    b.assign("g_period_o", "(g_ws ? g_ws_period[31:0] : g_period[31:0])");
+    b.assign("g_keff_o", "g_keff_a[31:0]");
+    b.assign("g_cpw_o", "g_cpw[31:0]");
     b.wire_assign(
         "g_a_ext",
         T,

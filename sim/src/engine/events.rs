@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use nmsat_dataflow::ArchConfig;
+use nmsat_dataflow::arch::Stationarity;
 use nmsat_dataflow::isa::{Buf, GemmMode, Instr, NO_SHIFT, VecOp};
 use nmsat_dataflow::timing::{self, TimingModel};
 
@@ -23,8 +24,8 @@ pub(super) fn cost(arch: &ArchConfig, model: TimingModel, i: &Instr) -> Cost {
         Instr::Load { .. } | Instr::Store { .. } | Instr::Load2col { .. } => {
             Cost::Dma { beats: model.dma_beats(timing::transfer(arch, i).map_or(1, |d| d.beats)) }
         }
-        Instr::Gemm { mode, acc, m, n, k, .. } => {
-            let t = model.gemm(arch, mode, !acc, u64::from(m), u64::from(n), u64::from(k));
+        Instr::Gemm { mode, acc, m, n, k, ws, .. } => {
+            let t = model.gemm(arch, mode, Stationarity::from_ws(ws), !acc, u64::from(m), u64::from(n), u64::from(k));
             Cost::Gemm { stream: t.stream, tail: t.tail }
         }
         Instr::Vec { op, len, .. } => Cost::Unit { cycles: timing::vector(arch, op, u64::from(len)) },
@@ -79,8 +80,9 @@ impl RowCounts {
             Instr::Load { .. } | Instr::Store { .. } | Instr::Load2col { .. } => {
                 self.dram_bytes += timing::transfer(arch, instr).map_or(0, |d| d.bytes);
             }
-            Instr::Gemm { mode, acc, m, n, k, .. } => {
-                let t = model.gemm(arch, mode, !acc, u64::from(m), u64::from(n), u64::from(k));
+            Instr::Gemm { mode, acc, m, n, k, ws, .. } => {
+                let t =
+                    model.gemm(arch, mode, Stationarity::from_ws(ws), !acc, u64::from(m), u64::from(n), u64::from(k));
                 self.macs_executed += t.macs_executed;
                 self.macs_dense_equivalent += u64::from(m) * u64::from(n) * u64::from(k);
             }
@@ -131,8 +133,8 @@ pub(super) fn count_into(
             b.reads += n;
             b.read_bytes += n * elem_bytes(buf);
         }
-        Instr::Gemm { mode, acc, m, n, k, .. } => {
-            let t = model.gemm(arch, mode, !acc, u64::from(m), u64::from(n), u64::from(k));
+        Instr::Gemm { mode, acc, m, n, k, ws, .. } => {
+            let t = model.gemm(arch, mode, Stationarity::from_ws(ws), !acc, u64::from(m), u64::from(n), u64::from(k));
             let pe = &mut s.pe_array;
             pe.gemms += 1;
             let dense_eq = u64::from(m) * u64::from(n) * u64::from(k);

@@ -31,6 +31,7 @@ pub fn gemm(p: &Params, faults: bool) -> Module {
     m.input("cpk", 32, "cycles per K-step");
     m.input("period", 32, "cycles per sub-tile");
     m.input("keff", 32, "compressed reduction rows");
+    m.input("cpw", 32, "ws: cycles per PE row of a weight fill");
     m.output("a_rd_en", 1, "activation read");
     m.output("a_rd_addr", rows * rw, "row r: first activation of this K-step");
     m.input("a_rd_data", rows * lm * 16, "");
@@ -129,6 +130,9 @@ pub fn gemm(p: &Params, faults: bool) -> Module {
     m.wire_assign("i_k", 32, zx(fw("k"), f("k").1, 32));
     m.wire_assign("i_k_r", rw, format!("i_k[{}:0]", rw - 1));
     m.wire_assign("i_at", 1, fw("at"));
+    // A k = 0 GEMM clears (or keeps) its tile in either mapping: OS's path.
+    m.wire_assign("i_ws", 1, format!("({} & (i_k != 32'd0))", fw("ws")));
+    m.wire_assign("i_wstep", rw, format!("(i_wt ? {} : (i_n_r << {}))", k(rw, u64::from(lanes)), p.lanes_log2));
     m.wire_assign("i_wt", 1, fw("wt"));
     m.wire_assign("i_a", rw, fit("a"));
     m.wire_assign("i_w", rw, fit("w"));
@@ -143,9 +147,11 @@ pub fn gemm(p: &Params, faults: bool) -> Module {
         ),
     );
     // Per-cycle control.
-    m.wire_assign("fire", 1, "(act & (ks < g_ksteps) & (kc == 32'd0))");
+    super::gemm_ws::declare(&mut m, p);
+    m.wire_assign("fire_os", 1, "(act & ~g_ws & (ks < g_ksteps) & (kc == 32'd0))");
+    m.wire_assign("fire", 1, "(fire_os | wfire)");
     m.wire_assign("k_last_cycle", 1, "(kc + 32'd1 == g_cpk)");
-    m.wire_assign("sub_end", 1, "(act & (sc + 32'd1 == g_period))");
+    m.wire_assign("sub_end", 1, "(act & ~g_ws & (sc + 32'd1 == g_period))");
     m.wire_assign("last_k", 1, "(ks + 32'd1 == g_ksteps)");
     m.wire_assign("tile_row_end", 1, "(tj + 32'd1 == g_tiles_n)");
     // Operand addresses.
@@ -163,19 +169,20 @@ pub fn gemm(p: &Params, faults: bool) -> Module {
     m.assign("a_rdt_addr", format!("{{{}}}", at_addr.join(", ")));
     // Weight reads: one group per lane (rows `n` apart), or (wt) one per
     // column (`k` apart).
-    m.wire_assign("w_l0", rw, "(w_base + w_col)");
+    m.wire_assign("w_b0", rw, "(g_ws ? wf_base : (w_base + w_col))");
+    m.wire_assign("w_l0", rw, "w_b0");
     for l in 1..lanes {
         m.wire_assign(&format!("w_l{l}"), rw, format!("(w_l{} + g_n)", l - 1));
     }
-    m.wire_assign("w_c0", rw, "(w_base + w_col)");
+    m.wire_assign("w_c0", rw, "w_b0");
     for c in 1..cols {
         m.wire_assign(&format!("w_c{c}"), rw, format!("(w_c{} + g_k)", c - 1));
     }
     let w_addr: Vec<String> = (0..lanes).rev().map(|l| format!("w_l{l}")).collect();
     let wt_addr: Vec<String> = (0..cols).rev().map(|c| format!("w_c{c}")).collect();
-    m.assign("w_rd_en", "(fire & ~g_wt)");
+    m.assign("w_rd_en", "((fire_os | ffire) & ~g_wt)");
     m.assign("w_rd_addr", format!("{{{}}}", w_addr.join(", ")));
-    m.assign("w_rdt_en", "(fire & g_wt)");
+    m.assign("w_rdt_en", "((fire_os | ffire) & g_wt)");
     m.assign("w_rdt_addr", format!("{{{}}}", wt_addr.join(", ")));
     // A GEMM with k = 0 adds no products: its output tile is cleared
     // (acc = 0) or kept. The model gives it one cycle; no consumer reads
@@ -230,6 +237,7 @@ pub fn gemm(p: &Params, faults: bool) -> Module {
     }
     m.wire_assign("arr_wv", cols * lanes * 16, format!("{{{}}}", wv_parts.join(",\n    ")));
     m.wire_assign("arr_wi", cols * lanes * INDEX_BITS, format!("{{{}}}", wi_parts.join(",\n    ")));
+    super::gemm_ws::array_weights(&mut m, p, "arr_wv", "arr_wi");
     m.wire("arr_acc", rows * cols * acc, "");
     m.push(Item::Instance(Instance {
         module: "sat_pe_array".into(),
@@ -241,8 +249,8 @@ pub fn gemm(p: &Params, faults: bool) -> Module {
             ("first".into(), id("s1_first")),
             ("mode".into(), id("s1_mode")),
             ("act".into(), id("act_in")),
-            ("wv".into(), id("arr_wv")),
-            ("wi".into(), id("arr_wi")),
+            ("wv".into(), id("pe_wv")),
+            ("wi".into(), id("pe_wi")),
             ("acc".into(), id("arr_acc")),
         ]
         .into_iter()
@@ -267,7 +275,8 @@ pub fn gemm(p: &Params, faults: bool) -> Module {
     m.assign("o_wr_en", format!("{{{}}}", en_parts.join(", ")));
     m.assign("o_wr_addr", format!("{{{}}}", addr_parts.join(", ")));
     m.assign("o_wr_mask", format!("{{{}}}", mask_parts.join(", ")));
-    m.assign("o_wr_data", "arr_acc");
+    super::gemm_ws::column_sums(&mut m, p);
+    m.assign("o_wr_data", "(s3_ws ? ws_row : arr_acc)");
     m.assign("o_wr_acc", "s3_acc");
     // Sequencer.
     let start = vec![
@@ -277,7 +286,7 @@ pub fn gemm(p: &Params, faults: bool) -> Module {
         nb("g_n", "i_n_r"),
         nb("g_astride", "i_astride"),
         nb("g_lm", "i_lm"),
-        nb("g_wstep", format!("(i_wt ? {} : (i_n_r << {}))", k(rw, u64::from(lanes)), p.lanes_log2)),
+        nb("g_wstep", "i_wstep"),
         nb("g_at", "i_at"),
         nb("g_wt", "i_wt"),
         nb("g_k", "i_k_r"),
@@ -371,21 +380,22 @@ pub fn gemm(p: &Params, faults: bool) -> Module {
     m.reg("g_n32", 32, "n of the GEMM being streamed");
     m.reg("g_w", rw, "weight address of the GEMM being streamed");
     let mut start_all = start;
+    start_all.extend(super::gemm_ws::start(p));
     start_all.push(nb("g_n32", "i_n"));
     start_all.push(nb("g_w", "i_w"));
     let pipe = vec![
         nb("s1_en", "fire"),
-        nb("s1_first", "(ks == 32'd0)"),
+        nb("s1_first", "(g_ws | (ks == 32'd0))"),
         nb("s1_mode", "g_mode"),
         nb("s1_lanes_on", "lanes_on"),
-        nb("s1_last", "(fire & last_k)"),
+        nb("s1_last", "((fire_os & last_k) | wfire)"),
         nb("s1_at", "g_at"),
         nb("s1_wt", "g_wt"),
         nb("s1_o_base", "(o_tile + o_col)"),
         nb("s1_n", "g_n"),
-        nb("s1_rows_v", format!("((m_left < 32'd{rows}) ? m_left : 32'd{rows})")),
+        nb("s1_rows_v", format!("(g_ws ? 32'd1 : ((m_left < 32'd{rows}) ? m_left : 32'd{rows}))")),
         nb("s1_cols_v", format!("((n_left < 32'd{cols}) ? n_left : 32'd{cols})")),
-        nb("s1_acc", "g_acc"),
+        nb("s1_acc", "(g_acc | (g_ws & (fk != 32'd0)))"),
         nb("s2_last", "s1_last"),
         nb("s3_last", "s2_last"),
         nb("s2_o_base", "s1_o_base"),
@@ -399,12 +409,13 @@ pub fn gemm(p: &Params, faults: bool) -> Module {
         nb("s2_acc", "s1_acc"),
         nb("s3_acc", "s2_acc"),
     ];
-    let mut seq = vec![if_else("start", start_all, step)];
+    let mut seq = vec![if_else("start", start_all, vec![if_else("g_ws", super::gemm_ws::step(p), step)])];
     seq.push(nb("clr2", format!("(clr_now & (i_mn > 32'd{z}))")));
     seq.push(nb("clr2_addr", format!("(i_o + {})", k(rw, u64::from(z)))));
     seq.push(nb("clr2_left", format!("(i_mn - 32'd{z})")));
     seq.push(if_(format!("clr_now & (i_mn > 32'd{})", 2 * z), vec![nb("clr_err", "1'b1")]));
     seq.extend(pipe);
+    seq.extend(super::gemm_ws::pipe(p));
     m.push(Item::Always(
         Always::Posedge("clk".into()),
         vec![if_else(
@@ -417,6 +428,13 @@ pub fn gemm(p: &Params, faults: bool) -> Module {
                 nb("s1_last", "1'b0"),
                 nb("s2_last", "1'b0"),
                 nb("s3_last", "1'b0"),
+                nb("g_ws", "1'b0"),
+                nb("ws_cur", "1'b0"),
+                nb("wf_on", "1'b0"),
+                nb("f1_en", "1'b0"),
+                nb("s1_ws", "1'b0"),
+                nb("s2_ws", "1'b0"),
+                nb("s3_ws", "1'b0"),
             ],
             seq,
         )],

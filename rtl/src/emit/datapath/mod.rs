@@ -34,6 +34,7 @@ const MB: u32 = crate::emit::util::fbits("sparsify", "m_of");
 
 mod buffers;
 mod gemm;
+mod gemm_ws;
 mod pe;
 mod sparsifier;
 

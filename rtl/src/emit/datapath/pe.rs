@@ -114,8 +114,8 @@ pub fn pe_array(p: &Params, faults: bool) -> Module {
     let sel_bits = index_bits(mux).max(1);
     let acc = p.acc_bits;
     let mut m = Module::new("sat_pe_array");
-    m.doc.push(format!("PE array: {rows}x{cols} PEs. Row r gets {lm} activations per K-step, column c gets {lanes}"));
-    m.doc.push("weights with their indices; every PE of a row sees the same lane windows.".into());
+    m.doc.push(format!("PE array: {rows}x{cols} PEs. Row r gets {lm} activations per K-step, each PE {lanes} weights"));
+    m.doc.push("with their indices; every PE of a row sees the same lane windows.".into());
     let mode_doc: Vec<String> = std::iter::once("0 dense".to_string())
         .chain(p.patterns.iter().enumerate().map(|(i, q)| format!("{} {}:{}", i + 1, q.n, q.m)))
         .collect();
@@ -128,8 +128,8 @@ pub fn pe_array(p: &Params, faults: bool) -> Module {
     m.input("first", 1, "first K-step of a sub-tile");
     m.input("mode", nm, &format!("one-hot: {}", mode_doc.join(", ")));
     m.input("act", rows * lm * 16, "row r: its activation window");
-    m.input("wv", cols * lanes * 16, "column c: weight values (0 for idle lanes)");
-    m.input("wi", cols * lanes * INDEX_BITS, "column c: in-group indices");
+    m.input("wv", rows * cols * lanes * 16, "PE (r, c) at (r*cols + c): weight values (0 for idle lanes)");
+    m.input("wi", rows * cols * lanes * INDEX_BITS, "PE (r, c) at (r*cols + c): in-group indices");
     m.output("acc", rows * cols * acc, "accumulator of PE (r, c) at (r*cols + c)");
     // Row routing: lane l of pattern N:M selects from act[(l/N)*M .. +M].
     let mut row_body = Vec::new();
@@ -152,46 +152,43 @@ pub fn pe_array(p: &Params, faults: bool) -> Module {
     let mut row_items = vec![Item::Wire { name: "win".into(), width: lanes * mux * 16, doc: "lane windows".into() }];
     row_items.extend(row_body);
     m.push(Item::GenFor { var: "r".into(), count: u64::from(rows), label: "row".into(), body: row_items });
-    // Column index decode: the index is meaningful only in N:M mode and only its log2(M) bits.
-    let mut col_items = vec![Item::Wire { name: "sel".into(), width: lanes * sel_bits, doc: "mux selects".into() }];
+    // Per-PE index decode: the index is meaningful only in N:M mode and only
+    // its log2(M) bits. Under OS every row of a column gets the same weights;
+    // under WS each PE row holds its own (ADR 004).
+    let mut pe_items = vec![Item::Wire { name: "sel".into(), width: lanes * sel_bits, doc: "mux selects".into() }];
     for l in 0..lanes {
         let mut terms = Vec::new();
         for (i, q) in p.patterns.iter().enumerate() {
             if q.ibits > 0 {
                 let mask = (1u64 << q.ibits) - 1;
                 terms.push(format!(
-                    "({{{sel_bits}{{mode[{}]}}}} & ({} & wi[(c*{lanes} + {l})*{INDEX_BITS} +: {sel_bits}]))",
+                    "({{{sel_bits}{{mode[{}]}}}} & ({} & wi[(i*{lanes} + {l})*{INDEX_BITS} +: {sel_bits}]))",
                     i + 1,
                     k(sel_bits, mask)
                 ));
             }
         }
         let rhs = if terms.is_empty() { k(sel_bits, 0) } else { terms.join(" | ") };
-        col_items.push(Item::Assign(raw(format!("sel[{l}*{sel_bits} +: {sel_bits}]")), raw(rhs)));
+        pe_items.push(Item::Assign(raw(format!("sel[{l}*{sel_bits} +: {sel_bits}]")), raw(rhs)));
     }
-    m.push(Item::GenFor { var: "c".into(), count: u64::from(cols), label: "col".into(), body: col_items });
-    m.push(Item::GenFor {
-        var: "i".into(),
-        count: u64::from(rows * cols),
-        label: "pe".into(),
-        body: vec![Item::Instance(Instance {
-            module: "sat_pe".into(),
-            name: "u".into(),
-            params: vec![],
-            conns: [
-                ("clk".into(), id("clk")),
-                ("en".into(), id("en")),
-                ("first".into(), id("first")),
-                ("win".into(), raw(format!("row[i / {cols}].win"))),
-                ("wv".into(), raw(format!("wv[(i % {cols})*{} +: {}]", lanes * 16, lanes * 16))),
-                ("wi".into(), raw(format!("col[i % {cols}].sel"))),
-                ("acc".into(), raw(format!("acc[i*{acc} +: {acc}]"))),
-            ]
-            .into_iter()
-            .chain(faults.then(|| ("fault_sel".to_string(), id("fault_sel"))))
-            .collect(),
-        })],
-    });
+    pe_items.push(Item::Instance(Instance {
+        module: "sat_pe".into(),
+        name: "u".into(),
+        params: vec![],
+        conns: [
+            ("clk".into(), id("clk")),
+            ("en".into(), id("en")),
+            ("first".into(), id("first")),
+            ("win".into(), raw(format!("row[i / {cols}].win"))),
+            ("wv".into(), raw(format!("wv[i*{} +: {}]", lanes * 16, lanes * 16))),
+            ("wi".into(), id("sel")),
+            ("acc".into(), raw(format!("acc[i*{acc} +: {acc}]"))),
+        ]
+        .into_iter()
+        .chain(faults.then(|| ("fault_sel".to_string(), id("fault_sel"))))
+        .collect(),
+    }));
+    m.push(Item::GenFor { var: "i".into(), count: u64::from(rows * cols), label: "pe".into(), body: pe_items });
     if sel_bits < INDEX_BITS {
         m.lint_off.push(("UNUSED".into(), "index bits above log2(mux inputs) are never selects".into()));
     }
