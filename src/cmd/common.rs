@@ -24,7 +24,8 @@ pub struct DataflowFlags {
     pub no_offline_schedule: bool,
     /// The PE array's mapping per GEMM (ADR 004): `os` output-stationary,
     /// `ws` weight-stationary wherever a GEMM can run so, `auto` the faster
-    /// of the two per GEMM and pass by the cost model; among the config's
+    /// of the two per GEMM and pass by the cost model, weighed against
+    /// all-OS and all-WS by simulation (the default); among the config's
     /// `pe_array.dataflows`.
     #[arg(long, value_enum)]
     pub dataflow: Option<DataflowArg>,

@@ -156,13 +156,13 @@ pub struct DataflowOptions {
 #[serde(rename_all = "lowercase")]
 pub enum DataflowChoice {
     /// Output-stationary for every GEMM.
-    #[default]
     Os,
     /// Weight-stationary for every GEMM that can run so; the WG GEMMs that
     /// read a transposed activation operand stay output-stationary.
     Ws,
     /// Per GEMM and pass, the mapping with the fewest estimated cycles
-    /// (the tiler costs both, with each its own tiling).
+    /// (the tiler costs both, with each its own tiling); the default.
+    #[default]
     Auto,
 }
 
@@ -211,7 +211,7 @@ impl Default for DataflowOptions {
             pregen: true,
             offline_schedule: true,
             timing: TimingModel::Sat,
-            dataflow: DataflowChoice::Os,
+            dataflow: DataflowChoice::Auto,
         }
     }
 }

@@ -226,7 +226,7 @@ pub fn compute_decode(p: &Params) -> Module {
     // Weight-stationary (timing::gemm_ws): folds of `rows` K-steps x `cols`
     // columns, a fill of r_used PE rows at cpw cycles each, m rows at cpa.
     let gws = field_wire(&mut b, "instr", "gemm", "ws", "g");
-    b.wire_assign("g_ws", 1, format!("({gws} & ~g_zero)"));
+    b.wire_assign("g_wsm", 1, format!("({gws} & ~g_zero)"));
     b.wire_assign("g_rused", T, min2("g_ksteps", &k(T, rows)));
     b.wire_assign("g_cpa", T, max2(&cdiv("(g_rused * g_act_row)", p.bw[Buf::A as usize], T), &k(T, 1)));
     b.wire_assign("g_cpw", T, max2("g_wgt_cpk", &k(T, 1)));
@@ -235,10 +235,10 @@ pub fn compute_decode(p: &Params) -> Module {
     b.wire_assign("g_ws_period", T, max2("g_run", "g_fill"));
     b.wire_assign("g_folds", T, format!("({} * {})", cdiv("g_ksteps", rows, T), cdiv("g_n_w", cols, T)));
     b.wire_assign("g_ws_stream", T, format!("(g_fill + ((g_folds - {}) * g_ws_period) + g_run)", k(T, 1)));
-    b.wire_assign("g_stream", T, "(g_ws ? g_ws_stream : g_os_stream)");
-    b.wire_assign("g_tail", T, format!("(g_ws ? {} : g_os_tail)", k(T, u64::from(p.fill))));
-    b.assign("g_cpk_o", "(g_ws ? g_cpa[31:0] : g_cpk[31:0])");
-    b.assign("g_period_o", "(g_ws ? g_ws_period[31:0] : g_period[31:0])");
+    b.wire_assign("g_stream", T, "(g_wsm ? g_ws_stream : g_os_stream)");
+    b.wire_assign("g_tail", T, format!("(g_wsm ? {} : g_os_tail)", k(T, u64::from(p.fill))));
+    b.assign("g_cpk_o", "(g_wsm ? g_cpa[31:0] : g_cpk[31:0])");
+    b.assign("g_period_o", "(g_wsm ? g_ws_period[31:0] : g_period[31:0])");
     b.assign("g_keff_o", "g_keff_a[31:0]");
     b.assign("g_cpw_o", "g_cpw[31:0]");
     b.wire_assign(

@@ -53,7 +53,6 @@ pub(super) fn declare(m: &mut Module, p: &Params) {
         ("s1_ws", 1, "ws: a streamed row's operands arrive"),
         ("s1_set", 1, ""),
         ("s1_rows_on", rows, "ws: PE rows that hold weights"),
-        ("s1_fk", 32, ""),
         ("s2_ws", 1, ""),
         ("s3_ws", 1, "ws: the PE accumulators hold a row's products: write its column sums"),
     ] {
@@ -233,7 +232,6 @@ pub(super) fn pipe(p: &Params) -> Vec<Stmt> {
         nb("s1_ws", "wfire"),
         nb("s1_set", "ws_cur"),
         nb("s1_rows_on", format!("{{{}}}", on.join(", "))),
-        nb("s1_fk", "fk"),
         nb("s2_ws", "s1_ws"),
         nb("s3_ws", "s2_ws"),
     ];

@@ -22,6 +22,7 @@ module sat_compute_decode (
   output wire [31:0] g_cpk_o,  // GEMM: cycles per K-step
   output wire [31:0] g_period_o,  // GEMM: cycles per sub-tile
   output wire [31:0] g_keff_o,  // GEMM: compressed reduction rows (k*N/M)
+  output wire [31:0] g_cpw_o,  // GEMM (ws): cycles per PE row of a weight fill
   output reg  [1:0] r0_b,  // range slot: buffer (0 A, 1 W, 2 O)
   output reg  [13:0] r0_s,  // range slot: first element
   output reg  [13:0] r0_e,  // range slot: one past the last (empty when s = e)
@@ -44,7 +45,7 @@ module sat_compute_decode (
   wire [3:0] opc;
   assign opc = instr[3:0];
   assign is_halt = (opc == 4'd15);
-  // gemm: timing::gemm
+  // gemm: timing::gemm (OS) and timing::gemm_ws (WS)
   wire [4:0] g_n_of;
   assign g_n_of = instr[12:8];
   wire [4:0] g_m_of;
@@ -159,16 +160,41 @@ module sat_compute_decode (
   assign g_sub_stream = (g_ksteps * g_cpk);
   wire [47:0] g_period;
   assign g_period = ((g_sub_stream > g_rows_used) ? g_sub_stream : g_rows_used);
-  wire [47:0] g_stream;
-  assign g_stream = (g_subtiles * g_period);
+  wire [47:0] g_os_stream;
+  assign g_os_stream = (g_subtiles * g_period);
   assign g_ksteps_o = g_ksteps[31:0];
-  assign g_cpk_o = g_cpk[31:0];
-  assign g_period_o = g_period[31:0];
-  assign g_keff_o = g_keff_a[31:0];
-  wire [47:0] g_tail;
-  assign g_tail = (48'd5 + g_rows_used);
+  wire [47:0] g_os_tail;
+  assign g_os_tail = (48'd5 + g_rows_used);
   wire g_zero;
   assign g_zero = ((g_m == 20'd0) | (g_n == 20'd0) | (g_k == 20'd0));
+  wire g_ws;
+  assign g_ws = instr[174];
+  wire g_wsm;
+  assign g_wsm = (g_ws & ~g_zero);
+  wire [47:0] g_rused;
+  assign g_rused = ((g_ksteps < 48'd2) ? g_ksteps : 48'd2);
+  wire [47:0] g_cpa;
+  assign g_cpa = (((((g_rused * g_act_row) + 48'd31) >> 5) > 48'd1) ? (((g_rused * g_act_row) + 48'd31) >> 5) : 48'd1);
+  wire [47:0] g_cpw;
+  assign g_cpw = ((g_wgt_cpk > 48'd1) ? g_wgt_cpk : 48'd1);
+  wire [47:0] g_fill;
+  assign g_fill = (g_rused * g_cpw);
+  wire [47:0] g_run;
+  assign g_run = (g_m_w * g_cpa);
+  wire [47:0] g_ws_period;
+  assign g_ws_period = ((g_run > g_fill) ? g_run : g_fill);
+  wire [47:0] g_folds;
+  assign g_folds = (((g_ksteps + 48'd1) >> 1) * ((g_n_w + 48'd1) >> 1));
+  wire [47:0] g_ws_stream;
+  assign g_ws_stream = (g_fill + ((g_folds - 48'd1) * g_ws_period) + g_run);
+  wire [47:0] g_stream;
+  assign g_stream = (g_wsm ? g_ws_stream : g_os_stream);
+  wire [47:0] g_tail;
+  assign g_tail = (g_wsm ? 48'd5 : g_os_tail);
+  assign g_cpk_o = (g_wsm ? g_cpa[31:0] : g_cpk[31:0]);
+  assign g_period_o = (g_wsm ? g_ws_period[31:0] : g_period[31:0]);
+  assign g_keff_o = g_keff_a[31:0];
+  assign g_cpw_o = g_cpw[31:0];
   wire [47:0] g_a_ext;
   assign g_a_ext = (((g_m == 20'd0) || (g_k == 20'd0)) ? 48'd0 : (g_at ? (((g_k_w - 48'd1) * g_astride_w) + g_m_w) : (((g_m_w - 48'd1) * g_astride_w) + g_k_w)));
   wire [47:0] g_a_end;

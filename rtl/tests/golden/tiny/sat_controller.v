@@ -34,6 +34,7 @@ module sat_controller (
   output wire [31:0] c_gemm_cpk,  // a GEMM head: cycles per K-step
   output wire [31:0] c_gemm_period,  // a GEMM head: cycles per sub-tile
   output wire [31:0] c_gemm_keff,  // a GEMM head: compressed reduction rows
+  output wire [31:0] c_gemm_cpw,  // a GEMM head (ws): cycles per PE row of a weight fill
   output wire st_issue,  // the store head issues this cycle
   output wire [255:0] st_instr,  // the store head
   output wire [47:0] st_grant,  // cycle the issuing store is granted the DRAM channel
@@ -145,6 +146,8 @@ module sat_controller (
   reg [31:0] c_h_period;
   wire [31:0] cn_keff;
   reg [31:0] c_h_keff;
+  wire [31:0] cn_cpw;
+  reg [31:0] c_h_cpw;
   wire [1:0] cn_unit;  // decoded next compute instruction
   wire cn_halt;
   wire [47:0] cn_busy;
@@ -205,6 +208,7 @@ module sat_controller (
     .g_cpk_o(cn_cpk),
     .g_period_o(cn_period),
     .g_keff_o(cn_keff),
+    .g_cpw_o(cn_cpw),
     .r0_b(cn_r0_b),
     .r0_s(cn_r0_s),
     .r0_e(cn_r0_e),
@@ -435,6 +439,7 @@ module sat_controller (
   assign c_gemm_cpk = c_h_cpk;
   assign c_gemm_period = c_h_period;
   assign c_gemm_keff = c_h_keff;
+  assign c_gemm_cpw = c_h_cpw;
   assign st_instr = st_h;
   assign ld_retire = ld_ret;
   assign st_retire = st_ret;
@@ -522,6 +527,7 @@ module sat_controller (
         c_h_cpk <= cn_cpk;
         c_h_period <= cn_period;
         c_h_keff <= cn_keff;
+        c_h_cpw <= cn_cpw;
         c_h_r0_b <= cn_r0_b;
         c_h_r0_s <= cn_r0_s;
         c_h_r0_e <= cn_r0_e;

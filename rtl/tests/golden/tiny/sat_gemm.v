@@ -19,6 +19,7 @@ module sat_gemm (
   input  wire [31:0] cpk,  // cycles per K-step
   input  wire [31:0] period,  // cycles per sub-tile
   input  wire [31:0] keff,  // compressed reduction rows
+  input  wire [31:0] cpw,  // ws: cycles per PE row of a weight fill
   output wire a_rd_en,  // activation read
   output wire [27:0] a_rd_addr,  // row r: first activation of this K-step
   input  wire [1023:0] a_rd_data,
@@ -94,6 +95,10 @@ module sat_gemm (
   assign i_k_r = i_k[13:0];
   wire i_at;
   assign i_at = instr[20:20];
+  wire i_ws;
+  assign i_ws = (instr[174:174] & (i_k != 32'd0));
+  wire [13:0] i_wstep;
+  assign i_wstep = (i_wt ? 14'd4 : (i_n_r << 2));
   wire i_wt;
   assign i_wt = instr[21:21];
   wire [13:0] i_a;
@@ -104,12 +109,91 @@ module sat_gemm (
   assign i_o = instr[163:150];
   wire [31:0] i_tiles;
   assign i_tiles = (((i_m + 32'd1) >> 1) * ((i_n + 32'd1) >> 1));
+  reg g_ws;  // weight-stationary GEMM
+  reg [31:0] g_cpw;  // ws: cycles per PE row of a weight fill
+  reg [31:0] g_rused;  // ws: PE rows holding weights (min(K-steps, rows))
+  reg [31:0] g_fill;  // ws: cycles of a fold's weight fill
+  reg [31:0] g_run;  // ws: cycles of a fold's rows (m * cpa)
+  reg [31:0] g_foldk;  // ws: folds along the reduction
+  reg [31:0] g_m32;  // ws: rows of A
+  reg [13:0] g_arow;  // ws: activation address step per row (astride)
+  reg [13:0] g_a;  // ws: activation address of the GEMM
+  reg [13:0] g_o;  // ws: output address of the GEMM
+  reg [13:0] g_rstep_a;  // ws: activation offset per fold along the reduction (rows * activations per K-step)
+  reg [13:0] g_rstep_w;  // ws: weight address step per fold along the reduction (rows * K-step step)
+  reg wsp;  // ws: the first fold's fill, before any row streams
+  reg ws_cur;  // ws: the weight set the array streams from (kept across GEMMs)
+  reg [31:0] fk;  // ws: fold along the reduction being streamed
+  reg wf_on;  // ws: a weight fill is under way
+  reg [31:0] wf_r;  // ws: PE row being filled
+  reg [31:0] wf_c;  // ws: cycle in the PE row's fill
+  reg [13:0] wf_base;  // ws: weight address of the PE row being filled (its K-step, column 0 of the fold)
+  reg [31:0] wf_ke;  // ws: compressed rows from the filled K-step on
+  reg [31:0] wf_left;  // ws: folds still to fill
+  reg [31:0] wf_fk;  // ws: fold along the reduction of the fill
+  reg [13:0] wf_kbase;  // ws: weight address offset of the fill's fold along the reduction
+  reg [13:0] wf_wcol;  // ws: weight address offset of the fill's column block
+  reg [31:0] wf_ke0;  // ws: compressed rows from the fill's first K-step on
+  reg f1_en;  // ws: fill data arrives
+  reg [31:0] f1_r;
+  reg f1_set;
+  reg [3:0] f1_lanes_on;
+  reg f1_wt;
+  reg s1_ws;  // ws: a streamed row's operands arrive
+  reg s1_set;
+  reg [1:0] s1_rows_on;  // ws: PE rows that hold weights
+  reg s2_ws;
+  reg s3_ws;  // ws: the PE accumulators hold a row's products: write its column sums
+  reg [127:0] wsv0_0;  // ws: weight set values, per PE row
+  reg [31:0] wsi0_0;  // ws: weight set indices
+  reg [127:0] wsv0_1;
+  reg [31:0] wsi0_1;
+  reg [127:0] wsv1_0;  // ws: weight set values, per PE row
+  reg [31:0] wsi1_0;  // ws: weight set indices
+  reg [127:0] wsv1_1;
+  reg [31:0] wsi1_1;
+  wire [3:0] wf_lanes_on;
+  assign wf_lanes_on = {(wf_ke > 32'd3), (wf_ke > 32'd2), (wf_ke > 32'd1), (wf_ke > 32'd0)};
+  wire wfire;
+  assign wfire = (act & g_ws & ~wsp & (ks < g_m32) & (kc == 32'd0));
+  wire ffire;
+  assign ffire = (act & g_ws & wf_on & (wf_c == 32'd0));
+  wire wn_last;
+  assign wn_last = (wf_fk + 32'd1 == g_foldk);
+  wire [13:0] wn_kbase;
+  assign wn_kbase = (wn_last ? 14'd0 : (wf_kbase + g_rstep_w));
+  wire [13:0] wn_wcol;
+  assign wn_wcol = (wn_last ? (wf_wcol + g_wcol) : wf_wcol);
+  wire [31:0] wn_ke0;
+  assign wn_ke0 = (wn_last ? g_keff : ((wf_ke0 > 32'd8) ? (wf_ke0 - 32'd8) : 32'd0));
+  wire [159:0] wf_in;
+  assign wf_in = (f1_wt ? w_rdt_data : w_rd_data);
+  wire [127:0] wf_v;
+  assign wf_v = {({16{f1_lanes_on[3]}} & wf_in[155:140]),
+    ({16{f1_lanes_on[2]}} & wf_in[115:100]),
+    ({16{f1_lanes_on[1]}} & wf_in[75:60]),
+    ({16{f1_lanes_on[0]}} & wf_in[35:20]),
+    ({16{f1_lanes_on[3]}} & wf_in[135:120]),
+    ({16{f1_lanes_on[2]}} & wf_in[95:80]),
+    ({16{f1_lanes_on[1]}} & wf_in[55:40]),
+    ({16{f1_lanes_on[0]}} & wf_in[15:0])};
+  wire [31:0] wf_i;
+  assign wf_i = {wf_in[159:156],
+    wf_in[119:116],
+    wf_in[79:76],
+    wf_in[39:36],
+    wf_in[139:136],
+    wf_in[99:96],
+    wf_in[59:56],
+    wf_in[19:16]};
+  wire fire_os;
+  assign fire_os = (act & ~g_ws & (ks < g_ksteps) & (kc == 32'd0));
   wire fire;
-  assign fire = (act & (ks < g_ksteps) & (kc == 32'd0));
+  assign fire = (fire_os | wfire);
   wire k_last_cycle;
   assign k_last_cycle = (kc + 32'd1 == g_cpk);
   wire sub_end;
-  assign sub_end = (act & (sc + 32'd1 == g_period));
+  assign sub_end = (act & ~g_ws & (sc + 32'd1 == g_period));
   wire last_k;
   assign last_k = (ks + 32'd1 == g_ksteps);
   wire tile_row_end;
@@ -182,8 +266,10 @@ module sat_gemm (
   assign a_rd_addr = {a_r1, a_r0};
   assign a_rdt_en = (fire & g_at);
   assign a_rdt_addr = {a_r31, a_r30, a_r29, a_r28, a_r27, a_r26, a_r25, a_r24, a_r23, a_r22, a_r21, a_r20, a_r19, a_r18, a_r17, a_r16, a_r15, a_r14, a_r13, a_r12, a_r11, a_r10, a_r9, a_r8, a_r7, a_r6, a_r5, a_r4, a_r3, a_r2, a_r1, a_r0};
+  wire [13:0] w_b0;
+  assign w_b0 = (g_ws ? wf_base : (w_base + w_col));
   wire [13:0] w_l0;
-  assign w_l0 = (w_base + w_col);
+  assign w_l0 = w_b0;
   wire [13:0] w_l1;
   assign w_l1 = (w_l0 + g_n);
   wire [13:0] w_l2;
@@ -191,12 +277,12 @@ module sat_gemm (
   wire [13:0] w_l3;
   assign w_l3 = (w_l2 + g_n);
   wire [13:0] w_c0;
-  assign w_c0 = (w_base + w_col);
+  assign w_c0 = w_b0;
   wire [13:0] w_c1;
   assign w_c1 = (w_c0 + g_k);
-  assign w_rd_en = (fire & ~g_wt);
+  assign w_rd_en = ((fire_os | ffire) & ~g_wt);
   assign w_rd_addr = {w_l3, w_l2, w_l1, w_l0};
-  assign w_rdt_en = (fire & g_wt);
+  assign w_rdt_en = ((fire_os | ffire) & g_wt);
   assign w_rdt_addr = {w_c1, w_c0};
   wire [31:0] i_mn;
   assign i_mn = (i_m * i_n);
@@ -261,6 +347,12 @@ module sat_gemm (
     w_in[99:96],
     w_in[59:56],
     w_in[19:16]};
+  wire [255:0] pe_wv;
+  assign pe_wv = {(s1_ws ? ({128{s1_rows_on[1]}} & (s1_set ? wsv1_1 : wsv0_1)) : arr_wv),
+    (s1_ws ? ({128{s1_rows_on[0]}} & (s1_set ? wsv1_0 : wsv0_0)) : arr_wv)};
+  wire [63:0] pe_wi;
+  assign pe_wi = {(s1_ws ? (s1_set ? wsi1_1 : wsi0_1) : arr_wi),
+    (s1_ws ? (s1_set ? wsi1_0 : wsi0_0) : arr_wi)};
   wire [191:0] arr_acc;
   sat_pe_array array (
     .clk(clk),
@@ -268,8 +360,8 @@ module sat_gemm (
     .first(s1_first),
     .mode(s1_mode),
     .act(act_in),
-    .wv(arr_wv),
-    .wi(arr_wi),
+    .wv(pe_wv),
+    .wi(pe_wi),
     .acc(arr_acc)
   );
   wire [13:0] o_r0;
@@ -279,7 +371,13 @@ module sat_gemm (
   assign o_wr_en = {(s3_last & (s3_rows_v > 32'd1)), (s3_last & (s3_rows_v > 32'd0))};
   assign o_wr_addr = {o_r1, o_r0};
   assign o_wr_mask = {(s3_cols_v > 32'd1), (s3_cols_v > 32'd0), (s3_cols_v > 32'd1), (s3_cols_v > 32'd0)};
-  assign o_wr_data = arr_acc;
+  wire [47:0] ws_sum1;
+  assign ws_sum1 = (arr_acc[95:48] + arr_acc[191:144]);
+  wire [47:0] ws_sum0;
+  assign ws_sum0 = (arr_acc[47:0] + arr_acc[143:96]);
+  wire [191:0] ws_row;
+  assign ws_row = {96'd0, ws_sum1, ws_sum0};
+  assign o_wr_data = (s3_ws ? ws_row : arr_acc);
   assign o_wr_acc = s3_acc;
   reg [31:0] g_n32;  // n of the GEMM being streamed
   reg [13:0] g_w;  // weight address of the GEMM being streamed
@@ -292,6 +390,13 @@ module sat_gemm (
       s1_last <= 1'b0;
       s2_last <= 1'b0;
       s3_last <= 1'b0;
+      g_ws <= 1'b0;
+      ws_cur <= 1'b0;
+      wf_on <= 1'b0;
+      f1_en <= 1'b0;
+      s1_ws <= 1'b0;
+      s2_ws <= 1'b0;
+      s3_ws <= 1'b0;
     end else begin
       if (start) begin
         act <= 1'b1;
@@ -300,7 +405,7 @@ module sat_gemm (
         g_n <= i_n_r;
         g_astride <= i_astride;
         g_lm <= i_lm;
-        g_wstep <= (i_wt ? 14'd4 : (i_n_r << 2));
+        g_wstep <= i_wstep;
         g_at <= i_at;
         g_wt <= i_wt;
         g_k <= i_k_r;
@@ -326,8 +431,122 @@ module sat_gemm (
         kc <= 32'd0;
         sc <= 32'd0;
         ke_left <= keff;
+        g_ws <= i_ws;
+        g_cpw <= cpw;
+        g_rused <= ((ksteps < 32'd2) ? ksteps : 32'd2);
+        g_fill <= (((ksteps < 32'd2) ? ksteps : 32'd2) * cpw);
+        g_run <= (i_m * cpk);
+        g_foldk <= ((ksteps + 32'd1) >> 1);
+        g_m32 <= i_m;
+        g_arow <= i_astride;
+        g_a <= i_a;
+        g_o <= i_o;
+        g_rstep_a <= (i_lm << 1);
+        g_rstep_w <= (i_wstep << 1);
+        wsp <= 1'b1;
+        fk <= 32'd0;
+        wf_on <= i_ws;
+        wf_r <= 32'd0;
+        wf_c <= 32'd0;
+        wf_base <= i_w;
+        wf_ke <= keff;
+        wf_left <= ((((ksteps + 32'd1) >> 1) * ((i_n + 32'd1) >> 1)) - 32'd1);
+        g_subtiles <= (i_ws ? (((ksteps + 32'd1) >> 1) * ((i_n + 32'd1) >> 1)) : i_tiles);
+        g_astride <= (i_ws ? i_lm : i_astride);
+        wf_fk <= 32'd0;
+        wf_kbase <= 14'd0;
+        wf_wcol <= 14'd0;
+        wf_ke0 <= keff;
         g_n32 <= i_n;
         g_w <= i_w;
+      end else if (g_ws) begin
+        if (act) begin
+          if (wf_on) begin
+            if (wf_c + 32'd1 == g_cpw) begin
+              wf_c <= 32'd0;
+              wf_r <= (wf_r + 32'd1);
+              wf_base <= (wf_base + g_wstep);
+              wf_ke <= ((wf_ke > 32'd4) ? (wf_ke - 32'd4) : 32'd0);
+              if (wf_r + 32'd1 == g_rused) begin
+                wf_on <= 1'b0;
+              end
+            end else begin
+              wf_c <= (wf_c + 32'd1);
+            end
+          end
+          if (wsp) begin
+            if (sc + 32'd1 == g_fill) begin
+              sc <= 32'd0;
+              ks <= 32'd0;
+              kc <= 32'd0;
+              a_tile <= g_a;
+              o_tile <= g_o;
+              ws_cur <= ~ws_cur;
+              if (wf_left != 32'd0) begin
+                wf_left <= (wf_left - 32'd1);
+                wf_on <= 1'b1;
+                wf_r <= 32'd0;
+                wf_c <= 32'd0;
+                wf_fk <= (wn_last ? 32'd0 : (wf_fk + 32'd1));
+                wf_kbase <= wn_kbase;
+                wf_wcol <= wn_wcol;
+                wf_ke0 <= wn_ke0;
+                wf_base <= (g_w + wn_kbase + wn_wcol);
+                wf_ke <= wn_ke0;
+              end
+              wsp <= 1'b0;
+            end else begin
+              sc <= (sc + 32'd1);
+            end
+          end else begin
+            if (ks < g_m32) begin
+              if (kc + 32'd1 == g_cpk) begin
+                kc <= 32'd0;
+                ks <= (ks + 32'd1);
+                a_tile <= (a_tile + g_arow);
+                o_tile <= (o_tile + g_n);
+              end else begin
+                kc <= (kc + 32'd1);
+              end
+            end
+            if (sc + 32'd1 == ((g_subtiles == 32'd1) ? g_run : g_period)) begin
+              if (g_subtiles == 32'd1) begin
+                act <= 1'b0;
+              end else begin
+                sc <= 32'd0;
+                ks <= 32'd0;
+                kc <= 32'd0;
+                a_tile <= g_a;
+                o_tile <= g_o;
+                ws_cur <= ~ws_cur;
+                if (wf_left != 32'd0) begin
+                  wf_left <= (wf_left - 32'd1);
+                  wf_on <= 1'b1;
+                  wf_r <= 32'd0;
+                  wf_c <= 32'd0;
+                  wf_fk <= (wn_last ? 32'd0 : (wf_fk + 32'd1));
+                  wf_kbase <= wn_kbase;
+                  wf_wcol <= wn_wcol;
+                  wf_ke0 <= wn_ke0;
+                  wf_base <= (g_w + wn_kbase + wn_wcol);
+                  wf_ke <= wn_ke0;
+                end
+                g_subtiles <= (g_subtiles - 32'd1);
+                if (fk + 32'd1 == g_foldk) begin
+                  fk <= 32'd0;
+                  a_k <= 14'd0;
+                  o_col <= (o_col + 14'd2);
+                  n_left <= ((n_left > 32'd2) ? (n_left - 32'd2) : 32'd0);
+                end else begin
+                  fk <= (fk + 32'd1);
+                  a_k <= (a_k + g_rstep_a);
+                end
+              end
+            end else begin
+              sc <= (sc + 32'd1);
+            end
+          end
+        end
       end else begin
         if (ks < g_ksteps) begin
           if (k_last_cycle) begin
@@ -376,17 +595,17 @@ module sat_gemm (
         clr_err <= 1'b1;
       end
       s1_en <= fire;
-      s1_first <= (ks == 32'd0);
+      s1_first <= (g_ws | (ks == 32'd0));
       s1_mode <= g_mode;
       s1_lanes_on <= lanes_on;
-      s1_last <= (fire & last_k);
+      s1_last <= ((fire_os & last_k) | wfire);
       s1_at <= g_at;
       s1_wt <= g_wt;
       s1_o_base <= (o_tile + o_col);
       s1_n <= g_n;
-      s1_rows_v <= ((m_left < 32'd2) ? m_left : 32'd2);
+      s1_rows_v <= (g_ws ? 32'd1 : ((m_left < 32'd2) ? m_left : 32'd2));
       s1_cols_v <= ((n_left < 32'd2) ? n_left : 32'd2);
-      s1_acc <= g_acc;
+      s1_acc <= (g_acc | (g_ws & (fk != 32'd0)));
       s2_last <= s1_last;
       s3_last <= s2_last;
       s2_o_base <= s1_o_base;
@@ -399,6 +618,32 @@ module sat_gemm (
       s3_cols_v <= s2_cols_v;
       s2_acc <= s1_acc;
       s3_acc <= s2_acc;
+      f1_en <= ffire;
+      f1_r <= wf_r;
+      f1_set <= ~ws_cur;
+      f1_lanes_on <= wf_lanes_on;
+      f1_wt <= g_wt;
+      s1_ws <= wfire;
+      s1_set <= ws_cur;
+      s1_rows_on <= {(g_rused > 32'd1), (g_rused > 32'd0)};
+      s2_ws <= s1_ws;
+      s3_ws <= s2_ws;
+      if (f1_en & (f1_set == 1'b0) & (f1_r == 32'd0)) begin
+        wsv0_0 <= wf_v;
+        wsi0_0 <= wf_i;
+      end
+      if (f1_en & (f1_set == 1'b0) & (f1_r == 32'd1)) begin
+        wsv0_1 <= wf_v;
+        wsi0_1 <= wf_i;
+      end
+      if (f1_en & (f1_set == 1'b1) & (f1_r == 32'd0)) begin
+        wsv1_0 <= wf_v;
+        wsi1_0 <= wf_i;
+      end
+      if (f1_en & (f1_set == 1'b1) & (f1_r == 32'd1)) begin
+        wsv1_1 <= wf_v;
+        wsi1_1 <= wf_i;
+      end
     end
   end
 endmodule

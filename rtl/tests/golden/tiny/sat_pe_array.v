@@ -7,8 +7,8 @@
 //   DMA engine: 1 unit(s) per cycle, 40-byte DRAM windows
 //   controller: 48-bit time, 1024 instructions per queue, 16 GEMM scoreboard slots, 16-entry retirement queue
 //
-// PE array: 2x2 PEs. Row r gets 32 activations per K-step, column c gets 4
-// weights with their indices; every PE of a row sees the same lane windows.
+// PE array: 2x2 PEs. Row r gets 32 activations per K-step, each PE 4 weights
+// with their indices; every PE of a row sees the same lane windows.
 /* verilator lint_off UNUSED */  // index bits above log2(mux inputs) are never selects
 module sat_pe_array (
   input  wire clk,
@@ -16,8 +16,8 @@ module sat_pe_array (
   input  wire first,  // first K-step of a sub-tile
   input  wire [5:0] mode,  // one-hot: 0 dense, 1 1:4, 2 2:4, 3 1:8, 4 2:8, 5 4:8
   input  wire [1023:0] act,  // row r: its activation window
-  input  wire [127:0] wv,  // column c: weight values (0 for idle lanes)
-  input  wire [31:0] wi,  // column c: in-group indices
+  input  wire [255:0] wv,  // PE (r, c) at (r*cols + c): weight values (0 for idle lanes)
+  input  wire [63:0] wi,  // PE (r, c) at (r*cols + c): in-group indices
   output wire [191:0] acc  // accumulator of PE (r, c) at (r*cols + c)
 );
   genvar r;
@@ -58,26 +58,21 @@ module sat_pe_array (
       assign win[(3*8 + 7)*16 +: 16] = ({16{mode[3]}} & act[(r*32 + 31)*16 +: 16]) | ({16{mode[4]}} & act[(r*32 + 15)*16 +: 16]) | ({16{mode[5]}} & act[(r*32 + 7)*16 +: 16]);
     end
   endgenerate
-  genvar c;
-  generate
-    for (c = 0; c < 2; c = c + 1) begin : col
-      wire [11:0] sel;  // mux selects
-      assign sel[0*3 +: 3] = ({3{mode[1]}} & (3'd3 & wi[(c*4 + 0)*4 +: 3])) | ({3{mode[2]}} & (3'd3 & wi[(c*4 + 0)*4 +: 3])) | ({3{mode[3]}} & (3'd7 & wi[(c*4 + 0)*4 +: 3])) | ({3{mode[4]}} & (3'd7 & wi[(c*4 + 0)*4 +: 3])) | ({3{mode[5]}} & (3'd7 & wi[(c*4 + 0)*4 +: 3]));
-      assign sel[1*3 +: 3] = ({3{mode[1]}} & (3'd3 & wi[(c*4 + 1)*4 +: 3])) | ({3{mode[2]}} & (3'd3 & wi[(c*4 + 1)*4 +: 3])) | ({3{mode[3]}} & (3'd7 & wi[(c*4 + 1)*4 +: 3])) | ({3{mode[4]}} & (3'd7 & wi[(c*4 + 1)*4 +: 3])) | ({3{mode[5]}} & (3'd7 & wi[(c*4 + 1)*4 +: 3]));
-      assign sel[2*3 +: 3] = ({3{mode[1]}} & (3'd3 & wi[(c*4 + 2)*4 +: 3])) | ({3{mode[2]}} & (3'd3 & wi[(c*4 + 2)*4 +: 3])) | ({3{mode[3]}} & (3'd7 & wi[(c*4 + 2)*4 +: 3])) | ({3{mode[4]}} & (3'd7 & wi[(c*4 + 2)*4 +: 3])) | ({3{mode[5]}} & (3'd7 & wi[(c*4 + 2)*4 +: 3]));
-      assign sel[3*3 +: 3] = ({3{mode[1]}} & (3'd3 & wi[(c*4 + 3)*4 +: 3])) | ({3{mode[2]}} & (3'd3 & wi[(c*4 + 3)*4 +: 3])) | ({3{mode[3]}} & (3'd7 & wi[(c*4 + 3)*4 +: 3])) | ({3{mode[4]}} & (3'd7 & wi[(c*4 + 3)*4 +: 3])) | ({3{mode[5]}} & (3'd7 & wi[(c*4 + 3)*4 +: 3]));
-    end
-  endgenerate
   genvar i;
   generate
     for (i = 0; i < 4; i = i + 1) begin : pe
+      wire [11:0] sel;  // mux selects
+      assign sel[0*3 +: 3] = ({3{mode[1]}} & (3'd3 & wi[(i*4 + 0)*4 +: 3])) | ({3{mode[2]}} & (3'd3 & wi[(i*4 + 0)*4 +: 3])) | ({3{mode[3]}} & (3'd7 & wi[(i*4 + 0)*4 +: 3])) | ({3{mode[4]}} & (3'd7 & wi[(i*4 + 0)*4 +: 3])) | ({3{mode[5]}} & (3'd7 & wi[(i*4 + 0)*4 +: 3]));
+      assign sel[1*3 +: 3] = ({3{mode[1]}} & (3'd3 & wi[(i*4 + 1)*4 +: 3])) | ({3{mode[2]}} & (3'd3 & wi[(i*4 + 1)*4 +: 3])) | ({3{mode[3]}} & (3'd7 & wi[(i*4 + 1)*4 +: 3])) | ({3{mode[4]}} & (3'd7 & wi[(i*4 + 1)*4 +: 3])) | ({3{mode[5]}} & (3'd7 & wi[(i*4 + 1)*4 +: 3]));
+      assign sel[2*3 +: 3] = ({3{mode[1]}} & (3'd3 & wi[(i*4 + 2)*4 +: 3])) | ({3{mode[2]}} & (3'd3 & wi[(i*4 + 2)*4 +: 3])) | ({3{mode[3]}} & (3'd7 & wi[(i*4 + 2)*4 +: 3])) | ({3{mode[4]}} & (3'd7 & wi[(i*4 + 2)*4 +: 3])) | ({3{mode[5]}} & (3'd7 & wi[(i*4 + 2)*4 +: 3]));
+      assign sel[3*3 +: 3] = ({3{mode[1]}} & (3'd3 & wi[(i*4 + 3)*4 +: 3])) | ({3{mode[2]}} & (3'd3 & wi[(i*4 + 3)*4 +: 3])) | ({3{mode[3]}} & (3'd7 & wi[(i*4 + 3)*4 +: 3])) | ({3{mode[4]}} & (3'd7 & wi[(i*4 + 3)*4 +: 3])) | ({3{mode[5]}} & (3'd7 & wi[(i*4 + 3)*4 +: 3]));
       sat_pe u (
         .clk(clk),
         .en(en),
         .first(first),
         .win(row[i / 2].win),
-        .wv(wv[(i % 2)*64 +: 64]),
-        .wi(col[i % 2].sel),
+        .wv(wv[i*64 +: 64]),
+        .wi(sel),
         .acc(acc[i*48 +: 48])
       );
     end

@@ -54,6 +54,7 @@ module sat_top (
   wire [31:0] c_gemm_cpk;
   wire [31:0] c_gemm_period;
   wire [31:0] c_gemm_keff;
+  wire [31:0] c_gemm_cpw;
   wire [255:0] st_instr;
   wire [47:0] ld_grant;
   wire [47:0] st_grant;
@@ -83,6 +84,7 @@ module sat_top (
     .c_gemm_cpk(c_gemm_cpk),
     .c_gemm_period(c_gemm_period),
     .c_gemm_keff(c_gemm_keff),
+    .c_gemm_cpw(c_gemm_cpw),
     .st_issue(st_issue),
     .st_instr(st_instr),
     .st_grant(st_grant),
@@ -308,6 +310,7 @@ module sat_top (
     .cpk(c_gemm_cpk),
     .period(c_gemm_period),
     .keff(c_gemm_keff),
+    .cpw(c_gemm_cpw),
     .a_rd_en(a_gemm_rd_en),
     .a_rd_addr(a_gemm_rd_addr),
     .a_rd_data(a_gemm_rd_data),
