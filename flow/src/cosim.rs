@@ -9,7 +9,7 @@ use nmsat_dataflow::ArchConfig;
 use nmsat_dataflow::arch::Im2col;
 use nmsat_dataflow::isa::Instr;
 use nmsat_dataflow::program::Program;
-use nmsat_reports::cosim::ProgramResult;
+use nmsat_reports::cosim::{InstrMix, ProgramResult};
 use nmsat_rtl::cosim::{CosimReport, DramCheck, Model as RtlModel, RunOptions, cosim_program, model_for};
 use nmsat_sim::testgen::random_program;
 
@@ -108,6 +108,20 @@ impl CosimRun {
     }
 }
 
+/// The GEMMs by mapping and the gathers of `p`.
+fn mix(p: &Program) -> InstrMix {
+    let mut m = InstrMix::default();
+    for i in &p.instrs {
+        match i {
+            Instr::Gemm { ws: true, .. } => m.gemm_ws += 1,
+            Instr::Gemm { .. } => m.gemm_os += 1,
+            Instr::Load2col { .. } => m.load2col += 1,
+            _ => {}
+        }
+    }
+    m
+}
+
 /// Runs `jobs` on `model` and the Rust cycle-mode simulator. `vcd` is the
 /// VCD of a single job's RTL run; a mismatch writes its VCD to `fail_vcd`.
 pub fn run_jobs(
@@ -139,6 +153,7 @@ pub fn run_jobs(
             dram_compared: !matches!(c.dram, DramCheck::Skipped(_)),
             rtl_cycles_per_second: if r.rtl.seconds > 0.0 { r.rtl.sim_cycles as f64 / r.rtl.seconds } else { 0.0 },
             vcd: r.vcd.clone(),
+            mix: mix(&job.program),
         });
         if !c.passed() {
             run.failed = Some((job.name.clone(), r));

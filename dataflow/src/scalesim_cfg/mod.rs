@@ -342,14 +342,24 @@ impl Scalesim {
             }
             None => chose(&mut t, "pe_array.mux_inputs", "1".into(), "SparsitySupport is off: dense only, no mux"),
         }
-        let (flows, df_note) = match self.dataflow {
-            Dataflow::Os => ("[\"os\"]", "Dataflow = os"),
-            Dataflow::Ws => ("[\"ws\"]", "Dataflow = ws"),
-            Dataflow::Is => {
-                ("[\"ws\"]", "Dataflow = is; nmsat has no input-stationary mode: IS is WS of the transposed GEMM")
+        let ws_needs_os = "nmsat adds \"os\": a training step's WG GEMMs read a transposed activation, which \
+                           only OS streams (docs/adr-004-weight-stationary.md)";
+        match self.dataflow {
+            Dataflow::Os => {
+                let _ = writeln!(t, "# Dataflow = os\ndataflows = [\"os\"]");
             }
-        };
-        let _ = writeln!(t, "# {df_note}\ndataflows = {flows}");
+            Dataflow::Ws => {
+                chose(&mut t, "pe_array.dataflows", "[\"ws\", \"os\"]".into(), &format!("Dataflow = ws; {ws_needs_os}"))
+            }
+            Dataflow::Is => chose(
+                &mut t,
+                "pe_array.dataflows",
+                "[\"ws\", \"os\"]".into(),
+                &format!(
+                    "Dataflow = is; nmsat has no input-stationary mode: IS is WS of the transposed GEMM; {ws_needs_os}"
+                ),
+            ),
+        }
         let _ = writeln!(t, "\n[sparsity]");
         match self.block {
             Some(m) => {

@@ -76,7 +76,7 @@ fn a_minimal_config_imports() {
     let c = import(MINIMAL, "m.cfg").unwrap().config;
     assert_eq!((c.pe_array.rows, c.name.as_str()), (8, "r"));
     let is = import(&MINIMAL.replace("Dataflow: os", "Dataflow: is"), "m.cfg").unwrap();
-    assert_eq!(is.config.pe_array.dataflows, vec![crate::arch::Stationarity::Ws]);
+    assert_eq!(is.config.pe_array.dataflows, vec![crate::arch::Stationarity::Ws, crate::arch::Stationarity::Os]);
 }
 
 #[test]
