@@ -22,6 +22,14 @@ pub fn text(s: &Stats, info: &CompileInfo) -> String {
         "total {} cycles = {:.6} s, {:.1} GOPS dense-equivalent, PE utilization {:.3}, {} DRAM bytes\n",
         s.total_cycles, s.seconds, s.throughput_gops, s.pe_utilization, s.dram_bytes
     ));
+    let pe = &s.pe_array;
+    if pe.gemms_ws > 0 {
+        out.push_str(&format!(
+            "GEMMs: {} output-stationary, {} weight-stationary\n",
+            pe.gemms - pe.gemms_ws,
+            pe.gemms_ws
+        ));
+    }
     let passes: Vec<String> = s.passes.iter().map(|(p, c)| format!("{p} {c}")).collect();
     out.push_str(&format!("passes: {}\n", passes.join(", ")));
     let stalls: Vec<String> = s.stalls.iter().filter(|(_, v)| **v > 0).map(|(c, v)| format!("{c:?} {v}")).collect();

@@ -48,6 +48,9 @@ pub struct PeArrayEvents {
     pub gemms_dense: u64,
     /// GEMMs in N:M mode.
     pub gemms_sparse: u64,
+    /// GEMMs mapped weight-stationary (the others output-stationary; ADR 004).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub gemms_ws: u64,
     /// MACs executed in dense mode.
     pub macs_dense_mode: u64,
     /// MACs executed in N:M mode (compressed K).
@@ -161,6 +164,7 @@ impl UnitEvents {
         p.gemms += q.gemms;
         p.gemms_dense += q.gemms_dense;
         p.gemms_sparse += q.gemms_sparse;
+        p.gemms_ws += q.gemms_ws;
         p.macs_dense_mode += q.macs_dense_mode;
         p.macs_sparse_mode += q.macs_sparse_mode;
         p.macs_dense_equivalent += q.macs_dense_equivalent;
@@ -312,4 +316,9 @@ pub struct Stats {
     pub sparsifier: SparsifierEvents,
     /// Instructions retired.
     pub instructions: u64,
+}
+
+/// Serde's test for a count left out of the JSON when nothing happened.
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }

@@ -137,6 +137,7 @@ pub(super) fn count_into(
             let t = model.gemm(arch, mode, Stationarity::from_ws(ws), !acc, u64::from(m), u64::from(n), u64::from(k));
             let pe = &mut s.pe_array;
             pe.gemms += 1;
+            pe.gemms_ws += u64::from(ws);
             let dense_eq = u64::from(m) * u64::from(n) * u64::from(k);
             match mode {
                 GemmMode::Dense => {
