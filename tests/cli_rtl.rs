@@ -104,6 +104,24 @@ fn cosim_of_a_cnn_step_compares_its_dram() {
 }
 
 #[test]
+fn weight_stationary_steps_co_simulate() {
+    // Issue 21: every GEMM that can run weight-stationary does (`--dataflow
+    // ws`); the step's issue/retirement cycles and final DRAM must match.
+    let (code, out, err) =
+        nmsat(&["cosim", "--arch", "tiny", "digits-cnn", "--method", "bdwp", "--nm", "2:8", "--dataflow", "ws"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains(": match; DRAM bit-exact"), "{out}");
+    let ws: usize = out
+        .split("output-stationary GEMMs")
+        .nth(1)
+        .and_then(|s| s.split(", ").nth(1))
+        .and_then(|s| s.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(ws > 0, "no weight-stationary GEMM in the step: {out}");
+}
+
+#[test]
 fn cosim_needs_an_input() {
     let (code, _, err) = nmsat(&["cosim", "--arch", "tiny"]);
     assert_eq!(code, 2, "{err}");
