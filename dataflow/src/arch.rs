@@ -136,7 +136,20 @@ pub struct Dram {
     /// TOML, `dram` when absent.
     #[serde(default)]
     pub im2col: Im2col,
+    /// Bytes of the im2col line buffer (ADR 003): required (positive) when
+    /// `im2col = "line_buffer"`, absent (0) otherwise. A `load2col`'s raw
+    /// window ([`crate::im2col::ConvGeom::line_window`]) must fit it.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub line_buffer_bytes: u64,
 }
+
+fn is_zero(x: &u64) -> bool {
+    *x == 0
+}
+
+/// Largest line buffer a config may name, in bytes (1 MiB): a fetch's runs
+/// (up to one per element) stay within the DMA engine's 20-bit row counter.
+pub const MAX_LINE_BUFFER_BYTES: u64 = 1 << 20;
 
 /// How the DMA engine gathers an im2col tile (`load2col`, ADR 002).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -147,9 +160,9 @@ pub enum Im2col {
     /// What the generated RTL implements.
     #[default]
     Dram,
-    /// The raw input window is read once and expanded on chip by an im2col
-    /// line buffer (ADR 001's assumption); the RTL does not build it yet, so
-    /// co-simulation compares such configs' gathers on timing only.
+    /// The raw input window is fetched once into an on-chip line buffer of
+    /// `dram.line_buffer_bytes`, then expanded into the activation buffer
+    /// (ADR 003: two phases, both on the DMA engine).
     LineBuffer,
 }
 
@@ -418,6 +431,20 @@ impl ArchConfig {
         if d.burst_bytes == 0 || !d.burst_bytes.is_power_of_two() || u64::from(d.burst_bytes) < eb {
             bad("dram.burst_bytes", format!("{} must be a power of two of at least one element", d.burst_bytes));
         }
+        let lb = d.line_buffer_bytes;
+        match d.im2col {
+            Im2col::LineBuffer if lb == 0 => {
+                bad("dram.line_buffer_bytes", "required (a positive size) when im2col = \"line_buffer\"".into())
+            }
+            Im2col::LineBuffer if lb % 2 != 0 || lb > MAX_LINE_BUFFER_BYTES => bad(
+                "dram.line_buffer_bytes",
+                format!("{lb} must be a whole number of elements of at most {MAX_LINE_BUFFER_BYTES} bytes"),
+            ),
+            Im2col::Dram if lb != 0 => {
+                bad("dram.line_buffer_bytes", "only a config with im2col = \"line_buffer\" has a line buffer".into())
+            }
+            _ => {}
+        }
         if self.sparsifier.lanes == 0 {
             bad("sparsifier.lanes", "must be positive".into());
         }
@@ -467,7 +494,7 @@ impl ArchConfig {
 /// The shape every config must have: the default preset as a TOML table
 /// (all fields are required, none optional).
 /// Fields a config may leave out (their serde default applies).
-const OPTIONAL: &[&str] = &["dram.im2col"];
+const OPTIONAL: &[&str] = &["dram.im2col", "dram.line_buffer_bytes"];
 
 fn schema() -> toml::Table {
     DEFAULT_PRESET.parse().expect("default preset parses")
