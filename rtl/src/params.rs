@@ -179,7 +179,8 @@ impl Params {
         let pe = &arch.pe_array;
         let b = &arch.buffers;
         let cap = Buf::ALL.map(|b| capacity(arch, b));
-        let lb = arch.dram.line_buffer_bytes / 2;
+        let has_lb = arch.dram.im2col == nmsat_dataflow::arch::Im2col::LineBuffer;
+        let lb = if has_lb { arch.dram.line_buffer_bytes / 2 } else { 0 };
         let max_cap = cap.iter().copied().max().unwrap_or(1).max(lb);
         let fill = arch.pipeline_fill_drain_cycles();
         // At most `max_tail + 1` GEMMs are in flight (each streams at least
@@ -209,12 +210,8 @@ impl Params {
             dram_bpc: arch.dram.bytes_per_cycle,
             dram_latency: arch.dram.latency_cycles,
             dram_burst: arch.dram.burst_bytes,
-            line_buffer: if arch.dram.im2col == nmsat_dataflow::arch::Im2col::LineBuffer {
-                arch.dram.line_buffer_bytes / 2
-            } else {
-                0
-            },
-            expand_units: if arch.dram.im2col == nmsat_dataflow::arch::Im2col::LineBuffer {
+            line_buffer: lb,
+            expand_units: if has_lb {
                 nmsat_dataflow::timing::DmaUnits::new(arch).expand_units
             } else {
                 DmaGeom::new(arch.dram.bytes_per_cycle, arch.dram.burst_bytes).units
