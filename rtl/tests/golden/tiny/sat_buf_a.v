@@ -4,7 +4,7 @@
 //   N:M patterns 1:4, 2:4, 1:8, 2:8, 4:8
 //   buffers (elements): A 4096 x16b, W 4096 x(16b+4b index), O 4096 x48b; bytes/cycle A 32 W 32 O 32
 //   DRAM 16 B/cycle, latency 8, burst 16 B; vector unit 4 lanes; sparsifier 2 lanes
-//   DMA engine: 1 unit(s) per cycle, 40-byte DRAM windows
+//   DMA engine: 1 unit(s) per cycle, 40-byte DRAM windows; im2col line buffer 2048 elements, 2 expansion units per cycle
 //   controller: 48-bit time, 1024 instructions per queue, 16 GEMM scoreboard slots, 16-entry retirement queue
 //
 // Activation buffer A: 16-bit elements.
@@ -40,10 +40,10 @@ module sat_buf_a (
   input  wire [111:0] sp_wr_addr,  // 8 start address(es)
   input  wire [7:0] sp_wr_mask,  // lanes to write
   input  wire [127:0] sp_wr_data,
-  input  wire dma_wr_en,  // DMA load: a unit per group
-  input  wire [13:0] dma_wr_addr,  // 1 start address(es)
-  input  wire [7:0] dma_wr_mask,  // lanes to write
-  input  wire [127:0] dma_wr_data,
+  input  wire [1:0] dma_wr_en,  // DMA load: a unit per group (and the line buffer's expansion)
+  input  wire [27:0] dma_wr_addr,  // 2 start address(es)
+  input  wire [15:0] dma_wr_mask,  // lanes to write
+  input  wire [255:0] dma_wr_data,
   input  wire dma_rd_en,  // DMA store: a unit per group
   input  wire [13:0] dma_rd_addr,  // 1 start address(es)
   output reg  [127:0] dma_rd_data  // 8 consecutive elements per start, next cycle
@@ -163,15 +163,15 @@ module sat_buf_a (
       assign sp_wr_wd[i_sp_wr*16 +: 16] = sp_wr_data[i_sp_wr*16 +: 16];
     end
   endgenerate
-  wire [7:0] dma_wr_we;  // per lane: write enable
-  wire [95:0] dma_wr_wa;  // per lane: element index
-  wire [127:0] dma_wr_wd;  // per lane: value written
+  wire [15:0] dma_wr_we;  // per lane: write enable
+  wire [191:0] dma_wr_wa;  // per lane: element index
+  wire [255:0] dma_wr_wd;  // per lane: value written
   genvar i_dma_wr;
   generate
-    for (i_dma_wr = 0; i_dma_wr < 8; i_dma_wr = i_dma_wr + 1) begin : dma_wr_lane
+    for (i_dma_wr = 0; i_dma_wr < 16; i_dma_wr = i_dma_wr + 1) begin : dma_wr_lane
       wire [13:0] wea;
       assign wea = (dma_wr_addr[(i_dma_wr/8)*14 +: 14] + (i_dma_wr % 8));
-      assign dma_wr_we[i_dma_wr] = (dma_wr_en & dma_wr_mask[i_dma_wr] & ok(wea));
+      assign dma_wr_we[i_dma_wr] = (dma_wr_en[i_dma_wr/8] & dma_wr_mask[i_dma_wr] & ok(wea));
       assign dma_wr_wa[i_dma_wr*12 +: 12] = wea[11:0];
       assign dma_wr_wd[i_dma_wr*16 +: 16] = dma_wr_data[i_dma_wr*16 +: 16];
     end
@@ -199,7 +199,7 @@ module sat_buf_a (
       end
     end
     if (|dma_wr_en) begin
-      for (g = 0; g < 1; g = g + 1) begin
+      for (g = 0; g < 2; g = g + 1) begin
         for (l = 0; l < 8; l = l + 1) begin
           if (dma_wr_we[g*8+l]) begin
             mem[dma_wr_wa[(g*8+l)*12 +: 12]] <= dma_wr_wd[(g*8+l)*16 +: 16];

@@ -4,7 +4,7 @@
 //   N:M patterns 1:4, 2:4, 1:8, 2:8, 4:8
 //   buffers (elements): A 4096 x16b, W 4096 x(16b+4b index), O 4096 x48b; bytes/cycle A 32 W 32 O 32
 //   DRAM 16 B/cycle, latency 8, burst 16 B; vector unit 4 lanes; sparsifier 2 lanes
-//   DMA engine: 1 unit(s) per cycle, 40-byte DRAM windows
+//   DMA engine: 1 unit(s) per cycle, 40-byte DRAM windows; im2col line buffer 2048 elements, 2 expansion units per cycle
 //   controller: 48-bit time, 1024 instructions per queue, 16 GEMM scoreboard slots, 16-entry retirement queue
 //
 // SAT top: controller and units. The host writes each queue's instructions
@@ -118,10 +118,10 @@ module sat_top (
   wire [111:0] a_sp_wr_addr;
   wire [7:0] a_sp_wr_mask;
   wire [127:0] a_sp_wr_data;
-  wire a_dma_wr_en;
-  wire [13:0] a_dma_wr_addr;
-  wire [7:0] a_dma_wr_mask;
-  wire [127:0] a_dma_wr_data;
+  wire [1:0] a_dma_wr_en;
+  wire [27:0] a_dma_wr_addr;
+  wire [15:0] a_dma_wr_mask;
+  wire [255:0] a_dma_wr_data;
   wire a_dma_rd_en;
   wire [13:0] a_dma_rd_addr;
   wire [127:0] a_dma_rd_data;
@@ -364,6 +364,21 @@ module sat_top (
     .o_wr2_mask(o_vec_wr2_mask),
     .o_wr2_data(o_vec_wr2_data)
   );
+  wire lb_wr_en;
+  wire [13:0] lb_wr_addr;
+  wire [7:0] lb_wr_mask;
+  wire [127:0] lb_wr_data;
+  wire [27:0] lb_rd_addr;
+  wire [255:0] lb_rd_data;
+  sat_buf_lb buf_lb (
+    .clk(clk),
+    .wr_en(lb_wr_en),
+    .wr_addr(lb_wr_addr),
+    .wr_mask(lb_wr_mask),
+    .wr_data(lb_wr_data),
+    .rd_addr(lb_rd_addr),
+    .rd_data(lb_rd_data)
+  );
   sat_dma dma (
     .clk(clk),
     .rst(rst),
@@ -382,6 +397,12 @@ module sat_top (
     .dram_wr_addr(dram_wr_addr),
     .dram_wr_data(dram_wr_data),
     .dram_wr_mask(dram_wr_mask),
+    .lb_wr_en(lb_wr_en),
+    .lb_wr_addr(lb_wr_addr),
+    .lb_wr_mask(lb_wr_mask),
+    .lb_wr_data(lb_wr_data),
+    .lb_rd_addr(lb_rd_addr),
+    .lb_rd_data(lb_rd_data),
     .a_wr_en(a_dma_wr_en),
     .a_wr_addr(a_dma_wr_addr),
     .a_wr_mask(a_dma_wr_mask),
