@@ -4,77 +4,77 @@
 //   N:M patterns 1:4, 2:4, 1:8, 2:8, 4:8
 //   buffers (elements): A 4096 x16b, W 4096 x(16b+4b index), O 4096 x48b; bytes/cycle A 32 W 32 O 32
 //   DRAM 16 B/cycle, latency 8, burst 16 B; vector unit 4 lanes; sparsifier 2 lanes
-//   DMA engine: 1 unit(s) per cycle, 40-byte DRAM windows; im2col line buffer 2048 elements, 2 expansion units per cycle
+//   DMA engine: 1 unit(s) per cycle, 40-byte DRAM windows; im2col line buffer 16384 elements, 2 expansion units per cycle
 //   controller: 48-bit time, 1024 instructions per queue, 16 GEMM scoreboard slots, 16-entry retirement queue
 //
-// im2col line buffer (ADR 003): 2048 elements of 16 bits; 1 write unit(s) of 8 lanes,
+// im2col line buffer (ADR 003): 16384 elements of 16 bits; 1 write unit(s) of 8 lanes,
 // 2 read unit(s) of 8 consecutive elements (combinational).
 module sat_buf_lb (
   input  wire clk,
   input  wire wr_en,  // fetch: unit g writes
-  input  wire [13:0] wr_addr,  // unit g: first element
+  input  wire [15:0] wr_addr,  // unit g: first element
   input  wire [7:0] wr_mask,  // lanes written
   input  wire [127:0] wr_data,
-  input  wire [27:0] rd_addr,  // expansion: unit g's first element
+  input  wire [31:0] rd_addr,  // expansion: unit g's first element
   output wire [255:0] rd_data  // unit g: its elements, in the same cycle
 );
-  reg [15:0] mem [0:2047];  // storage
+  reg [15:0] mem [0:16383];  // storage
   // inside the buffer
   function ok;
-    input [13:0] x;
+    input [15:0] x;
     begin
-      ok = (x < 14'd2048);
+      ok = (x < 16'd16384);
     end
   endfunction
   genvar i_rd;
   generate
     for (i_rd = 0; i_rd < 16; i_rd = i_rd + 1) begin : rd_lane
-      wire [13:0] ra;
-      assign ra = (rd_addr[(i_rd/8)*14 +: 14] + (i_rd % 8));
-      assign rd_data[i_rd*16 +: 16] = (ok(ra) ? mem[ra[10:0]] : 16'd0);
+      wire [15:0] ra;
+      assign ra = (rd_addr[(i_rd/8)*16 +: 16] + (i_rd % 8));
+      assign rd_data[i_rd*16 +: 16] = (ok(ra) ? mem[ra[13:0]] : 16'd0);
     end
   endgenerate
-  wire [13:0] wa0;
-  assign wa0 = (wr_addr[13:0] + 14'd0);
-  wire [13:0] wa1;
-  assign wa1 = (wr_addr[13:0] + 14'd1);
-  wire [13:0] wa2;
-  assign wa2 = (wr_addr[13:0] + 14'd2);
-  wire [13:0] wa3;
-  assign wa3 = (wr_addr[13:0] + 14'd3);
-  wire [13:0] wa4;
-  assign wa4 = (wr_addr[13:0] + 14'd4);
-  wire [13:0] wa5;
-  assign wa5 = (wr_addr[13:0] + 14'd5);
-  wire [13:0] wa6;
-  assign wa6 = (wr_addr[13:0] + 14'd6);
-  wire [13:0] wa7;
-  assign wa7 = (wr_addr[13:0] + 14'd7);
+  wire [15:0] wa0;
+  assign wa0 = (wr_addr[15:0] + 16'd0);
+  wire [15:0] wa1;
+  assign wa1 = (wr_addr[15:0] + 16'd1);
+  wire [15:0] wa2;
+  assign wa2 = (wr_addr[15:0] + 16'd2);
+  wire [15:0] wa3;
+  assign wa3 = (wr_addr[15:0] + 16'd3);
+  wire [15:0] wa4;
+  assign wa4 = (wr_addr[15:0] + 16'd4);
+  wire [15:0] wa5;
+  assign wa5 = (wr_addr[15:0] + 16'd5);
+  wire [15:0] wa6;
+  assign wa6 = (wr_addr[15:0] + 16'd6);
+  wire [15:0] wa7;
+  assign wa7 = (wr_addr[15:0] + 16'd7);
   always @(posedge clk) begin
     if (|wr_en) begin
       if (wr_en & wr_mask[0] & ok(wa0)) begin
-        mem[wa0[10:0]] <= wr_data[15:0];
+        mem[wa0[13:0]] <= wr_data[15:0];
       end
       if (wr_en & wr_mask[1] & ok(wa1)) begin
-        mem[wa1[10:0]] <= wr_data[31:16];
+        mem[wa1[13:0]] <= wr_data[31:16];
       end
       if (wr_en & wr_mask[2] & ok(wa2)) begin
-        mem[wa2[10:0]] <= wr_data[47:32];
+        mem[wa2[13:0]] <= wr_data[47:32];
       end
       if (wr_en & wr_mask[3] & ok(wa3)) begin
-        mem[wa3[10:0]] <= wr_data[63:48];
+        mem[wa3[13:0]] <= wr_data[63:48];
       end
       if (wr_en & wr_mask[4] & ok(wa4)) begin
-        mem[wa4[10:0]] <= wr_data[79:64];
+        mem[wa4[13:0]] <= wr_data[79:64];
       end
       if (wr_en & wr_mask[5] & ok(wa5)) begin
-        mem[wa5[10:0]] <= wr_data[95:80];
+        mem[wa5[13:0]] <= wr_data[95:80];
       end
       if (wr_en & wr_mask[6] & ok(wa6)) begin
-        mem[wa6[10:0]] <= wr_data[111:96];
+        mem[wa6[13:0]] <= wr_data[111:96];
       end
       if (wr_en & wr_mask[7] & ok(wa7)) begin
-        mem[wa7[10:0]] <= wr_data[127:112];
+        mem[wa7[13:0]] <= wr_data[127:112];
       end
     end
   end

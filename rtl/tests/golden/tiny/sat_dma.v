@@ -4,7 +4,7 @@
 //   N:M patterns 1:4, 2:4, 1:8, 2:8, 4:8
 //   buffers (elements): A 4096 x16b, W 4096 x(16b+4b index), O 4096 x48b; bytes/cycle A 32 W 32 O 32
 //   DRAM 16 B/cycle, latency 8, burst 16 B; vector unit 4 lanes; sparsifier 2 lanes
-//   DMA engine: 1 unit(s) per cycle, 40-byte DRAM windows; im2col line buffer 2048 elements, 2 expansion units per cycle
+//   DMA engine: 1 unit(s) per cycle, 40-byte DRAM windows; im2col line buffer 16384 elements, 2 expansion units per cycle
 //   controller: 48-bit time, 1024 instructions per queue, 16 GEMM scoreboard slots, 16-entry retirement queue
 //
 // DMA data engine: 1 unit(s) per cycle; 8 16-bit or 4 32-bit values, 32 to 128 packed
@@ -30,38 +30,38 @@ module sat_dma (
   output wire [319:0] dram_wr_data,
   output wire [319:0] dram_wr_mask,  // bits written
   output wire [1:0] a_wr_en,
-  output wire [27:0] a_wr_addr,
+  output wire [31:0] a_wr_addr,
   output wire [15:0] a_wr_mask,
   output wire [255:0] a_wr_data,
   output wire o_wr_en,
-  output wire [13:0] o_wr_addr,
+  output wire [15:0] o_wr_addr,
   output wire [3:0] o_wr_mask,
   output wire [191:0] o_wr_data,
   output wire w_wr_en,
-  output wire [13:0] w_wr_addr,
+  output wire [15:0] w_wr_addr,
   output wire [15:0] w_wr_mask,
   output wire [319:0] w_wr_data,
   output wire wi_wr_en,
-  output wire [13:0] wi_wr_addr,
+  output wire [15:0] wi_wr_addr,
   output wire [127:0] wi_wr_mask,
   output wire [511:0] wi_wr_data,
   output wire lb_wr_en,  // line buffer: the fetch's unit g writes
-  output wire [13:0] lb_wr_addr,
+  output wire [15:0] lb_wr_addr,
   output wire [7:0] lb_wr_mask,
   output wire [127:0] lb_wr_data,
-  output wire [27:0] lb_rd_addr,  // line buffer: the expansion's unit g reads
+  output wire [31:0] lb_rd_addr,  // line buffer: the expansion's unit g reads
   input  wire [255:0] lb_rd_data,  // unit g: its elements (same cycle)
   output wire a_rd_en,
-  output wire [13:0] a_rd_addr,
+  output wire [15:0] a_rd_addr,
   input  wire [127:0] a_rd_data,  // next cycle
   output wire o_rd_en,
-  output wire [13:0] o_rd_addr,
+  output wire [15:0] o_rd_addr,
   input  wire [383:0] o_rd_data,  // next cycle
   output wire w_rd_en,
-  output wire [13:0] w_rd_addr,
+  output wire [15:0] w_rd_addr,
   input  wire [319:0] w_rd_data,  // next cycle
   output wire wi_rd_en,
-  output wire [13:0] wi_rd_addr,
+  output wire [15:0] wi_rd_addr,
   input  wire [511:0] wi_rd_data  // next cycle
 );
   // numerics::round_shift of a signed 48-bit value (ties toward +inf)
@@ -170,8 +170,8 @@ module sat_dma (
   assign g_opadw = si[215:213];
   wire [21:0] g_cols_w;
   assign g_cols_w = {2'd0, g_cols};
-  wire [13:0] g_sram_w;
-  assign g_sram_w = g_sram[13:0];
+  wire [15:0] g_sram_w;
+  assign g_sram_w = g_sram[15:0];
   wire [11:0] g0_ic;
   assign g0_ic = g_ic;
   wire [3:0] g0_kw;
@@ -328,8 +328,8 @@ module sat_dma (
   assign i_ub = ((i_kind == 3'd1) ? 22'd16 : (i_kind == 3'd4) ? ((i_ib == 3'd1) ? 22'd34 : ((i_ib == 3'd2) ? 22'd36 : ((i_ib == 3'd3) ? 22'd38 : ((i_ib == 3'd4) ? 22'd40 : 22'd0)))) : (i_kind == 3'd5) ? ((i_ib == 3'd1) ? 22'd16 : ((i_ib == 3'd2) ? 22'd16 : ((i_ib == 3'd3) ? 22'd18 : ((i_ib == 3'd4) ? 22'd16 : 22'd0)))) : 22'd16);
   wire [21:0] i_cols;
   assign i_cols = {2'd0, si[119:100]};
-  wire [13:0] i_sram;
-  assign i_sram = si[69:56];
+  wire [15:0] i_sram;
+  assign i_sram = si[71:56];
   reg act;  // a transfer is being moved
   reg dir;  // 0 load, 1 store
   reg [2:0] kind;
@@ -344,11 +344,11 @@ module sat_dma (
   reg [21:0] c;  // lane 0: first column
   reg [39:0] off;  // lane 0: byte offset in its row
   reg [39:0] rd;  // lane 0: DRAM address of its row
-  reg [13:0] re;  // lane 0: element address of its row
+  reg [15:0] re;  // lane 0: element address of its row
   reg lbf;  // a line-buffer load2col's fetch phase (the expansion follows)
   reg [19:0] x_rows;  // its tile rows, for the expansion
   reg [21:0] x_cols;  // its tile columns
-  reg [13:0] x_sram;  // its A address
+  reg [15:0] x_sram;  // its A address
   // unit g+1 is unit g advanced by one unit (to the next row when the row ends)
   wire [21:0] u0_c;
   assign u0_c = c;
@@ -356,7 +356,7 @@ module sat_dma (
   assign u0_off = off;
   wire [39:0] u0_rd;
   assign u0_rd = rd;
-  wire [13:0] u0_re;
+  wire [15:0] u0_re;
   assign u0_re = re;
   wire [19:0] u0_rl;
   assign u0_rl = rl;
@@ -469,16 +469,16 @@ module sat_dma (
   assign u1_off = (wrap0 ? 40'd0 : (u0_off + {18'd0, ub}));
   wire [39:0] u1_rd;
   assign u1_rd = (wrap0 ? (u0_rd + stride) : u0_rd);
-  wire [13:0] u1_re;
-  assign u1_re = (wrap0 ? (u0_re + cols[13:0]) : u0_re);
+  wire [15:0] u1_re;
+  assign u1_re = (wrap0 ? (u0_re + cols[15:0]) : u0_re);
   wire [19:0] u1_rl;
   assign u1_rl = ((wrap0 & (u0_rl != 20'd0)) ? (u0_rl - 20'd1) : u0_rl);
   wire [21:0] left0;
   assign left0 = (cols - u0_c);
   wire [21:0] nv0;
   assign nv0 = (is2 ? n2_0 : (left0 < e) ? left0 : e);
-  wire [13:0] ea0;
-  assign ea0 = (u0_re + u0_c[13:0]);
+  wire [15:0] ea0;
+  assign ea0 = (u0_re + u0_c[15:0]);
   wire [39:0] da0;
   assign da0 = (u0_rd + u0_off);
   wire v1;
@@ -549,16 +549,16 @@ module sat_dma (
   assign u2_off = (wrap1 ? 40'd0 : (u1_off + {18'd0, ub}));
   wire [39:0] u2_rd;
   assign u2_rd = (wrap1 ? (u1_rd + stride) : u1_rd);
-  wire [13:0] u2_re;
-  assign u2_re = (wrap1 ? (u1_re + cols[13:0]) : u1_re);
+  wire [15:0] u2_re;
+  assign u2_re = (wrap1 ? (u1_re + cols[15:0]) : u1_re);
   wire [19:0] u2_rl;
   assign u2_rl = ((wrap1 & (u1_rl != 20'd0)) ? (u1_rl - 20'd1) : u1_rl);
   wire [21:0] left1;
   assign left1 = (cols - u1_c);
   wire [21:0] nv1;
   assign nv1 = (is2 ? n2_1 : (left1 < e) ? left1 : e);
-  wire [13:0] ea1;
-  assign ea1 = (u1_re + u1_c[13:0]);
+  wire [15:0] ea1;
+  assign ea1 = (u1_re + u1_c[15:0]);
   wire lb_go;
   assign lb_go = (lb_runs != 20'd0);
   reg err;  // sticky: a transfer started late or while another moved
@@ -611,7 +611,7 @@ module sat_dma (
         c <= 22'd0;
         off <= 40'd0;
         rd <= (i_2col ? lb_rd0 : si[55:16]);
-        re <= (i_2col ? (lb_go ? 14'd0 : g_sram_w) : (i_2col ? g_sram_w : i_sram));
+        re <= (i_2col ? (lb_go ? 16'd0 : g_sram_w) : (i_2col ? g_sram_w : i_sram));
         is2 <= (i_2col & ~lb_go);
         ic <= g0_ic;
         kw <= g0_kw;
@@ -1123,7 +1123,7 @@ module sat_dma (
   assign dram_rd_addr = {da0};
   assign lb_wr_en = {(v0 & ~dir & lbf)};
   assign lb_wr_addr = {ea0};
-  assign lb_rd_addr = {ga1[14:1], ga0[14:1]};
+  assign lb_rd_addr = {ga1[16:1], ga0[16:1]};
   assign lb_wr_mask[0] = (nv0 > 22'd0);
   assign lb_wr_mask[1] = (nv0 > 22'd1);
   assign lb_wr_mask[2] = (nv0 > 22'd2);
