@@ -389,6 +389,33 @@ mod tests {
     }
 
     #[test]
+    fn line_buffer_gather_by_hand() {
+        let mut a = ArchConfig::default_preset(); // 128 B/cycle, burst 64: E = 32, U = 2; A 1024 B/cycle: X = 16
+        assert_eq!(DmaUnits::new(&a), DmaUnits { slice: 64, e16: 32, units: 2, expand_units: 16 });
+        let g = crate::im2col::ConvGeom {
+            ih: 8,
+            iw: 8,
+            ic: 16,
+            kh: 3,
+            kw: 3,
+            cs: 1,
+            pad_h: 1,
+            pad_w: 1,
+            dil: 1,
+            opad_h: 0,
+            opad_w: 0,
+        };
+        // One image, every column: 8 rows of 256 B (4 bursts) = 16 beats; 64 rows of 9 tap
+        // units (16 channels each, one unit) = 576 units / 16 = 36 cycles.
+        assert_eq!(load2col_beats(&a, &g, 0, 64, 0, 144), 16 + 36);
+        // Channels 4..12 of tap 0: a slice, 64 pixel runs of 16 B (a burst each) = 32 beats;
+        // but only kernel row 0 reaches rows 0..=6: 7 rows, 56 runs = 28 beats; 64 units / 16 = 4.
+        assert_eq!(load2col_beats(&a, &g, 0, 64, 4, 8), 28 + 4);
+        a.dram.im2col = crate::arch::Im2col::Dram;
+        assert_eq!(load2col_expansion(&a, &g, 64, 0, 144), 0);
+    }
+
+    #[test]
     fn dma_by_hand() {
         let a = ArchConfig::default_preset(); // 128 B/cycle, burst 64
         let d = dma(&a, DmaFormat::I16, 0, 10, 100); // 200 B rows -> 4 bursts each
