@@ -298,9 +298,12 @@ pub(super) fn choose_tiling(
     let tms = candidates(mp.m, u64::from(pe.rows), if pass == Pass::Wg { NM_CHUNK } else { 1 });
     let tns = candidates(mp.n, u64::from(pe.cols), if mp.mode.pattern().is_some() { NM_CHUNK } else { n_align });
     let tks = candidates(mp.k, k_unit, m_align);
-    // Whether (tm, tk) tiles' raw windows fit the line buffer, by tm then tk.
-    let fits: Vec<Vec<bool>> =
-        tms.iter().map(|&tm| tks.iter().map(|&tk| window_fits(arch, mp, tm, tk)).collect()).collect();
+    // Whether (tm, tk) tiles fit the activation slot and their raw windows
+    // the line buffer, by tm then tk (the windows only of tiles the slot takes).
+    let fits: Vec<Vec<bool>> = tms
+        .iter()
+        .map(|&tm| tks.iter().map(|&tk| tm * tk <= b.a_slot && window_fits(arch, mp, tm, tk)).collect())
+        .collect();
     for (ti, &tm) in tms.iter().enumerate() {
         for &tn in &tns {
             if tm * tn * o_tiles > b.o_slot || tm * tn > b.stage_slot || (o_tiles > 1 && tm * tn > b.pregen_slot) {
