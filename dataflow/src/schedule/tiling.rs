@@ -129,6 +129,37 @@ fn window_fits(arch: &ArchConfig, mp: &Mapped, tm: u64, tk: u64) -> bool {
     }
     let cap = arch.dram.line_buffer_bytes / 2;
     let (pix_dim, pix_t, col_dim, col_t) = if trans { (mp.k, tk, mp.m, tm) } else { (mp.m, tm, mp.k, tk) };
+    // A network repeats its layers' shapes (and a pass's gather its FF's):
+    // the answer is remembered per thread.
+    thread_local! {
+        static FITS: std::cell::RefCell<std::collections::HashMap<WindowKey, bool>> = Default::default();
+    }
+    let key = (geom, pix_dim, pix_t, col_dim, col_t, cap);
+    if let Some(f) = FITS.with(|m| m.borrow().get(&key).copied()) {
+        return f;
+    }
+    let f = windows_fit(&geom, (pix_dim, pix_t), (col_dim, col_t), cap);
+    FITS.with(|m| {
+        let mut m = m.borrow_mut();
+        if m.len() >= 1 << 16 {
+            m.clear();
+        }
+        m.insert(key, f);
+    });
+    f
+}
+
+/// A gather's shape for [`window_fits`]: geometry, pixels and pixel tile,
+/// columns and column tile, line-buffer elements.
+type WindowKey = (crate::im2col::ConvGeom, u64, u64, u64, u64, u64);
+
+/// [`window_fits`] computed: every `pix_t × col_t` tile of `pix_dim × col_dim`.
+fn windows_fit(
+    geom: &crate::im2col::ConvGeom,
+    (pix_dim, pix_t): (u64, u64),
+    (col_dim, col_t): (u64, u64),
+    cap: u64,
+) -> bool {
     let (p, q) = geom.out_hw();
     let pq = (p * q).max(1);
     if (pix_t.div_ceil(pq) + 1) * geom.image_elems() <= cap {
