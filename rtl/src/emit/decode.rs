@@ -116,29 +116,34 @@ pub fn dma_decode(p: &Params) -> Module {
 /// elements: the first segment (to the end of `k0`'s tap), whole taps, the rest.
 fn expansion(body: &mut Module, p: &Params) {
     let e = u64::from(p.dma.e16);
-    let f = |body: &mut Module, n: &str| {
+    // Column arithmetic at the width of a column (`k0`, `cols`) plus a carry,
+    // not of time: the divisions by `ic` are the decoder's largest logic.
+    let xw = fbits("load2col", "k0").max(fbits("load2col", "cols")) + 1;
+    let f = |body: &mut Module, n: &str, to: u32| {
         let w = field_wire(body, "instr", "load2col", n, "x");
         let (_, b) = crate::emit::util::field("load2col", n);
-        body.wire_assign(&format!("{w}_w"), T, zx(&w, b, T));
+        body.wire_assign(&format!("{w}_w"), to, zx(&w, b, to));
         format!("{w}_w")
     };
-    let (rows, cols, k0, ic) = (f(body, "rows"), f(body, "cols"), f(body, "k0"), f(body, "ic"));
-    body.wire_assign("x_icz", T, format!("(({ic} == {}) ? {} : {ic})", k(T, 0), k(T, 1)));
-    body.wire_assign("x_c0", T, format!("({k0} % x_icz)"));
-    body.wire_assign("x_seg", T, "(x_icz - x_c0)");
-    body.wire_assign("x_first", T, min2("x_seg", &cols));
-    body.wire_assign("x_rest", T, format!("({cols} - x_first)"));
+    let (rows, cols, k0, ic) = (f(body, "rows", T), f(body, "cols", xw), f(body, "k0", xw), f(body, "ic", xw));
+    body.wire_assign("x_icz", xw, format!("(({ic} == {}) ? {} : {ic})", k(xw, 0), k(xw, 1)));
+    body.wire_assign("x_c0", xw, format!("({k0} % x_icz)"));
+    body.wire_assign("x_seg", xw, "(x_icz - x_c0)");
+    body.wire_assign("x_first", xw, min2("x_seg", &cols));
+    body.wire_assign("x_rest", xw, format!("({cols} - x_first)"));
+    // At most one unit per column: the units of a row fit the column width.
     body.wire_assign(
         "x_upr",
-        T,
+        xw,
         format!(
             "({} + ((x_rest / x_icz) * {}) + {})",
-            cdiv("x_first", e, T),
-            cdiv("x_icz", e, T),
-            cdiv("(x_rest % x_icz)", e, T)
+            cdiv("x_first", e, xw),
+            cdiv("x_icz", e, xw),
+            cdiv("(x_rest % x_icz)", e, xw)
         ),
     );
-    body.wire_assign("expand", T, cdiv(&format!("({rows} * x_upr)"), u64::from(p.expand_units), T));
+    body.wire_assign("x_upr_w", T, zx("x_upr", xw, T));
+    body.wire_assign("expand", T, cdiv(&format!("({rows} * x_upr_w)"), u64::from(p.expand_units), T));
 }
 
 /// `sat_compute_decode`: unit, occupancy (`busy`: until the unit may take
