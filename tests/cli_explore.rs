@@ -31,7 +31,8 @@ fn run_shards_merge_and_pareto() {
     let (whole, a, b, m) = (dir("whole"), dir("a"), dir("b"), dir("m"));
     let (code, _, err) = nmsat(&["explore", &small(), "-o", s(&whole), "--jobs", "2"]);
     assert_eq!(code, 0, "{err}");
-    assert!(err.contains("8 points: 8 computed, 0 reused, 2 infeasible"), "{err}");
+    // Three over lut_max: the 4x4 points and 4x2 at 16 B/cycle (tiny has a line buffer, ADR 003).
+    assert!(err.contains("8 points: 8 computed, 0 reused, 3 infeasible"), "{err}");
     let (code, _, err) = nmsat(&["explore", &small(), "-o", s(&whole)]);
     assert_eq!(code, 0);
     assert!(err.contains("0 computed, 8 reused"), "{err}");

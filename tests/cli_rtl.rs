@@ -122,6 +122,18 @@ fn weight_stationary_steps_co_simulate() {
 }
 
 #[test]
+fn cosim_of_a_residual_cnn_with_strided_and_1x1_gathers_compares_its_dram() {
+    // models/digits_rescnn.nm: a stride-2 3x3 convolution beside a 1x1
+    // stride-2 downsample, at batch 2, through tiny's line buffer (ADR 003).
+    let model = concat!(env!("CARGO_MANIFEST_DIR"), "/models/digits_rescnn.nm");
+    let (code, out, err) =
+        nmsat(&["cosim", "--arch", "tiny", model, "--method", "bdwp", "--nm", "2:8", "--batch", "2"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains(": match; DRAM bit-exact"), "{out}{err}");
+    assert!(!err.contains("timing only"), "{err}");
+}
+
+#[test]
 fn cosim_needs_an_input() {
     let (code, _, err) = nmsat(&["cosim", "--arch", "tiny"]);
     assert_eq!(code, 2, "{err}");

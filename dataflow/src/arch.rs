@@ -148,7 +148,21 @@ pub struct Dram {
     /// TOML, `dram` when absent.
     #[serde(default)]
     pub im2col: Im2col,
+    /// Bytes of the im2col line buffer (ADR 003): required (positive) when
+    /// `im2col = "line_buffer"`, ignored otherwise (so an exploration may
+    /// sweep `dram.im2col` over a line-buffer config). A `load2col`'s raw
+    /// window ([`crate::im2col::ConvGeom::line_window`]) must fit it.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub line_buffer_bytes: u64,
 }
+
+fn is_zero(x: &u64) -> bool {
+    *x == 0
+}
+
+/// Largest line buffer a config may name, in bytes (1 MiB): a fetch's runs
+/// (up to one per element) stay within the DMA engine's 20-bit row counter.
+pub const MAX_LINE_BUFFER_BYTES: u64 = 1 << 20;
 
 /// How the DMA engine gathers an im2col tile (`load2col`, ADR 002).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -159,9 +173,9 @@ pub enum Im2col {
     /// What the generated RTL implements.
     #[default]
     Dram,
-    /// The raw input window is read once and expanded on chip by an im2col
-    /// line buffer (ADR 001's assumption); the RTL does not build it yet, so
-    /// co-simulation compares such configs' gathers on timing only.
+    /// The raw input window is fetched once into an on-chip line buffer of
+    /// `dram.line_buffer_bytes`, then expanded into the activation buffer
+    /// (ADR 003: two phases, both on the DMA engine).
     LineBuffer,
 }
 
@@ -430,6 +444,17 @@ impl ArchConfig {
         if d.burst_bytes == 0 || !d.burst_bytes.is_power_of_two() || u64::from(d.burst_bytes) < eb {
             bad("dram.burst_bytes", format!("{} must be a power of two of at least one element", d.burst_bytes));
         }
+        let lb = d.line_buffer_bytes;
+        match d.im2col {
+            Im2col::LineBuffer if lb == 0 => {
+                bad("dram.line_buffer_bytes", "required (a positive size) when im2col = \"line_buffer\"".into())
+            }
+            Im2col::LineBuffer if lb % 2 != 0 || lb > MAX_LINE_BUFFER_BYTES => bad(
+                "dram.line_buffer_bytes",
+                format!("{lb} must be a whole number of elements of at most {MAX_LINE_BUFFER_BYTES} bytes"),
+            ),
+            _ => {}
+        }
         if self.sparsifier.lanes == 0 {
             bad("sparsifier.lanes", "must be positive".into());
         }
@@ -479,7 +504,7 @@ impl ArchConfig {
 /// The shape every config must have: the default preset as a TOML table
 /// (all fields are required, none optional).
 /// Fields a config may leave out (their serde default applies).
-const OPTIONAL: &[&str] = &["dram.im2col"];
+const OPTIONAL: &[&str] = &["dram.im2col", "dram.line_buffer_bytes"];
 
 fn schema() -> toml::Table {
     DEFAULT_PRESET.parse().expect("default preset parses")
@@ -587,13 +612,33 @@ mod tests {
     #[test]
     fn im2col_is_optional_and_checked() {
         assert_eq!(ArchConfig::default_preset().dram.im2col, Im2col::LineBuffer);
-        let without = DEFAULT_PRESET.replacen("im2col = \"line_buffer\"\n", "", 1);
-        assert_ne!(without, DEFAULT_PRESET);
+        let without = DEFAULT_PRESET.replacen("im2col = \"line_buffer\"\n", "", 1).replacen(
+            "line_buffer_bytes = 262144\n",
+            "",
+            1,
+        );
+        assert_eq!(without.len() + 50, DEFAULT_PRESET.len());
         assert_eq!(ArchConfig::from_toml_str(&without, "f.toml").unwrap().dram.im2col, Im2col::Dram);
         let bad = DEFAULT_PRESET.replacen("im2col = \"line_buffer\"", "im2col = \"sideways\"", 1);
         let s = ArchConfig::from_toml_str(&bad, "f.toml").unwrap_err().to_string();
         let line = bad.lines().position(|l| l.starts_with("im2col")).unwrap() + 1;
         assert!(s.contains("sideways") && s.contains(&format!(":{line}:")), "{s}");
+    }
+
+    #[test]
+    fn a_line_buffer_needs_its_size() {
+        assert_eq!(ArchConfig::default_preset().dram.line_buffer_bytes, 262_144);
+        let missing = DEFAULT_PRESET.replacen("line_buffer_bytes = 262144\n", "", 1);
+        let s = ArchConfig::from_toml_str(&missing, "f.toml").unwrap_err().to_string();
+        assert!(s.contains("dram.line_buffer_bytes") && s.contains("required"), "{s}");
+        let odd = DEFAULT_PRESET.replacen("line_buffer_bytes = 262144", "line_buffer_bytes = 2097152", 1);
+        let s = ArchConfig::from_toml_str(&odd, "f.toml").unwrap_err().to_string();
+        assert!(s.contains("at most 1048576 bytes"), "{s}");
+        // Ignored by the dram gather (an exploration may sweep im2col); absent, not written back.
+        let dram = DEFAULT_PRESET.replacen("im2col = \"line_buffer\"", "im2col = \"dram\"", 1);
+        assert!(ArchConfig::from_toml_str(&dram, "f.toml").is_ok());
+        let c = ArchConfig::from_toml_str(&dram.replacen("line_buffer_bytes = 262144\n", "", 1), "f").unwrap();
+        assert!(!c.to_toml().contains("line_buffer_bytes"));
     }
 
     #[test]

@@ -89,6 +89,17 @@ pub fn check_instr(i: &Instr, arch: &ArchConfig, dram_bytes: u64) -> Vec<String>
                         arch.dram.im2col
                     ));
                 }
+                let lb = arch.dram.line_buffer_bytes / 2;
+                let w = g.line_window(p0, rows, k0, cols);
+                if arch.dram.im2col == crate::arch::Im2col::LineBuffer && w.elems() > lb {
+                    v.push(format!(
+                        "raw window of {} rows x {} pixels x {} channels ({} elements) exceeds the {lb}-element line buffer",
+                        w.rows,
+                        w.iw,
+                        w.chans,
+                        w.elems()
+                    ));
+                }
                 if rows > 0 {
                     let images = (p0 + rows - 1) / (p * q) + 1;
                     let end = dram + 2 * images * g.image_elems();

@@ -204,17 +204,55 @@ impl ConvGeom {
 
     /// DRAM bursts of the gather of the `rows × cols` tile from pixel `p0`
     /// and column `k0` under `mode`: every tile row's tap segments
-    /// ([`row_bursts`](Self::row_bursts)) for [`Im2col::Dram`], the raw
-    /// window's rows ([`window`](Self::window)) for [`Im2col::LineBuffer`].
-    /// The `bursts` field of a `load2col`; it times the transfer.
+    /// ([`row_bursts`](Self::row_bursts)) for [`Im2col::Dram`], the fetch of
+    /// the raw window into the line buffer ([`LineWindow::runs`], each run
+    /// rounded up to whole bursts) for [`Im2col::LineBuffer`]. The `bursts`
+    /// field of a `load2col`; it times the transfer's DRAM channel cycles.
     pub fn gather_bursts(&self, mode: Im2col, p0: u64, rows: u64, k0: u64, cols: u64, burst: u64) -> u64 {
         match mode {
             Im2col::Dram => rows * self.row_bursts(k0, cols, burst),
             Im2col::LineBuffer => {
-                let (wrows, wcols) = self.window(p0, rows, k0, cols);
-                wrows * (2 * wcols).div_ceil(burst.max(1))
+                let (runs, len) = self.line_window(p0, rows, k0, cols).runs();
+                runs * (2 * len).div_ceil(burst.max(1))
             }
         }
+    }
+
+    /// The raw window a line buffer holds for the `rows × cols` tile from
+    /// pixel `p0` and column `k0` (ADR 003): the input rows `(b, iy)`,
+    /// counted over the batch as `b·ih + iy`, from the first its first
+    /// output row reaches to the last its last output row reaches (every
+    /// row between them, so a row's place in the buffer is its distance
+    /// from the first), and of each row's pixels the channels its columns
+    /// use: all `ic` when the columns cover a tap or wrap past one, else
+    /// the `cols` channels from `k0 mod ic`.
+    pub fn line_window(&self, p0: u64, rows: u64, k0: u64, cols: u64) -> LineWindow {
+        let (p, q) = self.out_hw();
+        let ic = u64::from(self.ic.max(1));
+        let (c0, chans) = if cols >= ic || k0 % ic + cols > ic { (0, ic) } else { (k0 % ic, cols) };
+        let empty = LineWindow { row0: 0, rows: 0, iw: u64::from(self.iw), ic, c0, chans };
+        if rows == 0 || cols == 0 || p == 0 || q == 0 {
+            return empty;
+        }
+        let tap_cols = u64::from(self.kw.max(1)) * ic;
+        let ky_lo = k0 / tap_cols;
+        let ky_hi = ((k0 + cols - 1) / tap_cols).min(u64::from(self.kh).saturating_sub(1));
+        let (r0, r1) = (p0 / q, (p0 + rows - 1) / q);
+        let (cs, d, pad, ih) =
+            (u64::from(self.cs.max(1)), u64::from(self.dil.max(1)), u64::from(self.pad_h), u64::from(self.ih));
+        // First input row output row `oy` reaches through kernel row `ky`
+        // (rounded up to a whole input row), and one past the last.
+        let first = |oy: u64, ky: u64| {
+            let y = oy * cs + ky;
+            if y <= pad { 0 } else { (y - pad).div_ceil(d).min(ih) }
+        };
+        let end = |oy: u64, ky: u64| {
+            let y = oy * cs + ky;
+            if y < pad { 0 } else { ((y - pad) / d + 1).min(ih) }
+        };
+        let start = (r0 / p) * ih + first(r0 % p, ky_lo);
+        let stop = (r1 / p) * ih + end(r1 % p, ky_hi);
+        LineWindow { row0: start, rows: stop.saturating_sub(start), ..empty }
     }
 
     /// DRAM bursts of one tile row over columns `[k0, k0 + cols)`: each of
@@ -230,6 +268,56 @@ impl ConvGeom {
         let first = (ic - k0 % ic).min(cols);
         let rest = cols - first;
         b(first) + (rest / ic) * b(ic) + if rest % ic > 0 { b(rest % ic) } else { 0 }
+    }
+}
+
+/// The raw input window of a line-buffer `load2col`
+/// ([`ConvGeom::line_window`]): `rows` input rows from `row0` (counted over
+/// the batch), `chans` channels from `c0` of each of their `iw` pixels. The
+/// line buffer holds it row-major: element `(row0 + r, ix, c0 + c)` at
+/// `(r·iw + ix)·chans + c`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LineWindow {
+    /// First input row, `b·ih + iy`.
+    pub row0: u64,
+    /// Input rows.
+    pub rows: u64,
+    /// Pixels per input row.
+    pub iw: u64,
+    /// Channels of the tensor.
+    pub ic: u64,
+    /// First channel held.
+    pub c0: u64,
+    /// Channels held per pixel.
+    pub chans: u64,
+}
+
+impl LineWindow {
+    /// Elements the line buffer holds.
+    pub fn elems(&self) -> u64 {
+        self.rows * self.iw * self.chans
+    }
+
+    /// The DRAM runs the fetch reads, `(count, elements each)`: one per
+    /// input row when every channel is held (a row is contiguous in NHWC),
+    /// else one per pixel of `chans` channels (a channel slice).
+    pub fn runs(&self) -> (u64, u64) {
+        if self.rows == 0 || self.chans == 0 {
+            (0, 0)
+        } else if self.chans == self.ic {
+            (self.rows, self.iw * self.ic)
+        } else {
+            (self.rows * self.iw, self.chans)
+        }
+    }
+
+    /// Line-buffer element of tensor element `off` (an offset in the NHWC
+    /// tensor), `None` outside the window.
+    pub fn slot(&self, off: u64) -> Option<u64> {
+        let (c, pixel) = (off % self.ic, off / self.ic);
+        let (row, ix) = (pixel / self.iw.max(1), pixel % self.iw.max(1));
+        let (r, c) = (row.checked_sub(self.row0)?, c.checked_sub(self.c0)?);
+        (r < self.rows && c < self.chans).then_some((r * self.iw + ix) * self.chans + c)
     }
 }
 
@@ -321,6 +409,14 @@ mod tests {
         assert_eq!(g.window(4, 4, 0, 6), (1, 8));
         // The line buffer reads the window's 4 rows of 16 bytes: 4 bursts of 16; the DRAM gather 16 rows of 9 segments.
         assert_eq!(g.gather_bursts(Im2col::LineBuffer, 0, 16, 0, 18, 16), 4);
+        // Output row 1 (pixels 4..8) through kernel rows 0..=1 (columns 0..12): input rows 0..=1, all channels.
+        let w = g.line_window(4, 4, 0, 12);
+        assert_eq!((w.row0, w.rows, w.c0, w.chans, w.runs()), (0, 2, 0, 2, (2, 8)));
+        // Channel 1 of tap (1, 1) alone: a slice of one channel, 4 pixels per row.
+        let w = g.line_window(4, 4, 9, 1);
+        assert_eq!((w.row0, w.rows, w.c0, w.chans, w.runs()), (1, 1, 1, 1, (4, 1)));
+        // Columns 1..3 wrap from tap 0's channel 1 to tap 1's channel 0: every channel.
+        assert_eq!(g.line_window(0, 1, 1, 2).chans, 2);
         assert_eq!(g.gather_bursts(Im2col::Dram, 0, 16, 0, 18, 16), 16 * 9);
     }
 
@@ -356,6 +452,29 @@ mod tests {
             let want: u64 = segs.iter().map(|s| (2 * s.1).div_ceil(burst)).sum();
             prop_assert_eq!(g.row_bursts(k0, cols, burst), want);
         }
+        #[test]
+        fn the_line_window_holds_every_element_the_tile_reads(g in geom(), batch in 1u64..4, a in 0u64..1000, b in 0u64..1000, c in 0u64..1000, d in 0u64..1000) {
+            let Some((p0, rows, k0, cols)) = tile(&g, batch, [a, b, c, d]) else { return Ok(()) };
+            let w = g.line_window(p0, rows, k0, cols);
+            let (mut lo, mut hi) = (u64::MAX, 0);
+            for i in p0..p0 + rows {
+                for j in k0..k0 + cols {
+                    if let Some(off) = g.element(i, j) {
+                        let slot = w.slot(off);
+                        prop_assert!(slot.is_some_and(|s| s < w.elems()), "({}, {}) at {} outside {:?}", i, j, off, w);
+                        let row = off / (u64::from(g.iw) * u64::from(g.ic));
+                        (lo, hi) = (lo.min(row), hi.max(row));
+                    }
+                }
+            }
+            // The window's first and last rows are read (unless padding hides them), and nothing is fetched twice.
+            if lo <= hi {
+                prop_assert!(w.row0 <= lo && hi < w.row0 + w.rows);
+            }
+            let (runs, len) = w.runs();
+            prop_assert_eq!(runs * len, w.elems());
+        }
+
         #[test]
         fn window_covers_every_element_read(g in geom(), batch in 1u64..3, a in 0u64..1000, b in 0u64..1000, c in 0u64..1000, d in 0u64..1000) {
             let Some((p0, rows, k0, cols)) = tile(&g, batch, [a, b, c, d]) else { return Ok(()) };

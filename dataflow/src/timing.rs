@@ -51,7 +51,11 @@
 //! occupies the channel for `⌈bursts·burst/bytes_per_cycle⌉` *beats*. It is
 //! granted the channel at `max(start, channel_free)` (load before store when
 //! both ask in the same cycle) and completes `latency` cycles after its
-//! last beat.
+//! last beat. A `load2col` on a config with a line buffer (ADR 003) fetches
+//! its raw window (the bursts) and then expands it into the activation
+//! buffer on the same engine, holding the channel for both phases:
+//! `⌈bursts·burst/bytes_per_cycle⌉ + ⌈rows·units_per_row/expand_units⌉`
+//! ([`load2col_expansion`]).
 //!
 //! **Vector unit.** `passes·⌈len/lanes⌉ + VECTOR_PIPELINE` cycles, where
 //! `passes` is 1 for element-wise ops and 2 for SGD (read-modify-write of
@@ -333,26 +337,89 @@ pub fn dma(arch: &ArchConfig, fmt: DmaFormat, index_bits: u32, rows: u64, cols: 
     }
 }
 
-/// The DRAM transfer of a `load`, `store` or `load2col` (a `load2col`
-/// reads `bursts` bursts, [`crate::im2col::ConvGeom::gather_bursts`] under
-/// the config's `dram.im2col`; its bytes are those bursts'); `None` for
-/// other instructions.
+/// The DRAM transfer of a `load`, `store` or `load2col`; `None` for other
+/// instructions. A `load2col` reads `bursts` bursts
+/// ([`crate::im2col::ConvGeom::gather_bursts`] under the config's
+/// `dram.im2col`; its bytes are those bursts') and, with a line buffer,
+/// holds the channel for its expansion too ([`load2col_expansion`]).
 pub fn transfer(arch: &ArchConfig, i: &crate::isa::Instr) -> Option<DmaTiming> {
     use crate::isa::Instr;
     match *i {
         Instr::Load { fmt, index_bits, rows, cols, .. } | Instr::Store { fmt, index_bits, rows, cols, .. } => {
             Some(dma(arch, fmt, u32::from(index_bits), u64::from(rows), u64::from(cols)))
         }
-        Instr::Load2col { bursts, .. } => {
+        Instr::Load2col { bursts, rows, cols, k0, geom, .. } => {
             let burst_bytes = u64::from(bursts) * u64::from(arch.dram.burst_bytes);
-            Some(DmaTiming {
-                bytes: burst_bytes,
-                burst_bytes,
-                beats: burst_bytes.div_ceil(u64::from(arch.dram.bytes_per_cycle)).max(1),
-            })
+            let fetch = burst_bytes.div_ceil(u64::from(arch.dram.bytes_per_cycle));
+            let expand = load2col_expansion(arch, &geom, u64::from(rows), u64::from(k0), u64::from(cols));
+            Some(DmaTiming { bytes: burst_bytes, burst_bytes, beats: (fetch + expand).max(1) })
         }
         _ => None,
     }
+}
+
+/// The DMA engine's unit geometry: elements of a 16-bit unit and units per
+/// cycle on the DRAM side, and units per cycle of a line buffer's expansion
+/// (ADR 003). A unit is a slice of `B` bytes, `B` the smaller of a burst
+/// and the largest power of two in the channel's bytes per cycle; the
+/// channel side moves `ceil(bytes_per_cycle / B)` units a cycle, the
+/// expansion as many as the activation buffer's write port takes
+/// (`banks · port_bytes / B`, at least the channel side's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DmaUnits {
+    /// Bytes of a unit's slice, `B`.
+    pub slice: u32,
+    /// 16-bit elements per unit, `B / 2`.
+    pub e16: u32,
+    /// Units per cycle on the DRAM side.
+    pub units: u32,
+    /// Units per cycle of a line buffer's expansion into `A`.
+    pub expand_units: u32,
+}
+
+impl DmaUnits {
+    /// The geometry of `arch`'s DMA engine.
+    pub fn new(arch: &ArchConfig) -> Self {
+        let bpc = arch.dram.bytes_per_cycle;
+        let pow2 = if bpc == 0 { 1 } else { 1 << (31 - bpc.leading_zeros()) };
+        let slice = arch.dram.burst_bytes.min(pow2).max(2);
+        let units = bpc.div_ceil(slice).max(1);
+        let a_port = u32::try_from(arch.buffers.activation.bytes_per_cycle()).unwrap_or(u32::MAX);
+        DmaUnits { slice, e16: slice / 2, units, expand_units: (a_port / slice).max(units) }
+    }
+}
+
+/// Cycles of a line buffer's expansion of a `rows × cols` im2col tile from
+/// column `k0` into `A` (0 without a line buffer): every tile row is its
+/// tap segments ([`crate::im2col::ConvGeom::segments`]), each cut into
+/// units of at most `E` elements, and the engine moves
+/// [`DmaUnits::expand_units`] units a cycle, running on from one tile row
+/// into the next: `ceil(rows · Σ_seg ceil(len / E) / units)`.
+pub fn load2col_expansion(arch: &ArchConfig, geom: &crate::im2col::ConvGeom, rows: u64, k0: u64, cols: u64) -> u64 {
+    if arch.dram.im2col != crate::arch::Im2col::LineBuffer {
+        return 0;
+    }
+    let u = DmaUnits::new(arch);
+    // Units of E elements are row bursts of 2·E bytes.
+    (rows * geom.row_bursts(k0, cols, 2 * u64::from(u.e16))).div_ceil(u64::from(u.expand_units))
+}
+
+/// Channel cycles of a `load2col` of the `rows × cols` tile from pixel `p0`
+/// and column `k0` under the config's gather (what [`transfer`] gives the
+/// instruction the scheduler emits): the fetch's (or the DRAM gather's)
+/// bursts at the channel's rate, plus the line buffer's expansion.
+pub fn load2col_beats(
+    arch: &ArchConfig,
+    geom: &crate::im2col::ConvGeom,
+    p0: u64,
+    rows: u64,
+    k0: u64,
+    cols: u64,
+) -> u64 {
+    let burst = u64::from(arch.dram.burst_bytes);
+    let bursts = geom.gather_bursts(arch.dram.im2col, p0, rows, k0, cols, burst);
+    let fetch = (bursts * burst).div_ceil(u64::from(arch.dram.bytes_per_cycle));
+    (fetch + load2col_expansion(arch, geom, rows, k0, cols)).max(1)
 }
 
 /// Cycles of a vector-unit op over `len` elements.
@@ -434,6 +501,33 @@ mod tests {
         assert_eq!(TimingModel::Sat.gemm(&a, GemmMode::Dense, Stationarity::Os, false, 40, 40, 100), sat);
         assert_eq!((TimingModel::ScalesimOs.dma_beats(77), TimingModel::ScalesimOs.dram_latency(&a)), (1, 0));
         assert_eq!((TimingModel::Sat.dma_beats(77), TimingModel::Sat.dram_latency(&a)), (77, 64));
+    }
+
+    #[test]
+    fn line_buffer_gather_by_hand() {
+        let mut a = ArchConfig::default_preset(); // 128 B/cycle, burst 64: E = 32, U = 2; A 1024 B/cycle: X = 16
+        assert_eq!(DmaUnits::new(&a), DmaUnits { slice: 64, e16: 32, units: 2, expand_units: 16 });
+        let g = crate::im2col::ConvGeom {
+            ih: 8,
+            iw: 8,
+            ic: 16,
+            kh: 3,
+            kw: 3,
+            cs: 1,
+            pad_h: 1,
+            pad_w: 1,
+            dil: 1,
+            opad_h: 0,
+            opad_w: 0,
+        };
+        // One image, every column: 8 rows of 256 B (4 bursts) = 16 beats; 64 rows of 9 tap
+        // units (16 channels each, one unit) = 576 units / 16 = 36 cycles.
+        assert_eq!(load2col_beats(&a, &g, 0, 64, 0, 144), 16 + 36);
+        // Channels 4..12 of tap 0: a slice, 64 pixel runs of 16 B (a burst each) = 32 beats;
+        // but only kernel row 0 reaches rows 0..=6: 7 rows, 56 runs = 28 beats; 64 units / 16 = 4.
+        assert_eq!(load2col_beats(&a, &g, 0, 64, 4, 8), 28 + 4);
+        a.dram.im2col = crate::arch::Im2col::Dram;
+        assert_eq!(load2col_expansion(&a, &g, 64, 0, 144), 0);
     }
 
     #[test]

@@ -6,7 +6,6 @@
 use std::path::{Path, PathBuf};
 
 use nmsat_dataflow::ArchConfig;
-use nmsat_dataflow::arch::Im2col;
 use nmsat_dataflow::isa::Instr;
 use nmsat_dataflow::program::Program;
 use nmsat_reports::cosim::{InstrMix, ProgramResult};
@@ -28,17 +27,11 @@ pub struct CosimJob {
 }
 
 /// The image policy of co-simulation: why the DRAM of `p` on `arch` cannot
-/// be compared, if it cannot (no memory image; `load2col` gathers through an
-/// im2col line buffer the RTL does not build yet).
-pub fn timing_only_reason(arch: &ArchConfig, p: &Program) -> Option<String> {
+/// be compared, if it cannot (no memory image). Both im2col gathers,
+/// `"dram"` and the line buffer (ADR 003), move their data in the RTL.
+pub fn timing_only_reason(_arch: &ArchConfig, p: &Program) -> Option<String> {
     if p.image.is_empty() {
         return Some("the program has no memory image".to_string());
-    }
-    if arch.dram.im2col == Im2col::LineBuffer && p.instrs.iter().any(|i| matches!(i, Instr::Load2col { .. })) {
-        return Some(format!(
-            "`{}` gathers im2col tiles with a line buffer (dram.im2col = \"line_buffer\"), which the RTL does not build yet; configs with dram.im2col = \"dram\" compare the data",
-            arch.name
-        ));
     }
     None
 }
@@ -168,6 +161,9 @@ mod tests {
     use nmsat_dataflow::Method;
     use nmsat_dataflow::schedule::DataflowOptions;
 
+    use nmsat_dataflow::arch::Im2col;
+    use nmsat_dataflow::isa::Instr;
+
     use super::*;
 
     fn cnn_on(arch: &str) -> StepRequest {
@@ -182,13 +178,17 @@ mod tests {
     }
 
     #[test]
-    fn line_buffer_gathers_are_timing_only_and_dram_gathers_compare_data() {
-        let (job, notes) = model_job(&cnn_on("sat-vu9p"), "cnn".into()).unwrap();
-        assert!(job.timing_only.as_deref().unwrap().contains("line buffer"), "{:?}", job.timing_only);
-        assert!(notes.iter().any(|n| n.contains("timing only")));
-        let (job, notes) = model_job(&cnn_on("tiny"), "cnn".into()).unwrap();
-        assert_eq!(job.timing_only, None);
-        assert!(notes.is_empty(), "{notes:?}");
+    fn line_buffer_and_dram_gathers_both_compare_data() {
+        let mut dram = cnn_on("tiny");
+        dram.arch.dram.im2col = Im2col::Dram;
+        dram.arch.dram.line_buffer_bytes = 0;
+        assert!(dram.arch.validate().is_empty());
+        for req in [cnn_on("sat-vu9p"), cnn_on("tiny"), cnn_on("sat-mid"), dram] {
+            let (job, notes) = model_job(&req, "cnn".into()).unwrap();
+            assert!(job.program.instrs.iter().any(|i| matches!(i, Instr::Load2col { .. })), "{}", req.arch.name);
+            assert_eq!(job.timing_only, None, "{}", req.arch.name);
+            assert!(notes.is_empty(), "{notes:?}");
+        }
     }
 
     #[test]

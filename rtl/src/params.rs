@@ -148,9 +148,12 @@ pub struct Params {
     pub dram_latency: u32,
     /// DRAM burst bytes.
     pub dram_burst: u32,
-    /// The DMA engine moves a `load2col`'s data (`dram.im2col = "dram"`);
-    /// with a line buffer (not built) the gather holds the channel only.
-    pub gather_data: bool,
+    /// Elements of the im2col line buffer (`dram.line_buffer_bytes / 2`, ADR
+    /// 003); 0 for the `"dram"` gather.
+    pub line_buffer: u64,
+    /// Units per cycle of the line buffer's expansion into `A`
+    /// (`timing::DmaUnits::expand_units`; the DRAM side's without one).
+    pub expand_units: u32,
     /// The DMA data engine's geometry.
     pub dma: DmaGeom,
     /// Vector-unit lanes.
@@ -176,7 +179,9 @@ impl Params {
         let pe = &arch.pe_array;
         let b = &arch.buffers;
         let cap = Buf::ALL.map(|b| capacity(arch, b));
-        let max_cap = cap.iter().copied().max().unwrap_or(1);
+        let has_lb = arch.dram.im2col == nmsat_dataflow::arch::Im2col::LineBuffer;
+        let lb = if has_lb { arch.dram.line_buffer_bytes / 2 } else { 0 };
+        let max_cap = cap.iter().copied().max().unwrap_or(1).max(lb);
         let fill = arch.pipeline_fill_drain_cycles();
         // At most `max_tail + 1` GEMMs are in flight (each streams at least
         // one cycle and lives `stream + tail`); the retirement queue holds one
@@ -205,7 +210,12 @@ impl Params {
             dram_bpc: arch.dram.bytes_per_cycle,
             dram_latency: arch.dram.latency_cycles,
             dram_burst: arch.dram.burst_bytes,
-            gather_data: arch.dram.im2col == nmsat_dataflow::arch::Im2col::Dram,
+            line_buffer: lb,
+            expand_units: if has_lb {
+                nmsat_dataflow::timing::DmaUnits::new(arch).expand_units
+            } else {
+                DmaGeom::new(arch.dram.bytes_per_cycle, arch.dram.burst_bytes).units
+            },
             dma: DmaGeom::new(arch.dram.bytes_per_cycle, arch.dram.burst_bytes),
             vec_lanes: arch.vector_unit.lanes,
             sp_lanes: arch.sparsifier.lanes,
@@ -213,6 +223,12 @@ impl Params {
             gemm_slots,
             rob_depth,
         }
+    }
+
+    /// Units per cycle of the DMA engine's writes into `A`: the line buffer's
+    /// expansion units, or the DRAM side's without one.
+    pub fn a_dma_units(&self) -> u32 {
+        if self.line_buffer > 0 { self.expand_units.max(self.dma.units) } else { self.dma.units }
     }
 
     /// The parameter block printed at the top of every generated file.
@@ -234,7 +250,14 @@ impl Params {
                 "  DRAM {} B/cycle, latency {}, burst {} B; vector unit {} lanes; sparsifier {} lanes",
                 self.dram_bpc, self.dram_latency, self.dram_burst, self.vec_lanes, self.sp_lanes
             ),
-            format!("  DMA engine: {} unit(s) per cycle, {}-byte DRAM windows", self.dma.units, self.dma.window),
+            if self.line_buffer > 0 {
+                format!(
+                    "  DMA engine: {} unit(s) per cycle, {}-byte DRAM windows; im2col line buffer {} elements, {} expansion units per cycle",
+                    self.dma.units, self.dma.window, self.line_buffer, self.expand_units
+                )
+            } else {
+                format!("  DMA engine: {} unit(s) per cycle, {}-byte DRAM windows", self.dma.units, self.dma.window)
+            },
             format!(
                 "  controller: {}-bit time, {} instructions per queue, {} GEMM scoreboard slots, {}-entry retirement queue",
                 TIME_BITS,

@@ -50,14 +50,20 @@ pub fn buffer_bram36(design: &Design) -> Vec<(String, u64)> {
 /// for estimates over many configs.
 pub fn params_buffer_bram36(p: &crate::params::Params) -> Vec<(String, u64)> {
     let widths = [16u64, 16 + u64::from(crate::emit::datapath::INDEX_BITS), u64::from(p.acc_bits)];
-    ["A", "W", "O"]
+    let mut v: Vec<(String, u64)> = ["A", "W", "O"]
         .iter()
         .enumerate()
         .map(|(i, name)| {
             let banks = u64::from(p.banks[i]);
             (name.to_string(), banks * bram36_for(p.cap[i].div_ceil(banks), widths[i]))
         })
-        .collect()
+        .collect();
+    // The im2col line buffer (ADR 003): banked like A, 16-bit elements.
+    if p.line_buffer > 0 {
+        let banks = u64::from(p.banks[0]);
+        v.push(("LB".to_string(), banks * bram36_for(p.line_buffer.div_ceil(banks), 16)));
+    }
+    v
 }
 
 /// A synthesis result.

@@ -38,7 +38,6 @@ use nmsat_dataflow::NmPattern;
 use nmsat_dataflow::access::{Accesses, accesses};
 use nmsat_dataflow::arch::{Im2col, Stationarity};
 use nmsat_dataflow::check::{capacity, check_program};
-use nmsat_dataflow::im2col::ConvGeom;
 use nmsat_dataflow::isa::{Buf, Deps, DmaFormat, GemmMode, Instr, NO_SHIFT, Queue, VecOp};
 use nmsat_dataflow::program::{Program, RegionKind, Tag};
 use nmsat_dataflow::schedule::NO_WEIGHT_DECAY;
@@ -129,6 +128,10 @@ impl Coverage {
                     }
                     if geom.dil > 1 {
                         self.features.insert("load2col dilated".into());
+                    }
+                    let w = geom.line_window(u64::from(p0), u64::from(rows), u64::from(k0), u64::from(cols));
+                    if w.rows > 0 && w.chans < w.ic {
+                        self.features.insert("load2col channel slice".into());
                     }
                 }
                 Instr::Store { buf, fmt: f, shift, relu, .. } => {
@@ -265,12 +268,13 @@ impl Coverage {
                 }
             }
         }
-        // Random programs gather only where the RTL moves a gather's data.
-        if arch.dram.im2col == Im2col::Dram {
-            for f in ["load2col", "load2col padding", "load2col dilated"] {
-                if !self.features.contains(f) {
-                    missing.push(f.to_string());
-                }
+        let mut gathers = vec!["load2col", "load2col padding", "load2col dilated"];
+        if arch.dram.im2col == Im2col::LineBuffer {
+            gathers.push("load2col channel slice");
+        }
+        for f in gathers {
+            if !self.features.contains(f) {
+                missing.push(f.to_string());
             }
         }
         missing
@@ -736,50 +740,6 @@ impl Gen<'_> {
         }
     }
 
-    /// A `load2col` over a random small convolution (forward, or the
-    /// transposed one of a strided layer's BP) in the DRAM scratch region.
-    fn gather(&mut self) -> Instr {
-        let r = &mut self.rng;
-        let (kh, kw) = (r.range(1, 3) as u32, r.range(1, 3) as u32);
-        let fwd = ConvGeom {
-            ih: r.range(kh.into(), 9) as u32,
-            iw: r.range(kw.into(), 9) as u32,
-            ic: r.pick(&[1, 2, 3, 8, 16, 20]),
-            kh,
-            kw,
-            cs: r.range(1, 2) as u32,
-            pad_h: r.range(0, (kh - 1).into()) as u32,
-            pad_w: r.range(0, (kw - 1).into()) as u32,
-            dil: 1,
-            opad_h: 0,
-            opad_w: 0,
-        };
-        let geom = if r.chance(1, 3) { fwd.transposed(r.range(1, 9) as u32).unwrap_or(fwd) } else { fwd };
-        let (p, q) = geom.out_hw();
-        let images = r.range(1, 2);
-        let pixels = images * p * q;
-        let p0 = r.range(0, pixels - 1);
-        let rows = r.range(1, (pixels - p0).min(12));
-        let k0 = r.range(0, geom.k() - 1);
-        let cols = r.range(1, (geom.k() - k0).min(40));
-        let bytes = 2 * images * geom.image_elems();
-        let dram = r.range(0, DRAM_BYTES - bytes);
-        let sram = self.addr(Buf::A, rows * cols);
-        let bursts =
-            geom.gather_bursts(self.arch.dram.im2col, p0, rows, k0, cols, u64::from(self.arch.dram.burst_bytes));
-        Instr::Load2col {
-            deps: Deps::default(),
-            dram,
-            sram,
-            rows: rows as u32,
-            cols: cols as u32,
-            p0: p0 as u32,
-            k0: k0 as u32,
-            geom,
-            bursts: bursts as u32,
-        }
-    }
-
     /// A start for `len` elements of `buf` that, against each `(start, len)`
     /// of `others`, is the same range or a disjoint one (a vector op's
     /// written range and its other ranges of the same buffer).
@@ -941,9 +901,7 @@ impl Gen<'_> {
 
     fn instr(&mut self) -> Instr {
         match self.rng.below(16) {
-            0..=2 if self.features.gather && self.arch.dram.im2col == Im2col::Dram && self.rng.chance(1, 4) => {
-                self.gather()
-            }
+            0..=2 if self.features.gather && self.rng.chance(1, 4) => self.gather(),
             0..=2 => self.dma(false),
             3..=5 => self.dma(true),
             6..=9 => self.gemm(),
@@ -953,6 +911,8 @@ impl Gen<'_> {
         }
     }
 }
+
+mod gather;
 
 #[cfg(test)]
 mod tests {

@@ -415,6 +415,12 @@ impl Scalesim {
             "\"line_buffer\"".into(),
             "SCALE-Sim fetches each ifmap word once per SRAM fill; nmsat's on-chip im2col does too",
         );
+        chose(
+            &mut t,
+            "dram.line_buffer_bytes",
+            "262144".into(),
+            "the im2col line buffer's size (ADR 003); sat-vu9p's value",
+        );
         let _ = writeln!(t, "\n[sparsifier]");
         chose(&mut t, "sparsifier.lanes", "32".into(), "SCALE-Sim has no sparsifier; sat-vu9p's value");
         let _ = writeln!(t, "\n[vector_unit]");

@@ -21,11 +21,10 @@ fn job_load(arch: &ArchConfig, j: &GemmJob) -> (u64, u64) {
     if let Some((geom, trans)) = j.mp.gather {
         let (t, mp) = (j.tiling, j.mp);
         let (mt, kt) = (mp.m.div_ceil(t.tm), mp.k.div_ceil(t.tk));
-        let burst = u64::from(arch.dram.burst_bytes);
         let block = |m0: u64, k0: u64| {
             let (tm, tk) = (t.tm.min(mp.m - m0), t.tk.min(mp.k - k0));
             let (p0, rows, c0, cols) = if trans { (k0, tk, m0, tm) } else { (m0, tm, k0, tk) };
-            (geom.gather_bursts(arch.dram.im2col, p0, rows, c0, cols, burst) * burst).div_ceil(bpc)
+            crate::timing::load2col_beats(arch, &geom, p0, rows, c0, cols)
         };
         let exact: u64 =
             (0..mt).flat_map(|mi| (0..kt).map(move |ki| (mi * t.tm, ki * t.tk))).map(|(m0, k0)| block(m0, k0)).sum();

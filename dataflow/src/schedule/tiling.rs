@@ -4,7 +4,7 @@
 use super::ScheduleError;
 use super::builder::EPILOGUE_LAG;
 use super::contract::ConvShape;
-use crate::arch::{ArchConfig, Stationarity};
+use crate::arch::{ArchConfig, Im2col, Stationarity};
 use crate::check::capacity;
 use crate::isa::{Buf, GemmMode, NM_CHUNK, VecOp};
 use crate::timing::{self, TimingModel};
@@ -119,6 +119,71 @@ pub(super) fn budget(arch: &ArchConfig, offline: bool, interleave: bool) -> Budg
     }
 }
 
+/// Whether every `load2col` of a gathered operand cut into `tm × tk` tiles
+/// fetches a raw window ([`crate::im2col::ConvGeom::line_window`]) that fits
+/// the line buffer (always, without one). Tile starts repeat their position
+/// in the image every `P·Q / gcd(tile, P·Q)` pixel tiles, so those and every
+/// column tile are checked, unless a whole image per tile and one more fit.
+fn window_fits(arch: &ArchConfig, mp: &Mapped, tm: u64, tk: u64) -> bool {
+    let Some((geom, trans)) = mp.gather else { return true };
+    if arch.dram.im2col != Im2col::LineBuffer {
+        return true;
+    }
+    let cap = arch.dram.line_buffer_bytes / 2;
+    let (pix_dim, pix_t, col_dim, col_t) = if trans { (mp.k, tk, mp.m, tm) } else { (mp.m, tm, mp.k, tk) };
+    // A network repeats its layers' shapes (and a pass's gather its FF's):
+    // the answer is remembered per thread.
+    thread_local! {
+        static FITS: std::cell::RefCell<std::collections::HashMap<WindowKey, bool>> = Default::default();
+    }
+    let key = (geom, pix_dim, pix_t, col_dim, col_t, cap);
+    if let Some(f) = FITS.with(|m| m.borrow().get(&key).copied()) {
+        return f;
+    }
+    let f = windows_fit(&geom, (pix_dim, pix_t), (col_dim, col_t), cap);
+    FITS.with(|m| {
+        let mut m = m.borrow_mut();
+        if m.len() >= 1 << 16 {
+            m.clear();
+        }
+        m.insert(key, f);
+    });
+    f
+}
+
+/// A gather's shape for [`window_fits`]: geometry, pixels and pixel tile,
+/// columns and column tile, line-buffer elements.
+type WindowKey = (crate::im2col::ConvGeom, u64, u64, u64, u64, u64);
+
+/// [`window_fits`] computed: every `pix_t × col_t` tile of `pix_dim × col_dim`.
+fn windows_fit(
+    geom: &crate::im2col::ConvGeom,
+    (pix_dim, pix_t): (u64, u64),
+    (col_dim, col_t): (u64, u64),
+    cap: u64,
+) -> bool {
+    let (p, q) = geom.out_hw();
+    let pq = (p * q).max(1);
+    if (pix_t.div_ceil(pq) + 1) * geom.image_elems() <= cap {
+        return true;
+    }
+    let gcd = |mut a: u64, mut b: u64| {
+        while b != 0 {
+            (a, b) = (b, a % b);
+        }
+        a
+    };
+    let period = pq / gcd(pix_t, pq).max(1);
+    (0..pix_dim.div_ceil(pix_t).min(period)).all(|i| {
+        let p0 = i * pix_t;
+        (0..col_dim.div_ceil(col_t)).all(|j| {
+            let c0 = j * col_t;
+            let w = geom.line_window(p0, pix_t.min(pix_dim - p0), c0, col_t.min(col_dim - c0));
+            w.elems() <= cap
+        })
+    })
+}
+
 fn candidates(dim: u64, unit: u64, align: u64) -> Vec<u64> {
     let unit = unit.max(1).next_multiple_of(align.max(1));
     let mut v = vec![dim];
@@ -191,7 +256,7 @@ pub(super) fn traffic(arch: &ArchConfig, mp: &Mapped, t: &Tiling, w_bytes_per_el
         // The first tile's tap segments stand for every tile's.
         Some((geom, trans)) => {
             let (rows, cols) = if trans { (t.tk, t.tm) } else { (t.tm, t.tk) };
-            (geom.gather_bursts(arch.dram.im2col, 0, rows, 0, cols, burst) * burst).div_ceil(bpc)
+            timing::load2col_beats(arch, &geom, 0, rows, 0, cols)
         }
         None => beats(t.tm, 2 * (t.tk * mp.a_reuse.1).div_ceil(mp.a_reuse.0)),
     };
@@ -268,13 +333,19 @@ pub(super) fn choose_tiling(
     let tms = candidates(mp.m, u64::from(pe.rows), if pass == Pass::Wg { NM_CHUNK } else { 1 });
     let tns = candidates(mp.n, u64::from(pe.cols), if mp.mode.pattern().is_some() { NM_CHUNK } else { n_align });
     let tks = candidates(mp.k, k_unit, m_align);
-    for &tm in &tms {
+    // Whether (tm, tk) tiles fit the activation slot and their raw windows
+    // the line buffer, by tm then tk (the windows only of tiles the slot takes).
+    let fits: Vec<Vec<bool>> = tms
+        .iter()
+        .map(|&tm| tks.iter().map(|&tk| tm * tk <= b.a_slot && window_fits(arch, mp, tm, tk)).collect())
+        .collect();
+    for (ti, &tm) in tms.iter().enumerate() {
         for &tn in &tns {
             if tm * tn * o_tiles > b.o_slot || tm * tn > b.stage_slot || (o_tiles > 1 && tm * tn > b.pregen_slot) {
                 continue;
             }
-            for &tk in &tks {
-                if tk % m_align != 0 && tk != mp.k {
+            for (ki, &tk) in tks.iter().enumerate() {
+                if (tk % m_align != 0 && tk != mp.k) || !fits[ti][ki] {
                     continue;
                 }
                 let tk_eff = tk * den / num;
@@ -313,8 +384,15 @@ pub(super) fn choose_tiling(
         k: mp.k,
         arch: arch.name.clone(),
         reason: format!(
-            "no tile fits (activation slot {} elements, weight slot {}, output slot {}; reduction unit {k_unit})",
-            b.a_slot, b.w_slot, b.o_slot
+            "no tile fits (activation slot {} elements, weight slot {}, output slot {}; reduction unit {k_unit}{})",
+            b.a_slot,
+            b.w_slot,
+            b.o_slot,
+            if mp.gather.is_some() && arch.dram.im2col == Im2col::LineBuffer {
+                format!("; line buffer {} bytes", arch.dram.line_buffer_bytes)
+            } else {
+                String::new()
+            }
         ),
     })
 }

@@ -171,7 +171,7 @@ impl Feature {
             Feature::SparsifierLanes => f(p.sp_lanes),
             Feature::RobDepth => f(p.rob_depth),
             Feature::LanesSquared => f(p.lanes) * f(p.lanes),
-            Feature::LineBuffer => f(u32::from(!p.gather_data)),
+            Feature::LineBuffer => f(u32::from(p.line_buffer > 0)),
         }
     }
 
@@ -227,7 +227,7 @@ impl Field {
             Field::VectorLanes => u64::from(p.vec_lanes),
             Field::SparsifierLanes => u64::from(p.sp_lanes),
             Field::BufferElements => p.cap.iter().sum(),
-            Field::Im2col => 1 + u64::from(p.gather_data),
+            Field::Im2col => 1 + u64::from(p.line_buffer == 0),
         };
         v.max(1) as f64
     }

@@ -56,7 +56,9 @@ fn the_committed_data_parses_and_adds_up() {
         assert_eq!(sum(&|m| m.dsp), c.total.dsp, "{}", c.name);
         let own: f64 = c.modules.iter().map(|m| m.instances as f64 * m.bram36).sum();
         let p = Params::new(&arch, DEFAULT_IMEM_BITS);
-        let buffers: u64 = nmsat_rtl::synth::params_buffer_bram36(&p).iter().map(|(_, n)| n).sum();
+        // The data predate the line buffer (ADR 003): its block RAMs are not in their totals.
+        let buffers: u64 =
+            nmsat_rtl::synth::params_buffer_bram36(&p).iter().filter(|(b, _)| b != "LB").map(|(_, n)| n).sum();
         let want = if c.is_whole() { own + buffers as f64 } else { own };
         assert_eq!(c.total.bram36, want, "{}", c.name);
     }
@@ -104,7 +106,11 @@ fn dsps_and_brams_are_exact() {
             Role::Fit => assert_eq!(c.estimate.dsp, c.synth.dsp, "{}", c.name),
             Role::Holdout => assert!(c.estimate.dsp.abs_diff(c.synth.dsp) <= HOLDOUT_DSP_TOLERANCE, "{}", c.name),
         }
-        assert_eq!(c.estimate.bram36, c.synth.bram36, "{}", c.name);
+        // The estimate counts the line buffer (ADR 003) the synthesised data predate.
+        let p = Params::new(&config.arch().unwrap(), DEFAULT_IMEM_BITS);
+        let lb: u64 =
+            nmsat_rtl::synth::params_buffer_bram36(&p).iter().filter(|(b, _)| b == "LB").map(|(_, n)| n).sum();
+        assert_eq!(c.estimate.bram36 - lb, c.synth.bram36, "{}", c.name);
         let (r, k, l) = c.array;
         // PEs × lanes + the fixed part, every DSP48E2 outside the PE array.
         let fixed = m.fixed_dsps(&config.arch().unwrap());

@@ -100,16 +100,18 @@ fn a_truncated_last_line_resumes_to_the_uninterrupted_file() {
 fn infeasible_points_are_recorded_with_their_reason() {
     let dir = tmp("infeasible");
     let s = run_to(&dir, None);
-    assert_eq!(s.infeasible, 2);
+    // The 4x4 points, and since tiny has a line buffer (ADR 003, whose LUTs the resource model's
+    // `sat_dma` formula takes from its line_buffer term) 4x2 at 16 B/cycle.
+    assert_eq!(s.infeasible, 3);
     let text = results(&dir);
     let bad: Vec<serde_json::Value> = text
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .filter(|l: &serde_json::Value| l["feasible"] == false)
         .collect();
-    assert_eq!(bad.len(), 2);
+    assert_eq!(bad.len(), 3);
     for l in &bad {
-        assert_eq!((l["rows"].as_i64(), l["cols"].as_i64()), (Some(4), Some(4)));
+        assert_eq!(l["rows"].as_i64(), Some(4));
         assert!(l["reason"].as_str().unwrap().contains("lut_max"), "{l}");
     }
 }

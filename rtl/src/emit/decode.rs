@@ -42,6 +42,10 @@ pub fn dma_decode(p: &Params) -> Module {
     m.doc.push("DMA decoder: channel beats of a load, store or load2col, as timing::transfer computes them:".into());
     m.doc.push("beats = max(1, ceil(rows * ceil(row_bytes / burst) * burst / bytes_per_cycle)); a load2col".into());
     m.doc.push("reads its field `bursts` bursts (ConvGeom::gather_bursts).".into());
+    if p.line_buffer > 0 {
+        m.doc.push("With the line buffer a load2col also holds the channel for its expansion,".into());
+        m.doc.push("ceil(rows * units_per_row / expand_units) (timing::load2col_expansion).".into());
+    }
     m.input("instr", INSTR_BITS, "a load, store or load2col");
     m.output("beats", T, "cycles the DRAM channel is occupied");
     let mut body = Module::new("body");
@@ -92,12 +96,54 @@ pub fn dma_decode(p: &Params) -> Module {
         format!("(is2col ? {} : ({} * row_bursts))", zx(&gbursts, bb, T), zx(&rows, rows_bits, T)),
     );
     body.wire_assign("burst_bytes", T, cmul("bursts", burst, T));
-    body.wire_assign("raw_beats", T, cdiv("burst_bytes", u64::from(p.dram_bpc), T));
+    body.wire_assign("fetch_beats", T, cdiv("burst_bytes", u64::from(p.dram_bpc), T));
+    if p.line_buffer > 0 {
+        expansion(&mut body, p);
+        body.wire_assign("raw_beats", T, format!("(fetch_beats + (is2col ? expand : {}))", k(T, 0)));
+    } else {
+        body.wire_assign("raw_beats", T, "fetch_beats");
+    }
     body.assign("beats", format!("((raw_beats == {}) ? {} : raw_beats)", k(T, 0), k(T, 1)));
     m.items = body.items;
     m.lint_off
         .push(("UNUSED".into(), "reads a few fields of the instruction; intermediates are wider than needed".into()));
     m
+}
+
+/// The line buffer's expansion cycles of the `load2col` in `instr`
+/// (`timing::load2col_expansion`): `ceil(rows · upr / expand_units)`, where a
+/// tile row's units `upr` are its tap segments cut into units of `E`
+/// elements: the first segment (to the end of `k0`'s tap), whole taps, the rest.
+fn expansion(body: &mut Module, p: &Params) {
+    let e = u64::from(p.dma.e16);
+    // Column arithmetic at the width of a column (`k0`, `cols`) plus a carry,
+    // not of time: the divisions by `ic` are the decoder's largest logic.
+    let xw = fbits("load2col", "k0").max(fbits("load2col", "cols")) + 1;
+    let f = |body: &mut Module, n: &str, to: u32| {
+        let w = field_wire(body, "instr", "load2col", n, "x");
+        let (_, b) = crate::emit::util::field("load2col", n);
+        body.wire_assign(&format!("{w}_w"), to, zx(&w, b, to));
+        format!("{w}_w")
+    };
+    let (rows, cols, k0, ic) = (f(body, "rows", T), f(body, "cols", xw), f(body, "k0", xw), f(body, "ic", xw));
+    body.wire_assign("x_icz", xw, format!("(({ic} == {}) ? {} : {ic})", k(xw, 0), k(xw, 1)));
+    body.wire_assign("x_c0", xw, format!("({k0} % x_icz)"));
+    body.wire_assign("x_seg", xw, "(x_icz - x_c0)");
+    body.wire_assign("x_first", xw, min2("x_seg", &cols));
+    body.wire_assign("x_rest", xw, format!("({cols} - x_first)"));
+    // At most one unit per column: the units of a row fit the column width.
+    body.wire_assign(
+        "x_upr",
+        xw,
+        format!(
+            "({} + ((x_rest / x_icz) * {}) + {})",
+            cdiv("x_first", e, xw),
+            cdiv("x_icz", e, xw),
+            cdiv("(x_rest % x_icz)", e, xw)
+        ),
+    );
+    body.wire_assign("x_upr_w", T, zx("x_upr", xw, T));
+    body.wire_assign("expand", T, cdiv(&format!("({rows} * x_upr_w)"), u64::from(p.expand_units), T));
 }
 
 /// `sat_compute_decode`: unit, occupancy (`busy`: until the unit may take

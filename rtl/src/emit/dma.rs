@@ -39,6 +39,11 @@ use crate::emit::util::{
 use crate::params::{DRAM_ADDR_BITS, INSTR_BITS, Params, TIME_BITS, chunk_bytes};
 use crate::vast::{Always, Item, Module, Stmt, bl, if_, if_else, nb};
 
+mod gather;
+
+pub use gather::line_buffer;
+use gather::{GATHER_REGS, gather_next, gather_regs, gather_start, gather_unit, line_window};
+
 /// Transfer kinds (buffer × format) the engine distinguishes.
 pub const KIND_A16: u64 = 0;
 /// `o` in `i32`.
@@ -56,9 +61,9 @@ pub const KIND_NONE: u64 = 7;
 
 const A: u32 = DRAM_ADDR_BITS;
 /// Bits of column counters (a `cols` field plus one unit).
-const CW: u32 = fbits("load", "cols") + 2;
+pub(super) const CW: u32 = fbits("load", "cols") + 2;
 /// Bits of row counters (a `rows` field).
-const RL: u32 = fbits("load", "rows");
+pub(super) const RL: u32 = fbits("load", "rows");
 /// Bits of an in-group index in the weight buffer's side-band.
 const IB: u32 = MAX_INDEX_BITS;
 /// Bits of a weight-buffer element: a 16-bit value and its index.
@@ -79,6 +84,10 @@ fn ib_k(ib: u32) -> String {
 pub fn dma(p: &Params, faults: bool) -> Module {
     let d = p.dma;
     let u = d.units;
+    // With a line buffer the expansion moves `nx` units a cycle into A (the
+    // DRAM side `u`); units u.. exist only for it.
+    let lb = p.line_buffer > 0;
+    let nx = p.a_dma_units();
     let wb = d.window * 8;
     let rw = p.range_bits;
     let (e16, e32, lw, li, erow) = (d.e16, d.e32, d.lanes_w(), d.lanes_i(), d.erow());
@@ -118,10 +127,19 @@ pub fn dma(p: &Params, faults: bool) -> Module {
     let wports = [("a_wr", e16, 16), ("o_wr", e32, acc), ("w_wr", lw, WW), ("wi_wr", li, IB)];
     let rports = [("a_rd", e16, 16), ("o_rd", e16, acc), ("w_rd", lw, WW), ("wi_rd", li, IB)];
     for (n, l, w) in wports {
-        m.output(&format!("{n}_en"), u, "");
-        m.output(&format!("{n}_addr"), u * rw, "");
-        m.output(&format!("{n}_mask"), u * l, "");
-        m.output(&format!("{n}_data"), u * l * w, "");
+        let g = if n == "a_wr" { nx } else { u };
+        m.output(&format!("{n}_en"), g, "");
+        m.output(&format!("{n}_addr"), g * rw, "");
+        m.output(&format!("{n}_mask"), g * l, "");
+        m.output(&format!("{n}_data"), g * l * w, "");
+    }
+    if lb {
+        m.output("lb_wr_en", u, "line buffer: the fetch's unit g writes");
+        m.output("lb_wr_addr", u * rw, "");
+        m.output("lb_wr_mask", u * e16, "");
+        m.output("lb_wr_data", u * e16 * 16, "");
+        m.output("lb_rd_addr", nx * rw, "line buffer: the expansion's unit g reads");
+        m.input("lb_rd_data", nx * e16 * 16, "unit g: its elements (same cycle)");
     }
     for (n, l, w) in rports {
         m.output(&format!("{n}_en"), 1, "");
@@ -174,6 +192,9 @@ pub fn dma(p: &Params, faults: bool) -> Module {
     let (frelu, _) = f("relu");
     m.wire_assign("i_2col", 1, is_opcode("si", "load2col"));
     gather_start(&mut m, rw);
+    if lb {
+        line_window(&mut m);
+    }
     m.wire_assign("i_buf", BUF_BITS, fbuf);
     m.wire_assign("i_fmt", fbits("load", "fmt"), ffmt);
     m.wire_assign("i_ib", IBF, fib);
@@ -255,6 +276,12 @@ pub fn dma(p: &Params, faults: bool) -> Module {
     ] {
         m.reg(n, w, doc);
     }
+    if lb {
+        m.reg("lbf", 1, "a line-buffer load2col's fetch phase (the expansion follows)");
+        m.reg("x_rows", RL, "its tile rows, for the expansion");
+        m.reg("x_cols", CW, "its tile columns");
+        m.reg("x_sram", rw, "its A address");
+    }
     m.comment("unit g+1 is unit g advanced by one unit (to the next row when the row ends)");
     m.wire_assign("u0_c", CW, "c");
     m.wire_assign("u0_off", A, "off");
@@ -263,9 +290,10 @@ pub fn dma(p: &Params, faults: bool) -> Module {
     m.wire_assign("u0_rl", RL, "rl");
     let cw_rw = |s: &str| if rw <= CW { format!("{s}[{}:0]", rw - 1) } else { crate::emit::util::zx(s, CW, rw) };
     gather_regs(&mut m);
-    for g in 0..u {
+    for g in 0..nx {
         let n = g + 1;
-        m.wire_assign(&format!("v{g}"), 1, format!("(act & (u{g}_rl != {}))", k(RL, 0)));
+        let only_x = if g >= u { " & is2" } else { "" };
+        m.wire_assign(&format!("v{g}"), 1, format!("(act{only_x} & (u{g}_rl != {}))", k(RL, 0)));
         gather_unit(&mut m, g);
         m.wire_assign(&format!("c2_{g}"), CW, format!("(u{g}_c + (is2 ? n2_{g} : e))"));
         m.wire_assign(&format!("wrap{g}"), 1, format!("(c2_{g} >= cols)"));
@@ -282,58 +310,88 @@ pub fn dma(p: &Params, faults: bool) -> Module {
         m.wire_assign(&format!("left{g}"), CW, format!("(cols - u{g}_c)"));
         m.wire_assign(&format!("nv{g}"), CW, format!("(is2 ? n2_{g} : (left{g} < e) ? left{g} : e)"));
         m.wire_assign(&format!("ea{g}"), rw, format!("(u{g}_re + {})", cw_rw(&format!("u{g}_c"))));
-        m.wire_assign(&format!("da{g}"), A, format!("(is2 ? ga{g} : (u{g}_rd + u{g}_off))"));
+        if g < u {
+            let da = if lb { format!("(u{g}_rd + u{g}_off)") } else { format!("(is2 ? ga{g} : (u{g}_rd + u{g}_off))") };
+            m.wire_assign(&format!("da{g}"), A, da);
+        }
     }
-    let start = vec![
+    let lbs = |plain: &str, fetch: String| if lb { format!("(i_2col ? {fetch} : {plain})") } else { plain.to_string() };
+    let mut start = vec![
         nb("act", "1'b1"),
         nb("dir", "~s_ld"),
         nb("kind", format!("(i_2col ? 3'd{KIND_A16} : i_kind)")),
         nb("ib", "i_ib"),
         nb("shift", fshift),
         nb("relu", frelu),
-        nb("cols", "(i_2col ? g_cols_w : i_cols)"),
-        nb("stride", fstride),
+        nb("cols", lbs("(i_2col ? g_cols_w : i_cols)", "(lb_go ? lb_len : g_cols_w)".into())),
+        nb("stride", lbs(&fstride, "lb_stride".into())),
         nb("e", format!("(i_2col ? {} : i_e)", k(CW, e16.into()))),
-        nb("ub", "i_ub"),
+        nb("ub", lbs("i_ub", k(CW, (2 * e16).into()))),
         nb(
             "rl",
             format!(
-                "(i_2col ? ((g_cols_w == {z}) ? {r0} : {g_rows}) : ((i_cols == {z}) ? {r0} : {frows}))",
+                "(i_2col ? {g_rl} : ((i_cols == {z}) ? {r0} : {frows}))",
                 z = k(CW, 0),
                 r0 = k(RL, 0),
-                // Without a line buffer in the RTL, a line-buffer config's gather moves nothing.
-                g_rows = if p.gather_data { "g_rows".to_string() } else { k(RL, 0) }
+                // With a line buffer: the fetch's runs first (none: straight to the expansion).
+                g_rl = if lb {
+                    format!("(lb_go ? lb_runs : (g_cols_w == {z}) ? {r0} : g_rows)", z = k(CW, 0), r0 = k(RL, 0))
+                } else {
+                    format!("((g_cols_w == {}) ? {} : g_rows)", k(CW, 0), k(RL, 0))
+                }
             ),
         ),
         nb("c", k(CW, 0)),
         nb("off", k(A, 0)),
-        nb("rd", fdram),
-        nb("re", "(i_2col ? g_sram_w : i_sram)"),
-        nb("is2", "i_2col"),
-    ]
-    .into_iter()
-    .chain(GATHER_REGS.iter().map(|(n, _, _)| nb(*n, format!("g0_{n}"))))
-    .chain([
-        // The previous transfer may move its last unit in this cycle, not more.
-        if_(format!("(act & (u{u}_rl != {})) | (s_ld & s_st)", k(RL, 0)), vec![nb("err", "1'b1")]),
-    ])
-    .collect::<Vec<_>>();
-    let advance = vec![
-        nb("cc", format!("u{u}_cc")),
-        nb("kx", format!("u{u}_kx")),
-        nb("ky", format!("u{u}_ky")),
-        nb("ox", format!("u{u}_ox")),
-        nb("oy", format!("u{u}_oy")),
-        nb("xb", format!("u{u}_xb")),
-        nb("yb", format!("u{u}_yb")),
-        nb("img", format!("u{u}_img")),
-        nb("c", format!("u{u}_c")),
-        nb("off", format!("u{u}_off")),
-        nb("rd", format!("u{u}_rd")),
-        nb("re", format!("u{u}_re")),
-        nb("rl", format!("u{u}_rl")),
-        nb("act", format!("(u{u}_rl != {})", k(RL, 0))),
+        nb("rd", lbs(&fdram, "lb_rd0".into())),
+        nb("re", lbs("(i_2col ? g_sram_w : i_sram)", format!("(lb_go ? {} : g_sram_w)", k(rw, 0)))),
+        nb("is2", if lb { "(i_2col & ~lb_go)" } else { "i_2col" }),
     ];
+    // The line buffer's gather addresses its window, not DRAM.
+    let lb_reg = |n: &str| lb && matches!(n, "pc" | "pr" | "pb" | "img");
+    start.extend(
+        GATHER_REGS.iter().map(|(n, _, _)| nb(*n, if lb_reg(n) { format!("g0l_{n}") } else { format!("g0_{n}") })),
+    );
+    if lb {
+        m.wire_assign("lb_go", 1, format!("(lb_runs != {})", k(RL, 0)));
+        start.extend([
+            nb("lbf", "(i_2col & lb_go)"),
+            nb("x_rows", "g_rows"),
+            nb("x_cols", "g_cols_w"),
+            nb("x_sram", "g_sram_w"),
+        ]);
+    }
+    // The previous transfer may move its last unit in this cycle, not more.
+    let busy = if lb {
+        format!("(lbf | ((is2 ? u{nx}_rl : u{u}_rl) != {}))", k(RL, 0))
+    } else {
+        format!("(u{u}_rl != {})", k(RL, 0))
+    };
+    start.push(if_(format!("(act & {busy}) | (s_ld & s_st)"), vec![nb("err", "1'b1")]));
+    // After this cycle's units: the DRAM side's `u`, or the expansion's `nx`.
+    let next = |n: &str| if lb { format!("(is2 ? u{nx}_{n} : u{u}_{n})") } else { format!("u{u}_{n}") };
+    // The gather's position moves only in a gather (with a line buffer, not in its fetch).
+    let gnext = |n: &str| if lb { format!("(is2 ? u{nx}_{n} : {n})") } else { format!("u{u}_{n}") };
+    let mut advance: Vec<Stmt> =
+        ["cc", "kx", "ky", "ox", "oy", "xb", "yb", "img"].iter().map(|n| nb(*n, gnext(n))).collect();
+    advance.extend(["c", "off", "rd", "re", "rl"].iter().map(|n| nb(*n, next(n))));
+    advance.push(nb("act", format!("({} != {})", next("rl"), k(RL, 0))));
+    if lb {
+        // The fetch's last units: the expansion starts the next cycle.
+        advance = vec![if_else(
+            format!("lbf & (u{u}_rl == {})", k(RL, 0)),
+            vec![
+                nb("lbf", "1'b0"),
+                nb("is2", "1'b1"),
+                nb("rl", "x_rows"),
+                nb("cols", "x_cols"),
+                nb("re", "x_sram"),
+                nb("c", k(CW, 0)),
+                nb("off", k(A, 0)),
+            ],
+            advance,
+        )];
+    }
     m.reg("err", 1, "sticky: a transfer started late or while another moved");
     m.assign("error", "err");
     // Stage 2 of stores: the buffer data arrives.
@@ -374,6 +432,7 @@ pub fn dma(p: &Params, faults: bool) -> Module {
             "rst",
             vec![nb("p_ld_v", "1'b0"), nb("p_st_v", "1'b0"), nb("act", "1'b0"), nb("err", "1'b0")]
                 .into_iter()
+                .chain(lb.then(|| nb("lbf", "1'b0")))
                 .chain((0..u).map(|g| nb(format!("s2_v{g}"), "1'b0")))
                 .collect(),
             body,
@@ -394,24 +453,58 @@ pub fn dma(p: &Params, faults: bool) -> Module {
     let mut port_data: [Vec<String>; 4] = Default::default();
     // The weight buffer's lanes unpack in a block that only a moving load enters.
     let (mut unpack, mut idle) = (Vec::new(), Vec::new());
-    for g in (0..u).rev() {
-        rd_en.push(format!("(v{g} & ~dir & (kind != 3'd{KIND_NONE}) & (~is2 | gv{g}))"));
-        rd_addr.push(format!("da{g}"));
-        let win = format!("dram_rd_data[{}:{}]", (g + 1) * wb - 1, g * wb);
-        m.wire_assign(&format!("win{g}"), wb, win);
-        let kinds: [&[u64]; 4] = [&[KIND_A16], &[KIND_O32], &[KIND_W16, KIND_WROW], &[KIND_WIDX]];
-        for (pi, kinds) in kinds.iter().enumerate() {
-            port_en[pi].push(format!("(v{g} & {})", ld(kinds)));
-            port_addr[pi].push(format!("ea{g}"));
+    let (mut lb_wr_en, mut lb_wr_addr, mut lb_rd_addr) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut lb_wr_mask, mut lb_wr_data) = (Vec::new(), Vec::new());
+    for g in (0..nx).rev() {
+        if g < u {
+            let win = format!("dram_rd_data[{}:{}]", (g + 1) * wb - 1, g * wb);
+            m.wire_assign(&format!("win{g}"), wb, win);
         }
-        let lanes = [e16, e32, lw, li];
-        for (pi, &l) in lanes.iter().enumerate() {
-            for x in (0..l).rev() {
-                port_mask[pi].push(format!("(nv{g} > {})", k(CW, x.into())));
+        // A: loads, and the gathers (from DRAM, or from the line buffer).
+        port_en[0].push(if lb {
+            format!("(v{g} & {} & ~lbf)", ld(&[KIND_A16]))
+        } else {
+            format!("(v{g} & {})", ld(&[KIND_A16]))
+        });
+        port_addr[0].push(format!("ea{g}"));
+        for x in (0..e16).rev() {
+            port_mask[0].push(format!("(nv{g} > {})", k(CW, x.into())));
+            let dram = format!("win{g}[{}:{}]", 16 * x + 15, 16 * x);
+            let line = format!("lb_rd_data[{}:{}]", (g * e16 + x) * 16 + 15, (g * e16 + x) * 16);
+            port_data[0].push(match (lb, g < u) {
+                (false, _) => format!("((is2 & ~gv{g}) ? 16'd0 : {dram})"),
+                (true, true) => format!("(is2 ? (gv{g} ? {line} : 16'd0) : {dram})"),
+                (true, false) => format!("(gv{g} ? {line} : 16'd0)"),
+            });
+        }
+        if lb {
+            lb_rd_addr.push(format!("ga{g}[{rw}:1]"));
+        }
+        if g >= u {
+            continue;
+        }
+        let gated = if lb { "~is2".to_string() } else { format!("(~is2 | gv{g})") };
+        rd_en.push(format!("(v{g} & ~dir & (kind != 3'd{KIND_NONE}) & {gated})"));
+        rd_addr.push(format!("da{g}"));
+        if lb {
+            // The fetch writes the DRAM window's 16-bit lanes into the line buffer.
+            lb_wr_en.push(format!("(v{g} & ~dir & lbf)"));
+            lb_wr_addr.push(format!("ea{g}"));
+            for x in (0..e16).rev() {
+                lb_wr_mask.push(format!("(nv{g} > {})", k(CW, x.into())));
+                lb_wr_data.push(format!("win{g}[{}:{}]", 16 * x + 15, 16 * x));
             }
         }
-        for x in (0..e16).rev() {
-            port_data[0].push(format!("((is2 & ~gv{g}) ? 16'd0 : win{g}[{}:{}])", 16 * x + 15, 16 * x));
+        let kinds: [&[u64]; 3] = [&[KIND_O32], &[KIND_W16, KIND_WROW], &[KIND_WIDX]];
+        for (pi, kinds) in kinds.iter().enumerate() {
+            port_en[pi + 1].push(format!("(v{g} & {})", ld(kinds)));
+            port_addr[pi + 1].push(format!("ea{g}"));
+        }
+        let lanes = [e32, lw, li];
+        for (pi, &l) in lanes.iter().enumerate() {
+            for x in (0..l).rev() {
+                port_mask[pi + 1].push(format!("(nv{g} > {})", k(CW, x.into())));
+            }
         }
         for x in (0..e32).rev() {
             port_data[1].push(format!(
@@ -468,6 +561,15 @@ pub fn dma(p: &Params, faults: bool) -> Module {
     m.push(Item::Always(Always::Comb, vec![if_else("act & ~dir", unpack, idle)]));
     m.assign("dram_rd_en", format!("{{{}}}", rd_en.join(", ")));
     m.assign("dram_rd_addr", format!("{{{}}}", rd_addr.join(", ")));
+    if lb {
+        m.assign("lb_wr_en", format!("{{{}}}", lb_wr_en.join(", ")));
+        m.assign("lb_wr_addr", format!("{{{}}}", lb_wr_addr.join(", ")));
+        m.assign("lb_rd_addr", format!("{{{}}}", lb_rd_addr.join(", ")));
+        lb_wr_mask.reverse();
+        lb_wr_data.reverse();
+        crate::emit::util::assign_pieces(&mut m, "lb_wr_mask", 1, &lb_wr_mask);
+        crate::emit::util::assign_pieces(&mut m, "lb_wr_data", 16, &lb_wr_data);
+    }
     for (pi, (n, _, w)) in wports.iter().enumerate() {
         m.assign(format!("{n}_en"), format!("{{{}}}", port_en[pi].join(", ")));
         m.assign(format!("{n}_addr"), format!("{{{}}}", port_addr[pi].join(", ")));
@@ -585,255 +687,4 @@ pub fn dma(p: &Params, faults: bool) -> Module {
         "reads a few fields of the instructions; buffer lanes beyond a format's unit are unused".into(),
     ));
     m
-}
-
-// ---- load2col: the im2col gather ----
-//
-// A tile row (one output pixel) is read as its segments: the column range
-// split where a kernel tap ends, since the channels of one tap are
-// contiguous in DRAM (or all padding). A unit moves at most `E` elements of
-// one segment. Lane 0 keeps the position as counters (channel in the tap,
-// tap, output pixel) that advance by additions only; the divisions and
-// products that turn `p0`, `k0` and the geometry into the first position and
-// the pitches happen once, when the transfer starts. A unit's DRAM address
-// is `image + iy·row_pitch + ix·pixel_pitch + 2·channel`, where `(iy, ix)`
-// are the input coordinates the tap reaches (the dilated position divided by
-// the dilation); a unit in padding or between dilated pixels reads nothing
-// and writes zeros.
-
-/// Bits of gather coordinates (dilated, padded input positions).
-const DW: u32 = 16;
-/// Bits of an input coordinate (the `ih`, `iw` fields).
-const IW: u32 = fbits("load2col", "ih");
-const _: () = assert!(fbits("load2col", "iw") == IW);
-/// Bits of a channel (the `ic` field).
-const ICB: u32 = fbits("load2col", "ic");
-/// Bits of a kernel tap coordinate (the `kh`, `kw` fields).
-const KB: u32 = fbits("load2col", "kw");
-const _: () = assert!(fbits("load2col", "kh") == KB);
-/// Bits of the stride and the dilation (the `cs`, `dil` fields).
-const CSB: u32 = fbits("load2col", "cs");
-const DILB: u32 = fbits("load2col", "dil");
-/// Bits of the padding (the `padh`, `padw` fields).
-const PADB: u32 = fbits("load2col", "padh");
-const _: () = assert!(fbits("load2col", "padw") == PADB);
-/// Bits of the pitches: `2·ic`, `·iw`, `·ih`. Sized so the address
-/// products map onto one or two DSP slices, not a 40×40 multiplier.
-const PC_BITS: u32 = ICB + 1;
-const PR_BITS: u32 = PC_BITS + IW;
-const PB_BITS: u32 = PR_BITS + IW;
-
-/// Registers of the gather: `(name, width, doc)`. Set when a transfer starts
-/// (from `g0_<name>`); the position counters advance with the units.
-const GATHER_REGS: &[(&str, u32, &str)] = &[
-    ("ic", ICB, "load2col: input channels"),
-    ("kw", KB, "kernel width"),
-    ("cs", CSB, "stride"),
-    ("dil", DILB, "input dilation"),
-    ("padh", PADB, "zero padding top"),
-    ("padw", PADB, "zero padding left"),
-    ("ihd", DW, "dilated input height"),
-    ("iwd", DW, "dilated input width"),
-    ("gp", DW, "output height P"),
-    ("gq", DW, "output width Q"),
-    ("pc", PC_BITS, "bytes per input pixel (2·ic)"),
-    ("pr", PR_BITS, "bytes per input row (2·iw·ic)"),
-    ("pb", PB_BITS, "bytes per image (2·ih·iw·ic)"),
-    ("cc0", ICB, "a tile row's first channel (k0 mod ic)"),
-    ("kx0", KB, "a tile row's first tap column"),
-    ("ky0", KB, "a tile row's first tap row"),
-    ("cc", ICB, "lane 0: channel in its tap"),
-    ("kx", KB, "lane 0: tap column"),
-    ("ky", KB, "lane 0: tap row"),
-    ("ox", DW, "lane 0: output column of its pixel"),
-    ("oy", DW, "lane 0: output row of its pixel"),
-    ("xb", DW, "lane 0: ox·stride"),
-    ("yb", DW, "lane 0: oy·stride"),
-    ("img", DRAM_ADDR_BITS, "lane 0: DRAM address of its pixel's image"),
-];
-
-/// Field `name` of a `load2col` in the starting instruction `si`.
-fn gfield(m: &mut Module, name: &str) -> (String, u32) {
-    let (lo, bits) = field("load2col", name);
-    let w = format!("g_{name}");
-    m.wire_assign(&w, bits, format!("si[{}:{lo}]", lo + bits - 1));
-    (w, bits)
-}
-
-/// The start of a `load2col`: its fields and the first position.
-fn gather_start(m: &mut Module, rw: u32) {
-    let a = DRAM_ADDR_BITS;
-    let zx = crate::emit::util::zx;
-    let mut f = |n: &str| gfield(m, n);
-    let (dram, _) = f("dram");
-    let (sram, sb) = f("sram");
-    let (_, _) = f("rows");
-    let (cols, cb) = f("cols");
-    let (p0, p0b) = f("p0");
-    let (k0, k0b) = f("k0");
-    let (ih, _) = f("ih");
-    let (iw, _) = f("iw");
-    let (ic, _) = f("ic");
-    let (kh, _) = f("kh");
-    let (kw, _) = f("kw");
-    let (cs, _) = f("cs");
-    let (padh, _) = f("padh");
-    let (padw, _) = f("padw");
-    let (dil, _) = f("dil");
-    let (opadh, opadb) = f("opadh");
-    let (opadw, _) = f("opadw");
-    m.wire_assign("g_cols_w", CW, zx(&cols, cb, CW));
-    m.wire_assign("g_sram_w", rw, if rw <= sb { format!("{sram}[{}:0]", rw - 1) } else { zx(&sram, sb, rw) });
-    let d16 = |s: &str, b: u32| zx(s, b, DW);
-    m.wire_assign("g0_ic", ICB, ic.clone());
-    m.wire_assign("g0_kw", KB, kw.clone());
-    m.wire_assign("g0_cs", CSB, cs.clone());
-    m.wire_assign("g0_dil", DILB, dil.clone());
-    m.wire_assign("g0_padh", PADB, padh.clone());
-    m.wire_assign("g0_padw", PADB, padw.clone());
-    for (x, ext, pad, opad, out) in [("h", &ih, &padh, &opadh, "gp"), ("w", &iw, &padw, &opadw, "gq")] {
-        let kk = if x == "h" { &kh } else { &kw };
-        m.wire_assign(
-            &format!("g0_i{x}d"),
-            DW,
-            format!("((({} - 16'd1) * {}) + 16'd1)", d16(ext, IW), d16(&dil, DILB)),
-        );
-        m.wire_assign(
-            &format!("g_span{x}"),
-            DW,
-            format!("(g0_i{x}d + ({} << 1) + {} - {})", d16(pad, PADB), d16(opad, opadb), d16(kk, KB)),
-        );
-        m.wire_assign(&format!("g0_{out}"), DW, format!("((g_span{x} / {}) + 16'd1)", d16(&cs, CSB)));
-    }
-    m.wire_assign("g_pq", 32, "({16'd0, g0_gp} * {16'd0, g0_gq})");
-    m.wire_assign("g_p0w", 32, zx(&p0, p0b, 32));
-    m.wire_assign("g_b0", 32, "(g_p0w / g_pq)");
-    m.wire_assign("g_rem", 32, "(g_p0w % g_pq)");
-    m.wire_assign("g_oy0", 32, "(g_rem / {16'd0, g0_gq})");
-    m.wire_assign("g_ox0", 32, "(g_rem % {16'd0, g0_gq})");
-    m.wire_assign("g0_oy", DW, "g_oy0[15:0]");
-    m.wire_assign("g0_ox", DW, "g_ox0[15:0]");
-    m.wire_assign("g0_yb", DW, format!("(g0_oy * {})", d16(&cs, CSB)));
-    m.wire_assign("g0_xb", DW, format!("(g0_ox * {})", d16(&cs, CSB)));
-    // The first tap and channel: k0 (an im2col column) divided by ic, then by kw.
-    m.wire_assign("g_icw", k0b, zx(&ic, ICB, k0b));
-    m.wire_assign("g_tap0", k0b, format!("({k0} / g_icw)"));
-    m.wire_assign("g_cc0w", k0b, format!("({k0} % g_icw)"));
-    m.wire_assign("g_kww", k0b, zx(&kw, KB, k0b));
-    m.wire_assign("g_ky0w", k0b, "(g_tap0 / g_kww)");
-    m.wire_assign("g_kx0w", k0b, "(g_tap0 % g_kww)");
-    m.wire_assign("g0_cc0", ICB, format!("g_cc0w[{}:0]", ICB - 1));
-    m.wire_assign("g0_kx0", KB, format!("g_kx0w[{}:0]", KB - 1));
-    m.wire_assign("g0_ky0", KB, format!("g_ky0w[{}:0]", KB - 1));
-    m.wire_assign("g0_cc", ICB, "g0_cc0");
-    m.wire_assign("g0_kx", KB, "g0_kx0");
-    m.wire_assign("g0_ky", KB, "g0_ky0");
-    m.wire_assign("g0_pc", PC_BITS, format!("{{{ic}, 1'b0}}"));
-    m.wire_assign("g0_pr", PR_BITS, format!("({} * {})", zx(&iw, IW, PR_BITS), zx("g0_pc", PC_BITS, PR_BITS)));
-    m.wire_assign("g0_pb", PB_BITS, format!("({} * {})", zx(&ih, IW, PB_BITS), zx("g0_pr", PR_BITS, PB_BITS)));
-    // The first image's offset: b0 < 2^24 images of at most 2^PB_BITS bytes, in 40 address bits.
-    m.wire_assign("g_b0w", a, zx("g_b0", 32, a));
-    m.wire_assign("g0_img", a, format!("({dram} + (g_b0w * {}))", zx("g0_pb", PB_BITS, a)));
-}
-
-/// The gather's registers and lane 0's position as unit 0's.
-fn gather_regs(m: &mut Module) {
-    m.reg("is2", 1, "the transfer is a load2col");
-    for (n, w, doc) in GATHER_REGS {
-        m.reg(n, *w, doc);
-    }
-    for n in ["cc", "kx", "ky", "ox", "oy", "xb", "yb", "img"] {
-        let w = GATHER_REGS.iter().find(|r| r.0 == n).map_or(1, |r| r.1);
-        m.wire_assign(&format!("u0_{n}"), w, n);
-    }
-}
-
-/// Unit `g` of a gather: its elements `n2_g`, DRAM address `ga_g` and
-/// whether it reads input (`gv_g`, not padding).
-fn gather_unit(m: &mut Module, g: u32) {
-    let a = DRAM_ADDR_BITS;
-    m.wire_assign(&format!("gseg{g}"), CW, format!("({{{z}'d0, ic}} - {{{z}'d0, u{g}_cc}})", z = CW - ICB));
-    m.wire_assign(&format!("gleft{g}"), CW, format!("(cols - u{g}_c)"));
-    m.wire_assign(&format!("gmin{g}"), CW, format!("((gseg{g} < gleft{g}) ? gseg{g} : gleft{g})"));
-    m.wire_assign(&format!("n2_{g}"), CW, format!("((gmin{g} < e) ? gmin{g} : e)"));
-    for (x, base, kk, pad, ext) in [("y", "yb", "ky", "padh", "ihd"), ("x", "xb", "kx", "padw", "iwd")] {
-        m.wire_assign(&format!("g{x}o{g}"), DW, format!("(u{g}_{base} + {{{}'d0, u{g}_{kk}}})", DW - KB));
-        m.wire_assign(&format!("g{x}{x}{g}"), DW, format!("(g{x}o{g} - {{{}'d0, {pad}}})", DW - PADB));
-        m.wire_assign(
-            &format!("gv{x}{g}"),
-            1,
-            format!(
-                "((g{x}o{g} >= {{{zp}'d0, {pad}}}) & (g{x}{x}{g} < {ext}) & ((g{x}{x}{g} % {{{zd}'d0, dil}}) == 16'd0))",
-                zp = DW - PADB,
-                zd = DW - DILB
-            ),
-        );
-        m.wire_assign(&format!("gi{x}{g}"), DW, format!("(g{x}{x}{g} / {{{}'d0, dil}})", DW - DILB));
-    }
-    m.wire_assign(&format!("gv{g}"), 1, format!("(gvy{g} & gvx{g})"));
-    // A valid coordinate is below ih (iw) < 2^IW: narrow products.
-    m.wire_assign(
-        &format!("gry{g}"),
-        PB_BITS,
-        format!("({{{}'d0, giy{g}[{}:0]}} * {{{}'d0, pr}})", PB_BITS - IW, IW - 1, PB_BITS - PR_BITS),
-    );
-    m.wire_assign(
-        &format!("grx{g}"),
-        PR_BITS,
-        format!("({{{}'d0, gix{g}[{}:0]}} * {{{}'d0, pc}})", PR_BITS - IW, IW - 1, PR_BITS - PC_BITS),
-    );
-    m.wire_assign(
-        &format!("ga{g}"),
-        a,
-        format!(
-            "(u{g}_img + {{{}'d0, gry{g}}} + {{{}'d0, grx{g}}} + {{{}'d0, u{g}_cc, 1'b0}})",
-            a - PB_BITS,
-            a - PR_BITS,
-            a - PC_BITS
-        ),
-    );
-}
-
-/// Unit `g + 1`'s gather position: unit `g`'s advanced by its elements (to
-/// the next tap when the segment ends, the next pixel when the row wraps).
-fn gather_next(m: &mut Module, g: u32) {
-    let n = g + 1;
-    m.wire_assign(&format!("gsw{g}"), 1, format!("(n2_{g} == gseg{g})"));
-    let (k1, k0) = (k(KB, 1), k(KB, 0));
-    m.wire_assign(&format!("gkxw{g}"), 1, format!("((u{g}_kx + {k1}) == kw)"));
-    m.wire_assign(&format!("goxw{g}"), 1, format!("((u{g}_ox + 16'd1) == gq)"));
-    m.wire_assign(&format!("goyw{g}"), 1, format!("((u{g}_oy + 16'd1) == gp)"));
-    let wrap = format!("wrap{g}");
-    m.wire_assign(
-        &format!("u{n}_cc"),
-        ICB,
-        format!("({wrap} ? cc0 : gsw{g} ? {} : (u{g}_cc + n2_{g}[{}:0]))", k(ICB, 0), ICB - 1),
-    );
-    m.wire_assign(
-        &format!("u{n}_kx"),
-        KB,
-        format!("({wrap} ? kx0 : gsw{g} ? (gkxw{g} ? {k0} : (u{g}_kx + {k1})) : u{g}_kx)"),
-    );
-    m.wire_assign(&format!("u{n}_ky"), KB, format!("({wrap} ? ky0 : (gsw{g} & gkxw{g}) ? (u{g}_ky + {k1}) : u{g}_ky)"));
-    m.wire_assign(&format!("u{n}_ox"), DW, format!("({wrap} ? (goxw{g} ? 16'd0 : (u{g}_ox + 16'd1)) : u{g}_ox)"));
-    m.wire_assign(
-        &format!("u{n}_xb"),
-        DW,
-        format!("({wrap} ? (goxw{g} ? 16'd0 : (u{g}_xb + {{{}'d0, cs}})) : u{g}_xb)", DW - CSB),
-    );
-    m.wire_assign(
-        &format!("u{n}_oy"),
-        DW,
-        format!("(({wrap} & goxw{g}) ? (goyw{g} ? 16'd0 : (u{g}_oy + 16'd1)) : u{g}_oy)"),
-    );
-    m.wire_assign(
-        &format!("u{n}_yb"),
-        DW,
-        format!("(({wrap} & goxw{g}) ? (goyw{g} ? 16'd0 : (u{g}_yb + {{{}'d0, cs}})) : u{g}_yb)", DW - CSB),
-    );
-    m.wire_assign(
-        &format!("u{n}_img"),
-        DRAM_ADDR_BITS,
-        format!("(({wrap} & goxw{g} & goyw{g}) ? (u{g}_img + {{{}'d0, pb}}) : u{g}_img)", DRAM_ADDR_BITS - PB_BITS),
-    );
 }

@@ -208,6 +208,9 @@ pub fn emit(arch: &ArchConfig, opts: &EmitOptions) -> Result<Design, RtlError> {
         controller::controller(&p, opts.fault_injection),
     ];
     modules.extend(bufs.iter().map(|b| datapath::buffer(&p, b)));
+    if p.line_buffer > 0 {
+        modules.push(dma::line_buffer(&p));
+    }
     modules.extend([
         datapath::pe(&p, opts.fault_injection),
         datapath::pe_array(&p, opts.fault_injection),

@@ -306,6 +306,25 @@ fn datapath(p: &Params, bufs: &[BufSpec], faults: bool, m: &mut Module) {
     for s in ["rd_en", "rd_addr", "rd_data", "wr_en", "wr_addr", "wr_data", "wr_mask"] {
         dma.push((format!("dram_{s}"), format!("dram_{s}")));
     }
+    if p.line_buffer > 0 {
+        // The im2col line buffer (ADR 003), between the DMA engine's fetch and expansion.
+        let (rw, e, u, nx) = (p.range_bits, p.dma.e16, p.dma.units, p.a_dma_units());
+        let sigs = [
+            ("wr_en", u),
+            ("wr_addr", u * rw),
+            ("wr_mask", u * e),
+            ("wr_data", u * e * 16),
+            ("rd_addr", nx * rw),
+            ("rd_data", nx * e * 16),
+        ];
+        let mut conns: Vec<(&str, String)> = vec![("clk", "clk".into())];
+        for (sig, width) in sigs {
+            m.wire(&format!("lb_{sig}"), width, "");
+            dma.push((format!("lb_{sig}"), format!("lb_{sig}")));
+            conns.push((sig, format!("lb_{sig}")));
+        }
+        m.push(inst("sat_buf_lb", "buf_lb", &conns));
+    }
     let ports = [
         ("a_wr", "a_dma_wr", true),
         ("o_wr", "o_dma_wr", true),

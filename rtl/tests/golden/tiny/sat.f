@@ -5,6 +5,7 @@ sat_controller.v
 sat_buf_a.v
 sat_buf_w.v
 sat_buf_o.v
+sat_buf_lb.v
 sat_pe.v
 sat_pe_array.v
 sat_gemm.v

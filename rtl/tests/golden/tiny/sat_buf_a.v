@@ -4,7 +4,7 @@
 //   N:M patterns 1:4, 2:4, 1:8, 2:8, 4:8
 //   buffers (elements): A 4096 x16b, W 4096 x(16b+4b index), O 4096 x48b; bytes/cycle A 32 W 32 O 32
 //   DRAM 16 B/cycle, latency 8, burst 16 B; vector unit 4 lanes; sparsifier 2 lanes
-//   DMA engine: 1 unit(s) per cycle, 40-byte DRAM windows
+//   DMA engine: 1 unit(s) per cycle, 40-byte DRAM windows; im2col line buffer 16384 elements, 2 expansion units per cycle
 //   controller: 48-bit time, 1024 instructions per queue, 16 GEMM scoreboard slots, 16-entry retirement queue
 //
 // Activation buffer A: 16-bit elements.
@@ -14,38 +14,38 @@
 module sat_buf_a (
   input  wire clk,
   input  wire host_we,  // test access: write element `host_addr`
-  input  wire [13:0] host_addr,
+  input  wire [15:0] host_addr,
   input  wire [15:0] host_wdata,
   output wire [15:0] host_rdata,  // test access: element `host_addr` (combinational)
   input  wire gemm_rd_en,  // GEMM: each PE row's activations
-  input  wire [27:0] gemm_rd_addr,  // 2 start address(es)
+  input  wire [31:0] gemm_rd_addr,  // 2 start address(es)
   output reg  [1023:0] gemm_rd_data,  // 32 consecutive elements per start, next cycle
   input  wire gemm_rdt_en,  // GEMM with A transposed (at): each reduction index's rows, in gemm_rd's layout
-  input  wire [447:0] gemm_rdt_addr,  // 32 start address(es)
+  input  wire [511:0] gemm_rdt_addr,  // 32 start address(es)
   output reg  [1023:0] gemm_rdt_data,  // 2 consecutive elements per start, next cycle
   input  wire vec_rd1_en,  // vector unit: first source
-  input  wire [13:0] vec_rd1_addr,  // 1 start address(es)
+  input  wire [15:0] vec_rd1_addr,  // 1 start address(es)
   output reg  [63:0] vec_rd1_data,  // 4 consecutive elements per start, next cycle
   input  wire vec_rd2_en,  // vector unit: second source
-  input  wire [13:0] vec_rd2_addr,  // 1 start address(es)
+  input  wire [15:0] vec_rd2_addr,  // 1 start address(es)
   output reg  [63:0] vec_rd2_data,  // 4 consecutive elements per start, next cycle
   input  wire vec_wr_en,  // vector unit: destination
-  input  wire [13:0] vec_wr_addr,  // 1 start address(es)
+  input  wire [15:0] vec_wr_addr,  // 1 start address(es)
   input  wire [3:0] vec_wr_mask,  // lanes to write
   input  wire [63:0] vec_wr_data,
   input  wire sp_rd_en,  // sparsifier: the groups' elements
-  input  wire [111:0] sp_rd_addr,  // 8 start address(es)
+  input  wire [127:0] sp_rd_addr,  // 8 start address(es)
   output reg  [127:0] sp_rd_data,  // 1 consecutive elements per start, next cycle
   input  wire [7:0] sp_wr_en,  // sparsifier: the pruned mask (mask_out)
-  input  wire [111:0] sp_wr_addr,  // 8 start address(es)
+  input  wire [127:0] sp_wr_addr,  // 8 start address(es)
   input  wire [7:0] sp_wr_mask,  // lanes to write
   input  wire [127:0] sp_wr_data,
-  input  wire dma_wr_en,  // DMA load: a unit per group
-  input  wire [13:0] dma_wr_addr,  // 1 start address(es)
-  input  wire [7:0] dma_wr_mask,  // lanes to write
-  input  wire [127:0] dma_wr_data,
+  input  wire [1:0] dma_wr_en,  // DMA load: a unit per group (and the line buffer's expansion)
+  input  wire [31:0] dma_wr_addr,  // 2 start address(es)
+  input  wire [15:0] dma_wr_mask,  // lanes to write
+  input  wire [255:0] dma_wr_data,
   input  wire dma_rd_en,  // DMA store: a unit per group
-  input  wire [13:0] dma_rd_addr,  // 1 start address(es)
+  input  wire [15:0] dma_rd_addr,  // 1 start address(es)
   output reg  [127:0] dma_rd_data  // 8 consecutive elements per start, next cycle
 );
   reg [15:0] mem [0:4095];  // storage
@@ -53,20 +53,20 @@ module sat_buf_a (
   integer l;
   // inside the buffer
   function ok;
-    input [13:0] x;
+    input [15:0] x;
     begin
-      ok = (x < 14'd4096);
+      ok = (x < 16'd4096);
     end
   endfunction
   assign host_rdata = (ok(host_addr) ? mem[host_addr[11:0]] : 16'd0);
   integer gemm_rd_g;
   integer gemm_rd_l;
-  reg [13:0] gemm_rd_ea;  // element address (loop temporary)
+  reg [15:0] gemm_rd_ea;  // element address (loop temporary)
   always @(posedge clk) begin
     if (gemm_rd_en) begin
       for (gemm_rd_g = 0; gemm_rd_g < 2; gemm_rd_g = gemm_rd_g + 1) begin
         for (gemm_rd_l = 0; gemm_rd_l < 32; gemm_rd_l = gemm_rd_l + 1) begin
-          gemm_rd_ea = (gemm_rd_addr[gemm_rd_g*14 +: 14] + gemm_rd_l[13:0]);
+          gemm_rd_ea = (gemm_rd_addr[gemm_rd_g*16 +: 16] + gemm_rd_l[15:0]);
           gemm_rd_data[(gemm_rd_g*32+gemm_rd_l)*16 +: 16] <= (ok(gemm_rd_ea) ? mem[gemm_rd_ea[11:0]] : 16'd0);
         end
       end
@@ -74,12 +74,12 @@ module sat_buf_a (
   end
   integer gemm_rdt_g;
   integer gemm_rdt_l;
-  reg [13:0] gemm_rdt_ea;  // element address (loop temporary)
+  reg [15:0] gemm_rdt_ea;  // element address (loop temporary)
   always @(posedge clk) begin
     if (gemm_rdt_en) begin
       for (gemm_rdt_g = 0; gemm_rdt_g < 32; gemm_rdt_g = gemm_rdt_g + 1) begin
         for (gemm_rdt_l = 0; gemm_rdt_l < 2; gemm_rdt_l = gemm_rdt_l + 1) begin
-          gemm_rdt_ea = (gemm_rdt_addr[gemm_rdt_g*14 +: 14] + gemm_rdt_l[13:0]);
+          gemm_rdt_ea = (gemm_rdt_addr[gemm_rdt_g*16 +: 16] + gemm_rdt_l[15:0]);
           gemm_rdt_data[(gemm_rdt_l*32+gemm_rdt_g)*16 +: 16] <= (ok(gemm_rdt_ea) ? mem[gemm_rdt_ea[11:0]] : 16'd0);
         end
       end
@@ -87,12 +87,12 @@ module sat_buf_a (
   end
   integer vec_rd1_g;
   integer vec_rd1_l;
-  reg [13:0] vec_rd1_ea;  // element address (loop temporary)
+  reg [15:0] vec_rd1_ea;  // element address (loop temporary)
   always @(posedge clk) begin
     if (vec_rd1_en) begin
       for (vec_rd1_g = 0; vec_rd1_g < 1; vec_rd1_g = vec_rd1_g + 1) begin
         for (vec_rd1_l = 0; vec_rd1_l < 4; vec_rd1_l = vec_rd1_l + 1) begin
-          vec_rd1_ea = (vec_rd1_addr[vec_rd1_g*14 +: 14] + vec_rd1_l[13:0]);
+          vec_rd1_ea = (vec_rd1_addr[vec_rd1_g*16 +: 16] + vec_rd1_l[15:0]);
           vec_rd1_data[(vec_rd1_g*4+vec_rd1_l)*16 +: 16] <= (ok(vec_rd1_ea) ? mem[vec_rd1_ea[11:0]] : 16'd0);
         end
       end
@@ -100,12 +100,12 @@ module sat_buf_a (
   end
   integer vec_rd2_g;
   integer vec_rd2_l;
-  reg [13:0] vec_rd2_ea;  // element address (loop temporary)
+  reg [15:0] vec_rd2_ea;  // element address (loop temporary)
   always @(posedge clk) begin
     if (vec_rd2_en) begin
       for (vec_rd2_g = 0; vec_rd2_g < 1; vec_rd2_g = vec_rd2_g + 1) begin
         for (vec_rd2_l = 0; vec_rd2_l < 4; vec_rd2_l = vec_rd2_l + 1) begin
-          vec_rd2_ea = (vec_rd2_addr[vec_rd2_g*14 +: 14] + vec_rd2_l[13:0]);
+          vec_rd2_ea = (vec_rd2_addr[vec_rd2_g*16 +: 16] + vec_rd2_l[15:0]);
           vec_rd2_data[(vec_rd2_g*4+vec_rd2_l)*16 +: 16] <= (ok(vec_rd2_ea) ? mem[vec_rd2_ea[11:0]] : 16'd0);
         end
       end
@@ -113,12 +113,12 @@ module sat_buf_a (
   end
   integer sp_rd_g;
   integer sp_rd_l;
-  reg [13:0] sp_rd_ea;  // element address (loop temporary)
+  reg [15:0] sp_rd_ea;  // element address (loop temporary)
   always @(posedge clk) begin
     if (sp_rd_en) begin
       for (sp_rd_g = 0; sp_rd_g < 8; sp_rd_g = sp_rd_g + 1) begin
         for (sp_rd_l = 0; sp_rd_l < 1; sp_rd_l = sp_rd_l + 1) begin
-          sp_rd_ea = (sp_rd_addr[sp_rd_g*14 +: 14] + sp_rd_l[13:0]);
+          sp_rd_ea = (sp_rd_addr[sp_rd_g*16 +: 16] + sp_rd_l[15:0]);
           sp_rd_data[(sp_rd_g*1+sp_rd_l)*16 +: 16] <= (ok(sp_rd_ea) ? mem[sp_rd_ea[11:0]] : 16'd0);
         end
       end
@@ -126,12 +126,12 @@ module sat_buf_a (
   end
   integer dma_rd_g;
   integer dma_rd_l;
-  reg [13:0] dma_rd_ea;  // element address (loop temporary)
+  reg [15:0] dma_rd_ea;  // element address (loop temporary)
   always @(posedge clk) begin
     if (dma_rd_en) begin
       for (dma_rd_g = 0; dma_rd_g < 1; dma_rd_g = dma_rd_g + 1) begin
         for (dma_rd_l = 0; dma_rd_l < 8; dma_rd_l = dma_rd_l + 1) begin
-          dma_rd_ea = (dma_rd_addr[dma_rd_g*14 +: 14] + dma_rd_l[13:0]);
+          dma_rd_ea = (dma_rd_addr[dma_rd_g*16 +: 16] + dma_rd_l[15:0]);
           dma_rd_data[(dma_rd_g*8+dma_rd_l)*16 +: 16] <= (ok(dma_rd_ea) ? mem[dma_rd_ea[11:0]] : 16'd0);
         end
       end
@@ -143,8 +143,8 @@ module sat_buf_a (
   genvar i_vec_wr;
   generate
     for (i_vec_wr = 0; i_vec_wr < 4; i_vec_wr = i_vec_wr + 1) begin : vec_wr_lane
-      wire [13:0] wea;
-      assign wea = (vec_wr_addr[(i_vec_wr/4)*14 +: 14] + (i_vec_wr % 4));
+      wire [15:0] wea;
+      assign wea = (vec_wr_addr[(i_vec_wr/4)*16 +: 16] + (i_vec_wr % 4));
       assign vec_wr_we[i_vec_wr] = (vec_wr_en & vec_wr_mask[i_vec_wr] & ok(wea));
       assign vec_wr_wa[i_vec_wr*12 +: 12] = wea[11:0];
       assign vec_wr_wd[i_vec_wr*16 +: 16] = vec_wr_data[i_vec_wr*16 +: 16];
@@ -156,22 +156,22 @@ module sat_buf_a (
   genvar i_sp_wr;
   generate
     for (i_sp_wr = 0; i_sp_wr < 8; i_sp_wr = i_sp_wr + 1) begin : sp_wr_lane
-      wire [13:0] wea;
-      assign wea = (sp_wr_addr[(i_sp_wr/1)*14 +: 14] + (i_sp_wr % 1));
+      wire [15:0] wea;
+      assign wea = (sp_wr_addr[(i_sp_wr/1)*16 +: 16] + (i_sp_wr % 1));
       assign sp_wr_we[i_sp_wr] = (sp_wr_en[i_sp_wr/1] & sp_wr_mask[i_sp_wr] & ok(wea));
       assign sp_wr_wa[i_sp_wr*12 +: 12] = wea[11:0];
       assign sp_wr_wd[i_sp_wr*16 +: 16] = sp_wr_data[i_sp_wr*16 +: 16];
     end
   endgenerate
-  wire [7:0] dma_wr_we;  // per lane: write enable
-  wire [95:0] dma_wr_wa;  // per lane: element index
-  wire [127:0] dma_wr_wd;  // per lane: value written
+  wire [15:0] dma_wr_we;  // per lane: write enable
+  wire [191:0] dma_wr_wa;  // per lane: element index
+  wire [255:0] dma_wr_wd;  // per lane: value written
   genvar i_dma_wr;
   generate
-    for (i_dma_wr = 0; i_dma_wr < 8; i_dma_wr = i_dma_wr + 1) begin : dma_wr_lane
-      wire [13:0] wea;
-      assign wea = (dma_wr_addr[(i_dma_wr/8)*14 +: 14] + (i_dma_wr % 8));
-      assign dma_wr_we[i_dma_wr] = (dma_wr_en & dma_wr_mask[i_dma_wr] & ok(wea));
+    for (i_dma_wr = 0; i_dma_wr < 16; i_dma_wr = i_dma_wr + 1) begin : dma_wr_lane
+      wire [15:0] wea;
+      assign wea = (dma_wr_addr[(i_dma_wr/8)*16 +: 16] + (i_dma_wr % 8));
+      assign dma_wr_we[i_dma_wr] = (dma_wr_en[i_dma_wr/8] & dma_wr_mask[i_dma_wr] & ok(wea));
       assign dma_wr_wa[i_dma_wr*12 +: 12] = wea[11:0];
       assign dma_wr_wd[i_dma_wr*16 +: 16] = dma_wr_data[i_dma_wr*16 +: 16];
     end
@@ -199,7 +199,7 @@ module sat_buf_a (
       end
     end
     if (|dma_wr_en) begin
-      for (g = 0; g < 1; g = g + 1) begin
+      for (g = 0; g < 2; g = g + 1) begin
         for (l = 0; l < 8; l = l + 1) begin
           if (dma_wr_we[g*8+l]) begin
             mem[dma_wr_wa[(g*8+l)*12 +: 12]] <= dma_wr_wd[(g*8+l)*16 +: 16];

@@ -4,7 +4,7 @@
 //   N:M patterns 1:4, 2:4, 1:8, 2:8, 4:8
 //   buffers (elements): A 4096 x16b, W 4096 x(16b+4b index), O 4096 x48b; bytes/cycle A 32 W 32 O 32
 //   DRAM 16 B/cycle, latency 8, burst 16 B; vector unit 4 lanes; sparsifier 2 lanes
-//   DMA engine: 1 unit(s) per cycle, 40-byte DRAM windows
+//   DMA engine: 1 unit(s) per cycle, 40-byte DRAM windows; im2col line buffer 16384 elements, 2 expansion units per cycle
 //   controller: 48-bit time, 1024 instructions per queue, 16 GEMM scoreboard slots, 16-entry retirement queue
 //
 // Output buffer O: 48-bit accumulators.
@@ -14,44 +14,44 @@
 module sat_buf_o (
   input  wire clk,
   input  wire host_we,  // test access: write element `host_addr`
-  input  wire [13:0] host_addr,
+  input  wire [15:0] host_addr,
   input  wire [47:0] host_wdata,
   output wire [47:0] host_rdata,  // test access: element `host_addr` (combinational)
   input  wire [1:0] gemm_wr_en,  // GEMM drain: a sub-tile's rows
-  input  wire [27:0] gemm_wr_addr,  // 2 start address(es)
+  input  wire [31:0] gemm_wr_addr,  // 2 start address(es)
   input  wire [3:0] gemm_wr_mask,  // lanes to write
   input  wire [191:0] gemm_wr_data,
   input  wire gemm_wr_acc,  // add to the old contents (else overwrite)
   input  wire gemm_clr_en,  // GEMM with k = 0: clears its output tile
-  input  wire [13:0] gemm_clr_addr,  // 1 start address(es)
+  input  wire [15:0] gemm_clr_addr,  // 1 start address(es)
   input  wire [3:0] gemm_clr_mask,  // lanes to write
   input  wire [191:0] gemm_clr_data,
   input  wire sp_rd_en,  // sparsifier: master weights
-  input  wire [111:0] sp_rd_addr,  // 8 start address(es)
+  input  wire [127:0] sp_rd_addr,  // 8 start address(es)
   output reg  [383:0] sp_rd_data,  // 1 consecutive elements per start, next cycle
   input  wire vec_rd_en,  // vector unit: source
-  input  wire [13:0] vec_rd_addr,  // 1 start address(es)
+  input  wire [15:0] vec_rd_addr,  // 1 start address(es)
   output reg  [191:0] vec_rd_data,  // 4 consecutive elements per start, next cycle
   input  wire vec_rd2_en,  // vector unit: sgd momentum
-  input  wire [13:0] vec_rd2_addr,  // 1 start address(es)
+  input  wire [15:0] vec_rd2_addr,  // 1 start address(es)
   output reg  [191:0] vec_rd2_data,  // 4 consecutive elements per start, next cycle
   input  wire vec_rd3_en,  // vector unit: sgd master weights
-  input  wire [13:0] vec_rd3_addr,  // 1 start address(es)
+  input  wire [15:0] vec_rd3_addr,  // 1 start address(es)
   output reg  [191:0] vec_rd3_data,  // 4 consecutive elements per start, next cycle
   input  wire vec_wr_en,  // vector unit: destination
-  input  wire [13:0] vec_wr_addr,  // 1 start address(es)
+  input  wire [15:0] vec_wr_addr,  // 1 start address(es)
   input  wire [3:0] vec_wr_mask,  // lanes to write
   input  wire [191:0] vec_wr_data,
   input  wire vec_wr2_en,  // vector unit: sgd momentum (wins over vec_wr)
-  input  wire [13:0] vec_wr2_addr,  // 1 start address(es)
+  input  wire [15:0] vec_wr2_addr,  // 1 start address(es)
   input  wire [3:0] vec_wr2_mask,  // lanes to write
   input  wire [191:0] vec_wr2_data,
   input  wire dma_wr_en,  // DMA load of i32 rows
-  input  wire [13:0] dma_wr_addr,  // 1 start address(es)
+  input  wire [15:0] dma_wr_addr,  // 1 start address(es)
   input  wire [3:0] dma_wr_mask,  // lanes to write
   input  wire [191:0] dma_wr_data,
   input  wire dma_rd_en,  // DMA store (i32, or requantized to i16)
-  input  wire [13:0] dma_rd_addr,  // 1 start address(es)
+  input  wire [15:0] dma_rd_addr,  // 1 start address(es)
   output reg  [383:0] dma_rd_data  // 8 consecutive elements per start, next cycle
 );
   reg [47:0] mem [0:4095];  // storage
@@ -59,20 +59,20 @@ module sat_buf_o (
   integer l;
   // inside the buffer
   function ok;
-    input [13:0] x;
+    input [15:0] x;
     begin
-      ok = (x < 14'd4096);
+      ok = (x < 16'd4096);
     end
   endfunction
   assign host_rdata = (ok(host_addr) ? mem[host_addr[11:0]] : 48'd0);
   integer sp_rd_g;
   integer sp_rd_l;
-  reg [13:0] sp_rd_ea;  // element address (loop temporary)
+  reg [15:0] sp_rd_ea;  // element address (loop temporary)
   always @(posedge clk) begin
     if (sp_rd_en) begin
       for (sp_rd_g = 0; sp_rd_g < 8; sp_rd_g = sp_rd_g + 1) begin
         for (sp_rd_l = 0; sp_rd_l < 1; sp_rd_l = sp_rd_l + 1) begin
-          sp_rd_ea = (sp_rd_addr[sp_rd_g*14 +: 14] + sp_rd_l[13:0]);
+          sp_rd_ea = (sp_rd_addr[sp_rd_g*16 +: 16] + sp_rd_l[15:0]);
           sp_rd_data[(sp_rd_g*1+sp_rd_l)*48 +: 48] <= (ok(sp_rd_ea) ? mem[sp_rd_ea[11:0]] : 48'd0);
         end
       end
@@ -80,12 +80,12 @@ module sat_buf_o (
   end
   integer vec_rd_g;
   integer vec_rd_l;
-  reg [13:0] vec_rd_ea;  // element address (loop temporary)
+  reg [15:0] vec_rd_ea;  // element address (loop temporary)
   always @(posedge clk) begin
     if (vec_rd_en) begin
       for (vec_rd_g = 0; vec_rd_g < 1; vec_rd_g = vec_rd_g + 1) begin
         for (vec_rd_l = 0; vec_rd_l < 4; vec_rd_l = vec_rd_l + 1) begin
-          vec_rd_ea = (vec_rd_addr[vec_rd_g*14 +: 14] + vec_rd_l[13:0]);
+          vec_rd_ea = (vec_rd_addr[vec_rd_g*16 +: 16] + vec_rd_l[15:0]);
           vec_rd_data[(vec_rd_g*4+vec_rd_l)*48 +: 48] <= (ok(vec_rd_ea) ? mem[vec_rd_ea[11:0]] : 48'd0);
         end
       end
@@ -93,12 +93,12 @@ module sat_buf_o (
   end
   integer vec_rd2_g;
   integer vec_rd2_l;
-  reg [13:0] vec_rd2_ea;  // element address (loop temporary)
+  reg [15:0] vec_rd2_ea;  // element address (loop temporary)
   always @(posedge clk) begin
     if (vec_rd2_en) begin
       for (vec_rd2_g = 0; vec_rd2_g < 1; vec_rd2_g = vec_rd2_g + 1) begin
         for (vec_rd2_l = 0; vec_rd2_l < 4; vec_rd2_l = vec_rd2_l + 1) begin
-          vec_rd2_ea = (vec_rd2_addr[vec_rd2_g*14 +: 14] + vec_rd2_l[13:0]);
+          vec_rd2_ea = (vec_rd2_addr[vec_rd2_g*16 +: 16] + vec_rd2_l[15:0]);
           vec_rd2_data[(vec_rd2_g*4+vec_rd2_l)*48 +: 48] <= (ok(vec_rd2_ea) ? mem[vec_rd2_ea[11:0]] : 48'd0);
         end
       end
@@ -106,12 +106,12 @@ module sat_buf_o (
   end
   integer vec_rd3_g;
   integer vec_rd3_l;
-  reg [13:0] vec_rd3_ea;  // element address (loop temporary)
+  reg [15:0] vec_rd3_ea;  // element address (loop temporary)
   always @(posedge clk) begin
     if (vec_rd3_en) begin
       for (vec_rd3_g = 0; vec_rd3_g < 1; vec_rd3_g = vec_rd3_g + 1) begin
         for (vec_rd3_l = 0; vec_rd3_l < 4; vec_rd3_l = vec_rd3_l + 1) begin
-          vec_rd3_ea = (vec_rd3_addr[vec_rd3_g*14 +: 14] + vec_rd3_l[13:0]);
+          vec_rd3_ea = (vec_rd3_addr[vec_rd3_g*16 +: 16] + vec_rd3_l[15:0]);
           vec_rd3_data[(vec_rd3_g*4+vec_rd3_l)*48 +: 48] <= (ok(vec_rd3_ea) ? mem[vec_rd3_ea[11:0]] : 48'd0);
         end
       end
@@ -119,12 +119,12 @@ module sat_buf_o (
   end
   integer dma_rd_g;
   integer dma_rd_l;
-  reg [13:0] dma_rd_ea;  // element address (loop temporary)
+  reg [15:0] dma_rd_ea;  // element address (loop temporary)
   always @(posedge clk) begin
     if (dma_rd_en) begin
       for (dma_rd_g = 0; dma_rd_g < 1; dma_rd_g = dma_rd_g + 1) begin
         for (dma_rd_l = 0; dma_rd_l < 8; dma_rd_l = dma_rd_l + 1) begin
-          dma_rd_ea = (dma_rd_addr[dma_rd_g*14 +: 14] + dma_rd_l[13:0]);
+          dma_rd_ea = (dma_rd_addr[dma_rd_g*16 +: 16] + dma_rd_l[15:0]);
           dma_rd_data[(dma_rd_g*8+dma_rd_l)*48 +: 48] <= (ok(dma_rd_ea) ? mem[dma_rd_ea[11:0]] : 48'd0);
         end
       end
@@ -136,8 +136,8 @@ module sat_buf_o (
   genvar i_gemm_wr;
   generate
     for (i_gemm_wr = 0; i_gemm_wr < 4; i_gemm_wr = i_gemm_wr + 1) begin : gemm_wr_lane
-      wire [13:0] wea;
-      assign wea = (gemm_wr_addr[(i_gemm_wr/2)*14 +: 14] + (i_gemm_wr % 2));
+      wire [15:0] wea;
+      assign wea = (gemm_wr_addr[(i_gemm_wr/2)*16 +: 16] + (i_gemm_wr % 2));
       assign gemm_wr_we[i_gemm_wr] = (gemm_wr_en[i_gemm_wr/2] & gemm_wr_mask[i_gemm_wr] & ok(wea));
       assign gemm_wr_wa[i_gemm_wr*12 +: 12] = wea[11:0];
       assign gemm_wr_wd[i_gemm_wr*48 +: 48] = ((gemm_wr_acc ? mem[wea[11:0]] : 48'd0) + gemm_wr_data[i_gemm_wr*48 +: 48]);
@@ -149,8 +149,8 @@ module sat_buf_o (
   genvar i_gemm_clr;
   generate
     for (i_gemm_clr = 0; i_gemm_clr < 4; i_gemm_clr = i_gemm_clr + 1) begin : gemm_clr_lane
-      wire [13:0] wea;
-      assign wea = (gemm_clr_addr[(i_gemm_clr/4)*14 +: 14] + (i_gemm_clr % 4));
+      wire [15:0] wea;
+      assign wea = (gemm_clr_addr[(i_gemm_clr/4)*16 +: 16] + (i_gemm_clr % 4));
       assign gemm_clr_we[i_gemm_clr] = (gemm_clr_en & gemm_clr_mask[i_gemm_clr] & ok(wea));
       assign gemm_clr_wa[i_gemm_clr*12 +: 12] = wea[11:0];
       assign gemm_clr_wd[i_gemm_clr*48 +: 48] = gemm_clr_data[i_gemm_clr*48 +: 48];
@@ -162,8 +162,8 @@ module sat_buf_o (
   genvar i_vec_wr;
   generate
     for (i_vec_wr = 0; i_vec_wr < 4; i_vec_wr = i_vec_wr + 1) begin : vec_wr_lane
-      wire [13:0] wea;
-      assign wea = (vec_wr_addr[(i_vec_wr/4)*14 +: 14] + (i_vec_wr % 4));
+      wire [15:0] wea;
+      assign wea = (vec_wr_addr[(i_vec_wr/4)*16 +: 16] + (i_vec_wr % 4));
       assign vec_wr_we[i_vec_wr] = (vec_wr_en & vec_wr_mask[i_vec_wr] & ok(wea));
       assign vec_wr_wa[i_vec_wr*12 +: 12] = wea[11:0];
       assign vec_wr_wd[i_vec_wr*48 +: 48] = vec_wr_data[i_vec_wr*48 +: 48];
@@ -175,8 +175,8 @@ module sat_buf_o (
   genvar i_vec_wr2;
   generate
     for (i_vec_wr2 = 0; i_vec_wr2 < 4; i_vec_wr2 = i_vec_wr2 + 1) begin : vec_wr2_lane
-      wire [13:0] wea;
-      assign wea = (vec_wr2_addr[(i_vec_wr2/4)*14 +: 14] + (i_vec_wr2 % 4));
+      wire [15:0] wea;
+      assign wea = (vec_wr2_addr[(i_vec_wr2/4)*16 +: 16] + (i_vec_wr2 % 4));
       assign vec_wr2_we[i_vec_wr2] = (vec_wr2_en & vec_wr2_mask[i_vec_wr2] & ok(wea));
       assign vec_wr2_wa[i_vec_wr2*12 +: 12] = wea[11:0];
       assign vec_wr2_wd[i_vec_wr2*48 +: 48] = vec_wr2_data[i_vec_wr2*48 +: 48];
@@ -188,8 +188,8 @@ module sat_buf_o (
   genvar i_dma_wr;
   generate
     for (i_dma_wr = 0; i_dma_wr < 4; i_dma_wr = i_dma_wr + 1) begin : dma_wr_lane
-      wire [13:0] wea;
-      assign wea = (dma_wr_addr[(i_dma_wr/4)*14 +: 14] + (i_dma_wr % 4));
+      wire [15:0] wea;
+      assign wea = (dma_wr_addr[(i_dma_wr/4)*16 +: 16] + (i_dma_wr % 4));
       assign dma_wr_we[i_dma_wr] = (dma_wr_en & dma_wr_mask[i_dma_wr] & ok(wea));
       assign dma_wr_wa[i_dma_wr*12 +: 12] = wea[11:0];
       assign dma_wr_wd[i_dma_wr*48 +: 48] = dma_wr_data[i_dma_wr*48 +: 48];

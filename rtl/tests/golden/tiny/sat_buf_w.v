@@ -4,7 +4,7 @@
 //   N:M patterns 1:4, 2:4, 1:8, 2:8, 4:8
 //   buffers (elements): A 4096 x16b, W 4096 x(16b+4b index), O 4096 x48b; bytes/cycle A 32 W 32 O 32
 //   DRAM 16 B/cycle, latency 8, burst 16 B; vector unit 4 lanes; sparsifier 2 lanes
-//   DMA engine: 1 unit(s) per cycle, 40-byte DRAM windows
+//   DMA engine: 1 unit(s) per cycle, 40-byte DRAM windows; im2col line buffer 16384 elements, 2 expansion units per cycle
 //   controller: 48-bit time, 1024 instructions per queue, 16 GEMM scoreboard slots, 16-entry retirement queue
 //
 // Weight buffer W: {4-bit in-group index, 16-bit value} per element.
@@ -14,32 +14,32 @@
 module sat_buf_w (
   input  wire clk,
   input  wire host_we,  // test access: write element `host_addr`
-  input  wire [13:0] host_addr,
+  input  wire [15:0] host_addr,
   input  wire [19:0] host_wdata,
   output wire [19:0] host_rdata,  // test access: element `host_addr` (combinational)
   input  wire gemm_rd_en,  // GEMM: one compressed row per lane
-  input  wire [55:0] gemm_rd_addr,  // 4 start address(es)
+  input  wire [63:0] gemm_rd_addr,  // 4 start address(es)
   output reg  [159:0] gemm_rd_data,  // 2 consecutive elements per start, next cycle
   input  wire gemm_rdt_en,  // GEMM with W transposed (wt): one column's K-step, in gemm_rd's layout
-  input  wire [27:0] gemm_rdt_addr,  // 2 start address(es)
+  input  wire [31:0] gemm_rdt_addr,  // 2 start address(es)
   output reg  [159:0] gemm_rdt_data,  // 4 consecutive elements per start, next cycle
   input  wire [3:0] sp_wr_en,  // sparsifier: kept values with their indices
-  input  wire [55:0] sp_wr_addr,  // 4 start address(es)
+  input  wire [63:0] sp_wr_addr,  // 4 start address(es)
   input  wire [3:0] sp_wr_mask,  // lanes to write
   input  wire [79:0] sp_wr_data,
   input  wire dma_wr_en,  // DMA load: values with their indices
-  input  wire [13:0] dma_wr_addr,  // 1 start address(es)
+  input  wire [15:0] dma_wr_addr,  // 1 start address(es)
   input  wire [15:0] dma_wr_mask,  // lanes to write
   input  wire [319:0] dma_wr_data,
   input  wire dma_wri_en,  // DMA load: indices only (nm_indices)
-  input  wire [13:0] dma_wri_addr,  // 1 start address(es)
+  input  wire [15:0] dma_wri_addr,  // 1 start address(es)
   input  wire [127:0] dma_wri_mask,  // lanes to write
   input  wire [511:0] dma_wri_data,  // (bits 19:16 only)
   input  wire dma_rd_en,  // DMA store: values with their indices
-  input  wire [13:0] dma_rd_addr,  // 1 start address(es)
+  input  wire [15:0] dma_rd_addr,  // 1 start address(es)
   output reg  [319:0] dma_rd_data,  // 16 consecutive elements per start, next cycle
   input  wire dma_rdi_en,  // DMA store: indices only (nm_indices)
-  input  wire [13:0] dma_rdi_addr,  // 1 start address(es)
+  input  wire [15:0] dma_rdi_addr,  // 1 start address(es)
   output reg  [511:0] dma_rdi_data  // 128 consecutive elements per start, next cycle (bits 19:16 only)
 );
   reg [15:0] mem_b0 [0:4095];  // storage, element bits 15:0
@@ -48,20 +48,20 @@ module sat_buf_w (
   integer l;
   // inside the buffer
   function ok;
-    input [13:0] x;
+    input [15:0] x;
     begin
-      ok = (x < 14'd4096);
+      ok = (x < 16'd4096);
     end
   endfunction
   assign host_rdata = (ok(host_addr) ? {mem_b16[host_addr[11:0]], mem_b0[host_addr[11:0]]} : 20'd0);
   integer gemm_rd_g;
   integer gemm_rd_l;
-  reg [13:0] gemm_rd_ea;  // element address (loop temporary)
+  reg [15:0] gemm_rd_ea;  // element address (loop temporary)
   always @(posedge clk) begin
     if (gemm_rd_en) begin
       for (gemm_rd_g = 0; gemm_rd_g < 4; gemm_rd_g = gemm_rd_g + 1) begin
         for (gemm_rd_l = 0; gemm_rd_l < 2; gemm_rd_l = gemm_rd_l + 1) begin
-          gemm_rd_ea = (gemm_rd_addr[gemm_rd_g*14 +: 14] + gemm_rd_l[13:0]);
+          gemm_rd_ea = (gemm_rd_addr[gemm_rd_g*16 +: 16] + gemm_rd_l[15:0]);
           gemm_rd_data[(gemm_rd_g*2+gemm_rd_l)*20 +: 20] <= (ok(gemm_rd_ea) ? {mem_b16[gemm_rd_ea[11:0]], mem_b0[gemm_rd_ea[11:0]]} : 20'd0);
         end
       end
@@ -69,12 +69,12 @@ module sat_buf_w (
   end
   integer gemm_rdt_g;
   integer gemm_rdt_l;
-  reg [13:0] gemm_rdt_ea;  // element address (loop temporary)
+  reg [15:0] gemm_rdt_ea;  // element address (loop temporary)
   always @(posedge clk) begin
     if (gemm_rdt_en) begin
       for (gemm_rdt_g = 0; gemm_rdt_g < 2; gemm_rdt_g = gemm_rdt_g + 1) begin
         for (gemm_rdt_l = 0; gemm_rdt_l < 4; gemm_rdt_l = gemm_rdt_l + 1) begin
-          gemm_rdt_ea = (gemm_rdt_addr[gemm_rdt_g*14 +: 14] + gemm_rdt_l[13:0]);
+          gemm_rdt_ea = (gemm_rdt_addr[gemm_rdt_g*16 +: 16] + gemm_rdt_l[15:0]);
           gemm_rdt_data[(gemm_rdt_l*2+gemm_rdt_g)*20 +: 20] <= (ok(gemm_rdt_ea) ? {mem_b16[gemm_rdt_ea[11:0]], mem_b0[gemm_rdt_ea[11:0]]} : 20'd0);
         end
       end
@@ -82,12 +82,12 @@ module sat_buf_w (
   end
   integer dma_rd_g;
   integer dma_rd_l;
-  reg [13:0] dma_rd_ea;  // element address (loop temporary)
+  reg [15:0] dma_rd_ea;  // element address (loop temporary)
   always @(posedge clk) begin
     if (dma_rd_en) begin
       for (dma_rd_g = 0; dma_rd_g < 1; dma_rd_g = dma_rd_g + 1) begin
         for (dma_rd_l = 0; dma_rd_l < 16; dma_rd_l = dma_rd_l + 1) begin
-          dma_rd_ea = (dma_rd_addr[dma_rd_g*14 +: 14] + dma_rd_l[13:0]);
+          dma_rd_ea = (dma_rd_addr[dma_rd_g*16 +: 16] + dma_rd_l[15:0]);
           dma_rd_data[(dma_rd_g*16+dma_rd_l)*20 +: 20] <= (ok(dma_rd_ea) ? {mem_b16[dma_rd_ea[11:0]], mem_b0[dma_rd_ea[11:0]]} : 20'd0);
         end
       end
@@ -95,12 +95,12 @@ module sat_buf_w (
   end
   integer dma_rdi_g;
   integer dma_rdi_l;
-  reg [13:0] dma_rdi_ea;  // element address (loop temporary)
+  reg [15:0] dma_rdi_ea;  // element address (loop temporary)
   always @(posedge clk) begin
     if (dma_rdi_en) begin
       for (dma_rdi_g = 0; dma_rdi_g < 1; dma_rdi_g = dma_rdi_g + 1) begin
         for (dma_rdi_l = 0; dma_rdi_l < 128; dma_rdi_l = dma_rdi_l + 1) begin
-          dma_rdi_ea = (dma_rdi_addr[dma_rdi_g*14 +: 14] + dma_rdi_l[13:0]);
+          dma_rdi_ea = (dma_rdi_addr[dma_rdi_g*16 +: 16] + dma_rdi_l[15:0]);
           dma_rdi_data[(dma_rdi_g*128+dma_rdi_l)*4 +: 4] <= (ok(dma_rdi_ea) ? mem_b16[dma_rdi_ea[11:0]] : 4'd0);
         end
       end
@@ -112,8 +112,8 @@ module sat_buf_w (
   genvar i_sp_wr;
   generate
     for (i_sp_wr = 0; i_sp_wr < 4; i_sp_wr = i_sp_wr + 1) begin : sp_wr_lane
-      wire [13:0] wea;
-      assign wea = (sp_wr_addr[(i_sp_wr/1)*14 +: 14] + (i_sp_wr % 1));
+      wire [15:0] wea;
+      assign wea = (sp_wr_addr[(i_sp_wr/1)*16 +: 16] + (i_sp_wr % 1));
       assign sp_wr_we[i_sp_wr] = (sp_wr_en[i_sp_wr/1] & sp_wr_mask[i_sp_wr] & ok(wea));
       assign sp_wr_wa[i_sp_wr*12 +: 12] = wea[11:0];
       assign sp_wr_wd[i_sp_wr*20 +: 20] = sp_wr_data[i_sp_wr*20 +: 20];
@@ -125,8 +125,8 @@ module sat_buf_w (
   genvar i_dma_wr;
   generate
     for (i_dma_wr = 0; i_dma_wr < 16; i_dma_wr = i_dma_wr + 1) begin : dma_wr_lane
-      wire [13:0] wea;
-      assign wea = (dma_wr_addr[(i_dma_wr/16)*14 +: 14] + (i_dma_wr % 16));
+      wire [15:0] wea;
+      assign wea = (dma_wr_addr[(i_dma_wr/16)*16 +: 16] + (i_dma_wr % 16));
       assign dma_wr_we[i_dma_wr] = (dma_wr_en & dma_wr_mask[i_dma_wr] & ok(wea));
       assign dma_wr_wa[i_dma_wr*12 +: 12] = wea[11:0];
       assign dma_wr_wd[i_dma_wr*20 +: 20] = dma_wr_data[i_dma_wr*20 +: 20];
@@ -138,8 +138,8 @@ module sat_buf_w (
   genvar i_dma_wri;
   generate
     for (i_dma_wri = 0; i_dma_wri < 128; i_dma_wri = i_dma_wri + 1) begin : dma_wri_lane
-      wire [13:0] wea;
-      assign wea = (dma_wri_addr[(i_dma_wri/128)*14 +: 14] + (i_dma_wri % 128));
+      wire [15:0] wea;
+      assign wea = (dma_wri_addr[(i_dma_wri/128)*16 +: 16] + (i_dma_wri % 128));
       assign dma_wri_we[i_dma_wri] = (dma_wri_en & dma_wri_mask[i_dma_wri] & ok(wea));
       assign dma_wri_wa[i_dma_wri*12 +: 12] = wea[11:0];
       assign dma_wri_wd[i_dma_wri*4 +: 4] = dma_wri_data[i_dma_wri*4 +: 4];

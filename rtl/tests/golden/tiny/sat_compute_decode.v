@@ -4,7 +4,7 @@
 //   N:M patterns 1:4, 2:4, 1:8, 2:8, 4:8
 //   buffers (elements): A 4096 x16b, W 4096 x(16b+4b index), O 4096 x48b; bytes/cycle A 32 W 32 O 32
 //   DRAM 16 B/cycle, latency 8, burst 16 B; vector unit 4 lanes; sparsifier 2 lanes
-//   DMA engine: 1 unit(s) per cycle, 40-byte DRAM windows
+//   DMA engine: 1 unit(s) per cycle, 40-byte DRAM windows; im2col line buffer 16384 elements, 2 expansion units per cycle
 //   controller: 48-bit time, 1024 instructions per queue, 16 GEMM scoreboard slots, 16-entry retirement queue
 //
 // Compute decoder: unit, occupancy and buffer ranges of a compute-queue instruction,
@@ -24,23 +24,23 @@ module sat_compute_decode (
   output wire [31:0] g_keff_o,  // GEMM: compressed reduction rows (k*N/M)
   output wire [31:0] g_cpw_o,  // GEMM (ws): cycles per PE row of a weight fill
   output reg  [1:0] r0_b,  // range slot: buffer (0 A, 1 W, 2 O)
-  output reg  [13:0] r0_s,  // range slot: first element
-  output reg  [13:0] r0_e,  // range slot: one past the last (empty when s = e)
+  output reg  [15:0] r0_s,  // range slot: first element
+  output reg  [15:0] r0_e,  // range slot: one past the last (empty when s = e)
   output reg  [1:0] r1_b,
-  output reg  [13:0] r1_s,
-  output reg  [13:0] r1_e,
+  output reg  [15:0] r1_s,
+  output reg  [15:0] r1_e,
   output reg  [1:0] r2_b,
-  output reg  [13:0] r2_s,
-  output reg  [13:0] r2_e,
+  output reg  [15:0] r2_s,
+  output reg  [15:0] r2_e,
   output reg  [1:0] w0_b,
-  output reg  [13:0] w0_s,
-  output reg  [13:0] w0_e,
+  output reg  [15:0] w0_s,
+  output reg  [15:0] w0_e,
   output reg  [1:0] w1_b,
-  output reg  [13:0] w1_s,
-  output reg  [13:0] w1_e,
+  output reg  [15:0] w1_s,
+  output reg  [15:0] w1_e,
   output reg  [1:0] w2_b,
-  output reg  [13:0] w2_s,
-  output reg  [13:0] w2_e
+  output reg  [15:0] w2_s,
+  output reg  [15:0] w2_e
 );
   wire [3:0] opc;
   assign opc = instr[3:0];
@@ -296,42 +296,42 @@ module sat_compute_decode (
     busy_cycles = 48'd1;
     done_cycles = 48'd1;
     r0_b = 2'd0;
-    r0_s = 14'd0;
-    r0_e = 14'd0;
+    r0_s = 16'd0;
+    r0_e = 16'd0;
     r1_b = 2'd0;
-    r1_s = 14'd0;
-    r1_e = 14'd0;
+    r1_s = 16'd0;
+    r1_e = 16'd0;
     r2_b = 2'd0;
-    r2_s = 14'd0;
-    r2_e = 14'd0;
+    r2_s = 16'd0;
+    r2_e = 16'd0;
     w0_b = 2'd0;
-    w0_s = 14'd0;
-    w0_e = 14'd0;
+    w0_s = 16'd0;
+    w0_e = 16'd0;
     w1_b = 2'd0;
-    w1_s = 14'd0;
-    w1_e = 14'd0;
+    w1_s = 16'd0;
+    w1_e = 16'd0;
     w2_b = 2'd0;
-    w2_s = 14'd0;
-    w2_e = 14'd0;
+    w2_s = 16'd0;
+    w2_e = 16'd0;
     case (opc)
       4'd3: begin
         unit = 2'd0;
         busy_cycles = (g_zero ? 48'd1 : g_stream);
         done_cycles = (g_zero ? 48'd1 : (g_stream + g_tail));
         r0_b = 2'd0;
-        r0_s = g_a_w[13:0];
-        r0_e = g_a_end[13:0];
+        r0_s = g_a_w[15:0];
+        r0_e = g_a_end[15:0];
         r1_b = 2'd1;
-        r1_s = g_w_w[13:0];
-        r1_e = g_w_end[13:0];
+        r1_s = g_w_w[15:0];
+        r1_e = g_w_end[15:0];
         if (g_acc) begin
           r2_b = 2'd2;
-          r2_s = g_o_w[13:0];
-          r2_e = g_o_end[13:0];
+          r2_s = g_o_w[15:0];
+          r2_e = g_o_end[15:0];
         end
         w0_b = 2'd2;
-        w0_s = g_o_w[13:0];
-        w0_e = g_o_end[13:0];
+        w0_s = g_o_w[15:0];
+        w0_e = g_o_end[15:0];
       end
       4'd4: begin
         unit = 2'd1;
@@ -340,68 +340,68 @@ module sat_compute_decode (
         case (v_op)
           4'd0: begin
             r0_b = 2'd2;
-            r0_s = v_src_w[13:0];
-            r0_e = v_len_end_src[13:0];
+            r0_s = v_src_w[15:0];
+            r0_e = v_len_end_src[15:0];
             w0_b = 2'd0;
-            w0_s = v_dst_w[13:0];
-            w0_e = v_len_end_dst[13:0];
+            w0_s = v_dst_w[15:0];
+            w0_e = v_len_end_dst[15:0];
           end
           4'd1: begin
             r0_b = 2'd2;
-            r0_s = v_src_w[13:0];
-            r0_e = v_len_end_src[13:0];
+            r0_s = v_src_w[15:0];
+            r0_e = v_len_end_src[15:0];
             r1_b = 2'd0;
-            r1_s = v_src2_w[13:0];
-            r1_e = v_len_end_src2[13:0];
+            r1_s = v_src2_w[15:0];
+            r1_e = v_len_end_src2[15:0];
             w0_b = 2'd2;
-            w0_s = v_dst_w[13:0];
-            w0_e = v_len_end_dst[13:0];
+            w0_s = v_dst_w[15:0];
+            w0_e = v_len_end_dst[15:0];
           end
           4'd2: begin
             r0_b = 2'd0;
-            r0_s = v_src_w[13:0];
-            r0_e = v_len_end_src[13:0];
+            r0_s = v_src_w[15:0];
+            r0_e = v_len_end_src[15:0];
             r1_b = 2'd0;
-            r1_s = v_src2_w[13:0];
-            r1_e = v_len_end_src2[13:0];
+            r1_s = v_src2_w[15:0];
+            r1_e = v_len_end_src2[15:0];
             w0_b = 2'd0;
-            w0_s = v_dst_w[13:0];
-            w0_e = v_len_end_dst[13:0];
+            w0_s = v_dst_w[15:0];
+            w0_e = v_len_end_dst[15:0];
           end
           4'd3: begin
             r0_b = 2'd2;
-            r0_s = v_src_w[13:0];
-            r0_e = v_len_end_src[13:0];
+            r0_s = v_src_w[15:0];
+            r0_e = v_len_end_src[15:0];
             if (v_p5 != 8'd255) begin
               r1_b = 2'd0;
-              r1_s = v_mask_w[13:0];
-              r1_e = v_len_end_mask[13:0];
+              r1_s = v_mask_w[15:0];
+              r1_e = v_len_end_mask[15:0];
             end
             w0_b = 2'd2;
-            w0_s = v_src2_w[13:0];
-            w0_e = v_len_end_src2[13:0];
+            w0_s = v_src2_w[15:0];
+            w0_e = v_len_end_src2[15:0];
             w1_b = 2'd2;
-            w1_s = v_dst_w[13:0];
-            w1_e = v_len_end_dst[13:0];
+            w1_s = v_dst_w[15:0];
+            w1_e = v_len_end_dst[15:0];
             w2_b = 2'd0;
-            w2_s = v_aux_w[13:0];
-            w2_e = v_len_end_aux[13:0];
+            w2_s = v_aux_w[15:0];
+            w2_e = v_len_end_aux[15:0];
           end
           4'd4: begin
             r0_b = 2'd0;
-            r0_s = v_src_w[13:0];
-            r0_e = v_len_end_src[13:0];
+            r0_s = v_src_w[15:0];
+            r0_e = v_len_end_src[15:0];
             r1_b = 2'd0;
-            r1_s = v_src2_w[13:0];
-            r1_e = v_rows_end_src2[13:0];
+            r1_s = v_src2_w[15:0];
+            r1_e = v_rows_end_src2[15:0];
             w0_b = 2'd0;
-            w0_s = v_dst_w[13:0];
-            w0_e = v_len_end_dst[13:0];
+            w0_s = v_dst_w[15:0];
+            w0_e = v_len_end_dst[15:0];
           end
           4'd5: begin
             w0_b = 2'd2;
-            w0_s = v_dst_w[13:0];
-            w0_e = v_len_end_dst[13:0];
+            w0_s = v_dst_w[15:0];
+            w0_e = v_len_end_dst[15:0];
           end
           default: begin
             // not a vector op: no ranges
@@ -414,21 +414,21 @@ module sat_compute_decode (
         done_cycles = s_cycles;
         if (s_master) begin
           r0_b = 2'd2;
-          r0_s = s_src_w[13:0];
-          r0_e = s_a_end[13:0];
+          r0_s = s_src_w[15:0];
+          r0_e = s_a_end[15:0];
         end else begin
           r0_b = 2'd0;
-          r0_s = s_src_w[13:0];
-          r0_e = s_a_end[13:0];
+          r0_s = s_src_w[15:0];
+          r0_e = s_a_end[15:0];
         end
         if (s_mask_out) begin
           w0_b = 2'd0;
-          w0_s = s_dst_w[13:0];
-          w0_e = s_m_end[13:0];
+          w0_s = s_dst_w[15:0];
+          w0_e = s_m_end[15:0];
         end else begin
           w0_b = 2'd1;
-          w0_s = s_dst_w[13:0];
-          w0_e = s_w_end[13:0];
+          w0_s = s_dst_w[15:0];
+          w0_e = s_w_end[15:0];
         end
       end
       default: begin

@@ -4,7 +4,7 @@
 //   N:M patterns 1:4, 2:4, 1:8, 2:8, 4:8
 //   buffers (elements): A 4096 x16b, W 4096 x(16b+4b index), O 4096 x48b; bytes/cycle A 32 W 32 O 32
 //   DRAM 16 B/cycle, latency 8, burst 16 B; vector unit 4 lanes; sparsifier 2 lanes
-//   DMA engine: 1 unit(s) per cycle, 40-byte DRAM windows
+//   DMA engine: 1 unit(s) per cycle, 40-byte DRAM windows; im2col line buffer 16384 elements, 2 expansion units per cycle
 //   controller: 48-bit time, 1024 instructions per queue, 16 GEMM scoreboard slots, 16-entry retirement queue
 //
 // Controller: three in-order queues (load, compute, store), four token FIFOs
@@ -45,10 +45,10 @@ module sat_controller (
   // access::Range::overlaps on one buffer
   function ov;
     input same;
-    input [13:0] s1;
-    input [13:0] e1;
-    input [13:0] s2;
-    input [13:0] e2;
+    input [15:0] s1;
+    input [15:0] e1;
+    input [15:0] s2;
+    input [15:0] e2;
     begin
       ov = same & (s1 < e2) & (s2 < e1) & (s1 < e1) & (s2 < e2);
     end
@@ -162,40 +162,40 @@ module sat_controller (
   reg c_h_il;
   wire [1:0] cn_r0_b;
   reg [1:0] c_h_r0_b;
-  wire [13:0] cn_r0_s;
-  reg [13:0] c_h_r0_s;
-  wire [13:0] cn_r0_e;
-  reg [13:0] c_h_r0_e;
+  wire [15:0] cn_r0_s;
+  reg [15:0] c_h_r0_s;
+  wire [15:0] cn_r0_e;
+  reg [15:0] c_h_r0_e;
   wire [1:0] cn_r1_b;
   reg [1:0] c_h_r1_b;
-  wire [13:0] cn_r1_s;
-  reg [13:0] c_h_r1_s;
-  wire [13:0] cn_r1_e;
-  reg [13:0] c_h_r1_e;
+  wire [15:0] cn_r1_s;
+  reg [15:0] c_h_r1_s;
+  wire [15:0] cn_r1_e;
+  reg [15:0] c_h_r1_e;
   wire [1:0] cn_r2_b;
   reg [1:0] c_h_r2_b;
-  wire [13:0] cn_r2_s;
-  reg [13:0] c_h_r2_s;
-  wire [13:0] cn_r2_e;
-  reg [13:0] c_h_r2_e;
+  wire [15:0] cn_r2_s;
+  reg [15:0] c_h_r2_s;
+  wire [15:0] cn_r2_e;
+  reg [15:0] c_h_r2_e;
   wire [1:0] cn_w0_b;
   reg [1:0] c_h_w0_b;
-  wire [13:0] cn_w0_s;
-  reg [13:0] c_h_w0_s;
-  wire [13:0] cn_w0_e;
-  reg [13:0] c_h_w0_e;
+  wire [15:0] cn_w0_s;
+  reg [15:0] c_h_w0_s;
+  wire [15:0] cn_w0_e;
+  reg [15:0] c_h_w0_e;
   wire [1:0] cn_w1_b;
   reg [1:0] c_h_w1_b;
-  wire [13:0] cn_w1_s;
-  reg [13:0] c_h_w1_s;
-  wire [13:0] cn_w1_e;
-  reg [13:0] c_h_w1_e;
+  wire [15:0] cn_w1_s;
+  reg [15:0] c_h_w1_s;
+  wire [15:0] cn_w1_e;
+  reg [15:0] c_h_w1_e;
   wire [1:0] cn_w2_b;
   reg [1:0] c_h_w2_b;
-  wire [13:0] cn_w2_s;
-  reg [13:0] c_h_w2_s;
-  wire [13:0] cn_w2_e;
-  reg [13:0] c_h_w2_e;
+  wire [15:0] cn_w2_s;
+  reg [15:0] c_h_w2_s;
+  wire [15:0] cn_w2_e;
+  reg [15:0] c_h_w2_e;
   sat_compute_decode dec_c (
     .instr(c_next),
     .unit(cn_unit),
@@ -305,39 +305,39 @@ module sat_controller (
   wire c_mode_blk;
   assign c_mode_blk = ((c_h_unit == 2'd0) & ~c_h_il & last_gemm_v & (c_h_mode != last_mode) & (t < last_gemm_e));
   reg [47:0] gq_e [0:15];  // GEMM ring: completion
-  reg [13:0] gq_as [0:15];  // GEMM ring: A range
-  reg [13:0] gq_ae [0:15];  // GEMM ring: 
-  reg [13:0] gq_ws [0:15];  // GEMM ring: W range
-  reg [13:0] gq_we [0:15];  // GEMM ring: 
-  reg [13:0] gq_os [0:15];  // GEMM ring: O range (written; read when accumulating)
-  reg [13:0] gq_oe [0:15];  // GEMM ring: 
+  reg [15:0] gq_as [0:15];  // GEMM ring: A range
+  reg [15:0] gq_ae [0:15];  // GEMM ring: 
+  reg [15:0] gq_ws [0:15];  // GEMM ring: W range
+  reg [15:0] gq_we [0:15];  // GEMM ring: 
+  reg [15:0] gq_os [0:15];  // GEMM ring: O range (written; read when accumulating)
+  reg [15:0] gq_oe [0:15];  // GEMM ring: 
   reg [3:0] gq_wp;  // next ring slot
   reg [47:0] ve_e;  // vector op in flight: completion
   reg [1:0] ve_r0_b;
-  reg [13:0] ve_r0_s;
-  reg [13:0] ve_r0_e;
+  reg [15:0] ve_r0_s;
+  reg [15:0] ve_r0_e;
   reg [1:0] ve_r1_b;
-  reg [13:0] ve_r1_s;
-  reg [13:0] ve_r1_e;
+  reg [15:0] ve_r1_s;
+  reg [15:0] ve_r1_e;
   reg [1:0] ve_r2_b;
-  reg [13:0] ve_r2_s;
-  reg [13:0] ve_r2_e;
+  reg [15:0] ve_r2_s;
+  reg [15:0] ve_r2_e;
   reg [1:0] ve_w0_b;
-  reg [13:0] ve_w0_s;
-  reg [13:0] ve_w0_e;
+  reg [15:0] ve_w0_s;
+  reg [15:0] ve_w0_e;
   reg [1:0] ve_w1_b;
-  reg [13:0] ve_w1_s;
-  reg [13:0] ve_w1_e;
+  reg [15:0] ve_w1_s;
+  reg [15:0] ve_w1_e;
   reg [1:0] ve_w2_b;
-  reg [13:0] ve_w2_s;
-  reg [13:0] ve_w2_e;
+  reg [15:0] ve_w2_s;
+  reg [15:0] ve_w2_e;
   reg [47:0] se_e;  // sparsify in flight: completion
   reg [1:0] se_ab;  // sparsify in flight: the buffer it reads (A, or O for master weights)
   reg [1:0] se_wb;  // sparsify in flight: the buffer it writes (W, or A for the pruned mask)
-  reg [13:0] se_as;
-  reg [13:0] se_ae;
-  reg [13:0] se_ws;
-  reg [13:0] se_we;
+  reg [15:0] se_as;
+  reg [15:0] se_ae;
+  reg [15:0] se_ws;
+  reg [15:0] se_we;
   wire [15:0] gq_hit;  // ring slot holds a live GEMM that conflicts with the compute head
   genvar gi;
   generate

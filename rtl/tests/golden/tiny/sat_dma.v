@@ -4,7 +4,7 @@
 //   N:M patterns 1:4, 2:4, 1:8, 2:8, 4:8
 //   buffers (elements): A 4096 x16b, W 4096 x(16b+4b index), O 4096 x48b; bytes/cycle A 32 W 32 O 32
 //   DRAM 16 B/cycle, latency 8, burst 16 B; vector unit 4 lanes; sparsifier 2 lanes
-//   DMA engine: 1 unit(s) per cycle, 40-byte DRAM windows
+//   DMA engine: 1 unit(s) per cycle, 40-byte DRAM windows; im2col line buffer 16384 elements, 2 expansion units per cycle
 //   controller: 48-bit time, 1024 instructions per queue, 16 GEMM scoreboard slots, 16-entry retirement queue
 //
 // DMA data engine: 1 unit(s) per cycle; 8 16-bit or 4 32-bit values, 32 to 128 packed
@@ -29,33 +29,39 @@ module sat_dma (
   output wire [39:0] dram_wr_addr,
   output wire [319:0] dram_wr_data,
   output wire [319:0] dram_wr_mask,  // bits written
-  output wire a_wr_en,
-  output wire [13:0] a_wr_addr,
-  output wire [7:0] a_wr_mask,
-  output wire [127:0] a_wr_data,
+  output wire [1:0] a_wr_en,
+  output wire [31:0] a_wr_addr,
+  output wire [15:0] a_wr_mask,
+  output wire [255:0] a_wr_data,
   output wire o_wr_en,
-  output wire [13:0] o_wr_addr,
+  output wire [15:0] o_wr_addr,
   output wire [3:0] o_wr_mask,
   output wire [191:0] o_wr_data,
   output wire w_wr_en,
-  output wire [13:0] w_wr_addr,
+  output wire [15:0] w_wr_addr,
   output wire [15:0] w_wr_mask,
   output wire [319:0] w_wr_data,
   output wire wi_wr_en,
-  output wire [13:0] wi_wr_addr,
+  output wire [15:0] wi_wr_addr,
   output wire [127:0] wi_wr_mask,
   output wire [511:0] wi_wr_data,
+  output wire lb_wr_en,  // line buffer: the fetch's unit g writes
+  output wire [15:0] lb_wr_addr,
+  output wire [7:0] lb_wr_mask,
+  output wire [127:0] lb_wr_data,
+  output wire [31:0] lb_rd_addr,  // line buffer: the expansion's unit g reads
+  input  wire [255:0] lb_rd_data,  // unit g: its elements (same cycle)
   output wire a_rd_en,
-  output wire [13:0] a_rd_addr,
+  output wire [15:0] a_rd_addr,
   input  wire [127:0] a_rd_data,  // next cycle
   output wire o_rd_en,
-  output wire [13:0] o_rd_addr,
+  output wire [15:0] o_rd_addr,
   input  wire [383:0] o_rd_data,  // next cycle
   output wire w_rd_en,
-  output wire [13:0] w_rd_addr,
+  output wire [15:0] w_rd_addr,
   input  wire [319:0] w_rd_data,  // next cycle
   output wire wi_rd_en,
-  output wire [13:0] wi_rd_addr,
+  output wire [15:0] wi_rd_addr,
   input  wire [511:0] wi_rd_data  // next cycle
 );
   // numerics::round_shift of a signed 48-bit value (ties toward +inf)
@@ -164,8 +170,8 @@ module sat_dma (
   assign g_opadw = si[215:213];
   wire [21:0] g_cols_w;
   assign g_cols_w = {2'd0, g_cols};
-  wire [13:0] g_sram_w;
-  assign g_sram_w = g_sram[13:0];
+  wire [15:0] g_sram_w;
+  assign g_sram_w = g_sram[15:0];
   wire [11:0] g0_ic;
   assign g0_ic = g_ic;
   wire [3:0] g0_kw;
@@ -244,6 +250,70 @@ module sat_dma (
   assign g_b0w = {8'd0, g_b0};
   wire [39:0] g0_img;
   assign g0_img = (g_dram + (g_b0w * {7'd0, g0_pb}));
+  wire [31:0] lw_p1;
+  assign lw_p1 = (g_p0w + {12'd0, g_rows} - 32'd1);
+  wire [31:0] lw_b1;
+  assign lw_b1 = (lw_p1 / g_pq);
+  wire [31:0] lw_oy1;
+  assign lw_oy1 = ((lw_p1 % g_pq) / {16'd0, g0_gq});
+  wire [31:0] lw_ic;
+  assign lw_ic = {20'd0, g_ic};
+  wire [31:0] lw_k1;
+  assign lw_k1 = ({12'd0, g_k0} + {12'd0, g_cols} - 32'd1);
+  wire [31:0] lw_ky1r;
+  assign lw_ky1r = ((lw_k1 / lw_ic) / {28'd0, g_kw});
+  wire [31:0] lw_khm;
+  assign lw_khm = ({28'd0, g_kh} - 32'd1);
+  wire [31:0] lw_ky1;
+  assign lw_ky1 = ((lw_ky1r < lw_khm) ? lw_ky1r : lw_khm);
+  wire [31:0] lw_ky0;
+  assign lw_ky0 = {12'd0, g_ky0w};
+  wire [31:0] lw_ylo;
+  assign lw_ylo = ((g_oy0 * {29'd0, g_cs}) + lw_ky0);
+  wire [31:0] lw_fd;
+  assign lw_fd = (((lw_ylo - {28'd0, g_padh}) + {29'd0, g_dil} - 32'd1) / {29'd0, g_dil});
+  wire [31:0] lw_first;
+  assign lw_first = ((lw_ylo <= {28'd0, g_padh}) ? 32'd0 : (lw_fd < {22'd0, g_ih}) ? lw_fd : {22'd0, g_ih});
+  wire [31:0] lw_yhi;
+  assign lw_yhi = ((lw_oy1 * {29'd0, g_cs}) + lw_ky1);
+  wire [31:0] lw_ed;
+  assign lw_ed = (((lw_yhi - {28'd0, g_padh}) / {29'd0, g_dil}) + 32'd1);
+  wire [31:0] lw_end;
+  assign lw_end = ((lw_yhi < {28'd0, g_padh}) ? 32'd0 : (lw_ed < {22'd0, g_ih}) ? lw_ed : {22'd0, g_ih});
+  wire [39:0] lw_row0;
+  assign lw_row0 = ((g_b0w * {30'd0, g_ih}) + {8'd0, lw_first});
+  wire [39:0] lw_stop;
+  assign lw_stop = (({8'd0, lw_b1} * {30'd0, g_ih}) + {8'd0, lw_end});
+  wire [39:0] lw_rows;
+  assign lw_rows = ((lw_stop > lw_row0) ? (lw_stop - lw_row0) : 40'd0);
+  wire [31:0] lw_c0r;
+  assign lw_c0r = {12'd0, g_cc0w};
+  wire [31:0] lw_cols;
+  assign lw_cols = {12'd0, g_cols};
+  wire lw_whole;
+  assign lw_whole = ((lw_cols >= lw_ic) | ((lw_c0r + lw_cols) > lw_ic));
+  wire [11:0] lw_chans;
+  assign lw_chans = (lw_whole ? g_ic : lw_cols[11:0]);
+  wire [11:0] lw_c0;
+  assign lw_c0 = (lw_whole ? 12'd0 : lw_c0r[11:0]);
+  wire lw_none;
+  assign lw_none = ((g_rows == 20'd0) | (g_cols == 20'd0) | (lw_rows == 40'd0));
+  wire [19:0] lb_runs;
+  assign lb_runs = (lw_none ? 20'd0 : lw_whole ? lw_rows[19:0] : (lw_rows[19:0] * {10'd0, g_iw}));
+  wire [21:0] lb_len;
+  assign lb_len = (lw_whole ? ({12'd0, g_iw} * {10'd0, g_ic}) : {10'd0, lw_chans});
+  wire [39:0] lb_stride;
+  assign lb_stride = (lw_whole ? {17'd0, g0_pr} : {27'd0, g0_pc});
+  wire [39:0] lb_rd0;
+  assign lb_rd0 = (g_dram + (lw_row0 * {17'd0, g0_pr}) + {27'd0, lw_c0, 1'b0});
+  wire [12:0] g0l_pc;
+  assign g0l_pc = {lw_chans, 1'b0};
+  wire [22:0] g0l_pr;
+  assign g0l_pr = ({13'd0, g_iw} * {10'd0, g0l_pc});
+  wire [32:0] g0l_pb;
+  assign g0l_pb = ({23'd0, g_ih} * {10'd0, g0l_pr});
+  wire [39:0] g0l_img;
+  assign g0l_img = ((g_b0w * {7'd0, g0l_pb}) - (lw_row0 * {17'd0, g0l_pr}) - {27'd0, lw_c0, 1'b0});
   wire [1:0] i_buf;
   assign i_buf = si[9:8];
   wire [2:0] i_fmt;
@@ -258,8 +328,8 @@ module sat_dma (
   assign i_ub = ((i_kind == 3'd1) ? 22'd16 : (i_kind == 3'd4) ? ((i_ib == 3'd1) ? 22'd34 : ((i_ib == 3'd2) ? 22'd36 : ((i_ib == 3'd3) ? 22'd38 : ((i_ib == 3'd4) ? 22'd40 : 22'd0)))) : (i_kind == 3'd5) ? ((i_ib == 3'd1) ? 22'd16 : ((i_ib == 3'd2) ? 22'd16 : ((i_ib == 3'd3) ? 22'd18 : ((i_ib == 3'd4) ? 22'd16 : 22'd0)))) : 22'd16);
   wire [21:0] i_cols;
   assign i_cols = {2'd0, si[119:100]};
-  wire [13:0] i_sram;
-  assign i_sram = si[69:56];
+  wire [15:0] i_sram;
+  assign i_sram = si[71:56];
   reg act;  // a transfer is being moved
   reg dir;  // 0 load, 1 store
   reg [2:0] kind;
@@ -274,7 +344,11 @@ module sat_dma (
   reg [21:0] c;  // lane 0: first column
   reg [39:0] off;  // lane 0: byte offset in its row
   reg [39:0] rd;  // lane 0: DRAM address of its row
-  reg [13:0] re;  // lane 0: element address of its row
+  reg [15:0] re;  // lane 0: element address of its row
+  reg lbf;  // a line-buffer load2col's fetch phase (the expansion follows)
+  reg [19:0] x_rows;  // its tile rows, for the expansion
+  reg [21:0] x_cols;  // its tile columns
+  reg [15:0] x_sram;  // its A address
   // unit g+1 is unit g advanced by one unit (to the next row when the row ends)
   wire [21:0] u0_c;
   assign u0_c = c;
@@ -282,7 +356,7 @@ module sat_dma (
   assign u0_off = off;
   wire [39:0] u0_rd;
   assign u0_rd = rd;
-  wire [13:0] u0_re;
+  wire [15:0] u0_re;
   assign u0_re = re;
   wire [19:0] u0_rl;
   assign u0_rl = rl;
@@ -395,18 +469,98 @@ module sat_dma (
   assign u1_off = (wrap0 ? 40'd0 : (u0_off + {18'd0, ub}));
   wire [39:0] u1_rd;
   assign u1_rd = (wrap0 ? (u0_rd + stride) : u0_rd);
-  wire [13:0] u1_re;
-  assign u1_re = (wrap0 ? (u0_re + cols[13:0]) : u0_re);
+  wire [15:0] u1_re;
+  assign u1_re = (wrap0 ? (u0_re + cols[15:0]) : u0_re);
   wire [19:0] u1_rl;
   assign u1_rl = ((wrap0 & (u0_rl != 20'd0)) ? (u0_rl - 20'd1) : u0_rl);
   wire [21:0] left0;
   assign left0 = (cols - u0_c);
   wire [21:0] nv0;
   assign nv0 = (is2 ? n2_0 : (left0 < e) ? left0 : e);
-  wire [13:0] ea0;
-  assign ea0 = (u0_re + u0_c[13:0]);
+  wire [15:0] ea0;
+  assign ea0 = (u0_re + u0_c[15:0]);
   wire [39:0] da0;
-  assign da0 = (is2 ? ga0 : (u0_rd + u0_off));
+  assign da0 = (u0_rd + u0_off);
+  wire v1;
+  assign v1 = (act & is2 & (u1_rl != 20'd0));
+  wire [21:0] gseg1;
+  assign gseg1 = ({10'd0, ic} - {10'd0, u1_cc});
+  wire [21:0] gleft1;
+  assign gleft1 = (cols - u1_c);
+  wire [21:0] gmin1;
+  assign gmin1 = ((gseg1 < gleft1) ? gseg1 : gleft1);
+  wire [21:0] n2_1;
+  assign n2_1 = ((gmin1 < e) ? gmin1 : e);
+  wire [15:0] gyo1;
+  assign gyo1 = (u1_yb + {12'd0, u1_ky});
+  wire [15:0] gyy1;
+  assign gyy1 = (gyo1 - {12'd0, padh});
+  wire gvy1;
+  assign gvy1 = ((gyo1 >= {12'd0, padh}) & (gyy1 < ihd) & ((gyy1 % {13'd0, dil}) == 16'd0));
+  wire [15:0] giy1;
+  assign giy1 = (gyy1 / {13'd0, dil});
+  wire [15:0] gxo1;
+  assign gxo1 = (u1_xb + {12'd0, u1_kx});
+  wire [15:0] gxx1;
+  assign gxx1 = (gxo1 - {12'd0, padw});
+  wire gvx1;
+  assign gvx1 = ((gxo1 >= {12'd0, padw}) & (gxx1 < iwd) & ((gxx1 % {13'd0, dil}) == 16'd0));
+  wire [15:0] gix1;
+  assign gix1 = (gxx1 / {13'd0, dil});
+  wire gv1;
+  assign gv1 = (gvy1 & gvx1);
+  wire [32:0] gry1;
+  assign gry1 = ({23'd0, giy1[9:0]} * {10'd0, pr});
+  wire [22:0] grx1;
+  assign grx1 = ({13'd0, gix1[9:0]} * {10'd0, pc});
+  wire [39:0] ga1;
+  assign ga1 = (u1_img + {7'd0, gry1} + {17'd0, grx1} + {27'd0, u1_cc, 1'b0});
+  wire [21:0] c2_1;
+  assign c2_1 = (u1_c + (is2 ? n2_1 : e));
+  wire wrap1;
+  assign wrap1 = (c2_1 >= cols);
+  wire gsw1;
+  assign gsw1 = (n2_1 == gseg1);
+  wire gkxw1;
+  assign gkxw1 = ((u1_kx + 4'd1) == kw);
+  wire goxw1;
+  assign goxw1 = ((u1_ox + 16'd1) == gq);
+  wire goyw1;
+  assign goyw1 = ((u1_oy + 16'd1) == gp);
+  wire [11:0] u2_cc;
+  assign u2_cc = (wrap1 ? cc0 : gsw1 ? 12'd0 : (u1_cc + n2_1[11:0]));
+  wire [3:0] u2_kx;
+  assign u2_kx = (wrap1 ? kx0 : gsw1 ? (gkxw1 ? 4'd0 : (u1_kx + 4'd1)) : u1_kx);
+  wire [3:0] u2_ky;
+  assign u2_ky = (wrap1 ? ky0 : (gsw1 & gkxw1) ? (u1_ky + 4'd1) : u1_ky);
+  wire [15:0] u2_ox;
+  assign u2_ox = (wrap1 ? (goxw1 ? 16'd0 : (u1_ox + 16'd1)) : u1_ox);
+  wire [15:0] u2_xb;
+  assign u2_xb = (wrap1 ? (goxw1 ? 16'd0 : (u1_xb + {13'd0, cs})) : u1_xb);
+  wire [15:0] u2_oy;
+  assign u2_oy = ((wrap1 & goxw1) ? (goyw1 ? 16'd0 : (u1_oy + 16'd1)) : u1_oy);
+  wire [15:0] u2_yb;
+  assign u2_yb = ((wrap1 & goxw1) ? (goyw1 ? 16'd0 : (u1_yb + {13'd0, cs})) : u1_yb);
+  wire [39:0] u2_img;
+  assign u2_img = ((wrap1 & goxw1 & goyw1) ? (u1_img + {7'd0, pb}) : u1_img);
+  wire [21:0] u2_c;
+  assign u2_c = (wrap1 ? 22'd0 : c2_1);
+  wire [39:0] u2_off;
+  assign u2_off = (wrap1 ? 40'd0 : (u1_off + {18'd0, ub}));
+  wire [39:0] u2_rd;
+  assign u2_rd = (wrap1 ? (u1_rd + stride) : u1_rd);
+  wire [15:0] u2_re;
+  assign u2_re = (wrap1 ? (u1_re + cols[15:0]) : u1_re);
+  wire [19:0] u2_rl;
+  assign u2_rl = ((wrap1 & (u1_rl != 20'd0)) ? (u1_rl - 20'd1) : u1_rl);
+  wire [21:0] left1;
+  assign left1 = (cols - u1_c);
+  wire [21:0] nv1;
+  assign nv1 = (is2 ? n2_1 : (left1 < e) ? left1 : e);
+  wire [15:0] ea1;
+  assign ea1 = (u1_re + u1_c[15:0]);
+  wire lb_go;
+  assign lb_go = (lb_runs != 20'd0);
   reg err;  // sticky: a transfer started late or while another moved
   assign error = err;
   reg [2:0] s2_kind;  // store stage 2: the buffer data arrives, DRAM is written
@@ -422,6 +576,7 @@ module sat_dma (
       p_st_v <= 1'b0;
       act <= 1'b0;
       err <= 1'b0;
+      lbf <= 1'b0;
       s2_v0 <= 1'b0;
     end else begin
       if (ld_issue & ~now_ld) begin
@@ -448,16 +603,16 @@ module sat_dma (
         ib <= i_ib;
         shift <= si[167:160];
         relu <= si[168:168];
-        cols <= (i_2col ? g_cols_w : i_cols);
-        stride <= si[159:120];
+        cols <= (i_2col ? (lb_go ? lb_len : g_cols_w) : (i_2col ? g_cols_w : i_cols));
+        stride <= (i_2col ? lb_stride : si[159:120]);
         e <= (i_2col ? 22'd8 : i_e);
-        ub <= i_ub;
-        rl <= (i_2col ? ((g_cols_w == 22'd0) ? 20'd0 : g_rows) : ((i_cols == 22'd0) ? 20'd0 : si[99:80]));
+        ub <= (i_2col ? 22'd16 : i_ub);
+        rl <= (i_2col ? (lb_go ? lb_runs : (g_cols_w == 22'd0) ? 20'd0 : g_rows) : ((i_cols == 22'd0) ? 20'd0 : si[99:80]));
         c <= 22'd0;
         off <= 40'd0;
-        rd <= si[55:16];
-        re <= (i_2col ? g_sram_w : i_sram);
-        is2 <= i_2col;
+        rd <= (i_2col ? lb_rd0 : si[55:16]);
+        re <= (i_2col ? (lb_go ? 16'd0 : g_sram_w) : (i_2col ? g_sram_w : i_sram));
+        is2 <= (i_2col & ~lb_go);
         ic <= g0_ic;
         kw <= g0_kw;
         cs <= g0_cs;
@@ -468,9 +623,9 @@ module sat_dma (
         iwd <= g0_iwd;
         gp <= g0_gp;
         gq <= g0_gq;
-        pc <= g0_pc;
-        pr <= g0_pr;
-        pb <= g0_pb;
+        pc <= g0l_pc;
+        pr <= g0l_pr;
+        pb <= g0l_pb;
         cc0 <= g0_cc0;
         kx0 <= g0_kx0;
         ky0 <= g0_ky0;
@@ -481,25 +636,39 @@ module sat_dma (
         oy <= g0_oy;
         xb <= g0_xb;
         yb <= g0_yb;
-        img <= g0_img;
-        if ((act & (u1_rl != 20'd0)) | (s_ld & s_st)) begin
+        img <= g0l_img;
+        lbf <= (i_2col & lb_go);
+        x_rows <= g_rows;
+        x_cols <= g_cols_w;
+        x_sram <= g_sram_w;
+        if ((act & (lbf | ((is2 ? u2_rl : u1_rl) != 20'd0))) | (s_ld & s_st)) begin
           err <= 1'b1;
         end
       end else if (act) begin
-        cc <= u1_cc;
-        kx <= u1_kx;
-        ky <= u1_ky;
-        ox <= u1_ox;
-        oy <= u1_oy;
-        xb <= u1_xb;
-        yb <= u1_yb;
-        img <= u1_img;
-        c <= u1_c;
-        off <= u1_off;
-        rd <= u1_rd;
-        re <= u1_re;
-        rl <= u1_rl;
-        act <= (u1_rl != 20'd0);
+        if (lbf & (u1_rl == 20'd0)) begin
+          lbf <= 1'b0;
+          is2 <= 1'b1;
+          rl <= x_rows;
+          cols <= x_cols;
+          re <= x_sram;
+          c <= 22'd0;
+          off <= 40'd0;
+        end else begin
+          cc <= (is2 ? u2_cc : cc);
+          kx <= (is2 ? u2_kx : kx);
+          ky <= (is2 ? u2_ky : ky);
+          ox <= (is2 ? u2_ox : ox);
+          oy <= (is2 ? u2_oy : oy);
+          xb <= (is2 ? u2_xb : xb);
+          yb <= (is2 ? u2_yb : yb);
+          img <= (is2 ? u2_img : img);
+          c <= (is2 ? u2_c : u1_c);
+          off <= (is2 ? u2_off : u1_off);
+          rd <= (is2 ? u2_rd : u1_rd);
+          re <= (is2 ? u2_re : u1_re);
+          rl <= (is2 ? u2_rl : u1_rl);
+          act <= ((is2 ? u2_rl : u1_rl) != 20'd0);
+        end
       end
       s2_kind <= kind;
       s2_ib <= ib;
@@ -950,10 +1119,29 @@ module sat_dma (
       li0_0 = 4'd0;
     end
   end
-  assign dram_rd_en = {(v0 & ~dir & (kind != 3'd7) & (~is2 | gv0))};
+  assign dram_rd_en = {(v0 & ~dir & (kind != 3'd7) & ~is2)};
   assign dram_rd_addr = {da0};
-  assign a_wr_en = {(v0 & (~dir & ((kind == 3'd0))))};
-  assign a_wr_addr = {ea0};
+  assign lb_wr_en = {(v0 & ~dir & lbf)};
+  assign lb_wr_addr = {ea0};
+  assign lb_rd_addr = {ga1[16:1], ga0[16:1]};
+  assign lb_wr_mask[0] = (nv0 > 22'd0);
+  assign lb_wr_mask[1] = (nv0 > 22'd1);
+  assign lb_wr_mask[2] = (nv0 > 22'd2);
+  assign lb_wr_mask[3] = (nv0 > 22'd3);
+  assign lb_wr_mask[4] = (nv0 > 22'd4);
+  assign lb_wr_mask[5] = (nv0 > 22'd5);
+  assign lb_wr_mask[6] = (nv0 > 22'd6);
+  assign lb_wr_mask[7] = (nv0 > 22'd7);
+  assign lb_wr_data[15:0] = win0[15:0];
+  assign lb_wr_data[31:16] = win0[31:16];
+  assign lb_wr_data[47:32] = win0[47:32];
+  assign lb_wr_data[63:48] = win0[63:48];
+  assign lb_wr_data[79:64] = win0[79:64];
+  assign lb_wr_data[95:80] = win0[95:80];
+  assign lb_wr_data[111:96] = win0[111:96];
+  assign lb_wr_data[127:112] = win0[127:112];
+  assign a_wr_en = {(v1 & (~dir & ((kind == 3'd0))) & ~lbf), (v0 & (~dir & ((kind == 3'd0))) & ~lbf)};
+  assign a_wr_addr = {ea1, ea0};
   assign a_wr_mask[0] = (nv0 > 22'd0);
   assign a_wr_mask[1] = (nv0 > 22'd1);
   assign a_wr_mask[2] = (nv0 > 22'd2);
@@ -962,14 +1150,30 @@ module sat_dma (
   assign a_wr_mask[5] = (nv0 > 22'd5);
   assign a_wr_mask[6] = (nv0 > 22'd6);
   assign a_wr_mask[7] = (nv0 > 22'd7);
-  assign a_wr_data[15:0] = ((is2 & ~gv0) ? 16'd0 : win0[15:0]);
-  assign a_wr_data[31:16] = ((is2 & ~gv0) ? 16'd0 : win0[31:16]);
-  assign a_wr_data[47:32] = ((is2 & ~gv0) ? 16'd0 : win0[47:32]);
-  assign a_wr_data[63:48] = ((is2 & ~gv0) ? 16'd0 : win0[63:48]);
-  assign a_wr_data[79:64] = ((is2 & ~gv0) ? 16'd0 : win0[79:64]);
-  assign a_wr_data[95:80] = ((is2 & ~gv0) ? 16'd0 : win0[95:80]);
-  assign a_wr_data[111:96] = ((is2 & ~gv0) ? 16'd0 : win0[111:96]);
-  assign a_wr_data[127:112] = ((is2 & ~gv0) ? 16'd0 : win0[127:112]);
+  assign a_wr_mask[8] = (nv1 > 22'd0);
+  assign a_wr_mask[9] = (nv1 > 22'd1);
+  assign a_wr_mask[10] = (nv1 > 22'd2);
+  assign a_wr_mask[11] = (nv1 > 22'd3);
+  assign a_wr_mask[12] = (nv1 > 22'd4);
+  assign a_wr_mask[13] = (nv1 > 22'd5);
+  assign a_wr_mask[14] = (nv1 > 22'd6);
+  assign a_wr_mask[15] = (nv1 > 22'd7);
+  assign a_wr_data[15:0] = (is2 ? (gv0 ? lb_rd_data[15:0] : 16'd0) : win0[15:0]);
+  assign a_wr_data[31:16] = (is2 ? (gv0 ? lb_rd_data[31:16] : 16'd0) : win0[31:16]);
+  assign a_wr_data[47:32] = (is2 ? (gv0 ? lb_rd_data[47:32] : 16'd0) : win0[47:32]);
+  assign a_wr_data[63:48] = (is2 ? (gv0 ? lb_rd_data[63:48] : 16'd0) : win0[63:48]);
+  assign a_wr_data[79:64] = (is2 ? (gv0 ? lb_rd_data[79:64] : 16'd0) : win0[79:64]);
+  assign a_wr_data[95:80] = (is2 ? (gv0 ? lb_rd_data[95:80] : 16'd0) : win0[95:80]);
+  assign a_wr_data[111:96] = (is2 ? (gv0 ? lb_rd_data[111:96] : 16'd0) : win0[111:96]);
+  assign a_wr_data[127:112] = (is2 ? (gv0 ? lb_rd_data[127:112] : 16'd0) : win0[127:112]);
+  assign a_wr_data[143:128] = (gv1 ? lb_rd_data[143:128] : 16'd0);
+  assign a_wr_data[159:144] = (gv1 ? lb_rd_data[159:144] : 16'd0);
+  assign a_wr_data[175:160] = (gv1 ? lb_rd_data[175:160] : 16'd0);
+  assign a_wr_data[191:176] = (gv1 ? lb_rd_data[191:176] : 16'd0);
+  assign a_wr_data[207:192] = (gv1 ? lb_rd_data[207:192] : 16'd0);
+  assign a_wr_data[223:208] = (gv1 ? lb_rd_data[223:208] : 16'd0);
+  assign a_wr_data[239:224] = (gv1 ? lb_rd_data[239:224] : 16'd0);
+  assign a_wr_data[255:240] = (gv1 ? lb_rd_data[255:240] : 16'd0);
   assign o_wr_en = {(v0 & (~dir & ((kind == 3'd1))))};
   assign o_wr_addr = {ea0};
   assign o_wr_mask[0] = (nv0 > 22'd0);

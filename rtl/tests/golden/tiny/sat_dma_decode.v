@@ -4,12 +4,14 @@
 //   N:M patterns 1:4, 2:4, 1:8, 2:8, 4:8
 //   buffers (elements): A 4096 x16b, W 4096 x(16b+4b index), O 4096 x48b; bytes/cycle A 32 W 32 O 32
 //   DRAM 16 B/cycle, latency 8, burst 16 B; vector unit 4 lanes; sparsifier 2 lanes
-//   DMA engine: 1 unit(s) per cycle, 40-byte DRAM windows
+//   DMA engine: 1 unit(s) per cycle, 40-byte DRAM windows; im2col line buffer 16384 elements, 2 expansion units per cycle
 //   controller: 48-bit time, 1024 instructions per queue, 16 GEMM scoreboard slots, 16-entry retirement queue
 //
 // DMA decoder: channel beats of a load, store or load2col, as timing::transfer computes them:
 // beats = max(1, ceil(rows * ceil(row_bytes / burst) * burst / bytes_per_cycle)); a load2col
 // reads its field `bursts` bursts (ConvGeom::gather_bursts).
+// With the line buffer a load2col also holds the channel for its expansion,
+// ceil(rows * units_per_row / expand_units) (timing::load2col_expansion).
 /* verilator lint_off UNUSED */  // reads a few fields of the instruction; intermediates are wider than needed
 module sat_dma_decode (
   input  wire [255:0] instr,  // a load, store or load2col
@@ -63,8 +65,42 @@ module sat_dma_decode (
   assign bursts = (is2col ? {16'd0, g_bursts} : ({28'd0, rows} * row_bursts));
   wire [47:0] burst_bytes;
   assign burst_bytes = (bursts << 4);
+  wire [47:0] fetch_beats;
+  assign fetch_beats = ((burst_bytes + 48'd15) >> 4);
+  wire [19:0] x_rows;
+  assign x_rows = instr[91:72];
+  wire [47:0] x_rows_w;
+  assign x_rows_w = {28'd0, x_rows};
+  wire [19:0] x_cols;
+  assign x_cols = instr[111:92];
+  wire [20:0] x_cols_w;
+  assign x_cols_w = {1'd0, x_cols};
+  wire [19:0] x_k0;
+  assign x_k0 = instr[155:136];
+  wire [20:0] x_k0_w;
+  assign x_k0_w = {1'd0, x_k0};
+  wire [11:0] x_ic;
+  assign x_ic = instr[187:176];
+  wire [20:0] x_ic_w;
+  assign x_ic_w = {9'd0, x_ic};
+  wire [20:0] x_icz;
+  assign x_icz = ((x_ic_w == 21'd0) ? 21'd1 : x_ic_w);
+  wire [20:0] x_c0;
+  assign x_c0 = (x_k0_w % x_icz);
+  wire [20:0] x_seg;
+  assign x_seg = (x_icz - x_c0);
+  wire [20:0] x_first;
+  assign x_first = ((x_seg < x_cols_w) ? x_seg : x_cols_w);
+  wire [20:0] x_rest;
+  assign x_rest = (x_cols_w - x_first);
+  wire [20:0] x_upr;
+  assign x_upr = (((x_first + 21'd7) >> 3) + ((x_rest / x_icz) * ((x_icz + 21'd7) >> 3)) + (((x_rest % x_icz) + 21'd7) >> 3));
+  wire [47:0] x_upr_w;
+  assign x_upr_w = {27'd0, x_upr};
+  wire [47:0] expand;
+  assign expand = (((x_rows_w * x_upr_w) + 48'd1) >> 1);
   wire [47:0] raw_beats;
-  assign raw_beats = ((burst_bytes + 48'd15) >> 4);
+  assign raw_beats = (fetch_beats + (is2col ? expand : 48'd0));
   assign beats = ((raw_beats == 48'd0) ? 48'd1 : raw_beats);
 endmodule
 /* verilator lint_on UNUSED */

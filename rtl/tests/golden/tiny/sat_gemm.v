@@ -4,7 +4,7 @@
 //   N:M patterns 1:4, 2:4, 1:8, 2:8, 4:8
 //   buffers (elements): A 4096 x16b, W 4096 x(16b+4b index), O 4096 x48b; bytes/cycle A 32 W 32 O 32
 //   DRAM 16 B/cycle, latency 8, burst 16 B; vector unit 4 lanes; sparsifier 2 lanes
-//   DMA engine: 1 unit(s) per cycle, 40-byte DRAM windows
+//   DMA engine: 1 unit(s) per cycle, 40-byte DRAM windows; im2col line buffer 16384 elements, 2 expansion units per cycle
 //   controller: 48-bit time, 1024 instructions per queue, 16 GEMM scoreboard slots, 16-entry retirement queue
 //
 // GEMM engine: sub-tile and K-step sequencing as timing::gemm counts them (period, cycles
@@ -21,24 +21,24 @@ module sat_gemm (
   input  wire [31:0] keff,  // compressed reduction rows
   input  wire [31:0] cpw,  // ws: cycles per PE row of a weight fill
   output wire a_rd_en,  // activation read
-  output wire [27:0] a_rd_addr,  // row r: first activation of this K-step
+  output wire [31:0] a_rd_addr,  // row r: first activation of this K-step
   input  wire [1023:0] a_rd_data,
   output wire w_rd_en,  // weight read
-  output wire [55:0] w_rd_addr,  // lane l: first weight (column 0 of the sub-tile) of its compressed row
+  output wire [63:0] w_rd_addr,  // lane l: first weight (column 0 of the sub-tile) of its compressed row
   input  wire [159:0] w_rd_data,
   output wire a_rdt_en,  // activation read, A transposed (at)
-  output wire [447:0] a_rdt_addr,  // reduction index x of this K-step: its first row
+  output wire [511:0] a_rdt_addr,  // reduction index x of this K-step: its first row
   input  wire [1023:0] a_rdt_data,
   output wire w_rdt_en,  // weight read, W transposed (wt)
-  output wire [27:0] w_rdt_addr,  // column c: its first reduction row of this K-step
+  output wire [31:0] w_rdt_addr,  // column c: its first reduction row of this K-step
   input  wire [159:0] w_rdt_data,
   output wire o_clr_en,  // a GEMM with k = 0 and acc = 0 clears its output tile, in its issue cycle and the next
-  output wire [13:0] o_clr_addr,
+  output wire [15:0] o_clr_addr,
   output wire [3:0] o_clr_mask,
   output wire [191:0] o_clr_data,  // zeros
   output wire error,  // a k = 0 tile larger than two cycles of clearing
   output wire [1:0] o_wr_en,  // drain: rows written
-  output wire [27:0] o_wr_addr,
+  output wire [31:0] o_wr_addr,
   output wire [3:0] o_wr_mask,
   output wire [191:0] o_wr_data,
   output wire o_wr_acc
@@ -47,33 +47,33 @@ module sat_gemm (
   assign i_mode_code = {instr[12:8], instr[17:13]};
   wire [5:0] i_mode;
   assign i_mode = {(i_mode_code == 10'd136), (i_mode_code == 10'd72), (i_mode_code == 10'd40), (i_mode_code == 10'd68), (i_mode_code == 10'd36), (i_mode_code == 10'd0)};
-  wire [13:0] i_lm;
-  assign i_lm = (i_mode[5] ? 14'd8 : (i_mode[4] ? 14'd16 : (i_mode[3] ? 14'd32 : (i_mode[2] ? 14'd8 : (i_mode[1] ? 14'd16 : 14'd4)))));
+  wire [15:0] i_lm;
+  assign i_lm = (i_mode[5] ? 16'd8 : (i_mode[4] ? 16'd16 : (i_mode[3] ? 16'd32 : (i_mode[2] ? 16'd8 : (i_mode[1] ? 16'd16 : 16'd4)))));
   reg act;  // streaming
   reg [5:0] g_mode;  // mode
   reg g_acc;  // accumulate
-  reg [13:0] g_n;  // output columns
-  reg [13:0] g_astride;
-  reg [13:0] g_lm;  // activations per row per K-step
-  reg [13:0] g_wstep;  // weight address step per K-step (lanes * n; wt: lanes)
+  reg [15:0] g_n;  // output columns
+  reg [15:0] g_astride;
+  reg [15:0] g_lm;  // activations per row per K-step
+  reg [15:0] g_wstep;  // weight address step per K-step (lanes * n; wt: lanes)
   reg g_at;  // A transposed
   reg g_wt;  // W transposed
-  reg [13:0] g_k;  // reduction length (wt: the column stride of W)
-  reg [13:0] g_ablk;  // activation address step per row block (rows * astride; at: rows)
-  reg [13:0] g_astep;  // activation address step per K-step (activations per row; at: times astride)
-  reg [13:0] g_wcol;  // weight address step per column block (cols; wt: cols * k)
+  reg [15:0] g_k;  // reduction length (wt: the column stride of W)
+  reg [15:0] g_ablk;  // activation address step per row block (rows * astride; at: rows)
+  reg [15:0] g_astep;  // activation address step per K-step (activations per row; at: times astride)
+  reg [15:0] g_wcol;  // weight address step per column block (cols; wt: cols * k)
   reg [31:0] g_ksteps;
   reg [31:0] g_cpk;
   reg [31:0] g_period;
   reg [31:0] g_keff;
   reg [31:0] g_tiles_n;  // sub-tiles along n
   reg [31:0] g_subtiles;  // sub-tiles left (including this one)
-  reg [13:0] a_tile;  // activation address of the sub-tile row block
-  reg [13:0] a_k;  // activation offset of this K-step
-  reg [13:0] w_base;  // weight address of this K-step, column 0 of the tile
-  reg [13:0] w_col;  // weight address offset of the sub-tile's columns
-  reg [13:0] o_col;  // column offset of the sub-tile
-  reg [13:0] o_tile;  // output address of the row block
+  reg [15:0] a_tile;  // activation address of the sub-tile row block
+  reg [15:0] a_k;  // activation offset of this K-step
+  reg [15:0] w_base;  // weight address of this K-step, column 0 of the tile
+  reg [15:0] w_col;  // weight address offset of the sub-tile's columns
+  reg [15:0] o_col;  // column offset of the sub-tile
+  reg [15:0] o_tile;  // output address of the row block
   reg [31:0] m_left;  // rows from this row block on
   reg [31:0] n_left;  // columns from this column block on
   reg [31:0] tj;  // column block
@@ -85,28 +85,28 @@ module sat_gemm (
   assign i_m = {12'd0, instr[41:22]};
   wire [31:0] i_n;
   assign i_n = {12'd0, instr[61:42]};
-  wire [13:0] i_astride;
-  assign i_astride = instr[119:106];
-  wire [13:0] i_n_r;
-  assign i_n_r = i_n[13:0];
+  wire [15:0] i_astride;
+  assign i_astride = instr[121:106];
+  wire [15:0] i_n_r;
+  assign i_n_r = i_n[15:0];
   wire [31:0] i_k;
   assign i_k = {12'd0, instr[81:62]};
-  wire [13:0] i_k_r;
-  assign i_k_r = i_k[13:0];
+  wire [15:0] i_k_r;
+  assign i_k_r = i_k[15:0];
   wire i_at;
   assign i_at = instr[20:20];
   wire i_ws;
   assign i_ws = (instr[174:174] & (i_k != 32'd0));
-  wire [13:0] i_wstep;
-  assign i_wstep = (i_wt ? 14'd4 : (i_n_r << 2));
+  wire [15:0] i_wstep;
+  assign i_wstep = (i_wt ? 16'd4 : (i_n_r << 2));
   wire i_wt;
   assign i_wt = instr[21:21];
-  wire [13:0] i_a;
-  assign i_a = instr[95:82];
-  wire [13:0] i_w;
-  assign i_w = instr[139:126];
-  wire [13:0] i_o;
-  assign i_o = instr[163:150];
+  wire [15:0] i_a;
+  assign i_a = instr[97:82];
+  wire [15:0] i_w;
+  assign i_w = instr[141:126];
+  wire [15:0] i_o;
+  assign i_o = instr[165:150];
   wire [31:0] i_tiles;
   assign i_tiles = (((i_m + 32'd1) >> 1) * ((i_n + 32'd1) >> 1));
   reg g_ws;  // weight-stationary GEMM
@@ -116,23 +116,23 @@ module sat_gemm (
   reg [31:0] g_run;  // ws: cycles of a fold's rows (m * cpa)
   reg [31:0] g_foldk;  // ws: folds along the reduction
   reg [31:0] g_m32;  // ws: rows of A
-  reg [13:0] g_arow;  // ws: activation address step per row (astride)
-  reg [13:0] g_a;  // ws: activation address of the GEMM
-  reg [13:0] g_o;  // ws: output address of the GEMM
-  reg [13:0] g_rstep_a;  // ws: activation offset per fold along the reduction (rows * activations per K-step)
-  reg [13:0] g_rstep_w;  // ws: weight address step per fold along the reduction (rows * K-step step)
+  reg [15:0] g_arow;  // ws: activation address step per row (astride)
+  reg [15:0] g_a;  // ws: activation address of the GEMM
+  reg [15:0] g_o;  // ws: output address of the GEMM
+  reg [15:0] g_rstep_a;  // ws: activation offset per fold along the reduction (rows * activations per K-step)
+  reg [15:0] g_rstep_w;  // ws: weight address step per fold along the reduction (rows * K-step step)
   reg wsp;  // ws: the first fold's fill, before any row streams
   reg ws_cur;  // ws: the weight set the array streams from (kept across GEMMs)
   reg [31:0] fk;  // ws: fold along the reduction being streamed
   reg wf_on;  // ws: a weight fill is under way
   reg [31:0] wf_r;  // ws: PE row being filled
   reg [31:0] wf_c;  // ws: cycle in the PE row's fill
-  reg [13:0] wf_base;  // ws: weight address of the PE row being filled (its K-step, column 0 of the fold)
+  reg [15:0] wf_base;  // ws: weight address of the PE row being filled (its K-step, column 0 of the fold)
   reg [31:0] wf_ke;  // ws: compressed rows from the filled K-step on
   reg [31:0] wf_left;  // ws: folds still to fill
   reg [31:0] wf_fk;  // ws: fold along the reduction of the fill
-  reg [13:0] wf_kbase;  // ws: weight address offset of the fill's fold along the reduction
-  reg [13:0] wf_wcol;  // ws: weight address offset of the fill's column block
+  reg [15:0] wf_kbase;  // ws: weight address offset of the fill's fold along the reduction
+  reg [15:0] wf_wcol;  // ws: weight address offset of the fill's column block
   reg [31:0] wf_ke0;  // ws: compressed rows from the fill's first K-step on
   reg f1_en;  // ws: fill data arrives
   reg [31:0] f1_r;
@@ -160,9 +160,9 @@ module sat_gemm (
   assign ffire = (act & g_ws & wf_on & (wf_c == 32'd0));
   wire wn_last;
   assign wn_last = (wf_fk + 32'd1 == g_foldk);
-  wire [13:0] wn_kbase;
-  assign wn_kbase = (wn_last ? 14'd0 : (wf_kbase + g_rstep_w));
-  wire [13:0] wn_wcol;
+  wire [15:0] wn_kbase;
+  assign wn_kbase = (wn_last ? 16'd0 : (wf_kbase + g_rstep_w));
+  wire [15:0] wn_wcol;
   assign wn_wcol = (wn_last ? (wf_wcol + g_wcol) : wf_wcol);
   wire [31:0] wn_ke0;
   assign wn_ke0 = (wn_last ? g_keff : ((wf_ke0 > 32'd8) ? (wf_ke0 - 32'd8) : 32'd0));
@@ -198,87 +198,87 @@ module sat_gemm (
   assign last_k = (ks + 32'd1 == g_ksteps);
   wire tile_row_end;
   assign tile_row_end = (tj + 32'd1 == g_tiles_n);
-  wire [13:0] a_r0;
+  wire [15:0] a_r0;
   assign a_r0 = (a_tile + a_k);
-  wire [13:0] a_r1;
+  wire [15:0] a_r1;
   assign a_r1 = (a_r0 + g_astride);
-  wire [13:0] a_r2;
+  wire [15:0] a_r2;
   assign a_r2 = (a_r1 + g_astride);
-  wire [13:0] a_r3;
+  wire [15:0] a_r3;
   assign a_r3 = (a_r2 + g_astride);
-  wire [13:0] a_r4;
+  wire [15:0] a_r4;
   assign a_r4 = (a_r3 + g_astride);
-  wire [13:0] a_r5;
+  wire [15:0] a_r5;
   assign a_r5 = (a_r4 + g_astride);
-  wire [13:0] a_r6;
+  wire [15:0] a_r6;
   assign a_r6 = (a_r5 + g_astride);
-  wire [13:0] a_r7;
+  wire [15:0] a_r7;
   assign a_r7 = (a_r6 + g_astride);
-  wire [13:0] a_r8;
+  wire [15:0] a_r8;
   assign a_r8 = (a_r7 + g_astride);
-  wire [13:0] a_r9;
+  wire [15:0] a_r9;
   assign a_r9 = (a_r8 + g_astride);
-  wire [13:0] a_r10;
+  wire [15:0] a_r10;
   assign a_r10 = (a_r9 + g_astride);
-  wire [13:0] a_r11;
+  wire [15:0] a_r11;
   assign a_r11 = (a_r10 + g_astride);
-  wire [13:0] a_r12;
+  wire [15:0] a_r12;
   assign a_r12 = (a_r11 + g_astride);
-  wire [13:0] a_r13;
+  wire [15:0] a_r13;
   assign a_r13 = (a_r12 + g_astride);
-  wire [13:0] a_r14;
+  wire [15:0] a_r14;
   assign a_r14 = (a_r13 + g_astride);
-  wire [13:0] a_r15;
+  wire [15:0] a_r15;
   assign a_r15 = (a_r14 + g_astride);
-  wire [13:0] a_r16;
+  wire [15:0] a_r16;
   assign a_r16 = (a_r15 + g_astride);
-  wire [13:0] a_r17;
+  wire [15:0] a_r17;
   assign a_r17 = (a_r16 + g_astride);
-  wire [13:0] a_r18;
+  wire [15:0] a_r18;
   assign a_r18 = (a_r17 + g_astride);
-  wire [13:0] a_r19;
+  wire [15:0] a_r19;
   assign a_r19 = (a_r18 + g_astride);
-  wire [13:0] a_r20;
+  wire [15:0] a_r20;
   assign a_r20 = (a_r19 + g_astride);
-  wire [13:0] a_r21;
+  wire [15:0] a_r21;
   assign a_r21 = (a_r20 + g_astride);
-  wire [13:0] a_r22;
+  wire [15:0] a_r22;
   assign a_r22 = (a_r21 + g_astride);
-  wire [13:0] a_r23;
+  wire [15:0] a_r23;
   assign a_r23 = (a_r22 + g_astride);
-  wire [13:0] a_r24;
+  wire [15:0] a_r24;
   assign a_r24 = (a_r23 + g_astride);
-  wire [13:0] a_r25;
+  wire [15:0] a_r25;
   assign a_r25 = (a_r24 + g_astride);
-  wire [13:0] a_r26;
+  wire [15:0] a_r26;
   assign a_r26 = (a_r25 + g_astride);
-  wire [13:0] a_r27;
+  wire [15:0] a_r27;
   assign a_r27 = (a_r26 + g_astride);
-  wire [13:0] a_r28;
+  wire [15:0] a_r28;
   assign a_r28 = (a_r27 + g_astride);
-  wire [13:0] a_r29;
+  wire [15:0] a_r29;
   assign a_r29 = (a_r28 + g_astride);
-  wire [13:0] a_r30;
+  wire [15:0] a_r30;
   assign a_r30 = (a_r29 + g_astride);
-  wire [13:0] a_r31;
+  wire [15:0] a_r31;
   assign a_r31 = (a_r30 + g_astride);
   assign a_rd_en = (fire & ~g_at);
   assign a_rd_addr = {a_r1, a_r0};
   assign a_rdt_en = (fire & g_at);
   assign a_rdt_addr = {a_r31, a_r30, a_r29, a_r28, a_r27, a_r26, a_r25, a_r24, a_r23, a_r22, a_r21, a_r20, a_r19, a_r18, a_r17, a_r16, a_r15, a_r14, a_r13, a_r12, a_r11, a_r10, a_r9, a_r8, a_r7, a_r6, a_r5, a_r4, a_r3, a_r2, a_r1, a_r0};
-  wire [13:0] w_b0;
+  wire [15:0] w_b0;
   assign w_b0 = (g_ws ? wf_base : (w_base + w_col));
-  wire [13:0] w_l0;
+  wire [15:0] w_l0;
   assign w_l0 = w_b0;
-  wire [13:0] w_l1;
+  wire [15:0] w_l1;
   assign w_l1 = (w_l0 + g_n);
-  wire [13:0] w_l2;
+  wire [15:0] w_l2;
   assign w_l2 = (w_l1 + g_n);
-  wire [13:0] w_l3;
+  wire [15:0] w_l3;
   assign w_l3 = (w_l2 + g_n);
-  wire [13:0] w_c0;
+  wire [15:0] w_c0;
   assign w_c0 = w_b0;
-  wire [13:0] w_c1;
+  wire [15:0] w_c1;
   assign w_c1 = (w_c0 + g_k);
   assign w_rd_en = ((fire_os | ffire) & ~g_wt);
   assign w_rd_addr = {w_l3, w_l2, w_l1, w_l0};
@@ -289,7 +289,7 @@ module sat_gemm (
   wire clr_now;
   assign clr_now = (start & (i_k == 32'd0) & ~instr[18] & (i_mn != 32'd0));
   reg clr2;  // the second cycle of a clear
-  reg [13:0] clr2_addr;
+  reg [15:0] clr2_addr;
   reg [31:0] clr2_left;
   reg clr_err;  // sticky: a tile too large to clear
   assign o_clr_en = (clr_now | clr2);
@@ -310,12 +310,12 @@ module sat_gemm (
   assign act_in = (s1_at ? a_rdt_data : a_rd_data);
   wire [159:0] w_in;
   assign w_in = (s1_wt ? w_rdt_data : w_rd_data);
-  reg [13:0] s1_o_base;
-  reg [13:0] s2_o_base;
-  reg [13:0] s3_o_base;
-  reg [13:0] s1_n;
-  reg [13:0] s2_n;
-  reg [13:0] s3_n;
+  reg [15:0] s1_o_base;
+  reg [15:0] s2_o_base;
+  reg [15:0] s3_o_base;
+  reg [15:0] s1_n;
+  reg [15:0] s2_n;
+  reg [15:0] s3_n;
   reg [31:0] s1_rows_v;
   reg [31:0] s2_rows_v;
   reg [31:0] s3_rows_v;
@@ -364,9 +364,9 @@ module sat_gemm (
     .wi(pe_wi),
     .acc(arr_acc)
   );
-  wire [13:0] o_r0;
+  wire [15:0] o_r0;
   assign o_r0 = s3_o_base;
-  wire [13:0] o_r1;
+  wire [15:0] o_r1;
   assign o_r1 = (o_r0 + s3_n);
   assign o_wr_en = {(s3_last & (s3_rows_v > 32'd1)), (s3_last & (s3_rows_v > 32'd0))};
   assign o_wr_addr = {o_r1, o_r0};
@@ -380,7 +380,7 @@ module sat_gemm (
   assign o_wr_data = (s3_ws ? ws_row : arr_acc);
   assign o_wr_acc = s3_acc;
   reg [31:0] g_n32;  // n of the GEMM being streamed
-  reg [13:0] g_w;  // weight address of the GEMM being streamed
+  reg [15:0] g_w;  // weight address of the GEMM being streamed
   always @(posedge clk) begin
     if (rst) begin
       act <= 1'b0;
@@ -409,9 +409,9 @@ module sat_gemm (
         g_at <= i_at;
         g_wt <= i_wt;
         g_k <= i_k_r;
-        g_ablk <= (i_at ? 14'd2 : (i_astride << 1));
+        g_ablk <= (i_at ? 16'd2 : (i_astride << 1));
         g_astep <= (i_at ? (i_lm * i_astride) : i_lm);
-        g_wcol <= (i_wt ? (i_k_r << 1) : 14'd2);
+        g_wcol <= (i_wt ? (i_k_r << 1) : 16'd2);
         g_ksteps <= ksteps;
         g_cpk <= cpk;
         g_period <= period;
@@ -419,10 +419,10 @@ module sat_gemm (
         g_tiles_n <= ((i_n + 32'd1) >> 1);
         g_subtiles <= i_tiles;
         a_tile <= i_a;
-        a_k <= 14'd0;
+        a_k <= 16'd0;
         w_base <= i_w;
-        w_col <= 14'd0;
-        o_col <= 14'd0;
+        w_col <= 16'd0;
+        o_col <= 16'd0;
         o_tile <= i_o;
         m_left <= i_m;
         n_left <= i_n;
@@ -454,8 +454,8 @@ module sat_gemm (
         g_subtiles <= (i_ws ? (((ksteps + 32'd1) >> 1) * ((i_n + 32'd1) >> 1)) : i_tiles);
         g_astride <= (i_ws ? i_lm : i_astride);
         wf_fk <= 32'd0;
-        wf_kbase <= 14'd0;
-        wf_wcol <= 14'd0;
+        wf_kbase <= 16'd0;
+        wf_wcol <= 16'd0;
         wf_ke0 <= keff;
         g_n32 <= i_n;
         g_w <= i_w;
@@ -534,8 +534,8 @@ module sat_gemm (
                 g_subtiles <= (g_subtiles - 32'd1);
                 if (fk + 32'd1 == g_foldk) begin
                   fk <= 32'd0;
-                  a_k <= 14'd0;
-                  o_col <= (o_col + 14'd2);
+                  a_k <= 16'd0;
+                  o_col <= (o_col + 16'd2);
                   n_left <= ((n_left > 32'd2) ? (n_left - 32'd2) : 32'd0);
                 end else begin
                   fk <= (fk + 32'd1);
@@ -563,7 +563,7 @@ module sat_gemm (
           sc <= 32'd0;
           ks <= 32'd0;
           kc <= 32'd0;
-          a_k <= 14'd0;
+          a_k <= 16'd0;
           ke_left <= g_keff;
           g_subtiles <= (g_subtiles - 32'd1);
           if (g_subtiles == 32'd1) begin
@@ -572,8 +572,8 @@ module sat_gemm (
           w_base <= g_w;
           if (tile_row_end) begin
             tj <= 32'd0;
-            w_col <= 14'd0;
-            o_col <= 14'd0;
+            w_col <= 16'd0;
+            o_col <= 16'd0;
             n_left <= g_n32;
             a_tile <= (a_tile + g_ablk);
             o_tile <= (o_tile + (g_n << 1));
@@ -581,7 +581,7 @@ module sat_gemm (
           end else begin
             tj <= (tj + 32'd1);
             w_col <= (w_col + g_wcol);
-            o_col <= (o_col + 14'd2);
+            o_col <= (o_col + 16'd2);
             n_left <= ((n_left > 32'd2) ? (n_left - 32'd2) : 32'd0);
           end
         end else if (act) begin
@@ -589,7 +589,7 @@ module sat_gemm (
         end
       end
       clr2 <= (clr_now & (i_mn > 32'd4));
-      clr2_addr <= (i_o + 14'd4);
+      clr2_addr <= (i_o + 16'd4);
       clr2_left <= (i_mn - 32'd4);
       if (clr_now & (i_mn > 32'd8)) begin
         clr_err <= 1'b1;

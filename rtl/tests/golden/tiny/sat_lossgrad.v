@@ -4,7 +4,7 @@
 //   N:M patterns 1:4, 2:4, 1:8, 2:8, 4:8
 //   buffers (elements): A 4096 x16b, W 4096 x(16b+4b index), O 4096 x48b; bytes/cycle A 32 W 32 O 32
 //   DRAM 16 B/cycle, latency 8, burst 16 B; vector unit 4 lanes; sparsifier 2 lanes
-//   DMA engine: 1 unit(s) per cycle, 40-byte DRAM windows
+//   DMA engine: 1 unit(s) per cycle, 40-byte DRAM windows; im2col line buffer 16384 elements, 2 expansion units per cycle
 //   controller: 48-bit time, 1024 instructions per queue, 16 GEMM scoreboard slots, 16-entry retirement queue
 //
 // Softmax cross-entropy gradient: one element per cycle, three passes per row (max, sum, output).
@@ -15,13 +15,13 @@ module sat_lossgrad (
   input  wire start,  // a vec loss_grad issues
   input  wire [255:0] instr,
   output wire rd1_en,  // logits
-  output wire [13:0] rd1_addr,
+  output wire [15:0] rd1_addr,
   input  wire [63:0] rd1_data,  // lane 0: the logit at rd1_addr
   output wire rd2_en,  // the row's label
-  output wire [13:0] rd2_addr,
+  output wire [15:0] rd2_addr,
   input  wire [63:0] rd2_data,  // lane 0: the label at rd2_addr
   output wire wr_en,  // one gradient
-  output wire [13:0] wr_addr,
+  output wire [15:0] wr_addr,
   output wire [3:0] wr_mask,  // lane 0 only
   output wire [63:0] wr_data
 );
@@ -191,22 +191,22 @@ module sat_lossgrad (
   reg [7:0] gfrac;  // grad_frac (p2)
   reg [1:0] pass;  // 0 max, 1 sum, 2 output
   reg [31:0] col;  // class of the element read this cycle
-  reg [13:0] rsrc;  // the row's logits
-  reg [13:0] rdst;  // the row's gradients
-  reg [13:0] rlab;  // the row's label
+  reg [15:0] rsrc;  // the row's logits
+  reg [15:0] rdst;  // the row's gradients
+  reg [15:0] rlab;  // the row's label
   wire row_end;
   assign row_end = (col == (c - 32'd1));
   wire [31:0] left2;
   assign left2 = (left - c);
   assign rd1_en = act;
-  assign rd1_addr = (rsrc + col[13:0]);
+  assign rd1_addr = (rsrc + col[15:0]);
   assign rd2_en = (act & (pass == 2'd0) & (col == 32'd0));
   assign rd2_addr = rlab;
   reg d_v;  // stage D: a logit arrives
   reg [1:0] d_pass;
   reg d_first;  // first element of its pass
   reg [31:0] d_col;
-  reg [13:0] d_wa;  // its gradient's address
+  reg [15:0] d_wa;  // its gradient's address
   reg [15:0] mx;  // the row's running maximum
   reg [39:0] sm;  // the row's sum of exponentials
   reg [31:0] lab;  // the row's label, clamped to 0..classes
@@ -219,7 +219,7 @@ module sat_lossgrad (
   reg x_v;  // stage E: an output's exponential
   reg [15:0] x_e;
   reg [31:0] x_col;
-  reg [13:0] x_wa;
+  reg [15:0] x_wa;
   wire [7:0] gs;
   assign gs = ((gfrac > 8'd15) ? 8'd0 : (8'd15 - gfrac));
   wire [31:0] pq;
@@ -244,9 +244,9 @@ module sat_lossgrad (
         gfrac <= instr[155:148];
         pass <= 2'd0;
         col <= 32'd0;
-        rsrc <= instr[49:36];
-        rdst <= instr[97:84];
-        rlab <= instr[73:60];
+        rsrc <= instr[51:36];
+        rdst <= instr[99:84];
+        rlab <= instr[75:60];
       end else if (act) begin
         if (~row_end) begin
           col <= (col + 32'd1);
@@ -257,9 +257,9 @@ module sat_lossgrad (
           end else begin
             pass <= 2'd0;
             left <= left2;
-            rsrc <= (rsrc + c[13:0]);
-            rdst <= (rdst + c[13:0]);
-            rlab <= (rlab + 14'd1);
+            rsrc <= (rsrc + c[15:0]);
+            rdst <= (rdst + c[15:0]);
+            rlab <= (rlab + 16'd1);
             if (left2 < c) begin
               act <= 1'b0;
             end
@@ -270,7 +270,7 @@ module sat_lossgrad (
       d_pass <= pass;
       d_first <= (col == 32'd0);
       d_col <= col;
-      d_wa <= (rdst + col[13:0]);
+      d_wa <= (rdst + col[15:0]);
       if (d_v & (d_pass == 2'd0)) begin
         mx <= ((d_first | ($signed(z) > $signed(mx))) ? z : mx);
         if (d_first) begin

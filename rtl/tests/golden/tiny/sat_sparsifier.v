@@ -4,7 +4,7 @@
 //   N:M patterns 1:4, 2:4, 1:8, 2:8, 4:8
 //   buffers (elements): A 4096 x16b, W 4096 x(16b+4b index), O 4096 x48b; bytes/cycle A 32 W 32 O 32
 //   DRAM 16 B/cycle, latency 8, burst 16 B; vector unit 4 lanes; sparsifier 2 lanes
-//   DMA engine: 1 unit(s) per cycle, 40-byte DRAM windows
+//   DMA engine: 1 unit(s) per cycle, 40-byte DRAM windows; im2col line buffer 16384 elements, 2 expansion units per cycle
 //   controller: 48-bit time, 1024 instructions per queue, 16 GEMM scoreboard slots, 16-entry retirement queue
 //
 // Sparsifier: 1 groups per cycle, top-N of up to 8 by magnitude, ties to the lower index.
@@ -15,17 +15,17 @@ module sat_sparsifier (
   input  wire start,  // a sparsify instruction issues
   input  wire [255:0] instr,
   output wire a_rd_en,
-  output wire [111:0] a_rd_addr,  // lane p, element x at (p*M + x)
+  output wire [127:0] a_rd_addr,  // lane p, element x at (p*M + x)
   input  wire [127:0] a_rd_data,
   output wire [7:0] a_wr_en,  // pruned mask (mask_out = 1): lane p, element x at (p*M + x)
-  output wire [111:0] a_wr_addr,
+  output wire [127:0] a_wr_addr,
   output wire [7:0] a_wr_mask,
   output wire [127:0] a_wr_data,  // 1 pruned, 0 kept
   output wire o_rd_en,  // master weights (master = 1)
-  output wire [111:0] o_rd_addr,
+  output wire [127:0] o_rd_addr,
   input  wire [383:0] o_rd_data,
   output wire [3:0] w_wr_en,  // lane p, output j at (p*N + j)
-  output wire [55:0] w_wr_addr,
+  output wire [63:0] w_wr_addr,
   output wire [3:0] w_wr_mask,
   output wire [79:0] w_wr_data  // {index, value}
 );
@@ -66,87 +66,87 @@ module sat_sparsifier (
   assign i_m = instr[17:13];
   wire i_axis;
   assign i_axis = instr[18:18];
-  wire [13:0] i_rows;
-  assign i_rows = instr[34:21];
-  wire [13:0] i_cols;
-  assign i_cols = instr[54:41];
+  wire [15:0] i_rows;
+  assign i_rows = instr[36:21];
+  wire [15:0] i_cols;
+  assign i_cols = instr[56:41];
   wire [2:0] i_ib;
   assign i_ib = ((i_m == 5'd16) ? 3'd4 : (i_m == 5'd8) ? 3'd3 : (i_m == 5'd4) ? 3'd2 : (i_m == 5'd2) ? 3'd1 : 3'd0);
-  wire [13:0] i_lg;
+  wire [15:0] i_lg;
   assign i_lg = (i_cols >> i_ib);
-  wire [13:0] i_line;
+  wire [15:0] i_line;
   assign i_line = (i_axis ? i_lg : i_cols);
   wire [31:0] i_groups;
-  assign i_groups = {18'd0, ((i_rows * i_cols) >> i_ib)};
-  wire [13:0] i_nrows;
-  assign i_nrows = (i_rows * {9'd0, i_n});
-  wire [13:0] i_ncols;
-  assign i_ncols = (i_cols * {9'd0, i_n});
-  wire [13:0] i_inc_nw;
-  assign i_inc_nw = (i_axis ? {9'd0, i_m} : 14'd1);
-  wire [13:0] i_inc_w;
-  assign i_inc_w = (i_axis ? {9'd0, i_m} : (((i_cols << i_ib) - i_cols) + 14'd1));
-  wire [13:0] i_oinc_nw;
-  assign i_oinc_nw = (i_axis ? i_nrows : 14'd1);
-  wire [13:0] i_oinc_w;
-  assign i_oinc_w = (i_axis ? (((14'd1 - (i_lg * i_nrows)) + i_nrows)) : ((i_ncols - i_cols) + 14'd1));
-  wire [13:0] i_xstep;
-  assign i_xstep = (i_axis ? 14'd1 : i_cols);
-  wire [13:0] i_jstep;
+  assign i_groups = {16'd0, ((i_rows * i_cols) >> i_ib)};
+  wire [15:0] i_nrows;
+  assign i_nrows = (i_rows * {11'd0, i_n});
+  wire [15:0] i_ncols;
+  assign i_ncols = (i_cols * {11'd0, i_n});
+  wire [15:0] i_inc_nw;
+  assign i_inc_nw = (i_axis ? {11'd0, i_m} : 16'd1);
+  wire [15:0] i_inc_w;
+  assign i_inc_w = (i_axis ? {11'd0, i_m} : (((i_cols << i_ib) - i_cols) + 16'd1));
+  wire [15:0] i_oinc_nw;
+  assign i_oinc_nw = (i_axis ? i_nrows : 16'd1);
+  wire [15:0] i_oinc_w;
+  assign i_oinc_w = (i_axis ? (((16'd1 - (i_lg * i_nrows)) + i_nrows)) : ((i_ncols - i_cols) + 16'd1));
+  wire [15:0] i_xstep;
+  assign i_xstep = (i_axis ? 16'd1 : i_cols);
+  wire [15:0] i_jstep;
   assign i_jstep = (i_axis ? i_rows : i_cols);
   reg [31:0] left;  // groups still to read
-  reg [13:0] lo0;  // lane 0: position in its line of groups
-  reg [13:0] base0;  // lane 0: first element
-  reg [13:0] obase0;  // lane 0: first output
-  reg [13:0] g_line;  // groups per line
-  reg [13:0] g_inc_nw;
-  reg [13:0] g_inc_w;
-  reg [13:0] g_oinc_nw;
-  reg [13:0] g_oinc_w;
-  reg [13:0] g_xstep;
-  reg [13:0] g_jstep;
+  reg [15:0] lo0;  // lane 0: position in its line of groups
+  reg [15:0] base0;  // lane 0: first element
+  reg [15:0] obase0;  // lane 0: first output
+  reg [15:0] g_line;  // groups per line
+  reg [15:0] g_inc_nw;
+  reg [15:0] g_inc_w;
+  reg [15:0] g_oinc_nw;
+  reg [15:0] g_oinc_w;
+  reg [15:0] g_xstep;
+  reg [15:0] g_jstep;
   reg [4:0] g_m;
   reg [4:0] g_n;
   reg g_master;  // select on master weights in O
   reg g_mask;  // write the pruned mask to A (mask_out)
-  reg [13:0] g_moff;  // dst - src: a group element's mask address from its source address
-  wire [13:0] lo_0;
+  reg [15:0] g_moff;  // dst - src: a group element's mask address from its source address
+  wire [15:0] lo_0;
   assign lo_0 = lo0;
-  wire [13:0] ba_0;
+  wire [15:0] ba_0;
   assign ba_0 = base0;
-  wire [13:0] ob_0;
+  wire [15:0] ob_0;
   assign ob_0 = obase0;
   wire wrap_0;
-  assign wrap_0 = ((lo_0 + 14'd1) == g_line);
-  wire [13:0] lo_1;
-  assign lo_1 = (wrap_0 ? 14'd0 : (lo_0 + 14'd1));
-  wire [13:0] ba_1;
+  assign wrap_0 = ((lo_0 + 16'd1) == g_line);
+  wire [15:0] lo_1;
+  assign lo_1 = (wrap_0 ? 16'd0 : (lo_0 + 16'd1));
+  wire [15:0] ba_1;
   assign ba_1 = (ba_0 + (wrap_0 ? g_inc_w : g_inc_nw));
-  wire [13:0] ob_1;
+  wire [15:0] ob_1;
   assign ob_1 = (ob_0 + (wrap_0 ? g_oinc_w : g_oinc_nw));
   wire wrap_1;
-  assign wrap_1 = ((lo_1 + 14'd1) == g_line);
-  wire [13:0] lo_2;
-  assign lo_2 = (wrap_1 ? 14'd0 : (lo_1 + 14'd1));
-  wire [13:0] ba_2;
+  assign wrap_1 = ((lo_1 + 16'd1) == g_line);
+  wire [15:0] lo_2;
+  assign lo_2 = (wrap_1 ? 16'd0 : (lo_1 + 16'd1));
+  wire [15:0] ba_2;
   assign ba_2 = (ba_1 + (wrap_1 ? g_inc_w : g_inc_nw));
-  wire [13:0] ob_2;
+  wire [15:0] ob_2;
   assign ob_2 = (ob_1 + (wrap_1 ? g_oinc_w : g_oinc_nw));
-  wire [13:0] xo_0;
-  assign xo_0 = 14'd0;
-  wire [13:0] xo_1;
+  wire [15:0] xo_0;
+  assign xo_0 = 16'd0;
+  wire [15:0] xo_1;
   assign xo_1 = (xo_0 + g_xstep);
-  wire [13:0] xo_2;
+  wire [15:0] xo_2;
   assign xo_2 = (xo_1 + g_xstep);
-  wire [13:0] xo_3;
+  wire [15:0] xo_3;
   assign xo_3 = (xo_2 + g_xstep);
-  wire [13:0] xo_4;
+  wire [15:0] xo_4;
   assign xo_4 = (xo_3 + g_xstep);
-  wire [13:0] xo_5;
+  wire [15:0] xo_5;
   assign xo_5 = (xo_4 + g_xstep);
-  wire [13:0] xo_6;
+  wire [15:0] xo_6;
   assign xo_6 = (xo_5 + g_xstep);
-  wire [13:0] xo_7;
+  wire [15:0] xo_7;
   assign xo_7 = (xo_6 + g_xstep);
   wire go;
   assign go = (left != 32'd0);
@@ -157,22 +157,22 @@ module sat_sparsifier (
   reg s1_valid;  // lanes holding a group
   reg [4:0] s1_m;
   reg [4:0] s1_n;
-  reg [13:0] s1_jstep;
+  reg [15:0] s1_jstep;
   reg s1_master;
   reg s1_mask;
-  reg [13:0] s1_moff;
-  reg [13:0] s1_xstep;
-  reg [13:0] s1_ba_0;
-  reg [13:0] s1_ob_0;
+  reg [15:0] s1_moff;
+  reg [15:0] s1_xstep;
+  reg [15:0] s1_ba_0;
+  reg [15:0] s1_ob_0;
   wire valid;
   assign valid = {(left > 32'd0)};
-  wire [13:0] jo_0;
-  assign jo_0 = 14'd0;
-  wire [13:0] jo_1;
+  wire [15:0] jo_0;
+  assign jo_0 = 16'd0;
+  wire [15:0] jo_1;
   assign jo_1 = (jo_0 + s1_jstep);
-  wire [13:0] jo_2;
+  wire [15:0] jo_2;
   assign jo_2 = (jo_1 + s1_jstep);
-  wire [13:0] jo_3;
+  wire [15:0] jo_3;
   assign jo_3 = (jo_2 + s1_jstep);
   wire [15:0] a0_0;
   assign a0_0 = a_rd_data[15:0];
@@ -326,21 +326,21 @@ module sat_sparsifier (
   assign out0_2 = ((kept0_0 & (pos0_0 == 5'd2)) ? {4'd0, v0_0} : ((kept0_1 & (pos0_1 == 5'd2)) ? {4'd1, v0_1} : ((kept0_2 & (pos0_2 == 5'd2)) ? {4'd2, v0_2} : ((kept0_3 & (pos0_3 == 5'd2)) ? {4'd3, v0_3} : ((kept0_4 & (pos0_4 == 5'd2)) ? {4'd4, v0_4} : ((kept0_5 & (pos0_5 == 5'd2)) ? {4'd5, v0_5} : ((kept0_6 & (pos0_6 == 5'd2)) ? {4'd6, v0_6} : ((kept0_7 & (pos0_7 == 5'd2)) ? {4'd7, v0_7} : 20'd0))))))));
   wire [19:0] out0_3;
   assign out0_3 = ((kept0_0 & (pos0_0 == 5'd3)) ? {4'd0, v0_0} : ((kept0_1 & (pos0_1 == 5'd3)) ? {4'd1, v0_1} : ((kept0_2 & (pos0_2 == 5'd3)) ? {4'd2, v0_2} : ((kept0_3 & (pos0_3 == 5'd3)) ? {4'd3, v0_3} : ((kept0_4 & (pos0_4 == 5'd3)) ? {4'd4, v0_4} : ((kept0_5 & (pos0_5 == 5'd3)) ? {4'd5, v0_5} : ((kept0_6 & (pos0_6 == 5'd3)) ? {4'd6, v0_6} : ((kept0_7 & (pos0_7 == 5'd3)) ? {4'd7, v0_7} : 20'd0))))))));
-  wire [13:0] sxo_0;
-  assign sxo_0 = 14'd0;
-  wire [13:0] sxo_1;
+  wire [15:0] sxo_0;
+  assign sxo_0 = 16'd0;
+  wire [15:0] sxo_1;
   assign sxo_1 = (sxo_0 + s1_xstep);
-  wire [13:0] sxo_2;
+  wire [15:0] sxo_2;
   assign sxo_2 = (sxo_1 + s1_xstep);
-  wire [13:0] sxo_3;
+  wire [15:0] sxo_3;
   assign sxo_3 = (sxo_2 + s1_xstep);
-  wire [13:0] sxo_4;
+  wire [15:0] sxo_4;
   assign sxo_4 = (sxo_3 + s1_xstep);
-  wire [13:0] sxo_5;
+  wire [15:0] sxo_5;
   assign sxo_5 = (sxo_4 + s1_xstep);
-  wire [13:0] sxo_6;
+  wire [15:0] sxo_6;
   assign sxo_6 = (sxo_5 + s1_xstep);
-  wire [13:0] sxo_7;
+  wire [15:0] sxo_7;
   assign sxo_7 = (sxo_6 + s1_xstep);
   assign a_wr_en = {(s1_valid & s1_mask & in0_7), (s1_valid & s1_mask & in0_6), (s1_valid & s1_mask & in0_5), (s1_valid & s1_mask & in0_4), (s1_valid & s1_mask & in0_3), (s1_valid & s1_mask & in0_2), (s1_valid & s1_mask & in0_1), (s1_valid & s1_mask & in0_0)};
   assign a_wr_addr = {((s1_ba_0 + sxo_7) + s1_moff), ((s1_ba_0 + sxo_6) + s1_moff), ((s1_ba_0 + sxo_5) + s1_moff), ((s1_ba_0 + sxo_4) + s1_moff), ((s1_ba_0 + sxo_3) + s1_moff), ((s1_ba_0 + sxo_2) + s1_moff), ((s1_ba_0 + sxo_1) + s1_moff), ((s1_ba_0 + sxo_0) + s1_moff)};
@@ -370,9 +370,9 @@ module sat_sparsifier (
       s1_ba_0 <= ba_0;
       if (start) begin
         left <= i_groups;
-        lo0 <= 14'd0;
-        base0 <= instr[74:61];
-        obase0 <= instr[98:85];
+        lo0 <= 16'd0;
+        base0 <= instr[76:61];
+        obase0 <= instr[100:85];
         g_line <= i_line;
         g_inc_nw <= i_inc_nw;
         g_inc_w <= i_inc_w;
@@ -384,7 +384,7 @@ module sat_sparsifier (
         g_n <= i_n;
         g_master <= instr[19:19];
         g_mask <= instr[20:20];
-        g_moff <= (instr[98:85] - instr[74:61]);
+        g_moff <= (instr[100:85] - instr[76:61]);
       end else if (go) begin
         left <= ((left > 32'd1) ? (left - 32'd1) : 32'd0);
         lo0 <= lo_1;

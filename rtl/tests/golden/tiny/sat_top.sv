@@ -4,7 +4,7 @@
 //   N:M patterns 1:4, 2:4, 1:8, 2:8, 4:8
 //   buffers (elements): A 4096 x16b, W 4096 x(16b+4b index), O 4096 x48b; bytes/cycle A 32 W 32 O 32
 //   DRAM 16 B/cycle, latency 8, burst 16 B; vector unit 4 lanes; sparsifier 2 lanes
-//   DMA engine: 1 unit(s) per cycle, 40-byte DRAM windows
+//   DMA engine: 1 unit(s) per cycle, 40-byte DRAM windows; im2col line buffer 16384 elements, 2 expansion units per cycle
 //   controller: 48-bit time, 1024 instructions per queue, 16 GEMM scoreboard slots, 16-entry retirement queue
 //
 // SAT top: controller and units. The host writes each queue's instructions
@@ -23,7 +23,7 @@ module sat_top (
   input  wire start,  // start the run (after reset and loading)
   input  wire host_buf_we,  // test access: write a buffer element
   input  wire [1:0] host_buf_sel,  // buffer: 0 A, 1 W ({index, value}), 2 O
-  input  wire [13:0] host_buf_addr,  // element address
+  input  wire [15:0] host_buf_addr,  // element address
   input  wire [47:0] host_buf_wdata,
   output wire [47:0] host_buf_rdata,  // element `host_buf_addr` of buffer `host_buf_sel`
   output wire running,  // cycle `cycle` is being executed
@@ -98,34 +98,34 @@ module sat_top (
   // ---- datapath: buffers and units ----
   wire [15:0] a_host_rdata;
   wire a_gemm_rd_en;
-  wire [27:0] a_gemm_rd_addr;
+  wire [31:0] a_gemm_rd_addr;
   wire [1023:0] a_gemm_rd_data;
   wire a_gemm_rdt_en;
-  wire [447:0] a_gemm_rdt_addr;
+  wire [511:0] a_gemm_rdt_addr;
   wire [1023:0] a_gemm_rdt_data;
   wire a_vec_rd1_en;
-  wire [13:0] a_vec_rd1_addr;
+  wire [15:0] a_vec_rd1_addr;
   wire [63:0] a_vec_rd1_data;
   wire a_vec_rd2_en;
-  wire [13:0] a_vec_rd2_addr;
+  wire [15:0] a_vec_rd2_addr;
   wire [63:0] a_vec_rd2_data;
   wire a_vec_wr_en;
-  wire [13:0] a_vec_wr_addr;
+  wire [15:0] a_vec_wr_addr;
   wire [3:0] a_vec_wr_mask;
   wire [63:0] a_vec_wr_data;
   wire a_sp_rd_en;
-  wire [111:0] a_sp_rd_addr;
+  wire [127:0] a_sp_rd_addr;
   wire [127:0] a_sp_rd_data;
   wire [7:0] a_sp_wr_en;
-  wire [111:0] a_sp_wr_addr;
+  wire [127:0] a_sp_wr_addr;
   wire [7:0] a_sp_wr_mask;
   wire [127:0] a_sp_wr_data;
-  wire a_dma_wr_en;
-  wire [13:0] a_dma_wr_addr;
-  wire [7:0] a_dma_wr_mask;
-  wire [127:0] a_dma_wr_data;
+  wire [1:0] a_dma_wr_en;
+  wire [31:0] a_dma_wr_addr;
+  wire [15:0] a_dma_wr_mask;
+  wire [255:0] a_dma_wr_data;
   wire a_dma_rd_en;
-  wire [13:0] a_dma_rd_addr;
+  wire [15:0] a_dma_rd_addr;
   wire [127:0] a_dma_rd_data;
   sat_buf_a buf_a (
     .clk(clk),
@@ -166,28 +166,28 @@ module sat_top (
   );
   wire [19:0] w_host_rdata;
   wire w_gemm_rd_en;
-  wire [55:0] w_gemm_rd_addr;
+  wire [63:0] w_gemm_rd_addr;
   wire [159:0] w_gemm_rd_data;
   wire w_gemm_rdt_en;
-  wire [27:0] w_gemm_rdt_addr;
+  wire [31:0] w_gemm_rdt_addr;
   wire [159:0] w_gemm_rdt_data;
   wire [3:0] w_sp_wr_en;
-  wire [55:0] w_sp_wr_addr;
+  wire [63:0] w_sp_wr_addr;
   wire [3:0] w_sp_wr_mask;
   wire [79:0] w_sp_wr_data;
   wire w_dma_wr_en;
-  wire [13:0] w_dma_wr_addr;
+  wire [15:0] w_dma_wr_addr;
   wire [15:0] w_dma_wr_mask;
   wire [319:0] w_dma_wr_data;
   wire w_dma_wri_en;
-  wire [13:0] w_dma_wri_addr;
+  wire [15:0] w_dma_wri_addr;
   wire [127:0] w_dma_wri_mask;
   wire [511:0] w_dma_wri_data;
   wire w_dma_rd_en;
-  wire [13:0] w_dma_rd_addr;
+  wire [15:0] w_dma_rd_addr;
   wire [319:0] w_dma_rd_data;
   wire w_dma_rdi_en;
-  wire [13:0] w_dma_rdi_addr;
+  wire [15:0] w_dma_rdi_addr;
   wire [511:0] w_dma_rdi_data;
   sat_buf_w buf_w (
     .clk(clk),
@@ -222,40 +222,40 @@ module sat_top (
   );
   wire [47:0] o_host_rdata;
   wire [1:0] o_gemm_wr_en;
-  wire [27:0] o_gemm_wr_addr;
+  wire [31:0] o_gemm_wr_addr;
   wire [3:0] o_gemm_wr_mask;
   wire [191:0] o_gemm_wr_data;
   wire o_gemm_wr_acc;
   wire o_gemm_clr_en;
-  wire [13:0] o_gemm_clr_addr;
+  wire [15:0] o_gemm_clr_addr;
   wire [3:0] o_gemm_clr_mask;
   wire [191:0] o_gemm_clr_data;
   wire o_sp_rd_en;
-  wire [111:0] o_sp_rd_addr;
+  wire [127:0] o_sp_rd_addr;
   wire [383:0] o_sp_rd_data;
   wire o_vec_rd_en;
-  wire [13:0] o_vec_rd_addr;
+  wire [15:0] o_vec_rd_addr;
   wire [191:0] o_vec_rd_data;
   wire o_vec_rd2_en;
-  wire [13:0] o_vec_rd2_addr;
+  wire [15:0] o_vec_rd2_addr;
   wire [191:0] o_vec_rd2_data;
   wire o_vec_rd3_en;
-  wire [13:0] o_vec_rd3_addr;
+  wire [15:0] o_vec_rd3_addr;
   wire [191:0] o_vec_rd3_data;
   wire o_vec_wr_en;
-  wire [13:0] o_vec_wr_addr;
+  wire [15:0] o_vec_wr_addr;
   wire [3:0] o_vec_wr_mask;
   wire [191:0] o_vec_wr_data;
   wire o_vec_wr2_en;
-  wire [13:0] o_vec_wr2_addr;
+  wire [15:0] o_vec_wr2_addr;
   wire [3:0] o_vec_wr2_mask;
   wire [191:0] o_vec_wr2_data;
   wire o_dma_wr_en;
-  wire [13:0] o_dma_wr_addr;
+  wire [15:0] o_dma_wr_addr;
   wire [3:0] o_dma_wr_mask;
   wire [191:0] o_dma_wr_data;
   wire o_dma_rd_en;
-  wire [13:0] o_dma_rd_addr;
+  wire [15:0] o_dma_rd_addr;
   wire [383:0] o_dma_rd_data;
   sat_buf_o buf_o (
     .clk(clk),
@@ -367,6 +367,21 @@ module sat_top (
     .o_wr2_mask(o_vec_wr2_mask),
     .o_wr2_data(o_vec_wr2_data)
   );
+  wire lb_wr_en;
+  wire [15:0] lb_wr_addr;
+  wire [7:0] lb_wr_mask;
+  wire [127:0] lb_wr_data;
+  wire [31:0] lb_rd_addr;
+  wire [255:0] lb_rd_data;
+  sat_buf_lb buf_lb (
+    .clk(clk),
+    .wr_en(lb_wr_en),
+    .wr_addr(lb_wr_addr),
+    .wr_mask(lb_wr_mask),
+    .wr_data(lb_wr_data),
+    .rd_addr(lb_rd_addr),
+    .rd_data(lb_rd_data)
+  );
   sat_dma dma (
     .clk(clk),
     .rst(rst),
@@ -385,6 +400,12 @@ module sat_top (
     .dram_wr_addr(dram_wr_addr),
     .dram_wr_data(dram_wr_data),
     .dram_wr_mask(dram_wr_mask),
+    .lb_wr_en(lb_wr_en),
+    .lb_wr_addr(lb_wr_addr),
+    .lb_wr_mask(lb_wr_mask),
+    .lb_wr_data(lb_wr_data),
+    .lb_rd_addr(lb_rd_addr),
+    .lb_rd_data(lb_rd_data),
     .a_wr_en(a_dma_wr_en),
     .a_wr_addr(a_dma_wr_addr),
     .a_wr_mask(a_dma_wr_mask),

@@ -4,7 +4,7 @@
 //   N:M patterns 1:4, 2:4, 1:8, 2:8, 4:8
 //   buffers (elements): A 4096 x16b, W 4096 x(16b+4b index), O 4096 x48b; bytes/cycle A 32 W 32 O 32
 //   DRAM 16 B/cycle, latency 8, burst 16 B; vector unit 4 lanes; sparsifier 2 lanes
-//   DMA engine: 1 unit(s) per cycle, 40-byte DRAM windows
+//   DMA engine: 1 unit(s) per cycle, 40-byte DRAM windows; im2col line buffer 16384 elements, 2 expansion units per cycle
 //   controller: 48-bit time, 1024 instructions per queue, 16 GEMM scoreboard slots, 16-entry retirement queue
 //
 // Vector unit: 4 elements per cycle; requant, relu_bwd, add (saturating), sgd, clear, and loss_grad (sat_lossgrad).
@@ -15,30 +15,30 @@ module sat_vector (
   input  wire start,  // a vec instruction issues
   input  wire [255:0] instr,
   output wire a_rd1_en,  // first source (A)
-  output wire [13:0] a_rd1_addr,
+  output wire [15:0] a_rd1_addr,
   input  wire [63:0] a_rd1_data,
   output wire a_rd2_en,  // second source (A)
-  output wire [13:0] a_rd2_addr,
+  output wire [15:0] a_rd2_addr,
   input  wire [63:0] a_rd2_data,
   output wire o_rd_en,  // source (O)
-  output wire [13:0] o_rd_addr,
+  output wire [15:0] o_rd_addr,
   input  wire [191:0] o_rd_data,
   output wire o_rd2_en,  // second source (O): sgd momentum
-  output wire [13:0] o_rd2_addr,
+  output wire [15:0] o_rd2_addr,
   input  wire [191:0] o_rd2_data,
   output wire o_rd3_en,  // destination read (O): sgd master weights
-  output wire [13:0] o_rd3_addr,
+  output wire [15:0] o_rd3_addr,
   input  wire [191:0] o_rd3_data,
   output wire a_wr_en,  // destination (A); sgd: the operand weights at aux
-  output wire [13:0] a_wr_addr,
+  output wire [15:0] a_wr_addr,
   output wire [3:0] a_wr_mask,
   output wire [63:0] a_wr_data,
   output wire o_wr_en,  // destination (O)
-  output wire [13:0] o_wr_addr,
+  output wire [15:0] o_wr_addr,
   output wire [3:0] o_wr_mask,
   output wire [191:0] o_wr_data,
   output wire o_wr2_en,  // sgd: momentum (after o_wr)
-  output wire [13:0] o_wr2_addr,
+  output wire [15:0] o_wr2_addr,
   output wire [3:0] o_wr2_mask,
   output wire [191:0] o_wr2_data
 );
@@ -114,22 +114,22 @@ module sat_vector (
   endfunction
   reg [3:0] op;  // operation
   reg [31:0] left;  // elements still to read
-  reg [13:0] src;
-  reg [13:0] src2;
-  reg [13:0] dst;
-  reg [13:0] aux;  // sgd: operand-weight address
+  reg [15:0] src;
+  reg [15:0] src2;
+  reg [15:0] dst;
+  reg [15:0] aux;  // sgd: operand-weight address
   reg [7:0] shift;  // requant / sgd: requantization shift
   reg [7:0] p1;  // requant: ReLU; sgd: lr shift
   reg [7:0] p2;  // sgd: momentum shift (0: none)
   reg [7:0] p3;  // sgd: gradient alignment (left shift)
   reg [7:0] p4;  // sgd: weight-decay shift (255: none)
   reg [7:0] p5;  // sgd: SR-STE shift (255: none)
-  reg [13:0] mk;  // sgd: SR-STE's pruned flags (A)
+  reg [15:0] mk;  // sgd: SR-STE's pruned flags (A)
   reg s1_v;  // a chunk's operands arrive
   reg [3:0] s1_op;
-  reg [13:0] s1_dst;
-  reg [13:0] s1_src2;
-  reg [13:0] s1_aux;
+  reg [15:0] s1_dst;
+  reg [15:0] s1_src2;
+  reg [15:0] s1_aux;
   reg [3:0] s1_mask;
   wire go;
   assign go = (left != 32'd0);
@@ -138,11 +138,11 @@ module sat_vector (
   wire sgd;
   assign sgd = (op == 4'd3);
   wire lg_rd1_en;
-  wire [13:0] lg_rd1_addr;
+  wire [15:0] lg_rd1_addr;
   wire lg_rd2_en;
-  wire [13:0] lg_rd2_addr;
+  wire [15:0] lg_rd2_addr;
   wire lg_wr_en;
-  wire [13:0] lg_wr_addr;
+  wire [15:0] lg_wr_addr;
   wire [3:0] lg_wr_mask;
   wire [63:0] lg_wr_data;
   sat_lossgrad lg (
@@ -313,24 +313,24 @@ module sat_vector (
       if (start) begin
         op <= instr[11:8];
         left <= ((instr[11:8] == 4'd4) ? 32'd0 : {8'd0, instr[35:12]});
-        src <= instr[49:36];
-        src2 <= instr[73:60];
-        dst <= instr[97:84];
-        aux <= instr[121:108];
+        src <= instr[51:36];
+        src2 <= instr[75:60];
+        dst <= instr[99:84];
+        aux <= instr[123:108];
         shift <= instr[139:132];
         p1 <= instr[147:140];
         p2 <= instr[155:148];
         p3 <= instr[163:156];
         p4 <= instr[171:164];
         p5 <= instr[203:196];
-        mk <= instr[185:172];
+        mk <= instr[187:172];
       end else if (go) begin
         left <= ((left > 32'd4) ? (left - 32'd4) : 32'd0);
-        src <= (src + 14'd4);
-        src2 <= (src2 + 14'd4);
-        dst <= (dst + 14'd4);
-        aux <= (aux + 14'd4);
-        mk <= (mk + 14'd4);
+        src <= (src + 16'd4);
+        src2 <= (src2 + 16'd4);
+        dst <= (dst + 16'd4);
+        aux <= (aux + 16'd4);
+        mk <= (mk + 16'd4);
       end
     end
   end
