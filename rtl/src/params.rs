@@ -283,7 +283,8 @@ mod tests {
         let p = Params::new(&ArchConfig::preset("tiny").unwrap(), DEFAULT_IMEM_BITS);
         assert_eq!((p.rows, p.cols, p.lanes, p.fill), (2, 2, 4, 5));
         assert_eq!(p.cap, [4096, 4096, 4096]);
-        assert_eq!(p.range_bits, 14);
+        // The 32 KiB line buffer (16,384 elements) is tiny's largest memory.
+        assert_eq!(p.range_bits, 16);
         assert_eq!((p.gemm_slots, p.rob_depth), (16, 16));
         // 16-byte bursts, 16 bytes per cycle: one unit per cycle.
         let d = p.dma;
