@@ -128,6 +128,9 @@ pub struct Params {
     pub lanes_log2: u32,
     /// Activation-mux inputs per lane (the largest M).
     pub mux_inputs: u32,
+    /// The config lists `"ws"`: the GEMM engine builds the weight-stationary
+    /// mode (else its `ws` inputs are tied off and Yosys removes the logic).
+    pub ws: bool,
     /// Pipeline fill plus drain of a tile (`timing.rs`).
     pub fill: u32,
     /// Supported patterns.
@@ -207,6 +210,7 @@ impl Params {
             banks: [b.activation.banks, b.weight.banks, b.output.banks],
             range_bits: clog2(max_cap + 1) + 1,
             acc_bits: arch.numerics.accumulator_bits,
+            ws: arch.pe_array.dataflows.contains(&nmsat_dataflow::arch::Stationarity::Ws),
             dram_bpc: arch.dram.bytes_per_cycle,
             dram_latency: arch.dram.latency_cycles,
             dram_burst: arch.dram.burst_bytes,

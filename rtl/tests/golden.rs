@@ -52,3 +52,20 @@ fn every_file_states_the_config_and_holds_one_module() {
         }
     }
 }
+
+/// A config whose `pe_array.dataflows` lacks `"ws"` ties the GEMM engine's
+/// and the decoder's weight-stationary mode off (ADR 004: synthesis then
+/// removes that logic); with `"ws"` both read the instruction's bit.
+#[test]
+fn the_ws_mode_is_tied_off_without_ws_in_the_config() {
+    let with = ArchConfig::preset("tiny").unwrap();
+    let mut without = with.clone();
+    without.pe_array.dataflows = vec![nmsat_dataflow::arch::Stationarity::Os];
+    let text = |a: &ArchConfig, f: &str| {
+        emit(a, &EmitOptions::default()).unwrap().files.into_iter().find(|x| x.name == f).unwrap().text
+    };
+    assert!(text(&without, "sat_gemm.v").contains("assign i_ws = (1'b0 & (i_k != 32'd0));"));
+    assert!(text(&without, "sat_compute_decode.v").contains("assign g_wsm = (1'b0 & ~g_zero);"));
+    assert!(!text(&with, "sat_gemm.v").contains("assign i_ws = (1'b0"));
+    assert!(!text(&with, "sat_compute_decode.v").contains("assign g_wsm = (1'b0"));
+}

@@ -272,6 +272,7 @@ pub fn compute_decode(p: &Params) -> Module {
     // Weight-stationary (timing::gemm_ws): folds of `rows` K-steps x `cols`
     // columns, a fill of r_used PE rows at cpw cycles each, m rows at cpa.
     let gws = field_wire(&mut b, "instr", "gemm", "ws", "g");
+    let gws = if p.ws { gws } else { "1'b0".to_string() };
     b.wire_assign("g_wsm", 1, format!("({gws} & ~g_zero)"));
     b.wire_assign("g_rused", T, min2("g_ksteps", &k(T, rows)));
     b.wire_assign("g_cpa", T, max2(&cdiv("(g_rused * g_act_row)", p.bw[Buf::A as usize], T), &k(T, 1)));

@@ -131,7 +131,9 @@ pub fn gemm(p: &Params, faults: bool) -> Module {
     m.wire_assign("i_k_r", rw, format!("i_k[{}:0]", rw - 1));
     m.wire_assign("i_at", 1, fw("at"));
     // A k = 0 GEMM clears (or keeps) its tile in either mapping: OS's path.
-    m.wire_assign("i_ws", 1, format!("({} & (i_k != 32'd0))", fw("ws")));
+    // A config without "ws" ties the mode off: the WS logic is never enabled.
+    let ws_bit = if p.ws { fw("ws") } else { "1'b0".to_string() };
+    m.wire_assign("i_ws", 1, format!("({ws_bit} & (i_k != 32'd0))"));
     m.wire_assign("i_wstep", rw, format!("(i_wt ? {} : (i_n_r << {}))", k(rw, u64::from(lanes)), p.lanes_log2));
     m.wire_assign("i_wt", 1, fw("wt"));
     m.wire_assign("i_a", rw, fit("a"));
