@@ -27,6 +27,13 @@ pub struct Choice {
     pub dataflow: DataflowChoice,
 }
 
+impl Choice {
+    /// `opts` with this choice's `--dataflow`.
+    fn options(self, opts: &DataflowOptions) -> DataflowOptions {
+        DataflowOptions { dataflow: self.dataflow, ..*opts }
+    }
+}
+
 /// The candidate schedules of a step, the scheduler's own first: with the
 /// interleave mapping on and at least one interleaved layer, the variant
 /// without tile interleaving (one activation bank throughout, GEMMs in
@@ -79,18 +86,13 @@ pub fn simulate_fastest_observed(
     max_steps: u128,
     observer: Option<Observer>,
 ) -> Result<(Choice, StreamedRun), FlowError> {
-    let run = |c: Choice, mode| {
-        simulate_streamed(arch, step, &DataflowOptions { dataflow: c.dataflow, ..*opts }, c.tiles, mode, max_steps)
-    };
+    let run = |c: Choice, mode| simulate_streamed(arch, step, &c.options(opts), c.tiles, mode, max_steps);
     let cands = candidates(arch, step, opts)?;
     if let [only] = cands[..] {
         return Ok((
             only,
             match observer {
-                Some(o) => {
-                    let o2 = DataflowOptions { dataflow: only.dataflow, ..*opts };
-                    simulate_streamed_observed(arch, step, &o2, only.tiles, mode, max_steps, o)?
-                }
+                Some(o) => simulate_streamed_observed(arch, step, &only.options(opts), only.tiles, mode, max_steps, o)?,
                 None => run(only, mode)?,
             },
         ));
@@ -117,7 +119,7 @@ pub fn simulate_fastest_observed(
         }
     }
     let Some((choice, fast)) = best else { return Err(FlowError::Request("no candidate schedule".into())) };
-    let o2 = DataflowOptions { dataflow: choice.dataflow, ..*opts };
+    let o2 = choice.options(opts);
     match (mode, observer) {
         (_, Some(o)) => Ok((choice, simulate_streamed_observed(arch, step, &o2, choice.tiles, mode, max_steps, o)?)),
         (SimMode::Fast, None) => Ok((choice, fast)),
@@ -133,5 +135,5 @@ pub fn compile_fastest(arch: &ArchConfig, step: &StepWorkload, opts: &DataflowOp
         [only] => only,
         _ => simulate_fastest(arch, step, opts, SimMode::Fast, MAX_REDUCTION_STEPS)?.0,
     };
-    Ok(compile_step_with(arch, step, &DataflowOptions { dataflow: choice.dataflow, ..*opts }, choice.tiles)?)
+    Ok(compile_step_with(arch, step, &choice.options(opts), choice.tiles)?)
 }
