@@ -209,15 +209,7 @@ fn candidates(dim: u64, unit: u64, align: u64) -> Vec<u64> {
 /// `slots` buffers a load may only start when the step `slots` back has
 /// retired, so a step also needs `(stream + tail + dma + latency)/slots`.
 /// Operands that stay resident (full reduction in one tile) are not reloaded.
-fn tiling_cost(
-    arch: &ArchConfig,
-    mp: &Mapped,
-    t: &Tiling,
-    w_bytes_per_elem: (u64, u64),
-    slots: u64,
-    epilogue: u64,
-) -> u64 {
-    let tr = traffic(arch, mp, t, w_bytes_per_elem);
+fn tiling_cost(arch: &ArchConfig, tr: &Traffic, slots: u64, epilogue: u64) -> u64 {
     let g = tr.gemm;
     let lat = u64::from(arch.dram.latency_cycles);
     let dma_step = tr.dma.div_ceil(tr.steps);
@@ -246,20 +238,34 @@ pub(super) struct Traffic {
     o_beats: u64,
 }
 
-pub(super) fn traffic(arch: &ArchConfig, mp: &Mapped, t: &Tiling, w_bytes_per_elem: (u64, u64)) -> Traffic {
-    let (mt, nt, kt) = (mp.m.div_ceil(t.tm), mp.n.div_ceil(t.tn), mp.k.div_ceil(t.tk));
-    let g = timing::gemm_in(arch, t.flow, mp.mode, t.tm, t.tn, t.tk);
+/// DRAM channel cycles of `rows` rows of `row_bytes` each, whole bursts.
+fn dram_beats(arch: &ArchConfig, rows: u64, row_bytes: u64) -> u64 {
     let bpc = u64::from(arch.dram.bytes_per_cycle);
     let burst = u64::from(arch.dram.burst_bytes);
-    let beats = |rows: u64, row_bytes: u64| (rows * row_bytes.div_ceil(burst) * burst).div_ceil(bpc);
-    let a_beats = match mp.gather {
-        // The first tile's tap segments stand for every tile's.
+    (rows * row_bytes.div_ceil(burst) * burst).div_ceil(bpc)
+}
+
+/// DRAM channel cycles of one `tm × tk` activation tile of `mp` (a gathered
+/// operand's first tile standing for every tile's).
+fn a_tile_beats(arch: &ArchConfig, mp: &Mapped, tm: u64, tk: u64) -> u64 {
+    match mp.gather {
         Some((geom, trans)) => {
-            let (rows, cols) = if trans { (t.tk, t.tm) } else { (t.tm, t.tk) };
+            let (rows, cols) = if trans { (tk, tm) } else { (tm, tk) };
             timing::load2col_beats(arch, &geom, 0, rows, 0, cols)
         }
-        None => beats(t.tm, 2 * (t.tk * mp.a_reuse.1).div_ceil(mp.a_reuse.0)),
-    };
+        None => dram_beats(arch, tm, 2 * (tk * mp.a_reuse.1).div_ceil(mp.a_reuse.0)),
+    }
+}
+
+pub(super) fn traffic(arch: &ArchConfig, mp: &Mapped, t: &Tiling, w_bytes_per_elem: (u64, u64)) -> Traffic {
+    traffic_of(arch, mp, t, w_bytes_per_elem, a_tile_beats(arch, mp, t.tm, t.tk))
+}
+
+/// [`traffic`] with the activation tile's DRAM cycles given.
+fn traffic_of(arch: &ArchConfig, mp: &Mapped, t: &Tiling, w_bytes_per_elem: (u64, u64), a_beats: u64) -> Traffic {
+    let (mt, nt, kt) = (mp.m.div_ceil(t.tm), mp.n.div_ceil(t.tn), mp.k.div_ceil(t.tk));
+    let g = timing::gemm_in(arch, t.flow, mp.mode, t.tm, t.tn, t.tk);
+    let beats = |rows: u64, row_bytes: u64| dram_beats(arch, rows, row_bytes);
     let (num, den) = mp.mode.expansion();
     let (wn, wd) = w_bytes_per_elem;
     let w_beats = beats(t.tk * den / num, (t.tn * wn).div_ceil(wd));
@@ -333,11 +339,19 @@ pub(super) fn choose_tiling(
     let tms = candidates(mp.m, u64::from(pe.rows), if pass == Pass::Wg { NM_CHUNK } else { 1 });
     let tns = candidates(mp.n, u64::from(pe.cols), if mp.mode.pattern().is_some() { NM_CHUNK } else { n_align });
     let tks = candidates(mp.k, k_unit, m_align);
-    // Whether (tm, tk) tiles fit the activation slot and their raw windows
-    // the line buffer, by tm then tk (the windows only of tiles the slot takes).
-    let fits: Vec<Vec<bool>> = tms
+    // DRAM channel cycles of a (tm, tk) activation tile when such tiles fit
+    // the activation slot and their raw windows the line buffer, by tm then
+    // tk (the windows only of tiles the slot takes): computed once, as every
+    // output-column tiling, loop order and mapping loads the same tiles.
+    let a_tiles: Vec<Vec<Option<u64>>> = tms
         .iter()
-        .map(|&tm| tks.iter().map(|&tk| tm * tk <= b.a_slot && window_fits(arch, mp, tm, tk)).collect())
+        .map(|&tm| {
+            tks.iter()
+                .map(|&tk| {
+                    (tm * tk <= b.a_slot && window_fits(arch, mp, tm, tk)).then(|| a_tile_beats(arch, mp, tm, tk))
+                })
+                .collect()
+        })
         .collect();
     for (ti, &tm) in tms.iter().enumerate() {
         for &tn in &tns {
@@ -345,7 +359,8 @@ pub(super) fn choose_tiling(
                 continue;
             }
             for (ki, &tk) in tks.iter().enumerate() {
-                if (tk % m_align != 0 && tk != mp.k) || !fits[ti][ki] {
+                let Some(a_beats) = a_tiles[ti][ki] else { continue };
+                if tk % m_align != 0 && tk != mp.k {
                     continue;
                 }
                 let tk_eff = tk * den / num;
@@ -359,7 +374,10 @@ pub(super) fn choose_tiling(
                 for (n_outer, &flow) in [true, false].into_iter().flat_map(|o| flows.iter().map(move |f| (o, f))) {
                     let t = Tiling { tm, tn, tk, n_outer, flow };
                     let c = match timing {
-                        TimingModel::Sat => tiling_cost(arch, mp, &t, w_fmt, b.slots, epilogue(tm * tn)),
+                        TimingModel::Sat => {
+                            let tr = traffic_of(arch, mp, &t, w_fmt, a_beats);
+                            tiling_cost(arch, &tr, b.slots, epilogue(tm * tn))
+                        }
                         // SCALE-Sim's model: the array's time alone (its DMA never
                         // stalls), each output tile's first reduction step paying the folds.
                         TimingModel::ScalesimOs => {
