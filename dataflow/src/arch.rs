@@ -170,7 +170,6 @@ pub const MAX_LINE_BUFFER_BYTES: u64 = 1 << 20;
 pub enum Im2col {
     /// Each tile row is read from DRAM as its kernel-tap segments, each
     /// rounded up to bursts (up to `kh·kw` times the raw input's traffic).
-    /// What the generated RTL implements.
     #[default]
     Dram,
     /// The raw input window is fetched once into an on-chip line buffer of

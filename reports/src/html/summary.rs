@@ -18,8 +18,10 @@ pub struct ConfigSummary {
     pub dram: String,
     /// Clock (MHz).
     pub clock_mhz: f64,
-    /// im2col mode (`on chip`, `dram`).
+    /// im2col mode (`line_buffer, 256 KiB`, `dram`).
     pub im2col: String,
+    /// The array mappings the compiler may choose from (`output-stationary, weight-stationary`).
+    pub dataflows: String,
 }
 
 /// The energy table the model used.
@@ -62,6 +64,7 @@ impl ConfigSummary {
         };
         rows.push(("clock".into(), clock));
         rows.push(("im2col".into(), or_dash(&self.im2col)));
+        rows.push(("dataflows".into(), or_dash(&self.dataflows)));
         KeyValues { caption: "Accelerator config".into(), rows }
     }
 }

@@ -17,7 +17,8 @@ fn page(title: &str) -> Page {
         buffers: vec![("weight".into(), "256 KiB".into()), ("activation".into(), "512 KiB".into())],
         dram: "25.6 GB/s".into(),
         clock_mhz: 500.0,
-        im2col: "on chip".into(),
+        im2col: "line buffer, 256 KiB".into(),
+        dataflows: "output-stationary, weight-stationary".into(),
     };
     let energy = EnergyTableSummary { name: "t<1>".into(), sources: vec!["Horowitz, ISSCC'14".into()] };
     let resources = Resources { tool: "yosys".into(), rows: vec![("LUT".into(), "41,230".into())] };
@@ -77,7 +78,17 @@ fn page_is_well_formed_escaped_and_self_contained() {
     assert!(html.contains("href=\"charts/speedup.svg\"") && html.contains("href=\"charts/ablation.png\""));
     assert!(html.contains("Content-Security-Policy"));
     let cells: Vec<&str> = doc.descendants().filter(|n| n.has_tag_name("td")).filter_map(|n| n.text()).collect();
-    for want in ["sat-64", "32 × 32 PEs", "256 KiB", "500 MHz", "on chip", "t<1>", "Horowitz, ISSCC'14", "41,230"] {
+    for want in [
+        "sat-64",
+        "32 × 32 PEs",
+        "256 KiB",
+        "500 MHz",
+        "line buffer, 256 KiB",
+        "output-stationary, weight-stationary",
+        "t<1>",
+        "Horowitz, ISSCC'14",
+        "41,230",
+    ] {
         assert!(cells.contains(&want), "{want} missing from {cells:?}");
     }
     let nums = doc.descendants().filter(|n| n.attribute("class") == Some("num")).count();

@@ -5,6 +5,7 @@ use super::{ReportInput, RunAnalysis, charts::focus};
 use crate::charts::Chart;
 use crate::html::{Block, ConfigSummary, DataTable, EnergyTableSummary, Figure, Page, Resources, Section};
 use crate::prior::PRIOR;
+use nmsat_dataflow::arch::{Im2col, Stationarity};
 
 /// What each chart shows, after its title.
 const CAPTIONS: [&str; 8] = [
@@ -39,7 +40,20 @@ fn config(input: &ReportInput<'_>) -> ConfigSummary {
             a.dram.burst_bytes
         ),
         clock_mhz: f64::from(a.clock_mhz),
-        im2col: serde_json::to_value(a.dram.im2col).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
+        im2col: match a.dram.im2col {
+            Im2col::LineBuffer => format!("line buffer, {}", kib(a.dram.line_buffer_bytes)),
+            Im2col::Dram => "dram (tap segments)".into(),
+        },
+        dataflows: a
+            .pe_array
+            .dataflows
+            .iter()
+            .map(|f| match f {
+                Stationarity::Os => "output-stationary",
+                Stationarity::Ws => "weight-stationary",
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
     }
 }
 
