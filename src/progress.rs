@@ -90,6 +90,23 @@ impl Reporter {
     }
 }
 
+/// Runs `work`, printing `what` and the seconds so far every [`LOG_EVERY`]
+/// while it lasts (e.g. a Verilator build of minutes; nothing when it ends sooner).
+pub fn heartbeat<T>(what: &str, work: impl FnOnce() -> T) -> T {
+    let t0 = Instant::now();
+    let (stop, wait) = std::sync::mpsc::channel::<()>();
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = wait.recv_timeout(LOG_EVERY) {
+                eprintln!("{what}: {:.0} s", t0.elapsed().as_secs_f64());
+            }
+        });
+        let out = work();
+        drop(stop);
+        out
+    })
+}
+
 /// Advances `rep` by a training step and shows the epoch's loss at its end.
 pub fn on_step(rep: &mut Reporter) -> impl FnMut(&Progress) + '_ {
     |p: &Progress| {
@@ -103,6 +120,11 @@ pub fn on_step(rep: &mut Reporter) -> impl FnMut(&Progress) + '_ {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_heartbeat_returns_the_work_and_ends_with_it() {
+        assert_eq!(heartbeat("quick", || 7), 7);
+    }
 
     #[test]
     fn a_log_line_has_counts_share_and_message() {

@@ -117,12 +117,13 @@ fn mix(p: &Program) -> InstrMix {
 
 /// Runs `jobs` on `model` and the Rust cycle-mode simulator. `vcd` is the
 /// VCD of a single job's RTL run; a mismatch writes its VCD to `fail_vcd`.
+/// `done` is told how many jobs have finished after each one.
 pub fn run_jobs(
     model: &RtlModel,
     arch: &ArchConfig,
     jobs: &[CosimJob],
-    vcd: Option<&Path>,
-    fail_vcd: &Path,
+    (vcd, fail_vcd): (Option<&Path>, &Path),
+    done: &mut dyn FnMut(usize),
 ) -> Result<CosimRun, FlowError> {
     let single = jobs.len() == 1;
     let mut run = CosimRun { results: Vec::new(), failed: None, rtl_cycles: 0, rtl_seconds: 0.0 };
@@ -148,6 +149,7 @@ pub fn run_jobs(
             vcd: r.vcd.clone(),
             mix: mix(&job.program),
         });
+        done(run.results.len());
         if !c.passed() {
             run.failed = Some((job.name.clone(), r));
             break;

@@ -11,6 +11,7 @@ use nmsat_flow::{FlowError, Input, load_arch, load_input};
 
 use crate::cli_error::{CliError, CliResult};
 use crate::cmd::common::{DataflowFlags, StepFlags};
+use crate::progress::{Reporter, heartbeat};
 
 /// Arguments of `nmsat cosim`.
 #[derive(Debug, Args)]
@@ -83,7 +84,9 @@ pub fn run(args: CosimArgs) -> CliResult {
         },
     };
     let t0 = std::time::Instant::now();
-    let model = rtl_model(&arch)?;
+    let model = heartbeat(&format!("cosim: the Verilated model of `{}` (built once, then cached)", arch.name), || {
+        rtl_model(&arch)
+    })?;
     if model.built {
         eprintln!(
             "built the Verilated model of `{}` in {:.0} s ({})",
@@ -93,7 +96,15 @@ pub fn run(args: CosimArgs) -> CliResult {
         );
     }
     let fail_vcd = args.vcd.clone().unwrap_or_else(|| PathBuf::from("cosim-fail.vcd"));
-    let run = run_jobs(&model, &arch, &jobs, args.vcd.as_deref(), &fail_vcd)?;
+    let mut rep = (jobs.len() > 1).then(|| Reporter::new("cosim".into(), jobs.len() as u64, "programs"));
+    let run = run_jobs(&model, &arch, &jobs, (args.vcd.as_deref(), &fail_vcd), &mut |n| {
+        if let Some(r) = &mut rep {
+            r.set_position(n as u64);
+        }
+    })?;
+    if let Some(r) = rep {
+        r.finish();
+    }
     match args.format {
         CosimFormat::Json => println!("{}", serde_json::to_string_pretty(&run.results).map_err(CliError::input)?),
         CosimFormat::Table => {
