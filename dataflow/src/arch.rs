@@ -331,6 +331,25 @@ impl ArchConfig {
         if self.clock_mhz == 0 || self.clock_mhz > 5000 {
             bad("clock_mhz", format!("{} MHz is outside 1..=5000", self.clock_mhz));
         }
+        self.validate_array(&mut bad);
+        self.validate_patterns(&mut bad);
+        let acc = self.numerics.accumulator_bits;
+        if !(32..=64).contains(&acc) {
+            bad("numerics.accumulator_bits", format!("{acc} is outside 32..=64"));
+        }
+        self.validate_buffers(&mut bad);
+        self.validate_dram(&mut bad);
+        if self.sparsifier.lanes == 0 {
+            bad("sparsifier.lanes", "must be positive".into());
+        }
+        if self.vector_unit.lanes == 0 || !self.vector_unit.lanes.is_power_of_two() {
+            bad("vector_unit.lanes", format!("{} must be a power of two", self.vector_unit.lanes));
+        }
+        v
+    }
+
+    /// The PE array's rules (`validate`): its shape, lanes, mux and dataflows.
+    fn validate_array(&self, bad: &mut dyn FnMut(&str, String)) {
         let pe = &self.pe_array;
         for (f, x) in [("pe_array.rows", pe.rows), ("pe_array.cols", pe.cols)] {
             if x == 0 || x > 1024 {
@@ -352,6 +371,11 @@ impl ArchConfig {
                 bad("pe_array.dataflows", format!("{d:?} listed twice"));
             }
         }
+    }
+
+    /// The sparsity patterns' rules: each once, within the mux, whole groups per lane set.
+    fn validate_patterns(&self, bad: &mut dyn FnMut(&str, String)) {
+        let pe = &self.pe_array;
         let mut seen = std::collections::BTreeSet::new();
         for p in &self.sparsity.patterns {
             if !seen.insert(*p) {
@@ -377,10 +401,11 @@ impl ArchConfig {
                 bad("sparsity.patterns", format!("{p} is dense; list only sparse patterns"));
             }
         }
-        let acc = self.numerics.accumulator_bits;
-        if !(32..=64).contains(&acc) {
-            bad("numerics.accumulator_bits", format!("{acc} is outside 32..=64"));
-        }
+    }
+
+    /// The operand buffers' rules: addressable, one double-buffered tile, whole banks.
+    fn validate_buffers(&self, bad: &mut dyn FnMut(&str, String)) {
+        let pe = &self.pe_array;
         let eb = u64::from(self.element_bytes());
         let ab = u64::from(self.accumulator_bytes());
         let (rows, cols, lanes) = (u64::from(pe.rows), u64::from(pe.cols), u64::from(pe.lanes));
@@ -433,6 +458,11 @@ impl ArchConfig {
                 );
             }
         }
+    }
+
+    /// The DRAM channel's and the line buffer's rules.
+    fn validate_dram(&self, bad: &mut dyn FnMut(&str, String)) {
+        let eb = u64::from(self.element_bytes());
         let d = &self.dram;
         if d.bytes_per_cycle == 0 {
             bad("dram.bytes_per_cycle", "must be positive".into());
@@ -454,13 +484,6 @@ impl ArchConfig {
             ),
             _ => {}
         }
-        if self.sparsifier.lanes == 0 {
-            bad("sparsifier.lanes", "must be positive".into());
-        }
-        if self.vector_unit.lanes == 0 || !self.vector_unit.lanes.is_power_of_two() {
-            bad("vector_unit.lanes", format!("{} must be a power of two", self.vector_unit.lanes));
-        }
-        v
     }
 
     /// Derived figures.
