@@ -78,192 +78,215 @@ impl Machine {
     /// Applies one instruction. The program checker has verified every
     /// range, so indexing cannot fail on a checked program.
     pub fn execute(&mut self, instr: &Instr) {
-        match *instr {
-            Instr::Load { buf, fmt, index_bits, dram, sram, rows, cols, stride, .. } => {
-                let ib = u32::from(index_bits);
-                for r in 0..u64::from(rows) {
-                    let row = dram + r * stride;
-                    for c in 0..u64::from(cols) {
-                        let at = (u64::from(sram) + r * u64::from(cols) + c) as usize;
-                        match (buf, fmt) {
-                            (Buf::A, _) => self.a[at] = self.read_i16(row + 2 * c),
-                            (Buf::O, _) => self.o[at] = i64::from(self.read_i32(row + 4 * c)),
-                            (Buf::W, DmaFormat::I16 | DmaFormat::NmValues) => {
-                                self.w[at] = self.read_i16(row + 2 * c);
-                                self.widx[at] = 0;
-                            }
-                            (Buf::W, DmaFormat::NmRow) => {
-                                let (base, i) = chunk_addr(row, c, ib);
-                                self.w[at] = self.read_i16(base + 2 * i);
-                                self.widx[at] = read_index(&self.dram, base + 2 * NM_CHUNK, i, ib);
-                            }
-                            (Buf::W, DmaFormat::NmIndices) => self.widx[at] = read_index(&self.dram, row, c, ib),
-                            (Buf::W, DmaFormat::I32) => self.w[at] = self.read_i32(row + 4 * c) as i16,
-                        }
-                    }
-                }
-            }
-            Instr::Load2col { dram, sram, rows, cols, p0, k0, geom, .. } => {
-                for i in 0..u64::from(rows) {
-                    for j in 0..u64::from(cols) {
-                        let v = geom
-                            .element(u64::from(p0) + i, u64::from(k0) + j)
-                            .map_or(0, |e| self.read_i16(dram + 2 * e));
-                        self.a[(u64::from(sram) + i * u64::from(cols) + j) as usize] = v;
-                    }
-                }
-            }
-            Instr::Store { buf, fmt, index_bits, dram, sram, rows, cols, stride, shift, relu, .. } => {
-                let ib = u32::from(index_bits);
-                for r in 0..u64::from(rows) {
-                    let row = dram + r * stride;
-                    for c in 0..u64::from(cols) {
-                        let at = (u64::from(sram) + r * u64::from(cols) + c) as usize;
-                        match (buf, fmt) {
-                            (Buf::A, _) => self.write_i16(row + 2 * c, self.a[at]),
-                            (Buf::O, DmaFormat::I16) => {
-                                let q = numerics::requantize(self.o[at], shift.max(0) as u32);
-                                self.write_i16(row + 2 * c, if relu { numerics::relu(q) } else { q });
-                            }
-                            (Buf::O, _) => {
-                                let v = numerics::saturate_i32(numerics::wrap_acc(self.o[at], ACCUMULATOR_BITS));
-                                self.write_i32(row + 4 * c, v);
-                            }
-                            (Buf::W, DmaFormat::NmRow) => {
-                                let (base, i) = chunk_addr(row, c, ib);
-                                self.write_i16(base + 2 * i, self.w[at]);
-                                write_index(&mut self.dram, base + 2 * NM_CHUNK, i, ib, self.widx[at]);
-                            }
-                            (Buf::W, DmaFormat::NmIndices) => write_index(&mut self.dram, row, c, ib, self.widx[at]),
-                            (Buf::W, _) => self.write_i16(row + 2 * c, self.w[at]),
-                        }
-                    }
-                }
-            }
-            Instr::Gemm { mode, acc, at, wt, m, n, k, a, a_stride, w, o, .. } => {
-                let (m, n, k) = (m as usize, n as usize, k as usize);
-                let (a, a_stride, w, o) = (a as usize, a_stride as usize, w as usize, o as usize);
-                let a_at = |i: usize, kk: usize| if at { a + kk * a_stride + i } else { a + i * a_stride + kk };
-                for i in 0..m {
-                    for j in 0..n {
-                        let mut sum: i64 = if acc { self.o[o + i * n + j] } else { 0 };
-                        match mode {
-                            GemmMode::Dense => {
-                                for kk in 0..k {
-                                    let wv = if wt { self.w[w + j * k + kk] } else { self.w[w + kk * n + j] };
-                                    sum += i64::from(self.a[a_at(i, kk)]) * i64::from(wv);
-                                }
-                            }
-                            GemmMode::Nm(p) => {
-                                let (pn, pm) = (p.n() as usize, p.m() as usize);
-                                for r in 0..k * pn / pm {
-                                    let slot = w + r * n + j;
-                                    let col = (r / pn) * pm + usize::from(self.widx[slot]);
-                                    sum += i64::from(self.a[a_at(i, col)]) * i64::from(self.w[slot]);
-                                }
-                            }
-                        }
-                        self.o[o + i * n + j] = numerics::wrap_acc(sum, ACCUMULATOR_BITS);
-                    }
-                }
-            }
-            Instr::Vec { op, len, src, src2, dst, aux, shift, p1, p2, p3, p4, mask, p5, .. } => {
-                let (len, src, src2, dst, aux) =
-                    (len as usize, src as usize, src2 as usize, dst as usize, aux as usize);
-                match op {
-                    VecOp::Requant => {
-                        for i in 0..len {
-                            let q = numerics::requantize(self.o[src + i], shift.max(0) as u32);
-                            self.a[dst + i] = if p1 != 0 { numerics::relu(q) } else { q };
-                        }
-                    }
-                    VecOp::ReluBwd => {
-                        for i in 0..len {
-                            self.o[dst + i] = if self.a[src2 + i] > 0 { self.o[src + i] } else { 0 };
-                        }
-                    }
-                    VecOp::Add => {
-                        for i in 0..len {
-                            self.a[dst + i] = numerics::add_sat(self.a[src + i], self.a[src2 + i]);
-                        }
-                    }
-                    VecOp::Clear => self.o[dst..dst + len].fill(0),
-                    VecOp::Sgd => {
-                        // src: gradient accumulators (requantized by `shift`), src2: momentum,
-                        // dst: master weights, aux: the new int16 operand weights,
-                        // mask: SR-STE's pruned flags (read before aux is written).
-                        let shifts = SgdShifts {
-                            grad_align: u32::from(p3),
-                            lr_shift: u32::from(p1),
-                            momentum_shift: (p2 != 0).then_some(u32::from(p2)),
-                            weight_decay_shift: (p4 != NO_SHIFT).then_some(u32::from(p4)),
-                            sr_ste_shift: (p5 != NO_SHIFT).then_some(u32::from(p5)),
-                        };
-                        let mask = mask as usize;
-                        for i in 0..len {
-                            let dw = numerics::requantize(self.o[src + i], shift.max(0) as u32);
-                            let wv = numerics::saturate_i32(self.o[dst + i]);
-                            let vv = numerics::saturate_i32(self.o[src2 + i]);
-                            let pruned = p5 != NO_SHIFT && self.a[mask + i] != 0;
-                            let (nw, nv) = numerics::sgd_update(wv, vv, dw, pruned, &shifts);
-                            self.o[dst + i] = i64::from(nw);
-                            self.o[src2 + i] = i64::from(nv);
-                            self.a[aux + i] = numerics::weight_from_master(nw);
-                        }
-                    }
-                    VecOp::LossGrad => {
-                        // Rows of `aux` logits at src, one label per row at src2; p1 = act_frac, p2 = grad_frac.
-                        let classes = aux.max(1);
-                        for r in 0..len / classes {
-                            let logits = self.a[src + r * classes..src + (r + 1) * classes].to_vec();
-                            let label = (self.a[src2 + r].max(0) as usize).min(classes - 1);
-                            let g = numerics::softmax_xent_grad(&logits, label, u32::from(p1), u32::from(p2));
-                            self.a[dst + r * classes..dst + (r + 1) * classes].copy_from_slice(&g);
-                        }
-                    }
-                }
-            }
-            Instr::Sparsify { pattern, axis, master, mask_out, rows, cols, src, dst, .. } => {
-                let (rows, cols, src, dst) = (rows as usize, cols as usize, src as usize, dst as usize);
-                let (pm, pn) = (pattern.m() as usize, pattern.n() as usize);
-                // axis 0: groups down each column; axis 1: along each row, output transposed.
-                let (outer, inner) = if axis == 0 { (cols, rows) } else { (rows, cols) };
-                // Magnitudes decide (master weights when `master`), values are int16 operands.
-                let mut key = vec![0i64; pm];
-                let mut val = vec![0i16; pm];
-                for o in 0..outer {
-                    for g in 0..inner / pm {
-                        for i in 0..pm {
-                            let (r, c) = if axis == 0 { (g * pm + i, o) } else { (o, g * pm + i) };
-                            let at = src + r * cols + c;
-                            if master {
-                                let m = numerics::saturate_i32(self.o[at]);
-                                key[i] = i64::from(m);
-                                val[i] = numerics::weight_from_master(m);
-                            } else {
-                                key[i] = i64::from(self.a[at]);
-                                val[i] = self.a[at];
-                            }
-                        }
-                        let keys: Vec<i32> =
-                            key.iter().map(|&k| k.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32).collect();
-                        let kept = top_n_in_group(&keys, pn);
-                        if mask_out {
-                            for i in 0..pm {
-                                let (r, c) = if axis == 0 { (g * pm + i, o) } else { (o, g * pm + i) };
-                                self.a[dst + r * cols + c] = i16::from(!kept.contains(&i));
-                            }
-                            continue;
-                        }
-                        for (j, &i) in kept.iter().enumerate() {
-                            let slot = dst + (g * pn + j) * outer + o;
-                            self.w[slot] = val[i];
-                            self.widx[slot] = i as u8;
-                        }
-                    }
-                }
-            }
+        match instr {
+            Instr::Load { .. } => self.load(instr),
+            Instr::Load2col { .. } => self.load2col(instr),
+            Instr::Store { .. } => self.store(instr),
+            Instr::Gemm { .. } => self.gemm(instr),
+            Instr::Vec { .. } => self.vector(instr),
+            Instr::Sparsify { .. } => self.sparsify(instr),
             Instr::Sync { .. } | Instr::Halt { .. } => {}
+        }
+    }
+
+    /// Moves a `load`'s rows from DRAM into a buffer, unpacking N:M formats.
+    fn load(&mut self, instr: &Instr) {
+        let Instr::Load { buf, fmt, index_bits, dram, sram, rows, cols, stride, .. } = *instr else { return };
+        let ib = u32::from(index_bits);
+        for r in 0..u64::from(rows) {
+            let row = dram + r * stride;
+            for c in 0..u64::from(cols) {
+                let at = (u64::from(sram) + r * u64::from(cols) + c) as usize;
+                match (buf, fmt) {
+                    (Buf::A, _) => self.a[at] = self.read_i16(row + 2 * c),
+                    (Buf::O, _) => self.o[at] = i64::from(self.read_i32(row + 4 * c)),
+                    (Buf::W, DmaFormat::I16 | DmaFormat::NmValues) => {
+                        self.w[at] = self.read_i16(row + 2 * c);
+                        self.widx[at] = 0;
+                    }
+                    (Buf::W, DmaFormat::NmRow) => {
+                        let (base, i) = chunk_addr(row, c, ib);
+                        self.w[at] = self.read_i16(base + 2 * i);
+                        self.widx[at] = read_index(&self.dram, base + 2 * NM_CHUNK, i, ib);
+                    }
+                    (Buf::W, DmaFormat::NmIndices) => self.widx[at] = read_index(&self.dram, row, c, ib),
+                    (Buf::W, DmaFormat::I32) => self.w[at] = self.read_i32(row + 4 * c) as i16,
+                }
+            }
+        }
+    }
+
+    /// Gathers a `load2col`'s im2col tile into the activation buffer (padding reads 0).
+    fn load2col(&mut self, instr: &Instr) {
+        let Instr::Load2col { dram, sram, rows, cols, p0, k0, geom, .. } = *instr else { return };
+        for i in 0..u64::from(rows) {
+            for j in 0..u64::from(cols) {
+                let v = geom.element(u64::from(p0) + i, u64::from(k0) + j).map_or(0, |e| self.read_i16(dram + 2 * e));
+                self.a[(u64::from(sram) + i * u64::from(cols) + j) as usize] = v;
+            }
+        }
+    }
+
+    /// Moves a `store`'s rows from a buffer to DRAM, requantizing or packing N:M formats.
+    fn store(&mut self, instr: &Instr) {
+        let Instr::Store { buf, fmt, index_bits, dram, sram, rows, cols, stride, shift, relu, .. } = *instr else {
+            return;
+        };
+        let ib = u32::from(index_bits);
+        for r in 0..u64::from(rows) {
+            let row = dram + r * stride;
+            for c in 0..u64::from(cols) {
+                let at = (u64::from(sram) + r * u64::from(cols) + c) as usize;
+                match (buf, fmt) {
+                    (Buf::A, _) => self.write_i16(row + 2 * c, self.a[at]),
+                    (Buf::O, DmaFormat::I16) => {
+                        let q = numerics::requantize(self.o[at], shift.max(0) as u32);
+                        self.write_i16(row + 2 * c, if relu { numerics::relu(q) } else { q });
+                    }
+                    (Buf::O, _) => {
+                        let v = numerics::saturate_i32(numerics::wrap_acc(self.o[at], ACCUMULATOR_BITS));
+                        self.write_i32(row + 4 * c, v);
+                    }
+                    (Buf::W, DmaFormat::NmRow) => {
+                        let (base, i) = chunk_addr(row, c, ib);
+                        self.write_i16(base + 2 * i, self.w[at]);
+                        write_index(&mut self.dram, base + 2 * NM_CHUNK, i, ib, self.widx[at]);
+                    }
+                    (Buf::W, DmaFormat::NmIndices) => write_index(&mut self.dram, row, c, ib, self.widx[at]),
+                    (Buf::W, _) => self.write_i16(row + 2 * c, self.w[at]),
+                }
+            }
+        }
+    }
+
+    /// A `gemm`: dense or N:M products into the output buffer, wrapped to the accumulator.
+    fn gemm(&mut self, instr: &Instr) {
+        let Instr::Gemm { mode, acc, at, wt, m, n, k, a, a_stride, w, o, .. } = *instr else { return };
+        let (m, n, k) = (m as usize, n as usize, k as usize);
+        let (a, a_stride, w, o) = (a as usize, a_stride as usize, w as usize, o as usize);
+        let a_at = |i: usize, kk: usize| if at { a + kk * a_stride + i } else { a + i * a_stride + kk };
+        for i in 0..m {
+            for j in 0..n {
+                let mut sum: i64 = if acc { self.o[o + i * n + j] } else { 0 };
+                match mode {
+                    GemmMode::Dense => {
+                        for kk in 0..k {
+                            let wv = if wt { self.w[w + j * k + kk] } else { self.w[w + kk * n + j] };
+                            sum += i64::from(self.a[a_at(i, kk)]) * i64::from(wv);
+                        }
+                    }
+                    GemmMode::Nm(p) => {
+                        let (pn, pm) = (p.n() as usize, p.m() as usize);
+                        for r in 0..k * pn / pm {
+                            let slot = w + r * n + j;
+                            let col = (r / pn) * pm + usize::from(self.widx[slot]);
+                            sum += i64::from(self.a[a_at(i, col)]) * i64::from(self.w[slot]);
+                        }
+                    }
+                }
+                self.o[o + i * n + j] = numerics::wrap_acc(sum, ACCUMULATOR_BITS);
+            }
+        }
+    }
+
+    /// A vector-unit instruction.
+    fn vector(&mut self, instr: &Instr) {
+        let Instr::Vec { op, len, src, src2, dst, aux, shift, p1, p2, p3, p4, mask, p5, .. } = *instr else { return };
+        let (len, src, src2, dst, aux) = (len as usize, src as usize, src2 as usize, dst as usize, aux as usize);
+        match op {
+            VecOp::Requant => {
+                for i in 0..len {
+                    let q = numerics::requantize(self.o[src + i], shift.max(0) as u32);
+                    self.a[dst + i] = if p1 != 0 { numerics::relu(q) } else { q };
+                }
+            }
+            VecOp::ReluBwd => {
+                for i in 0..len {
+                    self.o[dst + i] = if self.a[src2 + i] > 0 { self.o[src + i] } else { 0 };
+                }
+            }
+            VecOp::Add => {
+                for i in 0..len {
+                    self.a[dst + i] = numerics::add_sat(self.a[src + i], self.a[src2 + i]);
+                }
+            }
+            VecOp::Clear => self.o[dst..dst + len].fill(0),
+            VecOp::Sgd => {
+                // src: gradient accumulators (requantized by `shift`), src2: momentum,
+                // dst: master weights, aux: the new int16 operand weights,
+                // mask: SR-STE's pruned flags (read before aux is written).
+                let shifts = SgdShifts {
+                    grad_align: u32::from(p3),
+                    lr_shift: u32::from(p1),
+                    momentum_shift: (p2 != 0).then_some(u32::from(p2)),
+                    weight_decay_shift: (p4 != NO_SHIFT).then_some(u32::from(p4)),
+                    sr_ste_shift: (p5 != NO_SHIFT).then_some(u32::from(p5)),
+                };
+                let mask = mask as usize;
+                for i in 0..len {
+                    let dw = numerics::requantize(self.o[src + i], shift.max(0) as u32);
+                    let wv = numerics::saturate_i32(self.o[dst + i]);
+                    let vv = numerics::saturate_i32(self.o[src2 + i]);
+                    let pruned = p5 != NO_SHIFT && self.a[mask + i] != 0;
+                    let (nw, nv) = numerics::sgd_update(wv, vv, dw, pruned, &shifts);
+                    self.o[dst + i] = i64::from(nw);
+                    self.o[src2 + i] = i64::from(nv);
+                    self.a[aux + i] = numerics::weight_from_master(nw);
+                }
+            }
+            VecOp::LossGrad => {
+                // Rows of `aux` logits at src, one label per row at src2; p1 = act_frac, p2 = grad_frac.
+                let classes = aux.max(1);
+                for r in 0..len / classes {
+                    let logits = self.a[src + r * classes..src + (r + 1) * classes].to_vec();
+                    let label = (self.a[src2 + r].max(0) as usize).min(classes - 1);
+                    let g = numerics::softmax_xent_grad(&logits, label, u32::from(p1), u32::from(p2));
+                    self.a[dst + r * classes..dst + (r + 1) * classes].copy_from_slice(&g);
+                }
+            }
+        }
+    }
+
+    /// A `sparsify`: top-N of each group of M, as compressed weights or a pruned mask.
+    fn sparsify(&mut self, instr: &Instr) {
+        let Instr::Sparsify { pattern, axis, master, mask_out, rows, cols, src, dst, .. } = *instr else { return };
+        let (rows, cols, src, dst) = (rows as usize, cols as usize, src as usize, dst as usize);
+        let (pm, pn) = (pattern.m() as usize, pattern.n() as usize);
+        // axis 0: groups down each column; axis 1: along each row, output transposed.
+        let (outer, inner) = if axis == 0 { (cols, rows) } else { (rows, cols) };
+        // Magnitudes decide (master weights when `master`), values are int16 operands.
+        let mut key = vec![0i64; pm];
+        let mut val = vec![0i16; pm];
+        for o in 0..outer {
+            for g in 0..inner / pm {
+                for i in 0..pm {
+                    let (r, c) = if axis == 0 { (g * pm + i, o) } else { (o, g * pm + i) };
+                    let at = src + r * cols + c;
+                    if master {
+                        let m = numerics::saturate_i32(self.o[at]);
+                        key[i] = i64::from(m);
+                        val[i] = numerics::weight_from_master(m);
+                    } else {
+                        key[i] = i64::from(self.a[at]);
+                        val[i] = self.a[at];
+                    }
+                }
+                let keys: Vec<i32> =
+                    key.iter().map(|&k| k.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32).collect();
+                let kept = top_n_in_group(&keys, pn);
+                if mask_out {
+                    for i in 0..pm {
+                        let (r, c) = if axis == 0 { (g * pm + i, o) } else { (o, g * pm + i) };
+                        self.a[dst + r * cols + c] = i16::from(!kept.contains(&i));
+                    }
+                    continue;
+                }
+                for (j, &i) in kept.iter().enumerate() {
+                    let slot = dst + (g * pn + j) * outer + o;
+                    self.w[slot] = val[i];
+                    self.widx[slot] = i as u8;
+                }
+            }
         }
     }
 }
