@@ -153,14 +153,8 @@ fn generic_slots(prefix: &str) -> Vec<Slot> {
 }
 
 /// `sat_controller`.
+/// `sat_controller`.
 pub fn controller(p: &Params, faults: bool) -> Module {
-    let ab = p.imem_bits;
-    let rw = p.range_bits;
-    let lat = p.dram_latency;
-    let g = p.gemm_slots;
-    let gb = g.trailing_zeros();
-    let d = p.rob_depth;
-    let db = d.trailing_zeros();
     let mut m = Module::new("sat_controller");
     m.doc.extend(
         [
@@ -171,6 +165,28 @@ pub fn controller(p: &Params, faults: bool) -> Module {
         ]
         .map(String::from),
     );
+    ports(&mut m, p, faults);
+    m.push(overlap_function(p.range_bits));
+    run_state(&mut m);
+    queue_heads(&mut m);
+    head_decoders(&mut m, p.range_bits);
+    retire_phase(&mut m, p);
+    issue_load(&mut m, faults);
+    compute_unit_rules(&mut m, faults);
+    scoreboard(&mut m, p);
+    issue_compute(&mut m, p);
+    issue_store(&mut m, faults);
+    outputs(&mut m);
+    m.push(Item::Integer("i".into()));
+    m.push(Item::Always(Always::Posedge("clk".into()), vec![if_else("rst", reset_stmts(p), step_stmts(p))]));
+    m
+}
+
+/// The ports: the host's instruction and length writes, the run status,
+/// and each queue's issue (with its instruction, grant or GEMM timing) and
+/// retirement.
+fn ports(m: &mut Module, p: &Params, faults: bool) {
+    let ab = p.imem_bits;
     m.input("clk", 1, "");
     m.input("rst", 1, "synchronous reset");
     let queues = Queue::ALL.map(|q| format!("{} {}", q.code(), q.name())).join(", ");
@@ -204,25 +220,33 @@ pub fn controller(p: &Params, faults: bool) -> Module {
     m.output("ld_retire", 1, "a load retires this cycle");
     m.output("st_retire", 1, "a store retires this cycle");
     m.output("c_retire_n", C, "compute instructions retiring this cycle");
+}
 
-    m.push(Item::Function {
+/// `ov`: the scoreboard's overlap test of two ranges of `rw`-bit addresses.
+fn overlap_function(rw: u32) -> Item {
+    Item::Function {
         name: "ov".into(),
         width: 1,
         inputs: vec![("same".into(), 1), ("s1".into(), rw), ("e1".into(), rw), ("s2".into(), rw), ("e2".into(), rw)],
         locals: vec![],
         body: vec![bl("ov", "same & (s1 < e2) & (s2 < e1) & (s1 < e1) & (s2 < e2)")],
         doc: "access::Range::overlaps on one buffer".into(),
-    });
+    }
+}
 
-    // ---- state ----
+/// The run state (idle, prime, load the heads, run, done) and the cycle `t`.
+fn run_state(m: &mut Module) {
     m.comment("run state: 0 idle, 1 prime (read instruction 0), 2 load the heads, 3 run, 4 done");
     m.reg("state", 3, "");
     m.reg("t", T, "current cycle");
     m.wire_assign("run", 1, "(state == 3'd3)");
     m.wire_assign("prime", 1, "(state == 3'd1)");
     m.wire_assign("load_first", 1, "(state == 3'd2)");
+}
 
-    // ---- queues ----
+/// The three instruction queues (`sat_iqueue`) and their head registers,
+/// reloaded from the word after the head when the head issues.
+fn queue_heads(m: &mut Module) {
     m.comment("instruction queues and their decoded heads");
     for q in Queue::ALL {
         let name = queue_prefix(q);
@@ -264,6 +288,12 @@ pub fn controller(p: &Params, faults: bool) -> Module {
         }
         m.wire_assign(&format!("{name}_load_head"), 1, format!("(load_first | {name}_issue)"));
     }
+}
+
+/// The decoders of the next instructions (`sat_dma_decode` for the load
+/// and store queues, `sat_compute_decode`) and the registers of the
+/// decoded heads, so the decode is off the issue path.
+fn head_decoders(m: &mut Module, rw: u32) {
     for name in ["ld", "st"] {
         m.wire(&format!("{name}_next_beats"), T, "");
         m.push(Item::Instance(Instance {
@@ -320,8 +350,15 @@ pub fn controller(p: &Params, faults: bool) -> Module {
         params: vec![],
         conns: dec_conns,
     }));
+}
 
-    // ---- retire phase ----
+/// The retire phase: loads and stores retire `latency` cycles after their
+/// last beat (a delay line), compute instructions from the retirement
+/// queue; the tokens they push are available in the same cycle.
+fn retire_phase(m: &mut Module, p: &Params) {
+    let lat = p.dram_latency;
+    let d = p.rob_depth;
+    let db = d.trailing_zeros();
     m.comment("---- retire: instructions whose retirement cycle is t push their tokens ----");
     for (name, what) in [("ld", "load"), ("st", "store")] {
         m.reg(&format!("{name}_busy"), T, &format!("the {what} queue may issue from this cycle (channel beats end)"));
@@ -370,21 +407,31 @@ pub fn controller(p: &Params, faults: bool) -> Module {
     m.wire_assign("tok_cl_av", C, "(tok_cl + rob_ret_np)");
     m.wire_assign("tok_cs_av", C, "(tok_cs + rob_ret_nn)");
     m.wire_assign("tok_sc_av", C, format!("(tok_sc + {{{}'d0, (st_ret & st_ret_push)}})", C - 1));
+}
 
-    // ---- issue: load ----
+/// The DRAM channel's grant of a transfer issuing now: `max(t, free)` (the
+/// `dma-grant-ignores-busy-channel` fault grants `t`).
+fn grant_sel(faults: bool, free: &str) -> String {
+    fault_mux(faults, Fault::DmaGrantIgnoresBusyChannel, "t", &format!("((t > {free}) ? t : {free})"))
+}
+
+/// The load queue's issue: its unit free and a token from compute; granted
+/// the channel when it is free.
+fn issue_load(m: &mut Module, faults: bool) {
     m.comment("---- issue, load queue: unit free, token from compute; granted the channel at max(t, free) ----");
     m.reg("chan_free", T, "the DRAM channel is free from this cycle");
     m.assign(
         "ld_issue",
         format!("(run & ld_hv & (t >= ld_busy) & (~ld_h_deps[{POP_NEXT}] | (tok_cl_av != {})))", k(C, 0)),
     );
-    let grant_sel =
-        |free: &str| fault_mux(faults, Fault::DmaGrantIgnoresBusyChannel, "t", &format!("((t > {free}) ? t : {free})"));
-    m.assign("ld_grant", grant_sel("chan_free"));
+    m.assign("ld_grant", grant_sel(faults, "chan_free"));
     m.wire_assign("ld_cend", T, "(ld_grant + ld_h_beats)");
     m.wire_assign("cf_mid", T, "(ld_issue ? ld_cend : chan_free)");
+}
 
-    // ---- issue: compute ----
+/// The compute head's unit rules: its unit is free, and a GEMM of another
+/// mode waits for the array to drain the last GEMM.
+fn compute_unit_rules(m: &mut Module, faults: bool) {
     m.comment("---- issue, compute queue: unit free, no mode switch, no hazard, tokens, halt drains ----");
     for u in ["array", "vector", "sparsifier", "control"] {
         m.reg(&format!("busy_{u}"), T, "the unit may start its next instruction from this cycle");
@@ -405,6 +452,15 @@ pub fn controller(p: &Params, faults: bool) -> Module {
         1,
         format!("((c_h_unit == 2'd{UNIT_ARRAY}) & ~c_h_il & last_gemm_v & {mode_cmp} & (t < last_gemm_e))"),
     );
+}
+
+/// The range scoreboard: a ring of the GEMMs still in their tail, the
+/// vector op and the sparsify in flight, and the compute head's hazard
+/// against any of them on another unit.
+fn scoreboard(m: &mut Module, p: &Params) {
+    let rw = p.range_bits;
+    let g = p.gemm_slots;
+    let gb = g.trailing_zeros();
     // scoreboard entries
     for (n, doc) in [
         ("gq_e", "completion"),
@@ -463,6 +519,13 @@ pub fn controller(p: &Params, faults: bool) -> Module {
             "(((c_h_unit != 2'd{UNIT_ARRAY}) & (|gq_hit)) | ((c_h_unit != 2'd{UNIT_VECTOR}) & ve_hit) | ((c_h_unit != 2'd{UNIT_SPARSIFIER}) & se_hit))"
         ),
     );
+}
+
+/// The compute head's issue (tokens, a halt drains every queue), its
+/// completion and retirement cycles, and whether it joins the retirement
+/// queue's last entry.
+fn issue_compute(m: &mut Module, p: &Params) {
+    let db = p.rob_depth.trailing_zeros();
     m.wire_assign(
         "c_tok_ok",
         1,
@@ -481,17 +544,23 @@ pub fn controller(p: &Params, faults: bool) -> Module {
     m.wire_assign("c_r", T, "((c_e > c_last_r) ? c_e : c_last_r)");
     m.wire_assign("rob_last", db, format!("(rob_tl - {})", k(db, 1)));
     m.wire_assign("rob_merge", 1, format!("((rob_cnt != {}) & (rob_r[rob_last] == c_r))", k(db + 1, 0)));
+}
 
-    // ---- issue: store ----
+/// The store queue's issue: its unit free and a token from compute;
+/// granted the channel after a load that issues in the same cycle.
+fn issue_store(m: &mut Module, faults: bool) {
     m.comment("---- issue, store queue: unit free, token from compute; granted after a load of the same cycle ----");
     m.assign(
         "st_issue",
         format!("(run & st_hv & (t >= st_busy) & (~st_h_deps[{POP_PREV}] | (tok_cs_av != {})))", k(C, 0)),
     );
-    m.assign("st_grant", grant_sel("cf_mid"));
+    m.assign("st_grant", grant_sel(faults, "cf_mid"));
     m.wire_assign("st_cend", T, "(st_grant + st_h_beats)");
+}
 
-    // ---- end ----
+/// The end of the run, the sticky error and the outputs driven from the
+/// heads and the retire phase.
+fn outputs(m: &mut Module) {
     m.wire_assign("finish", 1, "(run & ~ld_hv & ~c_hv & ~st_hv & ld_quiet & st_quiet & rob_quiet)");
     m.reg("err", 1, "sticky internal error");
     m.assign("running", "run");
@@ -510,8 +579,14 @@ pub fn controller(p: &Params, faults: bool) -> Module {
     m.assign("ld_retire", "ld_ret");
     m.assign("st_retire", "st_ret");
     m.assign("c_retire_n", "rob_ret_n");
+}
 
-    // ---- sequential ----
+/// The reset values of the sequential block.
+fn reset_stmts(p: &Params) -> Vec<Stmt> {
+    let lat = p.dram_latency;
+    let g = p.gemm_slots;
+    let gb = g.trailing_zeros();
+    let db = p.rob_depth.trailing_zeros();
     let mut reset = vec![
         nb("state", "3'd0"),
         nb("t", k(T, 0)),
@@ -543,7 +618,12 @@ pub fn controller(p: &Params, faults: bool) -> Module {
         }
     }
     reset.push(Stmt::For("i".into(), 0, u64::from(g), vec![nb("gq_e[i]", k(T, 0))]));
+    reset
+}
 
+/// One cycle of the run: the state machine, the head loads, the token
+/// counts, the DMA queues and the compute issue.
+fn step_stmts(p: &Params) -> Vec<Stmt> {
     let mut step = vec![Stmt::Case(
         raw("state"),
         vec![
@@ -557,9 +637,24 @@ pub fn controller(p: &Params, faults: bool) -> Module {
         ],
         vec![Stmt::Comment("done: hold".into())],
     )];
-    // heads
+    step.extend(head_loads());
+    // tokens
+    step.push(nb("tok_lc", format!("(tok_lc_av - {{{}'d0, (c_issue & c_h_deps[{POP_PREV}])}})", C - 1)));
+    step.push(nb("tok_cl", format!("(tok_cl_av - {{{}'d0, (ld_issue & ld_h_deps[{POP_NEXT}])}})", C - 1)));
+    step.push(nb("tok_cs", format!("(tok_cs_av - {{{}'d0, (st_issue & st_h_deps[{POP_PREV}])}})", C - 1)));
+    step.push(nb("tok_sc", format!("(tok_sc_av - {{{}'d0, (c_issue & c_h_deps[{POP_NEXT}])}})", C - 1)));
+    step.push(if_("(&tok_lc_av) | (&tok_cl_av) | (&tok_cs_av) | (&tok_sc_av)", vec![nb("err", "1'b1")]));
+    step.extend(dma_queue_steps(p.dram_latency));
+    step.push(nb("chan_free", "(st_issue ? st_cend : cf_mid)"));
+    step.extend(compute_issue_steps(p));
+    step
+}
+
+/// The head registers' loads from the queues and the decoders.
+fn head_loads() -> Vec<Stmt> {
+    let mut heads = Vec::new();
     for n in ["ld", "st"] {
-        step.push(if_(
+        heads.push(if_(
             format!("{n}_load_head"),
             vec![
                 nb(format!("{n}_h"), format!("{n}_next")),
@@ -588,14 +683,14 @@ pub fn controller(p: &Params, faults: bool) -> Module {
             c_load.push(nb(format!("c_h_{s}_{f}"), format!("cn_{s}_{f}")));
         }
     }
-    step.push(if_("c_load_head", c_load));
-    // tokens
-    step.push(nb("tok_lc", format!("(tok_lc_av - {{{}'d0, (c_issue & c_h_deps[{POP_PREV}])}})", C - 1)));
-    step.push(nb("tok_cl", format!("(tok_cl_av - {{{}'d0, (ld_issue & ld_h_deps[{POP_NEXT}])}})", C - 1)));
-    step.push(nb("tok_cs", format!("(tok_cs_av - {{{}'d0, (st_issue & st_h_deps[{POP_PREV}])}})", C - 1)));
-    step.push(nb("tok_sc", format!("(tok_sc_av - {{{}'d0, (c_issue & c_h_deps[{POP_NEXT}])}})", C - 1)));
-    step.push(if_("(&tok_lc_av) | (&tok_cl_av) | (&tok_cs_av) | (&tok_sc_av)", vec![nb("err", "1'b1")]));
-    // DMA queues
+    heads.push(if_("c_load_head", c_load));
+    heads
+}
+
+/// The load and store queues' step: an issue holds the channel until its
+/// beats end, the latency delay lines, the transfers in flight.
+fn dma_queue_steps(lat: u32) -> Vec<Stmt> {
+    let mut step = Vec::new();
     for (n, push_bit) in [("ld", PUSH_NEXT), ("st", PUSH_PREV)] {
         step.push(if_else(
             format!("{n}_issue"),
@@ -619,8 +714,45 @@ pub fn controller(p: &Params, faults: bool) -> Module {
             format!("(({n}_infl + {{{c}'d0, {n}_issue}}) - {{{c}'d0, {n}_ret}})", c = C - 1),
         ));
     }
-    step.push(nb("chan_free", "(st_issue ? st_cend : cf_mid)"));
-    // compute issue
+    step
+}
+
+/// The compute issue's step: its unit's occupancy and scoreboard entry,
+/// its retirement-queue entry (merged with the last one when they retire
+/// together), and the queue's head advancing past retired entries.
+fn compute_issue_steps(p: &Params) -> Vec<Stmt> {
+    let d = p.rob_depth;
+    let db = d.trailing_zeros();
+    let push_prev = format!("{{{}'d0, c_h_deps[{PUSH_PREV}]}}", C - 1);
+    let push_next = format!("{{{}'d0, c_h_deps[{PUSH_NEXT}]}}", C - 1);
+    let rob_push = if_else(
+        "rob_merge",
+        vec![
+            nb("rob_n[rob_last]", format!("(rob_n[rob_last] + {})", k(C, 1))),
+            nb("rob_np[rob_last]", format!("(rob_np[rob_last] + {push_prev})")),
+            nb("rob_nn[rob_last]", format!("(rob_nn[rob_last] + {push_next})")),
+        ],
+        vec![
+            nb("rob_r[rob_tl]", "c_r"),
+            nb("rob_n[rob_tl]", k(C, 1)),
+            nb("rob_np[rob_tl]", push_prev.clone()),
+            nb("rob_nn[rob_tl]", push_next.clone()),
+            nb("rob_tl", format!("(rob_tl + {})", k(db, 1))),
+            if_(format!("(rob_cnt == {}) & ~rob_ret", k(db + 1, u64::from(d))), vec![nb("err", "1'b1")]),
+        ],
+    );
+    vec![
+        if_("c_issue", vec![unit_case(p), rob_push, nb("c_last_r", "c_r")]),
+        if_("rob_ret", vec![nb("rob_hd", format!("(rob_hd + {})", k(db, 1)))]),
+        nb("rob_cnt", format!("((rob_cnt + {{{z}'d0, (c_issue & ~rob_merge)}}) - {{{z}'d0, rob_ret}})", z = db)),
+    ]
+}
+
+/// What an issuing compute instruction records on its unit: the unit's
+/// busy deadline and its scoreboard entry (the GEMM ring, the vector op or
+/// the sparsify in flight).
+fn unit_case(p: &Params) -> Stmt {
+    let gb = p.gemm_slots.trailing_zeros();
     let ring_write = vec![
         nb("gq_e[gq_wp]", "c_e"),
         nb("gq_as[gq_wp]", "c_h_r0_s"),
@@ -650,7 +782,7 @@ pub fn controller(p: &Params, faults: bool) -> Module {
         nb("se_ws", "c_h_w0_s"),
         nb("se_we", "c_h_w0_e"),
     ];
-    let unit_case = Stmt::Case(
+    Stmt::Case(
         raw("c_h_unit"),
         vec![
             (vec![raw(format!("2'd{UNIT_ARRAY}"))], [vec![nb("busy_array", "c_b")], ring_write].concat()),
@@ -658,29 +790,5 @@ pub fn controller(p: &Params, faults: bool) -> Module {
             (vec![raw(format!("2'd{UNIT_SPARSIFIER}"))], [vec![nb("busy_sparsifier", "c_b")], sp_write].concat()),
         ],
         vec![Stmt::Comment(format!("unit {UNIT_CONTROL}: sync, halt")), nb("busy_control", "c_b")],
-    );
-    let push_prev = format!("{{{}'d0, c_h_deps[{PUSH_PREV}]}}", C - 1);
-    let push_next = format!("{{{}'d0, c_h_deps[{PUSH_NEXT}]}}", C - 1);
-    let rob_push = if_else(
-        "rob_merge",
-        vec![
-            nb("rob_n[rob_last]", format!("(rob_n[rob_last] + {})", k(C, 1))),
-            nb("rob_np[rob_last]", format!("(rob_np[rob_last] + {push_prev})")),
-            nb("rob_nn[rob_last]", format!("(rob_nn[rob_last] + {push_next})")),
-        ],
-        vec![
-            nb("rob_r[rob_tl]", "c_r"),
-            nb("rob_n[rob_tl]", k(C, 1)),
-            nb("rob_np[rob_tl]", push_prev.clone()),
-            nb("rob_nn[rob_tl]", push_next.clone()),
-            nb("rob_tl", format!("(rob_tl + {})", k(db, 1))),
-            if_(format!("(rob_cnt == {}) & ~rob_ret", k(db + 1, u64::from(d))), vec![nb("err", "1'b1")]),
-        ],
-    );
-    step.push(if_("c_issue", vec![unit_case, rob_push, nb("c_last_r", "c_r")]));
-    step.push(if_("rob_ret", vec![nb("rob_hd", format!("(rob_hd + {})", k(db, 1)))]));
-    step.push(nb("rob_cnt", format!("((rob_cnt + {{{z}'d0, (c_issue & ~rob_merge)}}) - {{{z}'d0, rob_ret}})", z = db)));
-    m.push(Item::Integer("i".into()));
-    m.push(Item::Always(Always::Posedge("clk".into()), vec![if_else("rst", reset, step)]));
-    m
+    )
 }

@@ -154,6 +154,24 @@ pub fn compute_decode(p: &Params) -> Module {
     let mut m = Module::new("sat_compute_decode");
     m.doc.push("Compute decoder: unit, occupancy and buffer ranges of a compute-queue instruction,".into());
     m.doc.push("following dataflow::timing (gemm, vector, sparsify, sync) and dataflow::access.".into());
+    compute_ports(&mut m, rw);
+    let mut b = Module::new("body");
+    b.wire_assign("opc", OPCODE_BITS, opcode_of("instr"));
+    b.assign("is_halt", format!("(opc == {})", opcode_k("halt")));
+    let gacc = gemm_decode(&mut b, p);
+    let vop = vec_decode(&mut b, p);
+    let (smaster, smask) = sparsify_decode(&mut b, p);
+    let vec_case = vec_ranges(&mut b, rw, &vop);
+    opcode_case(&mut b, rw, &gacc, vec_case, &smaster, &smask);
+    m.items = b.items;
+    m.lint_off
+        .push(("UNUSED".into(), "reads a few fields of the instruction; intermediates are wider than needed".into()));
+    m
+}
+
+/// The compute decoder's ports: the instruction, its unit and occupancy,
+/// a GEMM's timing, and the six range slots of the scoreboard.
+fn compute_ports(m: &mut Module, rw: u32) {
     m.input("instr", INSTR_BITS, "a gemm, vec, sparsify, sync or halt");
     m.output_reg("unit", UNIT_BITS, "0 PE array, 1 vector unit, 2 sparsifier, 3 control");
     m.output("is_halt", 1, "halt");
@@ -180,23 +198,34 @@ pub fn compute_decode(p: &Params) -> Module {
             if s == "r0" { "range slot: one past the last (empty when s = e)" } else { "" },
         );
     }
-    let mut b = Module::new("body");
-    b.wire_assign("opc", OPCODE_BITS, opcode_of("instr"));
-    b.assign("is_halt", format!("(opc == {})", opcode_k("halt")));
+}
 
-    // ---- gemm ----
+/// A GEMM: its fields, its mode's compression, its timing in either
+/// mapping and the ends of its ranges. Returns its `acc` field.
+fn gemm_decode(b: &mut Module, p: &Params) -> String {
     b.comment("gemm: timing::gemm (OS) and timing::gemm_ws (WS)");
-    let gn = field_wire(&mut b, "instr", "gemm", "n_of", "g");
-    let gm = field_wire(&mut b, "instr", "gemm", "m_of", "g");
-    let gacc = field_wire(&mut b, "instr", "gemm", "acc", "g");
-    let gil = field_wire(&mut b, "instr", "gemm", "il", "g");
-    let gat = field_wire(&mut b, "instr", "gemm", "at", "g");
+    let gn = field_wire(b, "instr", "gemm", "n_of", "g");
+    let gm = field_wire(b, "instr", "gemm", "m_of", "g");
+    let gacc = field_wire(b, "instr", "gemm", "acc", "g");
+    let gil = field_wire(b, "instr", "gemm", "il", "g");
+    let gat = field_wire(b, "instr", "gemm", "at", "g");
     for f in ["m", "n", "k", "a", "astride", "w", "o"] {
-        let name = field_wire(&mut b, "instr", "gemm", f, "g");
+        let name = field_wire(b, "instr", "gemm", f, "g");
         b.wire_assign(&format!("{name}_w"), T, zx(&name, fbits("gemm", f), T));
     }
     b.assign("mode", format!("{{{gn}, {gm}}}"));
     b.assign("il", gil.clone());
+    gemm_mode_table(b, p);
+    gemm_os_timing(b, p);
+    gemm_ws_timing(b, p);
+    gemm_ranges(b, &gat);
+    gacc
+}
+
+/// Per mode (dense or a pattern N:M): the compressed reduction rows (for
+/// timing and for access), the activation bytes per PE row per K-step and
+/// the index bits per weight.
+fn gemm_mode_table(b: &mut Module, p: &Params) {
     for (r, d) in [
         ("g_keff_t", "reduction rows after compression, rounded up (timing)"),
         ("g_keff_a", "reduction rows after compression, rounded down (access)"),
@@ -242,7 +271,15 @@ pub fn compute_decode(p: &Params) -> Module {
             ],
         )],
     ));
+}
+
+/// Output-stationary timing (`timing::gemm`): K-steps, cycles per K-step
+/// from the operand bytes and the buffers' bandwidth, the sub-tile period,
+/// the stream and the fill-and-drain tail; `g_zero` for an empty GEMM.
+fn gemm_os_timing(b: &mut Module, p: &Params) {
     let (rows, cols) = (u64::from(p.rows), u64::from(p.cols));
+    let lanes = u64::from(p.lanes);
+    let eb = 2u64;
     b.wire_assign("g_ksteps", T, cdiv("g_keff_t", lanes, T));
     b.wire_assign("g_rows_used", T, min2("g_m_w", &k(T, rows)));
     b.wire_assign("g_cols_used", T, min2("g_n_w", &k(T, cols)));
@@ -267,11 +304,21 @@ pub fn compute_decode(p: &Params) -> Module {
     b.wire_assign("g_os_stream", T, "(g_subtiles * g_period)");
     b.assign("g_ksteps_o", "g_ksteps[31:0]");
     b.wire_assign("g_os_tail", T, format!("({} + g_rows_used)", k(T, u64::from(p.fill))));
-    let zero = |f: &str| format!("(g_{f} == {})", field_k("gemm", f, 0));
-    b.wire_assign("g_zero", 1, format!("({} | {} | {})", zero("m"), zero("n"), zero("k")));
+    b.wire_assign("g_zero", 1, format!("({} | {} | {})", gemm_zero("m"), gemm_zero("n"), gemm_zero("k")));
+}
+
+/// `(g_<f> == 0)`: a GEMM field is zero.
+fn gemm_zero(f: &str) -> String {
+    format!("(g_{f} == {})", field_k("gemm", f, 0))
+}
+
+/// Weight-stationary timing (`timing::gemm_ws`), the stream and tail of
+/// the GEMM's mapping, and the timing outputs.
+fn gemm_ws_timing(b: &mut Module, p: &Params) {
+    let (rows, cols) = (u64::from(p.rows), u64::from(p.cols));
     // Weight-stationary (timing::gemm_ws): folds of `rows` K-steps x `cols`
     // columns, a fill of r_used PE rows at cpw cycles each, m rows at cpa.
-    let gws = field_wire(&mut b, "instr", "gemm", "ws", "g");
+    let gws = field_wire(b, "instr", "gemm", "ws", "g");
     let gws = if p.ws { gws } else { "1'b0".to_string() };
     b.wire_assign("g_wsm", 1, format!("({gws} & ~g_zero)"));
     b.wire_assign("g_rused", T, min2("g_ksteps", &k(T, rows)));
@@ -288,14 +335,19 @@ pub fn compute_decode(p: &Params) -> Module {
     b.assign("g_period_o", "(g_wsm ? g_ws_period[31:0] : g_period[31:0])");
     b.assign("g_keff_o", "g_keff_a[31:0]");
     b.assign("g_cpw_o", "g_cpw[31:0]");
+}
+
+/// The ends of a GEMM's ranges (`access`): A's extent (transposed when
+/// `gat`), the compressed W and the output tile.
+fn gemm_ranges(b: &mut Module, gat: &str) {
     b.wire_assign(
         "g_a_ext",
         T,
         // access::gemm_a_extent: m rows of k, or (transposed, `at`) k rows of m.
         format!(
             "(({} || {}) ? {} : ({gat} ? (((g_k_w - {}) * g_astride_w) + g_m_w) : (((g_m_w - {}) * g_astride_w) + g_k_w)))",
-            zero("m"),
-            zero("k"),
+            gemm_zero("m"),
+            gemm_zero("k"),
             k(T, 0),
             k(T, 1),
             k(T, 1)
@@ -304,12 +356,15 @@ pub fn compute_decode(p: &Params) -> Module {
     b.wire_assign("g_a_end", T, "(g_a_w + g_a_ext)");
     b.wire_assign("g_w_end", T, "(g_w_w + (g_keff_a * g_n_w))");
     b.wire_assign("g_o_end", T, "(g_o_w + (g_m_w * g_n_w))");
+}
 
-    // ---- vec ----
+/// A vector op (`timing::vector`): its fields, passes and cycles, and the
+/// rows of a loss gradient. Returns its `op` field.
+fn vec_decode(b: &mut Module, p: &Params) -> String {
     b.comment("vec: timing::vector");
-    let vop = field_wire(&mut b, "instr", "vec", "op", "v");
+    let vop = field_wire(b, "instr", "vec", "op", "v");
     for f in ["len", "src", "src2", "dst", "aux", "mask"] {
-        let name = field_wire(&mut b, "instr", "vec", f, "v");
+        let name = field_wire(b, "instr", "vec", f, "v");
         b.wire_assign(&format!("{name}_w"), T, zx(&name, fbits("vec", f), T));
     }
     let is_op = |op: VecOp| format!("({vop} == {})", vec_op_k(op));
@@ -333,15 +388,19 @@ pub fn compute_decode(p: &Params) -> Module {
         T,
         format!("{{{}'d0, ((v_aux == {}) ? {} : (v_len / v_aux))}}", T - lb, field_k("vec", "aux", 0), k(lb, 0)),
     );
+    vop
+}
 
-    // ---- sparsify ----
+/// A sparsify (`timing::sparsify`): its fields, groups, cycles and the
+/// length of its compressed output. Returns its `master` and `mask_out` fields.
+fn sparsify_decode(b: &mut Module, p: &Params) -> (String, String) {
     b.comment("sparsify: timing::sparsify");
-    let sn = field_wire(&mut b, "instr", "sparsify", "n_of", "s");
-    let sm = field_wire(&mut b, "instr", "sparsify", "m_of", "s");
-    let smaster = field_wire(&mut b, "instr", "sparsify", "master", "s");
-    let smask = field_wire(&mut b, "instr", "sparsify", "mask_out", "s");
+    let sn = field_wire(b, "instr", "sparsify", "n_of", "s");
+    let sm = field_wire(b, "instr", "sparsify", "m_of", "s");
+    let smaster = field_wire(b, "instr", "sparsify", "master", "s");
+    let smask = field_wire(b, "instr", "sparsify", "mask_out", "s");
     for f in ["rows", "cols", "src", "dst"] {
-        let name = field_wire(&mut b, "instr", "sparsify", f, "s");
+        let name = field_wire(b, "instr", "sparsify", f, "s");
         b.wire_assign(&format!("{name}_w"), T, zx(&name, fbits("sparsify", f), T));
     }
     b.wire_assign("s_ib", fbits("load", "ibits"), index_bits_of(&sm, true));
@@ -350,28 +409,29 @@ pub fn compute_decode(p: &Params) -> Module {
     b.wire_assign("s_groups", T, format!("((s_rc + {} - {}) >> s_ib)", zx(&sm, smb, T), k(T, 1)));
     b.wire_assign("s_cycles", T, format!("(({} << s_ib) + {})", cdiv("s_groups", u64::from(p.sp_lanes), T), k(T, 2)));
     b.wire_assign("s_wlen", T, format!("((s_rc * {}) >> s_ib)", zx(&sn, snb, T)));
+    (smaster, smask)
+}
 
-    // ---- the case over opcodes ----
+/// Range slot `s` set to `buf`'s elements `start .. end` (truncated to `rw` bits).
+fn slot(rw: u32, s: &str, buf: Buf, start: &str, end: &str) -> Vec<Stmt> {
     let r = |x: &str| format!("{x}[{}:0]", rw - 1);
-    let slot = |s: &str, buf: Buf, start: &str, end: &str| {
-        vec![bl(format!("{s}_b"), buf_k(buf)), bl(format!("{s}_s"), r(start)), bl(format!("{s}_e"), r(end))]
-    };
-    let mut defaults = vec![bl("unit", unit_k(UNIT_CONTROL)), bl("busy_cycles", k(T, 1)), bl("done_cycles", k(T, 1))];
-    for s in SLOTS {
-        defaults.push(bl(format!("{s}_b"), k(BUF_BITS, 0)));
-        defaults.push(bl(format!("{s}_s"), k(rw, 0)));
-        defaults.push(bl(format!("{s}_e"), k(rw, 0)));
-    }
+    vec![bl(format!("{s}_b"), buf_k(buf)), bl(format!("{s}_s"), r(start)), bl(format!("{s}_e"), r(end))]
+}
+
+/// The range slots of each vector op (`access::accesses`): the ends of its
+/// ranges, and the case over `vop` that sets the slots.
+fn vec_ranges(b: &mut Module, rw: u32, vop: &str) -> Stmt {
+    let slot = |s: &str, buf: Buf, start: &str, end: &str| slot(rw, s, buf, start, end);
     b.wire_assign("v_len_end_src", T, "(v_src_w + v_len_w)");
     b.wire_assign("v_len_end_src2", T, "(v_src2_w + v_len_w)");
     b.wire_assign("v_len_end_dst", T, "(v_dst_w + v_len_w)");
     b.wire_assign("v_len_end_aux", T, "(v_aux_w + v_len_w)");
     b.wire_assign("v_len_end_mask", T, "(v_mask_w + v_len_w)");
-    let vp5 = field_wire(&mut b, "instr", "vec", "p5", "v");
+    let vp5 = field_wire(b, "instr", "vec", "p5", "v");
     b.wire_assign("v_rows_end_src2", T, "(v_src2_w + v_rows)");
     let vec_arm = |op: VecOp, body: Vec<Stmt>| (vec![raw(vec_op_k(op))], body);
-    let vec_case = Stmt::Case(
-        raw(vop.clone()),
+    Stmt::Case(
+        raw(vop),
         vec![
             vec_arm(
                 VecOp::Requant,
@@ -426,7 +486,20 @@ pub fn compute_decode(p: &Params) -> Module {
             vec_arm(VecOp::Clear, slot("w0", Buf::O, "v_dst_w", "v_len_end_dst")),
         ],
         vec![Stmt::Comment("not a vector op: no ranges".into())],
-    );
+    )
+}
+
+/// The case over opcodes that sets the outputs: each unit's occupancy and
+/// the range slots of a GEMM, a vector op (`vec_case`) and a sparsify;
+/// `sync` and `halt` take one cycle on the control unit.
+fn opcode_case(b: &mut Module, rw: u32, gacc: &str, vec_case: Stmt, smaster: &str, smask: &str) {
+    let slot = |s: &str, buf: Buf, start: &str, end: &str| slot(rw, s, buf, start, end);
+    let mut defaults = vec![bl("unit", unit_k(UNIT_CONTROL)), bl("busy_cycles", k(T, 1)), bl("done_cycles", k(T, 1))];
+    for s in SLOTS {
+        defaults.push(bl(format!("{s}_b"), k(BUF_BITS, 0)));
+        defaults.push(bl(format!("{s}_s"), k(rw, 0)));
+        defaults.push(bl(format!("{s}_e"), k(rw, 0)));
+    }
     b.wire_assign("s_a_end", T, "(s_src_w + s_rc)");
     b.wire_assign("s_w_end", T, "(s_dst_w + s_wlen)");
     b.wire_assign("s_m_end", T, "(s_dst_w + s_rc)");
@@ -441,7 +514,7 @@ pub fn compute_decode(p: &Params) -> Module {
                 ],
                 slot("r0", Buf::A, "g_a_w", "g_a_end"),
                 slot("r1", Buf::W, "g_w_w", "g_w_end"),
-                vec![Stmt::If(raw(gacc.clone()), slot("r2", Buf::O, "g_o_w", "g_o_end"), vec![])],
+                vec![Stmt::If(raw(gacc), slot("r2", Buf::O, "g_o_w", "g_o_end"), vec![])],
                 slot("w0", Buf::O, "g_o_w", "g_o_end"),
             ]
             .concat(),
@@ -461,13 +534,13 @@ pub fn compute_decode(p: &Params) -> Module {
                 vec![bl("unit", unit_k(UNIT_SPARSIFIER)), bl("busy_cycles", "s_cycles"), bl("done_cycles", "s_cycles")],
                 // The source is master weights in O when `master` is set.
                 vec![Stmt::If(
-                    raw(smaster.clone()),
+                    raw(smaster),
                     slot("r0", Buf::O, "s_src_w", "s_a_end"),
                     slot("r0", Buf::A, "s_src_w", "s_a_end"),
                 )],
                 // The pruned mask (mask_out) goes to A, compressed weights to W.
                 vec![Stmt::If(
-                    raw(smask.clone()),
+                    raw(smask),
                     slot("w0", Buf::A, "s_dst_w", "s_m_end"),
                     slot("w0", Buf::W, "s_dst_w", "s_w_end"),
                 )],
@@ -478,8 +551,4 @@ pub fn compute_decode(p: &Params) -> Module {
     let mut body = defaults;
     body.push(Stmt::Case(raw("opc"), ops, vec![Stmt::Comment("sync, halt: one cycle on the control unit".into())]));
     b.push(Item::Always(crate::vast::Always::Comb, body));
-    m.items = b.items;
-    m.lint_off
-        .push(("UNUSED".into(), "reads a few fields of the instruction; intermediates are wider than needed".into()));
-    m
 }

@@ -1,24 +1,59 @@
 //! The GEMM engine: walks a tile's sub-tiles and K-steps exactly as `timing::gemm` counts them.
 
-use crate::emit::util::{MODE_BITS, k, mode_code};
+use crate::emit::util::{MODE_BITS, cdiv, cmul, k, mode_code};
 use crate::params::{INSTR_BITS, Params};
-use crate::vast::{Always, Instance, Item, Module, id, if_, if_else, nb};
+use crate::vast::{Always, Instance, Item, Module, Stmt, id, if_, if_else, nb};
 
 use super::{INDEX_BITS, act_window, clear_lanes, modes};
+
+/// Field `name` of the GEMM instruction: (lowest bit, bits).
+fn field(name: &str) -> (u32, u32) {
+    crate::emit::util::field("gemm", name)
+}
+
+/// Field `name` of the issuing GEMM, as a slice of `instr`.
+fn instr_field(name: &str) -> String {
+    let (lo, bits) = field(name);
+    format!("instr[{}:{}]", lo + bits - 1, lo)
+}
 
 /// `sat_gemm`: the GEMM engine. It walks a tile's sub-tiles and K-steps
 /// with the period and cycles per K-step of `timing::gemm`, reads the
 /// operands, drives the PE array and drains each sub-tile into the output
 /// buffer (adding to it when accumulating) three cycles after its last K-step.
 pub fn gemm(p: &Params, faults: bool) -> Module {
-    let (rows, cols, lanes) = (p.rows, p.cols, p.lanes);
-    let rw = p.range_bits;
-    let lm = act_window(p);
-    let nm = modes(p) as u32;
-    let acc = p.acc_bits;
     let mut m = Module::new("sat_gemm");
     m.doc.push("GEMM engine: sub-tile and K-step sequencing as timing::gemm counts them (period, cycles".into());
     m.doc.push("per K-step), operand fetch, the PE array, and the drain into the output buffer.".into());
+    ports(&mut m, p, faults);
+    issue_mode(&mut m, p);
+    stream_regs(&mut m, p);
+    issue_fields(&mut m, p);
+    // Per-cycle control.
+    super::gemm_ws::declare(&mut m, p);
+    m.wire_assign("fire_os", 1, "(act & ~g_ws & (ks < g_ksteps) & (kc == 32'd0))");
+    m.wire_assign("fire", 1, "(fire_os | wfire)");
+    m.wire_assign("k_last_cycle", 1, "(kc + 32'd1 == g_cpk)");
+    m.wire_assign("sub_end", 1, "(act & ~g_ws & (sc + 32'd1 == g_period))");
+    m.wire_assign("last_k", 1, "(ks + 32'd1 == g_ksteps)");
+    m.wire_assign("tile_row_end", 1, "(tj + 32'd1 == g_tiles_n)");
+    operand_reads(&mut m, p);
+    clear_tile(&mut m, p);
+    operand_stage(&mut m, p);
+    pe_array_instance(&mut m, p, faults);
+    drain(&mut m, p);
+    sequencer(&mut m, p);
+    m.lint_off.push(("UNUSED".into(), "reads a few fields of the instruction and of wide counters".into()));
+    m
+}
+
+/// The ports: the issuing GEMM and its timing, the operand reads (plain
+/// and transposed), the clear of a k = 0 tile and the drain's writes.
+fn ports(m: &mut Module, p: &Params, faults: bool) {
+    let (rows, cols, lanes) = (p.rows, p.cols, p.lanes);
+    let rw = p.range_bits;
+    let lm = act_window(p);
+    let acc = p.acc_bits;
     m.input("clk", 1, "");
     m.input("rst", 1, "");
     m.input("start", 1, "a GEMM issues");
@@ -55,14 +90,15 @@ pub fn gemm(p: &Params, faults: bool) -> Module {
     m.output("o_wr_mask", rows * cols, "");
     m.output("o_wr_data", rows * cols * acc, "");
     m.output("o_wr_acc", 1, "");
-    let f = |name: &str| crate::emit::util::field("gemm", name);
-    let fw = |name: &str| {
-        let (lo, bits) = f(name);
-        format!("instr[{}:{}]", lo + bits - 1, lo)
-    };
+}
+
+/// The issuing GEMM's mode, one-hot over dense and the config's patterns,
+/// and its activations per row per K-step in that mode.
+fn issue_mode(m: &mut Module, p: &Params) {
+    let (rw, lanes) = (p.range_bits, p.lanes);
     // Mode of the issued GEMM.
-    let (nlo, nbits) = f("n_of");
-    let (mlo, mbits) = f("m_of");
+    let (nlo, nbits) = field("n_of");
+    let (mlo, mbits) = field("m_of");
     m.wire_assign(
         "i_mode_code",
         MODE_BITS,
@@ -73,14 +109,20 @@ pub fn gemm(p: &Params, faults: bool) -> Module {
         mode_terms.push(format!("(i_mode_code == {})", k(MODE_BITS, mode_code(q.mode()))));
     }
     mode_terms.reverse();
-    m.wire_assign("i_mode", nm, format!("{{{}}}", mode_terms.join(", ")));
+    m.wire_assign("i_mode", modes(p) as u32, format!("{{{}}}", mode_terms.join(", ")));
     // Activation elements per K-step per row in the issued mode.
     let mut lm_expr = k(rw, u64::from(lanes));
     for (i, q) in p.patterns.iter().enumerate() {
         lm_expr = format!("(i_mode[{}] ? {} : {lm_expr})", i + 1, k(rw, u64::from(lanes / q.n * q.m)));
     }
     m.wire_assign("i_lm", rw, lm_expr);
-    // Registers of the GEMM being streamed.
+}
+
+/// The registers of the GEMM being streamed: its shape and address steps,
+/// and the position of the sub-tile and K-step being fed to the array.
+fn stream_regs(m: &mut Module, p: &Params) {
+    let rw = p.range_bits;
+    let nm = modes(p) as u32;
     for (n, w, d) in [
         ("act", 1, "streaming"),
         ("g_mode", nm, "mode"),
@@ -117,45 +159,48 @@ pub fn gemm(p: &Params, faults: bool) -> Module {
     ] {
         m.reg(n, w, d);
     }
+}
+
+/// The issuing GEMM's fields, widened to 32 bits or fitted to the range
+/// width, its weight step and its number of sub-tiles.
+fn issue_fields(m: &mut Module, p: &Params) {
+    let rw = p.range_bits;
     let zx = |s: String, from: u32, to: u32| crate::emit::util::zx(&s, from, to);
-    m.wire_assign("i_m", 32, zx(fw("m"), f("m").1, 32));
-    m.wire_assign("i_n", 32, zx(fw("n"), f("n").1, 32));
+    m.wire_assign("i_m", 32, zx(instr_field("m"), field("m").1, 32));
+    m.wire_assign("i_n", 32, zx(instr_field("n"), field("n").1, 32));
     // A field truncated or zero-extended to the range width.
     let fit = |name: &str| {
-        let (lo, bits) = f(name);
-        if rw <= bits { format!("instr[{}:{lo}]", lo + rw - 1) } else { zx(fw(name), bits, rw) }
+        let (lo, bits) = field(name);
+        if rw <= bits { format!("instr[{}:{lo}]", lo + rw - 1) } else { zx(instr_field(name), bits, rw) }
     };
     m.wire_assign("i_astride", rw, fit("astride"));
     m.wire_assign("i_n_r", rw, format!("i_n[{}:0]", rw - 1));
-    m.wire_assign("i_k", 32, zx(fw("k"), f("k").1, 32));
+    m.wire_assign("i_k", 32, zx(instr_field("k"), field("k").1, 32));
     m.wire_assign("i_k_r", rw, format!("i_k[{}:0]", rw - 1));
-    m.wire_assign("i_at", 1, fw("at"));
+    m.wire_assign("i_at", 1, instr_field("at"));
     // A k = 0 GEMM clears (or keeps) its tile in either mapping: OS's path.
     // A config without "ws" ties the mode off: the WS logic is never enabled.
-    let ws_bit = if p.ws { fw("ws") } else { "1'b0".to_string() };
+    let ws_bit = if p.ws { instr_field("ws") } else { "1'b0".to_string() };
     m.wire_assign("i_ws", 1, format!("({ws_bit} & (i_k != 32'd0))"));
-    m.wire_assign("i_wstep", rw, format!("(i_wt ? {} : (i_n_r << {}))", k(rw, u64::from(lanes)), p.lanes_log2));
-    m.wire_assign("i_wt", 1, fw("wt"));
+    m.wire_assign("i_wstep", rw, format!("(i_wt ? {} : (i_n_r << {}))", k(rw, u64::from(p.lanes)), p.lanes_log2));
+    m.wire_assign("i_wt", 1, instr_field("wt"));
     m.wire_assign("i_a", rw, fit("a"));
     m.wire_assign("i_w", rw, fit("w"));
     m.wire_assign("i_o", rw, fit("o"));
     m.wire_assign(
         "i_tiles",
         32,
-        format!(
-            "({} * {})",
-            crate::emit::util::cdiv("i_m", u64::from(rows), 32),
-            crate::emit::util::cdiv("i_n", u64::from(cols), 32)
-        ),
+        format!("({} * {})", cdiv("i_m", u64::from(p.rows), 32), cdiv("i_n", u64::from(p.cols), 32)),
     );
-    // Per-cycle control.
-    super::gemm_ws::declare(&mut m, p);
-    m.wire_assign("fire_os", 1, "(act & ~g_ws & (ks < g_ksteps) & (kc == 32'd0))");
-    m.wire_assign("fire", 1, "(fire_os | wfire)");
-    m.wire_assign("k_last_cycle", 1, "(kc + 32'd1 == g_cpk)");
-    m.wire_assign("sub_end", 1, "(act & ~g_ws & (sc + 32'd1 == g_period))");
-    m.wire_assign("last_k", 1, "(ks + 32'd1 == g_ksteps)");
-    m.wire_assign("tile_row_end", 1, "(tj + 32'd1 == g_tiles_n)");
+}
+
+/// The operand reads of a K-step: the activations of each PE row (or, A
+/// transposed, of each reduction index) and the weights of each lane (or,
+/// W transposed, of each column).
+fn operand_reads(m: &mut Module, p: &Params) {
+    let (rows, cols, lanes) = (p.rows, p.cols, p.lanes);
+    let rw = p.range_bits;
+    let lm = act_window(p);
     // Operand addresses.
     // Groups of the activation read are `astride` apart: PE rows, or (at)
     // the reduction indices of the K-step.
@@ -186,12 +231,19 @@ pub fn gemm(p: &Params, faults: bool) -> Module {
     m.assign("w_rd_addr", format!("{{{}}}", w_addr.join(", ")));
     m.assign("w_rdt_en", "((fire_os | ffire) & g_wt)");
     m.assign("w_rdt_addr", format!("{{{}}}", wt_addr.join(", ")));
+}
+
+/// The clear of a k = 0 GEMM's output tile (acc = 0): `z` accumulators in
+/// its issue cycle and `z` more in the next, an error when the tile is larger.
+fn clear_tile(m: &mut Module, p: &Params) {
+    let rw = p.range_bits;
+    let z = clear_lanes(p);
     // A GEMM with k = 0 adds no products: its output tile is cleared
     // (acc = 0) or kept. The model gives it one cycle; no consumer reads
     // the tile before the cycle after its retirement, so it clears `z`
     // accumulators in the issue cycle and `z` more in the next.
     m.wire_assign("i_mn", 32, "(i_m * i_n)");
-    m.wire_assign("clr_now", 1, format!("(start & (i_k == 32'd0) & ~instr[{}] & (i_mn != 32'd0))", f("acc").0));
+    m.wire_assign("clr_now", 1, format!("(start & (i_k == 32'd0) & ~instr[{}] & (i_mn != 32'd0))", field("acc").0));
     m.reg("clr2", 1, "the second cycle of a clear");
     m.reg("clr2_addr", rw, "");
     m.reg("clr2_left", 32, "");
@@ -201,12 +253,21 @@ pub fn gemm(p: &Params, faults: bool) -> Module {
     m.wire_assign("clr_left", 32, "(clr_now ? i_mn : clr2_left)");
     let cm: Vec<String> = (0..z).rev().map(|l| format!("(clr_left > 32'd{l})")).collect();
     m.assign("o_clr_mask", format!("{{{}}}", cm.join(", ")));
-    m.assign("o_clr_data", k(z * acc, 0));
+    m.assign("o_clr_data", k(z * p.acc_bits, 0));
     m.assign("error", "clr_err");
+}
+
+/// Stage 1, when the operands arrive: the control delayed one cycle, the
+/// registers carrying a sub-tile's drain through stages 1 to 3, and the
+/// operands in the plain reads' layout.
+fn operand_stage(m: &mut Module, p: &Params) {
+    let (rows, cols, lanes) = (p.rows, p.cols, p.lanes);
+    let rw = p.range_bits;
+    let lm = act_window(p);
     // Stage 1 (data arrives): control delayed one cycle.
     m.reg("s1_en", 1, "operands arrive");
     m.reg("s1_first", 1, "");
-    m.reg("s1_mode", nm, "");
+    m.reg("s1_mode", modes(p) as u32, "");
     m.reg("s1_lanes_on", lanes, "lanes holding a compressed row < keff");
     m.reg("s1_last", 1, "last K-step of the sub-tile");
     m.reg("s1_at", 1, "");
@@ -227,6 +288,13 @@ pub fn gemm(p: &Params, faults: bool) -> Module {
     m.reg("s3_last", 1, "capture: the PE accumulators hold the finished sub-tile");
     let lanes_on: Vec<String> = (0..lanes).rev().map(|l| format!("(ke_left > 32'd{l})")).collect();
     m.wire_assign("lanes_on", lanes, format!("{{{}}}", lanes_on.join(", ")));
+}
+
+/// The PE array (`sat_pe_array`), fed the activations and the weights of
+/// the lanes holding a compressed row (idle lanes' values zeroed).
+fn pe_array_instance(m: &mut Module, p: &Params, faults: bool) {
+    let (rows, cols, lanes) = (p.rows, p.cols, p.lanes);
+    let ww = 16 + INDEX_BITS;
     // Weight values of idle lanes are zeroed, indices passed through.
     let mut wv_parts = Vec::new();
     let mut wi_parts = Vec::new();
@@ -239,8 +307,8 @@ pub fn gemm(p: &Params, faults: bool) -> Module {
     }
     m.wire_assign("arr_wv", cols * lanes * 16, format!("{{{}}}", wv_parts.join(",\n    ")));
     m.wire_assign("arr_wi", cols * lanes * INDEX_BITS, format!("{{{}}}", wi_parts.join(",\n    ")));
-    super::gemm_ws::array_weights(&mut m, p, "arr_wv", "arr_wi");
-    m.wire("arr_acc", rows * cols * acc, "");
+    super::gemm_ws::array_weights(m, p, "arr_wv", "arr_wi");
+    m.wire("arr_acc", rows * cols * p.acc_bits, "");
     m.push(Item::Instance(Instance {
         module: "sat_pe_array".into(),
         name: "array".into(),
@@ -259,13 +327,18 @@ pub fn gemm(p: &Params, faults: bool) -> Module {
         .chain(faults.then(|| ("fault_sel".to_string(), id("fault_sel"))))
         .collect(),
     }));
-    // Drain on capture.
+}
+
+/// The drain on capture: the finished sub-tile's valid rows and columns
+/// written into the output buffer (WS: the column sums of its fold).
+fn drain(m: &mut Module, p: &Params) {
+    let (rows, cols) = (p.rows, p.cols);
     let mut en_parts = Vec::new();
     let mut addr_parts = Vec::new();
     let mut mask_parts = Vec::new();
-    m.wire_assign("o_r0", rw, "s3_o_base");
+    m.wire_assign("o_r0", p.range_bits, "s3_o_base");
     for r in 1..rows {
-        m.wire_assign(&format!("o_r{r}"), rw, format!("(o_r{} + s3_n)", r - 1));
+        m.wire_assign(&format!("o_r{r}"), p.range_bits, format!("(o_r{} + s3_n)", r - 1));
     }
     for r in (0..rows).rev() {
         en_parts.push(format!("(s3_last & (s3_rows_v > 32'd{r}))"));
@@ -277,14 +350,62 @@ pub fn gemm(p: &Params, faults: bool) -> Module {
     m.assign("o_wr_en", format!("{{{}}}", en_parts.join(", ")));
     m.assign("o_wr_addr", format!("{{{}}}", addr_parts.join(", ")));
     m.assign("o_wr_mask", format!("{{{}}}", mask_parts.join(", ")));
-    super::gemm_ws::column_sums(&mut m, p);
+    super::gemm_ws::column_sums(m, p);
     m.assign("o_wr_data", "(s3_ws ? ws_row : arr_acc)");
     m.assign("o_wr_acc", "s3_acc");
-    // Sequencer.
-    let start = vec![
+}
+
+/// The engine's sequential block: a GEMM's start, the OS walk or the WS
+/// step, the clear's second cycle and the operand-to-drain pipeline.
+fn sequencer(m: &mut Module, p: &Params) {
+    let z = clear_lanes(p);
+    let rw = p.range_bits;
+    m.reg("g_n32", 32, "n of the GEMM being streamed");
+    m.reg("g_w", rw, "weight address of the GEMM being streamed");
+    let mut start_all = start_stmts(p);
+    start_all.extend(super::gemm_ws::start(p));
+    start_all.push(nb("g_n32", "i_n"));
+    start_all.push(nb("g_w", "i_w"));
+    let mut seq = vec![if_else("start", start_all, vec![if_else("g_ws", super::gemm_ws::step(p), os_step(p))])];
+    seq.push(nb("clr2", format!("(clr_now & (i_mn > 32'd{z}))")));
+    seq.push(nb("clr2_addr", format!("(i_o + {})", k(rw, u64::from(z)))));
+    seq.push(nb("clr2_left", format!("(i_mn - 32'd{z})")));
+    seq.push(if_(format!("clr_now & (i_mn > 32'd{})", 2 * z), vec![nb("clr_err", "1'b1")]));
+    seq.extend(pipe_stmts(p));
+    seq.extend(super::gemm_ws::pipe(p));
+    m.push(Item::Always(
+        Always::Posedge("clk".into()),
+        vec![if_else(
+            "rst",
+            vec![
+                nb("act", "1'b0"),
+                nb("clr2", "1'b0"),
+                nb("clr_err", "1'b0"),
+                nb("s1_en", "1'b0"),
+                nb("s1_last", "1'b0"),
+                nb("s2_last", "1'b0"),
+                nb("s3_last", "1'b0"),
+                nb("g_ws", "1'b0"),
+                nb("ws_cur", "1'b0"),
+                nb("wf_on", "1'b0"),
+                nb("f1_en", "1'b0"),
+                nb("s1_ws", "1'b0"),
+                nb("s2_ws", "1'b0"),
+                nb("s3_ws", "1'b0"),
+            ],
+            seq,
+        )],
+    ));
+}
+
+/// What a GEMM's issue loads into the stream registers (the OS walk's).
+fn start_stmts(p: &Params) -> Vec<Stmt> {
+    let (rows, cols) = (u64::from(p.rows), u64::from(p.cols));
+    let rw = p.range_bits;
+    vec![
         nb("act", "1'b1"),
         nb("g_mode", "i_mode"),
-        nb("g_acc", format!("instr[{}]", f("acc").0)),
+        nb("g_acc", format!("instr[{}]", field("acc").0)),
         nb("g_n", "i_n_r"),
         nb("g_astride", "i_astride"),
         nb("g_lm", "i_lm"),
@@ -292,24 +413,14 @@ pub fn gemm(p: &Params, faults: bool) -> Module {
         nb("g_at", "i_at"),
         nb("g_wt", "i_wt"),
         nb("g_k", "i_k_r"),
-        nb(
-            "g_ablk",
-            format!(
-                "(i_at ? {} : {})",
-                k(rw, u64::from(rows)),
-                crate::emit::util::cmul("i_astride", u64::from(rows), rw)
-            ),
-        ),
+        nb("g_ablk", format!("(i_at ? {} : {})", k(rw, rows), cmul("i_astride", rows, rw))),
         nb("g_astep", "(i_at ? (i_lm * i_astride) : i_lm)"),
-        nb(
-            "g_wcol",
-            format!("(i_wt ? {} : {})", crate::emit::util::cmul("i_k_r", u64::from(cols), rw), k(rw, u64::from(cols))),
-        ),
+        nb("g_wcol", format!("(i_wt ? {} : {})", cmul("i_k_r", cols, rw), k(rw, cols))),
         nb("g_ksteps", "ksteps"),
         nb("g_cpk", "cpk"),
         nb("g_period", "period"),
         nb("g_keff", "keff"),
-        nb("g_tiles_n", crate::emit::util::cdiv("i_n", u64::from(cols), 32)),
+        nb("g_tiles_n", cdiv("i_n", cols, 32)),
         nb("g_subtiles", "i_tiles"),
         nb("a_tile", "i_a"),
         nb("a_k", k(rw, 0)),
@@ -324,13 +435,20 @@ pub fn gemm(p: &Params, faults: bool) -> Module {
         nb("kc", "32'd0"),
         nb("sc", "32'd0"),
         nb("ke_left", "keff"),
-    ];
+    ]
+}
+
+/// One cycle of the OS walk: the K-step counters, and at a sub-tile's end
+/// the next column block (or, at the end of a row, the next row block).
+fn os_step(p: &Params) -> Vec<Stmt> {
+    let (rows, cols, lanes) = (p.rows, p.cols, p.lanes);
+    let rw = p.range_bits;
     let rows_block_o = if rows.is_power_of_two() {
         format!("(g_n << {})", rows.trailing_zeros())
     } else {
         format!("(g_n * {})", k(rw, u64::from(rows)))
     };
-    let step = vec![
+    vec![
         // K-step counters.
         if_(
             "ks < g_ksteps",
@@ -378,14 +496,14 @@ pub fn gemm(p: &Params, faults: bool) -> Module {
             ],
             vec![if_("act", vec![nb("sc", "(sc + 32'd1)")])],
         ),
-    ];
-    m.reg("g_n32", 32, "n of the GEMM being streamed");
-    m.reg("g_w", rw, "weight address of the GEMM being streamed");
-    let mut start_all = start;
-    start_all.extend(super::gemm_ws::start(p));
-    start_all.push(nb("g_n32", "i_n"));
-    start_all.push(nb("g_w", "i_w"));
-    let pipe = vec![
+    ]
+}
+
+/// The pipeline from the operand read to the drain: stage 1's control and
+/// the sub-tile's drain geometry, delayed to stage 3.
+fn pipe_stmts(p: &Params) -> Vec<Stmt> {
+    let (rows, cols) = (p.rows, p.cols);
+    vec![
         nb("s1_en", "fire"),
         nb("s1_first", "(g_ws | (ks == 32'd0))"),
         nb("s1_mode", "g_mode"),
@@ -410,37 +528,5 @@ pub fn gemm(p: &Params, faults: bool) -> Module {
         nb("s3_cols_v", "s2_cols_v"),
         nb("s2_acc", "s1_acc"),
         nb("s3_acc", "s2_acc"),
-    ];
-    let mut seq = vec![if_else("start", start_all, vec![if_else("g_ws", super::gemm_ws::step(p), step)])];
-    seq.push(nb("clr2", format!("(clr_now & (i_mn > 32'd{z}))")));
-    seq.push(nb("clr2_addr", format!("(i_o + {})", k(rw, u64::from(z)))));
-    seq.push(nb("clr2_left", format!("(i_mn - 32'd{z})")));
-    seq.push(if_(format!("clr_now & (i_mn > 32'd{})", 2 * z), vec![nb("clr_err", "1'b1")]));
-    seq.extend(pipe);
-    seq.extend(super::gemm_ws::pipe(p));
-    m.push(Item::Always(
-        Always::Posedge("clk".into()),
-        vec![if_else(
-            "rst",
-            vec![
-                nb("act", "1'b0"),
-                nb("clr2", "1'b0"),
-                nb("clr_err", "1'b0"),
-                nb("s1_en", "1'b0"),
-                nb("s1_last", "1'b0"),
-                nb("s2_last", "1'b0"),
-                nb("s3_last", "1'b0"),
-                nb("g_ws", "1'b0"),
-                nb("ws_cur", "1'b0"),
-                nb("wf_on", "1'b0"),
-                nb("f1_en", "1'b0"),
-                nb("s1_ws", "1'b0"),
-                nb("s2_ws", "1'b0"),
-                nb("s3_ws", "1'b0"),
-            ],
-            seq,
-        )],
-    ));
-    m.lint_off.push(("UNUSED".into(), "reads a few fields of the instruction and of wide counters".into()));
-    m
+    ]
 }
