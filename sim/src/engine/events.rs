@@ -133,80 +133,8 @@ pub(super) fn count_into(
             b.reads += n;
             b.read_bytes += n * elem_bytes(buf);
         }
-        Instr::Gemm { mode, acc, m, n, k, ws, .. } => {
-            let t = model.gemm(arch, mode, Stationarity::from_ws(ws), !acc, u64::from(m), u64::from(n), u64::from(k));
-            let pe = &mut s.pe_array;
-            pe.gemms += 1;
-            pe.gemms_ws += u64::from(ws);
-            let dense_eq = u64::from(m) * u64::from(n) * u64::from(k);
-            match mode {
-                GemmMode::Dense => {
-                    pe.gemms_dense += 1;
-                    pe.macs_dense_mode += t.macs_executed;
-                }
-                GemmMode::Nm(_) => {
-                    pe.gemms_sparse += 1;
-                    pe.macs_sparse_mode += t.macs_executed;
-                }
-            }
-            pe.macs_dense_equivalent += dense_eq;
-            pe.mux_selects += t.mux_selects;
-            pe.subtiles += t.subtiles;
-            pe.stream_cycles += t.stream;
-            pe.port_stall_cycles += t.port_stall;
-            pe.drain_stall_cycles += t.drain_stall;
-            pe.fill_drain_cycles += t.tail;
-            pe.mac_slots += t.mac_slots;
-            pe.lane_slots += t.lane_slots;
-            pe.outputs += u64::from(m) * u64::from(n);
-            pe.pe_positions += t.subtiles * u64::from(arch.pe_array.rows) * u64::from(arch.pe_array.cols);
-            let a = buf_at(bufs, Buf::A);
-            a.reads += t.act_reads;
-            a.read_bytes += t.act_reads * eb;
-            let w = buf_at(bufs, Buf::W);
-            w.reads += t.weight_reads;
-            let ibits = mode.pattern().map_or(0, |p| u64::from(p.index_bits()));
-            w.read_bytes += t.weight_reads * eb + (t.weight_reads * ibits).div_ceil(8);
-            let o = buf_at(bufs, Buf::O);
-            o.writes += t.acc_writes;
-            o.write_bytes += t.acc_writes * ab;
-            if acc {
-                o.reads += t.acc_writes;
-                o.read_bytes += t.acc_writes * ab;
-            }
-        }
-        Instr::Vec { op, len, p5, aux, .. } => {
-            let len = u64::from(len);
-            // SR-STE's pruned flags are one more activation-buffer operand.
-            let mask_reads = if op == VecOp::Sgd && p5 != NO_SHIFT { len } else { 0 };
-            let v = &mut s.vector_unit;
-            *count_mut(&mut v.ops, op.name()) += 1;
-            *count_mut(&mut v.elements, op.name()) += len;
-            v.busy_cycles += timing::vector(arch, op, len);
-            let (a_r, a_w, o_r, o_w) = match op {
-                VecOp::Requant => (0, len, len, 0),
-                VecOp::ReluBwd => (len, 0, len, len),
-                VecOp::Add => (2 * len, len, 0, 0),
-                VecOp::Sgd => (mask_reads, len, 3 * len, 2 * len),
-                VecOp::LossGrad => {
-                    // Whole rows: each logit read three times (max, sum, output), one label per row.
-                    let classes = u64::from(aux.max(1));
-                    let rows = len / classes;
-                    (3 * rows * classes + rows, rows * classes, 0, 0)
-                }
-                VecOp::Clear => (0, 0, 0, len),
-            };
-            let a = buf_at(bufs, Buf::A);
-            a.reads += a_r;
-            a.writes += a_w;
-            a.read_bytes += a_r * eb;
-            a.write_bytes += a_w * eb;
-            let o = buf_at(bufs, Buf::O);
-            o.reads += o_r;
-            o.writes += o_w;
-            o.read_bytes += o_r * ab;
-            o.write_bytes += o_w * ab;
-        }
+        Instr::Gemm { .. } => count_gemm(arch, model, instr, s, bufs),
+        Instr::Vec { .. } => count_vec(arch, instr, s, bufs),
         Instr::Sparsify { pattern, master, mask_out, rows, cols, .. } => {
             let n = u64::from(rows) * u64::from(cols);
             let out = if mask_out { 0 } else { n * u64::from(pattern.n()) / u64::from(pattern.m()) };
@@ -237,4 +165,88 @@ pub(super) fn count_into(
         }
         Instr::Sync { .. } | Instr::Halt { .. } => {}
     }
+}
+
+/// A `gemm`'s PE-array events and its operand-buffer traffic.
+fn count_gemm(arch: &ArchConfig, model: TimingModel, instr: &Instr, s: &mut UnitEvents, bufs: &mut BufCounters) {
+    let Instr::Gemm { mode, acc, m, n, k, ws, .. } = *instr else { return };
+    let eb = u64::from(arch.element_bytes());
+    let ab = u64::from(arch.accumulator_bytes());
+    let t = model.gemm(arch, mode, Stationarity::from_ws(ws), !acc, u64::from(m), u64::from(n), u64::from(k));
+    let pe = &mut s.pe_array;
+    pe.gemms += 1;
+    pe.gemms_ws += u64::from(ws);
+    let dense_eq = u64::from(m) * u64::from(n) * u64::from(k);
+    match mode {
+        GemmMode::Dense => {
+            pe.gemms_dense += 1;
+            pe.macs_dense_mode += t.macs_executed;
+        }
+        GemmMode::Nm(_) => {
+            pe.gemms_sparse += 1;
+            pe.macs_sparse_mode += t.macs_executed;
+        }
+    }
+    pe.macs_dense_equivalent += dense_eq;
+    pe.mux_selects += t.mux_selects;
+    pe.subtiles += t.subtiles;
+    pe.stream_cycles += t.stream;
+    pe.port_stall_cycles += t.port_stall;
+    pe.drain_stall_cycles += t.drain_stall;
+    pe.fill_drain_cycles += t.tail;
+    pe.mac_slots += t.mac_slots;
+    pe.lane_slots += t.lane_slots;
+    pe.outputs += u64::from(m) * u64::from(n);
+    pe.pe_positions += t.subtiles * u64::from(arch.pe_array.rows) * u64::from(arch.pe_array.cols);
+    let a = buf_at(bufs, Buf::A);
+    a.reads += t.act_reads;
+    a.read_bytes += t.act_reads * eb;
+    let w = buf_at(bufs, Buf::W);
+    w.reads += t.weight_reads;
+    let ibits = mode.pattern().map_or(0, |p| u64::from(p.index_bits()));
+    w.read_bytes += t.weight_reads * eb + (t.weight_reads * ibits).div_ceil(8);
+    let o = buf_at(bufs, Buf::O);
+    o.writes += t.acc_writes;
+    o.write_bytes += t.acc_writes * ab;
+    if acc {
+        o.reads += t.acc_writes;
+        o.read_bytes += t.acc_writes * ab;
+    }
+}
+
+/// A vector instruction's busy cycles and its operand-buffer traffic.
+fn count_vec(arch: &ArchConfig, instr: &Instr, s: &mut UnitEvents, bufs: &mut BufCounters) {
+    let Instr::Vec { op, len, p5, aux, .. } = *instr else { return };
+    let eb = u64::from(arch.element_bytes());
+    let ab = u64::from(arch.accumulator_bytes());
+    let len = u64::from(len);
+    // SR-STE's pruned flags are one more activation-buffer operand.
+    let mask_reads = if op == VecOp::Sgd && p5 != NO_SHIFT { len } else { 0 };
+    let v = &mut s.vector_unit;
+    *count_mut(&mut v.ops, op.name()) += 1;
+    *count_mut(&mut v.elements, op.name()) += len;
+    v.busy_cycles += timing::vector(arch, op, len);
+    let (a_r, a_w, o_r, o_w) = match op {
+        VecOp::Requant => (0, len, len, 0),
+        VecOp::ReluBwd => (len, 0, len, len),
+        VecOp::Add => (2 * len, len, 0, 0),
+        VecOp::Sgd => (mask_reads, len, 3 * len, 2 * len),
+        VecOp::LossGrad => {
+            // Whole rows: each logit read three times (max, sum, output), one label per row.
+            let classes = u64::from(aux.max(1));
+            let rows = len / classes;
+            (3 * rows * classes + rows, rows * classes, 0, 0)
+        }
+        VecOp::Clear => (0, 0, 0, len),
+    };
+    let a = buf_at(bufs, Buf::A);
+    a.reads += a_r;
+    a.writes += a_w;
+    a.read_bytes += a_r * eb;
+    a.write_bytes += a_w * eb;
+    let o = buf_at(bufs, Buf::O);
+    o.reads += o_r;
+    o.writes += o_w;
+    o.read_bytes += o_r * ab;
+    o.write_bytes += o_w * ab;
 }
