@@ -96,7 +96,9 @@ impl Dataset {
         Self::parse(text, origin, Scaling::Standardise)
     }
 
-    fn parse(text: &str, origin: &str, scaling: Scaling) -> Result<Self, DatasetError> {
+    /// The data rows of CSV `text`: features and the integer label of each,
+    /// every row as wide as the first (a header line and blank lines skipped).
+    fn parse_rows(text: &str, origin: &str) -> Result<Vec<(Vec<f32>, i64)>, DatasetError> {
         let o = || origin.to_string();
         let mut rows: Vec<(Vec<f32>, i64)> = Vec::new();
         let mut width: Option<(usize, usize)> = None;
@@ -149,6 +151,12 @@ impl Dataset {
             })?;
             rows.push((feats, label));
         }
+        Ok(rows)
+    }
+
+    fn parse(text: &str, origin: &str, scaling: Scaling) -> Result<Self, DatasetError> {
+        let o = || origin.to_string();
+        let rows = Self::parse_rows(text, origin)?;
         if rows.is_empty() {
             return Err(DatasetError::Empty { origin: o() });
         }

@@ -541,6 +541,89 @@ pub struct BuildOptions {
 }
 
 impl<B: Backend> Network<B> {
+    /// The weight layer `spec` (linear or conv) on an `h × w × c` input:
+    /// its shapes checked, each pass's sparsity decided by the workspace's
+    /// one policy, its master weights drawn from `init`.
+    fn weight_layer(
+        be: &B,
+        spec: &LayerSpec,
+        (h, w, c): Hwc,
+        opts: BuildOptions,
+        first: bool,
+        init: &mut impl FnMut(usize) -> f32,
+    ) -> Result<WeightLayer<B>, TrainError> {
+        let shape_err = |msg: String| TrainError::Shape(msg);
+        let (LayerSpec::Linear { name, c_in, c_out } | LayerSpec::Conv { name, c_in, c_out, .. }) = spec else {
+            return Err(shape_err("not a weight layer".to_string()));
+        };
+        let conv = match spec {
+            LayerSpec::Conv { kernel, stride, pad, .. } => {
+                if *c_in != c {
+                    return Err(shape_err(format!("{name}: expects {c_in} input channels, gets {c}")));
+                }
+                if kernel.0 > h + 2 * pad.0 || kernel.1 > w + 2 * pad.1 || stride.0 == 0 || stride.1 == 0 {
+                    return Err(shape_err(format!("{name}: kernel does not fit a {h}x{w} input")));
+                }
+                Some(ConvGeom { kernel: *kernel, stride: *stride, pad: *pad })
+            }
+            _ => {
+                if *c_in != h * w * c {
+                    return Err(shape_err(format!(
+                        "{name}: expects {c_in} inputs, gets {}x{}x{} = {}",
+                        h,
+                        w,
+                        c,
+                        h * w * c
+                    )));
+                }
+                None
+            }
+        };
+        let k = match conv {
+            Some(g) => g.kernel.0 * g.kernel.1 * c_in,
+            None => *c_in,
+        };
+        // The workspace's one sparsity policy (as the compiler lowers).
+        let plan = |pass: Pass, reduction: usize| -> PassPlan {
+            let layer = LayerSparsity { nm: NmOverride::Inherit, first };
+            let d = decide(opts.method, pass, opts.pattern, layer, reduction as u64);
+            PassPlan {
+                nm: d.operand.map(|o| o.pattern),
+                dense_reason: d.dense_reason.map(|r| r.to_string()),
+                executed: true,
+            }
+        };
+        let ff = plan(Pass::Ff, k);
+        let mut bp = plan(Pass::Bp, *c_out);
+        if first && !opts.input_grad {
+            bp = PassPlan { nm: None, dense_reason: Some(DenseReason::NoInputGradient.to_string()), executed: false };
+        }
+        let data: Vec<B::Master> = (0..k * c_out).map(|_| be.master(init(k))).collect();
+        let master = Matrix::from_vec(k, *c_out, data).expect("shape");
+        let zero = be.master(0.0);
+        let mut layer = WeightLayer {
+            name: name.clone(),
+            conv,
+            c_in: *c_in,
+            c_out: *c_out,
+            velocity: Matrix::filled(k, *c_out, zero),
+            master,
+            ff,
+            bp,
+            ff_operand: StoredOperand::Dense(Matrix::default()),
+            bp_operand: None,
+            ff_mask: None,
+            bp_mask: None,
+            fixed: false,
+            sr_ste: opts.method == Method::Srste,
+            grad: None,
+            zeros: ZeroCounts::default(),
+            cache: None,
+        };
+        layer.refresh(be)?;
+        Ok(layer)
+    }
+
     /// Builds a network for NHWC inputs of shape `input`, drawing initial
     /// weights from `init(fan_in)` (one call per weight, row-major `K×N`,
     /// layer by layer). Checks every shape and applies the method's rules:
@@ -560,76 +643,8 @@ impl<B: Backend> Network<B> {
         for spec in specs {
             let shape_err = |msg: String| TrainError::Shape(msg);
             match spec {
-                LayerSpec::Linear { name, c_in, c_out } | LayerSpec::Conv { name, c_in, c_out, .. } => {
-                    let conv = match spec {
-                        LayerSpec::Conv { kernel, stride, pad, .. } => {
-                            if *c_in != c {
-                                return Err(shape_err(format!("{name}: expects {c_in} input channels, gets {c}")));
-                            }
-                            if kernel.0 > h + 2 * pad.0 || kernel.1 > w + 2 * pad.1 || stride.0 == 0 || stride.1 == 0 {
-                                return Err(shape_err(format!("{name}: kernel does not fit a {h}x{w} input")));
-                            }
-                            Some(ConvGeom { kernel: *kernel, stride: *stride, pad: *pad })
-                        }
-                        _ => {
-                            if *c_in != h * w * c {
-                                return Err(shape_err(format!(
-                                    "{name}: expects {c_in} inputs, gets {}x{}x{} = {}",
-                                    h,
-                                    w,
-                                    c,
-                                    h * w * c
-                                )));
-                            }
-                            None
-                        }
-                    };
-                    let k = match conv {
-                        Some(g) => g.kernel.0 * g.kernel.1 * c_in,
-                        None => *c_in,
-                    };
-                    // The workspace's one sparsity policy (as the compiler lowers).
-                    let plan = |pass: Pass, reduction: usize| -> PassPlan {
-                        let layer = LayerSparsity { nm: NmOverride::Inherit, first };
-                        let d = decide(opts.method, pass, opts.pattern, layer, reduction as u64);
-                        PassPlan {
-                            nm: d.operand.map(|o| o.pattern),
-                            dense_reason: d.dense_reason.map(|r| r.to_string()),
-                            executed: true,
-                        }
-                    };
-                    let ff = plan(Pass::Ff, k);
-                    let mut bp = plan(Pass::Bp, *c_out);
-                    if first && !opts.input_grad {
-                        bp = PassPlan {
-                            nm: None,
-                            dense_reason: Some(DenseReason::NoInputGradient.to_string()),
-                            executed: false,
-                        };
-                    }
-                    let data: Vec<B::Master> = (0..k * c_out).map(|_| be.master(init(k))).collect();
-                    let master = Matrix::from_vec(k, *c_out, data).expect("shape");
-                    let zero = be.master(0.0);
-                    let mut layer = WeightLayer {
-                        name: name.clone(),
-                        conv,
-                        c_in: *c_in,
-                        c_out: *c_out,
-                        velocity: Matrix::filled(k, *c_out, zero),
-                        master,
-                        ff,
-                        bp,
-                        ff_operand: StoredOperand::Dense(Matrix::default()),
-                        bp_operand: None,
-                        ff_mask: None,
-                        bp_mask: None,
-                        fixed: false,
-                        sr_ste: opts.method == Method::Srste,
-                        grad: None,
-                        zeros: ZeroCounts::default(),
-                        cache: None,
-                    };
-                    layer.refresh(be)?;
+                LayerSpec::Linear { c_out, .. } | LayerSpec::Conv { c_out, .. } => {
+                    let layer = Self::weight_layer(be, spec, (h, w, c), opts, first, &mut init)?;
                     (h, w) = layer.out_hw(h, w);
                     c = *c_out;
                     first = false;
