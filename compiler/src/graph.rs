@@ -174,6 +174,201 @@ impl Builder<'_> {
     }
 }
 
+/// The forward half of the graph: the input node, each layer's FF node and
+/// each weight layer's parameter node.
+struct Forward {
+    input: NodeIndex,
+    ff: Vec<NodeIndex>,
+    param: Vec<Option<NodeIndex>>,
+}
+
+impl Forward {
+    /// The node that produces input `inp`.
+    fn source(&self, inp: Input) -> NodeIndex {
+        match inp {
+            Input::Model => self.input,
+            Input::Layer(p) => self.ff[p.index()],
+        }
+    }
+}
+
+impl<'a> Builder<'a> {
+    /// One node per layer of a single-pass file (no training graph around it).
+    fn pass_file(&mut self, pass: Pass) -> Result<(), CompileError> {
+        let (model, opts) = (self.model, self.opts);
+        for (i, l) in model.layers.iter().enumerate() {
+            let gemms = pass_file_gemm(l, pass, opts, i == 0)?;
+            let op = match pass {
+                Pass::Ff => NodeOp::Ff,
+                Pass::Bp => NodeOp::Bp,
+                Pass::Wg => NodeOp::Wg,
+                Pass::Wu => NodeOp::Wu,
+            };
+            self.node(op, Some(LayerId(i as u32)), format!("{}.{}", l.name, pass), gemms);
+        }
+        Ok(())
+    }
+
+    /// An edge into `node` for each of layer `i`'s inputs, from the node that produces it.
+    fn input_edges(&mut self, fw: &Forward, i: usize, node: NodeIndex) -> Result<(), CompileError> {
+        for &inp in &self.model.layers[i].inputs {
+            let (name, shape) = self.produced(inp);
+            let t = self.tensor(name, TensorRole::Activation, self.batched(&shape), None)?;
+            self.g.add_edge(fw.source(inp), node, t);
+        }
+        Ok(())
+    }
+
+    /// The weight operand of layer `i`'s `pass` from its parameter node
+    /// `p`: through a sparsify node when the pass is N:M (`sparse`).
+    fn weight_operand(
+        &mut self,
+        i: usize,
+        p: NodeIndex,
+        pass: Pass,
+        sparse: Option<NmOperand>,
+    ) -> Result<(NodeIndex, Tensor), CompileError> {
+        let l = &self.model.layers[i];
+        let wshape = self.weight_shape(&l.kind);
+        let Some(nm) = sparse else {
+            return Ok((p, self.tensor(format!("{}.W", l.name), TensorRole::Weight, wshape, None)?));
+        };
+        let (node, suffix) = match pass {
+            Pass::Bp => ("sparsify_BP", "W_bp"),
+            _ => ("sparsify_FF", "W_ff"),
+        };
+        let s = self.node(NodeOp::Sparsify { pass }, Some(LayerId(i as u32)), format!("{}.{node}", l.name), Vec::new());
+        let t = self.tensor(format!("{}.W", l.name), TensorRole::Weight, wshape.clone(), None)?;
+        self.g.add_edge(p, s, t);
+        Ok((s, self.tensor(format!("{}.{suffix}", l.name), TensorRole::SparseWeight, wshape, Some(nm))?))
+    }
+
+    /// The FF nodes in layer order, with their weights (sparsified where the
+    /// pass is N:M) and activations.
+    fn forward(&mut self, an: &Analysis) -> Result<Forward, CompileError> {
+        let (model, opts) = (self.model, self.opts);
+        let n = model.layers.len();
+        let input = self.node(NodeOp::Input, None, "input".into(), Vec::new());
+        let mut fw = Forward { input, ff: vec![NodeIndex::end(); n], param: vec![None; n] };
+        for (i, l) in model.layers.iter().enumerate() {
+            let id = Some(LayerId(i as u32));
+            let gemms = layer_gemms(l, Pass::Ff, opts, an.is_first(model, i))?;
+            let sparse = gemms.first().and_then(|g| g.sparse);
+            let mut weight_src = None;
+            if l.kind.has_weights() {
+                let p = self.node(NodeOp::Param, id, format!("{}.W", l.name), Vec::new());
+                fw.param[i] = Some(p);
+                weight_src = Some(self.weight_operand(i, p, Pass::Ff, sparse)?);
+            }
+            let f = self.node(NodeOp::Ff, id, format!("{}.FF", l.name), gemms);
+            fw.ff[i] = f;
+            if let Some((src, t)) = weight_src {
+                self.g.add_edge(src, f, t);
+            }
+            self.input_edges(&fw, i, f)?;
+        }
+        Ok(fw)
+    }
+
+    /// The loss node, fed by every layer no other layer reads.
+    fn loss(&mut self, an: &Analysis, fw: &Forward) -> Result<NodeIndex, CompileError> {
+        let loss = self.node(NodeOp::Loss, None, "loss".into(), Vec::new());
+        for i in (0..self.model.layers.len()).filter(|&i| an.consumers[i].is_empty()) {
+            let l = &self.model.layers[i];
+            let t = self.tensor(format!("{}.out", l.name), TensorRole::Activation, self.batched(&l.out_shape), None)?;
+            self.g.add_edge(fw.ff[i], loss, t);
+        }
+        Ok(loss)
+    }
+
+    /// Layer `i`'s output gradient, one edge from each of `grad_srcs` into `node`.
+    fn gradient_edges(&mut self, i: usize, grad_srcs: &[NodeIndex], node: NodeIndex) -> Result<(), CompileError> {
+        let l = &self.model.layers[i];
+        for &s in grad_srcs {
+            let t =
+                self.tensor(format!("d({}.out)", l.name), TensorRole::Gradient, self.batched(&l.out_shape), None)?;
+            self.g.add_edge(s, node, t);
+        }
+        Ok(())
+    }
+
+    /// Layer `i`'s BP node: its output gradient, its weights (sparsified
+    /// where the pass is N:M) or the forward state a weightless layer keeps.
+    fn bp(&mut self, fw: &Forward, i: usize, first: bool, grad_srcs: &[NodeIndex]) -> Result<NodeIndex, CompileError> {
+        let l: &'a crate::model::Layer = &self.model.layers[i];
+        let gemms = layer_gemms(l, Pass::Bp, self.opts, first)?;
+        let sparse = gemms.first().and_then(|g| g.sparse);
+        let node = self.node(NodeOp::Bp, Some(LayerId(i as u32)), format!("{}.BP", l.name), gemms);
+        self.gradient_edges(i, grad_srcs, node)?;
+        if let Some(p) = fw.param[i] {
+            let (src, t) = self.weight_operand(i, p, Pass::Bp, sparse)?;
+            self.g.add_edge(src, node, t);
+            return Ok(node);
+        }
+        // Weightless layers keep forward state for their backward pass:
+        // attention its operands, the others their output (ReLU mask, arg-max, softmax).
+        match l.kind {
+            LayerKind::AttnMatmul(_) => self.input_edges(fw, i, node)?,
+            LayerKind::Add | LayerKind::Flatten => {}
+            _ => {
+                let t =
+                    self.tensor(format!("{}.out", l.name), TensorRole::Activation, self.batched(&l.out_shape), None)?;
+                self.g.add_edge(fw.ff[i], node, t);
+            }
+        }
+        Ok(node)
+    }
+
+    /// Layer `i`'s WG node (output gradient and activations in) and WU node
+    /// (the weight gradient and the parameter `p` in).
+    fn wg_wu(
+        &mut self,
+        fw: &Forward,
+        i: usize,
+        first: bool,
+        grad_srcs: &[NodeIndex],
+        p: NodeIndex,
+    ) -> Result<(), CompileError> {
+        let l: &'a crate::model::Layer = &self.model.layers[i];
+        let id = Some(LayerId(i as u32));
+        let gemms = layer_gemms(l, Pass::Wg, self.opts, first)?;
+        let wg = self.node(NodeOp::Wg, id, format!("{}.WG", l.name), gemms);
+        self.gradient_edges(i, grad_srcs, wg)?;
+        self.input_edges(fw, i, wg)?;
+        let wu = self.node(NodeOp::Wu, id, format!("{}.WU", l.name), Vec::new());
+        let wshape = self.weight_shape(&l.kind);
+        let t = self.tensor(format!("{}.dW", l.name), TensorRole::WeightGradient, wshape.clone(), None)?;
+        self.g.add_edge(wg, wu, t);
+        let t = self.tensor(format!("{}.W", l.name), TensorRole::Weight, wshape, None)?;
+        self.g.add_edge(p, wu, t);
+        Ok(())
+    }
+
+    /// The backward half, last layer first: BP where an input gradient is
+    /// needed, WG and WU for every weight layer.
+    fn backward(&mut self, an: &Analysis, fw: &Forward, loss: NodeIndex) -> Result<(), CompileError> {
+        let model = self.model;
+        let n = model.layers.len();
+        let mut bp: Vec<Option<NodeIndex>> = vec![None; n];
+        for i in (0..n).rev() {
+            let first = an.is_first(model, i);
+            // Where this layer's output gradient comes from.
+            let grad_srcs: Vec<NodeIndex> = if an.consumers[i].is_empty() {
+                vec![loss]
+            } else {
+                an.consumers[i].iter().filter_map(|&c| bp[c]).collect()
+            };
+            if an.needs_bp[i] {
+                bp[i] = Some(self.bp(fw, i, first, &grad_srcs)?);
+            }
+            if let Some(p) = fw.param[i] {
+                self.wg_wu(fw, i, first, &grad_srcs, p)?;
+            }
+        }
+        Ok(())
+    }
+}
+
 impl TrainingGraph {
     /// Builds the graph of `model` under `opts`. Fails on batch 0, on arithmetic overflow, and on
     /// a hand-built model whose layer reads a later layer (front ends never produce one).
@@ -194,156 +389,12 @@ impl TrainingGraph {
         }
         let mut b = Builder { model, opts, g: DiGraph::new() };
         if let Some(pass) = model.pass_file {
-            for (i, l) in model.layers.iter().enumerate() {
-                let gemms = pass_file_gemm(l, pass, opts, i == 0)?;
-                let op = match pass {
-                    Pass::Ff => NodeOp::Ff,
-                    Pass::Bp => NodeOp::Bp,
-                    Pass::Wg => NodeOp::Wg,
-                    Pass::Wu => NodeOp::Wu,
-                };
-                b.node(op, Some(LayerId(i as u32)), format!("{}.{}", l.name, pass), gemms);
-            }
-            return Ok(TrainingGraph { model: model.name.clone(), options: *opts, graph: b.g });
-        }
-        let an = Analysis::new(model);
-        let n = model.layers.len();
-        let input = b.node(NodeOp::Input, None, "input".into(), Vec::new());
-        let mut ff = vec![NodeIndex::end(); n];
-        let mut param = vec![None; n];
-        for (i, l) in model.layers.iter().enumerate() {
-            let id = Some(LayerId(i as u32));
-            let gemms = layer_gemms(l, Pass::Ff, opts, an.is_first(model, i))?;
-            let sparse = gemms.first().and_then(|g| g.sparse);
-            let mut weight_src = None;
-            if l.kind.has_weights() {
-                let p = b.node(NodeOp::Param, id, format!("{}.W", l.name), Vec::new());
-                param[i] = Some(p);
-                let wshape = b.weight_shape(&l.kind);
-                if let Some(nm) = sparse {
-                    let s =
-                        b.node(NodeOp::Sparsify { pass: Pass::Ff }, id, format!("{}.sparsify_FF", l.name), Vec::new());
-                    let t = b.tensor(format!("{}.W", l.name), TensorRole::Weight, wshape.clone(), None)?;
-                    b.g.add_edge(p, s, t);
-                    weight_src =
-                        Some((s, b.tensor(format!("{}.W_ff", l.name), TensorRole::SparseWeight, wshape, Some(nm))?));
-                } else {
-                    weight_src = Some((p, b.tensor(format!("{}.W", l.name), TensorRole::Weight, wshape, None)?));
-                }
-            }
-            let f = b.node(NodeOp::Ff, id, format!("{}.FF", l.name), gemms);
-            ff[i] = f;
-            if let Some((src, t)) = weight_src {
-                b.g.add_edge(src, f, t);
-            }
-            for &inp in &l.inputs {
-                let (name, shape) = b.produced(inp);
-                let src = match inp {
-                    Input::Model => input,
-                    Input::Layer(p) => ff[p.index()],
-                };
-                let t = b.tensor(name, TensorRole::Activation, b.batched(&shape), None)?;
-                b.g.add_edge(src, f, t);
-            }
-        }
-        let loss = b.node(NodeOp::Loss, None, "loss".into(), Vec::new());
-        let sinks: Vec<usize> = (0..n).filter(|&i| an.consumers[i].is_empty()).collect();
-        for &i in &sinks {
-            let l = &model.layers[i];
-            let t = b.tensor(format!("{}.out", l.name), TensorRole::Activation, b.batched(&l.out_shape), None)?;
-            b.g.add_edge(ff[i], loss, t);
-        }
-        let mut bp: Vec<Option<NodeIndex>> = vec![None; n];
-        for i in (0..n).rev() {
-            let l = &model.layers[i];
-            let id = Some(LayerId(i as u32));
-            let first = an.is_first(model, i);
-            // Where this layer's output gradient comes from.
-            let grad_srcs: Vec<NodeIndex> = if an.consumers[i].is_empty() {
-                vec![loss]
-            } else {
-                an.consumers[i].iter().filter_map(|&c| bp[c]).collect()
-            };
-            let grad = |b: &Builder<'_>| {
-                b.tensor(format!("d({}.out)", l.name), TensorRole::Gradient, b.batched(&l.out_shape), None)
-            };
-            if an.needs_bp[i] {
-                let gemms = layer_gemms(l, Pass::Bp, opts, first)?;
-                let sparse = gemms.first().and_then(|g| g.sparse);
-                let node = b.node(NodeOp::Bp, id, format!("{}.BP", l.name), gemms);
-                bp[i] = Some(node);
-                for &s in &grad_srcs {
-                    let t = grad(&b)?;
-                    b.g.add_edge(s, node, t);
-                }
-                if let Some(p) = param[i] {
-                    let wshape = b.weight_shape(&l.kind);
-                    if let Some(nm) = sparse {
-                        let s = b.node(
-                            NodeOp::Sparsify { pass: Pass::Bp },
-                            id,
-                            format!("{}.sparsify_BP", l.name),
-                            Vec::new(),
-                        );
-                        let t = b.tensor(format!("{}.W", l.name), TensorRole::Weight, wshape.clone(), None)?;
-                        b.g.add_edge(p, s, t);
-                        let t = b.tensor(format!("{}.W_bp", l.name), TensorRole::SparseWeight, wshape, Some(nm))?;
-                        b.g.add_edge(s, node, t);
-                    } else {
-                        let t = b.tensor(format!("{}.W", l.name), TensorRole::Weight, wshape, None)?;
-                        b.g.add_edge(p, node, t);
-                    }
-                } else {
-                    // Weightless layers keep forward state for their backward pass:
-                    // attention its operands, the others their output (ReLU mask, arg-max, softmax).
-                    match l.kind {
-                        LayerKind::AttnMatmul(_) => {
-                            for &inp in &l.inputs {
-                                let (name, shape) = b.produced(inp);
-                                let src = match inp {
-                                    Input::Model => input,
-                                    Input::Layer(p) => ff[p.index()],
-                                };
-                                let t = b.tensor(name, TensorRole::Activation, b.batched(&shape), None)?;
-                                b.g.add_edge(src, node, t);
-                            }
-                        }
-                        LayerKind::Add | LayerKind::Flatten => {}
-                        _ => {
-                            let t = b.tensor(
-                                format!("{}.out", l.name),
-                                TensorRole::Activation,
-                                b.batched(&l.out_shape),
-                                None,
-                            )?;
-                            b.g.add_edge(ff[i], node, t);
-                        }
-                    }
-                }
-            }
-            if let Some(p) = param[i] {
-                let gemms = layer_gemms(l, Pass::Wg, opts, first)?;
-                let wg = b.node(NodeOp::Wg, id, format!("{}.WG", l.name), gemms);
-                for &s in &grad_srcs {
-                    let t = grad(&b)?;
-                    b.g.add_edge(s, wg, t);
-                }
-                for &inp in &l.inputs {
-                    let (name, shape) = b.produced(inp);
-                    let src = match inp {
-                        Input::Model => input,
-                        Input::Layer(q) => ff[q.index()],
-                    };
-                    let t = b.tensor(name, TensorRole::Activation, b.batched(&shape), None)?;
-                    b.g.add_edge(src, wg, t);
-                }
-                let wu = b.node(NodeOp::Wu, id, format!("{}.WU", l.name), Vec::new());
-                let wshape = b.weight_shape(&l.kind);
-                let t = b.tensor(format!("{}.dW", l.name), TensorRole::WeightGradient, wshape.clone(), None)?;
-                b.g.add_edge(wg, wu, t);
-                let t = b.tensor(format!("{}.W", l.name), TensorRole::Weight, wshape, None)?;
-                b.g.add_edge(p, wu, t);
-            }
+            b.pass_file(pass)?;
+        } else {
+            let an = Analysis::new(model);
+            let fw = b.forward(&an)?;
+            let loss = b.loss(&an, &fw)?;
+            b.backward(&an, &fw, loss)?;
         }
         Ok(TrainingGraph { model: model.name.clone(), options: *opts, graph: b.g })
     }
