@@ -505,9 +505,30 @@ pub fn synth_hierarchical(
     let version = crate::cosim::tool_version("yosys", "-V")?;
     check_top(design, top)?;
     let t0 = Instant::now();
-    let files = module_files(design);
-    let text_of = |m: &str| module_text(design, m);
-    // The modules under `top`, parents before children.
+    let cx = RunContext { design, dir, version: &version, files: module_files(design) };
+    let order = hierarchy(design, top);
+    let synthesised: Vec<String> = order.iter().filter(|m| !is_buffer(m)).cloned().collect();
+    // Longest first (by source size) so the two cores finish together.
+    let mut queue: Vec<String> = synthesised.clone();
+    queue.sort_by_key(|m| std::cmp::Reverse(module_text(design, m).len()));
+    let module_names: Vec<String> = cx.files.iter().map(|(m, _)| m.clone()).collect();
+    let mut done = run_parallel(&cx, queue, jobs, progress)?;
+    let count = instance_counts(top, &order, &done, &module_names);
+    let (runs, mut cells) = sum_cells(top, &synthesised, &mut done, &count);
+    cells.sort();
+    let modules: Vec<(String, Resources)> = runs.iter().map(|r| (r.module.clone(), r.own)).collect();
+    let dsps_per_pe = runs.iter().find(|r| r.module == "sat_pe").map_or(0, |r| r.own.dsps);
+    let pes = runs.iter().find(|r| r.module == "sat_pe").map_or(0, |r| r.instances);
+    let script = format!(
+        "per module M under {top}: read_verilog -lib <M's submodules>; read_verilog -sv M; synth_xilinx -family xcup -top M; tee -o stat.txt stat"
+    );
+    design.write(dir)?;
+    let (seconds, log) = (t0.elapsed().as_secs_f64(), dir.to_path_buf());
+    Ok(report(design, top, Found { yosys: version, script, cells, modules, dsps_per_pe, pes, runs, seconds, log }))
+}
+
+/// The modules under `top` (itself included), parents before children.
+fn hierarchy(design: &Design, top: &str) -> Vec<String> {
     let mut order: Vec<String> = vec![top.to_string()];
     let mut i = 0;
     while i < order.len() {
@@ -518,67 +539,42 @@ pub fn synth_hierarchical(
         }
         i += 1;
     }
-    let synthesised: Vec<String> = order.iter().filter(|m| !is_buffer(m)).cloned().collect();
-    // Longest first (by source size) so the two cores finish together.
-    let mut queue: Vec<String> = synthesised.clone();
-    queue.sort_by_key(|m| std::cmp::Reverse(text_of(m).len()));
-    let module_names: Vec<String> = files.iter().map(|(m, _)| m.clone()).collect();
+    order
+}
+
+/// What every module's run of a [`synth_hierarchical`] synthesis shares.
+struct RunContext<'a> {
+    /// The design.
+    design: &'a Design,
+    /// The directory of the runs (`dir/<module>/` each).
+    dir: &'a Path,
+    /// Yosys's version, part of every run's cache key.
+    version: &'a str,
+    /// The design's modules and their source files.
+    files: Vec<ModuleFile>,
+}
+
+impl RunContext<'_> {
+    /// The source file name of `module` (empty if it has none).
+    fn file_of(&self, module: &str) -> String {
+        self.files.iter().find(|(n, _)| n == module).map(|(_, f)| f.clone()).unwrap_or_default()
+    }
+}
+
+/// Runs the modules of `queue` in order on `jobs` threads (at most one per
+/// module), reporting each start and finish through `progress`; the first
+/// failure stops the threads from taking further modules and is returned.
+/// The results come in the order the runs finished, each with its `stat`.
+fn run_parallel(
+    cx: &RunContext<'_>,
+    queue: Vec<String>,
+    jobs: usize,
+    progress: &(dyn Fn(SynthProgress<'_>) + Sync),
+) -> Result<Vec<(ModuleRun, String)>, RtlError> {
     let total = queue.len();
     let queue = std::sync::Mutex::new(queue);
     let done: std::sync::Mutex<Vec<(ModuleRun, String)>> = std::sync::Mutex::new(Vec::new());
     let failed: std::sync::Mutex<Option<RtlError>> = std::sync::Mutex::new(None);
-    let run_one = |m: &str| -> Result<(ModuleRun, String), RtlError> {
-        let sub = dir.join(m);
-        std::fs::create_dir_all(&sub).map_err(|e| RtlError::Io { path: sub.clone(), source: e })?;
-        let kids = children(design, m);
-        let mut lib: Vec<String> = Vec::new();
-        let stubs: Vec<String> = kids.iter().map(|k| black_box(text_of(k), k)).collect();
-        for (k, stub) in kids.iter().zip(&stubs) {
-            let f = files.iter().find(|(n, _)| n == k).map(|(_, f)| f.clone()).unwrap_or_default();
-            write(&sub.join(&f), stub)?;
-            lib.push(f);
-        }
-        let own = files.iter().find(|(n, _)| n == m).map(|(_, f)| f.clone()).unwrap_or_default();
-        write(&sub.join(&own), text_of(m))?;
-        let script = if lib.is_empty() {
-            format!("read_verilog -sv {own}; synth_xilinx -family xcup -top {m}; tee -o stat.txt stat")
-        } else {
-            format!(
-                "read_verilog -lib {}; read_verilog -sv {own}; synth_xilinx -family xcup -top {m}; tee -o stat.txt stat",
-                lib.join(" ")
-            )
-        };
-        let mut h = crate::emit::Fnv::default();
-        for part in [version.as_str(), script.as_str(), text_of(m)].into_iter().chain(stubs.iter().map(String::as_str))
-        {
-            h.write(part.as_bytes());
-            h.write(&[0]);
-        }
-        let key = format!("{:016x}", h.0);
-        let (key_path, stat_path, secs_path) = (sub.join("key.txt"), sub.join("stat.txt"), sub.join("seconds.txt"));
-        let cached = read(&key_path).ok().is_some_and(|k| k.trim() == key) && stat_path.exists();
-        let seconds = if cached {
-            read(&secs_path).ok().and_then(|s| s.trim().parse::<f64>().ok()).unwrap_or(0.0)
-        } else {
-            // A stale key must not vouch for a half-finished run.
-            let _ = std::fs::remove_file(&key_path);
-            let _ = std::fs::remove_file(&stat_path);
-            let s = run_yosys(&sub, &script)?;
-            write(&secs_path, &format!("{s:.1}\n"))?;
-            write(&key_path, &format!("{key}\n"))?;
-            s
-        };
-        let stat = read(&stat_path)?;
-        let run = ModuleRun {
-            module: m.to_string(),
-            instances: 0,
-            own: resources(&parse_stat(&stat)),
-            seconds,
-            cached,
-            log: sub.join("yosys.log"),
-        };
-        Ok((run, stat))
-    };
     let threads = jobs.clamp(1, total.max(1));
     std::thread::scope(|s| {
         for _ in 0..threads {
@@ -590,7 +586,7 @@ pub fn synth_hierarchical(
                     let next = queue.lock().ok().and_then(|mut q| if q.is_empty() { None } else { Some(q.remove(0)) });
                     let Some(m) = next else { return };
                     progress(SynthProgress::Started { module: &m });
-                    match run_one(&m) {
+                    match run_module(cx, &m) {
                         Ok(r) => {
                             if let Ok(mut d) = done.lock() {
                                 d.push(r);
@@ -611,22 +607,109 @@ pub fn synth_hierarchical(
     if let Some(e) = failed.into_inner().ok().flatten() {
         return Err(e);
     }
-    let mut done = done.into_inner().unwrap_or_default();
-    // Instances, parents first.
+    Ok(done.into_inner().unwrap_or_default())
+}
+
+/// Synthesises module `m` in `dir/<m>/` (its children as black boxes), or
+/// reuses the run there when its cache key (Yosys's version, the script,
+/// the module's text and its children's stubs) is unchanged. Returns the
+/// run (its instances still 0) and its `stat` text.
+fn run_module(cx: &RunContext<'_>, m: &str) -> Result<(ModuleRun, String), RtlError> {
+    let sub = cx.dir.join(m);
+    std::fs::create_dir_all(&sub).map_err(|e| RtlError::Io { path: sub.clone(), source: e })?;
+    let (script, stubs) = module_sources(cx, &sub, m)?;
+    let mut h = crate::emit::Fnv::default();
+    for part in
+        [cx.version, script.as_str(), module_text(cx.design, m)].into_iter().chain(stubs.iter().map(String::as_str))
+    {
+        h.write(part.as_bytes());
+        h.write(&[0]);
+    }
+    let key = format!("{:016x}", h.0);
+    let (key_path, stat_path, secs_path) = (sub.join("key.txt"), sub.join("stat.txt"), sub.join("seconds.txt"));
+    let cached = read(&key_path).ok().is_some_and(|k| k.trim() == key) && stat_path.exists();
+    let seconds = if cached {
+        read(&secs_path).ok().and_then(|s| s.trim().parse::<f64>().ok()).unwrap_or(0.0)
+    } else {
+        // A stale key must not vouch for a half-finished run.
+        let _ = std::fs::remove_file(&key_path);
+        let _ = std::fs::remove_file(&stat_path);
+        let s = run_yosys(&sub, &script)?;
+        write(&secs_path, &format!("{s:.1}\n"))?;
+        write(&key_path, &format!("{key}\n"))?;
+        s
+    };
+    let stat = read(&stat_path)?;
+    let run = ModuleRun {
+        module: m.to_string(),
+        instances: 0,
+        own: resources(&parse_stat(&stat)),
+        seconds,
+        cached,
+        log: sub.join("yosys.log"),
+    };
+    Ok((run, stat))
+}
+
+/// Writes module `m`'s source and its children's black boxes into `sub`;
+/// returns the Yosys script that synthesises it and the children's stubs.
+fn module_sources(cx: &RunContext<'_>, sub: &Path, m: &str) -> Result<(String, Vec<String>), RtlError> {
+    let kids = children(cx.design, m);
+    let mut lib: Vec<String> = Vec::new();
+    let stubs: Vec<String> = kids.iter().map(|k| black_box(module_text(cx.design, k), k)).collect();
+    for (k, stub) in kids.iter().zip(&stubs) {
+        let f = cx.file_of(k);
+        write(&sub.join(&f), stub)?;
+        lib.push(f);
+    }
+    let own = cx.file_of(m);
+    write(&sub.join(&own), module_text(cx.design, m))?;
+    let script = if lib.is_empty() {
+        format!("read_verilog -sv {own}; synth_xilinx -family xcup -top {m}; tee -o stat.txt stat")
+    } else {
+        format!(
+            "read_verilog -lib {}; read_verilog -sv {own}; synth_xilinx -family xcup -top {m}; tee -o stat.txt stat",
+            lib.join(" ")
+        )
+    };
+    Ok((script, stubs))
+}
+
+/// The instances of each module under `top`: a module's count times the
+/// instances its `stat` lists of each child, summed over `order`'s
+/// parents-first walk.
+fn instance_counts(
+    top: &str,
+    order: &[String],
+    done: &[(ModuleRun, String)],
+    module_names: &[String],
+) -> Vec<(String, u64)> {
     let mut count: Vec<(String, u64)> = vec![(top.to_string(), 1)];
-    for m in &order {
+    for m in order {
         let n = count.iter().find(|(x, _)| x == m).map_or(0, |(_, n)| *n);
         let Some((_, stat)) = done.iter().find(|(r, _)| &r.module == m) else { continue };
-        for (c, k) in parse_instances(stat, &module_names) {
+        for (c, k) in parse_instances(stat, module_names) {
             match count.iter_mut().find(|(x, _)| *x == c) {
                 Some(e) => e.1 += n * k,
                 None => count.push((c, n * k)),
             }
         }
     }
+    count
+}
+
+/// The runs of `synthesised`, in its order, with their instance counts,
+/// and the design's cells: each run's cells times its instances (the port
+/// buffers of runs other than `top`'s left out). Takes the runs out of `done`.
+fn sum_cells(
+    top: &str,
+    synthesised: &[String],
+    done: &mut Vec<(ModuleRun, String)>,
+    count: &[(String, u64)],
+) -> (Vec<ModuleRun>, Vec<(String, u64)>) {
     let mut runs: Vec<ModuleRun> = Vec::new();
     let mut cells: Vec<(String, u64)> = Vec::new();
-    for m in &synthesised {
+    for m in synthesised {
         let Some(pos) = done.iter().position(|(r, _)| &r.module == m) else { continue };
         let (mut run, stat) = done.swap_remove(pos);
         run.instances = count.iter().find(|(x, _)| x == m).map_or(0, |(_, n)| *n);
@@ -643,16 +726,7 @@ pub fn synth_hierarchical(
         }
         runs.push(run);
     }
-    cells.sort();
-    let modules: Vec<(String, Resources)> = runs.iter().map(|r| (r.module.clone(), r.own)).collect();
-    let dsps_per_pe = runs.iter().find(|r| r.module == "sat_pe").map_or(0, |r| r.own.dsps);
-    let pes = runs.iter().find(|r| r.module == "sat_pe").map_or(0, |r| r.instances);
-    let script = format!(
-        "per module M under {top}: read_verilog -lib <M's submodules>; read_verilog -sv M; synth_xilinx -family xcup -top M; tee -o stat.txt stat"
-    );
-    design.write(dir)?;
-    let (seconds, log) = (t0.elapsed().as_secs_f64(), dir.to_path_buf());
-    Ok(report(design, top, Found { yosys: version, script, cells, modules, dsps_per_pe, pes, runs, seconds, log }))
+    (runs, cells)
 }
 
 #[cfg(test)]

@@ -17,7 +17,6 @@ pub fn host_buf_bits(p: &Params) -> u32 {
 
 /// The top module.
 pub fn top(p: &Params, bufs: &[BufSpec], faults: bool) -> Module {
-    let ab = p.imem_bits;
     let mut m = Module::new("sat_top");
     m.doc.extend(
         [
@@ -29,6 +28,19 @@ pub fn top(p: &Params, bufs: &[BufSpec], faults: bool) -> Module {
         ]
         .map(String::from),
     );
+    host_ports(&mut m, p, faults);
+    dram_ports(&mut m, p);
+    trace_ports(&mut m);
+    controller(&mut m, faults);
+    datapath(p, bufs, faults, &mut m);
+    m
+}
+
+/// The host's ports: the queues' loading and the run's start (and the
+/// fault switch of a fault build), the buffers' test access, and the
+/// run's status.
+fn host_ports(m: &mut Module, p: &Params, faults: bool) {
+    let ab = p.imem_bits;
     m.input("clk", 1, "");
     m.input("rst", 1, "synchronous, active high");
     let nq = Queue::ALL.len() as u32;
@@ -59,6 +71,10 @@ pub fn top(p: &Params, bufs: &[BufSpec], faults: bool) -> Module {
     m.output("running", 1, "cycle `cycle` is being executed");
     m.output("done", 1, "the program has finished; `cycle` is the total");
     m.output("error", 1, "an internal bound was exceeded");
+}
+
+/// The memory interface: each DMA unit's DRAM read and write window.
+fn dram_ports(m: &mut Module, p: &Params) {
     let d = p.dma;
     let (u, wb) = (d.units, d.window * 8);
     m.output("dram_rd_en", u, "memory interface: unit g of the DMA engine reads DRAM");
@@ -68,12 +84,23 @@ pub fn top(p: &Params, bufs: &[BufSpec], faults: bool) -> Module {
     m.output("dram_wr_addr", u * DRAM_ADDR_BITS, "");
     m.output("dram_wr_data", u * wb, "");
     m.output("dram_wr_mask", u * wb, "bits of the window written");
+}
+
+/// The trace port: the cycle, the queues issuing in it and the
+/// instructions retiring in it.
+fn trace_ports(m: &mut Module) {
     m.output("cycle", TIME_BITS, "current cycle");
+    let nq = Queue::ALL.len() as u32;
     let names = Queue::ALL.map(Queue::name).join(", ");
     m.output("tr_issue", nq, &format!("queues ({names}) whose head issues this cycle"));
     m.output("tr_retire_ld", 1, "a load retires this cycle");
     m.output("tr_retire_st", 1, "a store retires this cycle");
     m.output("tr_retire_c", COUNT_BITS, "compute instructions retiring this cycle");
+}
+
+/// The controller, its issues and grants to the units, and the error and
+/// issue outputs it drives.
+fn controller(m: &mut Module, faults: bool) {
     for n in ["ld_issue", "c_issue", "st_issue"] {
         m.wire(n, 1, "");
     }
@@ -94,7 +121,20 @@ pub fn top(p: &Params, bufs: &[BufSpec], faults: bool) -> Module {
             Item::Wire { name: "st_grant".into(), width: TIME_BITS, doc: String::new() },
         ],
     ));
-    let conns: Vec<(String, crate::vast::Expr)> = [
+    let conns = controller_conns(faults);
+    m.wire("ctrl_error", 1, "");
+    m.wire("dma_error", 1, "");
+    m.wire("gemm_error", 1, "");
+    m.push(Item::Instance(Instance { module: "sat_controller".into(), name: "ctrl".into(), params: vec![], conns }));
+    m.assign("error", "(ctrl_error | dma_error | gemm_error)");
+    let issue: Vec<String> = Queue::ALL.iter().rev().map(|&q| format!("{}_issue", queue_prefix(q))).collect();
+    m.assign("tr_issue", raw(format!("{{{}}}", issue.join(", "))));
+}
+
+/// The controller's connections: most ports to the signal of their name;
+/// its error and retirements to the top's (and its fault switch).
+fn controller_conns(faults: bool) -> Vec<(String, Expr)> {
+    [
         "clk",
         "rst",
         "host_we",
@@ -130,16 +170,7 @@ pub fn top(p: &Params, bufs: &[BufSpec], faults: bool) -> Module {
         ("c_retire_n".to_string(), id("tr_retire_c")),
     ])
     .chain(faults.then(|| ("fault_sel".to_string(), id("fault_sel"))))
-    .collect();
-    m.wire("ctrl_error", 1, "");
-    m.wire("dma_error", 1, "");
-    m.wire("gemm_error", 1, "");
-    m.push(Item::Instance(Instance { module: "sat_controller".into(), name: "ctrl".into(), params: vec![], conns }));
-    m.assign("error", "(ctrl_error | dma_error | gemm_error)");
-    let issue: Vec<String> = Queue::ALL.iter().rev().map(|&q| format!("{}_issue", queue_prefix(q))).collect();
-    m.assign("tr_issue", raw(format!("{{{}}}", issue.join(", "))));
-    datapath(p, bufs, faults, &mut m);
-    m
+    .collect()
 }
 
 /// Connects a port of `module` to `sig` for each `(port, signal)`.
@@ -154,43 +185,56 @@ fn inst(module: &str, name: &str, conns: &[(&str, String)]) -> Item {
 
 /// The buffers and units, wired to the controller.
 fn datapath(p: &Params, bufs: &[BufSpec], faults: bool, m: &mut Module) {
-    let rw = p.range_bits;
     m.comment("---- datapath: buffers and units ----");
-    // Declare every buffer port signal as a wire named <buffer>_<port>_<signal>.
     for (b, buf) in bufs.iter().zip(Buf::ALL) {
-        let short = b.module.trim_start_matches("sat_buf_");
-        assert_eq!(short, buf.name(), "buffers are listed in code order");
-        let mut conns: Vec<(&str, String)> = vec![
-            ("clk", "clk".into()),
-            ("host_we", format!("(host_buf_we & (host_buf_sel == {}))", buf_k(buf))),
-            ("host_addr", "host_buf_addr".into()),
-            ("host_wdata", format!("host_buf_wdata[{}:0]", b.width - 1)),
-            ("host_rdata", format!("{short}_host_rdata")),
-        ];
-        m.wire(&format!("{short}_host_rdata"), b.width, "");
-
-        let mut owned: Vec<(String, String)> = Vec::new();
-        for port in &b.ports {
-            let (g, l, w) = (port.groups, port.lanes, port.lane_bits(b.width));
-            let sigs: Vec<(&str, u32)> = match port.kind {
-                crate::emit::datapath::PortKind::Read => vec![("en", 1), ("addr", g * rw), ("data", g * l * w)],
-                crate::emit::datapath::PortKind::Write => {
-                    vec![("en", g), ("addr", g * rw), ("mask", g * l), ("data", g * l * w)]
-                }
-                crate::emit::datapath::PortKind::AccWrite => {
-                    vec![("en", g), ("addr", g * rw), ("mask", g * l), ("data", g * l * w), ("acc", 1)]
-                }
-            };
-            for (sig, width) in sigs {
-                let wire = format!("{short}_{}_{sig}", port.name);
-                m.wire(&wire, width, "");
-                owned.push((format!("{}_{sig}", port.name), wire));
-            }
-        }
-        let owned_refs: Vec<(&str, String)> = owned.iter().map(|(a, b)| (a.as_str(), b.clone())).collect();
-        conns.extend(owned_refs);
-        m.push(inst(&b.module, &format!("buf_{short}"), &conns));
+        buffer_instance(m, p.range_bits, b, buf);
     }
+    host_read_mux(m, p, bufs);
+    gemm_instance(m, faults);
+    vector_instance(m);
+    dma_instance(m, p, faults);
+    sparsifier_instance(m);
+}
+
+/// Buffer `buf` with its host test access, and a wire for every signal of
+/// its ports, named `<buffer>_<port>_<signal>`, for the units to connect.
+fn buffer_instance(m: &mut Module, rw: u32, b: &BufSpec, buf: Buf) {
+    let short = b.module.trim_start_matches("sat_buf_");
+    assert_eq!(short, buf.name(), "buffers are listed in code order");
+    let mut conns: Vec<(&str, String)> = vec![
+        ("clk", "clk".into()),
+        ("host_we", format!("(host_buf_we & (host_buf_sel == {}))", buf_k(buf))),
+        ("host_addr", "host_buf_addr".into()),
+        ("host_wdata", format!("host_buf_wdata[{}:0]", b.width - 1)),
+        ("host_rdata", format!("{short}_host_rdata")),
+    ];
+    m.wire(&format!("{short}_host_rdata"), b.width, "");
+
+    let mut owned: Vec<(String, String)> = Vec::new();
+    for port in &b.ports {
+        let (g, l, w) = (port.groups, port.lanes, port.lane_bits(b.width));
+        let sigs: Vec<(&str, u32)> = match port.kind {
+            crate::emit::datapath::PortKind::Read => vec![("en", 1), ("addr", g * rw), ("data", g * l * w)],
+            crate::emit::datapath::PortKind::Write => {
+                vec![("en", g), ("addr", g * rw), ("mask", g * l), ("data", g * l * w)]
+            }
+            crate::emit::datapath::PortKind::AccWrite => {
+                vec![("en", g), ("addr", g * rw), ("mask", g * l), ("data", g * l * w), ("acc", 1)]
+            }
+        };
+        for (sig, width) in sigs {
+            let wire = format!("{short}_{}_{sig}", port.name);
+            m.wire(&wire, width, "");
+            owned.push((format!("{}_{sig}", port.name), wire));
+        }
+    }
+    let owned_refs: Vec<(&str, String)> = owned.iter().map(|(a, b)| (a.as_str(), b.clone())).collect();
+    conns.extend(owned_refs);
+    m.push(inst(&b.module, &format!("buf_{short}"), &conns));
+}
+
+/// The host's read of a buffer element, zero-extended to the widest.
+fn host_read_mux(m: &mut Module, p: &Params, bufs: &[BufSpec]) {
     let hb = host_buf_bits(p);
     let pad = |w: u32| if w < hb { format!("{}'d0, ", hb - w) } else { String::new() };
     m.assign(
@@ -204,7 +248,11 @@ fn datapath(p: &Params, bufs: &[BufSpec], faults: bool, m: &mut Module) {
             pad(bufs[Buf::O as usize].width)
         ),
     );
-    // The GEMM engine.
+}
+
+/// The GEMM engine, started by a compute issue to the array, on its
+/// operand reads, the clear of O and the drain's writes.
+fn gemm_instance(m: &mut Module, faults: bool) {
     let fault_sel: Vec<(&str, String)> = if faults { vec![("fault_sel", "fault_sel".into())] } else { vec![] };
     m.push(inst(
         "sat_gemm",
@@ -246,7 +294,10 @@ fn datapath(p: &Params, bufs: &[BufSpec], faults: bool, m: &mut Module) {
         .chain(fault_sel)
         .collect::<Vec<_>>(),
     ));
-    // The vector unit.
+}
+
+/// The vector unit, started by a compute issue to it, on its A and O ports.
+fn vector_instance(m: &mut Module) {
     m.push(inst(
         "sat_vector",
         "vector",
@@ -284,7 +335,11 @@ fn datapath(p: &Params, bufs: &[BufSpec], faults: bool, m: &mut Module) {
             ("o_wr2_data", "o_vec_wr2_data".into()),
         ],
     ));
-    // The DMA data engine.
+}
+
+/// The DMA data engine, on the controller's load and store issues and
+/// grants, the DRAM interface, the line buffer (if any) and its buffer ports.
+fn dma_instance(m: &mut Module, p: &Params, faults: bool) {
     let mut dma: Vec<(String, String)> = [
         ("clk", "clk"),
         ("rst", "rst"),
@@ -307,23 +362,7 @@ fn datapath(p: &Params, bufs: &[BufSpec], faults: bool, m: &mut Module) {
         dma.push((format!("dram_{s}"), format!("dram_{s}")));
     }
     if p.line_buffer > 0 {
-        // The im2col line buffer (ADR 003), between the DMA engine's fetch and expansion.
-        let (rw, e, u, nx) = (p.range_bits, p.dma.e16, p.dma.units, p.a_dma_units());
-        let sigs = [
-            ("wr_en", u),
-            ("wr_addr", u * rw),
-            ("wr_mask", u * e),
-            ("wr_data", u * e * 16),
-            ("rd_addr", nx * rw),
-            ("rd_data", nx * e * 16),
-        ];
-        let mut conns: Vec<(&str, String)> = vec![("clk", "clk".into())];
-        for (sig, width) in sigs {
-            m.wire(&format!("lb_{sig}"), width, "");
-            dma.push((format!("lb_{sig}"), format!("lb_{sig}")));
-            conns.push((sig, format!("lb_{sig}")));
-        }
-        m.push(inst("sat_buf_lb", "buf_lb", &conns));
+        line_buffer_instance(m, p, &mut dma);
     }
     let ports = [
         ("a_wr", "a_dma_wr", true),
@@ -347,7 +386,31 @@ fn datapath(p: &Params, bufs: &[BufSpec], faults: bool, m: &mut Module) {
         params: vec![],
         conns: dma.into_iter().map(|(p, s)| (p, Expr::Raw(s))).collect(),
     }));
-    // The sparsifier.
+}
+
+/// The im2col line buffer (ADR 003), between the DMA engine's fetch and
+/// expansion: its wires, its instance, and their connections on `dma`.
+fn line_buffer_instance(m: &mut Module, p: &Params, dma: &mut Vec<(String, String)>) {
+    let (rw, e, u, nx) = (p.range_bits, p.dma.e16, p.dma.units, p.a_dma_units());
+    let sigs = [
+        ("wr_en", u),
+        ("wr_addr", u * rw),
+        ("wr_mask", u * e),
+        ("wr_data", u * e * 16),
+        ("rd_addr", nx * rw),
+        ("rd_data", nx * e * 16),
+    ];
+    let mut conns: Vec<(&str, String)> = vec![("clk", "clk".into())];
+    for (sig, width) in sigs {
+        m.wire(&format!("lb_{sig}"), width, "");
+        dma.push((format!("lb_{sig}"), format!("lb_{sig}")));
+        conns.push((sig, format!("lb_{sig}")));
+    }
+    m.push(inst("sat_buf_lb", "buf_lb", &conns));
+}
+
+/// The sparsifier, started by a compute issue to it, on its A, O and W ports.
+fn sparsifier_instance(m: &mut Module) {
     m.push(inst(
         "sat_sparsifier",
         "sparsifier",

@@ -51,6 +51,37 @@ pub fn vector(p: &Params) -> Module {
     m.doc.push(format!(
         "Vector unit: {vl} elements per cycle; requant, relu_bwd, add (saturating), sgd, clear, and loss_grad (sat_lossgrad)."
     ));
+    vector_ports(&mut m, vl, rw, acc);
+    m.push(fn_round_shift("rshift48", acc, 8));
+    m.push(fn_saturate("sat48_16", acc, 16));
+    m.push(fn_saturate("sat48_32", acc, 32));
+    m.push(fn_requantize("requant"));
+    m.push(fn_round_shift("rshift32", 32, 8));
+    m.push(fn_saturate("sat64_32", 64, 32));
+    m.push(fn_saturate("sat32_16", 32, 16));
+    vector_regs(&mut m, vl, rw);
+    m.wire_assign("go", 1, "(left != 32'd0)");
+    let mask: Vec<String> = (0..vl).rev().map(|l| format!("(left > 32'd{l})")).collect();
+    m.wire_assign("mask", vl, format!("{{{}}}", mask.join(", ")));
+    m.wire_assign("sgd", 1, format!("(op == {})", vec_op_k(VecOp::Sgd)));
+    loss_grad_unit(&mut m, vl, rw);
+    vector_reads(&mut m);
+    let lanes = lane_results(&mut m, vl, acc);
+    vector_writes(&mut m, vl, acc, &lanes);
+    vector_sequential(&mut m, vl, rw);
+    m.lint_off.push(("UNUSED".into(), "reads a few fields of the instruction and bits of wide intermediates".into()));
+    m
+}
+
+/// The issuing instruction's op code, as a slice of `instr`.
+fn instr_op() -> String {
+    let (oplo, _) = field("vec", "op");
+    format!("instr[{}:{oplo}]", oplo + OPB - 1)
+}
+
+/// The vector unit's ports: the issuing instruction, the source reads of A
+/// and O (sgd's momentum and master weights among them) and the writes.
+fn vector_ports(m: &mut Module, vl: u32, rw: u32, acc: u32) {
     m.input("clk", 1, "");
     m.input("rst", 1, "");
     m.input("start", 1, "a vec instruction issues");
@@ -76,18 +107,11 @@ pub fn vector(p: &Params) -> Module {
         m.output(&format!("{n}_mask"), vl, "");
         m.output(&format!("{n}_data"), vl * w, "");
     }
-    m.push(fn_round_shift("rshift48", acc, 8));
-    m.push(fn_saturate("sat48_16", acc, 16));
-    m.push(fn_saturate("sat48_32", acc, 32));
-    m.push(fn_requantize("requant"));
-    m.push(fn_round_shift("rshift32", 32, 8));
-    m.push(fn_saturate("sat64_32", 64, 32));
-    m.push(fn_saturate("sat32_16", 32, 16));
-    let (oplo, _) = field("vec", "op");
-    let ophi = oplo + OPB - 1;
-    let (op_requant, op_relu_bwd, op_add) = (vec_op_k(VecOp::Requant), vec_op_k(VecOp::ReluBwd), vec_op_k(VecOp::Add));
-    let (op_sgd, op_loss_grad, op_clear) = (vec_op_k(VecOp::Sgd), vec_op_k(VecOp::LossGrad), vec_op_k(VecOp::Clear));
-    let no_shift = k(PB, u64::from(NO_SHIFT));
+}
+
+/// The registers of the op being streamed (its fields and read
+/// positions) and of stage 1, the cycle a chunk's operands arrive.
+fn vector_regs(m: &mut Module, vl: u32, rw: u32) {
     for (n, w, d) in [
         ("op", OPB, "operation"),
         ("left", 32, "elements still to read"),
@@ -111,11 +135,11 @@ pub fn vector(p: &Params) -> Module {
     ] {
         m.reg(n, w, d);
     }
-    m.wire_assign("go", 1, "(left != 32'd0)");
-    let mask: Vec<String> = (0..vl).rev().map(|l| format!("(left > 32'd{l})")).collect();
-    m.wire_assign("mask", vl, format!("{{{}}}", mask.join(", ")));
-    m.wire_assign("sgd", 1, format!("(op == {op_sgd})"));
-    // The loss gradient.
+}
+
+/// The loss gradient: `sat_lossgrad`, started by a `loss_grad` issue, on
+/// the activation buffer's ports (which the vector unit leaves idle then).
+fn loss_grad_unit(m: &mut Module, vl: u32, rw: u32) {
     m.wire("lg_rd1_en", 1, "");
     m.wire("lg_rd1_addr", rw, "");
     m.wire("lg_rd2_en", 1, "");
@@ -131,7 +155,7 @@ pub fn vector(p: &Params) -> Module {
         conns: [
             ("clk", "clk"),
             ("rst", "rst"),
-            ("start", &format!("(start & (instr[{ophi}:{oplo}] == {op_loss_grad}))")),
+            ("start", &format!("(start & ({} == {}))", instr_op(), vec_op_k(VecOp::LossGrad))),
             ("instr", "instr"),
             ("rd1_en", "lg_rd1_en"),
             ("rd1_addr", "lg_rd1_addr"),
@@ -148,6 +172,12 @@ pub fn vector(p: &Params) -> Module {
         .map(|(a, b)| (a.to_string(), id(*b)))
         .collect(),
     }));
+}
+
+/// The source reads of a chunk: A's (shared with the loss gradient; sgd
+/// reads SR-STE's pruned flags there) and O's (sgd's momentum and master
+/// weights on the second and third ports).
+fn vector_reads(m: &mut Module) {
     m.assign("a_rd1_en", "(go | lg_rd1_en)");
     m.assign("a_rd1_addr", "(go ? (sgd ? mk : src) : lg_rd1_addr)");
     m.assign("a_rd2_en", "(go | lg_rd2_en)");
@@ -158,61 +188,99 @@ pub fn vector(p: &Params) -> Module {
     m.assign("o_rd2_addr", "src2");
     m.assign("o_rd3_en", "(go & sgd)");
     m.assign("o_rd3_addr", "dst");
-    // Lane results.
-    let mut add = Vec::new();
-    let mut relu = Vec::new();
-    let mut rq = Vec::new();
-    let mut wfm = Vec::new();
-    let mut nw = Vec::new();
-    let mut nv = Vec::new();
+}
+
+/// Every lane's result of every op, lane `vl - 1` first, as the writes
+/// concatenate them.
+#[derive(Debug, Default)]
+struct LaneResults {
+    /// `add`: the saturated int16 sums.
+    add: Vec<String>,
+    /// `relu_bwd`: the gradient where the activation is positive.
+    relu: Vec<String>,
+    /// `requant`: the requantized values (with the optional ReLU).
+    requant: Vec<String>,
+    /// `sgd`: the operand weights, weight_from_master of the new master weights.
+    operand: Vec<String>,
+    /// `sgd`: the new master weights, sign-extended to the accumulator.
+    master: Vec<String>,
+    /// `sgd`: the new momentum, sign-extended to the accumulator.
+    momentum: Vec<String>,
+}
+
+/// The lane results of the element-wise ops and of sgd, with the
+/// requantization shift they share.
+fn lane_results(m: &mut Module, vl: u32, acc: u32) -> LaneResults {
+    let mut r = LaneResults::default();
     m.wire_assign("sh", PB, format!("(shift[{}] ? {} : shift)", PB - 1, k(PB, 0)));
     for l in (0..vl).rev() {
-        let a1 = format!("a_rd1_data[{}:{}]", l * 16 + 15, l * 16);
-        let a2 = format!("a_rd2_data[{}:{}]", l * 16 + 15, l * 16);
-        let o = |port: &str| format!("{port}[{}:{}]", l * acc + acc - 1, l * acc);
-        let (s1, s2) = (format!("a_rd1_data[{}]", l * 16 + 15), format!("a_rd2_data[{}]", l * 16 + 15));
-        m.wire_assign(&format!("sum{l}"), 17, format!("({{{s1}, {a1}}} + {{{s2}, {a2}}})"));
-        add.push(format!("((sum{l}[16] != sum{l}[15]) ? (sum{l}[16] ? 16'h8000 : 16'h7fff) : sum{l}[15:0])"));
-        relu.push(format!("(($signed({a2}) > 16'sd0) ? {} : {})", o("o_rd_data"), k(acc, 0)));
-        m.wire_assign(&format!("q{l}"), 16, format!("requant({}, sh)", o("o_rd_data")));
-        rq.push(format!("((p1 != {}) & q{l}[15]) ? 16'd0 : q{l}", k(PB, 0)));
-        // sgd (numerics::sgd_update): g = (dw << p3) + round_shift(w, p4) when enabled;
-        // v' = sat32(v - round_shift(v, p2) + g) (sat32(g) without momentum);
-        // w' = sat32(w - round_shift(v', p1)); the operand weight is
-        // weight_from_master(w') = sat16(round_shift(w', 12)).
-        m.wire_assign(&format!("w{l}"), 32, format!("sat48_32({})", o("o_rd3_data")));
-        m.wire_assign(&format!("v{l}"), 32, format!("sat48_32({})", o("o_rd2_data")));
-        // SR-STE (p5 a shift): where the FF mask pruned the weight (A[mask] != 0),
-        // g gains round_shift(w, p5).
-        m.wire_assign(&format!("pr{l}"), 1, format!("((p5 != {no_shift}) & ({a1} != 16'd0))"));
-        m.wire_assign(&format!("rs{l}"), 32, format!("rshift32(w{l}, p5)"));
-        m.wire_assign(
-            &format!("g{l}"),
-            64,
-            format!(
-                "((({{{{48{{q{l}[15]}}}}, q{l}}} << p3) + ((p4 == {no_shift}) ? 64'd0 : {{{{32{{rw{l}[31]}}}}, rw{l}}})) + (pr{l} ? {{{{32{{rs{l}[31]}}}}, rs{l}}} : 64'd0))"
-            ),
-        );
-        m.wire_assign(&format!("rw{l}"), 32, format!("rshift32(w{l}, p4)"));
-        m.wire_assign(&format!("rv{l}"), 32, format!("rshift32(v{l}, p2)"));
-        m.wire_assign(
-            &format!("nv{l}"),
-            32,
-            format!(
-                "sat64_32((p2 == {}) ? g{l} : (({{{{32{{v{l}[31]}}}}, v{l}}} - {{{{32{{rv{l}[31]}}}}, rv{l}}}) + g{l}))",
-                k(PB, 0)
-            ),
-        );
-        m.wire_assign(&format!("rn{l}"), 32, format!("rshift32(nv{l}, p1)"));
-        m.wire_assign(
-            &format!("nw{l}"),
-            32,
-            format!("sat64_32({{{{32{{w{l}[31]}}}}, w{l}}} - {{{{32{{rn{l}[31]}}}}, rn{l}}})"),
-        );
-        wfm.push(format!("sat32_16(rshift32(nw{l}, 8'd12))"));
-        nw.push(format!("{{{{{}{{nw{l}[31]}}}}, nw{l}}}", acc - 32));
-        nv.push(format!("{{{{{}{{nv{l}[31]}}}}, nv{l}}}", acc - 32));
+        lane_elementwise(m, l, acc, &mut r);
+        lane_sgd(m, l, acc, &mut r);
     }
+    r
+}
+
+/// Lane `l`'s results of `add`, `relu_bwd` and `requant`.
+fn lane_elementwise(m: &mut Module, l: u32, acc: u32, r: &mut LaneResults) {
+    let a1 = format!("a_rd1_data[{}:{}]", l * 16 + 15, l * 16);
+    let a2 = format!("a_rd2_data[{}:{}]", l * 16 + 15, l * 16);
+    let o = format!("o_rd_data[{}:{}]", l * acc + acc - 1, l * acc);
+    let (s1, s2) = (format!("a_rd1_data[{}]", l * 16 + 15), format!("a_rd2_data[{}]", l * 16 + 15));
+    m.wire_assign(&format!("sum{l}"), 17, format!("({{{s1}, {a1}}} + {{{s2}, {a2}}})"));
+    r.add.push(format!("((sum{l}[16] != sum{l}[15]) ? (sum{l}[16] ? 16'h8000 : 16'h7fff) : sum{l}[15:0])"));
+    r.relu.push(format!("(($signed({a2}) > 16'sd0) ? {o} : {})", k(acc, 0)));
+    m.wire_assign(&format!("q{l}"), 16, format!("requant({o}, sh)"));
+    r.requant.push(format!("((p1 != {}) & q{l}[15]) ? 16'd0 : q{l}", k(PB, 0)));
+}
+
+/// Lane `l`'s sgd update (numerics::sgd_update): g = (dw << p3) +
+/// round_shift(w, p4) when enabled; v' = sat32(v - round_shift(v, p2) + g)
+/// (sat32(g) without momentum); w' = sat32(w - round_shift(v', p1)); the
+/// operand weight is weight_from_master(w') = sat16(round_shift(w', 12)).
+fn lane_sgd(m: &mut Module, l: u32, acc: u32, r: &mut LaneResults) {
+    let no_shift = k(PB, u64::from(NO_SHIFT));
+    let a1 = format!("a_rd1_data[{}:{}]", l * 16 + 15, l * 16);
+    let o = |port: &str| format!("{port}[{}:{}]", l * acc + acc - 1, l * acc);
+    m.wire_assign(&format!("w{l}"), 32, format!("sat48_32({})", o("o_rd3_data")));
+    m.wire_assign(&format!("v{l}"), 32, format!("sat48_32({})", o("o_rd2_data")));
+    // SR-STE (p5 a shift): where the FF mask pruned the weight (A[mask] != 0),
+    // g gains round_shift(w, p5).
+    m.wire_assign(&format!("pr{l}"), 1, format!("((p5 != {no_shift}) & ({a1} != 16'd0))"));
+    m.wire_assign(&format!("rs{l}"), 32, format!("rshift32(w{l}, p5)"));
+    m.wire_assign(
+        &format!("g{l}"),
+        64,
+        format!(
+            "((({{{{48{{q{l}[15]}}}}, q{l}}} << p3) + ((p4 == {no_shift}) ? 64'd0 : {{{{32{{rw{l}[31]}}}}, rw{l}}})) + (pr{l} ? {{{{32{{rs{l}[31]}}}}, rs{l}}} : 64'd0))"
+        ),
+    );
+    m.wire_assign(&format!("rw{l}"), 32, format!("rshift32(w{l}, p4)"));
+    m.wire_assign(&format!("rv{l}"), 32, format!("rshift32(v{l}, p2)"));
+    m.wire_assign(
+        &format!("nv{l}"),
+        32,
+        format!(
+            "sat64_32((p2 == {}) ? g{l} : (({{{{32{{v{l}[31]}}}}, v{l}}} - {{{{32{{rv{l}[31]}}}}, rv{l}}}) + g{l}))",
+            k(PB, 0)
+        ),
+    );
+    m.wire_assign(&format!("rn{l}"), 32, format!("rshift32(nv{l}, p1)"));
+    m.wire_assign(
+        &format!("nw{l}"),
+        32,
+        format!("sat64_32({{{{32{{w{l}[31]}}}}, w{l}}} - {{{{32{{rn{l}[31]}}}}, rn{l}}})"),
+    );
+    r.operand.push(format!("sat32_16(rshift32(nw{l}, 8'd12))"));
+    r.master.push(format!("{{{{{}{{nw{l}[31]}}}}, nw{l}}}", acc - 32));
+    r.momentum.push(format!("{{{{{}{{nv{l}[31]}}}}, nv{l}}}", acc - 32));
+}
+
+/// The writes of stage 1: A (requant, add, sgd's operand weights, and the
+/// loss gradient's outputs), O (relu_bwd, clear, sgd's master weights) and
+/// O's second port (sgd's momentum, after the master weights).
+fn vector_writes(m: &mut Module, vl: u32, acc: u32, r: &LaneResults) {
+    let (op_requant, op_relu_bwd, op_add) = (vec_op_k(VecOp::Requant), vec_op_k(VecOp::ReluBwd), vec_op_k(VecOp::Add));
+    let (op_sgd, op_clear) = (vec_op_k(VecOp::Sgd), vec_op_k(VecOp::Clear));
     let a_ops = format!("(s1_op == {op_requant}) | (s1_op == {op_add}) | (s1_op == {op_sgd})");
     m.assign("a_wr_en", format!("((s1_v & ({a_ops})) | lg_wr_en)"));
     m.assign("a_wr_addr", format!("(lg_wr_en ? lg_wr_addr : (s1_op == {op_sgd}) ? s1_aux : s1_dst)"));
@@ -221,9 +289,9 @@ pub fn vector(p: &Params) -> Module {
         "a_wr_data",
         format!(
             "(lg_wr_en ? lg_wr_data : (s1_op == {op_add}) ? {{{}}} : (s1_op == {op_sgd}) ? {{{}}} : {{{}}})",
-            add.join(",\n    "),
-            wfm.join(",\n    "),
-            rq.iter().map(|x| format!("({x})")).collect::<Vec<_>>().join(",\n    ")
+            r.add.join(",\n    "),
+            r.operand.join(",\n    "),
+            r.requant.iter().map(|x| format!("({x})")).collect::<Vec<_>>().join(",\n    ")
         ),
     );
     m.assign("o_wr_en", format!("(s1_v & ((s1_op == {op_relu_bwd}) | (s1_op == {op_clear}) | (s1_op == {op_sgd})))"));
@@ -234,23 +302,29 @@ pub fn vector(p: &Params) -> Module {
         format!(
             "((s1_op == {op_clear}) ? {} : (s1_op == {op_sgd}) ? {{{}}} : {{{}}})",
             k(vl * acc, 0),
-            nw.join(",\n    "),
-            relu.join(",\n    ")
+            r.master.join(",\n    "),
+            r.relu.join(",\n    ")
         ),
     );
     m.assign("o_wr2_en", format!("(s1_v & (s1_op == {op_sgd}))"));
     m.assign("o_wr2_addr", "s1_src2");
     m.assign("o_wr2_mask", "s1_mask");
-    m.assign("o_wr2_data", format!("{{{}}}", nv.join(",\n    ")));
-    let vstep = k(rw, u64::from(vl));
+    m.assign("o_wr2_data", format!("{{{}}}", r.momentum.join(",\n    ")));
+}
+
+/// The issue of a vec instruction: its op, length (none for a loss
+/// gradient, which runs in sat_lossgrad), addresses and parameters.
+fn vector_start(rw: u32) -> Vec<Stmt> {
     let (lenlo, lenbits) = field("vec", "len");
-    let start = vec![
-        nb("op", format!("instr[{ophi}:{oplo}]")),
+    vec![
+        nb("op", instr_op()),
         // A loss gradient runs in sat_lossgrad.
         nb(
             "left",
             format!(
-                "((instr[{ophi}:{oplo}] == {op_loss_grad}) ? 32'd0 : {})",
+                "(({} == {}) ? 32'd0 : {})",
+                instr_op(),
+                vec_op_k(VecOp::LossGrad),
                 zx(&format!("instr[{}:{lenlo}]", lenlo + lenbits - 1), lenbits, 32)
             ),
         ),
@@ -265,7 +339,14 @@ pub fn vector(p: &Params) -> Module {
         nb("p4", vfield("instr", "p4", 8)),
         nb("p5", vfield("instr", "p5", 8)),
         nb("mk", vfield("instr", "mask", rw)),
-    ];
+    ]
+}
+
+/// The sequential block: stage 1 follows the reads; an issue loads the
+/// instruction, otherwise each cycle with elements left moves every
+/// address on by a chunk of `vl`.
+fn vector_sequential(m: &mut Module, vl: u32, rw: u32) {
+    let vstep = k(rw, u64::from(vl));
     m.push(Item::Always(
         Always::Posedge("clk".into()),
         vec![if_else(
@@ -280,7 +361,7 @@ pub fn vector(p: &Params) -> Module {
                 nb("s1_mask", "mask"),
                 if_else(
                     "start",
-                    start,
+                    vector_start(rw),
                     vec![if_(
                         "go",
                         vec![
@@ -296,8 +377,6 @@ pub fn vector(p: &Params) -> Module {
             ],
         )],
     ));
-    m.lint_off.push(("UNUSED".into(), "reads a few fields of the instruction and bits of wide intermediates".into()));
-    m
 }
 
 /// `exp_neg(d, frac)` of `numerics` (Q15 result, at most 32768): `t = d ·
@@ -416,6 +495,38 @@ pub fn lossgrad(p: &Params) -> Module {
     m.doc.push(
         "Softmax cross-entropy gradient: one element per cycle, three passes per row (max, sum, output).".to_string(),
     );
+    lossgrad_ports(&mut m, vl, rw);
+    m.push(fn_exp_neg());
+    m.push(fn_restoring_divide());
+    m.push(fn_round_shift("rshift17", 17, 8));
+    m.push(fn_saturate("sat17_16", 17, 16));
+    lossgrad_decode(&mut m, rw);
+    let c_rw = format!("c[{}:0]", rw.min(32) - 1);
+    let col_rw = format!("col[{}:0]", rw.min(32) - 1);
+    m.assign("rd1_en", "act");
+    m.assign("rd1_addr", format!("(rsrc + {col_rw})"));
+    m.assign("rd2_en", "(act & (pass == 2'd0) & (col == 32'd0))");
+    m.assign("rd2_addr", "rlab");
+    let seq = row_sequencer(rw, &c_rw);
+    let stage_d = stage_d(&mut m, rw, &col_rw);
+    let stage_e = stage_e(&mut m, vl, rw);
+    let mut body = vec![seq];
+    body.extend(stage_d);
+    body.extend(stage_e);
+    m.push(Item::Always(
+        Always::Posedge("clk".into()),
+        vec![if_else("rst", vec![nb("act", "1'b0"), nb("d_v", "1'b0"), nb("x_v", "1'b0")], body)],
+    ));
+    m.lint_off.push((
+        "UNUSED".into(),
+        "reads a few fields of the instruction, lane 0 of its ports and bits of wide intermediates".into(),
+    ));
+    m
+}
+
+/// The loss gradient's ports: the issue, the reads of logits and labels
+/// and the gradients' write (lane 0 of the vector unit's A ports).
+fn lossgrad_ports(m: &mut Module, vl: u32, rw: u32) {
     m.input("clk", 1, "");
     m.input("rst", 1, "");
     m.input("start", 1, "a vec loss_grad issues");
@@ -430,11 +541,11 @@ pub fn lossgrad(p: &Params) -> Module {
     m.output("wr_addr", rw, "");
     m.output("wr_mask", vl, "lane 0 only");
     m.output("wr_data", vl * 16, "");
-    m.push(fn_exp_neg());
-    m.push(fn_restoring_divide());
-    m.push(fn_round_shift("rshift17", 17, 8));
-    m.push(fn_saturate("sat17_16", 17, 16));
-    // Decode.
+}
+
+/// The decode of the issuing loss gradient (its length and classes, at
+/// least one) and the registers of the row and pass being read.
+fn lossgrad_decode(m: &mut Module, rw: u32) {
     m.wire_assign("i_len", 32, vfield("instr", "len", 32));
     m.wire_assign("i_c0", 32, vfield("instr", "aux", 32));
     m.wire_assign("i_c", 32, "((i_c0 == 32'd0) ? 32'd1 : i_c0)");
@@ -454,13 +565,13 @@ pub fn lossgrad(p: &Params) -> Module {
     }
     m.wire_assign("row_end", 1, "(col == (c - 32'd1))");
     m.wire_assign("left2", 32, "(left - c)");
-    let c_rw = format!("c[{}:0]", rw.min(32) - 1);
-    let col_rw = format!("col[{}:0]", rw.min(32) - 1);
-    m.assign("rd1_en", "act");
-    m.assign("rd1_addr", format!("(rsrc + {col_rw})"));
-    m.assign("rd2_en", "(act & (pass == 2'd0) & (col == 32'd0))");
-    m.assign("rd2_addr", "rlab");
-    let seq = if_else(
+}
+
+/// The reads' sequencer: an issue loads the instruction; then one class a
+/// cycle, three passes a row, and the next row (if a whole one is left)
+/// after the output pass.
+fn row_sequencer(rw: u32, c_rw: &str) -> Stmt {
+    if_else(
         "start",
         vec![
             nb("act", "((i_len != 32'd0) & (i_len >= i_c))"),
@@ -496,8 +607,13 @@ pub fn lossgrad(p: &Params) -> Module {
                 ],
             )],
         )],
-    );
-    // Stage D: the logit (and on a row's first read, its label) arrives.
+    )
+}
+
+/// Stage D: the logit (and on a row's first read, its label) arrives; the
+/// max pass keeps the row's maximum and label, the sum pass adds the
+/// exponentials. Returns its statements of the sequential block.
+fn stage_d(m: &mut Module, rw: u32, col_rw: &str) -> Vec<Stmt> {
     for (n, w, d) in [
         ("d_v", 1, "stage D: a logit arrives"),
         ("d_pass", 2, ""),
@@ -513,7 +629,7 @@ pub fn lossgrad(p: &Params) -> Module {
     m.wire_assign("z", 16, "rd1_data[15:0]");
     m.wire_assign("dz", 17, "({mx[15], mx} - {z[15], z})");
     m.wire_assign("e", 16, "exp_neg(dz[15:0], frac)");
-    let stage_d = vec![
+    vec![
         nb("d_v", "act"),
         nb("d_pass", "pass"),
         nb("d_first", "(col == 32'd0)"),
@@ -533,8 +649,13 @@ pub fn lossgrad(p: &Params) -> Module {
             ],
         ),
         if_("d_v & (d_pass == 2'd1)", vec![nb("sm", "((d_first ? 40'd0 : sm) + {24'd0, e})")]),
-    ];
-    // Stage E (output pass): divide and requantize.
+    ]
+}
+
+/// Stage E, the output pass: divide, subtract the label's one-hot,
+/// requantize and write the gradient. Returns its statements of the
+/// sequential block.
+fn stage_e(m: &mut Module, vl: u32, rw: u32) -> Vec<Stmt> {
     for (n, w, d) in
         [("x_v", 1, "stage E: an output's exponential"), ("x_e", 16, ""), ("x_col", 32, ""), ("x_wa", rw, "")]
     {
@@ -549,16 +670,5 @@ pub fn lossgrad(p: &Params) -> Module {
     m.assign("wr_addr", "x_wa");
     m.assign("wr_mask", k(vl, 1));
     m.assign("wr_data", format!("{{{}'d0, sat17_16(rshift17(gd, gs))}}", vl * 16 - 16));
-    let mut body = vec![seq];
-    body.extend(stage_d);
-    body.extend(stage_e);
-    m.push(Item::Always(
-        Always::Posedge("clk".into()),
-        vec![if_else("rst", vec![nb("act", "1'b0"), nb("d_v", "1'b0"), nb("x_v", "1'b0")], body)],
-    ));
-    m.lint_off.push((
-        "UNUSED".into(),
-        "reads a few fields of the instruction, lane 0 of its ports and bits of wide intermediates".into(),
-    ));
-    m
+    stage_e
 }

@@ -13,6 +13,54 @@ pub fn sparsifier_groups(p: &Params) -> u32 {
     p.sp_lanes.div_ceil(m_min).max(1)
 }
 
+/// The sparsifier's sizes, derived once from the config.
+#[derive(Debug, Clone, Copy)]
+struct Dims {
+    /// Groups handled per cycle (one lane each).
+    g: u32,
+    /// The largest M of the config's patterns.
+    mx: u32,
+    /// The largest N of the config's patterns.
+    nx: u32,
+    /// Bits of a buffer element address.
+    rw: u32,
+    /// Bits of a compressed output: `{index, value}`.
+    ww: u32,
+    /// Bits of an accumulator (O's master weights).
+    acc: u32,
+}
+
+impl Dims {
+    /// The sizes of `p`'s sparsifier.
+    fn new(p: &Params) -> Self {
+        Dims {
+            g: sparsifier_groups(p),
+            mx: p.patterns.iter().map(|q| q.m).max().unwrap_or(1),
+            nx: p.patterns.iter().map(|q| q.n).max().unwrap_or(1),
+            rw: p.range_bits,
+            ww: 16 + INDEX_BITS,
+            acc: p.acc_bits,
+        }
+    }
+}
+
+/// Field `name` of the sparsify instruction, as a slice of `instr`.
+fn instr_field(name: &str) -> String {
+    let (lo, bits) = crate::emit::util::field("sparsify", name);
+    format!("instr[{}:{lo}]", lo + bits - 1)
+}
+
+/// Field `name` of the sparsify instruction fitted to `rw` bits (its low
+/// bits, or zero-extended when narrower).
+fn instr_field_fit(name: &str, rw: u32) -> String {
+    let (lo, bits) = crate::emit::util::field("sparsify", name);
+    if rw <= bits {
+        format!("instr[{}:{lo}]", lo + rw - 1)
+    } else {
+        crate::emit::util::zx(&instr_field(name), bits, rw)
+    }
+}
+
 /// `sat_sparsifier`: top-N-of-M by magnitude (ties to the lower index), kept
 /// values in ascending index order with their in-group index, groups down
 /// the columns (`axis = 0`) or along the rows with a transposed output
@@ -22,13 +70,39 @@ pub fn sparsifier_groups(p: &Params) -> u32 {
 /// group position is a register; lanes 1… follow by one-group steps
 /// (column, or group within the row, then wrap to the next row of groups).
 pub fn sparsifier(p: &Params) -> Module {
-    let g = sparsifier_groups(p);
-    let mx = p.patterns.iter().map(|q| q.m).max().unwrap_or(1);
-    let nx = p.patterns.iter().map(|q| q.n).max().unwrap_or(1);
-    let rw = p.range_bits;
-    let ww = 16 + INDEX_BITS;
+    let d = Dims::new(p);
     let mut m = Module::new("sat_sparsifier");
-    m.doc.push(format!("Sparsifier: {g} groups per cycle, top-N of up to {mx} by magnitude, ties to the lower index."));
+    m.doc.push(format!(
+        "Sparsifier: {} groups per cycle, top-N of up to {} by magnitude, ties to the lower index.",
+        d.g, d.mx
+    ));
+    ports(&mut m, &d);
+    m.push(crate::emit::util::fn_saturate("sat48_32", p.acc_bits, 32));
+    m.push(crate::emit::util::fn_saturate("sat32_16", 32, 16));
+    m.push(crate::emit::util::fn_round_shift("rshift32", 32, 8));
+    decode(&mut m, d.rw);
+    group_regs(&mut m, d.rw);
+    lane_positions(&mut m, &d);
+    reads(&mut m, &d);
+    stage1_regs(&mut m, &d);
+    for q in 0..d.g {
+        lane_values(&mut m, &d, q);
+        group_ranking(&mut m, &d, q);
+        compressed_outputs(&mut m, &d, q);
+    }
+    mask_write(&mut m, &d);
+    compressed_write(&mut m, &d);
+    sequential(&mut m, &d);
+    m.lint_off
+        .push(("UNUSED".into(), "reads a few fields of the instruction; the last lane step is not needed".into()));
+    m
+}
+
+/// The ports: the issuing instruction, the reads of A (int16 weights) and O
+/// (master weights), the pruned mask's writes to A and the compressed
+/// `{index, value}` writes to W.
+fn ports(m: &mut Module, d: &Dims) {
+    let Dims { g, mx, nx, rw, ww, acc } = *d;
     m.input("clk", 1, "");
     m.input("rst", 1, "");
     m.input("start", 1, "a sparsify instruction issues");
@@ -42,29 +116,22 @@ pub fn sparsifier(p: &Params) -> Module {
     m.output("a_wr_data", g * mx * 16, "1 pruned, 0 kept");
     m.output("o_rd_en", 1, "master weights (master = 1)");
     m.output("o_rd_addr", g * mx * rw, "");
-    m.input("o_rd_data", g * mx * p.acc_bits, "");
+    m.input("o_rd_data", g * mx * acc, "");
     m.output("w_wr_en", g * nx, "lane p, output j at (p*N + j)");
     m.output("w_wr_addr", g * nx * rw, "");
     m.output("w_wr_mask", g * nx, "");
     m.output("w_wr_data", g * nx * ww, "{index, value}");
-    let f = |name: &str| crate::emit::util::field("sparsify", name);
-    let fbits = |name: &str| {
-        let (lo, bits) = f(name);
-        format!("instr[{}:{lo}]", lo + bits - 1)
-    };
-    let fit = |name: &str| {
-        let (lo, bits) = f(name);
-        if rw <= bits { format!("instr[{}:{lo}]", lo + rw - 1) } else { crate::emit::util::zx(&fbits(name), bits, rw) }
-    };
-    m.push(crate::emit::util::fn_saturate("sat48_32", p.acc_bits, 32));
-    m.push(crate::emit::util::fn_saturate("sat32_16", 32, 16));
-    m.push(crate::emit::util::fn_round_shift("rshift32", 32, 8));
-    // Decode at issue.
-    m.wire_assign("i_n", NB, fbits("n_of"));
-    m.wire_assign("i_m", MB, fbits("m_of"));
-    m.wire_assign("i_axis", 1, fbits("axis"));
-    m.wire_assign("i_rows", rw, fit("rows"));
-    m.wire_assign("i_cols", rw, fit("cols"));
+}
+
+/// The decode at issue: the pattern, axis and shape, the groups to do and
+/// the address steps of one group (no wrap / wrap to the next line of
+/// groups) in the source and the output.
+fn decode(m: &mut Module, rw: u32) {
+    m.wire_assign("i_n", NB, instr_field("n_of"));
+    m.wire_assign("i_m", MB, instr_field("m_of"));
+    m.wire_assign("i_axis", 1, instr_field("axis"));
+    m.wire_assign("i_rows", rw, instr_field_fit("rows", rw));
+    m.wire_assign("i_cols", rw, instr_field_fit("cols", rw));
     m.wire_assign("i_ib", crate::emit::util::fbits("load", "ibits"), index_bits_of("i_m", false));
     m.wire_assign("i_lg", rw, "(i_cols >> i_ib)");
     m.wire_assign("i_line", rw, "(i_axis ? i_lg : i_cols)");
@@ -86,6 +153,11 @@ pub fn sparsifier(p: &Params) -> Module {
     );
     m.wire_assign("i_xstep", rw, format!("(i_axis ? {} : i_cols)", k(rw, 1)));
     m.wire_assign("i_jstep", rw, "(i_axis ? i_rows : i_cols)");
+}
+
+/// The registers of the instruction being done: the groups still to read,
+/// lane 0's position, and the decoded steps and options kept from issue.
+fn group_regs(m: &mut Module, rw: u32) {
     for (n, w, d) in [
         ("left", 32, "groups still to read"),
         ("lo0", rw, "lane 0: position in its line of groups"),
@@ -106,7 +178,12 @@ pub fn sparsifier(p: &Params) -> Module {
     ] {
         m.reg(n, w, d);
     }
-    // Lane positions: lane p+1 is lane p advanced by one group.
+}
+
+/// The lane positions: lane p+1 is lane p advanced by one group (lane g is
+/// lane 0's next position), and the offsets of a group's elements.
+fn lane_positions(m: &mut Module, d: &Dims) {
+    let Dims { g, mx, rw, .. } = *d;
     m.wire_assign("lo_0", rw, "lo0");
     m.wire_assign("ba_0", rw, "base0");
     m.wire_assign("ob_0", rw, "obase0");
@@ -122,9 +199,14 @@ pub fn sparsifier(p: &Params) -> Module {
     for x in 1..mx {
         m.wire_assign(&format!("xo_{x}"), rw, format!("(xo_{} + g_xstep)", x - 1));
     }
+}
+
+/// The reads of every lane's group, from A (int16 weights) or O (master
+/// weights), while groups are left.
+fn reads(m: &mut Module, d: &Dims) {
     let mut rd = Vec::new();
-    for q in (0..g).rev() {
-        for x in (0..mx).rev() {
+    for q in (0..d.g).rev() {
+        for x in (0..d.mx).rev() {
             rd.push(format!("(ba_{q} + xo_{x})"));
         }
     }
@@ -133,7 +215,12 @@ pub fn sparsifier(p: &Params) -> Module {
     m.assign("a_rd_addr", format!("{{{}}}", rd.join(", ")));
     m.assign("o_rd_en", "(go & g_master)");
     m.assign("o_rd_addr", format!("{{{}}}", rd.join(", ")));
-    // Stage 1: data arrives.
+}
+
+/// Stage 1, the cycle the data arrives: the lanes holding a group, the
+/// options and addresses read with it, and the output offsets.
+fn stage1_regs(m: &mut Module, d: &Dims) {
+    let Dims { g, nx, rw, .. } = *d;
     m.reg("s1_valid", g, "lanes holding a group");
     m.reg("s1_m", MB, "");
     m.reg("s1_n", NB, "");
@@ -154,66 +241,79 @@ pub fn sparsifier(p: &Params) -> Module {
     for j in 1..nx {
         m.wire_assign(&format!("jo_{j}"), rw, format!("(jo_{} + s1_jstep)", j - 1));
     }
-    let mut en = Vec::new();
-    let mut addr = Vec::new();
-    let mut mask = Vec::new();
-    let mut data = Vec::new();
-    for q in 0..g {
-        // Keys (the int16 weight, or the master weight saturated to 32
-        // bits), their magnitudes (33 bits: |-2^31| = 2^31), the values
-        // written (the int16 weight, or weight_from_master) and the in-group test.
-        for x in 0..mx {
-            let lo = (q * mx + x) * 16;
-            let olo = (q * mx + x) * p.acc_bits;
-            m.wire_assign(&format!("a{q}_{x}"), 16, format!("a_rd_data[{}:{lo}]", lo + 15));
-            m.wire_assign(&format!("o{q}_{x}"), 32, format!("sat48_32(o_rd_data[{}:{olo}])", olo + p.acc_bits - 1));
-            m.wire_assign(
-                &format!("key{q}_{x}"),
-                32,
-                format!("(s1_master ? o{q}_{x} : {{{{16{{a{q}_{x}[15]}}}}, a{q}_{x}}})"),
-            );
-            m.wire_assign(
-                &format!("v{q}_{x}"),
-                16,
-                format!("(s1_master ? sat32_16(rshift32(o{q}_{x}, 8'd12)) : a{q}_{x})"),
-            );
-            m.wire_assign(
-                &format!("mag{q}_{x}"),
-                33,
-                format!("(key{q}_{x}[31] ? (33'd0 - {{1'b1, key{q}_{x}}}) : {{1'b0, key{q}_{x}}})"),
-            );
-            m.wire_assign(&format!("in{q}_{x}"), 1, format!("({} < s1_m)", k(MB, u64::from(x))));
-        }
-        // Rank: elements of the group that beat x; kept when fewer than N do.
-        for x in 0..mx {
-            let beats: Vec<String> = (0..mx)
-                .filter(|&y| y != x)
-                .map(|y| {
-                    let cmp = if y < x { ">=" } else { ">" };
-                    format!("{{{}'d0, (in{q}_{y} & (mag{q}_{y} {cmp} mag{q}_{x}))}}", NB - 1)
-                })
-                .collect();
-            let rank = if beats.is_empty() { k(NB, 0) } else { beats.join(" + ") };
-            m.wire_assign(&format!("rank{q}_{x}"), NB, format!("({rank})"));
-            m.wire_assign(&format!("kept{q}_{x}"), 1, format!("(in{q}_{x} & (rank{q}_{x} < s1_n))"));
-            let before: Vec<String> = (0..x).map(|y| format!("{{{}'d0, kept{q}_{y}}}", NB - 1)).collect();
-            let pos = if before.is_empty() { k(NB, 0) } else { before.join(" + ") };
-            m.wire_assign(&format!("pos{q}_{x}"), NB, format!("({pos})"));
-        }
-        for j in 0..nx {
-            // Output j: the kept element whose position is j.
-            let mut val = format!("{}'d0", ww);
-            for x in (0..mx).rev() {
-                val = format!(
-                    "((kept{q}_{x} & (pos{q}_{x} == {})) ? {{{}, v{q}_{x}}} : {val})",
-                    k(NB, u64::from(j)),
-                    k(INDEX_BITS, u64::from(x))
-                );
-            }
-            m.wire_assign(&format!("out{q}_{j}"), ww, val);
-        }
+}
+
+/// Lane `q`'s keys (the int16 weight, or the master weight saturated to 32
+/// bits), their magnitudes (33 bits: |-2^31| = 2^31), the values written
+/// (the int16 weight, or weight_from_master) and the in-group test.
+fn lane_values(m: &mut Module, d: &Dims, q: u32) {
+    let Dims { mx, acc, .. } = *d;
+    for x in 0..mx {
+        let lo = (q * mx + x) * 16;
+        let olo = (q * mx + x) * acc;
+        m.wire_assign(&format!("a{q}_{x}"), 16, format!("a_rd_data[{}:{lo}]", lo + 15));
+        m.wire_assign(&format!("o{q}_{x}"), 32, format!("sat48_32(o_rd_data[{}:{olo}])", olo + acc - 1));
+        m.wire_assign(
+            &format!("key{q}_{x}"),
+            32,
+            format!("(s1_master ? o{q}_{x} : {{{{16{{a{q}_{x}[15]}}}}, a{q}_{x}}})"),
+        );
+        m.wire_assign(
+            &format!("v{q}_{x}"),
+            16,
+            format!("(s1_master ? sat32_16(rshift32(o{q}_{x}, 8'd12)) : a{q}_{x})"),
+        );
+        m.wire_assign(
+            &format!("mag{q}_{x}"),
+            33,
+            format!("(key{q}_{x}[31] ? (33'd0 - {{1'b1, key{q}_{x}}}) : {{1'b0, key{q}_{x}}})"),
+        );
+        m.wire_assign(&format!("in{q}_{x}"), 1, format!("({} < s1_m)", k(MB, u64::from(x))));
     }
-    // The pruned mask: every element of a group, at its source position shifted to dst.
+}
+
+/// Lane `q`'s ranking: the elements of the group that beat x (ties to the
+/// lower index); x is kept when fewer than N do, at the position of the
+/// kept elements before it.
+fn group_ranking(m: &mut Module, d: &Dims, q: u32) {
+    let mx = d.mx;
+    for x in 0..mx {
+        let beats: Vec<String> = (0..mx)
+            .filter(|&y| y != x)
+            .map(|y| {
+                let cmp = if y < x { ">=" } else { ">" };
+                format!("{{{}'d0, (in{q}_{y} & (mag{q}_{y} {cmp} mag{q}_{x}))}}", NB - 1)
+            })
+            .collect();
+        let rank = if beats.is_empty() { k(NB, 0) } else { beats.join(" + ") };
+        m.wire_assign(&format!("rank{q}_{x}"), NB, format!("({rank})"));
+        m.wire_assign(&format!("kept{q}_{x}"), 1, format!("(in{q}_{x} & (rank{q}_{x} < s1_n))"));
+        let before: Vec<String> = (0..x).map(|y| format!("{{{}'d0, kept{q}_{y}}}", NB - 1)).collect();
+        let pos = if before.is_empty() { k(NB, 0) } else { before.join(" + ") };
+        m.wire_assign(&format!("pos{q}_{x}"), NB, format!("({pos})"));
+    }
+}
+
+/// Lane `q`'s compressed outputs: output j is the kept element whose
+/// position is j, with its in-group index.
+fn compressed_outputs(m: &mut Module, d: &Dims, q: u32) {
+    for j in 0..d.nx {
+        let mut val = format!("{}'d0", d.ww);
+        for x in (0..d.mx).rev() {
+            val = format!(
+                "((kept{q}_{x} & (pos{q}_{x} == {})) ? {{{}, v{q}_{x}}} : {val})",
+                k(NB, u64::from(j)),
+                k(INDEX_BITS, u64::from(x))
+            );
+        }
+        m.wire_assign(&format!("out{q}_{j}"), d.ww, val);
+    }
+}
+
+/// The pruned mask's writes to A: every element of a group, at its source
+/// position shifted to dst (mask_out only).
+fn mask_write(m: &mut Module, d: &Dims) {
+    let Dims { g, mx, rw, .. } = *d;
     let (mut men, mut maddr, mut mdata) = (Vec::new(), Vec::new(), Vec::new());
     m.wire_assign("sxo_0", rw, k(rw, 0));
     for x in 1..mx {
@@ -231,8 +331,15 @@ pub fn sparsifier(p: &Params) -> Module {
     m.assign("a_wr_addr", format!("{{{}}}", maddr.join(", ")));
     m.assign("a_wr_mask", format!("{{{}{{1'b1}}}}", g * mx));
     m.assign("a_wr_data", format!("{{{}}}", mdata.join(", ")));
+}
+
+/// The compressed writes to W: each lane's first N outputs (none with
+/// mask_out, which writes the mask instead).
+fn compressed_write(m: &mut Module, d: &Dims) {
+    let g = d.g;
+    let (mut en, mut addr, mut mask, mut data) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for q in (0..g).rev() {
-        for j in (0..nx).rev() {
+        for j in (0..d.nx).rev() {
             en.push(if g == 1 { "(s1_valid & ~s1_mask)".to_string() } else { format!("(s1_valid[{q}] & ~s1_mask)") });
             addr.push(format!("(s1_ob_{q} + jo_{j})"));
             mask.push(format!("({} < s1_n)", k(NB, u64::from(j))));
@@ -243,6 +350,13 @@ pub fn sparsifier(p: &Params) -> Module {
     m.assign("w_wr_addr", format!("{{{}}}", addr.join(", ")));
     m.assign("w_wr_mask", format!("{{{}}}", mask.join(", ")));
     m.assign("w_wr_data", format!("{{{}}}", data.join(",\n    ")));
+}
+
+/// The sequential block: stage 1 follows the reads; an issue loads the
+/// decoded instruction, otherwise each cycle with groups left moves lane 0
+/// on by g groups.
+fn sequential(m: &mut Module, d: &Dims) {
+    let Dims { g, rw, .. } = *d;
     let mut s1 = vec![
         nb("s1_valid", format!("(go ? valid : {})", k(g, 0))),
         nb("s1_m", "g_m"),
@@ -260,8 +374,8 @@ pub fn sparsifier(p: &Params) -> Module {
     let start = vec![
         nb("left", "i_groups"),
         nb("lo0", k(rw, 0)),
-        nb("base0", fit("src")),
-        nb("obase0", fit("dst")),
+        nb("base0", instr_field_fit("src", rw)),
+        nb("obase0", instr_field_fit("dst", rw)),
         nb("g_line", "i_line"),
         nb("g_inc_nw", "i_inc_nw"),
         nb("g_inc_w", "i_inc_w"),
@@ -271,9 +385,9 @@ pub fn sparsifier(p: &Params) -> Module {
         nb("g_jstep", "i_jstep"),
         nb("g_m", "i_m"),
         nb("g_n", "i_n"),
-        nb("g_master", fbits("master")),
-        nb("g_mask", fbits("mask_out")),
-        nb("g_moff", format!("({} - {})", fit("dst"), fit("src"))),
+        nb("g_master", instr_field("master")),
+        nb("g_mask", instr_field("mask_out")),
+        nb("g_moff", format!("({} - {})", instr_field_fit("dst", rw), instr_field_fit("src", rw))),
     ];
     let step = vec![if_(
         "go",
@@ -290,7 +404,4 @@ pub fn sparsifier(p: &Params) -> Module {
         Always::Posedge("clk".into()),
         vec![if_else("rst", vec![nb("left", "32'd0"), nb("s1_valid", k(g, 0))], body)],
     ));
-    m.lint_off
-        .push(("UNUSED".into(), "reads a few fields of the instruction; the last lane step is not needed".into()));
-    m
 }
