@@ -103,6 +103,69 @@ fn sparsity(cells: &Cells<'_>, col: Option<usize>) -> Result<NmOverride, Compile
     Ok(if p.n() == p.m() { NmOverride::Dense } else { NmOverride::Pattern(p) })
 }
 
+/// The layer of one row of a convolution topology (`None` for a section
+/// label row): a conv, or the GEMM a whole-input or 1xW filter is.
+fn conv_layer(
+    cells: &Cells<'_>,
+    name_col: usize,
+    [ih, iw, fh, fw, ch, nf, st]: [usize; 7],
+    sparsity_col: Option<usize>,
+    at: usize,
+) -> Result<Option<Layer>, CompileError> {
+    let loc = cells.loc(name_col);
+    let name = cells.row.get(name_col).to_string();
+    if name.is_empty() {
+        return Err(CompileError::value(loc, "the layer name is empty"));
+    }
+    if section_label(cells.row, &[ih, iw, fh, fw, ch, nf, st]) {
+        return Ok(None);
+    }
+    let (h, w) = (cells.positive(Some(ih), None, "IFMAP Height")?, cells.positive(Some(iw), None, "IFMAP Width")?);
+    let (r, s) = (cells.positive(Some(fh), None, "Filter Height")?, cells.positive(Some(fw), None, "Filter Width")?);
+    let c = cells.positive(Some(ch), None, "Channels")?;
+    let filters = cells.positive(Some(nf), None, "Num Filter")?;
+    let stride = cells.positive(Some(st), None, "Strides")?;
+    if r > h || s > w {
+        return Err(CompileError::shape(
+            cells.loc(fh),
+            format!("filter {r}x{s} is larger than the {h}x{w} input (SCALE-Sim applies no padding)"),
+        ));
+    }
+    let depthwise = name.contains("DP");
+    if !depthwise && s == w && (r == h || r == 1) {
+        // A filter covering its whole input is a fully connected layer
+        // (SCALE-Sim writes FC/RNN/DLRM layers so): one output position.
+        // A 1xW filter on an HxW input is one over the rows it reads
+        // (how SCALE-Sim writes an im2col'd GEMM: rows = M, width = K).
+        // Either is the plain GEMM in every pass, not a transposed
+        // convolution (which would multiply W times the MACs in BP).
+        let k = mul(mul(c, r, &loc, "K")?, s, &loc, "K")?;
+        let tokens = if r == h { 1 } else { (h - 1) / stride + 1 };
+        return Ok(Some(Layer {
+            name,
+            kind: LayerKind::Linear(LinearSpec { in_features: k, out_features: filters }),
+            inputs: vec![chain_input(at)],
+            in_shape: Shape::Seq { tokens, dim: k },
+            out_shape: Shape::Seq { tokens, dim: filters },
+            nm: sparsity(cells, sparsity_col)?,
+            origin: loc,
+        }));
+    }
+    let (groups, c_out) = if depthwise { (c, mul(c, filters, &loc, "channels")?) } else { (1, filters) };
+    // SCALE-Sim: ceil((ifmap - filt + stride) / stride), written so it cannot overflow.
+    let out = |i: u64, f: u64| (i - f).div_ceil(stride) + 1;
+    let spec = ConvSpec { c_in: c, c_out, kernel: (r, s), stride: (stride, stride), pad: (0, 0), groups };
+    Ok(Some(Layer {
+        name,
+        kind: LayerKind::Conv(spec),
+        inputs: vec![chain_input(at)],
+        in_shape: Shape::Map { c, h, w },
+        out_shape: Shape::Map { c: c_out, h: out(h, r), w: out(w, s) },
+        nm: sparsity(cells, sparsity_col)?,
+        origin: loc,
+    }))
+}
+
 /// Parses a SCALE-Sim topology. `file` is the path (its name decides whether it is a training-pass file).
 pub fn parse(file: &str, text: &str) -> Result<Model, CompileError> {
     let table = csv::parse(text)
@@ -139,64 +202,12 @@ pub fn parse(file: &str, text: &str) -> Result<Model, CompileError> {
     let mut layers: Vec<Layer> = Vec::with_capacity(table.rows.len());
     match format {
         Format::Conv => {
-            let [ih, iw, fh, fw, ch, nf, st] = conv_columns(&table, name_col).map_err(missing)?;
+            let cols = conv_columns(&table, name_col).map_err(missing)?;
             for row in &table.rows {
                 let cells = Cells { file, header: &table.header, row };
-                let loc = cells.loc(name_col);
-                let name = row.get(name_col).to_string();
-                if name.is_empty() {
-                    return Err(CompileError::value(loc, "the layer name is empty"));
+                if let Some(l) = conv_layer(&cells, name_col, cols, sparsity_col, layers.len())? {
+                    layers.push(l);
                 }
-                if section_label(row, &[ih, iw, fh, fw, ch, nf, st]) {
-                    continue;
-                }
-                let (h, w) =
-                    (cells.positive(Some(ih), None, "IFMAP Height")?, cells.positive(Some(iw), None, "IFMAP Width")?);
-                let (r, s) =
-                    (cells.positive(Some(fh), None, "Filter Height")?, cells.positive(Some(fw), None, "Filter Width")?);
-                let c = cells.positive(Some(ch), None, "Channels")?;
-                let filters = cells.positive(Some(nf), None, "Num Filter")?;
-                let stride = cells.positive(Some(st), None, "Strides")?;
-                if r > h || s > w {
-                    return Err(CompileError::shape(
-                        cells.loc(fh),
-                        format!("filter {r}x{s} is larger than the {h}x{w} input (SCALE-Sim applies no padding)"),
-                    ));
-                }
-                let depthwise = name.contains("DP");
-                if !depthwise && s == w && (r == h || r == 1) {
-                    // A filter covering its whole input is a fully connected layer
-                    // (SCALE-Sim writes FC/RNN/DLRM layers so): one output position.
-                    // A 1xW filter on an HxW input is one over the rows it reads
-                    // (how SCALE-Sim writes an im2col'd GEMM: rows = M, width = K).
-                    // Either is the plain GEMM in every pass, not a transposed
-                    // convolution (which would multiply W times the MACs in BP).
-                    let k = mul(mul(c, r, &loc, "K")?, s, &loc, "K")?;
-                    let tokens = if r == h { 1 } else { (h - 1) / stride + 1 };
-                    layers.push(Layer {
-                        name,
-                        kind: LayerKind::Linear(LinearSpec { in_features: k, out_features: filters }),
-                        inputs: vec![chain_input(layers.len())],
-                        in_shape: Shape::Seq { tokens, dim: k },
-                        out_shape: Shape::Seq { tokens, dim: filters },
-                        nm: sparsity(&cells, sparsity_col)?,
-                        origin: loc,
-                    });
-                    continue;
-                }
-                let (groups, c_out) = if depthwise { (c, mul(c, filters, &loc, "channels")?) } else { (1, filters) };
-                // SCALE-Sim: ceil((ifmap - filt + stride) / stride), written so it cannot overflow.
-                let out = |i: u64, f: u64| (i - f).div_ceil(stride) + 1;
-                let spec = ConvSpec { c_in: c, c_out, kernel: (r, s), stride: (stride, stride), pad: (0, 0), groups };
-                layers.push(Layer {
-                    name,
-                    kind: LayerKind::Conv(spec),
-                    inputs: vec![chain_input(layers.len())],
-                    in_shape: Shape::Map { c, h, w },
-                    out_shape: Shape::Map { c: c_out, h: out(h, r), w: out(w, s) },
-                    nm: sparsity(&cells, sparsity_col)?,
-                    origin: loc,
-                });
             }
         }
         Format::Gemm => {
